@@ -1,0 +1,9 @@
+-- Runs once, when the postgres container starts with an empty data volume
+-- (`docker compose down -v` to run it again). Each Duban server owns its own database;
+-- no server reads another's tables, they talk over gRPC instead.
+-- Servers create their tables themselves (migrations run at start-up).
+
+CREATE DATABASE duban_departments;  -- departments: units, groups, designations, credentials
+CREATE DATABASE duban_measures;     -- measures (server not written yet)
+CREATE DATABASE duban_targets;      -- targets (server not written yet)
+CREATE DATABASE duban_reporting;    -- reporting (server not written yet)

@@ -1,0 +1,41 @@
+//! Compiles every `.proto` under `duban/` with protox (pure Rust, no `protoc` needed) and
+//! writes the encoded file descriptor set that the servers hand to gRPC reflection.
+
+use std::{env, fs, path::PathBuf};
+
+use protox::prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let mut protos = Vec::new();
+    collect_protos(&root.join("duban"), &mut protos)?;
+    protos.sort();
+
+    // With compile_fds, cargo learns about inputs only from us.
+    println!("cargo:rerun-if-changed={}", root.join("duban").display());
+    for proto in &protos {
+        println!("cargo:rerun-if-changed={}", proto.display());
+    }
+
+    let fds = protox::compile(&protos, [&root])?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    fs::write(out_dir.join("duban_descriptor.bin"), fds.encode_to_vec())?;
+
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}
+
+fn collect_protos(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_protos(&path, out)?;
+        } else if path.extension().is_some_and(|ext| ext == "proto") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

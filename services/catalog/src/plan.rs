@@ -1,0 +1,243 @@
+//! The action plan: header, actions, measures with their responsible units,
+//! and the quantitative targets units report against.
+//!
+//! Parsing only checks the shape; [`Plan::validate`] checks the content
+//! against a [`Directory`](crate::Directory) and reports every problem.
+
+mod kinds;
+mod validate;
+
+pub use kinds::{Aggregation, Cadence, Comparator, QuantityUnit, ValueBasis};
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+use crate::error::CatalogError;
+
+/// The `[plan]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanHeader {
+    /// Slug, e.g. `jiading-2023`.
+    pub id: String,
+    /// The document number, e.g. 嘉府规〔2023〕1号.
+    pub document_number: String,
+    /// Title as issued.
+    pub title: String,
+    /// English title.
+    pub title_en: String,
+    /// Who issued the plan.
+    pub issuing_body: String,
+    /// English name of the issuer.
+    pub issuing_body_en: String,
+    /// Date of issue (印发).
+    #[serde(deserialize_with = "crate::dates::required")]
+    pub issue_date: NaiveDate,
+    /// First day in force.
+    #[serde(deserialize_with = "crate::dates::required")]
+    pub effective_from: NaiveDate,
+    /// Last day in force; also the default target deadline.
+    #[serde(deserialize_with = "crate::dates::required")]
+    pub effective_to: NaiveDate,
+    /// Code of the directory unit names resolve against.
+    pub directory: String,
+    /// Reporting cadence.
+    pub cadence: Cadence,
+}
+
+/// One of the plan's actions (一、… 十、).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// 1-based number.
+    pub number: u32,
+    /// Title without the ordinal prefix.
+    pub title: String,
+    /// English title.
+    pub title_en: String,
+}
+
+/// A dated commitment inside a measure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Milestone {
+    /// Start of a validity period, when the text gives one.
+    #[serde(
+        default,
+        deserialize_with = "crate::dates::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub from: Option<NaiveDate>,
+    /// Deadline, or the end of the validity period.
+    #[serde(deserialize_with = "crate::dates::required")]
+    pub date: NaiveDate,
+    /// What is due, in Chinese.
+    pub description: String,
+    /// What is due, in English.
+    pub description_en: String,
+}
+
+/// A number that defines a policy (a rate, a cap, a subsidy) rather than a
+/// result to report on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyParameter {
+    /// Slug, unique within the plan.
+    pub code: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+    /// The figure, in `unit`.
+    pub value: f64,
+    /// What `value` is measured in.
+    pub unit: QuantityUnit,
+    /// Whether the figure is a ceiling (最高) or a floor (不低于).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparator: Option<Comparator>,
+    /// Scope and wording, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One numbered measure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measure {
+    /// Number of the action it belongs to.
+    pub action: u32,
+    /// "action.item", e.g. "4.2".
+    pub number: String,
+    /// First sentence of the measure.
+    pub title: String,
+    /// English title.
+    pub title_en: String,
+    /// Full text, without the 责任单位 parenthesis.
+    pub text: String,
+    /// Unit strings as written; the first is the lead unit.
+    pub responsible_units: Vec<String>,
+    /// Dated commitments.
+    #[serde(default)]
+    pub milestones: Vec<Milestone>,
+    /// Policy numbers that are not targets.
+    #[serde(default)]
+    pub policy_parameters: Vec<PolicyParameter>,
+}
+
+impl Measure {
+    /// The lead unit (牵头单位), as written.
+    pub fn lead_unit(&self) -> Option<&str> {
+        self.responsible_units.first().map(String::as_str)
+    }
+}
+
+/// A quantitative target units report progress against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// Slug, unique within the plan.
+    pub code: String,
+    /// Number of the measure that sets it.
+    pub measure: String,
+    /// Chinese name.
+    pub name: String,
+    /// English name.
+    pub name_en: String,
+    /// What `value` is measured in.
+    pub unit: QuantityUnit,
+    /// The target figure.
+    pub value: f64,
+    /// How the actual figure must relate to `value`.
+    pub comparator: Comparator,
+    /// Defaults to the plan's `effective_to`.
+    #[serde(
+        default,
+        deserialize_with = "crate::dates::optional",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deadline: Option<NaiveDate>,
+    /// Starting level; defaults to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
+    /// How reporters' figures combine.
+    pub aggregation: Aggregation,
+    /// What a reported value means in time.
+    pub basis: ValueBasis,
+    /// Unit strings from the measure's responsible units.
+    pub reporters: Vec<String>,
+    /// The fragment of the measure's text the figure comes from.
+    pub source: String,
+    /// Reading notes, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Target {
+    /// The baseline, 0 when the plan gives none.
+    pub fn baseline_or_zero(&self) -> f64 {
+        self.baseline.unwrap_or(0.0)
+    }
+}
+
+/// A whole plan file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// The `[plan]` table.
+    #[serde(rename = "plan")]
+    pub header: PlanHeader,
+    /// `[[actions]]`.
+    pub actions: Vec<Action>,
+    /// `[[measures]]`.
+    pub measures: Vec<Measure>,
+    /// `[[targets]]`.
+    #[serde(default)]
+    pub targets: Vec<Target>,
+}
+
+impl Plan {
+    /// Parses a plan file. Only the shape is checked here, so that
+    /// [`Plan::validate`] can report every content problem at once.
+    pub fn from_toml_str(text: &str) -> Result<Self, CatalogError> {
+        Ok(toml::from_str(text)?)
+    }
+
+    /// The action with this number.
+    pub fn action(&self, number: u32) -> Option<&Action> {
+        self.actions.iter().find(|a| a.number == number)
+    }
+
+    /// The measure with this number, e.g. "4.2".
+    pub fn measure(&self, number: &str) -> Option<&Measure> {
+        self.measures.iter().find(|m| m.number == number)
+    }
+
+    /// The measures of one action, in file order.
+    pub fn measures_of(&self, action: u32) -> impl Iterator<Item = &Measure> {
+        self.measures.iter().filter(move |m| m.action == action)
+    }
+
+    /// The target with this code.
+    pub fn target(&self, code: &str) -> Option<&Target> {
+        self.targets.iter().find(|t| t.code == code)
+    }
+
+    /// The targets set by one measure, in file order.
+    pub fn targets_of<'a>(&'a self, measure: &'a str) -> impl Iterator<Item = &'a Target> {
+        self.targets.iter().filter(move |t| t.measure == measure)
+    }
+
+    /// A target's deadline, the plan's end when it has none of its own.
+    pub fn deadline_of(&self, target: &Target) -> NaiveDate {
+        target.deadline.unwrap_or(self.header.effective_to)
+    }
+
+    /// Dates outside this window are taken as typos: a year before the plan
+    /// starts (policies often run from 1 January) to two years after it ends
+    /// (some measures extend beyond the plan, 从其规定).
+    pub fn sensible_dates(&self) -> (NaiveDate, NaiveDate) {
+        let first = NaiveDate::from_ymd_opt(self.header.effective_from.year() - 1, 1, 1);
+        let last = NaiveDate::from_ymd_opt(self.header.effective_to.year() + 2, 12, 31);
+        (first.unwrap_or(NaiveDate::MIN), last.unwrap_or(NaiveDate::MAX))
+    }
+}

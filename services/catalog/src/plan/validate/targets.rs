@@ -1,0 +1,81 @@
+//! Checks of the `[[targets]]`: each figure must be well-formed, come from a
+//! fragment of its measure's text, and be reported by units that the measure
+//! actually makes responsible.
+
+use super::Problems;
+use crate::directory::{Directory, Resolved};
+use crate::error::is_slug;
+use crate::plan::{Aggregation, Measure, Plan, QuantityUnit, Target};
+
+impl Plan {
+    pub(super) fn check_target(&self, t: &Target, dir: &Directory, p: &mut Problems) {
+        let at = format!("targets[{}]", t.code);
+        if !is_slug(&t.code) {
+            p.add(format!("{at}.code"), "must be a lowercase ASCII slug");
+        }
+        p.require_text(format!("{at}.name"), &t.name);
+        p.require_text(format!("{at}.name_en"), &t.name_en);
+        p.value(format!("{at}.value"), t.value, t.unit);
+        if let Some(baseline) = t.baseline {
+            p.value(format!("{at}.baseline"), baseline, t.unit);
+        }
+        if t.unit == QuantityUnit::Percent && t.aggregation == Aggregation::Sum {
+            p.add(
+                format!("{at}.unit"),
+                "percentages cannot be summed across reporters; use aggregation = \"authoritative\"",
+            );
+        }
+        if let Some(deadline) = t.deadline {
+            let (_, last) = self.sensible_dates();
+            p.date(format!("{at}.deadline"), deadline, (self.header.effective_from, last));
+        }
+        match (t.aggregation, t.reporters.len()) {
+            (_, 0) => p.add(format!("{at}.reporters"), "a target needs at least one reporter"),
+            (Aggregation::Authoritative, n) if n > 1 => p.add(
+                format!("{at}.reporters"),
+                "an authoritative figure comes from exactly one reporter",
+            ),
+            _ => {}
+        }
+        p.require_text(format!("{at}.source"), &t.source);
+        let Some(measure) = self.measure(&t.measure) else {
+            p.add(format!("{at}.measure"), format!("there is no measure {}", t.measure));
+            return;
+        };
+        if !t.source.trim().is_empty() && !measure.text.contains(t.source.as_str()) {
+            p.add(
+                format!("{at}.source"),
+                format!("is not a fragment of the text of measure {}", measure.number),
+            );
+        }
+        for (i, reporter) in t.reporters.iter().enumerate() {
+            let path = format!("{at}.reporters[{i}]");
+            if !is_responsible(measure, reporter, dir) {
+                p.add(
+                    path,
+                    format!(
+                        "`{reporter}` is not among the responsible units of measure {}",
+                        measure.number
+                    ),
+                );
+            } else if t.aggregation == Aggregation::Authoritative
+                && matches!(dir.resolve(reporter), Some(Resolved::Group(_)))
+            {
+                p.add(
+                    path,
+                    format!("an authoritative figure comes from one unit, and `{reporter}` is a group"),
+                );
+            }
+        }
+    }
+}
+
+/// Whether `reporter` names one of the measure's responsible units, by the
+/// same spelling or by resolving to the same unit or group.
+fn is_responsible(measure: &Measure, reporter: &str, dir: &Directory) -> bool {
+    let wanted = dir.resolve(reporter);
+    measure.responsible_units.iter().any(|written| {
+        crate::normalize_unit_name(written) == crate::normalize_unit_name(reporter)
+            || wanted.is_some() && dir.resolve(written) == wanted
+    })
+}

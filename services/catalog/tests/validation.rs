@@ -1,0 +1,168 @@
+//! Validation reports every problem at once, each at a path that names the
+//! entry by number or code.
+
+use duban_catalog::{
+    Aggregation, CatalogError, Directory, JIADING_DIRECTORY, Measure, Plan, QuantityUnit, Target, jiading_2023, load,
+};
+
+fn paths(problems: &[duban_catalog::Problem]) -> Vec<&str> {
+    problems.iter().map(|p| p.path.as_str()).collect()
+}
+
+#[test]
+fn broken_jiading_plan_reports_every_problem_with_its_path() {
+    let (dir, mut plan) = jiading_2023();
+    fn measure<'a>(plan: &'a mut Plan, n: &str) -> &'a mut Measure {
+        plan.measures.iter_mut().find(|m| m.number == n).unwrap()
+    }
+    fn target<'a>(plan: &'a mut Plan, c: &str) -> &'a mut Target {
+        plan.targets.iter_mut().find(|t| t.code == c).unwrap()
+    }
+
+    measure(&mut plan, "4.2").responsible_units[6] = "各项目单位".into();
+    measure(&mut plan, "2.2").responsible_units.push("区人社局".into());
+    measure(&mut plan, "3.4").action = 11;
+    measure(&mut plan, "3.2").milestones[0].date = chrono::NaiveDate::from_ymd_opt(2031, 6, 30).unwrap();
+    measure(&mut plan, "9.3").text.push_str("\n\n产投资");
+    let duplicate = plan.measure("1.1").unwrap().clone();
+    plan.measures.push(duplicate);
+    target(&mut plan, "new-enterprises").unit = QuantityUnit::Percent;
+    target(&mut plan, "fixed-asset-investment").value = f64::NAN;
+    target(&mut plan, "actual-foreign-investment").value = -8.0;
+    target(&mut plan, "contract-foreign-investment").measure = "6.9".into();
+    target(&mut plan, "export-refund-days").reporters = vec!["区商务委".into(), "区教育局".into()];
+    target(&mut plan, "tourism-routes").source = "发布5条旅游线路".into();
+    target(&mut plan, "worker-relay-stations").value = 4.5;
+    target(&mut plan, "new-100m-projects").aggregation = Aggregation::Authoritative;
+
+    let problems = plan.validate(&dir);
+    let got = paths(&problems);
+    let expected = [
+        "measures[4.2].responsible_units[6]",
+        "measures[2.2].responsible_units[3]",
+        "measures[3.4].action",
+        "measures[3.2].milestones[0].date",
+        "measures[9.3].text",
+        "measures[1.1].number",
+        "actions[1]",
+        "targets[new-enterprises].unit",
+        "targets[new-enterprises].value",
+        "targets[fixed-asset-investment].value",
+        "targets[actual-foreign-investment].value",
+        "targets[contract-foreign-investment].measure",
+        "targets[export-refund-days].reporters",
+        "targets[export-refund-days].reporters[1]",
+        "targets[tourism-routes].source",
+        "targets[worker-relay-stations].value",
+        "targets[new-100m-projects].reporters[0]",
+    ];
+    for path in expected {
+        assert!(got.contains(&path), "missing {path} in {problems:#?}");
+    }
+    // 3.4 is both misnumbered for action 11 and points to a missing action;
+    // the duplicate 1.1 also breaks action 1's item sequence.
+    assert_eq!(got.iter().filter(|p| **p == "measures[3.4].action").count(), 2);
+    // The policy parameters of the duplicated 1.1 collide too; nothing else.
+    let unexpected: Vec<_> = got
+        .iter()
+        .filter(|p| !expected.contains(p) && !p.starts_with("measures[1.1].policy_parameters"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:?}");
+
+    let err = load(JIADING_DIRECTORY, &toml_of(&plan)).unwrap_err();
+    assert!(matches!(err, CatalogError::Invalid(ref p) if p.len() == problems.len()));
+}
+
+/// Serialises a plan back to TOML (which has a `nan` literal), so that
+/// `load` sees the broken text as a maintainer would have written it.
+fn toml_of(plan: &Plan) -> String {
+    toml::to_string(plan).unwrap()
+}
+
+const TINY_DIRECTORY: &str = r#"
+[directory]
+code = "tiny"
+name = "小区"
+name_en = "Tiny"
+
+[[units]]
+code = "a-bureau"
+name = "区甲局"
+name_en = "A Bureau"
+kind = "bureau"
+"#;
+
+const BROKEN_PLAN: &str = r#"
+[plan]
+id = "Tiny 2023"
+document_number = "小府〔2023〕1号"
+title = "方案"
+title_en = "Plan"
+issuing_body = "小区政府"
+issuing_body_en = "Tiny government"
+issue_date = 2023-03-03
+effective_from = 2023-12-31
+effective_to = 2023-01-01
+directory = "jiading"
+cadence = { kind = "monthly", due_day = 31 }
+
+[[actions]]
+number = 1
+title = "行动"
+title_en = "Action"
+
+[[measures]]
+action = 1
+number = "1.2"
+title = "做事"
+title_en = "Do"
+text = "做事。"
+responsible_units = ["区乙局"]
+
+[[targets]]
+code = "things"
+measure = "1.2"
+name = "事"
+name_en = "Things"
+unit = "count"
+value = 1
+comparator = "at_least"
+aggregation = "authoritative"
+basis = "period"
+reporters = ["区甲局"]
+source = "做事"
+"#;
+
+#[test]
+fn hand_written_broken_plan_parses_then_fails_validation_everywhere() {
+    let dir = Directory::from_toml_str(TINY_DIRECTORY).unwrap();
+    let plan = Plan::from_toml_str(BROKEN_PLAN).unwrap();
+    let problems = plan.validate(&dir);
+    assert_eq!(
+        paths(&problems),
+        [
+            "plan.id",
+            "plan.directory",
+            "plan.effective_to",
+            "plan.cadence.due_day",
+            "actions[1]",
+            "measures[1.2].responsible_units[0]",
+            "targets[things].reporters[0]",
+        ],
+        "{problems:#?}"
+    );
+    assert!(problems[5].message.contains("区乙局"));
+}
+
+#[test]
+fn shape_errors_are_parse_errors() {
+    let bad_unit = BROKEN_PLAN.replace(r#"unit = "count""#, r#"unit = "yuan""#);
+    assert!(matches!(Plan::from_toml_str(&bad_unit), Err(CatalogError::Parse(_))));
+    let typo = BROKEN_PLAN.replace("responsible_units", "responsible_unit");
+    assert!(matches!(Plan::from_toml_str(&typo), Err(CatalogError::Parse(_))));
+    let bad_kind = TINY_DIRECTORY.replace(r#"kind = "bureau""#, r#"kind = "ministry""#);
+    assert!(matches!(
+        Directory::from_toml_str(&bad_kind),
+        Err(CatalogError::Parse(_))
+    ));
+}

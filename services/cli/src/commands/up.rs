@@ -1,0 +1,117 @@
+//! `duban up` runs every server in one process, each on its own loopback port with its
+//! own database; `duban serve <name>` runs one, for containers.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use duban_kit::{Settings, auth::new_token};
+
+use crate::{
+    commands::{admin_token_path, health},
+    output::table,
+    servers::{self, Started},
+};
+
+/// Starts every server, waits until all are SERVING, prints how to reach them, and
+/// runs until Ctrl-C or SIGTERM.
+pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+    if settings.auth.bootstrap_admin_token.is_empty() {
+        settings.auth.bootstrap_admin_token = development_admin_token(&settings)?;
+    }
+    if settings.auth.service_token.is_empty() {
+        // Lives only as long as this process: every server in it shares it.
+        settings.auth.service_token = new_token();
+    }
+
+    let mut started = Vec::new();
+    for name in crate::SERVICES {
+        match servers::start(name, &settings).await {
+            Ok(server) => started.push(server),
+            Err(error) => {
+                stop_all(started).await;
+                return Err(error);
+            }
+        }
+    }
+    if let Err(error) = wait_all_serving(&started, Duration::from_secs(60)).await {
+        stop_all(started).await;
+        return Err(error);
+    }
+
+    let rows: Vec<Vec<String>> = started
+        .iter()
+        .map(|s| vec![s.name.to_owned(), s.server.local_addr().to_string(), "SERVING".to_owned(), s.database.clone()])
+        .collect();
+    println!("Duban is up.\n\n{}", table(&["server", "address", "health", "database"], &rows));
+    println!("Development admin token (also in {}):", admin_token_path(&settings).display());
+    println!("  {}\n", settings.auth.bootstrap_admin_token);
+    println!("Try:  duban departments list\nStop: Ctrl-C");
+
+    duban_kit::server::shutdown_signal().await;
+    println!("stopping...");
+    stop_all(started).await;
+    Ok(())
+}
+
+/// Runs the one server `name` until Ctrl-C or SIGTERM.
+pub async fn serve(name: &str, settings: Settings) -> anyhow::Result<()> {
+    let started = servers::start(name, &settings).await?;
+    duban_kit::server::shutdown_signal().await;
+    started.server.shutdown().await;
+    Ok(())
+}
+
+/// The token in `<data_dir>/admin.token`, created on first use (owner-readable only).
+fn development_admin_token(settings: &Settings) -> anyhow::Result<String> {
+    let path = admin_token_path(settings);
+    if let Ok(token) = std::fs::read_to_string(&path)
+        && !token.trim().is_empty()
+    {
+        return Ok(token.trim().to_owned());
+    }
+    let token = new_token();
+    write_private(&path, &token).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(token)
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    writeln!(file, "{contents}")
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, format!("{contents}\n"))
+}
+
+async fn wait_all_serving(started: &[Started], limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    for server in started {
+        let addr = server.server.local_addr().to_string();
+        loop {
+            if health::check_quietly(&addr, server.grpc_service, Duration::from_secs(1)).await {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the {} server at {addr} did not become SERVING within {} s; its log above says why (often the database: {})",
+                    server.name,
+                    limit.as_secs(),
+                    server.database
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn stop_all(started: Vec<Started>) {
+    for server in started.into_iter().rev() {
+        server.server.shutdown().await;
+    }
+}

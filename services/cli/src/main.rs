@@ -1,0 +1,146 @@
+//! The `duban` command line.
+
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand};
+use duban_cli::commands::{self, Connection, token::RoleArg};
+use duban_kit::Settings;
+
+/// Duban (督办): follow up on assigned work. Runs the reporting suite and talks to it.
+#[derive(Debug, Parser)]
+#[command(name = "duban", version, about)]
+struct Cli {
+    /// A TOML configuration file; `DUBAN__SECTION__KEY` environment variables override it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every server in this process (SQLite under ./data by default) until Ctrl-C.
+    Up,
+    /// Run one server, for containers: departments.
+    Serve {
+        /// Which server.
+        #[arg(value_parser = clap::builder::PossibleValuesParser::new(duban_cli::SERVICES))]
+        service: String,
+    },
+    /// Exit 0 if a server answers SERVING to grpc.health.v1, non-zero otherwise.
+    Health {
+        /// `host:port` of the server.
+        #[arg(long)]
+        addr: String,
+        /// A service name such as `duban.departments.v1.DepartmentsService`; empty
+        /// asks about the whole server.
+        #[arg(long, default_value = "")]
+        service: String,
+        /// Seconds to wait for an answer.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+    /// The directory of responsible units and groups.
+    Departments {
+        #[command(subcommand)]
+        command: DepartmentsCommand,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Credentials for department systems, leadership and administrators.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DepartmentsCommand {
+    /// List every unit and group.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token; it is printed once and never stored.
+    Issue {
+        /// The unit code the token acts for.
+        #[arg(long, conflicts_with = "role")]
+        department: Option<String>,
+        /// Or a role.
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
+        /// Who holds the token.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List credentials (without tokens).
+    List {
+        /// Include revoked ones.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a credential: `credentials/7` or `7`.
+    Revoke {
+        /// The credential.
+        credential: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Up => {
+            let _telemetry = duban_kit::telemetry::init("duban", &settings.log, &settings.telemetry)?;
+            commands::up::up(settings).await?;
+        }
+        Command::Serve { service } => {
+            let _telemetry = duban_kit::telemetry::init(&format!("duban-{service}"), &settings.log, &settings.telemetry)?;
+            commands::up::serve(&service, settings).await?;
+        }
+        Command::Health { addr, service, timeout } => {
+            let serving = commands::health::check(&addr, &service, Duration::from_secs(timeout)).await;
+            return Ok(if serving { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        }
+        Command::Departments { command: DepartmentsCommand::List { json }, connection } => {
+            commands::departments::list(&settings, &connection, json).await?;
+        }
+        Command::Token { command, connection } => match command {
+            TokenCommand::Issue { department, role, description, json } => {
+                commands::token::issue(&settings, &connection, department, role, description, json).await?;
+            }
+            TokenCommand::List { all, json } => commands::token::list(&settings, &connection, all, json).await?,
+            TokenCommand::Revoke { credential, json } => {
+                commands::token::revoke(&settings, &connection, &credential, json).await?;
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
+}

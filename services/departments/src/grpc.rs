@@ -1,0 +1,150 @@
+//! The gRPC adapter: each handler authenticates, hands the request to the domain, and
+//! turns the domain's error into a status. No rule lives here.
+
+use std::time::Duration;
+
+use duban_kit::{Authenticator, Principal, Ready};
+use duban_proto::departments::v1::{self as pb, departments_service_server::DepartmentsService};
+use tonic::{Request, Response, Status};
+
+use crate::service::Departments;
+
+/// What the handlers need once the database is ready.
+#[derive(Debug)]
+pub struct State {
+    /// The domain.
+    pub departments: Departments,
+    /// Checks callers' tokens.
+    pub auth: Authenticator,
+    /// How long other services may cache an AuthenticateToken answer.
+    pub token_cache_ttl: Duration,
+}
+
+/// Implements `duban.departments.v1.DepartmentsService`.
+#[derive(Debug, Clone)]
+pub struct DepartmentsGrpc {
+    ready: Ready<State>,
+}
+
+impl DepartmentsGrpc {
+    /// Handlers over state that becomes ready later.
+    pub fn new(ready: Ready<State>) -> Self {
+        Self { ready }
+    }
+
+    async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Principal), Status> {
+        let state = self.ready.get()?;
+        let principal = state.auth.authenticate(request.metadata()).await?;
+        Ok((state, principal))
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, crate::error::DepartmentsError>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl DepartmentsService for DepartmentsGrpc {
+    async fn get_department(&self, request: Request<pb::GetDepartmentRequest>) -> Reply<pb::Department> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.departments.get_department(&request.get_ref().name).await)
+    }
+
+    async fn list_departments(
+        &self,
+        request: Request<pb::ListDepartmentsRequest>,
+    ) -> Reply<pb::ListDepartmentsResponse> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.departments.list_departments(request.get_ref()).await)
+    }
+
+    async fn create_department(&self, request: Request<pb::CreateDepartmentRequest>) -> Reply<pb::Department> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.departments.create_department(&caller, request.into_inner()).await)
+    }
+
+    async fn update_department(&self, request: Request<pb::UpdateDepartmentRequest>) -> Reply<pb::Department> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.departments.update_department(&caller, request.into_inner()).await)
+    }
+
+    async fn get_group(&self, request: Request<pb::GetGroupRequest>) -> Reply<pb::Group> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.departments.get_group(&request.get_ref().name).await)
+    }
+
+    async fn list_groups(&self, request: Request<pb::ListGroupsRequest>) -> Reply<pb::ListGroupsResponse> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.departments.list_groups(request.get_ref()).await)
+    }
+
+    async fn resolve_unit(&self, request: Request<pb::ResolveUnitRequest>) -> Reply<pb::ResolveUnitResponse> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.departments.resolve_unit(&request.get_ref().written).await)
+    }
+
+    async fn get_group_designation(
+        &self,
+        request: Request<pb::GetGroupDesignationRequest>,
+    ) -> Reply<pb::GroupDesignation> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.departments.get_designation(request.get_ref()).await)
+    }
+
+    async fn list_group_designations(
+        &self,
+        request: Request<pb::ListGroupDesignationsRequest>,
+    ) -> Reply<pb::ListGroupDesignationsResponse> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.departments.list_designations(request.get_ref()).await)
+    }
+
+    async fn update_group_designation(
+        &self,
+        request: Request<pb::UpdateGroupDesignationRequest>,
+    ) -> Reply<pb::GroupDesignation> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(
+            state
+                .departments
+                .update_designation(&caller, request.into_inner())
+                .await,
+        )
+    }
+
+    async fn issue_credential(
+        &self,
+        request: Request<pb::IssueCredentialRequest>,
+    ) -> Reply<pb::IssueCredentialResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.departments.issue_credential(&caller, request.into_inner()).await)
+    }
+
+    async fn list_credentials(
+        &self,
+        request: Request<pb::ListCredentialsRequest>,
+    ) -> Reply<pb::ListCredentialsResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.departments.list_credentials(&caller, request.get_ref()).await)
+    }
+
+    async fn revoke_credential(&self, request: Request<pb::RevokeCredentialRequest>) -> Reply<pb::Credential> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.departments.revoke_credential(&caller, request.into_inner()).await)
+    }
+
+    async fn authenticate_token(
+        &self,
+        request: Request<pb::AuthenticateTokenRequest>,
+    ) -> Reply<pb::AuthenticateTokenResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(
+            state
+                .departments
+                .authenticate_token(&caller, &request.get_ref().token, state.token_cache_ttl)
+                .await,
+        )
+    }
+}

@@ -1,0 +1,68 @@
+//! The departments service: the directory of responsible units and groups, the
+//! per-measure designations of "relevant" groups, and the credentials every caller
+//! authenticates with.
+
+pub mod convert;
+pub mod credentials;
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod migration;
+pub mod seed;
+pub mod service;
+pub mod store;
+
+use std::sync::Arc;
+
+use duban_catalog::directory::Directory;
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings};
+use duban_proto::departments::v1::departments_service_server::DepartmentsServiceServer;
+
+pub use error::DepartmentsError;
+pub use service::Departments;
+
+/// The fully qualified gRPC service name, as health checks and reflection know it.
+pub const SERVICE_NAME: &str = "duban.departments.v1.DepartmentsService";
+
+/// Starts the departments server on `settings.departments.listen`. It answers
+/// NOT_SERVING until its database is migrated and `directory` is loaded.
+pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result<GrpcServer> {
+    let ready = Ready::default();
+    let limits = &settings.server;
+    let service = DepartmentsServiceServer::new(grpc::DepartmentsGrpc::new(ready.clone()))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service);
+    let server = GrpcServer::start(
+        "departments",
+        settings.departments.listen,
+        limits,
+        &[SERVICE_NAME],
+        routes,
+    )
+    .await?;
+
+    let url = settings.departments.database_url_in(&settings.data_dir, "departments");
+    let auth_settings = settings.auth.clone();
+    let directory = Arc::new(directory);
+    server.bring_up(ready, move || {
+        let (url, auth_settings, directory) = (url.clone(), auth_settings.clone(), directory.clone());
+        async move {
+            let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
+            let departments = Departments::new(store::DirectoryStore::new(db));
+            departments.seed(&directory).await?;
+            departments
+                .ensure_bootstrap_admin(&auth_settings.bootstrap_admin_token)
+                .await?;
+            let verifier = Arc::new(credentials::LocalVerifier(departments.clone()));
+            // No cache here: this service owns the credentials, so it checks them fresh.
+            let auth = Authenticator::new(&auth_settings.service_token, verifier, std::time::Duration::ZERO);
+            Ok::<_, DepartmentsError>(grpc::State {
+                departments,
+                auth,
+                token_cache_ttl: auth_settings.cache_ttl(),
+            })
+        }
+    });
+    Ok(server)
+}

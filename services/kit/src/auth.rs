@@ -1,0 +1,351 @@
+//! Who is calling: bearer tokens in `authorization` metadata, the principals they name,
+//! and an [`Authenticator`] that checks them (locally in the departments service,
+//! through `AuthenticateToken` everywhere else) and caches answers briefly.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use duban_proto::departments::v1 as pb;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tonic::{Code, Status, metadata::MetadataMap};
+
+use crate::status::with_reason;
+
+/// Prefix of every token Duban issues, so a leaked one is easy to recognise in a scan.
+pub const TOKEN_PREFIX: &str = "dbn_";
+
+/// Who a request acts for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Principal {
+    /// A responsible unit, by code, acting for itself only.
+    Department(String),
+    /// District leadership: reads everything, reviews reports.
+    Leadership,
+    /// Administrator: manages everything.
+    Admin,
+    /// Another Duban service.
+    Service,
+}
+
+impl Principal {
+    /// The principal as the contract spells it.
+    pub fn to_proto(&self, credential: &str) -> pb::Principal {
+        let (role, department) = match self {
+            Principal::Department(code) => (pb::Role::Department, code.clone()),
+            Principal::Leadership => (pb::Role::Leadership, String::new()),
+            Principal::Admin => (pb::Role::Admin, String::new()),
+            Principal::Service => (pb::Role::Service, String::new()),
+        };
+        pb::Principal {
+            role: role as i32,
+            department,
+            credential: credential.to_owned(),
+        }
+    }
+
+    /// Reads a principal from the contract; `None` if the role is unset or unknown.
+    pub fn from_proto(principal: &pb::Principal) -> Option<Principal> {
+        match pb::Role::try_from(principal.role).ok()? {
+            pb::Role::Department if !principal.department.is_empty() => {
+                Some(Principal::Department(principal.department.clone()))
+            }
+            pb::Role::Leadership => Some(Principal::Leadership),
+            pb::Role::Admin => Some(Principal::Admin),
+            pb::Role::Service => Some(Principal::Service),
+            pb::Role::Department | pb::Role::Unspecified => None,
+        }
+    }
+
+    /// A short label for logs and audit records, never containing a token.
+    pub fn label(&self) -> String {
+        match self {
+            Principal::Department(code) => format!("department:{code}"),
+            Principal::Leadership => "leadership".into(),
+            Principal::Admin => "admin".into(),
+            Principal::Service => "service".into(),
+        }
+    }
+
+    /// PERMISSION_DENIED unless the principal is ADMIN.
+    pub fn require_admin(&self, action: &str) -> Result<(), AuthError> {
+        match self {
+            Principal::Admin => Ok(()),
+            other => Err(AuthError::Denied(format!(
+                "{action} needs the admin role; the caller is {}",
+                other.label()
+            ))),
+        }
+    }
+}
+
+/// Why a request was not authenticated or not allowed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    /// No `authorization` metadata.
+    #[error("missing credentials: send `authorization: Bearer <token>` metadata")]
+    Missing,
+    /// `authorization` is not `Bearer <token>`.
+    #[error("malformed authorization metadata: expected `Bearer <token>`")]
+    Malformed,
+    /// The token is unknown or revoked.
+    #[error("the bearer token is unknown or revoked")]
+    Rejected,
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Denied(String),
+    /// The directory that checks tokens could not be asked.
+    #[error("cannot check the token now: {0}")]
+    Unavailable(String),
+}
+
+impl From<AuthError> for Status {
+    fn from(error: AuthError) -> Status {
+        let (code, reason) = match &error {
+            AuthError::Missing => (Code::Unauthenticated, "CREDENTIALS_MISSING"),
+            AuthError::Malformed => (Code::Unauthenticated, "CREDENTIALS_MALFORMED"),
+            AuthError::Rejected => (Code::Unauthenticated, "TOKEN_REJECTED"),
+            AuthError::Denied(_) => (Code::PermissionDenied, "PERMISSION_DENIED"),
+            AuthError::Unavailable(_) => (Code::Unavailable, "AUTHENTICATOR_UNAVAILABLE"),
+        };
+        with_reason(code, error.to_string(), reason, [])
+    }
+}
+
+/// The bearer token of a request's metadata.
+pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, AuthError> {
+    let value = metadata.get("authorization").ok_or(AuthError::Missing)?;
+    let value = value.to_str().map_err(|_| AuthError::Malformed)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(AuthError::Malformed)?
+        .trim();
+    if token.is_empty() {
+        Err(AuthError::Malformed)
+    } else {
+        Ok(token)
+    }
+}
+
+/// A fresh random token: the prefix and 256 random bits.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The stored form of a token. Tokens carry 256 random bits, so a plain SHA-256 is
+/// enough: there is nothing to brute-force that a slow hash would protect.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Who a token belongs to, as a verifier establishes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The principal.
+    pub principal: Principal,
+    /// The credential's resource name, empty for the service token.
+    pub credential: String,
+}
+
+/// Establishes who a token belongs to.
+#[tonic::async_trait]
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// The owner of `token`, or [`AuthError::Rejected`].
+    async fn verify(&self, token: &str) -> Result<Verified, AuthError>;
+}
+
+/// Authenticates requests: the configured service token locally, every other token
+/// through a [`TokenVerifier`], with answers cached for at most `ttl`.
+#[derive(Clone)]
+pub struct Authenticator {
+    service_token_hash: Option<String>,
+    verifier: Arc<dyn TokenVerifier>,
+    ttl: Duration,
+    cache: Arc<Mutex<HashMap<String, (Verified, Instant)>>>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// `service_token` empty means no caller can act as SERVICE.
+    pub fn new(service_token: &str, verifier: Arc<dyn TokenVerifier>, ttl: Duration) -> Self {
+        let service_token_hash = (!service_token.is_empty()).then(|| token_hash(service_token));
+        Self {
+            service_token_hash,
+            verifier,
+            ttl,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The principal of a request, from its `authorization` metadata.
+    pub async fn authenticate(&self, metadata: &MetadataMap) -> Result<Principal, AuthError> {
+        Ok(self.verify(bearer_token(metadata)?).await?.principal)
+    }
+
+    /// Who `token` belongs to.
+    pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let hash = token_hash(token);
+        if self.service_token_hash.as_deref() == Some(hash.as_str()) {
+            return Ok(Verified {
+                principal: Principal::Service,
+                credential: String::new(),
+            });
+        }
+        if let Some(hit) = self.cached(&hash) {
+            return Ok(hit);
+        }
+        let verified = self.verifier.verify(token).await?;
+        if !self.ttl.is_zero() {
+            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Bounded: a flood of distinct valid tokens cannot grow it without limit.
+            if cache.len() >= 10_000 {
+                cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            }
+            cache.insert(hash, (verified.clone(), Instant::now()));
+        }
+        Ok(verified)
+    }
+
+    fn cached(&self, hash: &str) -> Option<Verified> {
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(verified, _)| verified.clone())
+    }
+}
+
+/// Verifies tokens by asking the departments service's `AuthenticateToken`.
+#[derive(Debug, Clone)]
+pub struct RemoteVerifier {
+    client: pb::departments_service_client::DepartmentsServiceClient<crate::client::ServiceChannel>,
+}
+
+impl RemoteVerifier {
+    /// Uses a channel that carries the service token.
+    pub fn new(channel: crate::client::ServiceChannel) -> Self {
+        Self {
+            client: pb::departments_service_client::DepartmentsServiceClient::new(channel),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl TokenVerifier for RemoteVerifier {
+    async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let request = pb::AuthenticateTokenRequest {
+            token: token.to_owned(),
+        };
+        match self.client.clone().authenticate_token(request).await {
+            Ok(response) => {
+                let principal = response.into_inner().principal.unwrap_or_default();
+                let credential = principal.credential.clone();
+                Principal::from_proto(&principal)
+                    .map(|principal| Verified { principal, credential })
+                    .ok_or_else(|| AuthError::Unavailable("directory answered without a principal".into()))
+            }
+            Err(status) if status.code() == Code::Unauthenticated => Err(AuthError::Rejected),
+            Err(status) => Err(AuthError::Unavailable(status.message().to_owned())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    struct Counting(AtomicUsize);
+
+    #[tonic::async_trait]
+    impl TokenVerifier for Counting {
+        async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            match token {
+                "dbn_leader" => Ok(Verified {
+                    principal: Principal::Leadership,
+                    credential: "credentials/1".into(),
+                }),
+                _ => Err(AuthError::Rejected),
+            }
+        }
+    }
+
+    fn metadata(value: &str) -> MetadataMap {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("authorization", value.parse().unwrap());
+        metadata
+    }
+
+    #[tokio::test]
+    async fn service_token_is_checked_locally_and_others_are_cached() {
+        let verifier = Arc::new(Counting(AtomicUsize::new(0)));
+        let auth = Authenticator::new("dbn_service", verifier.clone(), Duration::from_secs(10));
+        assert_eq!(
+            auth.authenticate(&metadata("Bearer dbn_service")).await,
+            Ok(Principal::Service)
+        );
+        assert_eq!(verifier.0.load(Ordering::SeqCst), 0);
+        for _ in 0..3 {
+            assert_eq!(
+                auth.authenticate(&metadata("Bearer dbn_leader")).await,
+                Ok(Principal::Leadership)
+            );
+        }
+        assert_eq!(verifier.0.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            auth.authenticate(&metadata("Bearer dbn_nobody")).await,
+            Err(AuthError::Rejected)
+        );
+    }
+
+    #[tokio::test]
+    async fn zero_ttl_asks_every_time() {
+        let verifier = Arc::new(Counting(AtomicUsize::new(0)));
+        let auth = Authenticator::new("", verifier.clone(), Duration::ZERO);
+        auth.authenticate(&metadata("Bearer dbn_leader")).await.unwrap();
+        auth.authenticate(&metadata("Bearer dbn_leader")).await.unwrap();
+        assert_eq!(verifier.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn bearer_metadata_is_parsed_strictly() {
+        assert_eq!(bearer_token(&MetadataMap::new()), Err(AuthError::Missing));
+        assert_eq!(bearer_token(&metadata("Basic abc")), Err(AuthError::Malformed));
+        assert_eq!(bearer_token(&metadata("Bearer ")), Err(AuthError::Malformed));
+        assert_eq!(bearer_token(&metadata("Bearer dbn_x")), Ok("dbn_x"));
+    }
+
+    #[test]
+    fn statuses_use_the_right_codes() {
+        assert_eq!(Status::from(AuthError::Missing).code(), Code::Unauthenticated);
+        assert_eq!(
+            Status::from(AuthError::Denied("no".into())).code(),
+            Code::PermissionDenied
+        );
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashes_stable() {
+        let (a, b) = (new_token(), new_token());
+        assert_ne!(a, b);
+        assert!(a.starts_with(TOKEN_PREFIX) && a.len() > 40);
+        assert_eq!(token_hash("x"), token_hash("x"));
+        assert_eq!(token_hash("x").len(), 64);
+    }
+}

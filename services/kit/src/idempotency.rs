@@ -1,0 +1,168 @@
+//! AIP-155 request ids: the first response to a `(caller, method, request_id)` is stored
+//! in the same transaction as the write it acknowledges, so a retry gets that response
+//! back and writes nothing, even across a crash. Each service's migrator includes
+//! [`CreateRequestLog`] to own this table in its own database.
+
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, SqlErr};
+use sea_orm_migration::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::status::FieldViolation;
+
+/// The stored responses.
+pub mod request_log {
+    use sea_orm::entity::prelude::*;
+
+    /// One acknowledged write.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "request_log")]
+    pub struct Model {
+        /// Who sent it (a principal label), so callers cannot replay each other's ids.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub caller: String,
+        /// The RPC's full method name.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub method: String,
+        /// The caller's request id.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub request_id: String,
+        /// SHA-256 of the encoded request, to catch an id reused for another request.
+        pub request_sha256: String,
+        /// The encoded response that was sent.
+        pub response: Vec<u8>,
+        /// When it was stored, in microseconds since the Unix epoch.
+        pub create_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Who and what a request id belongs to.
+#[derive(Debug, Clone)]
+pub struct RequestKey {
+    caller: String,
+    method: &'static str,
+    request_id: String,
+    request_sha256: String,
+}
+
+impl RequestKey {
+    /// `None` when the request carries no id (then it is not idempotent).
+    pub fn new(caller: &str, method: &'static str, request_id: &str, request: &impl prost::Message) -> Option<Self> {
+        (!request_id.is_empty()).then(|| Self {
+            caller: caller.to_owned(),
+            method,
+            request_id: request_id.to_owned(),
+            request_sha256: hex::encode(Sha256::digest(request.encode_to_vec())),
+        })
+    }
+}
+
+/// Why a stored response could not be replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The id was used before for a different request.
+    #[error("request_id was already used for a different request")]
+    Reused(FieldViolation),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// The response stored for `key`, if this request was already acknowledged.
+pub async fn replay<R: prost::Message + Default>(
+    db: &impl ConnectionTrait,
+    key: &RequestKey,
+) -> Result<Option<R>, ReplayError> {
+    let stored = request_log::Entity::find_by_id((key.caller.clone(), key.method.to_owned(), key.request_id.clone()))
+        .one(db)
+        .await?;
+    let Some(stored) = stored else { return Ok(None) };
+    if stored.request_sha256 != key.request_sha256 {
+        return Err(ReplayError::Reused(FieldViolation::new(
+            "request_id",
+            "was already used for a different request; use a new id for a new request",
+        )));
+    }
+    R::decode(stored.response.as_slice())
+        .map(Some)
+        .map_err(|error| ReplayError::Db(DbErr::Custom(format!("stored response does not decode: {error}"))))
+}
+
+/// Stores `response` for `key`, inside the caller's transaction. Returns `Ok(false)`
+/// if a concurrent request with the same id won the race: roll back and replay.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    key: &RequestKey,
+    response: &impl prost::Message,
+) -> Result<bool, DbErr> {
+    let row = request_log::ActiveModel {
+        caller: Set(key.caller.clone()),
+        method: Set(key.method.to_owned()),
+        request_id: Set(key.request_id.clone()),
+        request_sha256: Set(key.request_sha256.clone()),
+        response: Set(response.encode_to_vec()),
+        create_time_us: Set(chrono::Utc::now().timestamp_micros()),
+    };
+    match request_log::Entity::insert(row).exec(db).await {
+        Ok(_) => Ok(true),
+        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// Creates the `request_log` table.
+#[derive(Debug)]
+pub struct CreateRequestLog;
+
+impl MigrationName for CreateRequestLog {
+    fn name(&self) -> &str {
+        "m20261127_000001_create_request_log"
+    }
+}
+
+#[derive(DeriveIden)]
+enum RequestLog {
+    Table,
+    Caller,
+    Method,
+    RequestId,
+    RequestSha256,
+    Response,
+    CreateTimeUs,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateRequestLog {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(RequestLog::Table)
+                    .if_not_exists()
+                    .col(ColumnDef::new(RequestLog::Caller).string().not_null())
+                    .col(ColumnDef::new(RequestLog::Method).string().not_null())
+                    .col(ColumnDef::new(RequestLog::RequestId).string().not_null())
+                    .col(ColumnDef::new(RequestLog::RequestSha256).string().not_null())
+                    .col(ColumnDef::new(RequestLog::Response).blob().not_null())
+                    .col(ColumnDef::new(RequestLog::CreateTimeUs).big_integer().not_null())
+                    .primary_key(
+                        Index::create()
+                            .col(RequestLog::Caller)
+                            .col(RequestLog::Method)
+                            .col(RequestLog::RequestId),
+                    )
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(RequestLog::Table).to_owned())
+            .await
+    }
+}

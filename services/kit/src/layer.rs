@@ -1,0 +1,171 @@
+//! The tower layer in front of every gRPC server: it opens the request's span under the
+//! caller's trace context, sheds load beyond the concurrency limit, and enforces the
+//! deadline (the client's `grpc-timeout` or the server's own limit, whichever is
+//! shorter), making it visible to outgoing calls so they pass on what remains.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::{sync::Semaphore, time::Instant};
+use tonic::Status;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::telemetry::extract_context;
+
+tokio::task_local! {
+    static DEADLINE: Instant;
+}
+
+/// The deadline of the gRPC call being handled on this task, if any.
+pub fn current_deadline() -> Option<Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
+/// Builds [`RequestService`]s that share one concurrency budget.
+#[derive(Clone)]
+pub struct RequestLayer {
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+impl RequestLayer {
+    /// At most `max_concurrent` calls at once, each bounded by `timeout`.
+    pub fn new(max_concurrent: usize, timeout: Duration) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            timeout,
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for RequestLayer {
+    type Service = RequestService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestService {
+            inner,
+            permits: self.permits.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// See [`RequestLayer`].
+#[derive(Clone)]
+pub struct RequestService<S> {
+    inner: S,
+    permits: Arc<Semaphore>,
+    timeout: Duration,
+}
+
+type Response = http::Response<tonic::body::Body>;
+
+impl<S, B> tower::Service<http::Request<B>> for RequestService<S>
+where
+    S: tower::Service<http::Request<B>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_owned();
+        // Health and reflection are never shed: an orchestrator must still see the
+        // server as alive while it is busy.
+        let exempt = path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.");
+        let permit = if exempt {
+            None
+        } else {
+            match self.permits.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    tracing::warn!(rpc.method = %path, "shedding load: concurrency limit reached");
+                    let status = Status::resource_exhausted("server is at its concurrency limit; retry with backoff");
+                    return Box::pin(std::future::ready(Ok(status.into_http())));
+                }
+            }
+        };
+        let budget = grpc_timeout(request.headers()).map_or(self.timeout, |client| client.min(self.timeout));
+        let deadline = Instant::now() + budget;
+
+        let span = tracing::info_span!("grpc.request", rpc.method = %path, otel.kind = "server");
+        let _ = span.set_parent(extract_context(request.headers()));
+
+        // The clone is the ready-checked service only after the swap (tower's rule).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(
+            async move {
+                let _permit = permit;
+                let call = DEADLINE.scope(deadline, inner.call(request));
+                match tokio::time::timeout_at(deadline, call).await {
+                    Ok(response) => response,
+                    Err(_) => Ok(Status::deadline_exceeded(format!(
+                        "call did not finish within its {} ms deadline",
+                        budget.as_millis()
+                    ))
+                    .into_http()),
+                }
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// Parses the `grpc-timeout` header: an integer of at most 8 digits and a unit.
+fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("grpc-timeout", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn parses_every_grpc_timeout_unit() {
+        assert_eq!(grpc_timeout(&headers("2H")), Some(Duration::from_secs(7200)));
+        assert_eq!(grpc_timeout(&headers("3M")), Some(Duration::from_secs(180)));
+        assert_eq!(grpc_timeout(&headers("5S")), Some(Duration::from_secs(5)));
+        assert_eq!(grpc_timeout(&headers("250m")), Some(Duration::from_millis(250)));
+        assert_eq!(grpc_timeout(&headers("7u")), Some(Duration::from_micros(7)));
+        assert_eq!(grpc_timeout(&headers("9n")), Some(Duration::from_nanos(9)));
+    }
+
+    #[test]
+    fn ignores_malformed_grpc_timeouts() {
+        assert_eq!(grpc_timeout(&headers("S")), None);
+        assert_eq!(grpc_timeout(&headers("10x")), None);
+        assert_eq!(grpc_timeout(&headers("-1S")), None);
+        assert_eq!(grpc_timeout(&http::HeaderMap::new()), None);
+    }
+}

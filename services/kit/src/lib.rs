@@ -1,0 +1,20 @@
+//! What every Duban server needs, written once: settings, telemetry, the database,
+//! start-up and shutdown, authentication, outgoing calls, pagination and error statuses.
+
+pub mod auth;
+pub mod client;
+pub mod db;
+pub mod idempotency;
+pub mod layer;
+pub mod paging;
+pub mod server;
+pub mod settings;
+pub mod status;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use auth::{Authenticator, Principal};
+pub use server::{GrpcServer, Ready};
+pub use settings::Settings;
+pub use status::FieldViolation;

@@ -1,0 +1,227 @@
+//! Starting and stopping a gRPC server the same way everywhere: bind (port 0 works),
+//! serve health and reflection beside the service, answer NOT_SERVING until the
+//! service's state is ready, and on shutdown drain for a bounded time only.
+
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Status, service::Routes};
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::{layer::RequestLayer, settings::ServerLimits};
+
+/// State that a service gets once its database is migrated. Until then every handler
+/// answers UNAVAILABLE, and health says NOT_SERVING.
+#[derive(Debug)]
+pub struct Ready<T>(Arc<OnceLock<T>>);
+
+impl<T> Clone for Ready<T> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T> Default for Ready<T> {
+    fn default() -> Self {
+        Self(Arc::new(OnceLock::new()))
+    }
+}
+
+impl<T> Ready<T> {
+    /// The state, or UNAVAILABLE while the server is still starting.
+    pub fn get(&self) -> Result<&T, Status> {
+        self.0
+            .get()
+            .ok_or_else(|| Status::unavailable("the server is starting: its database is not ready yet"))
+    }
+
+    /// Installs the state; later calls are ignored.
+    pub fn set(&self, value: T) {
+        let _ = self.0.set(value);
+    }
+}
+
+/// A running gRPC server.
+#[derive(Debug)]
+pub struct GrpcServer {
+    name: &'static str,
+    local_addr: SocketAddr,
+    services: Vec<&'static str>,
+    health: HealthReporter,
+    stop: CancellationToken,
+    grace: Duration,
+    task: JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl GrpcServer {
+    /// Binds `listen` and serves `routes` plus grpc.health.v1 and reflection (v1 and
+    /// v1alpha: many clients, Python's among them, speak only v1alpha). Health starts as
+    /// NOT_SERVING for the server and for each name in `services`.
+    pub async fn start(
+        name: &'static str,
+        listen: SocketAddr,
+        limits: &ServerLimits,
+        services: &[&'static str],
+        routes: Routes,
+    ) -> std::io::Result<GrpcServer> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_service_status("", ServingStatus::NotServing).await;
+        for service in services {
+            health.set_service_status(*service, ServingStatus::NotServing).await;
+        }
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(duban_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection().build_v1().map_err(std::io::Error::other)?)
+            .add_service(reflection().build_v1alpha().map_err(std::io::Error::other)?);
+
+        let stop = CancellationToken::new();
+        let signal = stop.clone().cancelled_owned();
+        let server = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .layer(RequestLayer::new(
+                limits.max_concurrent_requests,
+                limits.request_timeout(),
+            ))
+            .add_routes(routes);
+        let task = tokio::spawn(server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+        tracing::info!(server = name, addr = %local_addr, "listening");
+        Ok(GrpcServer {
+            name,
+            local_addr,
+            services: services.to_vec(),
+            health,
+            stop,
+            grace: limits.shutdown_grace(),
+            task,
+        })
+    }
+
+    /// The bound address (the real port when `listen` had port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The server's name, for logs.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Cancelled when the server begins to shut down; long streams should end on it.
+    pub fn stopping(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Marks the server and its services SERVING (or NOT_SERVING).
+    pub async fn set_serving(&self, serving: bool) {
+        let status = if serving {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        self.health.set_service_status("", status).await;
+        for service in &self.services {
+            self.health.set_service_status(*service, status).await;
+        }
+    }
+
+    /// Runs `init` until it succeeds (retrying with backoff, since a database may start
+    /// after us), installs its result in `ready` and reports SERVING. Stops trying
+    /// when the server shuts down.
+    pub fn bring_up<T, E, F, Fut>(&self, ready: Ready<T>, init: F) -> JoinHandle<()>
+    where
+        T: Send + Sync + 'static,
+        E: std::fmt::Display + Send,
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send,
+    {
+        let (name, health, services, stop) = (self.name, self.health.clone(), self.services.clone(), self.stop.clone());
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(250);
+            loop {
+                match init().await {
+                    Ok(state) => {
+                        ready.set(state);
+                        health.set_service_status("", ServingStatus::Serving).await;
+                        for service in &services {
+                            health.set_service_status(*service, ServingStatus::Serving).await;
+                        }
+                        tracing::info!(server = name, "serving");
+                        return;
+                    }
+                    Err(error) => {
+                        tracing::warn!(server = name, %error, retry_in_ms = backoff.as_millis() as u64, "not ready");
+                    }
+                }
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        })
+    }
+
+    /// Reports NOT_SERVING, stops accepting calls, waits up to the grace period for
+    /// in-flight calls and streams, then closes whatever is still open.
+    pub async fn shutdown(self) {
+        self.set_serving(false).await;
+        self.stop.cancel();
+        let mut task = self.task;
+        match tokio::time::timeout(self.grace, &mut task).await {
+            Ok(Ok(Ok(()))) => tracing::info!(server = self.name, "stopped"),
+            Ok(Ok(Err(error))) => tracing::error!(server = self.name, %error, "stopped with an error"),
+            Ok(Err(error)) => tracing::error!(server = self.name, %error, "server task failed"),
+            Err(_) => {
+                task.abort();
+                tracing::warn!(
+                    server = self.name,
+                    grace_ms = self.grace.as_millis() as u64,
+                    "drain timed out; closed open calls"
+                );
+            }
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

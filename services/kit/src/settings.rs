@@ -1,0 +1,307 @@
+//! Layered configuration: built-in defaults, then an optional TOML file, then
+//! `DUBAN__<SECTION>__<KEY>` environment variables (the names docker-compose.yml uses).
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// Every setting of the suite. One struct for all servers, so that `duban up` and a
+/// single-service container read the same keys.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where the SQLite databases (`<service>.db`) and the development admin token live.
+    pub data_dir: PathBuf,
+    /// Log format and filter.
+    pub log: LogSettings,
+    /// OpenTelemetry export.
+    pub telemetry: TelemetrySettings,
+    /// Token checking between services.
+    pub auth: AuthSettings,
+    /// Limits every gRPC server applies.
+    pub server: ServerLimits,
+    /// Which plan data the suite serves.
+    pub plan: PlanSettings,
+    /// The departments server.
+    pub departments: ServiceSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            log: LogSettings::default(),
+            telemetry: TelemetrySettings::default(),
+            auth: AuthSettings::default(),
+            server: ServerLimits::default(),
+            plan: PlanSettings::default(),
+            departments: ServiceSettings::on_port(50052),
+        }
+    }
+}
+
+/// The plan data files. Empty paths mean the Jiading 2023 data built into the binary;
+/// another district or plan needs only its own files, not new code.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanSettings {
+    /// A directory file (responsible units and groups) in the format of
+    /// `plans/jiading-2023/departments.toml`, loaded by the departments server at start.
+    pub directory_file: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,duban_departments=debug`;
+    /// `RUST_LOG` overrides it when set.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// The two log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// OpenTelemetry trace export.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// OTLP/gRPC collector endpoint, for example `http://otel-collector:4317`.
+    /// Empty switches export off; logs are written either way.
+    pub otlp_endpoint: String,
+}
+
+/// How servers recognise each other and how long token answers are trusted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// The shared secret services present to each other (principal SERVICE). Empty
+    /// disables service-to-service calls; `duban up` generates one per run.
+    pub service_token: String,
+    /// How long a server trusts an AuthenticateToken answer. Capped at 30 s, which
+    /// bounds how long a revoked token keeps working.
+    pub cache_ttl_seconds: u64,
+    /// A token the departments service registers as an ADMIN credential at start, so
+    /// a fresh installation has a first administrator. `duban up` generates one and
+    /// keeps it in `<data_dir>/admin.token`. Empty registers nothing.
+    pub bootstrap_admin_token: String,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            service_token: String::new(),
+            cache_ttl_seconds: 10,
+            bootstrap_admin_token: String::new(),
+        }
+    }
+}
+
+impl AuthSettings {
+    /// The cache lifetime, never more than the 30 s revocation promise.
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_seconds.min(30))
+    }
+}
+
+/// Limits every gRPC server applies, to protect itself and its database.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerLimits {
+    /// Largest request or response message, in bytes.
+    pub max_message_bytes: usize,
+    /// Longest a unary call may take before DEADLINE_EXCEEDED, unless the client's own
+    /// deadline is shorter.
+    pub request_timeout_ms: u64,
+    /// Requests served at once; further ones get RESOURCE_EXHAUSTED at once rather than
+    /// queueing (load shedding). Health checks are never shed.
+    pub max_concurrent_requests: usize,
+    /// How long shutdown waits for in-flight calls and open streams before closing them.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 4 * 1024 * 1024,
+            request_timeout_ms: 30_000,
+            max_concurrent_requests: 256,
+            shutdown_grace_ms: 5_000,
+        }
+    }
+}
+
+impl ServerLimits {
+    /// `request_timeout_ms` as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    /// `shutdown_grace_ms` as a duration.
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+/// Where one server listens, how the others reach it, and where its data lives.
+/// (No `serde(default)`: the built-in defaults already fill every key.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSettings {
+    /// Socket address the server binds, for example `127.0.0.1:50052` or `0.0.0.0:50052`.
+    pub listen: SocketAddr,
+    /// URL other servers and the `duban` command use to reach it, for example
+    /// `http://departments:50052`. Empty means `http://` + `listen` (loopback if
+    /// `listen` is a wildcard address).
+    pub endpoint: String,
+    /// `postgres://...` or `sqlite://...` URL of the server's own database. Empty means
+    /// SQLite at `<data_dir>/<service>.db`.
+    pub database_url: String,
+}
+
+impl ServiceSettings {
+    /// Loopback on `port`, with the default endpoint and database.
+    pub fn on_port(port: u16) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            endpoint: String::new(),
+            database_url: String::new(),
+        }
+    }
+
+    /// The URL clients use to reach this server.
+    pub fn endpoint_url(&self) -> String {
+        if !self.endpoint.is_empty() {
+            return self.endpoint.clone();
+        }
+        let mut addr = self.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
+
+    /// The database URL, defaulting to SQLite at `<data_dir>/<service>.db`.
+    pub fn database_url_in(&self, data_dir: &Path, service: &str) -> String {
+        if !self.database_url.is_empty() {
+            return self.database_url.clone();
+        }
+        format!("sqlite://{}", data_dir.join(format!("{service}.db")).display())
+    }
+}
+
+/// Why settings could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file, an environment variable or a default did not fit the schema.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] config::ConfigError),
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `DUBAN__SECTION__KEY` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        Self::load_from(file, config::Environment::with_prefix("DUBAN"))
+    }
+
+    /// As [`Settings::load`], with the environment source given (tests pass a map).
+    pub fn load_from(file: Option<&Path>, env: config::Environment) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder().add_source(config::Config::try_from(&Settings::default())?);
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).required(true));
+        }
+        let env = env.prefix_separator("__").separator("__").try_parsing(true);
+        Ok(builder.add_source(env).build()?.try_deserialize()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> config::Environment {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        config::Environment::with_prefix("DUBAN").source(Some(map))
+    }
+
+    #[test]
+    fn defaults_put_sqlite_under_the_data_dir() {
+        let settings = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(settings.departments.listen.port(), 50052);
+        assert_eq!(settings.departments.endpoint_url(), "http://127.0.0.1:50052");
+        assert_eq!(
+            settings.departments.database_url_in(&settings.data_dir, "departments"),
+            "sqlite://data/departments.db"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("duban.toml");
+        std::fs::write(
+            &file,
+            "data_dir = \"/srv/duban\"\n[log]\nformat = \"json\"\n[departments]\nlisten = \"0.0.0.0:6000\"\n",
+        )
+        .unwrap();
+        let settings = Settings::load_from(
+            Some(&file),
+            env(&[
+                ("DUBAN__DEPARTMENTS__DATABASE_URL", "postgres://db/departments"),
+                ("DUBAN__SERVER__MAX_CONCURRENT_REQUESTS", "7"),
+                ("DUBAN__LOG__FORMAT", "text"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("/srv/duban"));
+        assert_eq!(settings.log.format, LogFormat::Text);
+        assert_eq!(settings.server.max_concurrent_requests, 7);
+        assert_eq!(settings.departments.listen.port(), 6000);
+        assert_eq!(settings.departments.endpoint_url(), "http://127.0.0.1:6000");
+        assert_eq!(
+            settings.departments.database_url_in(&settings.data_dir, "departments"),
+            "postgres://db/departments"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_not_silently_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("duban.toml");
+        std::fs::write(&file, "[departments]\nlisten_addr = \"0.0.0.0:6000\"\n").unwrap();
+        assert!(Settings::load_from(Some(&file), env(&[])).is_err());
+    }
+
+    #[test]
+    fn token_cache_never_outlives_the_revocation_promise() {
+        let auth = AuthSettings {
+            cache_ttl_seconds: 600,
+            ..AuthSettings::default()
+        };
+        assert_eq!(auth.cache_ttl(), Duration::from_secs(30));
+    }
+}
