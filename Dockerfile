@@ -38,8 +38,7 @@ COPY --from=build /usr/local/bin/duban /usr/local/bin/duban
 # /var/lib/duban/data (mount a volume there to keep them).
 WORKDIR /var/lib/duban
 USER duban:duban
-# The departments server's default port. Other servers will listen on their own
-# ports, published by docker-compose.yml.
-EXPOSE 50052
+# The servers' ports (departments, measures, targets), as docker-compose.yml publishes them.
+EXPOSE 50052 50053 50054
 ENTRYPOINT ["duban"]
 CMD ["--help"]

@@ -4,6 +4,6 @@
 -- Servers create their tables themselves (migrations run at start-up).
 
 CREATE DATABASE duban_departments;  -- departments: units, groups, designations, credentials
-CREATE DATABASE duban_measures;     -- measures (server not written yet)
-CREATE DATABASE duban_targets;      -- targets (server not written yet)
+CREATE DATABASE duban_measures;     -- measures: plans, actions, measures, progress reports
+CREATE DATABASE duban_targets;      -- targets: quantified targets, trajectories
 CREATE DATABASE duban_reporting;    -- reporting (server not written yet)

@@ -5,5 +5,6 @@ pub mod commands;
 pub mod output;
 pub mod servers;
 
-/// The servers `duban serve <name>` can run, in start-up order.
-pub const SERVICES: &[&str] = &["departments"];
+/// The servers `duban serve <name>` can run, in start-up order: each one's
+/// dependencies come before it (measures imports targets through the targets server).
+pub const SERVICES: &[&str] = &["departments", "targets", "measures"];

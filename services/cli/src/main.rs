@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
-use duban_cli::commands::{self, Connection, token::RoleArg};
+use duban_cli::commands::{self, Connection, plan::Format as PlanFormat, token::RoleArg};
 use duban_kit::Settings;
 
 /// Duban (督办): follow up on assigned work. Runs the reporting suite and talks to it.
@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Run every server in this process (SQLite under ./data by default) until Ctrl-C.
     Up,
-    /// Run one server, for containers: departments.
+    /// Run one server, for containers: departments, targets or measures.
     Serve {
         /// Which server.
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(duban_cli::SERVICES))]
@@ -47,6 +47,13 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// The plan as the running services hold it.
+    Plan {
+        #[command(subcommand)]
+        command: PlanCommand,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Credentials for department systems, leadership and administrators.
     Token {
         #[command(subcommand)]
@@ -63,6 +70,28 @@ enum DepartmentsCommand {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// Print the whole plan, read back from the measures and targets servers.
+    Export {
+        /// `json`: one document; `csv`: one row per measure and responsible unit.
+        #[arg(long, value_enum, default_value = "json")]
+        format: PlanFormat,
+        /// The plan id.
+        #[arg(long, default_value = "jiading-2023")]
+        plan: String,
+    },
+    /// Import a plan (ADMIN): a new plan, a new revision, or nothing if unchanged.
+    Import {
+        /// A plan file like plans/jiading-2023/plan.toml; default: `plan.plan_file`, or
+        /// the built-in Jiading 2023 plan.
+        file: Option<PathBuf>,
+        /// Check it and report every problem; write nothing.
+        #[arg(long)]
+        validate_only: bool,
     },
 }
 
@@ -122,18 +151,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::up::up(settings).await?;
         }
         Command::Serve { service } => {
-            let _telemetry = duban_kit::telemetry::init(&format!("duban-{service}"), &settings.log, &settings.telemetry)?;
+            let _telemetry =
+                duban_kit::telemetry::init(&format!("duban-{service}"), &settings.log, &settings.telemetry)?;
             commands::up::serve(&service, settings).await?;
         }
         Command::Health { addr, service, timeout } => {
             let serving = commands::health::check(&addr, &service, Duration::from_secs(timeout)).await;
             return Ok(if serving { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
-        Command::Departments { command: DepartmentsCommand::List { json }, connection } => {
+        Command::Departments {
+            command: DepartmentsCommand::List { json },
+            connection,
+        } => {
             commands::departments::list(&settings, &connection, json).await?;
         }
+        Command::Plan {
+            command: PlanCommand::Export { format, plan },
+            connection,
+        } => {
+            commands::plan::export(&settings, &connection, &plan, format).await?;
+        }
+        Command::Plan {
+            command: PlanCommand::Import { file, validate_only },
+            connection,
+        } => {
+            let plan = match file {
+                Some(file) => duban_catalog::Plan::from_toml_str(&std::fs::read_to_string(&file)?)?,
+                None => duban_cli::servers::load_plan(&settings)?,
+            };
+            let dataset = duban_measures::dataset::from_catalog(&plan, None);
+            let response = commands::plan::import(&settings, &connection, dataset, validate_only).await?;
+            for problem in &response.problems {
+                eprintln!("{}: {}", problem.path, problem.message);
+            }
+            let plan = response.plan.clone().unwrap_or_default();
+            println!(
+                "{}: {} revision {}",
+                response.outcome().as_str_name(),
+                plan.id,
+                plan.revision
+            );
+            if !response.problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Token { command, connection } => match command {
-            TokenCommand::Issue { department, role, description, json } => {
+            TokenCommand::Issue {
+                department,
+                role,
+                description,
+                json,
+            } => {
                 commands::token::issue(&settings, &connection, department, role, description, json).await?;
             }
             TokenCommand::List { all, json } => commands::token::list(&settings, &connection, all, json).await?,

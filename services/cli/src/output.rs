@@ -30,7 +30,13 @@ mod tests {
 
     #[test]
     fn columns_align_with_wide_characters() {
-        let text = table(&["code", "name"], &[vec!["tax-bureau".into(), "区税务局".into()], vec!["x".into(), "y".into()]]);
+        let text = table(
+            &["code", "name"],
+            &[
+                vec!["tax-bureau".into(), "区税务局".into()],
+                vec!["x".into(), "y".into()],
+            ],
+        );
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "code        name");
         assert_eq!(lines[1], "tax-bureau  区税务局");

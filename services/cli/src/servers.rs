@@ -34,7 +34,26 @@ pub async fn start(name: &str, settings: &Settings) -> anyhow::Result<Started> {
                 server,
             })
         }
-        other => bail!("no server is called {other:?}; the servers are: {}", crate::SERVICES.join(", ")),
+        "targets" => Ok(Started {
+            name: "targets",
+            grpc_service: duban_targets::SERVICE_NAME,
+            database: mask_password(&settings.targets.database_url_in(&settings.data_dir, "targets")),
+            server: duban_targets::start(settings)
+                .await
+                .with_context(|| format!("cannot start the targets server on {}", settings.targets.listen))?,
+        }),
+        "measures" => Ok(Started {
+            name: "measures",
+            grpc_service: duban_measures::SERVICE_NAME,
+            database: mask_password(&settings.measures.database_url_in(&settings.data_dir, "measures")),
+            server: duban_measures::start(settings)
+                .await
+                .with_context(|| format!("cannot start the measures server on {}", settings.measures.listen))?,
+        }),
+        other => bail!(
+            "no server is called {other:?}; the servers are: {}",
+            crate::SERVICES.join(", ")
+        ),
     }
 }
 
@@ -43,14 +62,30 @@ fn load_directory(file: &str) -> anyhow::Result<Directory> {
     if file.is_empty() {
         return Ok(Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY)?);
     }
-    let text = std::fs::read_to_string(Path::new(file)).with_context(|| format!("cannot read plan.directory_file {file:?}"))?;
+    let text = std::fs::read_to_string(Path::new(file))
+        .with_context(|| format!("cannot read plan.directory_file {file:?}"))?;
     Directory::from_toml_str(&text).with_context(|| format!("plan.directory_file {file:?} is not a valid directory"))
+}
+
+/// The configured plan file, or the Jiading 2023 plan built into the binary.
+pub fn load_plan(settings: &Settings) -> anyhow::Result<duban_catalog::Plan> {
+    let file = &settings.plan.plan_file;
+    if file.is_empty() {
+        return Ok(duban_catalog::Plan::from_toml_str(duban_catalog::JIADING_2023_PLAN)?);
+    }
+    let text =
+        std::fs::read_to_string(Path::new(file)).with_context(|| format!("cannot read plan.plan_file {file:?}"))?;
+    duban_catalog::Plan::from_toml_str(&text).with_context(|| format!("plan.plan_file {file:?} is not a valid plan"))
 }
 
 /// `postgres://user:secret@host/db` as `postgres://user:***@host/db`.
 pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
     match credentials.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
@@ -63,9 +98,18 @@ mod tests {
 
     #[test]
     fn passwords_never_reach_the_terminal() {
-        assert_eq!(mask_password("postgres://duban:s3cret@db:5432/x"), "postgres://duban:***@db:5432/x");
-        assert_eq!(mask_password("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
-        assert_eq!(mask_password("sqlite://data/departments.db"), "sqlite://data/departments.db");
+        assert_eq!(
+            mask_password("postgres://duban:s3cret@db:5432/x"),
+            "postgres://duban:***@db:5432/x"
+        );
+        assert_eq!(
+            mask_password("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
+        assert_eq!(
+            mask_password("sqlite://data/departments.db"),
+            "sqlite://data/departments.db"
+        );
     }
 
     #[test]

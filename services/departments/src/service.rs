@@ -78,11 +78,8 @@ impl Departments {
         let draft = request.department.unwrap_or_default();
         let (kind, names) = validate_department(&draft, "department", true)?;
         if self.store.unit(&draft.code).await?.is_some() || self.store.group(&draft.code).await?.is_some() {
-            return Err(DepartmentsError::AlreadyExists {
-                field: "department.code".into(),
-                what: format!("code {:?}", draft.code),
-                owner: "another unit or group".into(),
-            });
+            // A retry that raced its own first call finds the unit made: it gets that answer.
+            return self.lost_race(&key, code_taken(&draft.code)).await;
         }
         self.check_names_free(&names, &draft.code, &draft.aliases).await?;
         let now = chrono::Utc::now().timestamp_micros();
@@ -102,7 +99,14 @@ impl Departments {
             return Ok(response);
         }
         let txn = self.store.begin().await?;
-        self.store.save_unit(&txn, row, false).await?;
+        if let Err(error) = self.store.save_unit(&txn, row, false).await {
+            txn.rollback().await?;
+            if is_unique_violation(&error) {
+                // A concurrent create of the same code committed first.
+                return self.lost_race(&key, code_taken(&draft.code)).await;
+            }
+            return Err(error.into());
+        }
         self.store
             .set_names(&txn, &NameOwner::Unit(draft.code.clone()), &names)
             .await
@@ -170,6 +174,7 @@ impl Departments {
             Err(other) => return Err(other),
         };
         self.check_names_free(&names, &code, &merged.aliases).await?;
+        let read_version = current.version;
         let row = unit::Model {
             name: merged.display_name.trim().to_owned(),
             name_en: merged.display_name_en.trim().to_owned(),
@@ -184,7 +189,17 @@ impl Departments {
             return Ok(response);
         }
         let txn = self.store.begin().await?;
-        self.store.save_unit(&txn, row, true).await?;
+        // The etag was checked against a read outside this transaction: write only if
+        // the row is still at that version, so that two concurrent updates cannot both win.
+        if !self.store.update_unit_if_version(&txn, row, read_version).await? {
+            txn.rollback().await?;
+            let now = self.store.unit(&code).await?.map_or(read_version, |row| row.version);
+            let conflict = DepartmentsError::EtagMismatch {
+                name: format!("departments/{code}"),
+                current: convert::etag(now),
+            };
+            return self.lost_race(&key, conflict).await;
+        }
         self.store
             .set_names(&txn, &NameOwner::Unit(code), &names)
             .await
@@ -359,7 +374,29 @@ impl Departments {
             return Ok(response);
         }
         let txn = self.store.begin().await?;
-        self.store.save_designation(&txn, row, current.is_some()).await?;
+        // As for units: write only over the version read, and create only if no
+        // concurrent call created it first.
+        let written = match &current {
+            Some(current) => {
+                self.store
+                    .update_designation_if_version(&txn, row, current.version)
+                    .await?
+            }
+            None => match self.store.save_designation(&txn, row, false).await {
+                Ok(()) => true,
+                Err(error) if is_unique_violation(&error) => false,
+                Err(error) => return Err(error.into()),
+            },
+        };
+        if !written {
+            txn.rollback().await?;
+            let now = self.store.designation(&draft.group, &draft.scope).await?;
+            let conflict = DepartmentsError::EtagMismatch {
+                name: convert::designation_name(&draft.group, &draft.scope),
+                current: now.map_or_else(String::new, |row| convert::etag(row.version)),
+            };
+            return self.lost_race(&key, conflict).await;
+        }
         self.finish(txn, key, response).await
     }
 
@@ -390,6 +427,19 @@ impl Departments {
         }
         txn.commit().await?;
         Ok(response)
+    }
+
+    /// After losing a write race: the answer of the call that won if it was this very
+    /// request (a retry running beside its first call), else `conflict`.
+    async fn lost_race<R: prost::Message + Default>(
+        &self,
+        key: &Option<RequestKey>,
+        conflict: DepartmentsError,
+    ) -> Result<R> {
+        match self.replay(key).await? {
+            Some(done) => Ok(done),
+            None => Err(conflict),
+        }
     }
 
     /// ALREADY_EXISTS naming the first alias or name another owner holds.
@@ -498,6 +548,14 @@ fn not_found(resource: &'static str, name: &str) -> DepartmentsError {
     DepartmentsError::NotFound {
         resource,
         name: name.to_owned(),
+    }
+}
+
+fn code_taken(code: &str) -> DepartmentsError {
+    DepartmentsError::AlreadyExists {
+        field: "department.code".into(),
+        what: format!("code {code:?}"),
+        owner: "another unit or group".into(),
     }
 }
 

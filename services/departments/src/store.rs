@@ -125,6 +125,25 @@ impl DirectoryStore {
         Ok(())
     }
 
+    /// Replaces a unit row only if its stored version is still `expected`; `false` if a
+    /// concurrent writer changed it first.
+    pub async fn update_unit_if_version(
+        &self,
+        db: &impl ConnectionTrait,
+        row: unit::Model,
+        expected: i64,
+    ) -> Result<bool, DbErr> {
+        let code = row.code.clone();
+        let active: unit::ActiveModel = row.into();
+        let result = unit::Entity::update_many()
+            .set(active.reset_all())
+            .filter(unit::Column::Code.eq(code))
+            .filter(unit::Column::Version.eq(expected))
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
     /// Inserts or replaces a group row.
     pub async fn save_group(
         &self,
@@ -182,6 +201,26 @@ impl DirectoryStore {
             active.reset_all().insert(db).await?;
         }
         Ok(())
+    }
+
+    /// Replaces a designation only if its stored version is still `expected`; `false` if
+    /// a concurrent writer changed it first.
+    pub async fn update_designation_if_version(
+        &self,
+        db: &impl ConnectionTrait,
+        row: designation::Model,
+        expected: i64,
+    ) -> Result<bool, DbErr> {
+        let (group, scope) = (row.group_code.clone(), row.scope.clone());
+        let active: designation::ActiveModel = row.into();
+        let result = designation::Entity::update_many()
+            .set(active.reset_all())
+            .filter(designation::Column::GroupCode.eq(group))
+            .filter(designation::Column::Scope.eq(scope))
+            .filter(designation::Column::Version.eq(expected))
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected == 1)
     }
 
     /// Stores a new credential and returns it with its id.

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod closable;
 pub mod db;
 pub mod idempotency;
 pub mod layer;

@@ -56,6 +56,7 @@ pub struct GrpcServer {
     services: Vec<&'static str>,
     health: HealthReporter,
     stop: CancellationToken,
+    cut: CancellationToken,
     grace: Duration,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -90,7 +91,9 @@ impl GrpcServer {
             .add_service(reflection().build_v1alpha().map_err(std::io::Error::other)?);
 
         let stop = CancellationToken::new();
+        let cut = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
+        let incoming = crate::closable::closable(TcpListenerStream::new(listener), cut.clone());
         let server = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(RequestLayer::new(
@@ -98,7 +101,7 @@ impl GrpcServer {
                 limits.request_timeout(),
             ))
             .add_routes(routes);
-        let task = tokio::spawn(server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+        let task = tokio::spawn(server.serve_with_incoming_shutdown(incoming, signal));
         tracing::info!(server = name, addr = %local_addr, "listening");
         Ok(GrpcServer {
             name,
@@ -106,6 +109,7 @@ impl GrpcServer {
             services: services.to_vec(),
             health,
             stop,
+            cut,
             grace: limits.shutdown_grace(),
             task,
         })
@@ -187,7 +191,12 @@ impl GrpcServer {
             Ok(Ok(Err(error))) => tracing::error!(server = self.name, %error, "stopped with an error"),
             Ok(Err(error)) => tracing::error!(server = self.name, %error, "server task failed"),
             Err(_) => {
-                task.abort();
+                // Cut every connection still open (long streams); the server task then
+                // finishes on its own, or is aborted if it still does not.
+                self.cut.cancel();
+                if tokio::time::timeout(Duration::from_secs(1), &mut task).await.is_err() {
+                    task.abort();
+                }
                 tracing::warn!(
                     server = self.name,
                     grace_ms = self.grace.as_millis() as u64,

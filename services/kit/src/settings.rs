@@ -28,6 +28,10 @@ pub struct Settings {
     pub plan: PlanSettings,
     /// The departments server.
     pub departments: ServiceSettings,
+    /// The measures server (plans, actions, measures).
+    pub measures: ServiceSettings,
+    /// The targets server (targets, trajectories).
+    pub targets: ServiceSettings,
 }
 
 impl Default for Settings {
@@ -40,6 +44,8 @@ impl Default for Settings {
             server: ServerLimits::default(),
             plan: PlanSettings::default(),
             departments: ServiceSettings::on_port(50052),
+            measures: ServiceSettings::on_port(50053),
+            targets: ServiceSettings::on_port(50054),
         }
     }
 }
@@ -52,6 +58,9 @@ pub struct PlanSettings {
     /// A directory file (responsible units and groups) in the format of
     /// `plans/jiading-2023/departments.toml`, loaded by the departments server at start.
     pub directory_file: String,
+    /// A plan file in the format of `plans/jiading-2023/plan.toml`, imported by `duban up`
+    /// on start (idempotently: an unchanged plan changes nothing).
+    pub plan_file: String,
 }
 
 /// How logs are written.

@@ -17,8 +17,10 @@
 //! ```
 
 use std::{
+    io::Write,
     net::SocketAddr,
     path::PathBuf,
+    sync::Mutex,
     time::{Duration, Instant},
 };
 
@@ -30,6 +32,7 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 use crate::{
     Settings,
     client::{ServiceChannel, connect_lazy},
+    settings::{AuthSettings, ServerLimits, ServiceSettings},
 };
 
 /// The PostgreSQL server tests use when `DUBAN_TEST_DATABASE_URL` is not set: its
@@ -81,7 +84,21 @@ pub async fn postgres_available() -> bool {
     probe_postgres(&postgres_admin_url()).await.is_ok()
 }
 
+/// Whether `url` answers; the first answer is kept for the rest of the test process,
+/// so that a missing server costs one connect timeout, not one per test.
 async fn probe_postgres(url: &str) -> Result<(), String> {
+    static PROBED: Mutex<Option<(String, Result<(), String>)>> = Mutex::new(None);
+    if let Some((probed, outcome)) = PROBED.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+        && probed == url
+    {
+        return outcome.clone();
+    }
+    let outcome = probe_postgres_now(url).await;
+    *PROBED.lock().unwrap_or_else(|e| e.into_inner()) = Some((url.to_owned(), outcome.clone()));
+    outcome
+}
+
+async fn probe_postgres_now(url: &str) -> Result<(), String> {
     let check = async {
         let db = admin_connection(url).await?;
         db.execute_unprepared("SELECT 1").await?;
@@ -117,7 +134,7 @@ pub struct TestDatabase {
 enum Kind {
     /// The directory holds the file (and WAL files); it is removed on drop.
     Sqlite {
-        dir: TempDir,
+        _dir: TempDir,
         /// While set, this path is a regular file where the database's folder should be.
         blocker: Option<PathBuf>,
     },
@@ -160,7 +177,7 @@ impl TestDatabase {
                     backend,
                     url,
                     kind: Kind::Sqlite {
-                        dir,
+                        _dir: dir,
                         blocker: Some(blocker),
                     },
                 })
@@ -246,6 +263,7 @@ impl Drop for TestDatabase {
             return;
         };
         let (admin_url, name) = (admin_url.clone(), name.clone());
+        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
         let dropper = std::thread::spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
@@ -254,8 +272,7 @@ impl Drop for TestDatabase {
             runtime.block_on(async {
                 let drop = async {
                     let db = admin_connection(&admin_url).await?;
-                    db.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                        .await?;
+                    db.execute_unprepared(&sql).await?;
                     db.close().await
                 };
                 match tokio::time::timeout(DROP_TIMEOUT, drop).await {
@@ -282,7 +299,10 @@ fn skip_or_fail(admin_url: &str, error: &str) {
              Start PostgreSQL or point {POSTGRES_URL_VAR} at a server."
         );
     }
-    eprintln!(
+    // Straight to the stderr handle, not eprintln!: the test harness captures the
+    // macros' output of passing tests, and a skip must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
          !!! PostgreSQL at {shown} is unreachable: SKIPPING PostgreSQL tests\n\
          !!! ({error})\n\
@@ -314,9 +334,7 @@ fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let authority_end = url[scheme_end..]
-        .find(['/', '?'])
-        .map_or(url.len(), |i| scheme_end + i);
+    let authority_end = url[scheme_end..].find(['/', '?']).map_or(url.len(), |i| scheme_end + i);
     let authority = &url[scheme_end..authority_end];
     match authority.rsplit_once('@') {
         Some((userinfo, host)) if userinfo.contains(':') => {
@@ -328,20 +346,39 @@ fn redact(url: &str) -> String {
 }
 
 /// Settings for a server under test: the departments server listens on
-/// `127.0.0.1:0` with `db_url` as its database; `auth.service_token` and
-/// `auth.bootstrap_admin_token` are fresh random tokens (read them from the returned
-/// settings); shutdown drains for 500 ms at most; `data_dir` is a path under the
-/// system temporary directory that nothing creates unless a server writes there.
+/// `127.0.0.1:0` with `db_url` as its database (see [`test_service`] for the others);
+/// `auth.service_token` and `auth.bootstrap_admin_token` are fresh random tokens (read
+/// them from the returned settings); shutdown drains for 500 ms at most; `data_dir` is
+/// a path under the system temporary directory that nothing creates unless a server
+/// writes there.
 pub fn test_settings(db_url: &str) -> Settings {
-    let mut settings = Settings::default();
-    settings.data_dir = std::env::temp_dir().join(format!("duban-test-{:016x}", rand::random::<u64>()));
-    settings.auth.service_token = crate::auth::new_token();
-    settings.auth.bootstrap_admin_token = crate::auth::new_token();
-    settings.server.shutdown_grace_ms = 500;
-    settings.server.request_timeout_ms = 10_000;
-    settings.departments.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    settings.departments.database_url = db_url.to_owned();
-    settings
+    let defaults = Settings::default();
+    Settings {
+        data_dir: std::env::temp_dir().join(format!("duban-test-{:016x}", rand::random::<u64>())),
+        auth: AuthSettings {
+            service_token: crate::auth::new_token(),
+            bootstrap_admin_token: crate::auth::new_token(),
+            ..defaults.auth.clone()
+        },
+        server: ServerLimits {
+            shutdown_grace_ms: 500,
+            request_timeout_ms: 10_000,
+            ..defaults.server.clone()
+        },
+        departments: test_service(db_url),
+        ..defaults
+    }
+}
+
+/// One server's settings for a test: `127.0.0.1:0` (the real port is
+/// `GrpcServer::local_addr`) and `db_url`. For example
+/// `settings.measures = test_service(measures_db.url())`.
+pub fn test_service(db_url: &str) -> ServiceSettings {
+    ServiceSettings {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        endpoint: String::new(),
+        database_url: db_url.to_owned(),
+    }
 }
 
 /// `http://{addr}`.

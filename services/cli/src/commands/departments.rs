@@ -44,8 +44,16 @@ pub async fn list(settings: &Settings, connection: &Connection, json: bool) -> a
     let mut departments = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListDepartmentsRequest { page_size: 500, page_token, kind: 0 };
-        let page = client.list_departments(request).await.map_err(|s| call_failed("ListDepartments", s))?.into_inner();
+        let request = pb::ListDepartmentsRequest {
+            page_size: 500,
+            page_token,
+            kind: 0,
+        };
+        let page = client
+            .list_departments(request)
+            .await
+            .map_err(|s| call_failed("ListDepartments", s))?
+            .into_inner();
         departments.extend(page.departments);
         if page.next_page_token.is_empty() {
             break;
@@ -55,8 +63,15 @@ pub async fn list(settings: &Settings, connection: &Connection, json: bool) -> a
     let mut groups = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListGroupsRequest { page_size: 500, page_token };
-        let page = client.list_groups(request).await.map_err(|s| call_failed("ListGroups", s))?.into_inner();
+        let request = pb::ListGroupsRequest {
+            page_size: 500,
+            page_token,
+        };
+        let page = client
+            .list_groups(request)
+            .await
+            .map_err(|s| call_failed("ListGroups", s))?
+            .into_inner();
         groups.extend(page.groups);
         if page.next_page_token.is_empty() {
             break;
@@ -73,23 +88,45 @@ pub async fn list(settings: &Settings, connection: &Connection, json: bool) -> a
     let rows: Vec<Vec<String>> = listing
         .departments
         .iter()
-        .map(|u| vec![u.code.clone(), u.name.clone(), u.kind.clone(), u.name_en.clone(), u.aliases.join("、")])
+        .map(|u| {
+            vec![
+                u.code.clone(),
+                u.name.clone(),
+                u.kind.clone(),
+                u.name_en.clone(),
+                u.aliases.join("、"),
+            ]
+        })
         .collect();
-    println!("{} units\n{}", rows.len(), table(&["code", "name", "kind", "english", "aliases"], &rows));
+    println!(
+        "{} units\n{}",
+        rows.len(),
+        table(&["code", "name", "kind", "english", "aliases"], &rows)
+    );
     let rows: Vec<Vec<String>> = listing
         .groups
         .iter()
         .map(|g| {
-            let members = if g.kind == "fixed" { g.members.join(", ") } else { "designated per measure".to_owned() };
+            let members = if g.kind == "fixed" {
+                g.members.join(", ")
+            } else {
+                "designated per measure".to_owned()
+            };
             vec![g.code.clone(), g.name.clone(), g.kind.clone(), members]
         })
         .collect();
-    println!("{} groups\n{}", rows.len(), table(&["code", "name", "kind", "members"], &rows));
+    println!(
+        "{} groups\n{}",
+        rows.len(),
+        table(&["code", "name", "kind", "members"], &rows)
+    );
     Ok(())
 }
 
 fn kind_name(kind: pb::DepartmentKind) -> String {
-    kind.as_str_name().trim_start_matches("DEPARTMENT_KIND_").to_ascii_lowercase()
+    kind.as_str_name()
+        .trim_start_matches("DEPARTMENT_KIND_")
+        .to_ascii_lowercase()
 }
 
 fn unit_out(department: pb::Department) -> UnitOut {
@@ -104,7 +141,11 @@ fn unit_out(department: pb::Department) -> UnitOut {
 
 fn group_out(group: pb::Group) -> GroupOut {
     GroupOut {
-        kind: group.kind().as_str_name().trim_start_matches("GROUP_KIND_").to_ascii_lowercase(),
+        kind: group
+            .kind()
+            .as_str_name()
+            .trim_start_matches("GROUP_KIND_")
+            .to_ascii_lowercase(),
         member_kinds: group
             .member_kinds
             .iter()

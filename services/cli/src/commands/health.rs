@@ -22,19 +22,35 @@ pub async fn check_quietly(addr: &str, service: &str, timeout: Duration) -> bool
 }
 
 async fn probe(addr: &str, service: &str, timeout: Duration) -> (bool, String) {
-    let endpoint = if addr.contains("://") { addr.to_owned() } else { format!("http://{addr}") };
+    let endpoint = if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    };
     let result = async {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())?.connect_timeout(timeout).connect().await?;
-        let mut request = tonic::Request::new(HealthCheckRequest { service: service.to_owned() });
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())?
+            .connect_timeout(timeout)
+            .connect()
+            .await?;
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: service.to_owned(),
+        });
         request.set_timeout(timeout);
         let response = HealthClient::new(channel).check(request).await?;
         anyhow::Ok(response.into_inner().status())
     };
-    let label = if service.is_empty() { "server".to_owned() } else { service.to_owned() };
+    let label = if service.is_empty() {
+        "server".to_owned()
+    } else {
+        service.to_owned()
+    };
     match tokio::time::timeout(timeout, result).await {
         Ok(Ok(ServingStatus::Serving)) => (true, format!("{label} at {addr}: SERVING")),
         Ok(Ok(status)) => (false, format!("{label} at {addr}: {}", status.as_str_name())),
         Ok(Err(error)) => (false, format!("{label} at {addr}: unreachable: {error:#}")),
-        Err(_) => (false, format!("{label} at {addr}: no answer within {} ms", timeout.as_millis())),
+        Err(_) => (
+            false,
+            format!("{label} at {addr}: no answer within {} ms", timeout.as_millis()),
+        ),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod departments;
 pub mod health;
+pub mod plan;
 pub mod token;
 pub mod up;
 
@@ -34,7 +35,11 @@ impl Connection {
             None => default_endpoint.to_owned(),
         };
         let token = self.token(settings)?;
-        Ok(duban_kit::client::connect_lazy(&endpoint, Some(&token), Duration::from_secs(self.timeout))?)
+        Ok(duban_kit::client::connect_lazy(
+            &endpoint,
+            Some(&token),
+            Duration::from_secs(self.timeout),
+        )?)
     }
 
     fn token(&self, settings: &Settings) -> anyhow::Result<String> {
@@ -44,7 +49,10 @@ impl Connection {
         let file = admin_token_path(settings);
         match std::fs::read_to_string(&file) {
             Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
-            _ => bail!("no token: pass --token, set DUBAN_TOKEN, or run `duban up` here to create {}", file.display()),
+            _ => bail!(
+                "no token: pass --token, set DUBAN_TOKEN, or run `duban up` here to create {}",
+                file.display()
+            ),
         }
     }
 }
@@ -65,6 +73,9 @@ pub fn call_failed(what: &str, status: tonic::Status) -> anyhow::Error {
 
 /// Prints `value` as pretty JSON.
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value).context("cannot encode the output as JSON")?);
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).context("cannot encode the output as JSON")?
+    );
     Ok(())
 }

@@ -33,7 +33,11 @@ struct CredentialOut {
 
 fn credential_out(credential: pb::Credential, token: Option<String>) -> CredentialOut {
     CredentialOut {
-        role: credential.role().as_str_name().trim_start_matches("ROLE_").to_ascii_lowercase(),
+        role: credential
+            .role()
+            .as_str_name()
+            .trim_start_matches("ROLE_")
+            .to_ascii_lowercase(),
         revoked: credential.revoke_time.is_some(),
         name: credential.name,
         department: credential.department,
@@ -43,8 +47,13 @@ fn credential_out(credential: pb::Credential, token: Option<String>) -> Credenti
     }
 }
 
-fn client(settings: &Settings, connection: &Connection) -> anyhow::Result<DepartmentsServiceClient<duban_kit::client::ServiceChannel>> {
-    Ok(DepartmentsServiceClient::new(connection.channel(settings, &settings.departments.endpoint_url())?))
+fn client(
+    settings: &Settings,
+    connection: &Connection,
+) -> anyhow::Result<DepartmentsServiceClient<duban_kit::client::ServiceChannel>> {
+    Ok(DepartmentsServiceClient::new(
+        connection.channel(settings, &settings.departments.endpoint_url())?,
+    ))
 }
 
 /// Issues a token for a department or a role and prints it (once).
@@ -63,7 +72,12 @@ pub async fn issue(
         _ => anyhow::bail!("give exactly one of --department <code> or --role leadership|admin"),
     };
     let request = pb::IssueCredentialRequest {
-        credential: Some(pb::Credential { role: role as i32, department, description, ..Default::default() }),
+        credential: Some(pb::Credential {
+            role: role as i32,
+            department,
+            description,
+            ..Default::default()
+        }),
         request_id: uuid_like(),
         validate_only: false,
     };
@@ -76,7 +90,11 @@ pub async fn issue(
     if json {
         return print_json(&credential_out(credential, Some(response.token)));
     }
-    println!("Issued {} ({}). The token is shown only now:", credential.name, credential_out(credential.clone(), None).role);
+    println!(
+        "Issued {} ({}). The token is shown only now:",
+        credential.name,
+        credential_out(credential.clone(), None).role
+    );
     println!("  {}", response.token);
     Ok(())
 }
@@ -87,8 +105,16 @@ pub async fn list(settings: &Settings, connection: &Connection, show_revoked: bo
     let mut credentials = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListCredentialsRequest { page_size: 500, page_token, show_revoked };
-        let page = client.list_credentials(request).await.map_err(|s| call_failed("ListCredentials", s))?.into_inner();
+        let request = pb::ListCredentialsRequest {
+            page_size: 500,
+            page_token,
+            show_revoked,
+        };
+        let page = client
+            .list_credentials(request)
+            .await
+            .map_err(|s| call_failed("ListCredentials", s))?
+            .into_inner();
         credentials.extend(page.credentials.into_iter().map(|c| credential_out(c, None)));
         if page.next_page_token.is_empty() {
             break;
@@ -102,17 +128,34 @@ pub async fn list(settings: &Settings, connection: &Connection, show_revoked: bo
         .iter()
         .map(|c| {
             let state = if c.revoked { "revoked" } else { "valid" };
-            vec![c.name.clone(), c.role.clone(), c.department.clone(), c.token_prefix.clone(), state.into(), c.description.clone()]
+            vec![
+                c.name.clone(),
+                c.role.clone(),
+                c.department.clone(),
+                c.token_prefix.clone(),
+                state.into(),
+                c.description.clone(),
+            ]
         })
         .collect();
-    print!("{}", table(&["name", "role", "department", "prefix", "state", "description"], &rows));
+    print!(
+        "{}",
+        table(&["name", "role", "department", "prefix", "state", "description"], &rows)
+    );
     Ok(())
 }
 
 /// Revokes a credential by name (`credentials/7`) or number (`7`).
 pub async fn revoke(settings: &Settings, connection: &Connection, credential: &str, json: bool) -> anyhow::Result<()> {
-    let name = if credential.starts_with("credentials/") { credential.to_owned() } else { format!("credentials/{credential}") };
-    let request = pb::RevokeCredentialRequest { name, request_id: uuid_like() };
+    let name = if credential.starts_with("credentials/") {
+        credential.to_owned()
+    } else {
+        format!("credentials/{credential}")
+    };
+    let request = pb::RevokeCredentialRequest {
+        name,
+        request_id: uuid_like(),
+    };
     let revoked = client(settings, connection)?
         .revoke_credential(request)
         .await
@@ -121,7 +164,10 @@ pub async fn revoke(settings: &Settings, connection: &Connection, credential: &s
     if json {
         return print_json(&credential_out(revoked, None));
     }
-    println!("Revoked {}. Every service stops accepting its token within 30 s.", revoked.name);
+    println!(
+        "Revoked {}. Every service stops accepting its token within 30 s.",
+        revoked.name
+    );
     Ok(())
 }
 

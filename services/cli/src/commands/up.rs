@@ -1,13 +1,16 @@
 //! `duban up` runs every server in one process, each on its own loopback port with its
 //! own database; `duban serve <name>` runs one, for containers.
 
-use std::time::{Duration, Instant};
+use std::{
+    io::Write,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, bail};
 use duban_kit::{Settings, auth::new_token};
 
 use crate::{
-    commands::{admin_token_path, health},
+    commands::{Connection, admin_token_path, health, plan},
     output::table,
     servers::{self, Started},
 };
@@ -40,18 +43,63 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         return Err(error);
     }
 
+    let admin = Connection {
+        addr: None,
+        token: Some(settings.auth.bootstrap_admin_token.clone()),
+        timeout: 60,
+    };
+    if let Err(error) = import_plan(&settings, &admin).await {
+        stop_all(started).await;
+        return Err(error);
+    }
+
     let rows: Vec<Vec<String>> = started
         .iter()
-        .map(|s| vec![s.name.to_owned(), s.server.local_addr().to_string(), "SERVING".to_owned(), s.database.clone()])
+        .map(|s| {
+            vec![
+                s.name.to_owned(),
+                s.server.local_addr().to_string(),
+                "SERVING".to_owned(),
+                s.database.clone(),
+            ]
+        })
         .collect();
-    println!("Duban is up.\n\n{}", table(&["server", "address", "health", "database"], &rows));
-    println!("Development admin token (also in {}):", admin_token_path(&settings).display());
+    println!(
+        "Duban is up.\n\n{}",
+        table(&["server", "address", "health", "database"], &rows)
+    );
+    println!(
+        "Development admin token (also in {}):",
+        admin_token_path(&settings).display()
+    );
     println!("  {}\n", settings.auth.bootstrap_admin_token);
-    println!("Try:  duban departments list\nStop: Ctrl-C");
+    println!("Try:  duban departments list\n      duban plan export --format json\nStop: Ctrl-C");
 
     duban_kit::server::shutdown_signal().await;
-    println!("stopping...");
+    // Stdout may be gone by now (a closed pipe); stopping cleanly matters more.
+    let _ = writeln!(std::io::stdout(), "stopping...");
     stop_all(started).await;
+    Ok(())
+}
+
+/// Imports the configured plan through the public ImportPlan RPC. Idempotent: on a second
+/// start the same plan is UNCHANGED and nothing is written.
+async fn import_plan(settings: &Settings, admin: &Connection) -> anyhow::Result<()> {
+    let plan = servers::load_plan(settings)?;
+    let dataset = duban_measures::dataset::from_catalog(&plan, None);
+    let response = plan::import(settings, admin, dataset, false)
+        .await
+        .context("cannot load the plan")?;
+    let outcome = response
+        .outcome()
+        .as_str_name()
+        .trim_start_matches("IMPORT_OUTCOME_")
+        .to_ascii_lowercase();
+    let loaded = response.plan.unwrap_or_default();
+    println!(
+        "Plan {} ({}) revision {}: {outcome}",
+        loaded.id, loaded.document_number, loaded.revision
+    );
     Ok(())
 }
 
@@ -79,7 +127,12 @@ fn development_admin_token(settings: &Settings) -> anyhow::Result<String> {
 #[cfg(unix)]
 fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
     use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     writeln!(file, "{contents}")
 }
 

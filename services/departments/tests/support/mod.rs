@@ -9,7 +9,7 @@ use duban_kit::{
     testing::{self, Backend, TestDatabase},
 };
 use duban_proto::departments::v1::{self as pb, departments_service_client::DepartmentsServiceClient};
-use tonic::{Code, Response, Status};
+use tonic::{Code, Status};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use tonic_types::StatusExt;
 
@@ -119,11 +119,11 @@ pub async fn issue_department_token(admin: &mut Client, code: &str, request_id: 
     (response.credential.expect("a credential"), response.token)
 }
 
-/// The error of `result`, which must have `code`.
+/// The error of `result` (a call's result, or a helper's), which must have `code`.
 #[track_caller]
-pub fn expect_code<T: std::fmt::Debug>(result: Result<Response<T>, Status>, code: Code) -> Status {
+pub fn expect_code<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Status {
     match result {
-        Ok(response) => panic!("expected {code:?}, got OK: {:?}", response.get_ref()),
+        Ok(value) => panic!("expected {code:?}, got OK: {value:?}"),
         Err(status) => {
             assert_eq!(status.code(), code, "unexpected status: {status:?}");
             status

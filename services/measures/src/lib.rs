@@ -1,0 +1,85 @@
+//! The measures service: plans, their actions (行动) and measures (措施), the units
+//! responsible for each measure, and the import and export of a whole plan.
+//!
+//! # Storage
+//!
+//! A plan is stored as revisions (AIP-162). The `plan` table has one row per plan id
+//! naming its current revision; `plan_revision` keeps every revision ever imported,
+//! each as ONE JSON document ([`content::PlanContent`]): the plan header, actions,
+//! measures (text, units as written, milestones, policy parameters), targets, and each
+//! measure's responsible units resolved to department or group codes at import time.
+//! A document per revision rather than normalised tables because a revision is
+//! written once, never updated, always read whole (a plan is about 100 KB), and must
+//! be compared whole with the next import: the `content_sha256` of its canonical form
+//! is what makes an identical import UNCHANGED. What changes at read time (the members
+//! of groups, designations) is not stored but asked from the departments service.
+//!
+//! # Import
+//!
+//! `ImportPlan` reads the dataset into the catalog model ([`dataset`]), validates it
+//! with `duban_catalog::Plan::validate` against the directory read from the
+//! departments service ([`directory`]), resolves every unit, hands the targets to the
+//! targets service (`SyncPlanTargets`, idempotent) and only then commits the new
+//! revision, so a failure in between is safe to retry.
+
+pub mod content;
+pub mod convert;
+pub mod dataset;
+pub mod directory;
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod migration;
+pub mod service;
+pub mod store;
+
+use std::{sync::Arc, time::Duration};
+
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::RemoteVerifier, client::connect_lazy};
+use duban_proto::measures::v1::measures_service_server::MeasuresServiceServer;
+
+pub use dataset::{from_catalog, to_catalog};
+pub use error::MeasuresError;
+pub use service::Measures;
+
+/// The fully qualified gRPC service name, as health checks and reflection know it.
+pub const SERVICE_NAME: &str = "duban.measures.v1.MeasuresService";
+
+/// How long a call to another service may take when the incoming call sets no shorter
+/// deadline.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts the measures server on `settings.measures.listen`. It answers NOT_SERVING
+/// until its database is migrated. It reaches the departments service (tokens, the
+/// directory, designations) and the targets service at their configured endpoints.
+pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
+    let ready = Ready::default();
+    let limits = &settings.server;
+    let service = MeasuresServiceServer::new(grpc::MeasuresGrpc::new(ready.clone()))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service);
+
+    let token = Some(settings.auth.service_token.as_str());
+    let departments =
+        connect_lazy(&settings.departments.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
+    let targets = connect_lazy(&settings.targets.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
+    let server = GrpcServer::start("measures", settings.measures.listen, limits, &[SERVICE_NAME], routes).await?;
+
+    let url = settings.measures.database_url_in(&settings.data_dir, "measures");
+    let auth = Authenticator::new(
+        &settings.auth.service_token,
+        Arc::new(RemoteVerifier::new(departments.clone())),
+        settings.auth.cache_ttl(),
+    );
+    let directory = directory::DirectoryClient::new(departments, directory::DIRECTORY_TTL);
+    server.bring_up(ready, move || {
+        let (url, auth, directory, targets) = (url.clone(), auth.clone(), directory.clone(), targets.clone());
+        async move {
+            let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
+            let measures = Measures::new(store::PlanStore::new(db), directory, targets);
+            Ok::<_, MeasuresError>(grpc::State { measures, auth })
+        }
+    });
+    Ok(server)
+}

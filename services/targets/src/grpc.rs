@@ -1,0 +1,86 @@
+//! The gRPC adapter: each handler authenticates, hands the request to the domain, and
+//! turns the domain's error into a status. No rule lives here.
+
+use duban_kit::{
+    Authenticator, Ready,
+    auth::{Verified, bearer_token},
+};
+use duban_proto::targets::v1::{self as pb, targets_service_server::TargetsService};
+use tonic::{Request, Response, Status};
+
+use crate::service::Targets;
+
+/// What the handlers need once the database is ready.
+#[derive(Debug)]
+pub struct State {
+    /// The domain.
+    pub targets: Targets,
+    /// Checks callers' tokens.
+    pub auth: Authenticator,
+}
+
+/// Implements `duban.targets.v1.TargetsService`.
+#[derive(Debug, Clone)]
+pub struct TargetsGrpc {
+    ready: Ready<State>,
+}
+
+impl TargetsGrpc {
+    /// Handlers over state that becomes ready later.
+    pub fn new(ready: Ready<State>) -> Self {
+        Self { ready }
+    }
+
+    /// The state and who is calling (with the credential, for `revised_by`).
+    async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Verified), Status> {
+        let state = self.ready.get()?;
+        let token = bearer_token(request.metadata())?;
+        let verified = state.auth.verify(token).await?;
+        Ok((state, verified))
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, crate::error::TargetsError>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl TargetsService for TargetsGrpc {
+    async fn get_target(&self, request: Request<pb::GetTargetRequest>) -> Reply<pb::Target> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.targets.get_target(&request.get_ref().name).await)
+    }
+
+    async fn list_targets(&self, request: Request<pb::ListTargetsRequest>) -> Reply<pb::ListTargetsResponse> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.targets.list_targets(request.get_ref()).await)
+    }
+
+    async fn rebaseline_target(&self, request: Request<pb::RebaselineTargetRequest>) -> Reply<pb::Target> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.targets.rebaseline(&caller, request.into_inner()).await)
+    }
+
+    async fn list_target_revisions(
+        &self,
+        request: Request<pb::ListTargetRevisionsRequest>,
+    ) -> Reply<pb::ListTargetRevisionsResponse> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.targets.list_revisions(request.get_ref()).await)
+    }
+
+    async fn get_trajectory(&self, request: Request<pb::GetTrajectoryRequest>) -> Reply<pb::GetTrajectoryResponse> {
+        let (state, _) = self.caller(&request).await?;
+        reply(state.targets.get_trajectory(request.get_ref()).await)
+    }
+
+    async fn sync_plan_targets(
+        &self,
+        request: Request<pb::SyncPlanTargetsRequest>,
+    ) -> Reply<pb::SyncPlanTargetsResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.targets.sync_plan_targets(&caller, request.into_inner()).await)
+    }
+}

@@ -1,0 +1,64 @@
+//! The targets service: the quantified targets of a plan, every revision of them, and
+//! the trajectory each is expected to follow until its deadline.
+
+pub mod convert;
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod migration;
+pub mod rules;
+pub mod service;
+pub mod store;
+pub mod trajectory;
+
+use std::{sync::Arc, time::Duration};
+
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::RemoteVerifier};
+use duban_proto::{
+    departments::v1::departments_service_client::DepartmentsServiceClient,
+    targets::v1::targets_service_server::TargetsServiceServer,
+};
+
+pub use error::TargetsError;
+pub use service::Targets;
+
+/// The fully qualified gRPC service name, as health checks and reflection know it.
+pub const SERVICE_NAME: &str = "duban.targets.v1.TargetsService";
+
+/// Starts the targets server on `settings.targets.listen`. It answers NOT_SERVING until
+/// its database is migrated. Tokens are checked by the departments server at
+/// `settings.departments`.
+pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
+    let ready = Ready::default();
+    let limits = &settings.server;
+    let service = TargetsServiceServer::new(grpc::TargetsGrpc::new(ready.clone()))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service);
+    let channel = duban_kit::client::connect_lazy(
+        &settings.departments.endpoint_url(),
+        Some(&settings.auth.service_token),
+        Duration::from_secs(5),
+    )
+    .map_err(std::io::Error::other)?;
+    let server = GrpcServer::start("targets", settings.targets.listen, limits, &[SERVICE_NAME], routes).await?;
+
+    let url = settings.targets.database_url_in(&settings.data_dir, "targets");
+    let auth = Authenticator::new(
+        &settings.auth.service_token,
+        Arc::new(RemoteVerifier::new(channel.clone())),
+        settings.auth.cache_ttl(),
+    );
+    server.bring_up(ready, move || {
+        let (url, auth, channel) = (url.clone(), auth.clone(), channel.clone());
+        async move {
+            let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
+            let targets = Targets::new(
+                store::TargetStore::new(db),
+                Some(DepartmentsServiceClient::new(channel)),
+            );
+            Ok::<_, TargetsError>(grpc::State { targets, auth })
+        }
+    });
+    Ok(server)
+}

@@ -1,0 +1,615 @@
+//! The rules a target's content must follow (the comment on `Target` in the contract),
+//! as pure functions that report every broken rule with its field path at once.
+
+use chrono::{Datelike, NaiveDate};
+use duban_kit::FieldViolation;
+use duban_proto::{common::v1 as common, targets::v1 as pb};
+
+use crate::convert::{self, StoredMilestone};
+
+/// The plan's effective period, which bounds deadlines and milestones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// First effective day.
+    pub from: NaiveDate,
+    /// Last effective day: the default deadline.
+    pub to: NaiveDate,
+}
+
+impl Window {
+    /// The latest deadline allowed: 31 December two years after the plan ends.
+    pub fn latest_deadline(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.to.year() + 2, 12, 31).unwrap_or(NaiveDate::MAX)
+    }
+}
+
+/// A target's content as imported or rebaselined: everything but its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    /// Measure number, for example `4.1`.
+    pub measure_number: String,
+    /// The action number, the part of `measure_number` before the dot.
+    pub action_number: i32,
+    /// Chinese name.
+    pub display_name: String,
+    /// English name.
+    pub display_name_en: String,
+    /// `QuantityUnit` contract name.
+    pub unit: String,
+    /// The figure.
+    pub value: f64,
+    /// `Comparator` contract name.
+    pub comparator: String,
+    /// The deadline, the plan's end when the import left it unset.
+    pub deadline: NaiveDate,
+    /// The baseline.
+    pub baseline: Option<f64>,
+    /// `Aggregation` contract name.
+    pub aggregation: String,
+    /// `ValueBasis` contract name.
+    pub value_basis: String,
+    /// Department or group codes.
+    pub reporters: Vec<String>,
+    /// Department codes, groups expanded.
+    pub reporting_departments: Vec<String>,
+    /// The fragment of the measure's text.
+    pub source: String,
+    /// Reading notes.
+    pub note: String,
+    /// Milestones in period order.
+    pub milestones: Vec<StoredMilestone>,
+}
+
+impl Content {
+    /// The contract field names whose values differ between `self` and `other`.
+    pub fn diff(&self, other: &Content) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        let mut check = |differs: bool, field: &'static str| {
+            if differs {
+                fields.push(field);
+            }
+        };
+        check(self.measure_number != other.measure_number, "measure_number");
+        check(self.display_name != other.display_name, "display_name");
+        check(self.display_name_en != other.display_name_en, "display_name_en");
+        check(self.unit != other.unit, "unit");
+        check(self.value.to_bits() != other.value.to_bits(), "value");
+        check(self.comparator != other.comparator, "comparator");
+        check(self.deadline != other.deadline, "deadline");
+        check(
+            self.baseline.map(f64::to_bits) != other.baseline.map(f64::to_bits),
+            "baseline",
+        );
+        check(self.aggregation != other.aggregation, "aggregation");
+        check(self.value_basis != other.value_basis, "value_basis");
+        check(self.reporters != other.reporters, "reporters");
+        check(
+            self.reporting_departments != other.reporting_departments,
+            "reporting_departments",
+        );
+        check(self.source != other.source, "source");
+        check(self.note != other.note, "note");
+        check(self.milestones != other.milestones, "milestones");
+        fields
+    }
+
+    /// Whether the trajectory's end is capped rather than reached (AT_MOST).
+    pub fn is_at_most(&self) -> bool {
+        self.comparator == common::Comparator::AtMost.as_str_name()
+    }
+}
+
+/// A validated SyncPlanTargets request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncDraft {
+    /// The plan's slug.
+    pub plan: String,
+    /// The plan's effective period.
+    pub window: Window,
+    /// Every target's code and content, in request order.
+    pub targets: Vec<(String, Content)>,
+}
+
+/// Checks a whole sync request and reports every problem at once, with paths like
+/// `targets[new-enterprises].value`.
+pub fn validate_sync(request: &pb::SyncPlanTargetsRequest) -> Result<SyncDraft, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    let plan = match parse_plan_name(&request.plan) {
+        Some(plan) => Some(plan.to_owned()),
+        None => {
+            violations.push(FieldViolation::new(
+                "plan",
+                "must be a resource name of the form `plans/{plan}`",
+            ));
+            None
+        }
+    };
+    if request.plan_revision < 1 {
+        violations.push(FieldViolation::new("plan_revision", "must be 1 or more"));
+    }
+    let from = required_date(request.effective_from.as_ref(), "effective_from", &mut violations);
+    let to = required_date(request.effective_to.as_ref(), "effective_to", &mut violations);
+    let window = match (from, to) {
+        (Some(from), Some(to)) if to < from => {
+            violations.push(FieldViolation::new("effective_to", "must not be before effective_from"));
+            None
+        }
+        (Some(from), Some(to)) => Some(Window { from, to }),
+        _ => None,
+    };
+    let mut targets = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (index, target) in request.targets.iter().enumerate() {
+        let prefix = if is_slug(&target.code) {
+            format!("targets[{}]", target.code)
+        } else {
+            format!("targets[{index}]")
+        };
+        if !is_slug(&target.code) {
+            violations.push(FieldViolation::new(
+                format!("{prefix}.code"),
+                "must be a lowercase ascii slug such as `new-enterprises`, at most 63 characters",
+            ));
+        } else if seen.contains(&target.code.as_str()) {
+            violations.push(FieldViolation::new(
+                format!("{prefix}.code"),
+                "is used by another target of the plan",
+            ));
+        }
+        seen.push(&target.code);
+        if let Some(content) = validate_target(target, &prefix, window.as_ref(), &mut violations) {
+            targets.push((target.code.clone(), content));
+        }
+    }
+    match (plan, window) {
+        (Some(plan), Some(window)) if violations.is_empty() => Ok(SyncDraft { plan, window, targets }),
+        _ => Err(violations),
+    }
+}
+
+/// Checks one imported target; `None` if any of its fields is invalid (each problem is
+/// pushed to `violations` under `prefix`). Date rules are checked only with a `window`.
+pub fn validate_target(
+    target: &pb::Target,
+    prefix: &str,
+    window: Option<&Window>,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<Content> {
+    let before = violations.len();
+    let mut bad = |field: &str, description: &str| {
+        violations.push(FieldViolation::new(format!("{prefix}.{field}"), description));
+    };
+    let action_number = action_of(&target.measure_number);
+    if action_number.is_none() {
+        bad("measure_number", "must be a measure number such as `4.1`");
+    }
+    if target.display_name.trim().is_empty() {
+        bad("display_name", "is required");
+    }
+    if target.display_name_en.trim().is_empty() {
+        bad("display_name_en", "is required");
+    }
+    let unit = convert::unit_str(target.unit);
+    if unit.is_none() {
+        bad("unit", "must be a known unit, not UNSPECIFIED");
+    }
+    let comparator = convert::comparator_str(target.comparator);
+    if comparator.is_none() {
+        bad("comparator", "must be a known comparator, not UNSPECIFIED");
+    }
+    let aggregation = convert::aggregation_str(target.aggregation);
+    if aggregation.is_none() {
+        bad("aggregation", "must be SUM or AUTHORITATIVE");
+    }
+    let value_basis = convert::basis_str(target.value_basis);
+    if value_basis.is_none() {
+        bad("value_basis", "must be CUMULATIVE, PERIOD or SNAPSHOT");
+    }
+    if target.source.trim().is_empty() {
+        bad(
+            "source",
+            "is required: the fragment of the measure's text the figure comes from",
+        );
+    }
+    if target.reporters.is_empty() {
+        bad("reporters", "must name at least one department or group");
+    }
+    for (index, reporter) in target.reporters.iter().enumerate() {
+        if !is_slug(reporter) {
+            bad(&format!("reporters[{index}]"), "must be a department or group code");
+        } else if target.reporters[..index].contains(reporter) {
+            bad(&format!("reporters[{index}]"), "is listed twice");
+        }
+    }
+    for (index, department) in target.reporting_departments.iter().enumerate() {
+        if !is_slug(department) {
+            bad(&format!("reporting_departments[{index}]"), "must be a department code");
+        }
+    }
+    let authoritative = aggregation == Some(common::Aggregation::Authoritative.as_str_name());
+    if authoritative {
+        if target.reporters.len() != 1 {
+            bad("reporters", "an AUTHORITATIVE target has exactly one reporter");
+        } else if !target.reporting_departments.is_empty() && target.reporting_departments != target.reporters {
+            bad(
+                "reporters",
+                "the reporter of an AUTHORITATIVE target must be a department, not a group",
+            );
+        }
+    }
+    let unit_enum = common::QuantityUnit::try_from(target.unit).ok();
+    if matches!(
+        unit_enum,
+        Some(common::QuantityUnit::Percent | common::QuantityUnit::WorkingDays)
+    ) && aggregation.is_some()
+        && !authoritative
+    {
+        bad(
+            "aggregation",
+            "PERCENT and WORKING_DAYS targets are AUTHORITATIVE: shares and averages do not add up",
+        );
+    }
+    check_value(target.value, unit_enum, &format!("{prefix}.value"), violations);
+    if let Some(baseline) = target.baseline {
+        check_value(baseline, unit_enum, &format!("{prefix}.baseline"), violations);
+    }
+    let deadline = match (&target.deadline, window) {
+        (None, Some(window)) => Some(window.to),
+        (Some(deadline), window) => check_deadline(deadline, window, &format!("{prefix}.deadline"), violations),
+        (None, None) => None,
+    };
+    let at_most = comparator == Some(common::Comparator::AtMost.as_str_name());
+    if let (Some(deadline), Some(window)) = (deadline, window) {
+        check_milestones(
+            &target.milestones,
+            at_most,
+            unit_enum,
+            deadline,
+            window,
+            prefix,
+            violations,
+        );
+    }
+    if violations.len() > before {
+        return None;
+    }
+    Some(Content {
+        measure_number: target.measure_number.clone(),
+        action_number: action_number?,
+        display_name: target.display_name.trim().to_owned(),
+        display_name_en: target.display_name_en.trim().to_owned(),
+        unit: unit?.to_owned(),
+        value: target.value,
+        comparator: comparator?.to_owned(),
+        deadline: deadline?,
+        baseline: target.baseline,
+        aggregation: aggregation?.to_owned(),
+        value_basis: value_basis?.to_owned(),
+        reporters: target.reporters.clone(),
+        reporting_departments: target.reporting_departments.clone(),
+        source: target.source.clone(),
+        note: target.note.clone(),
+        milestones: convert::milestones_from_proto(&target.milestones),
+    })
+}
+
+/// The rules for `value`, `baseline` and milestone values: finite, not negative, at most
+/// 100 for PERCENT, whole for counted units.
+pub fn check_value(value: f64, unit: Option<common::QuantityUnit>, field: &str, violations: &mut Vec<FieldViolation>) {
+    use common::QuantityUnit as U;
+    if !value.is_finite() {
+        violations.push(FieldViolation::new(field, "must be a finite number"));
+    } else if value < 0.0 {
+        violations.push(FieldViolation::new(field, "must not be negative"));
+    } else if unit == Some(U::Percent) && value > 100.0 {
+        violations.push(FieldViolation::new(field, "must be at most 100 for PERCENT"));
+    } else if matches!(
+        unit,
+        Some(U::Count | U::Enterprises | U::Projects | U::HousingUnits | U::Sites | U::Routes | U::People)
+    ) && value.fract() != 0.0
+    {
+        violations.push(FieldViolation::new(field, "must be a whole number for a counted unit"));
+    }
+}
+
+/// A deadline that exists and lies within the window's bounds; `None` otherwise.
+pub fn check_deadline(
+    deadline: &common::Date,
+    window: Option<&Window>,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<NaiveDate> {
+    let Some(date) = convert::date_from_proto(deadline) else {
+        violations.push(FieldViolation::new(field, "is not a valid calendar date"));
+        return None;
+    };
+    let window = window?;
+    if date < window.from {
+        violations.push(FieldViolation::new(
+            field,
+            format!("must not be before the plan's effective_from {}", window.from),
+        ));
+        return None;
+    }
+    if date > window.latest_deadline() {
+        violations.push(FieldViolation::new(
+            field,
+            format!("must not be after {}", window.latest_deadline()),
+        ));
+        return None;
+    }
+    Some(date)
+}
+
+/// The milestone rules: none for AT_MOST; periods set, unique, within the plan's
+/// reporting periods and not after the deadline's period; values as for `value`.
+pub fn check_milestones(
+    milestones: &[pb::TargetMilestone],
+    at_most: bool,
+    unit: Option<common::QuantityUnit>,
+    deadline: NaiveDate,
+    window: &Window,
+    prefix: &str,
+    violations: &mut Vec<FieldViolation>,
+) {
+    let dot = if prefix.is_empty() { "" } else { "." };
+    if at_most && !milestones.is_empty() {
+        violations.push(FieldViolation::new(
+            format!("{prefix}{dot}milestones"),
+            "AT_MOST targets have no milestones",
+        ));
+        return;
+    }
+    let first = (window.from.year(), window.from.month() as i32);
+    let last = (window.to.year(), window.to.month() as i32);
+    let deadline_period = (deadline.year(), deadline.month() as i32);
+    let mut seen = Vec::new();
+    for (index, milestone) in milestones.iter().enumerate() {
+        let field = format!("{prefix}{dot}milestones[{index}]");
+        match milestone.period {
+            None => violations.push(FieldViolation::new(format!("{field}.period"), "is required")),
+            Some(period) if !(1..=12).contains(&period.month) => {
+                violations.push(FieldViolation::new(format!("{field}.period"), "month must be 1 to 12"))
+            }
+            Some(period) => {
+                let key = (period.year, period.month);
+                if key < first || key > last {
+                    violations.push(FieldViolation::new(
+                        format!("{field}.period"),
+                        "must be one of the plan's reporting periods",
+                    ));
+                } else if key > deadline_period {
+                    violations.push(FieldViolation::new(
+                        format!("{field}.period"),
+                        "must not be after the deadline's period",
+                    ));
+                } else if seen.contains(&key) {
+                    violations.push(FieldViolation::new(
+                        format!("{field}.period"),
+                        "is given by another milestone",
+                    ));
+                }
+                seen.push(key);
+            }
+        }
+        check_value(
+            milestone.expected_value,
+            unit,
+            &format!("{field}.expected_value"),
+            violations,
+        );
+    }
+}
+
+/// The action number of a measure number such as `4.1`; `None` if malformed.
+pub fn action_of(measure_number: &str) -> Option<i32> {
+    let (action, item) = measure_number.split_once('.')?;
+    let all_digits = |part: &str| !part.is_empty() && part.len() <= 4 && part.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(action) || !all_digits(item) {
+        return None;
+    }
+    action.parse().ok().filter(|action| *action >= 1)
+}
+
+/// A sort key putting measure numbers in numeric order (`4.2` before `10.1`).
+pub fn measure_order(measure_number: &str) -> (i32, i32) {
+    let (action, item) = measure_number.split_once('.').unwrap_or((measure_number, "0"));
+    (action.parse().unwrap_or(i32::MAX), item.parse().unwrap_or(i32::MAX))
+}
+
+/// Whether `code` is a lowercase ASCII slug.
+pub fn is_slug(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 63
+        && code
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// The `{plan}` of `plans/{plan}`.
+pub fn parse_plan_name(name: &str) -> Option<&str> {
+    name.strip_prefix("plans/").filter(|plan| is_slug(plan))
+}
+
+fn required_date(date: Option<&common::Date>, field: &str, violations: &mut Vec<FieldViolation>) -> Option<NaiveDate> {
+    match date.map(convert::date_from_proto) {
+        Some(Some(date)) => Some(date),
+        Some(None) => {
+            violations.push(FieldViolation::new(field, "is not a valid calendar date"));
+            None
+        }
+        None => {
+            violations.push(FieldViolation::new(field, "is required"));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(year: i32, month: i32, day: i32) -> Option<common::Date> {
+        Some(common::Date { year, month, day })
+    }
+
+    fn new_enterprises() -> pb::Target {
+        pb::Target {
+            code: "new-enterprises".into(),
+            measure_number: "4.1".into(),
+            display_name: "新增企业".into(),
+            display_name_en: "New enterprises".into(),
+            unit: common::QuantityUnit::Enterprises as i32,
+            value: 40_000.0,
+            comparator: common::Comparator::AtLeast as i32,
+            aggregation: common::Aggregation::Sum as i32,
+            value_basis: common::ValueBasis::Cumulative as i32,
+            reporters: vec!["all-towns".into()],
+            reporting_departments: vec!["anting-town".into(), "nanxiang-town".into()],
+            source: "全年实现新增企业4万户".into(),
+            ..Default::default()
+        }
+    }
+
+    fn request(targets: Vec<pb::Target>) -> pb::SyncPlanTargetsRequest {
+        pb::SyncPlanTargetsRequest {
+            plan: "plans/jiading-2023".into(),
+            plan_revision: 1,
+            effective_from: date(2023, 1, 1),
+            effective_to: date(2023, 12, 31),
+            targets,
+            ..Default::default()
+        }
+    }
+
+    fn fields(violations: &[FieldViolation]) -> Vec<&str> {
+        violations.iter().map(|v| v.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_valid_target_defaults_its_deadline_to_the_plan_end() {
+        let draft = validate_sync(&request(vec![new_enterprises()])).unwrap();
+        assert_eq!(draft.plan, "jiading-2023");
+        let (code, content) = &draft.targets[0];
+        assert_eq!(code, "new-enterprises");
+        assert_eq!(content.deadline, NaiveDate::from_ymd_opt(2023, 12, 31).unwrap());
+        assert_eq!(content.action_number, 4);
+        assert_eq!(content.unit, "QUANTITY_UNIT_ENTERPRISES");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_target_paths() {
+        let mut bad = new_enterprises();
+        bad.value = 40_000.5;
+        bad.baseline = Some(-1.0);
+        bad.unit = 0;
+        bad.reporters.clear();
+        bad.deadline = date(2022, 12, 31);
+        let mut share = new_enterprises();
+        share.code = "industry-share".into();
+        share.unit = common::QuantityUnit::Percent as i32;
+        share.value = 135.0;
+        share.comparator = common::Comparator::AtMost as i32;
+        share.milestones = vec![pb::TargetMilestone {
+            period: Some(common::Period { year: 2023, month: 6 }),
+            expected_value: 30.0,
+        }];
+        let mut unnamed = new_enterprises();
+        unnamed.code = "Bad Code".into();
+        let Err(violations) = validate_sync(&request(vec![bad, share, unnamed, new_enterprises()])) else {
+            panic!("expected violations")
+        };
+        assert_eq!(
+            fields(&violations),
+            [
+                "targets[new-enterprises].unit",
+                "targets[new-enterprises].reporters",
+                "targets[new-enterprises].baseline",
+                "targets[new-enterprises].deadline",
+                "targets[industry-share].aggregation",
+                "targets[industry-share].value",
+                "targets[industry-share].milestones",
+                "targets[2].code",
+                "targets[new-enterprises].code",
+            ]
+        );
+    }
+
+    #[test]
+    fn request_fields_are_checked_too() {
+        let mut request = request(vec![]);
+        request.plan = "jiading-2023".into();
+        request.plan_revision = 0;
+        request.effective_to = date(2022, 2, 30);
+        let Err(violations) = validate_sync(&request) else {
+            panic!("expected violations")
+        };
+        assert_eq!(fields(&violations), ["plan", "plan_revision", "effective_to"]);
+    }
+
+    #[test]
+    fn authoritative_targets_have_one_department_reporter() {
+        let mut target = new_enterprises();
+        target.aggregation = common::Aggregation::Authoritative as i32;
+        let Err(violations) = validate_sync(&request(vec![target.clone()])) else {
+            panic!("expected violations")
+        };
+        assert_eq!(violations[0].field, "targets[new-enterprises].reporters");
+        assert!(violations[0].description.contains("department, not a group"));
+        target.reporters = vec!["tax-bureau".into(), "commerce-commission".into()];
+        target.reporting_departments = target.reporters.clone();
+        let Err(violations) = validate_sync(&request(vec![target])) else {
+            panic!("expected violations")
+        };
+        assert!(violations[0].description.contains("exactly one reporter"));
+    }
+
+    #[test]
+    fn milestones_must_fit_the_plan_and_the_deadline() {
+        let mut target = new_enterprises();
+        target.deadline = date(2023, 9, 30);
+        let milestone = |year, month, value| pb::TargetMilestone {
+            period: Some(common::Period { year, month }),
+            expected_value: value,
+        };
+        target.milestones = vec![
+            milestone(2023, 6, 10_000.0),
+            milestone(2023, 6, 12_000.0),
+            milestone(2023, 10, 30_000.0),
+            milestone(2024, 1, 1.0),
+            milestone(2023, 3, 0.5),
+        ];
+        let Err(violations) = validate_sync(&request(vec![target])) else {
+            panic!("expected violations")
+        };
+        assert_eq!(
+            fields(&violations),
+            [
+                "targets[new-enterprises].milestones[1].period",
+                "targets[new-enterprises].milestones[2].period",
+                "targets[new-enterprises].milestones[3].period",
+                "targets[new-enterprises].milestones[4].expected_value",
+            ]
+        );
+    }
+
+    #[test]
+    fn content_differences_name_the_fields() {
+        let draft = validate_sync(&request(vec![new_enterprises()])).unwrap();
+        let before = draft.targets[0].1.clone();
+        let mut after = before.clone();
+        after.value = 45_000.0;
+        after.note = "changed".into();
+        assert_eq!(before.diff(&after), ["value", "note"]);
+        assert!(before.diff(&before).is_empty());
+    }
+
+    #[test]
+    fn measure_numbers_give_actions_and_order() {
+        assert_eq!(action_of("4.1"), Some(4));
+        assert_eq!(action_of("10.12"), Some(10));
+        assert_eq!(action_of("4"), None);
+        assert_eq!(action_of("a.1"), None);
+        assert!(measure_order("4.2") < measure_order("10.1"));
+    }
+}
