@@ -38,7 +38,7 @@ COPY --from=build /usr/local/bin/duban /usr/local/bin/duban
 # /var/lib/duban/data (mount a volume there to keep them).
 WORKDIR /var/lib/duban
 USER duban:duban
-# The servers' ports (departments, measures, targets), as docker-compose.yml publishes them.
-EXPOSE 50052 50053 50054
+# The servers' ports (gateway, departments, measures, targets, reporting), as docker-compose.yml publishes them.
+EXPOSE 50051 50052 50053 50054 50055
 ENTRYPOINT ["duban"]
 CMD ["--help"]

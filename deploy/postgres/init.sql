@@ -6,4 +6,5 @@
 CREATE DATABASE duban_departments;  -- departments: units, groups, designations, credentials
 CREATE DATABASE duban_measures;     -- measures: plans, actions, measures, progress reports
 CREATE DATABASE duban_targets;      -- targets: quantified targets, trajectories
-CREATE DATABASE duban_reporting;    -- reporting (server not written yet)
+CREATE DATABASE duban_reporting;    -- reporting: review, progress, compliance, audit trail
+-- The gateway stores nothing and has no database.

@@ -6,7 +6,8 @@
 //!
 //! Compose services built from the Dockerfile are either servers (`serve <name>`, one
 //! for each of `duban_cli::SERVICES`) or one-shot jobs (`restart: "no"`, a `duban`
-//! client command such as `plan import`, run once the servers are healthy).
+//! client command such as `plan import`, run once the servers are healthy). A server
+//! either owns exactly one PostgreSQL database or is declared in [`DATABASE_LESS`].
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
@@ -33,7 +34,17 @@ const CALLS: &[(&str, &[&str])] = &[
     ("departments", &[]),
     ("targets", &["departments"]),
     ("measures", &["departments", "targets"]),
+    ("reporting", &["departments", "measures", "targets"]),
+    ("gateway", &["departments", "measures", "targets", "reporting"]),
 ];
+
+/// The servers that store nothing: no `database_url` in their settings section, so no
+/// DATABASE_URL under compose, no database in init.sql and no dependency on postgres.
+/// Every other server owns exactly one database.
+const DATABASE_LESS: &[&str] = &["gateway"];
+
+/// The compose service every server with a database waits for.
+const POSTGRES: &str = "postgres";
 
 /// The `duban` client commands a one-shot compose job may run, with the server its
 /// `--addr` must name. The clap `Cli` lives in services/cli/src/main.rs, out of reach of
@@ -136,6 +147,11 @@ fn calls(name: &str) -> &'static [&'static str] {
         .find(|(server, _)| *server == name)
         .map(|(_, called)| *called)
         .unwrap_or_else(|| panic!("CALLS does not list {name}"))
+}
+
+/// Whether `name` owns a database, per [`DATABASE_LESS`].
+fn has_database(name: &str) -> bool {
+    !DATABASE_LESS.contains(&name)
 }
 
 /// The value of `--flag value` or `--flag=value` in `words`.
@@ -360,11 +376,20 @@ fn duban_services_serve_known_servers_and_report_health() {
                 "{name}: the healthcheck probes another port than the server listens on"
             );
 
-            assert_eq!(
-                depends_on(service).get("postgres").map(String::as_str),
-                Some("service_healthy"),
-                "{name}: must depend on postgres with condition service_healthy"
-            );
+            let on_postgres = depends_on(service).get(POSTGRES).cloned();
+            if has_database(&name) {
+                assert_eq!(
+                    on_postgres.as_deref(),
+                    Some("service_healthy"),
+                    "{name}: owns a database, so it must depend on {POSTGRES} with condition service_healthy"
+                );
+            } else {
+                assert_eq!(
+                    on_postgres, None,
+                    "{name}: has no database (DATABASE_LESS), so it must not depend on {POSTGRES}; \
+                     does the shared anchor still add it?"
+                );
+            }
         }
     }
 }
@@ -413,9 +438,39 @@ fn each_service_owns_its_own_database() {
             .unwrap_or_else(|| "postgres".to_owned());
         let password = postgres_env.get("POSTGRES_PASSWORD").cloned().flatten();
 
+        for name in DATABASE_LESS {
+            assert!(
+                SERVICES.contains(name),
+                "DATABASE_LESS names {name}, which duban_cli::SERVICES does not know"
+            );
+        }
+
         let mut owners: BTreeMap<String, String> = BTreeMap::new();
         for (name, service) in servers(&compose) {
             let settings = settings(&name, service);
+            let section = setting(&settings, &[&name]);
+            let has_url_setting = section.get("database_url").is_some();
+            if !has_database(&name) {
+                assert!(
+                    !has_url_setting,
+                    "{name}: declared database-less (DATABASE_LESS), but its settings have a database_url"
+                );
+                let urls: Vec<String> = duban_variables(&name, service)
+                    .into_keys()
+                    .filter(|key| key.ends_with("__DATABASE_URL"))
+                    .collect();
+                assert!(urls.is_empty(), "{name}: has no database, but sets {urls:?}");
+                let database = format!("duban_{name}");
+                assert!(
+                    !created.contains(&database),
+                    "{name}: has no database, but deploy/postgres/init.sql creates {database}"
+                );
+                continue;
+            }
+            assert!(
+                has_url_setting,
+                "{name}: its settings have no database_url; if it stores nothing, list it in DATABASE_LESS"
+            );
             let url = setting(&settings, &[&name, "database_url"]);
             let url = url.as_str().unwrap_or_default();
             assert!(
@@ -447,6 +502,12 @@ fn each_service_owns_its_own_database() {
             if let Some(other) = owners.insert(url.database.clone(), name.clone()) {
                 panic!("{name} and {other} share database {}", url.database);
             }
+        }
+        for database in &created {
+            assert!(
+                owners.contains_key(database),
+                "deploy/postgres/init.sql creates {database}, which no server uses ({owners:?})"
+            );
         }
     }
 }
@@ -501,6 +562,34 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The source directory of the server called `name`: that of the workspace member whose
+/// package is `duban-<name>` (services/<name>/src for the four services, gateway/src
+/// for the gateway).
+fn server_sources(name: &str) -> PathBuf {
+    let root: toml::Table = read_file("Cargo.toml").parse().expect("Cargo.toml parses");
+    let package = format!("duban-{name}");
+    let members: Vec<&str> = root["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members")
+        .iter()
+        .filter_map(toml::Value::as_str)
+        .collect();
+    let member = members
+        .iter()
+        .find(|member| {
+            let manifest: toml::Table = read_file(&format!("{member}/Cargo.toml"))
+                .parse()
+                .unwrap_or_else(|error| panic!("{member}/Cargo.toml: {error}"));
+            manifest
+                .get("package")
+                .and_then(|package| package.get("name"))
+                .and_then(toml::Value::as_str)
+                == Some(package.as_str())
+        })
+        .unwrap_or_else(|| panic!("no workspace member is the {package} package, the {name} server ({members:?})"));
+    workspace_root().join(member).join("src")
+}
+
 #[test]
 fn server_calls_match_the_sources() {
     let listed: BTreeSet<&str> = CALLS.iter().map(|(server, _)| *server).collect();
@@ -516,7 +605,8 @@ fn server_calls_match_the_sources() {
                 "duban_cli::SERVICES starts {server} before {called}, which it calls: {SERVICES:?}"
             );
         }
-        let sources: String = rust_files(&workspace_root().join("services").join(server).join("src"))
+        let dir = server_sources(server);
+        let sources: String = rust_files(&dir)
             .iter()
             .map(|file| std::fs::read_to_string(file).expect("source file reads"))
             .collect::<String>()
@@ -529,8 +619,10 @@ fn server_calls_match_the_sources() {
             .collect();
         let listed: BTreeSet<&str> = calls(server).iter().copied().collect();
         assert_eq!(
-            in_sources, listed,
-            "services/{server}/src calls the endpoint_url() of {in_sources:?}, but CALLS says {listed:?}"
+            in_sources,
+            listed,
+            "{} calls the endpoint_url() of {in_sources:?}, but CALLS says {listed:?}",
+            dir.strip_prefix(workspace_root()).unwrap_or(&dir).display()
         );
     }
 }

@@ -3,7 +3,12 @@
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
-use duban_cli::commands::{self, Connection, plan::Format as PlanFormat, token::RoleArg};
+use duban_cli::commands::{
+    self, Connection,
+    plan::Format as PlanFormat,
+    report::{self as report, StateArg, StatusArg},
+    token::RoleArg,
+};
 use duban_kit::Settings;
 
 /// Duban (督办): follow up on assigned work. Runs the reporting suite and talks to it.
@@ -21,7 +26,7 @@ struct Cli {
 enum Command {
     /// Run every server in this process (SQLite under ./data by default) until Ctrl-C.
     Up,
-    /// Run one server, for containers: departments, targets or measures.
+    /// Run one server, for containers: departments, targets, measures, reporting or gateway.
     Serve {
         /// Which server.
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(duban_cli::SERVICES))]
@@ -47,6 +52,20 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// The leadership overview in the terminal: actions, targets behind, late units.
+    Dashboard {
+        /// The date to look from, YYYY-MM-DD; default today.
+        #[arg(long, default_value = "")]
+        as_of: String,
+        /// The plan id.
+        #[arg(long, default_value = "jiading-2023")]
+        plan: String,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// The plan as the running services hold it.
     Plan {
         #[command(subcommand)]
@@ -60,6 +79,129 @@ enum Command {
         command: TokenCommand,
         #[command(flatten)]
         connection: Connection,
+    },
+    /// Progress reports: submit, list and review them (`--addr` is the reporting server).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Fill the running suite with realistic synthetic reports for every responsible unit
+    /// and month of the plan, deterministically from a seed (ADMIN; safe to run again).
+    Demo {
+        /// The seed: the same seed gives the same data, and running again adds nothing.
+        #[arg(long, default_value_t = 2023)]
+        seed: u64,
+        /// The plan id.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Submit a report for one measure and month (a department for itself; ADMIN with
+    /// --department). Target units are looked up, so give only numbers.
+    Submit {
+        /// The measure number, for example 4.1.
+        #[arg(long)]
+        measure: String,
+        /// The month, YYYY-MM.
+        #[arg(long, value_parser = report::parse_period)]
+        period: duban_proto::common::v1::Period,
+        /// The overall assessment.
+        #[arg(long, value_enum)]
+        status: StatusArg,
+        /// `<target-code>=<number>`, in the target's unit; repeat for each target.
+        #[arg(long = "value", value_parser = report::parse_value)]
+        values: Vec<(String, f64)>,
+        /// What was done and what comes next (`@file` reads it from a file).
+        #[arg(long, default_value = "")]
+        narrative: String,
+        /// `<severity>:<support-unit-code>:<text>` (severity low|medium|high|critical; the
+        /// unit may be empty); repeatable.
+        #[arg(long = "blocker", value_parser = report::parse_blocker)]
+        blockers: Vec<duban_proto::reporting::v1::Blocker>,
+        /// `<title>=<url>`; repeatable.
+        #[arg(long = "evidence", value_parser = report::parse_evidence)]
+        evidence: Vec<duban_proto::reporting::v1::EvidenceLink>,
+        /// The department, for ADMIN callers; a department's token submits for itself.
+        #[arg(long, default_value = "")]
+        department: String,
+        /// The figures are preliminary (快报).
+        #[arg(long)]
+        provisional: bool,
+        /// Idempotency key: a retry with the same one stores nothing new.
+        #[arg(long, default_value = "")]
+        request_id: String,
+        /// Check everything, permissions included; store nothing.
+        #[arg(long)]
+        validate_only: bool,
+        /// The plan id.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the stored revision as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the latest revision of every matching report (all pages).
+    List {
+        /// Only this measure number.
+        #[arg(long)]
+        measure: Option<String>,
+        /// Only this department code.
+        #[arg(long)]
+        department: Option<String>,
+        /// Only this month, YYYY-MM.
+        #[arg(long, value_parser = report::parse_period)]
+        period: Option<duban_proto::common::v1::Period>,
+        /// Only reports in this state.
+        #[arg(long, value_enum)]
+        state: Option<StateArg>,
+        /// The plan id.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept the latest revision of a report (LEADERSHIP or ADMIN).
+    Accept {
+        /// `plans/<plan>/reports/<measure>~<department>~<YYYY-MM>`, or just the part after
+        /// `reports/`.
+        name: String,
+        /// The etag of the revision reviewed; default: the current one.
+        #[arg(long)]
+        etag: Option<String>,
+        /// A comment for the department.
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// The plan id, for short names.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the reviewed revision as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Return the latest revision of a report to its department (LEADERSHIP or ADMIN).
+    Return {
+        /// The report, as for `accept`.
+        name: String,
+        /// What the department must correct.
+        #[arg(long)]
+        reason: String,
+        /// The etag of the revision reviewed; default: the current one.
+        #[arg(long)]
+        etag: Option<String>,
+        /// The plan id, for short names.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the reviewed revision as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -150,6 +292,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let _telemetry = duban_kit::telemetry::init("duban", &settings.log, &settings.telemetry)?;
             commands::up::up(settings).await?;
         }
+        Command::Dashboard {
+            as_of,
+            plan,
+            json,
+            connection,
+        } => {
+            commands::dashboard::show(&settings, &connection, &plan, &as_of, json).await?;
+        }
         Command::Serve { service } => {
             let _telemetry =
                 duban_kit::telemetry::init(&format!("duban-{service}"), &settings.log, &settings.telemetry)?;
@@ -209,6 +359,80 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 commands::token::revoke(&settings, &connection, &credential, json).await?;
             }
         },
+        Command::Report { command, connection } => match command {
+            ReportCommand::Submit {
+                measure,
+                period,
+                status,
+                values,
+                narrative,
+                blockers,
+                evidence,
+                department,
+                provisional,
+                request_id,
+                validate_only,
+                plan,
+                json,
+            } => {
+                let submission = report::Submission {
+                    plan,
+                    measure,
+                    period,
+                    status,
+                    values,
+                    narrative: report::narrative_text(&narrative)?,
+                    blockers,
+                    evidence,
+                    department,
+                    provisional,
+                    request_id,
+                    validate_only,
+                };
+                report::submit(&settings, &connection, submission, json).await?;
+            }
+            ReportCommand::List {
+                measure,
+                department,
+                period,
+                state,
+                plan,
+                json,
+            } => {
+                let filter = report::ListFilter {
+                    plan,
+                    measure,
+                    department,
+                    period,
+                    state,
+                };
+                report::list(&settings, &connection, filter, json).await?;
+            }
+            ReportCommand::Accept {
+                name,
+                etag,
+                comment,
+                plan,
+                json,
+            } => {
+                let review = report::Review::Accept { comment };
+                report::review(&settings, &connection, &plan, &name, etag, review, json).await?;
+            }
+            ReportCommand::Return {
+                name,
+                reason,
+                etag,
+                plan,
+                json,
+            } => {
+                let review = report::Review::Return { reason };
+                report::review(&settings, &connection, &plan, &name, etag, review, json).await?;
+            }
+        },
+        Command::Demo { seed, plan, connection } => {
+            let summary = commands::demo::demo(&settings, &connection, &plan, seed).await?;
+            summary.print(&plan, seed);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

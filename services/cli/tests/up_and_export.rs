@@ -84,6 +84,26 @@ impl Suite {
         String::from_utf8(output.stdout).unwrap()
     }
 
+    /// Runs a command that must fail; returns its stderr.
+    fn run_failing(&self, args: &[&str]) -> String {
+        let output = Command::new(DUBAN)
+            .args(args)
+            .envs(self.env.iter().cloned())
+            .output()
+            .unwrap();
+        assert!(
+            !output.status.success(),
+            "duban {args:?} should have failed:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8(output.stderr).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let text = self.run(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("duban {args:?} printed no JSON ({e}):\n{text}"))
+    }
+
     /// Ctrl-C, as a person would stop it; it must exit cleanly and promptly.
     fn stop(mut self) {
         let pid = self.child.id().to_string();
@@ -191,4 +211,224 @@ fn up_loads_the_plan_once_and_the_commands_read_it_back() {
         again.stdout
     );
     again.stop();
+}
+
+#[test]
+fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
+    let data = tempfile::tempdir().unwrap();
+    let suite = Suite::up(Suite::env_for(data.path()));
+    assert!(
+        suite
+            .stdout
+            .iter()
+            .any(|l| l.starts_with("reporting") && l.contains("SERVING")),
+        "{:?}",
+        suite.stdout
+    );
+
+    let summary = suite.run(&["demo", "--seed", "7"]);
+    assert!(summary.contains("reports stored now"), "{summary}");
+    let reports = suite.json(&["report", "list", "--json"]);
+    let reports = reports.as_array().unwrap();
+    assert!(reports.len() >= 300, "hundreds of reports, not {}", reports.len());
+    for report in reports {
+        for field in ["department", "measure", "period", "state", "revision"] {
+            assert!(!report[field].is_null(), "{field} missing in {report}");
+        }
+    }
+    let units: std::collections::BTreeSet<&str> = reports.iter().map(|r| r["department"].as_str().unwrap()).collect();
+    assert!(units.len() >= 24, "dozens of units, not {}", units.len());
+    let periods: std::collections::BTreeSet<&str> = reports.iter().map(|r| r["period"].as_str().unwrap()).collect();
+    assert_eq!(periods.len(), 10, "March to December 2023: {periods:?}");
+    assert!(periods.contains("2023-03") && periods.contains("2023-12"));
+    assert!(reports.iter().any(|r| r["on_time"] == false), "some are late");
+    assert!(reports.iter().any(|r| r["state"] == "accepted"));
+    assert!(reports.iter().any(|r| r["state"] == "returned"));
+    assert!(
+        reports
+            .iter()
+            .any(|r| r["revision"] == 2 && r["submitted_by"].as_str().unwrap().starts_with("department")),
+        "the live path submits with the units' own tokens"
+    );
+    let new_enterprises = reports
+        .iter()
+        .filter(|r| r["period"] == "2023-12" && r["measure"] == "4.1")
+        .flat_map(|r| r["values"].as_array().unwrap())
+        .filter(|v| v["target"] == "new-enterprises")
+        .count();
+    assert!(new_enterprises >= 6, "towns report new enterprises");
+
+    // The same seed again adds nothing.
+    let again = suite.run(&["demo", "--seed", "7"]);
+    assert!(
+        again.contains("reports stored now: 0 backfilled, 0 live revisions"),
+        "{again}"
+    );
+    let relisted = suite.json(&["report", "list", "--json"]);
+    assert_eq!(relisted.as_array().unwrap().len(), reports.len());
+
+    // A department's own token: only its own measures and its own name.
+    let issued = suite.json(&["token", "issue", "--department", "tax-bureau", "--json"]);
+    let token = issued["token"].as_str().unwrap();
+    let not_own = suite.run_failing(&[
+        "report",
+        "submit",
+        "--measure",
+        "1.1",
+        "--period",
+        "2023-06",
+        "--status",
+        "on-track",
+        "--department",
+        "finance-bureau",
+        "--token",
+        token,
+    ]);
+    assert!(not_own.contains("PERMISSION_DENIED"), "{not_own}");
+    let not_responsible = suite.run_failing(&[
+        "report",
+        "submit",
+        "--measure",
+        "4.1",
+        "--period",
+        "2023-06",
+        "--status",
+        "on-track",
+        "--token",
+        token,
+    ]);
+    assert!(
+        not_responsible.contains("PERMISSION_DENIED") && not_responsible.contains("DEPARTMENT_NOT_RESPONSIBLE"),
+        "{not_responsible}"
+    );
+    // Every invalid field is named.
+    let invalid = suite.run_failing(&[
+        "report",
+        "submit",
+        "--measure",
+        "99.9",
+        "--period",
+        "2031-01",
+        "--status",
+        "on-track",
+        "--token",
+        token,
+    ]);
+    assert!(invalid.contains("INVALID_ARGUMENT"), "{invalid}");
+    assert!(
+        invalid.contains("report.measure_number") && invalid.contains("report.period"),
+        "{invalid}"
+    );
+
+    // The same request id twice stores one revision.
+    let submit = [
+        "report",
+        "submit",
+        "--measure",
+        "1.1",
+        "--period",
+        "2023-06",
+        "--status",
+        "at-risk",
+        "--narrative",
+        "6月退税办理平均时间有所延长。",
+        "--blocker",
+        "medium:finance-bureau:退税资金调度需协调",
+        "--evidence",
+        "2023年6月退税台账=https://evidence.example.org/tax/2023-06.pdf",
+        "--request-id",
+        "cli-test-1",
+        "--json",
+        "--token",
+        token,
+    ];
+    let first = suite.json(&submit);
+    let second = suite.json(&submit);
+    assert_eq!(first["revision"], second["revision"], "{first}\n{second}");
+    assert_eq!(first["department"], "tax-bureau");
+    assert_eq!(first["blockers"][0]["support_unit"], "finance-bureau");
+    let listed = suite.json(&[
+        "report",
+        "list",
+        "--measure",
+        "1.1",
+        "--department",
+        "tax-bureau",
+        "--period",
+        "2023-06",
+        "--json",
+    ]);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["revision"], first["revision"]);
+
+    // Values go in the target's unit without the user naming it; reviews fetch the etag.
+    let value = suite.json(&[
+        "report",
+        "submit",
+        "--measure",
+        "4.1",
+        "--period",
+        "2023-07",
+        "--status",
+        "on-track",
+        "--department",
+        "anting-town",
+        "--value",
+        "new-enterprises=4100",
+        "--json",
+    ]);
+    assert_eq!(value["values"][0]["unit"], "enterprises");
+    let name = value["name"].as_str().unwrap();
+    let returned = suite.json(&["report", "return", name, "--reason", "请核对新增企业数", "--json"]);
+    assert_eq!(returned["state"], "returned");
+    assert_eq!(returned["return_reason"], "请核对新增企业数");
+
+    // What leadership sees: the overview through the gateway, in the terminal and the browser.
+    let overview = suite.json(&["dashboard", "--as-of", "2023-09-30", "--json"]);
+    assert_eq!(overview["unreachable"].as_array().unwrap().len(), 0, "{overview}");
+    assert_eq!(overview["actions"].as_array().unwrap().len(), 10);
+    assert!(
+        overview["actions"].as_array().unwrap().iter().all(|a| a["rag"] != "?"),
+        "{overview}"
+    );
+    assert!(
+        !overview["late_units"].as_array().unwrap().is_empty(),
+        "the demo leaves some units late: {overview}"
+    );
+    let table = suite.run(&["dashboard", "--as-of", "2023-09-30"]);
+    assert!(
+        table.contains("Targets behind their trajectory") && table.contains("Units late now"),
+        "{table}"
+    );
+    let banner = suite.stdout.join("\n");
+    let dashboard = banner
+        .lines()
+        .find_map(|line| line.strip_prefix("Dashboard:"))
+        .map(|url| {
+            url.trim()
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .unwrap_or_else(|| panic!("duban up prints the dashboard URL:\n{banner}"));
+    let page = http_get(&dashboard, "/?as_of=2023-09-30");
+    assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..page.len().min(300)]);
+    assert!(page.contains("助企纾困行动"), "the dashboard shows the plan's actions");
+    suite.stop();
+}
+
+/// A plain HTTP/1.1 GET, as a browser would send it.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    String::from_utf8_lossy(&response).into_owned()
 }

@@ -18,6 +18,8 @@ pub struct State {
     pub auth: Authenticator,
     /// How long other services may cache an AuthenticateToken answer.
     pub token_cache_ttl: Duration,
+    /// The directory loaded at start.
+    pub directory: pb::Directory,
 }
 
 /// Implements `duban.departments.v1.DepartmentsService`.
@@ -47,6 +49,11 @@ fn reply<T>(result: Result<T, crate::error::DepartmentsError>) -> Reply<T> {
 
 #[tonic::async_trait]
 impl DepartmentsService for DepartmentsGrpc {
+    async fn get_directory(&self, request: Request<pb::GetDirectoryRequest>) -> Reply<pb::Directory> {
+        let (state, _) = self.caller(&request).await?;
+        Ok(Response::new(state.directory.clone()))
+    }
+
     async fn get_department(&self, request: Request<pb::GetDepartmentRequest>) -> Reply<pb::Department> {
         let (state, _) = self.caller(&request).await?;
         reply(state.departments.get_department(&request.get_ref().name).await)

@@ -57,10 +57,17 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
             let verifier = Arc::new(credentials::LocalVerifier(departments.clone()));
             // No cache here: this service owns the credentials, so it checks them fresh.
             let auth = Authenticator::new(&auth_settings.service_token, verifier, std::time::Duration::ZERO);
+            let header = directory.header();
+            let directory = duban_proto::departments::v1::Directory {
+                code: header.code.clone(),
+                display_name: header.name.clone(),
+                display_name_en: header.name_en.clone(),
+            };
             Ok::<_, DepartmentsError>(grpc::State {
                 departments,
                 auth,
                 token_cache_ttl: auth_settings.cache_ttl(),
+                directory,
             })
         }
     });

@@ -402,10 +402,7 @@ impl Departments {
 
     /// The stored response of an already-acknowledged request.
     pub(crate) async fn replay<R: prost::Message + Default>(&self, key: &Option<RequestKey>) -> Result<Option<R>> {
-        match key {
-            Some(key) => Ok(idempotency::replay(self.store.db(), key).await?),
-            None => Ok(None),
-        }
+        Ok(idempotency::replay_keyed(self.store.db(), key).await?)
     }
 
     /// Records the response under the request id and commits; if a concurrent retry
@@ -416,17 +413,7 @@ impl Departments {
         key: Option<RequestKey>,
         response: R,
     ) -> Result<R> {
-        if let Some(key) = &key
-            && !idempotency::record(&txn, key, &response).await?
-        {
-            txn.rollback().await?;
-            return self
-                .replay(&Some(key.clone()))
-                .await?
-                .ok_or_else(|| DepartmentsError::Db(sea_orm::DbErr::RecordNotFound("request log".into())));
-        }
-        txn.commit().await?;
-        Ok(response)
+        Ok(idempotency::commit(self.store.db(), txn, &key, response).await?)
     }
 
     /// After losing a write race: the answer of the call that won if it was this very

@@ -217,6 +217,20 @@ async fn lists_departments_and_groups(backend: Backend) {
     };
     let mut client = t.department("tax-bureau").await;
 
+    let served = client
+        .get_directory(pb::GetDirectoryRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            served.code.as_str(),
+            served.display_name.as_str(),
+            served.display_name_en.as_str()
+        ),
+        ("jiading", "嘉定区", "Jiading District")
+    );
+
     let listing = list_all_departments(&mut client, ALL, 10).await;
     assert_eq!(listing.page_sizes, [10, 10, 10, 10, 6]);
     assert_eq!(listing.total_sizes, [46; 5]);
@@ -367,13 +381,10 @@ async fn checks_tokens_and_roles(backend: Backend) {
     let list = pb::ListDepartmentsRequest::default;
 
     let status = expect_code(t.anonymous().list_departments(list()).await, Code::Unauthenticated);
-    assert_eq!(
-        duban_kit::status::reason(&status).as_deref(),
-        Some("CREDENTIALS_MISSING")
-    );
+    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_INVALID"));
     let mut garbage = t.client(Some("dbn_thisIsNotAToken"));
     let status = expect_code(garbage.list_departments(list()).await, Code::Unauthenticated);
-    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_REJECTED"));
+    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_INVALID"));
     expect_code(
         garbage
             .resolve_unit(pb::ResolveUnitRequest {
@@ -539,7 +550,7 @@ async fn issues_and_revokes_credentials(backend: Backend) {
         department.list_departments(pb::ListDepartmentsRequest::default()).await,
         Code::Unauthenticated,
     );
-    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_REJECTED"));
+    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_INVALID"));
     expect_code(
         service
             .authenticate_token(pb::AuthenticateTokenRequest { token: token.clone() })
@@ -598,7 +609,7 @@ async fn creates_departments(backend: Backend) {
             "department.aliases[1]"
         ]
     );
-    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("INVALID_ARGUMENT"));
+    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("FIELD_INVALID"));
 
     // A spelling another unit owns, and a code another unit has.
     let taken = create_request(

@@ -106,11 +106,11 @@ pub enum AuthError {
 impl From<AuthError> for Status {
     fn from(error: AuthError) -> Status {
         let (code, reason) = match &error {
-            AuthError::Missing => (Code::Unauthenticated, "CREDENTIALS_MISSING"),
-            AuthError::Malformed => (Code::Unauthenticated, "CREDENTIALS_MALFORMED"),
-            AuthError::Rejected => (Code::Unauthenticated, "TOKEN_REJECTED"),
-            AuthError::Denied(_) => (Code::PermissionDenied, "PERMISSION_DENIED"),
-            AuthError::Unavailable(_) => (Code::Unavailable, "AUTHENTICATOR_UNAVAILABLE"),
+            // The contracts' vocabulary: one reason for every unusable token (the message
+            // says which case), one for every refusal of a known caller.
+            AuthError::Missing | AuthError::Malformed | AuthError::Rejected => (Code::Unauthenticated, "TOKEN_INVALID"),
+            AuthError::Denied(_) => (Code::PermissionDenied, "ROLE_NOT_ALLOWED"),
+            AuthError::Unavailable(_) => (Code::Unavailable, "DEPENDENCY_UNAVAILABLE"),
         };
         with_reason(code, error.to_string(), reason, [])
     }

@@ -92,6 +92,40 @@ pub async fn replay<R: prost::Message + Default>(
         .map_err(|error| ReplayError::Db(DbErr::Custom(format!("stored response does not decode: {error}"))))
 }
 
+/// As [`replay`], for a request that may carry no id (then there is nothing to replay).
+pub async fn replay_keyed<R: prost::Message + Default>(
+    db: &impl ConnectionTrait,
+    key: &Option<RequestKey>,
+) -> Result<Option<R>, ReplayError> {
+    match key {
+        Some(key) => replay(db, key).await,
+        None => Ok(None),
+    }
+}
+
+/// Records `response` under `key` in `txn` and commits. If a concurrent retry with the
+/// same id committed first, rolls back and answers what that one answered, so both
+/// callers see one outcome.
+pub async fn commit<R: prost::Message + Default>(
+    db: &impl ConnectionTrait,
+    txn: sea_orm::DatabaseTransaction,
+    key: &Option<RequestKey>,
+    response: R,
+) -> Result<R, ReplayError> {
+    if let Some(key) = key
+        && !record(&txn, key, &response).await?
+    {
+        txn.rollback().await?;
+        return replay(db, key).await?.ok_or_else(|| {
+            ReplayError::Db(DbErr::RecordNotFound(
+                "the request log entry of a concurrent retry".into(),
+            ))
+        });
+    }
+    txn.commit().await?;
+    Ok(response)
+}
+
 /// Stores `response` for `key`, inside the caller's transaction. Returns `Ok(false)`
 /// if a concurrent request with the same id won the race: roll back and replay.
 pub async fn record(

@@ -143,7 +143,94 @@ fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use std::{convert::Infallible, sync::Arc};
+
+    use tokio::sync::Notify;
+    use tower::{Layer, Service, ServiceExt};
+
     use super::*;
+
+    /// An inner service that answers OK once `release` is notified, and reports the
+    /// deadline it saw.
+    fn blocking(
+        release: Arc<Notify>,
+    ) -> impl Service<http::Request<()>, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+    {
+        tower::service_fn(move |_request: http::Request<()>| {
+            let release = release.clone();
+            async move {
+                let seen = current_deadline().is_some();
+                release.notified().await;
+                let mut response = http::Response::new(tonic::body::Body::empty());
+                response
+                    .headers_mut()
+                    .insert("x-saw-deadline", seen.to_string().parse().unwrap());
+                Ok::<_, Infallible>(response)
+            }
+        })
+    }
+
+    fn grpc_status(response: &Response) -> Option<String> {
+        response
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+
+    fn request(path: &str) -> http::Request<()> {
+        http::Request::builder().uri(path).body(()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn sheds_calls_beyond_the_limit_but_never_health_checks() {
+        let release = Arc::new(Notify::new());
+        let mut service = RequestLayer::new(1, Duration::from_secs(10)).layer(blocking(release.clone()));
+        let first = tokio::spawn(
+            service
+                .clone()
+                .oneshot(request("/duban.departments.v1.DepartmentsService/ListGroups")),
+        );
+        tokio::task::yield_now().await;
+        // The only permit is taken: the next call is refused at once, not queued.
+        let shed = service
+            .ready()
+            .await
+            .unwrap()
+            .call(request("/duban.departments.v1.DepartmentsService/ListGroups"))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&shed).as_deref(), Some("8"), "RESOURCE_EXHAUSTED");
+        let health = tokio::spawn(service.clone().oneshot(request("/grpc.health.v1.Health/Check")));
+        tokio::task::yield_now().await;
+        release.notify_waiters();
+        let health = health.await.unwrap().unwrap();
+        assert_eq!(grpc_status(&health), None, "health checks are never shed");
+        let first = first.await.unwrap().unwrap();
+        assert_eq!(
+            first.headers()["x-saw-deadline"],
+            "true",
+            "handlers see the call's deadline"
+        );
+    }
+
+    #[tokio::test]
+    async fn answers_deadline_exceeded_when_the_budget_runs_out() {
+        let release = Arc::new(Notify::new());
+        let mut service = RequestLayer::new(4, Duration::from_secs(10)).layer(blocking(release));
+        let mut call = request("/duban.departments.v1.DepartmentsService/ListGroups");
+        call.headers_mut().insert("grpc-timeout", "50m".parse().unwrap());
+        let started = std::time::Instant::now();
+        let response = service.ready().await.unwrap().call(call).await.unwrap();
+        assert_eq!(
+            grpc_status(&response).as_deref(),
+            Some("4"),
+            "DEADLINE_EXCEEDED, not CANCELLED"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the client's shorter deadline wins"
+        );
+    }
 
     fn headers(value: &str) -> http::HeaderMap {
         let mut headers = http::HeaderMap::new();

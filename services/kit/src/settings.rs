@@ -32,6 +32,12 @@ pub struct Settings {
     pub measures: ServiceSettings,
     /// The targets server (targets, trajectories).
     pub targets: ServiceSettings,
+    /// The reporting server (progress reports, reviews, aggregates, compliance).
+    pub reporting: ServiceSettings,
+    /// What counts as official progress.
+    pub progress: ProgressSettings,
+    /// The gateway: dashboard, JSON API and the one front door to every service.
+    pub gateway: GatewaySettings,
 }
 
 impl Default for Settings {
@@ -46,6 +52,9 @@ impl Default for Settings {
             departments: ServiceSettings::on_port(50052),
             measures: ServiceSettings::on_port(50053),
             targets: ServiceSettings::on_port(50054),
+            reporting: ServiceSettings::on_port(50055),
+            progress: ProgressSettings::default(),
+            gateway: GatewaySettings::default(),
         }
     }
 }
@@ -61,6 +70,93 @@ pub struct PlanSettings {
     /// A plan file in the format of `plans/jiading-2023/plan.toml`, imported by `duban up`
     /// on start (idempotently: an unchanged plan changes nothing).
     pub plan_file: String,
+}
+
+/// What counts as official progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProgressSettings {
+    /// `true`: submitted (not yet reviewed) reports count too, marked provisional;
+    /// `false`: only reports leadership has accepted count.
+    pub count_submitted: bool,
+}
+
+impl Default for ProgressSettings {
+    fn default() -> Self {
+        Self { count_submitted: true }
+    }
+}
+
+/// The gateway: where it listens, who may read the dashboard, and the RAG tolerances.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySettings {
+    /// Socket address the gateway binds: gRPC (DashboardService and the four services'
+    /// RPCs forwarded), gRPC-Web, the dashboard and the JSON API, all on this one port.
+    pub listen: SocketAddr,
+    /// URL clients use to reach it. Empty means `http://` + `listen`.
+    pub endpoint: String,
+    /// The plan the dashboard at `/` and the JSON API show, as its id (`jiading-2023`).
+    pub plan: String,
+    /// `false`: the dashboard, JSON API and CSV exports are open (read-only). `true`:
+    /// they need a LEADERSHIP or ADMIN token, as `Authorization: Bearer` or through the
+    /// login form (which sets a cookie).
+    pub require_token: bool,
+    /// How long the plan structure (plan, actions, measures, targets, trajectories) is
+    /// cached before it is read again.
+    pub catalogue_cache_seconds: u64,
+    /// WatchOverview (and the dashboard's live refresh) pushes at most one overview per
+    /// this many milliseconds; report events in between are coalesced.
+    pub watch_interval_ms: u64,
+    /// RAG: a target to reach is AMBER, not RED, while its shortfall is at most this
+    /// percentage of the planned change.
+    pub amber_shortfall_percent: f64,
+    /// RAG: an AT_MOST target is AMBER, not RED, while the actual is at most this much
+    /// above the value, in percent.
+    pub amber_at_most_percent: f64,
+    /// RAG: an APPROXIMATELY target is judged against this percentage of its
+    /// expected value.
+    pub approximately_percent: f64,
+    /// Per-plan RAG tolerances overriding the three above:
+    /// `plan:shortfall/at_most/approximately` entries separated by `;`, for example
+    /// `jiading-2023:10/10/95;other-plan:5/5/90`. Empty means none.
+    pub rag_overrides: String,
+}
+
+impl GatewaySettings {
+    /// The URL clients (and the `duban` command) use to reach the gateway.
+    pub fn endpoint_url(&self) -> String {
+        endpoint_url(&self.endpoint, self.listen)
+    }
+}
+
+/// `endpoint` if set, else `http://` + `listen`, with a wildcard address made loopback.
+fn endpoint_url(endpoint: &str, listen: SocketAddr) -> String {
+    if !endpoint.is_empty() {
+        return endpoint.to_owned();
+    }
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            endpoint: String::new(),
+            plan: "jiading-2023".into(),
+            require_token: false,
+            catalogue_cache_seconds: 60,
+            watch_interval_ms: 5000,
+            amber_shortfall_percent: 10.0,
+            amber_at_most_percent: 10.0,
+            approximately_percent: 95.0,
+            rag_overrides: String::new(),
+        }
+    }
 }
 
 /// How logs are written.
@@ -202,14 +298,7 @@ impl ServiceSettings {
 
     /// The URL clients use to reach this server.
     pub fn endpoint_url(&self) -> String {
-        if !self.endpoint.is_empty() {
-            return self.endpoint.clone();
-        }
-        let mut addr = self.listen;
-        if addr.ip().is_unspecified() {
-            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-        }
-        format!("http://{addr}")
+        endpoint_url(&self.endpoint, self.listen)
     }
 
     /// The database URL, defaulting to SQLite at `<data_dir>/<service>.db`.

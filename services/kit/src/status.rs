@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// The `ErrorInfo.domain` of every Duban error.
+/// The `ErrorInfo.domain` of every Duban error: one domain for the whole suite, so a
+/// client handles a reason the same way whichever service (or the gateway) answered.
 pub const ERROR_DOMAIN: &str = "duban";
 
 /// One problem with one request field.
@@ -40,7 +41,7 @@ pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
     for violation in violations {
         details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
     }
-    details.set_error_info("INVALID_ARGUMENT", ERROR_DOMAIN, HashMap::new());
+    details.set_error_info("FIELD_INVALID", ERROR_DOMAIN, HashMap::new());
     Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
@@ -116,7 +117,7 @@ mod tests {
         );
         let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
         assert_eq!(fields, ["department.code", "department.kind"]);
-        assert_eq!(reason(&status).as_deref(), Some("INVALID_ARGUMENT"));
+        assert_eq!(reason(&status).as_deref(), Some("FIELD_INVALID"));
     }
 
     #[test]

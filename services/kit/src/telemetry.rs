@@ -127,3 +127,40 @@ impl Extractor for HeaderExtractor<'_> {
         self.0.keys().map(http::HeaderName::as_str).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+
+    use super::*;
+
+    #[test]
+    fn trace_context_survives_a_hop_through_grpc_metadata() {
+        global::set_text_map_propagator(TraceContextPropagator::new());
+        let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        let parent = SpanContext::new(
+            trace_id,
+            SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let context = Context::new().with_remote_span_context(parent);
+
+        // Client side: what the interceptor writes.
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        global::get_text_map_propagator(|p| p.inject_context(&context, &mut MetadataInjector(&mut metadata)));
+        let traceparent = metadata
+            .get("traceparent")
+            .expect("traceparent is injected")
+            .to_str()
+            .unwrap();
+        assert_eq!(traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+        // Server side: what the request layer reads from the HTTP/2 headers.
+        let headers = metadata.into_headers();
+        let extracted = extract_context(&headers);
+        assert_eq!(extracted.span().span_context().trace_id(), trace_id);
+        assert!(extracted.span().span_context().is_remote());
+    }
+}

@@ -19,8 +19,10 @@ use crate::error::MeasuresError;
 pub const DIRECTORY_TTL: Duration = Duration::from_secs(30);
 
 /// Units and groups as served.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DirectoryParts {
+    /// Which directory the departments service serves.
+    pub header: DirectoryHeader,
     /// Every unit, in code order.
     pub units: Vec<Unit>,
     /// Every group, in code order.
@@ -28,17 +30,10 @@ pub struct DirectoryParts {
 }
 
 impl DirectoryParts {
-    /// A validated, indexed directory over these parts, under the code `code`.
-    ///
-    /// The departments service does not say which directory code it serves, so the
-    /// caller names it (the plan's own `directory`).
-    pub fn directory(&self, code: &str) -> Result<Directory, MeasuresError> {
-        let header = DirectoryHeader {
-            code: code.to_owned(),
-            name: String::new(),
-            name_en: String::new(),
-        };
-        Directory::from_parts(header, self.units.clone(), self.groups.clone()).map_err(|error| {
+    /// A validated, indexed directory over these parts, under the served directory's
+    /// header, so that a plan written for another directory is reported as such.
+    pub fn directory(&self) -> Result<Directory, MeasuresError> {
+        Directory::from_parts(self.header.clone(), self.units.clone(), self.groups.clone()).map_err(|error| {
             MeasuresError::Dependency {
                 service: "departments",
                 message: format!("the directory it serves is inconsistent: {error}"),
@@ -92,7 +87,20 @@ impl DirectoryClient {
 
     async fn fetch(&self) -> Result<DirectoryParts, MeasuresError> {
         let mut client = self.client.clone();
-        let mut parts = DirectoryParts::default();
+        let served = client
+            .get_directory(dpb::GetDirectoryRequest {})
+            .await
+            .map_err(|status| MeasuresError::dependency("departments", &status))?
+            .into_inner();
+        let mut parts = DirectoryParts {
+            header: DirectoryHeader {
+                code: served.code,
+                name: served.display_name,
+                name_en: served.display_name_en,
+            },
+            units: Vec::new(),
+            groups: Vec::new(),
+        };
         let mut token = String::new();
         loop {
             let page = client
@@ -231,6 +239,7 @@ mod tests {
     fn groups_stand_for_fixed_or_designated_members() {
         let (directory, _) = duban_catalog::jiading_2023();
         let parts = DirectoryParts {
+            header: directory.header().clone(),
             units: directory.units().to_vec(),
             groups: directory.groups().to_vec(),
         };
@@ -249,6 +258,6 @@ mod tests {
         );
         assert!(members_of(&parts, &designations, "relevant-towns", "plans/x/measures/1.1").is_empty());
         assert_eq!(members_of(&parts, &[], "tax-bureau", scope), ["tax-bureau"]);
-        assert!(parts.directory("jiading").is_ok());
+        assert_eq!(parts.directory().unwrap().header().code, "jiading");
     }
 }

@@ -287,7 +287,7 @@ impl Measures {
         let data = request.dataset.clone().unwrap_or_default();
         let read = dataset::read(&data);
         let parts = self.directory.parts().await?;
-        let directory = parts.directory(&read.plan.header.directory)?;
+        let directory = parts.directory()?;
         let checked = check(&data, read, &directory);
         if !checked.problems.is_empty() {
             return invalid(request.validate_only, checked);
@@ -491,10 +491,7 @@ impl Measures {
     }
 
     async fn replay<R: prost::Message + Default>(&self, key: &Option<RequestKey>) -> Result<Option<R>> {
-        match key {
-            Some(key) => Ok(idempotency::replay(self.store.db(), key).await?),
-            None => Ok(None),
-        }
+        Ok(idempotency::replay_keyed(self.store.db(), key).await?)
     }
 
     /// Records the response under the request id and commits; if a concurrent retry
@@ -505,17 +502,7 @@ impl Measures {
         key: Option<RequestKey>,
         response: R,
     ) -> Result<R> {
-        if let Some(key) = &key
-            && !idempotency::record(&txn, key, &response).await?
-        {
-            txn.rollback().await?;
-            return self
-                .replay(&Some(key.clone()))
-                .await?
-                .ok_or_else(|| MeasuresError::Db(sea_orm::DbErr::RecordNotFound("request log".into())));
-        }
-        txn.commit().await?;
-        Ok(response)
+        Ok(idempotency::commit(self.store.db(), txn, &key, response).await?)
     }
 }
 

@@ -322,6 +322,20 @@ async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
         .into_inner();
     assert!(listed.plans.is_empty(), "validate_only wrote something");
 
+    // A plan written for another district's directory is refused, naming the field.
+    let mut elsewhere = jiading();
+    elsewhere.plan.as_mut().unwrap().directory = "minhang".into();
+    let checked = import(&mut admin, elsewhere, true).await;
+    assert_eq!(checked.outcome, ImportOutcome::Invalid as i32);
+    assert!(
+        checked
+            .problems
+            .iter()
+            .any(|p| p.path == "plan.directory" && p.message.contains("minhang")),
+        "{:?}",
+        checked.problems
+    );
+
     // Without validate_only: INVALID_ARGUMENT naming every path and the unknown unit.
     let status = admin
         .import_plan(pb::ImportPlanRequest {

@@ -682,10 +682,7 @@ impl Targets {
 
     /// The stored response of an already-acknowledged request.
     async fn replay<R: prost::Message + Default>(&self, key: &Option<RequestKey>) -> Result<Option<R>> {
-        match key {
-            Some(key) => Ok(idempotency::replay(self.store.db(), key).await?),
-            None => Ok(None),
-        }
+        Ok(idempotency::replay_keyed(self.store.db(), key).await?)
     }
 
     /// Records the response under the request id and commits; if a concurrent retry
@@ -696,17 +693,7 @@ impl Targets {
         key: Option<RequestKey>,
         response: R,
     ) -> Result<R> {
-        if let Some(key) = &key
-            && !idempotency::record(&txn, key, &response).await?
-        {
-            txn.rollback().await?;
-            return self
-                .replay(&Some(key.clone()))
-                .await?
-                .ok_or_else(|| TargetsError::Db(sea_orm::DbErr::RecordNotFound("request log".into())));
-        }
-        txn.commit().await?;
-        Ok(response)
+        Ok(idempotency::commit(self.store.db(), txn, &key, response).await?)
     }
 
     /// After losing a write race: the answer of the call that won if it was this very

@@ -1,8 +1,11 @@
 //! One module per `duban` subcommand.
 
+pub mod dashboard;
+pub mod demo;
 pub mod departments;
 pub mod health;
 pub mod plan;
+pub mod report;
 pub mod token;
 pub mod up;
 
@@ -42,6 +45,32 @@ impl Connection {
         )?)
     }
 
+    /// A channel to `endpoint` whatever `--addr` says, for the second and later servers a
+    /// command needs (`--addr` names the command's main server).
+    pub fn channel_to(&self, settings: &Settings, endpoint: &str) -> anyhow::Result<ServiceChannel> {
+        self.channel_with_timeout(settings, endpoint, Duration::from_secs(self.timeout))
+    }
+
+    /// Like [`Connection::channel_to`], with a longer limit per call (bulk streams).
+    pub fn channel_with_timeout(
+        &self,
+        settings: &Settings,
+        endpoint: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<ServiceChannel> {
+        let token = self.token(settings)?;
+        Ok(duban_kit::client::connect_lazy(endpoint, Some(&token), timeout)?)
+    }
+
+    /// The endpoint `--addr` names, or `default_endpoint`.
+    pub fn endpoint(&self, default_endpoint: &str) -> String {
+        match &self.addr {
+            Some(addr) if addr.contains("://") => addr.clone(),
+            Some(addr) => format!("http://{addr}"),
+            None => default_endpoint.to_owned(),
+        }
+    }
+
     fn token(&self, settings: &Settings) -> anyhow::Result<String> {
         if let Some(token) = self.token.as_ref().filter(|token| !token.is_empty()) {
             return Ok(token.clone());
@@ -64,11 +93,28 @@ pub fn admin_token_path(settings: &Settings) -> PathBuf {
 
 /// Turns a failed call into an error that names the server and the status.
 pub fn call_failed(what: &str, status: tonic::Status) -> anyhow::Error {
-    let mut message = format!("{what} failed: {:?}: {}", status.code(), status.message());
+    let mut message = format!("{what} failed: {}", code_name(status.code()));
+    if let Some(reason) = duban_kit::status::reason(&status) {
+        message.push_str(&format!(" ({reason})"));
+    }
+    message.push_str(&format!(": {}", status.message()));
     for violation in duban_kit::status::field_violations(&status) {
         message.push_str(&format!("\n  {}: {}", violation.field, violation.description));
     }
     anyhow::anyhow!(message)
+}
+
+/// The canonical name of a status code, as gRPC documents it: `PERMISSION_DENIED`.
+pub fn code_name(code: tonic::Code) -> String {
+    let camel = format!("{code:?}");
+    let mut name = String::new();
+    for (index, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() && index > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
 }
 
 /// Prints `value` as pretty JSON.
@@ -78,4 +124,16 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
         serde_json::to_string_pretty(value).context("cannot encode the output as JSON")?
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_print_as_grpc_names_them() {
+        assert_eq!(code_name(tonic::Code::PermissionDenied), "PERMISSION_DENIED");
+        assert_eq!(code_name(tonic::Code::Ok), "OK");
+        assert_eq!(code_name(tonic::Code::InvalidArgument), "INVALID_ARGUMENT");
+    }
 }

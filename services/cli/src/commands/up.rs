@@ -53,6 +53,12 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         return Err(error);
     }
 
+    // Listen for Ctrl-C before saying we are up, so that one sent right after the banner
+    // stops the suite cleanly instead of killing it.
+    let shutdown = duban_kit::server::shutdown_signal();
+    tokio::pin!(shutdown);
+    let early = futures::FutureExt::now_or_never(&mut shutdown).is_some();
+
     let rows: Vec<Vec<String>> = started
         .iter()
         .map(|s| {
@@ -60,7 +66,11 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
                 s.name.to_owned(),
                 s.server.local_addr().to_string(),
                 "SERVING".to_owned(),
-                s.database.clone(),
+                if s.database.is_empty() {
+                    "-".to_owned()
+                } else {
+                    s.database.clone()
+                },
             ]
         })
         .collect();
@@ -68,14 +78,23 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         "Duban is up.\n\n{}",
         table(&["server", "address", "health", "database"], &rows)
     );
+    if let Some(gateway) = started.iter().find(|s| s.name == "gateway") {
+        let addr = gateway.server.local_addr();
+        println!("Dashboard:     http://{addr}/");
+        println!("Front door:    {addr}  (gRPC: every service's RPCs at one address, for department systems)\n");
+    }
     println!(
         "Development admin token (also in {}):",
         admin_token_path(&settings).display()
     );
     println!("  {}\n", settings.auth.bootstrap_admin_token);
-    println!("Try:  duban departments list\n      duban plan export --format json\nStop: Ctrl-C");
+    println!(
+        "Try:  duban departments list\n      duban plan export --format json\n      duban demo            # synthetic 2023 reports\n      duban report list\n      duban dashboard --as-of 2023-09-30\nStop: Ctrl-C"
+    );
 
-    duban_kit::server::shutdown_signal().await;
+    if !early {
+        shutdown.await;
+    }
     // Stdout may be gone by now (a closed pipe); stopping cleanly matters more.
     let _ = writeln!(std::io::stdout(), "stopping...");
     stop_all(started).await;

@@ -1,0 +1,93 @@
+//! The one front door: every public RPC of the four services, served on the gateway's
+//! port by forwarding the raw gRPC (or, after tonic-web's translation, gRPC-Web) call
+//! to the owning service by path prefix. The caller's metadata goes along unchanged
+//! (its `authorization` too: each service still decides who may do what), with the
+//! deadline replaced by what remains of this call's budget and `traceparent` by the
+//! gateway's span, so the trace continues through the hop.
+
+use std::time::Duration;
+
+use axum::{Router, body::Body, extract::Request, response::Response, routing::any};
+use duban_kit::{layer::current_deadline, telemetry::inject_current_context};
+use tonic::{Status, metadata::MetadataMap, transport::Channel};
+use tower::ServiceExt;
+
+use crate::backends::{Channels, DEPARTMENTS, MEASURES, REPORTING, TARGETS};
+
+/// Headers that belong to one connection and must not cross the hop (HTTP/2 forbids them).
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+];
+
+/// Routes `/{service}/{method}` of the four services to their channels.
+pub fn routes(channels: &Channels) -> Router {
+    let mut router = Router::new();
+    for (service, channel) in [
+        (DEPARTMENTS, &channels.departments),
+        (MEASURES, &channels.measures),
+        (TARGETS, &channels.targets),
+        (REPORTING, &channels.reporting),
+    ] {
+        let channel = channel.clone();
+        router = router.route(
+            &format!("/{service}/{{*method}}"),
+            any(move |request: Request| forward(channel.clone(), service, request)),
+        );
+    }
+    router
+}
+
+/// `grpc-timeout` for a remaining budget, in milliseconds (at most 8 digits).
+pub fn grpc_timeout(remaining: Duration) -> String {
+    let ms = remaining.as_millis().clamp(1, 99_999_999);
+    format!("{ms}m")
+}
+
+async fn forward(channel: Channel, service: &'static str, request: Request) -> Response {
+    crate::metrics::FORWARDED.inc();
+    let (mut parts, body) = request.into_parts();
+    for header in HOP_BY_HOP {
+        parts.headers.remove(header);
+    }
+    if parts.headers.get("te").is_some_and(|te| te != "trailers") {
+        parts.headers.insert("te", http::HeaderValue::from_static("trailers"));
+    }
+    parts.version = http::Version::HTTP_2;
+    if let Some(deadline) = current_deadline() {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            return Status::deadline_exceeded("no time left to forward the call").into_http();
+        }
+        if let Ok(value) = grpc_timeout(remaining).parse() {
+            parts.headers.insert("grpc-timeout", value);
+        }
+    }
+    let mut metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
+    inject_current_context(&mut metadata);
+    parts.headers = metadata.into_headers();
+    let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
+    match channel.oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(error) => {
+            tracing::warn!(%error, service, "cannot forward the call");
+            Status::unavailable(format!("{service} is unavailable: {error}")).into_http::<Body>()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_budget_is_sent_in_milliseconds() {
+        assert_eq!(grpc_timeout(Duration::from_millis(1500)), "1500m");
+        assert_eq!(grpc_timeout(Duration::from_micros(10)), "1m");
+        assert_eq!(grpc_timeout(Duration::from_secs(1_000_000)), "99999999m");
+    }
+}

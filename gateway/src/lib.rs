@@ -1,0 +1,76 @@
+//! The gateway: leadership's dashboard over the plan (DashboardService over gRPC, a JSON
+//! API, CSV exports and a server-rendered page with live refresh), computed from the
+//! catalogue, targets and reporting aggregates with documented RAG rules; and the one
+//! front door that serves every public RPC of the four services on its own port.
+
+pub mod backends;
+pub mod calendar;
+pub mod dashboard;
+pub mod error;
+pub mod forward;
+pub mod grpc;
+pub mod html;
+pub mod http;
+pub mod metrics;
+pub mod rag;
+pub mod server;
+pub mod watch;
+
+use std::{sync::Arc, time::Duration};
+
+use duban_kit::{Authenticator, Settings, auth::RemoteVerifier};
+use duban_proto::gateway::v1::dashboard_service_server::DashboardServiceServer;
+use tokio_util::sync::CancellationToken;
+
+pub use error::GatewayError;
+pub use server::Gateway;
+
+/// The fully qualified gRPC service name, as health checks and reflection know it.
+pub const SERVICE_NAME: &str = "duban.gateway.v1.DashboardService";
+
+/// How long a downstream call may take when the incoming call sets no shorter deadline.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts the gateway on `settings.gateway.listen`: DashboardService, the four services'
+/// RPCs forwarded, health, reflection and gRPC-Web, and the dashboard, JSON API, CSV
+/// and `/metrics` over HTTP, all on one port. It stores nothing and is SERVING at once:
+/// a service that does not answer makes views partial, not the gateway unready.
+pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
+    let tolerances = rag::PlanTolerances::from_settings(&settings.gateway).map_err(std::io::Error::other)?;
+    let channels = backends::Channels::new(settings)?;
+    let backends = Arc::new(backends::Backends::new(
+        channels.clone(),
+        settings.auth.service_token.clone(),
+        CALL_TIMEOUT,
+        Duration::from_secs(settings.gateway.catalogue_cache_seconds),
+    ));
+    let verifier_channel = duban_kit::client::connect_lazy(
+        &settings.departments.endpoint_url(),
+        Some(&settings.auth.service_token),
+        CALL_TIMEOUT,
+    )
+    .map_err(std::io::Error::other)?;
+    let auth = Authenticator::new(
+        &settings.auth.service_token,
+        Arc::new(RemoteVerifier::new(verifier_channel)),
+        settings.auth.cache_ttl(),
+    );
+    let stop = CancellationToken::new();
+    let dashboard = dashboard::Dashboard::new(backends.clone(), tolerances, auth);
+    let hub = Arc::new(watch::Hub::new(backends, stop.clone()));
+    let interval = Duration::from_millis(settings.gateway.watch_interval_ms);
+    let limits = &settings.server;
+    let grpc = DashboardServiceServer::new(grpc::DashboardGrpc::new(
+        dashboard.clone(),
+        hub.clone(),
+        interval,
+        stop.clone(),
+    ))
+    .max_decoding_message_size(limits.max_message_bytes)
+    .max_encoding_message_size(limits.max_message_bytes);
+    let web = http::Web::new(dashboard, hub, interval, stop.clone(), &settings.gateway);
+    let grpc = tonic::service::Routes::new(grpc)
+        .into_axum_router()
+        .merge(forward::routes(&channels));
+    server::serve(settings.gateway.listen, limits, grpc, http::routes(web), stop).await
+}

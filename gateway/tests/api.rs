@@ -1,0 +1,375 @@
+//! The gateway end to end: departments, targets, measures and reporting servers and the
+//! gateway on ephemeral ports, the Jiading plan imported, reports submitted through
+//! the gateway's front door, and the dashboard following them as the RAG rules say;
+//! then reporting stopped (the overview is partial and names it) and restarted (it
+//! recovers by itself).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PLAN, Suite, http_get};
+use duban_kit::testing::{self, Backend};
+use duban_proto::{
+    common::v1::{Aggregation, Comparator, Period, ValueBasis},
+    departments::v1::{ListDepartmentsRequest, departments_service_client::DepartmentsServiceClient},
+    gateway::v1::{self as pb, RagStatus},
+    reporting::v1::{self as rpb, reporting_service_client::ReportingServiceClient},
+};
+use tonic::Code;
+
+fn target_of<'a>(overview: &'a pb::Overview, code: &str) -> &'a pb::TargetStatus {
+    overview
+        .targets
+        .iter()
+        .find(|t| t.target.as_ref().is_some_and(|t| t.code == code))
+        .expect("target in the overview")
+}
+
+async fn follows_reports_through_the_front_door(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let mut dashboard = suite.dashboard(&suite.settings.auth.bootstrap_admin_token);
+    let overview = suite.overview(&mut dashboard).await;
+    assert_eq!(overview.actions.len(), 10, "ten actions");
+    assert_eq!(overview.measures.len(), 29);
+    assert!(overview.targets.len() >= 20, "{} targets", overview.targets.len());
+    assert!(overview.unreachable.is_empty(), "{:?}", overview.unreachable);
+    let compliance = overview.compliance.clone().expect("compliance");
+    assert!(compliance.expected_count > 0 && compliance.received_count == 0);
+    assert!(!compliance.late_units.is_empty());
+
+    // A cumulative, authoritative target to reach, large enough for whole numbers.
+    let status = overview
+        .targets
+        .iter()
+        .find(|t| {
+            let t = t.target.as_ref().unwrap();
+            t.aggregation == Aggregation::Authoritative as i32
+                && t.value_basis == ValueBasis::Cumulative as i32
+                && matches!(
+                    Comparator::try_from(t.comparator),
+                    Ok(Comparator::AtLeast | Comparator::MoreThan)
+                )
+                && t.value - t.baseline.unwrap_or(0.0) >= 100.0
+        })
+        .expect("a cumulative authoritative target");
+    let target = status.target.clone().unwrap();
+    assert_eq!(status.rag, RagStatus::Red as i32, "due reports and no value: RED");
+    assert_eq!(status.actual, None);
+    let department = target.reporting_departments[0].clone();
+    let change = target.value - target.baseline.unwrap_or(0.0);
+
+    // Submitted through the gateway: the call is forwarded to reporting.
+    let reporting = ReportingServiceClient::new(testing::channel(
+        suite.gateway.local_addr(),
+        Some(&suite.settings.auth.bootstrap_admin_token),
+    ));
+    let submit = |month: i32, value: f64, status: rpb::OverallStatus, blockers: Vec<rpb::Blocker>| {
+        let report = rpb::Report {
+            measure_number: target.measure_number.clone(),
+            department: department.clone(),
+            period: Some(Period { year: 2023, month }),
+            overall_status: status as i32,
+            narrative: "本月进展".into(),
+            metric_values: vec![rpb::MetricValue {
+                target_code: target.code.clone(),
+                value,
+                unit: target.unit,
+                basis: target.value_basis,
+            }],
+            blockers,
+            ..Default::default()
+        };
+        let mut client = reporting.clone();
+        async move {
+            client
+                .submit_report(rpb::SubmitReportRequest {
+                    parent: PLAN.into(),
+                    report: Some(report),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    validate_only: false,
+                })
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+
+    // A live watcher, opened before the change.
+    let mut watch = dashboard
+        .watch_overview(pb::WatchOverviewRequest {
+            plan: PLAN.into(),
+            as_of: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert!(first.changed_reports.is_empty());
+
+    let stored = submit(12, target.value, rpb::OverallStatus::OnTrack, vec![])
+        .await
+        .unwrap();
+    let pushed = tokio::time::timeout(Duration::from_secs(15), watch.message())
+        .await
+        .expect("a push after the report")
+        .unwrap()
+        .unwrap();
+    assert_eq!(pushed.changed_reports, std::slice::from_ref(&stored.name));
+    let live = target_of(pushed.overview.as_ref().unwrap(), &target.code);
+    assert_eq!(live.rag, RagStatus::Green as i32);
+
+    let overview = suite.overview(&mut dashboard).await;
+    let now = target_of(&overview, &target.code);
+    assert_eq!(now.actual, Some(target.value));
+    assert_eq!(now.rag, RagStatus::Green as i32, "at the expected value: GREEN");
+    assert_eq!(now.percent_complete, Some(100.0));
+    assert!(now.forecast.is_some());
+    assert_eq!(overview.compliance.as_ref().unwrap().received_count, 1);
+
+    // Within 10 % of the planned change below: AMBER; beyond: RED.
+    let amber = target.value - (change * 0.05).ceil();
+    submit(12, amber, rpb::OverallStatus::AtRisk, vec![]).await.unwrap();
+    let overview = suite.overview(&mut dashboard).await;
+    assert_eq!(target_of(&overview, &target.code).rag, RagStatus::Amber as i32);
+    let red = target.value - (change * 0.5).ceil();
+    let helper = suite.other_department(&department).await;
+    submit(
+        12,
+        red,
+        rpb::OverallStatus::OffTrack,
+        vec![rpb::Blocker {
+            description: "用地指标不足，需协调".into(),
+            severity: rpb::BlockerSeverity::High as i32,
+            support_unit: helper.clone(),
+        }],
+    )
+    .await
+    .unwrap();
+    let overview = suite.overview(&mut dashboard).await;
+    assert_eq!(target_of(&overview, &target.code).rag, RagStatus::Red as i32);
+    let measure = overview
+        .measures
+        .iter()
+        .find(|m| m.measure_number == target.measure_number)
+        .unwrap();
+    assert_eq!(measure.rag, RagStatus::Red as i32);
+    assert_eq!(measure.open_blocker_count, 1);
+    let unit = measure.units.iter().find(|u| u.department == department).unwrap();
+    assert_eq!(unit.latest_status, rpb::OverallStatus::OffTrack as i32);
+    assert!(unit.latest_report.ends_with("@3"), "{}", unit.latest_report);
+
+    // Measure detail, scorecard and alerts agree.
+    let detail = dashboard
+        .get_measure_detail(pb::GetMeasureDetailRequest {
+            plan: PLAN.into(),
+            measure_number: target.measure_number.clone(),
+            as_of: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(detail.rag, RagStatus::Red as i32);
+    assert_eq!(detail.open_blockers.len(), 1);
+    assert_eq!(detail.latest_reports.len(), 1);
+    let series = &detail
+        .targets
+        .iter()
+        .find(|t| t.status.as_ref().unwrap().target.as_ref().unwrap().code == target.code)
+        .unwrap()
+        .series;
+    assert_eq!(series.last().unwrap().actual, Some(red));
+    let scorecard = dashboard
+        .get_department_scorecard(pb::GetDepartmentScorecardRequest {
+            plan: PLAN.into(),
+            department: department.clone(),
+            as_of: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        scorecard
+            .measures
+            .iter()
+            .any(|m| m.measure_number == target.measure_number)
+    );
+    assert!(scorecard.contributions.iter().any(|c| c.target_code == target.code));
+    assert!(!scorecard.calendar.is_empty());
+    let support = dashboard
+        .list_alerts(pb::ListAlertsRequest {
+            plan: PLAN.into(),
+            department: helper.clone(),
+            kinds: vec![pb::AlertKind::SupportRequested as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(support.alerts.len(), 1, "the support request is addressed to {helper}");
+    let all = dashboard
+        .list_alerts(pb::ListAlertsRequest {
+            plan: PLAN.into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.alerts[0].kind, pb::AlertKind::TargetOffTrack as i32);
+    assert!(all.alerts.iter().any(|a| a.kind == pb::AlertKind::ReportOverdue as i32));
+    assert!(all.alerts.windows(2).all(|w| w[0].kind <= w[1].kind), "ordered by kind");
+    assert!(!all.next_page_token.is_empty());
+
+    // Errors: a future date and an unknown measure.
+    let future = dashboard
+        .get_overview(pb::GetOverviewRequest {
+            plan: PLAN.into(),
+            as_of: Some(duban_proto::common::v1::Date {
+                year: 2999,
+                month: 1,
+                day: 1,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(future.code(), Code::InvalidArgument);
+    let missing = dashboard
+        .get_measure_detail(pb::GetMeasureDetailRequest {
+            plan: PLAN.into(),
+            measure_number: "99.9".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    // The other services' RPCs, health and the JSON API on the same port.
+    let mut departments = DepartmentsServiceClient::new(testing::channel(
+        suite.gateway.local_addr(),
+        Some(&suite.settings.auth.bootstrap_admin_token),
+    ));
+    let listed = departments
+        .list_departments(ListDepartmentsRequest {
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.departments.len(), 10);
+    testing::wait_serving(
+        suite.gateway.local_addr(),
+        duban_gateway::SERVICE_NAME,
+        Duration::from_secs(5),
+    )
+    .await;
+    let (status, body) = http_get(suite.gateway.local_addr(), "/api/v1/overview").await;
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["actions"].as_array().unwrap().len(), 10);
+    let (status, csv) = http_get(suite.gateway.local_addr(), "/api/v1/overview.csv").await;
+    assert_eq!(status, 200);
+    assert!(csv.contains(&target.code));
+    let (status, csv) = http_get(suite.gateway.local_addr(), "/api/v1/reports.csv").await;
+    assert_eq!(status, 200);
+    assert!(csv.contains(&stored.name), "{csv}");
+    let (status, metrics) = http_get(suite.gateway.local_addr(), "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(metrics.contains("duban_gateway_forwarded_calls_total"));
+
+    // Reporting stops: the overview is partial and names it; the page shows a banner.
+    let suite = suite.stop_reporting().await;
+    let overview = suite.overview(&mut dashboard).await;
+    assert_eq!(overview.unreachable, ["duban.reporting.v1.ReportingService"]);
+    assert_eq!(overview.actions.len(), 10);
+    assert!(overview.compliance.is_none());
+    let (status, page) = http_get(suite.gateway.local_addr(), "/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"unreachable\"") && page.contains("duban.reporting.v1.ReportingService"));
+
+    // ... and restarts: everything recovers by itself.
+    let suite = suite.restart_reporting().await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        let overview = suite.overview(&mut dashboard).await;
+        if overview.unreachable.is_empty() {
+            assert_eq!(target_of(&overview, &target.code).actual, Some(red));
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "the overview recovers once reporting is back");
+    suite.stop().await;
+}
+
+async fn department_callers_see_only_their_own(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let token = suite
+        .issue(duban_proto::departments::v1::Role::Department, "nanxiang-town")
+        .await;
+    let mut dashboard = suite.dashboard(&token);
+    let denied = dashboard
+        .get_overview(pb::GetOverviewRequest {
+            plan: PLAN.into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let other = dashboard
+        .get_department_scorecard(pb::GetDepartmentScorecardRequest {
+            plan: PLAN.into(),
+            department: "anting-town".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(other.code(), Code::PermissionDenied);
+    let own = dashboard
+        .get_department_scorecard(pb::GetDepartmentScorecardRequest {
+            plan: PLAN.into(),
+            department: "nanxiang-town".into(),
+            as_of: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!own.measures.is_empty());
+    let alerts = dashboard
+        .list_alerts(pb::ListAlertsRequest {
+            plan: PLAN.into(),
+            department: "anting-town".into(),
+            kinds: vec![pb::AlertKind::ReportOverdue as i32],
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!alerts.alerts.is_empty());
+    assert!(alerts.alerts.iter().all(|a| match &a.details {
+        Some(pb::alert::Details::OverdueReport(o)) => o.department == "nanxiang-town",
+        _ => false,
+    }));
+    let anonymous = suite.dashboard("dbn_not_a_token");
+    let refused = anonymous
+        .clone()
+        .get_overview(pb::GetOverviewRequest {
+            plan: PLAN.into(),
+            as_of: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+    suite.stop().await;
+}
+
+duban_kit::backend_tests!(
+    follows_reports_through_the_front_door,
+    department_callers_see_only_their_own
+);

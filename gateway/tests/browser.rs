@@ -1,0 +1,224 @@
+//! The dashboard in a real browser: headless Chromium loads the page after demo-like
+//! data (backfilled reports on time and late, months missing, a support request) and
+//! the DOM must show the ten action cards, the compliance heatmap and the alerts, in
+//! Chinese and after the English switch. The screenshot is kept under
+//! `target/test-artifacts/`.
+//!
+//! Needs Debian's `chromium` (`apt-get update && apt-get install -y chromium`); without
+//! it the test says so loudly and skips, unless `DUBAN_REQUIRE_CHROMIUM=1`.
+
+mod common;
+
+use std::{io::Write, path::PathBuf, process::Command, time::Duration};
+
+use common::{PLAN, Suite};
+use duban_kit::testing::{self, Backend};
+use duban_proto::{
+    common::v1::Period,
+    reporting::v1::{self as rpb, reporting_service_client::ReportingServiceClient},
+};
+
+fn chromium() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("DUBAN_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let output = Command::new("which").arg(name).output().ok()?;
+            output
+                .status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+        })
+}
+
+fn required() -> bool {
+    std::env::var("DUBAN_REQUIRE_CHROMIUM").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
+}
+
+/// Runs headless Chromium with `args` against `url`, returning stdout.
+fn run_chromium(binary: &PathBuf, profile: &std::path::Path, args: &[String], url: &str) -> String {
+    let output = Command::new(binary)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--timeout=15000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Backfills demo-like reports through the gateway: for the units of the first measures,
+/// March to June on time or late, nothing since (missing), and a support request.
+async fn demo_data(suite: &Suite) {
+    let mut dashboard = suite.dashboard(&suite.settings.auth.bootstrap_admin_token);
+    let overview = suite.overview(&mut dashboard).await;
+    let mut items = Vec::new();
+    let statuses = [
+        rpb::OverallStatus::OnTrack,
+        rpb::OverallStatus::AtRisk,
+        rpb::OverallStatus::OffTrack,
+        rpb::OverallStatus::Completed,
+    ];
+    for (m, measure) in overview.measures.iter().take(6).enumerate() {
+        for (u, unit) in measure.units.iter().take(4).enumerate() {
+            for month in 3..=6 {
+                let on_time = !(u + month as usize).is_multiple_of(3);
+                let day = if on_time { 3 } else { 20 };
+                let submit = chrono::NaiveDate::from_ymd_opt(2023, month as u32 + 1, day)
+                    .unwrap()
+                    .and_hms_opt(2, 0, 0)
+                    .unwrap()
+                    .and_utc();
+                let blockers = if m == 0 && u == 0 && month == 6 {
+                    vec![rpb::Blocker {
+                        description: "项目用地规划调整，需区规划资源局支持".into(),
+                        severity: rpb::BlockerSeverity::High as i32,
+                        support_unit: "planning-resources-bureau".into(),
+                    }]
+                } else {
+                    vec![]
+                };
+                items.push(rpb::SubmitReportsRequest {
+                    parent: PLAN.into(),
+                    report: Some(rpb::Report {
+                        measure_number: measure.measure_number.clone(),
+                        department: unit.department.clone(),
+                        period: Some(Period { year: 2023, month }),
+                        overall_status: statuses[(m + u) % statuses.len()] as i32,
+                        narrative: "按计划推进".into(),
+                        blockers,
+                        ..Default::default()
+                    }),
+                    request_id: uuid::Uuid::new_v4().to_string(),
+                    validate_only: false,
+                    backfill: true,
+                    submit_time: Some(prost_types::Timestamp {
+                        seconds: submit.timestamp(),
+                        nanos: 0,
+                    }),
+                });
+            }
+        }
+    }
+    let count = items.len();
+    let mut reporting = ReportingServiceClient::new(testing::channel(
+        suite.gateway.local_addr(),
+        Some(&suite.settings.auth.bootstrap_admin_token),
+    ));
+    let response = reporting
+        .submit_reports(tokio_stream::iter(items))
+        .await
+        .expect("the stream is forwarded")
+        .into_inner();
+    let failures: Vec<_> = response
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Some(rpb::submit_reports_result::Outcome::Error(e)) => Some(e.message.clone()),
+            _ => None,
+        })
+        .collect();
+    // A unit whose support request names itself is refused; everything else is stored.
+    assert!(
+        response.succeeded_count as usize >= count - 4,
+        "{} of {count} stored: {failures:?}",
+        response.succeeded_count
+    );
+}
+
+async fn dashboard_in_a_browser(backend: Backend) {
+    let Some(binary) = chromium() else {
+        if required() {
+            panic!("chromium is not installed and DUBAN_REQUIRE_CHROMIUM=1 requires it: apt-get install -y chromium");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !!! chromium is not installed: SKIPPING the browser test of the dashboard\n\
+             !!! (apt-get update && apt-get install -y chromium; DUBAN_REQUIRE_CHROMIUM=1 to fail instead)\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return;
+    };
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    demo_data(&suite).await;
+    let addr = suite.gateway.local_addr();
+    let profile = tempfile_dir();
+    let (binary_zh, profile_zh, url_zh) = (binary.clone(), profile.clone(), format!("http://{addr}/"));
+    let dom =
+        tokio::task::spawn_blocking(move || run_chromium(&binary_zh, &profile_zh, &["--dump-dom".into()], &url_zh))
+            .await
+            .unwrap();
+    assert_eq!(dom.matches("class=\"card action-card").count(), 10, "ten action cards");
+    assert!(dom.contains("十大行动") && dom.contains("lang=\"zh\""));
+    assert!(dom.contains("id=\"heatmap\""), "the heatmap");
+    assert!(dom.contains("cell on_time") && dom.contains("cell late") && dom.contains("cell missing"));
+    assert!(
+        dom.contains("id=\"alerts\"") && dom.contains("class=\"alert "),
+        "the alerts"
+    );
+    assert!(dom.contains("<svg class=\"chart\""), "inline trajectory charts");
+    assert!(dom.contains("id=\"lang-switch\""));
+
+    let (binary_en, profile_en, url_en) = (binary.clone(), profile.clone(), format!("http://{addr}/?lang=en"));
+    let dom =
+        tokio::task::spawn_blocking(move || run_chromium(&binary_en, &profile_en, &["--dump-dom".into()], &url_en))
+            .await
+            .unwrap();
+    assert!(dom.contains("lang=\"en\"") && dom.contains("Reporting compliance") && dom.contains("Alerts"));
+    assert_eq!(dom.matches("class=\"card action-card").count(), 10);
+
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let shot = artifacts.join(format!("dashboard-{backend}.png"));
+    let _ = std::fs::remove_file(&shot);
+    let args = vec![
+        format!("--screenshot={}", shot.display()),
+        "--window-size=1400,2600".into(),
+    ];
+    let url = format!("http://{addr}/");
+    tokio::task::spawn_blocking(move || run_chromium(&binary, &profile, &args, &url))
+        .await
+        .unwrap();
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(size > 10_000, "a screenshot at {} ({size} bytes)", shot.display());
+    let _ = writeln!(std::io::stderr(), "dashboard screenshot: {}", shot.display());
+    suite.stop().await;
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("duban-chromium-{:016x}", rand_u64()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_nanos(),
+    );
+    hasher.finish()
+}
+
+duban_kit::backend_tests!(dashboard_in_a_browser);

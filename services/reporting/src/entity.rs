@@ -1,0 +1,243 @@
+//! The reporting service's tables. Times are microseconds since the Unix epoch, periods
+//! are `YYYY-MM` text, enums are their contract names and lists are JSON text, so one
+//! schema fits SQLite and PostgreSQL alike.
+
+/// One row per report key: which revision is latest, its state, and when revision 1
+/// was submitted (what compliance needs, without reading revisions).
+pub mod report {
+    use sea_orm::entity::prelude::*;
+
+    /// One report key.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "report")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// Measure number, for example `4.1`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub measure_number: String,
+        /// Reporting department code.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department: String,
+        /// `YYYY-MM`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub period: String,
+        /// The latest revision.
+        pub revision: i32,
+        /// `Report.State` contract name of the latest revision.
+        pub state: String,
+        /// When revision 1 was submitted.
+        pub first_submit_time_us: i64,
+        /// The reason of the most recent return, empty if never returned.
+        pub return_reason: String,
+        /// Last change.
+        pub update_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Every stored revision (AIP-162). Only the review columns ever change.
+pub mod report_revision {
+    use sea_orm::entity::prelude::*;
+
+    /// One revision.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "report_revision")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// Measure number.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub measure_number: String,
+        /// Reporting department code.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department: String,
+        /// `YYYY-MM`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub period: String,
+        /// 1, 2, ...
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i32,
+        /// `Report.State` contract name.
+        pub state: String,
+        /// The etag; changes on review.
+        pub etag: String,
+        /// `OverallStatus` contract name.
+        pub overall_status: String,
+        /// The narrative.
+        pub narrative: String,
+        /// Whether the figures are preliminary.
+        pub provisional: bool,
+        /// Whether an ADMIN backfill stored it.
+        pub backfilled: bool,
+        /// JSON array of metric values.
+        pub metric_values: String,
+        /// JSON array of milestone updates.
+        pub milestone_updates: String,
+        /// JSON array of blockers.
+        pub blockers: String,
+        /// JSON array of evidence links.
+        pub evidence_links: String,
+        /// `Role` contract name of the submitter.
+        pub submitted_by_role: String,
+        /// Department code of the submitter, for department principals.
+        pub submitted_by_department: String,
+        /// Credential resource name of the submitter.
+        pub submitted_by_credential: String,
+        /// When it was submitted (the original time for a backfill).
+        pub submit_time_us: i64,
+        /// The plan revision current at submission.
+        pub plan_revision: i32,
+        /// `Role` contract name of the reviewer, empty while SUBMITTED.
+        pub reviewer_role: String,
+        /// Department code of the reviewer.
+        pub reviewer_department: String,
+        /// Credential of the reviewer.
+        pub reviewer_credential: String,
+        /// When it was reviewed.
+        pub review_time_us: Option<i64>,
+        /// Acceptance comment or return reason.
+        pub review_reason: String,
+        /// When the row was written (differs from `submit_time_us` for a backfill).
+        pub create_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The progress aggregate: per target, department, period and slot, the value of the
+/// revision that slot selects. Rewritten for one report key in the transaction that
+/// changes the key, so GetProgress reads only this table: its size is bounded by
+/// targets × departments × periods × slots, never by the number of revisions.
+pub mod progress_value {
+    use sea_orm::entity::prelude::*;
+
+    /// One value.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "progress_value")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// Target code.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub target_code: String,
+        /// Reporting department code.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department: String,
+        /// `YYYY-MM`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub period: String,
+        /// Which revision of the key this is: see `crate::progress::Slot`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub slot: String,
+        /// The measure of the report.
+        pub measure_number: String,
+        /// The value, in the target's unit.
+        pub value: f64,
+        /// The revision it comes from.
+        pub revision: i32,
+        /// That revision's submit time.
+        pub submit_time_us: i64,
+        /// Whether that revision is provisional.
+        pub provisional: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The event log WatchReportEvents replays; `sequence` is its position.
+pub mod report_event {
+    use sea_orm::entity::prelude::*;
+
+    /// One event.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "report_event")]
+    pub struct Model {
+        /// Strictly increasing position.
+        #[sea_orm(primary_key)]
+        pub sequence: i64,
+        /// The plan's slug.
+        pub plan: String,
+        /// `ReportEventType` contract name.
+        pub event_type: String,
+        /// Measure number.
+        pub measure_number: String,
+        /// Department code.
+        pub department: String,
+        /// `YYYY-MM`.
+        pub period: String,
+        /// The revision concerned.
+        pub revision: i32,
+        /// When the event was recorded.
+        pub event_time_us: i64,
+        /// `Role` contract name of the actor.
+        pub actor_role: String,
+        /// Department code of the actor.
+        pub actor_department: String,
+        /// Credential of the actor.
+        pub actor_credential: String,
+        /// Whether the revision was backfilled.
+        pub backfilled: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One record per write attempt or refused call; never changed or deleted.
+pub mod audit_record {
+    use sea_orm::entity::prelude::*;
+
+    /// One record.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_record")]
+    pub struct Model {
+        /// Record number.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// When the call was handled.
+        pub time_us: i64,
+        /// `Role` contract name of the caller (never a token).
+        pub role: String,
+        /// Department code of the caller.
+        pub department: String,
+        /// Credential resource name of the caller.
+        pub credential: String,
+        /// Full gRPC method.
+        pub method: String,
+        /// The call's or item's request id.
+        pub request_id: String,
+        /// gRPC status code number.
+        pub code: i32,
+        /// Error message.
+        pub status_message: String,
+        /// The resource acted on.
+        pub resource: String,
+        /// Whether `validate_only` was set.
+        pub validate_only: bool,
+        /// Whether the item was a backfill.
+        pub backfill: bool,
+        /// Position in a SubmitReports stream.
+        pub item_index: Option<i32>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,0 +1,241 @@
+//! The gRPC adapter: each handler authenticates, hands the request to the domain, and
+//! turns the domain's error into a status. No rule lives here.
+
+use std::pin::Pin;
+
+use duban_kit::{
+    Authenticator, Ready,
+    auth::{Verified, bearer_token},
+};
+use duban_proto::reporting::v1::{self as pb, reporting_service_server::ReportingService};
+use futures::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::{
+    error::ReportingError,
+    service::{Item, MAX_STREAM_ITEMS, Reporting, method},
+};
+
+/// What the handlers need once the database is ready.
+#[derive(Debug)]
+pub struct State {
+    /// The domain.
+    pub reporting: Reporting,
+    /// Checks callers' tokens.
+    pub auth: Authenticator,
+}
+
+/// Implements `duban.reporting.v1.ReportingService`.
+#[derive(Debug, Clone)]
+pub struct ReportingGrpc {
+    ready: Ready<State>,
+}
+
+impl ReportingGrpc {
+    /// Handlers over state that becomes ready later.
+    pub fn new(ready: Ready<State>) -> Self {
+        Self { ready }
+    }
+
+    async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Verified), Status> {
+        let state = self.ready.get()?;
+        let token = bearer_token(request.metadata()).map_err(|e| Status::from(ReportingError::Auth(e)))?;
+        let verified = state
+            .auth
+            .verify(token)
+            .await
+            .map_err(|e| Status::from(ReportingError::Auth(e)))?;
+        Ok((state, verified))
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+/// The stream of WatchReportEvents.
+pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReportEventsResponse, Status>> + Send>>;
+
+fn reply<T>(result: Result<T, ReportingError>) -> Reply<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+fn item_error(error: &ReportingError) -> pb::ItemError {
+    let (code, reason, _) = error.parts();
+    pb::ItemError {
+        code: code as i32,
+        message: error.public_message(),
+        reason: reason.to_owned(),
+        field_violations: error
+            .violations()
+            .into_iter()
+            .map(|v| pb::FieldViolation {
+                field: v.field,
+                description: v.description,
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl ReportingService for ReportingGrpc {
+    async fn submit_report(&self, request: Request<pb::SubmitReportRequest>) -> Reply<pb::Report> {
+        let (state, caller) = self.caller(&request).await?;
+        let request = request.into_inner();
+        reply(
+            state
+                .reporting
+                .submit(&caller, request.clone(), method::SUBMIT, Item::default(), &request)
+                .await,
+        )
+    }
+
+    async fn submit_reports(
+        &self,
+        request: Request<Streaming<pb::SubmitReportsRequest>>,
+    ) -> Reply<pb::SubmitReportsResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        if matches!(
+            caller.principal,
+            duban_kit::Principal::Leadership | duban_kit::Principal::Service
+        ) {
+            let error = ReportingError::RoleNotAllowed(format!(
+                "submitting reports is not allowed for {}",
+                caller.principal.label()
+            ));
+            return Err(state
+                .reporting
+                .audit_refusal(&caller, method::SUBMIT_MANY, "", error)
+                .await
+                .into());
+        }
+        let mut stream = request.into_inner();
+        let mut pending = futures::stream::FuturesOrdered::new();
+        let mut index = 0usize;
+        let mut results = Vec::new();
+        // Items are validated and queued concurrently (up to 64 in flight), so the
+        // writer can commit many of them in one transaction; results keep stream order.
+        loop {
+            tokio::select! {
+                item = stream.next(), if pending.len() < 64 => match item {
+                    None => break,
+                    Some(Err(status)) => return Err(status),
+                    Some(Ok(item)) => {
+                        let i = index as i32;
+                        index += 1;
+                        let reporting = state.reporting.clone();
+                        let caller = caller.clone();
+                        pending.push_back(async move {
+                            let request_id = item.request_id.clone();
+                            if i as usize >= MAX_STREAM_ITEMS {
+                                return (i, request_id, Err(ReportingError::TooManyItems(MAX_STREAM_ITEMS)));
+                            }
+                            let submit = pb::SubmitReportRequest {
+                                parent: item.parent.clone(),
+                                report: item.report.clone(),
+                                request_id: item.request_id.clone(),
+                                validate_only: item.validate_only,
+                            };
+                            let extra = Item { backfill: item.backfill, submit_time: item.submit_time, index: Some(i) };
+                            let result = reporting.submit(&caller, submit, method::SUBMIT_MANY, extra, &item).await;
+                            (i, request_id, result)
+                        });
+                    }
+                },
+                Some(done) = pending.next(), if !pending.is_empty() => results.push(done),
+            }
+        }
+        while let Some(done) = pending.next().await {
+            results.push(done);
+        }
+        let mut response = pb::SubmitReportsResponse::default();
+        for (index, request_id, result) in results {
+            let outcome = match result {
+                Ok(report) => {
+                    response.succeeded_count += 1;
+                    pb::submit_reports_result::Outcome::Report(report)
+                }
+                Err(error) => {
+                    response.failed_count += 1;
+                    pb::submit_reports_result::Outcome::Error(item_error(&error))
+                }
+            };
+            response.results.push(pb::SubmitReportsResult {
+                index,
+                request_id,
+                outcome: Some(outcome),
+            });
+        }
+        Ok(Response::new(response))
+    }
+
+    async fn get_report(&self, request: Request<pb::GetReportRequest>) -> Reply<pb::Report> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.get_report(&caller, &request.get_ref().name).await)
+    }
+
+    async fn list_reports(&self, request: Request<pb::ListReportsRequest>) -> Reply<pb::ListReportsResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.list_reports(&caller, request.get_ref()).await)
+    }
+
+    async fn list_report_revisions(
+        &self,
+        request: Request<pb::ListReportRevisionsRequest>,
+    ) -> Reply<pb::ListReportRevisionsResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.list_revisions(&caller, request.get_ref()).await)
+    }
+
+    async fn accept_report(&self, request: Request<pb::AcceptReportRequest>) -> Reply<pb::Report> {
+        let (state, caller) = self.caller(&request).await?;
+        let r = request.get_ref();
+        reply(
+            state
+                .reporting
+                .review(&caller, &r.name, &r.etag, &r.comment, &r.request_id, true, r)
+                .await,
+        )
+    }
+
+    async fn return_report(&self, request: Request<pb::ReturnReportRequest>) -> Reply<pb::Report> {
+        let (state, caller) = self.caller(&request).await?;
+        let r = request.get_ref();
+        reply(
+            state
+                .reporting
+                .review(&caller, &r.name, &r.etag, &r.reason, &r.request_id, false, r)
+                .await,
+        )
+    }
+
+    async fn get_progress(&self, request: Request<pb::GetProgressRequest>) -> Reply<pb::GetProgressResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.get_progress(&caller, request.get_ref()).await)
+    }
+
+    async fn get_compliance(&self, request: Request<pb::GetComplianceRequest>) -> Reply<pb::GetComplianceResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.get_compliance(&caller, request.get_ref()).await)
+    }
+
+    type WatchReportEventsStream = EventStream;
+
+    async fn watch_report_events(
+        &self,
+        request: Request<pb::WatchReportEventsRequest>,
+    ) -> Reply<Self::WatchReportEventsStream> {
+        let (state, caller) = self.caller(&request).await?;
+        let stream = state
+            .reporting
+            .watch(&caller, request.into_inner())
+            .await
+            .map_err(Status::from)?;
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn list_audit_records(
+        &self,
+        request: Request<pb::ListAuditRecordsRequest>,
+    ) -> Reply<pb::ListAuditRecordsResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.list_audit(&caller, request.get_ref()).await)
+    }
+}

@@ -1,0 +1,76 @@
+//! The reporting service: typed progress reports per measure, department and month,
+//! their review, the progress aggregates derived from them, compliance, a live event
+//! stream and an audit trail. Writes go through one writer task that commits
+//! concurrent submissions together (group commit, see [`writer`]).
+
+pub mod calendar;
+pub mod catalog;
+pub mod compliance;
+pub mod convert;
+pub mod entity;
+pub mod error;
+pub mod grpc;
+pub mod migration;
+pub mod progress;
+pub mod service;
+pub mod store;
+pub mod validate;
+pub mod writer;
+
+use std::{sync::Arc, time::Duration};
+
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::RemoteVerifier, client::connect_lazy};
+use duban_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
+
+pub use error::ReportingError;
+pub use service::Reporting;
+
+/// The fully qualified gRPC service name, as health checks and reflection know it.
+pub const SERVICE_NAME: &str = "duban.reporting.v1.ReportingService";
+
+/// How long a call to another service may take when the incoming call sets no shorter
+/// deadline.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts the reporting server on `settings.reporting.listen`. It answers NOT_SERVING
+/// until its database is migrated. It reads tokens, departments and designations from
+/// the departments service, and plans, measures and targets from the measures and
+/// targets services, each with the service token.
+pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
+    let ready: Ready<grpc::State> = Ready::default();
+    let limits = &settings.server;
+    let service = ReportingServiceServer::new(grpc::ReportingGrpc::new(ready.clone()))
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service);
+
+    let token = Some(settings.auth.service_token.as_str());
+    let departments =
+        connect_lazy(&settings.departments.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
+    let measures =
+        connect_lazy(&settings.measures.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
+    let targets = connect_lazy(&settings.targets.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
+    let server = GrpcServer::start("reporting", settings.reporting.listen, limits, &[SERVICE_NAME], routes).await?;
+
+    let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
+    let auth = Authenticator::new(
+        &settings.auth.service_token,
+        Arc::new(RemoteVerifier::new(departments.clone())),
+        settings.auth.cache_ttl(),
+    );
+    let catalog = catalog::Catalog::new(
+        Arc::new(catalog::RemoteCatalog::new(measures, targets, departments)),
+        catalog::CATALOG_TTL,
+    );
+    let count_submitted = settings.progress.count_submitted;
+    let stopping = server.stopping();
+    server.bring_up(ready, move || {
+        let (url, auth, catalog, stopping) = (url.clone(), auth.clone(), catalog.clone(), stopping.clone());
+        async move {
+            let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
+            let reporting = Reporting::new(store::ReportStore::new(db), catalog, count_submitted, stopping);
+            Ok::<_, ReportingError>(grpc::State { reporting, auth })
+        }
+    });
+    Ok(server)
+}

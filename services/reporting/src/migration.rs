@@ -1,0 +1,313 @@
+//! Schema migrations of the reporting database, applied at start-up.
+
+use sea_orm_migration::prelude::*;
+
+/// Every migration of this service, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(duban_kit::idempotency::CreateRequestLog),
+            Box::new(CreateReports),
+        ]
+    }
+}
+
+/// Reports, revisions, the progress aggregate, events and audit records.
+#[derive(Debug)]
+struct CreateReports;
+
+impl MigrationName for CreateReports {
+    fn name(&self) -> &str {
+        "m20261127_000002_create_reports"
+    }
+}
+
+#[derive(DeriveIden)]
+enum Report {
+    Table,
+    Plan,
+    MeasureNumber,
+    Department,
+    Period,
+    Revision,
+    State,
+    FirstSubmitTimeUs,
+    ReturnReason,
+    UpdateTimeUs,
+}
+
+#[derive(DeriveIden)]
+enum ReportRevision {
+    Table,
+    Plan,
+    MeasureNumber,
+    Department,
+    Period,
+    Revision,
+    State,
+    Etag,
+    OverallStatus,
+    Narrative,
+    Provisional,
+    Backfilled,
+    MetricValues,
+    MilestoneUpdates,
+    Blockers,
+    EvidenceLinks,
+    SubmittedByRole,
+    SubmittedByDepartment,
+    SubmittedByCredential,
+    SubmitTimeUs,
+    PlanRevision,
+    ReviewerRole,
+    ReviewerDepartment,
+    ReviewerCredential,
+    ReviewTimeUs,
+    ReviewReason,
+    CreateTimeUs,
+}
+
+#[derive(DeriveIden)]
+enum ProgressValue {
+    Table,
+    Plan,
+    TargetCode,
+    Department,
+    Period,
+    Slot,
+    MeasureNumber,
+    Value,
+    Revision,
+    SubmitTimeUs,
+    Provisional,
+}
+
+#[derive(DeriveIden)]
+enum ReportEvent {
+    Table,
+    Sequence,
+    Plan,
+    EventType,
+    MeasureNumber,
+    Department,
+    Period,
+    Revision,
+    EventTimeUs,
+    ActorRole,
+    ActorDepartment,
+    ActorCredential,
+    Backfilled,
+}
+
+#[derive(DeriveIden)]
+enum AuditRecord {
+    Table,
+    Id,
+    TimeUs,
+    Role,
+    Department,
+    Credential,
+    Method,
+    RequestId,
+    Code,
+    StatusMessage,
+    Resource,
+    ValidateOnly,
+    Backfill,
+    ItemIndex,
+}
+
+fn text(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).text().not_null().to_owned()
+}
+
+fn string(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).string().not_null().to_owned()
+}
+
+fn big(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).big_integer().not_null().to_owned()
+}
+
+fn int(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).integer().not_null().to_owned()
+}
+
+fn boolean(column: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(column).boolean().not_null().to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateReports {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Report::Table)
+                    .col(string(Report::Plan))
+                    .col(string(Report::MeasureNumber))
+                    .col(string(Report::Department))
+                    .col(string(Report::Period))
+                    .col(int(Report::Revision))
+                    .col(string(Report::State))
+                    .col(big(Report::FirstSubmitTimeUs))
+                    .col(text(Report::ReturnReason))
+                    .col(big(Report::UpdateTimeUs))
+                    .primary_key(
+                        Index::create()
+                            .col(Report::Plan)
+                            .col(Report::MeasureNumber)
+                            .col(Report::Department)
+                            .col(Report::Period),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReportRevision::Table)
+                    .col(string(ReportRevision::Plan))
+                    .col(string(ReportRevision::MeasureNumber))
+                    .col(string(ReportRevision::Department))
+                    .col(string(ReportRevision::Period))
+                    .col(int(ReportRevision::Revision))
+                    .col(string(ReportRevision::State))
+                    .col(string(ReportRevision::Etag))
+                    .col(string(ReportRevision::OverallStatus))
+                    .col(text(ReportRevision::Narrative))
+                    .col(boolean(ReportRevision::Provisional))
+                    .col(boolean(ReportRevision::Backfilled))
+                    .col(text(ReportRevision::MetricValues))
+                    .col(text(ReportRevision::MilestoneUpdates))
+                    .col(text(ReportRevision::Blockers))
+                    .col(text(ReportRevision::EvidenceLinks))
+                    .col(string(ReportRevision::SubmittedByRole))
+                    .col(string(ReportRevision::SubmittedByDepartment))
+                    .col(string(ReportRevision::SubmittedByCredential))
+                    .col(big(ReportRevision::SubmitTimeUs))
+                    .col(int(ReportRevision::PlanRevision))
+                    .col(string(ReportRevision::ReviewerRole))
+                    .col(string(ReportRevision::ReviewerDepartment))
+                    .col(string(ReportRevision::ReviewerCredential))
+                    .col(ColumnDef::new(ReportRevision::ReviewTimeUs).big_integer().null())
+                    .col(text(ReportRevision::ReviewReason))
+                    .col(big(ReportRevision::CreateTimeUs))
+                    .primary_key(
+                        Index::create()
+                            .col(ReportRevision::Plan)
+                            .col(ReportRevision::MeasureNumber)
+                            .col(ReportRevision::Department)
+                            .col(ReportRevision::Period)
+                            .col(ReportRevision::Revision),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProgressValue::Table)
+                    .col(string(ProgressValue::Plan))
+                    .col(string(ProgressValue::TargetCode))
+                    .col(string(ProgressValue::Department))
+                    .col(string(ProgressValue::Period))
+                    .col(string(ProgressValue::Slot))
+                    .col(string(ProgressValue::MeasureNumber))
+                    .col(ColumnDef::new(ProgressValue::Value).double().not_null())
+                    .col(int(ProgressValue::Revision))
+                    .col(big(ProgressValue::SubmitTimeUs))
+                    .col(boolean(ProgressValue::Provisional))
+                    .primary_key(
+                        Index::create()
+                            .col(ProgressValue::Plan)
+                            .col(ProgressValue::TargetCode)
+                            .col(ProgressValue::Department)
+                            .col(ProgressValue::Period)
+                            .col(ProgressValue::Slot),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("progress_value_key")
+                    .table(ProgressValue::Table)
+                    .col(ProgressValue::Plan)
+                    .col(ProgressValue::MeasureNumber)
+                    .col(ProgressValue::Department)
+                    .col(ProgressValue::Period)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReportEvent::Table)
+                    .col(
+                        ColumnDef::new(ReportEvent::Sequence)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(string(ReportEvent::Plan))
+                    .col(string(ReportEvent::EventType))
+                    .col(string(ReportEvent::MeasureNumber))
+                    .col(string(ReportEvent::Department))
+                    .col(string(ReportEvent::Period))
+                    .col(int(ReportEvent::Revision))
+                    .col(big(ReportEvent::EventTimeUs))
+                    .col(string(ReportEvent::ActorRole))
+                    .col(string(ReportEvent::ActorDepartment))
+                    .col(string(ReportEvent::ActorCredential))
+                    .col(boolean(ReportEvent::Backfilled))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditRecord::Table)
+                    .col(
+                        ColumnDef::new(AuditRecord::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(big(AuditRecord::TimeUs))
+                    .col(string(AuditRecord::Role))
+                    .col(string(AuditRecord::Department))
+                    .col(string(AuditRecord::Credential))
+                    .col(string(AuditRecord::Method))
+                    .col(string(AuditRecord::RequestId))
+                    .col(int(AuditRecord::Code))
+                    .col(text(AuditRecord::StatusMessage))
+                    .col(text(AuditRecord::Resource))
+                    .col(boolean(AuditRecord::ValidateOnly))
+                    .col(boolean(AuditRecord::Backfill))
+                    .col(ColumnDef::new(AuditRecord::ItemIndex).integer().null())
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in [
+            AuditRecord::Table.into_iden(),
+            ReportEvent::Table.into_iden(),
+            ProgressValue::Table.into_iden(),
+            ReportRevision::Table.into_iden(),
+            Report::Table.into_iden(),
+        ] {
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+        }
+        Ok(())
+    }
+}

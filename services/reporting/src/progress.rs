@@ -1,0 +1,324 @@
+//! Progress arithmetic (pure): which stored revision counts, each department's
+//! contribution, and a target's actual, following its aggregation and value basis.
+
+use std::collections::BTreeMap;
+
+use duban_proto::{
+    common::v1::{Aggregation, ValueBasis},
+    reporting::v1::{self as pb, ContributionStatus},
+};
+
+use crate::{calendar::Month, catalog::TargetInfo};
+
+/// Which revision of a report key an aggregate row holds. Each is kept up to date in
+/// the transaction that changes the key, so reads pick one without scanning history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Slot {
+    /// The latest revision not RETURNED.
+    SubmittedAny,
+    /// The latest revision not RETURNED and not provisional.
+    SubmittedFinal,
+    /// The latest ACCEPTED revision.
+    AcceptedAny,
+    /// The latest ACCEPTED revision not provisional.
+    AcceptedFinal,
+    /// The latest RETURNED revision (to tell "returned" from "no value").
+    Returned,
+}
+
+impl Slot {
+    /// Every slot.
+    pub const ALL: [Slot; 5] = [
+        Slot::SubmittedAny,
+        Slot::SubmittedFinal,
+        Slot::AcceptedAny,
+        Slot::AcceptedFinal,
+        Slot::Returned,
+    ];
+
+    /// The stored name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Slot::SubmittedAny => "submitted",
+            Slot::SubmittedFinal => "submitted_final",
+            Slot::AcceptedAny => "accepted",
+            Slot::AcceptedFinal => "accepted_final",
+            Slot::Returned => "returned",
+        }
+    }
+
+    /// The slot that counts: `count_submitted` (settings) and `include_provisional`
+    /// (request).
+    pub fn counted(count_submitted: bool, include_provisional: bool) -> Slot {
+        match (count_submitted, include_provisional) {
+            (true, true) => Slot::SubmittedAny,
+            (true, false) => Slot::SubmittedFinal,
+            (false, true) => Slot::AcceptedAny,
+            (false, false) => Slot::AcceptedFinal,
+        }
+    }
+
+    /// The same slot with provisional revisions allowed.
+    pub fn with_provisional(self) -> Slot {
+        match self {
+            Slot::SubmittedFinal => Slot::SubmittedAny,
+            Slot::AcceptedFinal => Slot::AcceptedAny,
+            other => other,
+        }
+    }
+
+    /// Whether a revision in `state` (contract name) with `provisional` fills it.
+    pub fn admits(self, state: &str, provisional: bool) -> bool {
+        let returned = state == "STATE_RETURNED";
+        let accepted = state == "STATE_ACCEPTED";
+        match self {
+            Slot::SubmittedAny => !returned,
+            Slot::SubmittedFinal => !returned && !provisional,
+            Slot::AcceptedAny => accepted,
+            Slot::AcceptedFinal => accepted && !provisional,
+            Slot::Returned => returned,
+        }
+    }
+}
+
+/// One period's value of one department.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodValue {
+    /// The period.
+    pub period: Month,
+    /// The value.
+    pub value: f64,
+    /// Name of the revision it comes from, `...@{n}`.
+    pub report: String,
+    /// Whether that revision is provisional.
+    pub provisional: bool,
+}
+
+/// What is known of one department for one target.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DepartmentValues {
+    /// Counted values, any period order.
+    pub values: Vec<PeriodValue>,
+    /// Whether provisional values exist that were not included.
+    pub provisional_excluded: bool,
+    /// Whether returned revisions with a value exist.
+    pub returned: bool,
+}
+
+/// A department's contribution: CUMULATIVE and SNAPSHOT take the latest period, PERIOD
+/// sums them.
+pub fn contribution(basis: i32, values: &[PeriodValue]) -> Option<(f64, Month, Vec<String>, bool)> {
+    let latest = values.iter().max_by_key(|v| v.period)?;
+    if basis == ValueBasis::Period as i32 {
+        let mut sorted: Vec<_> = values.iter().collect();
+        sorted.sort_by_key(|v| v.period);
+        let sum = sorted.iter().map(|v| v.value).sum();
+        let reports = sorted.iter().map(|v| v.report.clone()).collect();
+        Some((sum, latest.period, reports, sorted.iter().any(|v| v.provisional)))
+    } else {
+        Some((
+            latest.value,
+            latest.period,
+            vec![latest.report.clone()],
+            latest.provisional,
+        ))
+    }
+}
+
+/// A target's progress from its departments' values (keyed by department code).
+pub fn evaluate(target: &TargetInfo, departments: &BTreeMap<String, DepartmentValues>) -> pb::TargetProgress {
+    let authoritative = target.aggregation == Aggregation::Authoritative as i32;
+    let mut codes: Vec<&String> = target.reporting_departments.iter().chain(departments.keys()).collect();
+    codes.sort();
+    codes.dedup();
+    let mut progress = pb::TargetProgress {
+        target: target.name.clone(),
+        target_code: target.code.clone(),
+        measure_number: target.measure_number.clone(),
+        unit: target.unit,
+        comparator: target.comparator,
+        target_value: target.value,
+        aggregation: target.aggregation,
+        value_basis: target.basis,
+        baseline: target.baseline,
+        ..Default::default()
+    };
+    let mut actual: Option<f64> = None;
+    let mut latest: Option<Month> = None;
+    for code in codes {
+        let reporter = target.reporting_departments.contains(code);
+        let empty = DepartmentValues::default();
+        let known = departments.get(code).unwrap_or(&empty);
+        let mut entry = pb::DepartmentContribution {
+            department: code.clone(),
+            ..Default::default()
+        };
+        match contribution(target.basis, &known.values) {
+            Some((value, period, reports, provisional)) => {
+                entry.value = Some(value);
+                entry.latest_period = Some(period.to_proto());
+                entry.reports = reports;
+                entry.provisional = provisional;
+                let counts = !authoritative || reporter;
+                entry.status = if counts {
+                    ContributionStatus::Counted
+                } else {
+                    ContributionStatus::NotAuthoritative
+                } as i32;
+                if counts {
+                    actual = Some(actual.unwrap_or(0.0) + value);
+                    latest = latest.max(Some(period));
+                    progress.includes_provisional |= provisional;
+                }
+            }
+            None => {
+                entry.status = if known.provisional_excluded {
+                    ContributionStatus::ProvisionalExcluded
+                } else if known.returned {
+                    ContributionStatus::Returned
+                } else {
+                    ContributionStatus::NoValue
+                } as i32;
+            }
+        }
+        progress.contributions.push(entry);
+    }
+    if target.basis == ValueBasis::Period as i32
+        && let (Some(sum), Some(baseline)) = (actual, target.baseline)
+    {
+        actual = Some(sum + baseline);
+    }
+    progress.actual = actual;
+    progress.latest_period = latest.map(Month::to_proto);
+    progress
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(month: u32, value: f64) -> PeriodValue {
+        PeriodValue {
+            period: Month::new(2023, month).unwrap(),
+            value,
+            report: format!("r{month}"),
+            provisional: false,
+        }
+    }
+
+    fn target(aggregation: Aggregation, basis: ValueBasis, reporters: &[&str]) -> TargetInfo {
+        TargetInfo {
+            code: "t".into(),
+            aggregation: aggregation as i32,
+            basis: basis as i32,
+            baseline: Some(100.0),
+            reporting_departments: reporters.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn sums_cumulative_contributions_from_the_latest_period() {
+        let t = target(Aggregation::Sum, ValueBasis::Cumulative, &["a", "b", "c"]);
+        let values = BTreeMap::from([
+            (
+                "a".to_owned(),
+                DepartmentValues {
+                    values: vec![value(3, 5.0), value(4, 8.0)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "b".to_owned(),
+                DepartmentValues {
+                    values: vec![value(3, 2.0)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "c".to_owned(),
+                DepartmentValues {
+                    returned: true,
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let progress = evaluate(&t, &values);
+        assert_eq!(progress.actual, Some(10.0));
+        assert_eq!(progress.latest_period.unwrap().month, 4);
+        let statuses: Vec<_> = progress.contributions.iter().map(|c| c.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                ContributionStatus::Counted as i32,
+                ContributionStatus::Counted as i32,
+                ContributionStatus::Returned as i32
+            ]
+        );
+        assert_eq!(progress.contributions[0].reports, ["r4"]);
+    }
+
+    #[test]
+    fn period_values_are_summed_with_the_baseline_once() {
+        let t = target(Aggregation::Sum, ValueBasis::Period, &["a", "b"]);
+        let values = BTreeMap::from([
+            (
+                "a".to_owned(),
+                DepartmentValues {
+                    values: vec![value(3, 5.0), value(4, 8.0)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "b".to_owned(),
+                DepartmentValues {
+                    values: vec![value(4, 1.0)],
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let progress = evaluate(&t, &values);
+        assert_eq!(progress.actual, Some(114.0));
+        assert_eq!(progress.contributions[0].reports, ["r3", "r4"]);
+    }
+
+    #[test]
+    fn authoritative_counts_only_the_reporter() {
+        let t = target(Aggregation::Authoritative, ValueBasis::Snapshot, &["stats"]);
+        let values = BTreeMap::from([
+            (
+                "stats".to_owned(),
+                DepartmentValues {
+                    values: vec![value(5, 42.0)],
+                    ..Default::default()
+                },
+            ),
+            (
+                "other".to_owned(),
+                DepartmentValues {
+                    values: vec![value(6, 99.0)],
+                    ..Default::default()
+                },
+            ),
+        ]);
+        let progress = evaluate(&t, &values);
+        assert_eq!(progress.actual, Some(42.0));
+        assert_eq!(
+            progress.contributions[0].status,
+            ContributionStatus::NotAuthoritative as i32
+        );
+        assert_eq!(progress.contributions[0].department, "other");
+        let none = evaluate(&t, &BTreeMap::new());
+        assert_eq!(none.actual, None);
+        assert_eq!(none.contributions[0].status, ContributionStatus::NoValue as i32);
+    }
+
+    #[test]
+    fn slots_select_by_state_and_provisional() {
+        assert!(Slot::SubmittedAny.admits("STATE_SUBMITTED", true));
+        assert!(!Slot::SubmittedFinal.admits("STATE_SUBMITTED", true));
+        assert!(!Slot::AcceptedAny.admits("STATE_SUBMITTED", false));
+        assert!(!Slot::SubmittedAny.admits("STATE_RETURNED", false));
+        assert_eq!(Slot::counted(false, false), Slot::AcceptedFinal);
+    }
+}

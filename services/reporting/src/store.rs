@@ -1,0 +1,404 @@
+//! All SQL of the reporting service, through sea-orm: the reads, and the write steps
+//! the writer task runs inside its transactions. Rules live in `service`.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+};
+
+use crate::{
+    convert::{self, ReportKey},
+    entity::{audit_record, progress_value, report, report_event, report_revision},
+    progress::Slot,
+};
+
+/// The reporting database.
+#[derive(Debug, Clone)]
+pub struct ReportStore {
+    db: DatabaseConnection,
+    progress_rows_read: Arc<AtomicU64>,
+}
+
+/// Filters of ListReports.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    /// Measure number, or empty.
+    pub measure: String,
+    /// Department code, or empty.
+    pub department: String,
+    /// `YYYY-MM`, or empty.
+    pub period: String,
+    /// State name, or empty.
+    pub state: String,
+}
+
+/// Filters of ListAuditRecords.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Department code, or empty.
+    pub department: String,
+    /// Full method, or empty.
+    pub method: String,
+    /// Resource prefix, or empty.
+    pub resource_prefix: String,
+    /// Request id, or empty.
+    pub request_id: String,
+    /// Status code.
+    pub code: Option<i32>,
+    /// At or after.
+    pub start_us: Option<i64>,
+    /// Before.
+    pub end_us: Option<i64>,
+}
+
+fn revision_key(key: &ReportKey) -> sea_orm::Condition {
+    use report_revision::Column as C;
+    sea_orm::Condition::all()
+        .add(C::Plan.eq(key.plan.clone()))
+        .add(C::MeasureNumber.eq(key.measure.clone()))
+        .add(C::Department.eq(key.department.clone()))
+        .add(C::Period.eq(key.period.key()))
+}
+
+impl ReportStore {
+    /// Wraps a migrated connection.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            progress_rows_read: Arc::default(),
+        }
+    }
+
+    /// The connection.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// How many aggregate rows GetProgress has read since start (the no-scan proof).
+    pub fn progress_rows_read(&self) -> u64 {
+        self.progress_rows_read.load(Ordering::Relaxed)
+    }
+
+    /// A report key's pointer row.
+    pub async fn pointer(&self, db: &impl ConnectionTrait, key: &ReportKey) -> Result<Option<report::Model>, DbErr> {
+        report::Entity::find_by_id((
+            key.plan.clone(),
+            key.measure.clone(),
+            key.department.clone(),
+            key.period.key(),
+        ))
+        .one(db)
+        .await
+    }
+
+    /// One revision.
+    pub async fn revision(
+        &self,
+        db: &impl ConnectionTrait,
+        key: &ReportKey,
+        revision: i32,
+    ) -> Result<Option<report_revision::Model>, DbErr> {
+        report_revision::Entity::find_by_id((
+            key.plan.clone(),
+            key.measure.clone(),
+            key.department.clone(),
+            key.period.key(),
+            revision,
+        ))
+        .one(db)
+        .await
+    }
+
+    /// A page of a key's revisions, newest first, and their count.
+    pub async fn revisions(
+        &self,
+        key: &ReportKey,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<report_revision::Model>, u64), DbErr> {
+        let query = report_revision::Entity::find().filter(revision_key(key));
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_desc(report_revision::Column::Revision)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// A page of pointer rows: newest period first, then measure and department.
+    pub async fn pointers(
+        &self,
+        plan: &str,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<report::Model>, u64), DbErr> {
+        use report::Column as C;
+        let mut query = report::Entity::find().filter(C::Plan.eq(plan));
+        if !filter.measure.is_empty() {
+            query = query.filter(C::MeasureNumber.eq(filter.measure.clone()));
+        }
+        if !filter.department.is_empty() {
+            query = query.filter(C::Department.eq(filter.department.clone()));
+        }
+        if !filter.period.is_empty() {
+            query = query.filter(C::Period.eq(filter.period.clone()));
+        }
+        if !filter.state.is_empty() {
+            query = query.filter(C::State.eq(filter.state.clone()));
+        }
+        let total = query.clone().count(&self.db).await?;
+        // Measure numbers sort as text here; the service re-sorts each page is not
+        // possible across pages, so text order ("10.1" < "2.1") is the listing order.
+        let rows = query
+            .order_by_desc(C::Period)
+            .order_by_asc(C::MeasureNumber)
+            .order_by_asc(C::Department)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// Every pointer row of a plan (one per report key, never per revision).
+    pub async fn all_pointers(&self, plan: &str) -> Result<Vec<report::Model>, DbErr> {
+        report::Entity::find()
+            .filter(report::Column::Plan.eq(plan))
+            .all(&self.db)
+            .await
+    }
+
+    /// The aggregate rows of some targets in two slots (counted and, to tell why a
+    /// value is missing, the provisional-including and returned ones).
+    pub async fn progress_rows(
+        &self,
+        plan: &str,
+        targets: &[String],
+        slots: &[Slot],
+    ) -> Result<Vec<progress_value::Model>, DbErr> {
+        let mut out = Vec::new();
+        for chunk in targets.chunks(100) {
+            let rows = progress_value::Entity::find()
+                .filter(progress_value::Column::Plan.eq(plan))
+                .filter(progress_value::Column::TargetCode.is_in(chunk.iter().cloned()))
+                .filter(progress_value::Column::Slot.is_in(slots.iter().map(|s| s.key())))
+                .all(&self.db)
+                .await?;
+            out.extend(rows);
+        }
+        self.progress_rows_read.fetch_add(out.len() as u64, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// For an `as_of` in the past: the latest revision of a key submitted before
+    /// `cutoff_us` that `slot` admits now. Reads only that key's revisions.
+    pub async fn revision_before(
+        &self,
+        key: &ReportKey,
+        cutoff_us: i64,
+        slot: Slot,
+    ) -> Result<Option<report_revision::Model>, DbErr> {
+        let rows = report_revision::Entity::find()
+            .filter(revision_key(key))
+            .filter(report_revision::Column::SubmitTimeUs.lt(cutoff_us))
+            .order_by_desc(report_revision::Column::Revision)
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().find(|r| slot.admits(&r.state, r.provisional)))
+    }
+
+    /// Events of a plan after a sequence, oldest first.
+    pub async fn events_after(&self, plan: &str, after: i64, limit: u64) -> Result<Vec<report_event::Model>, DbErr> {
+        report_event::Entity::find()
+            .filter(report_event::Column::Plan.eq(plan))
+            .filter(report_event::Column::Sequence.gt(after))
+            .order_by_asc(report_event::Column::Sequence)
+            .limit(limit)
+            .all(&self.db)
+            .await
+    }
+
+    /// The oldest kept event's sequence (any plan), if any.
+    pub async fn oldest_event(&self) -> Result<Option<i64>, DbErr> {
+        Ok(report_event::Entity::find()
+            .order_by_asc(report_event::Column::Sequence)
+            .one(&self.db)
+            .await?
+            .map(|e| e.sequence))
+    }
+
+    /// Removes events older than `before_us`.
+    pub async fn prune_events(&self, before_us: i64) -> Result<u64, DbErr> {
+        Ok(report_event::Entity::delete_many()
+            .filter(report_event::Column::EventTimeUs.lt(before_us))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+
+    /// A page of audit records, newest first, and the count.
+    pub async fn audit_records(
+        &self,
+        filter: &AuditFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<audit_record::Model>, u64), DbErr> {
+        use audit_record::Column as C;
+        let mut query = audit_record::Entity::find();
+        if !filter.department.is_empty() {
+            query = query.filter(C::Department.eq(filter.department.clone()));
+        }
+        if !filter.method.is_empty() {
+            query = query.filter(C::Method.eq(filter.method.clone()));
+        }
+        if !filter.resource_prefix.is_empty() {
+            query = query.filter(C::Resource.starts_with(filter.resource_prefix.clone()));
+        }
+        if !filter.request_id.is_empty() {
+            query = query.filter(C::RequestId.eq(filter.request_id.clone()));
+        }
+        if let Some(code) = filter.code {
+            query = query.filter(C::Code.eq(code));
+        }
+        if let Some(start) = filter.start_us {
+            query = query.filter(C::TimeUs.gte(start));
+        }
+        if let Some(end) = filter.end_us {
+            query = query.filter(C::TimeUs.lt(end));
+        }
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_desc(C::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok((rows, total))
+    }
+
+    // ---- write steps, run by the writer inside its transaction ----
+
+    /// Adds a revision.
+    pub async fn insert_revision(&self, db: &impl ConnectionTrait, row: report_revision::Model) -> Result<(), DbErr> {
+        let active: report_revision::ActiveModel = row.into();
+        active.reset_all().insert(db).await?;
+        Ok(())
+    }
+
+    /// Replaces a revision's review columns and state.
+    pub async fn update_revision(&self, db: &impl ConnectionTrait, row: report_revision::Model) -> Result<(), DbErr> {
+        let active: report_revision::ActiveModel = row.into();
+        active.reset_all().update(db).await?;
+        Ok(())
+    }
+
+    /// Inserts or replaces a pointer row.
+    pub async fn save_pointer(&self, db: &impl ConnectionTrait, row: report::Model, exists: bool) -> Result<(), DbErr> {
+        let active: report::ActiveModel = row.into();
+        if exists {
+            active.reset_all().update(db).await?;
+        } else {
+            active.reset_all().insert(db).await?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the aggregate rows of one report key from its revisions: for each
+    /// slot, the latest revision the slot admits contributes its metric values.
+    pub async fn refresh_aggregate(&self, db: &impl ConnectionTrait, key: &ReportKey) -> Result<(), DbErr> {
+        use progress_value::Column as P;
+        progress_value::Entity::delete_many()
+            .filter(P::Plan.eq(key.plan.clone()))
+            .filter(P::MeasureNumber.eq(key.measure.clone()))
+            .filter(P::Department.eq(key.department.clone()))
+            .filter(P::Period.eq(key.period.key()))
+            .exec(db)
+            .await?;
+        for slot in Slot::ALL {
+            use report_revision::Column as R;
+            let mut query = report_revision::Entity::find().filter(revision_key(key));
+            query = match slot {
+                Slot::SubmittedAny => query.filter(R::State.ne("STATE_RETURNED")),
+                Slot::SubmittedFinal => query
+                    .filter(R::State.ne("STATE_RETURNED"))
+                    .filter(R::Provisional.eq(false)),
+                Slot::AcceptedAny => query.filter(R::State.eq("STATE_ACCEPTED")),
+                Slot::AcceptedFinal => query
+                    .filter(R::State.eq("STATE_ACCEPTED"))
+                    .filter(R::Provisional.eq(false)),
+                Slot::Returned => query.filter(R::State.eq("STATE_RETURNED")),
+            };
+            let Some(row) = query.order_by_desc(R::Revision).one(db).await? else {
+                continue;
+            };
+            let rows: Vec<progress_value::ActiveModel> = convert::metric_rows(&row)
+                .into_iter()
+                .map(|metric| {
+                    progress_value::Model {
+                        plan: key.plan.clone(),
+                        target_code: metric.target_code,
+                        department: key.department.clone(),
+                        period: key.period.key(),
+                        slot: slot.key().to_owned(),
+                        measure_number: key.measure.clone(),
+                        value: metric.value,
+                        revision: row.revision,
+                        submit_time_us: row.submit_time_us,
+                        provisional: row.provisional,
+                    }
+                    .into()
+                })
+                .collect();
+            if !rows.is_empty() {
+                progress_value::Entity::insert_many(rows).exec(db).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends an event; returns it with its sequence.
+    pub async fn insert_event(
+        &self,
+        db: &impl ConnectionTrait,
+        mut row: report_event::Model,
+    ) -> Result<report_event::Model, DbErr> {
+        let mut active: report_event::ActiveModel = row.clone().into();
+        active = active.reset_all();
+        active.sequence = sea_orm::ActiveValue::NotSet;
+        let result = report_event::Entity::insert(active).exec(db).await?;
+        row.sequence = result.last_insert_id;
+        Ok(row)
+    }
+
+    /// Appends an audit record.
+    pub async fn insert_audit(&self, db: &impl ConnectionTrait, row: audit_record::Model) -> Result<(), DbErr> {
+        let mut active: audit_record::ActiveModel = row.into();
+        active = active.reset_all();
+        active.id = sea_orm::ActiveValue::NotSet;
+        audit_record::Entity::insert(active).exec(db).await?;
+        Ok(())
+    }
+
+    /// Number of revision rows (for tests and diagnostics).
+    pub async fn revision_count(&self) -> Result<u64, DbErr> {
+        report_revision::Entity::find().count(&self.db).await
+    }
+
+    /// Touches nothing; proves the aggregate does not depend on revision bodies by
+    /// blanking them (tests only).
+    pub async fn blank_revision_bodies(&self) -> Result<u64, DbErr> {
+        Ok(report_revision::Entity::update_many()
+            .col_expr(report_revision::Column::MetricValues, Expr::value("[]"))
+            .exec(&self.db)
+            .await?
+            .rows_affected)
+    }
+}

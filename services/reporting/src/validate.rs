@@ -1,0 +1,438 @@
+//! The pure checks of a submitted report: every problem becomes one field violation
+//! naming its field, so a department fixes everything in one round.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use duban_kit::FieldViolation;
+use duban_proto::{common::v1::QuantityUnit, reporting::v1 as pb};
+
+use crate::{
+    calendar::{self, Month},
+    catalog::PlanInfo,
+};
+
+/// Longest narrative, in Unicode code points.
+pub const MAX_NARRATIVE: usize = 4000;
+/// Most metric values per report.
+pub const MAX_METRICS: usize = 50;
+/// Most milestone updates, blockers and evidence links per report, each.
+pub const MAX_ITEMS: usize = 20;
+/// Longest note, blocker description or review reason.
+pub const MAX_TEXT: usize = 1000;
+/// Longest evidence title.
+pub const MAX_TITLE: usize = 200;
+/// Longest URL.
+pub const MAX_URL: usize = 2000;
+
+/// Units whose values must be whole numbers.
+fn counted(unit: i32) -> bool {
+    use QuantityUnit as U;
+    [
+        U::Count,
+        U::Enterprises,
+        U::Projects,
+        U::HousingUnits,
+        U::Sites,
+        U::Routes,
+        U::People,
+    ]
+    .iter()
+    .any(|u| *u as i32 == unit)
+}
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// Whether `url` is an absolute http(s) URL with a host and no whitespace.
+pub fn valid_url(url: &str) -> bool {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    !host.is_empty()
+        && !host.starts_with(':')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+        && chars(url) <= MAX_URL
+}
+
+/// Whether `text` is 64 lower-case hex digits.
+pub fn valid_sha256(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Checks a report for `department` against the plan. `today` decides whether the
+/// period has begun and achieve dates are not in the future; `departments` are the
+/// known department codes.
+pub fn check_report(
+    report: &pb::Report,
+    department: &str,
+    plan: &PlanInfo,
+    departments: &BTreeSet<String>,
+    today: NaiveDate,
+) -> Vec<FieldViolation> {
+    let mut out = Vec::new();
+    let mut bad = |field: String, description: &str| out.push(FieldViolation::new(field, description));
+
+    let measure = plan.measures.get(&report.measure_number);
+    if report.measure_number.is_empty() {
+        bad("report.measure_number".into(), "is required");
+    } else if measure.is_none() {
+        bad("report.measure_number".into(), "is not a measure of the plan");
+    }
+    match Month::from_proto(report.period.as_ref()) {
+        None if report.period.is_none() => bad("report.period".into(), "is required"),
+        None => bad("report.period".into(), "is not a valid month"),
+        Some(period) if !plan.periods().contains(&period) => {
+            bad("report.period".into(), "is not a reporting period of the plan")
+        }
+        Some(period) if period.first_day() > today => bad("report.period".into(), "has not begun yet"),
+        Some(_) => {}
+    }
+    if pb::OverallStatus::try_from(report.overall_status).unwrap_or_default() == pb::OverallStatus::Unspecified {
+        bad("report.overall_status".into(), "is required");
+    }
+    if chars(&report.narrative) > MAX_NARRATIVE {
+        bad("report.narrative".into(), "is longer than 4000 characters");
+    }
+
+    if report.metric_values.len() > MAX_METRICS {
+        bad("report.metric_values".into(), "has more than 50 values");
+    }
+    let mut seen = BTreeSet::new();
+    for (i, value) in report.metric_values.iter().enumerate() {
+        let field = |name: &str| format!("report.metric_values[{i}].{name}");
+        if value.target_code.is_empty() {
+            bad(field("target_code"), "is required");
+            continue;
+        }
+        if !seen.insert(value.target_code.as_str()) {
+            bad(field("target_code"), "names the same target as an earlier value");
+        }
+        let Some(target) = plan.targets.get(&value.target_code) else {
+            bad(field("target_code"), "is not a target of the plan");
+            continue;
+        };
+        if measure.is_some() && target.measure_number != report.measure_number {
+            bad(field("target_code"), "is a target of another measure");
+        } else if !target.reporting_departments.iter().any(|d| d == department) {
+            bad(field("target_code"), "is not reported by this department");
+        }
+        if value.unit != target.unit {
+            bad(field("unit"), "must be the target's unit (no conversion is made)");
+        }
+        if value.basis != target.basis {
+            bad(field("basis"), "must be the target's value basis");
+        }
+        if !value.value.is_finite() {
+            bad(field("value"), "must be a finite number");
+        } else if value.value < 0.0 {
+            bad(field("value"), "must not be negative");
+        } else if value.unit == QuantityUnit::Percent as i32 && value.value > 100.0 {
+            bad(field("value"), "must be at most 100 for a percentage");
+        } else if counted(value.unit) && value.value.fract() != 0.0 {
+            bad(field("value"), "must be a whole number for a counted unit");
+        }
+    }
+
+    if report.milestone_updates.len() > MAX_ITEMS {
+        bad("report.milestone_updates".into(), "has more than 20 updates");
+    }
+    let milestones: &[String] = measure.map(|m| m.milestones.as_slice()).unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    for (i, update) in report.milestone_updates.iter().enumerate() {
+        let field = |name: &str| format!("report.milestone_updates[{i}].{name}");
+        let by_number = usize::try_from(update.milestone_number)
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(|n| n - 1);
+        let by_description = (!update.milestone_description.is_empty())
+            .then(|| milestones.iter().position(|m| *m == update.milestone_description));
+        let index = match (by_number, by_description) {
+            (None, None) if update.milestone_number < 0 => {
+                bad(field("milestone_number"), "must not be negative");
+                None
+            }
+            (None, None) => {
+                bad(
+                    field("milestone_number"),
+                    "set milestone_number or milestone_description",
+                );
+                None
+            }
+            (Some(n), _) if n >= milestones.len() => {
+                bad(field("milestone_number"), "is not a milestone of the measure");
+                None
+            }
+            (Some(n), Some(Some(d))) if n != d => {
+                bad(
+                    field("milestone_description"),
+                    "names a different milestone than milestone_number",
+                );
+                None
+            }
+            (_, Some(None)) => {
+                bad(field("milestone_description"), "is not a milestone of the measure");
+                None
+            }
+            (Some(n), _) => Some(n),
+            (None, Some(d)) => d,
+        };
+        if let Some(index) = index
+            && !seen.insert(index)
+        {
+            bad(
+                field("milestone_number"),
+                "names the same milestone as an earlier update",
+            );
+        }
+        let status = pb::MilestoneStatus::try_from(update.status).unwrap_or_default();
+        if status == pb::MilestoneStatus::Unspecified {
+            bad(field("status"), "is required");
+        }
+        match (&update.achieve_date, status == pb::MilestoneStatus::Achieved) {
+            (None, true) => bad(field("achieve_date"), "is required for an achieved milestone"),
+            (Some(_), false) => bad(field("achieve_date"), "must be empty unless the milestone is achieved"),
+            (Some(date), true) => match calendar::date_from_proto(date) {
+                None => bad(field("achieve_date"), "is not a valid date"),
+                Some(date) if date > today => bad(field("achieve_date"), "is in the future"),
+                Some(_) => {}
+            },
+            (None, false) => {}
+        }
+        if chars(&update.note) > MAX_TEXT {
+            bad(field("note"), "is longer than 1000 characters");
+        }
+    }
+
+    if report.blockers.len() > MAX_ITEMS {
+        bad("report.blockers".into(), "has more than 20 blockers");
+    }
+    for (i, blocker) in report.blockers.iter().enumerate() {
+        let field = |name: &str| format!("report.blockers[{i}].{name}");
+        if blocker.description.trim().is_empty() {
+            bad(field("description"), "is required");
+        } else if chars(&blocker.description) > MAX_TEXT {
+            bad(field("description"), "is longer than 1000 characters");
+        }
+        if pb::BlockerSeverity::try_from(blocker.severity).unwrap_or_default() == pb::BlockerSeverity::Unspecified {
+            bad(field("severity"), "is required");
+        }
+        if !blocker.support_unit.is_empty() {
+            if blocker.support_unit == department {
+                bad(field("support_unit"), "must not be the reporting department");
+            } else if !departments.contains(&blocker.support_unit) {
+                bad(field("support_unit"), "is not a department in the directory");
+            }
+        }
+    }
+
+    if report.evidence_links.len() > MAX_ITEMS {
+        bad("report.evidence_links".into(), "has more than 20 links");
+    }
+    for (i, link) in report.evidence_links.iter().enumerate() {
+        let field = |name: &str| format!("report.evidence_links[{i}].{name}");
+        if link.title.trim().is_empty() {
+            bad(field("title"), "is required");
+        } else if chars(&link.title) > MAX_TITLE {
+            bad(field("title"), "is longer than 200 characters");
+        }
+        if link.url.is_empty() {
+            bad(field("url"), "is required");
+        } else if !valid_url(&link.url) {
+            bad(
+                field("url"),
+                "must be an absolute http:// or https:// URL of at most 2000 characters",
+            );
+        }
+        if !link.sha256.is_empty() && !valid_sha256(&link.sha256) {
+            bad(field("sha256"), "must be 64 lower-case hex digits");
+        }
+    }
+    out
+}
+
+/// Milestone updates with both number and description filled in (after
+/// [`check_report`] found them valid).
+pub fn fill_milestones(report: &mut pb::Report, plan: &PlanInfo) {
+    let Some(measure) = plan.measures.get(&report.measure_number) else {
+        return;
+    };
+    for update in &mut report.milestone_updates {
+        let index = if update.milestone_number >= 1 {
+            (update.milestone_number - 1) as usize
+        } else {
+            measure
+                .milestones
+                .iter()
+                .position(|m| *m == update.milestone_description)
+                .unwrap_or(0)
+        };
+        if let Some(description) = measure.milestones.get(index) {
+            update.milestone_number = index as i32 + 1;
+            update.milestone_description = description.clone();
+        }
+    }
+}
+
+/// Targets of a plan by code, for tests.
+pub type Targets = BTreeMap<String, crate::catalog::TargetInfo>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        calendar::Cadence,
+        catalog::{MeasureInfo, TargetInfo},
+    };
+    use duban_proto::common::v1::{self as common, ValueBasis};
+
+    pub(crate) fn plan() -> PlanInfo {
+        let measure = MeasureInfo {
+            number: "4.1".into(),
+            responsible: ["tax-bureau".to_owned(), "nanxiang-town".to_owned()].into(),
+            milestones: vec!["签约".into(), "开工".into()],
+        };
+        let target = TargetInfo {
+            name: "plans/p/targets/firms@1".into(),
+            code: "firms".into(),
+            measure_number: "4.1".into(),
+            unit: QuantityUnit::Enterprises as i32,
+            basis: ValueBasis::Cumulative as i32,
+            reporting_departments: vec!["nanxiang-town".into()],
+            ..Default::default()
+        };
+        let other = TargetInfo {
+            code: "other".into(),
+            measure_number: "5.1".into(),
+            ..target.clone()
+        };
+        PlanInfo {
+            code: "p".into(),
+            revision: 1,
+            effective_from: NaiveDate::from_ymd_opt(2023, 3, 3).unwrap(),
+            effective_to: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
+            cadence: Cadence {
+                quarterly: false,
+                due_day: 5,
+            },
+            measures: [("4.1".to_owned(), measure)].into(),
+            targets: [("firms".to_owned(), target), ("other".to_owned(), other)].into(),
+        }
+    }
+
+    fn good() -> pb::Report {
+        pb::Report {
+            measure_number: "4.1".into(),
+            period: Some(common::Period { year: 2023, month: 4 }),
+            overall_status: pb::OverallStatus::OnTrack as i32,
+            metric_values: vec![pb::MetricValue {
+                target_code: "firms".into(),
+                value: 12.0,
+                unit: QuantityUnit::Enterprises as i32,
+                basis: ValueBasis::Cumulative as i32,
+            }],
+            milestone_updates: vec![pb::MilestoneUpdate {
+                milestone_description: "开工".into(),
+                status: pb::MilestoneStatus::InProgress as i32,
+                ..Default::default()
+            }],
+            evidence_links: vec![pb::EvidenceLink {
+                title: "清单".into(),
+                url: "https://example.gov.cn/a.pdf".into(),
+                sha256: "a".repeat(64),
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()
+    }
+
+    fn fields(report: &pb::Report) -> Vec<String> {
+        let departments = ["tax-bureau".to_owned(), "nanxiang-town".to_owned()].into();
+        check_report(report, "nanxiang-town", &plan(), &departments, today())
+            .into_iter()
+            .map(|v| v.field)
+            .collect()
+    }
+
+    #[test]
+    fn a_good_report_passes() {
+        assert_eq!(fields(&good()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_problem_is_named() {
+        let mut report = good();
+        report.period = Some(common::Period { year: 2024, month: 2 });
+        report.narrative = "字".repeat(MAX_NARRATIVE + 1);
+        let mut value = report.metric_values[0].clone();
+        value.unit = QuantityUnit::Percent as i32;
+        value.value = f64::NAN;
+        report.metric_values.push(value);
+        report.metric_values.push(pb::MetricValue {
+            target_code: "other".into(),
+            value: -1.0,
+            ..report.metric_values[0].clone()
+        });
+        report.metric_values.push(pb::MetricValue {
+            target_code: "firms-x".into(),
+            ..report.metric_values[0].clone()
+        });
+        report.evidence_links[0].url = "ftp://x".into();
+        report.evidence_links[0].sha256 = "ABC".into();
+        report.blockers.push(pb::Blocker {
+            description: "缺地".into(),
+            severity: 0,
+            support_unit: "nanxiang-town".into(),
+        });
+        assert_eq!(
+            fields(&report),
+            [
+                "report.period",
+                "report.narrative",
+                "report.metric_values[1].target_code",
+                "report.metric_values[1].unit",
+                "report.metric_values[1].value",
+                "report.metric_values[2].target_code",
+                "report.metric_values[2].value",
+                "report.metric_values[3].target_code",
+                "report.blockers[0].severity",
+                "report.blockers[0].support_unit",
+                "report.evidence_links[0].url",
+                "report.evidence_links[0].sha256",
+            ]
+        );
+    }
+
+    #[test]
+    fn counted_units_are_whole_and_milestones_consistent() {
+        let mut report = good();
+        report.metric_values[0].value = 1.5;
+        report.milestone_updates[0].milestone_number = 1;
+        report.milestone_updates[0].status = pb::MilestoneStatus::Achieved as i32;
+        assert_eq!(
+            fields(&report),
+            [
+                "report.metric_values[0].value",
+                "report.milestone_updates[0].milestone_description",
+                "report.milestone_updates[0].achieve_date",
+            ]
+        );
+        let mut filled = good();
+        fill_milestones(&mut filled, &plan());
+        assert_eq!(filled.milestone_updates[0].milestone_number, 2);
+    }
+
+    #[test]
+    fn urls_and_hashes() {
+        assert!(valid_url("https://a.cn/x?y=1"));
+        assert!(!valid_url("https:///x"));
+        assert!(!valid_url("https://a b"));
+        assert!(!valid_url("javascript:alert(1)"));
+        assert!(valid_sha256(&"0f".repeat(32)));
+        assert!(!valid_sha256(&"0F".repeat(32)));
+    }
+}

@@ -1,0 +1,772 @@
+//! The reporting API through its generated client, with real departments, targets and
+//! measures servers (the Jiading plan imported), each on a fresh database, on SQLite and
+//! PostgreSQL.
+
+use std::time::Duration;
+
+use duban_kit::{
+    GrpcServer, Settings,
+    client::ServiceChannel,
+    status::{field_violations, reason},
+    testing::{self, Backend, TestDatabase},
+};
+use duban_proto::{
+    common::v1::{self as common, Aggregation},
+    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
+    measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
+    reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
+    targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
+};
+use futures::StreamExt;
+use tonic::Code;
+
+const STARTUP: Duration = Duration::from_secs(30);
+const PLAN: &str = "plans/jiading-2023";
+
+type Client = ReportingServiceClient<ServiceChannel>;
+
+struct Suite {
+    settings: Settings,
+    servers: Vec<GrpcServer>,
+    reporting_url: String,
+    _dbs: Vec<TestDatabase>,
+}
+
+/// A target with a department that reports it and is responsible for its measure.
+#[derive(Debug, Clone)]
+struct Pick {
+    target: tpb::Target,
+    department: String,
+    other_department: String,
+}
+
+impl Suite {
+    async fn start(backend: Backend) -> Option<Suite> {
+        let mut dbs = Vec::new();
+        for _ in 0..4 {
+            dbs.push(TestDatabase::new(backend).await?);
+        }
+        let mut settings = testing::test_settings(dbs[0].url());
+        settings.targets = testing::test_service(dbs[1].url());
+        settings.measures = testing::test_service(dbs[2].url());
+        settings.reporting = testing::test_service(dbs[3].url());
+        let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).unwrap();
+        let departments = duban_departments::start(&settings, directory).await.unwrap();
+        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
+        settings.departments.endpoint = testing::endpoint(departments.local_addr());
+        let targets = duban_targets::start(&settings).await.unwrap();
+        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
+        settings.targets.endpoint = testing::endpoint(targets.local_addr());
+        let measures = duban_measures::start(&settings).await.unwrap();
+        testing::wait_serving(measures.local_addr(), duban_measures::SERVICE_NAME, STARTUP).await;
+        settings.measures.endpoint = testing::endpoint(measures.local_addr());
+        let (_, plan) = duban_catalog::jiading_2023();
+        let mut admin_measures = MeasuresServiceClient::new(testing::channel(
+            measures.local_addr(),
+            Some(&settings.auth.bootstrap_admin_token),
+        ));
+        admin_measures
+            .import_plan(mpb::ImportPlanRequest {
+                dataset: Some(duban_measures::from_catalog(&plan, None)),
+                request_id: uuid::Uuid::new_v4().to_string(),
+                ..Default::default()
+            })
+            .await
+            .expect("the plan imports");
+        let reporting = duban_reporting::start(&settings).await.unwrap();
+        testing::wait_serving(reporting.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
+        let reporting_url = dbs[3].url().to_owned();
+        Some(Suite {
+            settings,
+            servers: vec![departments, targets, measures, reporting],
+            reporting_url,
+            _dbs: dbs,
+        })
+    }
+
+    async fn stop(self) {
+        for server in self.servers.into_iter().rev() {
+            server.shutdown().await;
+        }
+    }
+
+    fn client(&self, token: &str) -> Client {
+        ReportingServiceClient::new(testing::channel(self.servers[3].local_addr(), Some(token)))
+    }
+
+    fn admin(&self) -> Client {
+        self.client(&self.settings.auth.bootstrap_admin_token)
+    }
+
+    async fn token(&self, role: dpb::Role, department: &str) -> String {
+        let mut directory = DepartmentsServiceClient::new(testing::channel(
+            self.servers[0].local_addr(),
+            Some(&self.settings.auth.bootstrap_admin_token),
+        ));
+        directory
+            .issue_credential(dpb::IssueCredentialRequest {
+                credential: Some(dpb::Credential {
+                    role: role as i32,
+                    department: department.to_owned(),
+                    description: "reporting api test".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .token
+    }
+
+    async fn department(&self, code: &str) -> Client {
+        self.client(&self.token(dpb::Role::Department, code).await)
+    }
+
+    async fn leadership(&self) -> Client {
+        self.client(&self.token(dpb::Role::Leadership, "").await)
+    }
+
+    /// A target of the given aggregation whose first reporter is responsible for its measure.
+    async fn pick(&self, aggregation: Aggregation) -> Pick {
+        let token = Some(self.settings.auth.service_token.as_str());
+        let mut targets = TargetsServiceClient::new(testing::channel(self.servers[1].local_addr(), token));
+        let mut measures = MeasuresServiceClient::new(testing::channel(self.servers[2].local_addr(), token));
+        let all = targets
+            .list_targets(tpb::ListTargetsRequest {
+                parent: PLAN.into(),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .targets;
+        for target in all.into_iter().filter(|t| t.aggregation == aggregation as i32) {
+            let measure = measures
+                .get_measure(mpb::GetMeasureRequest {
+                    name: format!("{PLAN}/measures/{}", target.measure_number),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            let mut responsible = Vec::new();
+            for unit in &measure.responsible_units {
+                if unit.kind == mpb::ResponsibleUnitKind::Group as i32 {
+                    responsible.extend(unit.member_codes.clone());
+                } else {
+                    responsible.push(unit.code.clone());
+                }
+            }
+            let Some(department) = target
+                .reporting_departments
+                .iter()
+                .find(|d| responsible.contains(d))
+                .cloned()
+            else {
+                continue;
+            };
+            let other = responsible
+                .iter()
+                .find(|d| **d != department && !target.reporting_departments.contains(d));
+            let Some(other) = other.cloned() else { continue };
+            return Pick {
+                target,
+                department,
+                other_department: other,
+            };
+        }
+        panic!("no suitable target");
+    }
+}
+
+fn report(pick: &Pick, month: i32, value: f64) -> pb::Report {
+    pb::Report {
+        measure_number: pick.target.measure_number.clone(),
+        period: Some(common::Period { year: 2023, month }),
+        overall_status: pb::OverallStatus::OnTrack as i32,
+        narrative: "本月进展顺利".into(),
+        metric_values: vec![pb::MetricValue {
+            target_code: pick.target.code.clone(),
+            value,
+            unit: pick.target.unit,
+            basis: pick.target.value_basis,
+        }],
+        ..Default::default()
+    }
+}
+
+fn submit(report: pb::Report, request_id: &str) -> pb::SubmitReportRequest {
+    pb::SubmitReportRequest {
+        parent: PLAN.into(),
+        report: Some(report),
+        request_id: request_id.into(),
+        validate_only: false,
+    }
+}
+
+fn key_name(pick: &Pick, department: &str, month: i32) -> String {
+    format!(
+        "{PLAN}/reports/{}~{department}~2023-{month:02}",
+        pick.target.measure_number
+    )
+}
+
+async fn submits_revises_and_reviews(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let mut dept = suite.department(&pick.department).await;
+    let mut leader = suite.leadership().await;
+
+    // Idempotent retry: same id, same content, same answer, one revision.
+    let first = dept
+        .submit_report(submit(report(&pick, 4, 3.0), "r-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.revision, 1);
+    assert_eq!(first.state, pb::report::State::Submitted as i32);
+    assert_eq!(first.name, key_name(&pick, &pick.department, 4));
+    let again = dept
+        .submit_report(submit(report(&pick, 4, 3.0), "r-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, first);
+    let reused = dept
+        .submit_report(submit(report(&pick, 4, 4.0), "r-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Code::InvalidArgument);
+    assert_eq!(reason(&reused).as_deref(), Some("REQUEST_ID_REUSED"));
+
+    // validate_only writes nothing.
+    let mut check = submit(report(&pick, 4, 5.0), "");
+    check.validate_only = true;
+    assert_eq!(dept.submit_report(check).await.unwrap().into_inner().revision, 2);
+
+    // Etag: a stale one is ABORTED; the current one makes revision 2.
+    let mut stale = report(&pick, 4, 5.0);
+    stale.etag = "r9s1".into();
+    let aborted = dept.submit_report(submit(stale, "r-2")).await.unwrap_err();
+    assert_eq!(aborted.code(), Code::Aborted);
+    let mut current = report(&pick, 4, 5.0);
+    current.etag = first.etag.clone();
+    let second = dept.submit_report(submit(current, "r-3")).await.unwrap().into_inner();
+    assert_eq!(second.revision, 2);
+    assert_eq!(second.first_submit_time, first.first_submit_time);
+
+    // Review: return with a reason, resubmit goes back to SUBMITTED, accept.
+    let no_reason = leader
+        .return_report(pb::ReturnReportRequest {
+            name: second.name.clone(),
+            etag: second.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(no_reason.code(), Code::InvalidArgument);
+    let returned = leader
+        .return_report(pb::ReturnReportRequest {
+            name: second.name.clone(),
+            etag: second.etag.clone(),
+            reason: "请补充佐证材料".into(),
+            request_id: "ret-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(returned.state, pb::report::State::Returned as i32);
+    let seen = dept
+        .get_report(pb::GetReportRequest {
+            name: second.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(seen.return_reason, "请补充佐证材料");
+    let third = dept
+        .submit_report(submit(report(&pick, 4, 6.0), "r-4"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((third.revision, third.state), (3, pb::report::State::Submitted as i32));
+    let stale_review = leader
+        .accept_report(pb::AcceptReportRequest {
+            name: third.name.clone(),
+            etag: second.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale_review.code(), Code::Aborted);
+    let accepted = leader
+        .accept_report(pb::AcceptReportRequest {
+            name: third.name.clone(),
+            etag: third.etag.clone(),
+            comment: "好".into(),
+            request_id: "acc-1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(accepted.state, pb::report::State::Accepted as i32);
+    let twice = leader
+        .accept_report(pb::AcceptReportRequest {
+            name: third.name.clone(),
+            etag: accepted.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition);
+    let revisions = dept
+        .list_report_revisions(pb::ListReportRevisionsRequest {
+            name: third.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .reports;
+    let numbers: Vec<_> = revisions.iter().map(|r| r.revision).collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    assert!(revisions[0].name.ends_with("@3"));
+
+    // Authorisation matrix.
+    let mut other = suite.department(&pick.other_department).await;
+    let denied = other
+        .get_report(pb::GetReportRequest {
+            name: third.name.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    let leader_submit = leader
+        .submit_report(submit(report(&pick, 4, 1.0), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(leader_submit.code(), Code::PermissionDenied);
+    let not_reporter = other
+        .submit_report(submit(report(&pick, 4, 1.0), ""))
+        .await
+        .unwrap_err();
+    assert_eq!(not_reporter.code(), Code::PermissionDenied, "{not_reporter:?}");
+    assert_eq!(
+        duban_kit::status::reason(&not_reporter).as_deref(),
+        Some("TARGET_NOT_REPORTED")
+    );
+    // 区税务局 is responsible for 1.1, 5.2 and 8.1 only: measure 4.1 is not its business,
+    // and that is refused before any field is looked at (an empty report here).
+    let mut unrelated = suite.department("tax-bureau").await;
+    let elsewhere = pb::Report {
+        measure_number: "4.1".into(),
+        department: "tax-bureau".into(),
+        ..Default::default()
+    };
+    let not_responsible = unrelated.submit_report(submit(elsewhere, "")).await.unwrap_err();
+    assert_eq!(not_responsible.code(), Code::PermissionDenied, "{not_responsible:?}");
+    assert_eq!(
+        duban_kit::status::reason(&not_responsible).as_deref(),
+        Some("DEPARTMENT_NOT_RESPONSIBLE")
+    );
+    let mut theirs = report(&pick, 4, 1.0);
+    theirs.department = pick.other_department.clone();
+    let not_own = dept.submit_report(submit(theirs, "")).await.unwrap_err();
+    assert_eq!(not_own.code(), Code::PermissionDenied);
+
+    // Several violations at once.
+    let mut bad = report(&pick, 4, f64::NAN);
+    bad.narrative = "字".repeat(4001);
+    bad.metric_values[0].unit = common::QuantityUnit::Routes as i32;
+    bad.metric_values.push(bad.metric_values[0].clone());
+    bad.evidence_links.push(pb::EvidenceLink {
+        title: "x".into(),
+        url: "not a url".into(),
+        sha256: "xyz".into(),
+    });
+    let invalid = dept.submit_report(submit(bad, "bad-1")).await.unwrap_err();
+    assert_eq!(invalid.code(), Code::InvalidArgument);
+    let fields: Vec<_> = field_violations(&invalid).into_iter().map(|v| v.field).collect();
+    for expected in [
+        "report.narrative",
+        "report.metric_values[0].unit",
+        "report.metric_values[0].value",
+        "report.metric_values[1].target_code",
+        "report.evidence_links[0].url",
+        "report.evidence_links[0].sha256",
+    ] {
+        assert!(
+            fields.contains(&expected.to_owned()),
+            "{expected} missing from {fields:?}"
+        );
+    }
+
+    // Audit: the denial is recorded, without tokens; departments cannot list audits.
+    let audits = suite
+        .admin()
+        .list_audit_records(pb::ListAuditRecordsRequest {
+            code: Some(Code::PermissionDenied as i32),
+            method: "SubmitReport".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .audit_records;
+    assert!(audits.len() >= 2, "{audits:?}");
+    assert!(audits.iter().all(|a| !format!("{a:?}").contains("dbn_")));
+    let all = suite
+        .admin()
+        .list_audit_records(pb::ListAuditRecordsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        all.audit_records
+            .iter()
+            .any(|a| a.request_id == "bad-1" && a.code == Code::InvalidArgument as i32)
+    );
+    assert_eq!(
+        dept.list_audit_records(pb::ListAuditRecordsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::PermissionDenied
+    );
+
+    // Progress (SUM): the accepted revision 3 counts.
+    let progress = leader
+        .get_progress(pb::GetProgressRequest {
+            parent: PLAN.into(),
+            target_codes: vec![pick.target.code.clone()],
+            include_provisional: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let target = &progress.targets[0];
+    let own = target
+        .contributions
+        .iter()
+        .find(|c| c.department == pick.department)
+        .unwrap();
+    assert_eq!(own.value, Some(6.0));
+    assert_eq!(own.reports, [format!("{}@3", third.name)]);
+    assert!(target.actual.unwrap() >= 6.0);
+    assert_eq!(
+        dept.get_progress(pb::GetProgressRequest {
+            parent: PLAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err()
+        .code(),
+        Code::PermissionDenied
+    );
+    suite.stop().await;
+}
+
+async fn authoritative_progress_without_scanning(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Authoritative).await;
+    let mut dept = suite.department(&pick.department).await;
+    // 1000 revisions of one key, through one stream.
+    let items: Vec<_> = (0..1000)
+        .map(|i| pb::SubmitReportsRequest {
+            parent: PLAN.into(),
+            report: Some(report(&pick, 5, f64::from(i))),
+            request_id: format!("bulk-{i}"),
+            ..Default::default()
+        })
+        .collect();
+    // In streams of 200, so that each call stays well inside the server's deadline.
+    let mut response = pb::SubmitReportsResponse::default();
+    let mut items = items.into_iter();
+    loop {
+        let chunk: Vec<_> = items.by_ref().take(200).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let part = dept
+            .submit_reports(futures::stream::iter(chunk))
+            .await
+            .unwrap()
+            .into_inner();
+        response.succeeded_count += part.succeeded_count;
+        response.failed_count += part.failed_count;
+        response.results.extend(part.results);
+    }
+    assert_eq!((response.succeeded_count, response.failed_count), (1000, 0));
+    let mut revisions: Vec<_> = response
+        .results
+        .iter()
+        .map(|r| match &r.outcome {
+            Some(pb::submit_reports_result::Outcome::Report(report)) => report.revision,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    revisions.sort();
+    assert_eq!(revisions, (1..=1000).collect::<Vec<_>>());
+    let last = response
+        .results
+        .iter()
+        .find_map(|r| match &r.outcome {
+            Some(pb::submit_reports_result::Outcome::Report(report)) if report.revision == 1000 => {
+                Some(report.metric_values[0].value)
+            }
+            _ => None,
+        })
+        .unwrap();
+
+    let ask = pb::GetProgressRequest {
+        parent: PLAN.into(),
+        target_codes: vec![pick.target.code.clone()],
+        include_provisional: true,
+        ..Default::default()
+    };
+    let mut leader = suite.leadership().await;
+    let before = leader.get_progress(ask.clone()).await.unwrap().into_inner();
+    assert_eq!(before.targets[0].actual, Some(last));
+
+    // The proof: blank every stored revision's values; progress reads only the
+    // aggregate, so the answer is the same.
+    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let store = duban_reporting::store::ReportStore::new(db);
+    assert_eq!(store.revision_count().await.unwrap(), 1000);
+    assert_eq!(store.blank_revision_bodies().await.unwrap(), 1000);
+    let after = leader.get_progress(ask).await.unwrap().into_inner();
+    assert_eq!(after, before);
+    suite.stop().await;
+}
+
+async fn group_commit_streams_and_events(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let token = suite.token(dpb::Role::Department, &pick.department).await;
+    let mut leader = suite.leadership().await;
+    let mut events = leader
+        .watch_report_events(pb::WatchReportEventsRequest {
+            parent: PLAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    // 200 concurrent submissions over several connections: every one acknowledged,
+    // every one stored exactly once.
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let mut client = suite.client(&token);
+        let item = submit(report(&pick, 3 + (i % 3), f64::from(i)), &format!("c-{i}"));
+        tasks.push(tokio::spawn(async move {
+            client.submit_report(item).await.map(|r| r.into_inner())
+        }));
+    }
+    let mut per_key: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+    for task in tasks {
+        let report = task.await.unwrap().unwrap();
+        per_key.entry(report.name.clone()).or_default().push(report.revision);
+    }
+    for (_, mut revisions) in per_key.clone() {
+        revisions.sort();
+        let n = revisions.len() as i32;
+        assert_eq!(revisions, (1..=n).collect::<Vec<_>>());
+    }
+    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let store = duban_reporting::store::ReportStore::new(db);
+    assert_eq!(store.revision_count().await.unwrap(), 200);
+
+    // The watcher saw submissions; an accept arrives too.
+    let first = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.event_type, pb::ReportEventType::Submitted as i32);
+    let name = key_name(&pick, &pick.department, 3);
+    let latest = leader
+        .get_report(pb::GetReportRequest { name: name.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    leader
+        .accept_report(pb::AcceptReportRequest {
+            name,
+            etag: latest.etag,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let accepted = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = events.next().await {
+            let event = event.unwrap();
+            if event.event_type == pb::ReportEventType::Accepted as i32 {
+                return event;
+            }
+        }
+        panic!("the stream ended");
+    })
+    .await
+    .unwrap();
+    assert_eq!(accepted.revision, latest.revision);
+
+    // Streaming partial success, and backfill needs ADMIN.
+    let mut dept = suite.client(&token);
+    let mut bad = report(&pick, 6, 1.0);
+    bad.overall_status = 0;
+    let items = vec![
+        pb::SubmitReportsRequest {
+            parent: PLAN.into(),
+            report: Some(report(&pick, 6, 1.0)),
+            request_id: "s-0".into(),
+            ..Default::default()
+        },
+        pb::SubmitReportsRequest {
+            parent: PLAN.into(),
+            report: Some(bad),
+            request_id: "s-1".into(),
+            ..Default::default()
+        },
+        pb::SubmitReportsRequest {
+            parent: PLAN.into(),
+            report: Some(report(&pick, 7, 1.0)),
+            request_id: "s-2".into(),
+            backfill: true,
+            submit_time: Some(prost_types::Timestamp {
+                seconds: 1_690_000_000,
+                nanos: 0,
+            }),
+            ..Default::default()
+        },
+    ];
+    let response = dept
+        .submit_reports(futures::stream::iter(items))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((response.succeeded_count, response.failed_count), (1, 2));
+    let codes: Vec<_> = response
+        .results
+        .iter()
+        .map(|r| match &r.outcome {
+            Some(pb::submit_reports_result::Outcome::Error(e)) => e.code,
+            _ => 0,
+        })
+        .collect();
+    assert_eq!(codes, [0, Code::InvalidArgument as i32, Code::PermissionDenied as i32]);
+
+    // The stream ends when the server shuts down.
+    let mut servers = suite.servers;
+    let reporting = servers.pop().unwrap();
+    let stop = tokio::spawn(reporting.shutdown());
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(item) = events.next().await {
+            if item.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the watch stream outlived the server");
+    stop.await.unwrap();
+    for server in servers.into_iter().rev() {
+        server.shutdown().await;
+    }
+}
+
+async fn compliance_from_backfilled_history(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let mut admin = suite.admin();
+    let due_day = {
+        let token = Some(suite.settings.auth.service_token.as_str());
+        let mut measures = MeasuresServiceClient::new(testing::channel(suite.servers[2].local_addr(), token));
+        let plan = measures
+            .get_plan(mpb::GetPlanRequest { name: PLAN.into() })
+            .await
+            .unwrap()
+            .into_inner();
+        plan.cadence.unwrap().due_day
+    };
+    // March filed on its due day (on time), April filed the day after its due day (late).
+    let at = |month: u32, day: i32| {
+        let date = chrono::NaiveDate::from_ymd_opt(2023, month, day as u32).unwrap();
+        prost_types::Timestamp {
+            seconds: date.and_hms_opt(2, 0, 0).unwrap().and_utc().timestamp(),
+            nanos: 0,
+        }
+    };
+    let item = |month: i32, time: prost_types::Timestamp| {
+        let mut r = report(&pick, month, 1.0);
+        r.department = pick.department.clone();
+        pb::SubmitReportsRequest {
+            parent: PLAN.into(),
+            report: Some(r),
+            request_id: format!("bf-{month}"),
+            backfill: true,
+            submit_time: Some(time),
+            ..Default::default()
+        }
+    };
+    let items = vec![item(3, at(4, due_day)), item(4, at(5, due_day + 1))];
+    let response = admin
+        .submit_reports(futures::stream::iter(items))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.succeeded_count, 2, "{response:?}");
+    let compliance = admin
+        .get_compliance(pb::GetComplianceRequest {
+            parent: PLAN.into(),
+            department: pick.department.clone(),
+            measure_number: pick.target.measure_number.clone(),
+            start_period: Some(common::Period { year: 2023, month: 3 }),
+            end_period: Some(common::Period { year: 2023, month: 5 }),
+            as_of: Some(common::Date {
+                year: 2023,
+                month: 6,
+                day: 20,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let department = &compliance.departments[0];
+    let statuses: Vec<_> = department.periods.iter().map(|p| p.status).collect();
+    use pb::ComplianceStatus as S;
+    assert_eq!(statuses, [S::OnTime as i32, S::Late as i32, S::Missing as i32]);
+    assert_eq!(
+        (
+            department.expected_count,
+            department.received_count,
+            department.on_time_count
+        ),
+        (3, 2, 1)
+    );
+    let rate = department.reporting_rate.unwrap();
+    assert!((rate - 200.0 / 3.0).abs() < 1e-9);
+    assert_eq!(
+        compliance.totals.unwrap().overdue_departments,
+        std::slice::from_ref(&pick.department)
+    );
+    suite.stop().await;
+}
+
+duban_kit::backend_tests!(
+    submits_revises_and_reviews,
+    authoritative_progress_without_scanning,
+    group_commit_streams_and_events,
+    compliance_from_backfilled_history,
+);

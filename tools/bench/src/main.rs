@@ -1,0 +1,597 @@
+//! `duban-bench`: how fast the reporting server stores reports durably, and whether
+//! GetProgress stays flat as history grows.
+//!
+//! Starts departments, targets, measures and reporting in this process on loopback,
+//! each on a fresh database (SQLite, and PostgreSQL when reachable), imports the Jiading
+//! 2023 plan, then:
+//!
+//! 1. fills the reporting database to 1,000 stored revisions and times GetProgress;
+//! 2. fills it to 10,000 revisions and times GetProgress again;
+//! 3. runs `--clients` concurrent SubmitReport clients over `--connections` HTTP/2
+//!    connections for `--seconds` (and at most `--max-submissions`), every call with a
+//!    fresh `request_id`, and reports submissions/s and latency percentiles;
+//! 4. times GetProgress once more, at the final revision count;
+//!
+//! and prints the process's peak RSS (VmHWM: all four servers and the clients). Every
+//! loop is bounded; nothing leaves loopback. Not run by CI:
+//!
+//! ```sh
+//! cargo run --release -p duban-bench -- --seconds 10 --clients 64 --connections 8
+//! ```
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use duban_kit::{
+    GrpcServer, Settings,
+    client::ServiceChannel,
+    testing::{self, Backend, TestDatabase},
+};
+use duban_proto::{
+    common::v1 as common,
+    measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
+    reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
+    targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
+};
+
+const PLAN: &str = "plans/jiading-2023";
+const STARTUP: Duration = Duration::from_secs(60);
+
+type Client = ReportingServiceClient<ServiceChannel>;
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmark the reporting server's durable write path and progress read")]
+struct Args {
+    /// Length of the timed submission phase, in seconds.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent SubmitReport clients.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// HTTP/2 connections the clients are spread over.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+    /// Upper bound on submissions in the timed phase.
+    #[arg(long, default_value_t = 2_000_000)]
+    max_submissions: usize,
+    /// GetProgress calls per measurement point.
+    #[arg(long, default_value_t = 200)]
+    progress_calls: usize,
+    /// Stored revision counts at which GetProgress is timed before the timed phase.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+    history: Vec<usize>,
+    /// Which databases: sqlite, postgres, or all (postgres only when reachable).
+    #[arg(long, value_enum, default_value_t = Which::All)]
+    backend: Which,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Sqlite,
+    Postgres,
+    All,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if args.clients == 0 || args.connections == 0 || args.progress_calls == 0 {
+        bail!("--clients, --connections and --progress-calls must be at least 1");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    println!("duban-bench: {}", machine());
+    println!(
+        "timed phase: {} s, {} clients over {} HTTP/2 connections; GetProgress: {} calls per point\n",
+        args.seconds, args.clients, args.connections, args.progress_calls
+    );
+    let mut backends = Vec::new();
+    if matches!(args.backend, Which::Sqlite | Which::All) {
+        backends.push(Backend::Sqlite);
+    }
+    if args.backend == Which::Postgres || (args.backend == Which::All && testing::postgres_available().await) {
+        backends.push(Backend::Postgres);
+    } else if args.backend == Which::All {
+        println!(
+            "PostgreSQL at {} is not reachable: SQLite only\n",
+            testing::postgres_admin_url()
+        );
+    }
+    for backend in backends {
+        bench(backend, &args)
+            .await
+            .with_context(|| format!("the {backend} run failed"))?;
+    }
+    Ok(())
+}
+
+async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
+    println!("## {backend}\n");
+    let began = Instant::now();
+    let suite = Suite::start(backend).await?;
+    let work = Arc::new(suite.workload().await?);
+    println!(
+        "suite up and plan loaded in {:.1} s; {} report keys ({} measure-department pairs x {} months), {} with metric values\n",
+        began.elapsed().as_secs_f64(),
+        work.keys.len(),
+        work.keys.len() / work.months,
+        work.months,
+        work.keys.iter().filter(|k| !k.metrics.is_empty()).count(),
+    );
+    let clients = suite.clients(args.connections, args.clients);
+    let mut leader = ReportingServiceClient::new(testing::channel(suite.reporting_addr(), Some(&suite.admin_token())));
+    let next = Arc::new(AtomicUsize::new(0));
+
+    let mut progress_rows = Vec::new();
+    let mut stored = 0;
+    let mut points = args.history.clone();
+    points.sort_unstable();
+    for point in points {
+        let fill = load(&clients, &work, &next, Stop::Count(point.saturating_sub(stored))).await;
+        fill.check()?;
+        stored += fill.ok;
+        progress_rows.push(time_progress(&mut leader, stored, args.progress_calls).await?);
+    }
+
+    // Uncontended: one client, one call at a time.
+    let single = load(&clients[..1], &work, &next, Stop::Count(200)).await;
+    single.check()?;
+    stored += single.ok;
+
+    let timed = load(
+        &clients,
+        &work,
+        &next,
+        Stop::Time(Duration::from_secs(args.seconds), args.max_submissions),
+    )
+    .await;
+    stored += timed.ok;
+    progress_rows.push(time_progress(&mut leader, stored, args.progress_calls).await?);
+
+    println!("SubmitReport, timed phase (each OK is a committed, fsynced revision):\n");
+    println!(
+        "| clients | connections | seconds | submissions OK | errors | submissions/s | p50 ms | p99 ms | max ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    let lat = Percentiles::of(&timed.latencies_us);
+    println!(
+        "| {} | {} | {:.1} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |\n",
+        args.clients,
+        args.connections,
+        timed.elapsed.as_secs_f64(),
+        timed.ok,
+        timed.errors.values().sum::<usize>(),
+        timed.ok as f64 / timed.elapsed.as_secs_f64(),
+        lat.p50,
+        lat.p99,
+        lat.max,
+    );
+    let one = Percentiles::of(&single.latencies_us);
+    println!(
+        "SubmitReport, one client, sequential: {} calls, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms\n",
+        single.ok, one.p50, one.p99, one.max
+    );
+    if !timed.errors.is_empty() {
+        println!("errors by code: {:?}\n", timed.errors);
+    }
+    println!(
+        "GetProgress, whole plan ({} targets, include_provisional), one caller, sequential:\n",
+        progress_rows.first().map_or(0, |r| r.targets)
+    );
+    println!("| stored revisions | calls | p50 ms | p99 ms | max ms | one target: p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|---|");
+    for row in &progress_rows {
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            row.revisions,
+            row.calls,
+            row.latency.p50,
+            row.latency.p99,
+            row.latency.max,
+            row.one_target.p50,
+            row.one_target.p99
+        );
+    }
+    let (hwm, rss) = memory();
+    println!("\npeak RSS of this process so far (VmHWM): {hwm}; now (VmRSS): {rss}\n");
+    suite.stop().await;
+    Ok(())
+}
+
+/// The suite in this process, each server on its own fresh database.
+struct Suite {
+    settings: Settings,
+    servers: Vec<GrpcServer>,
+    _dbs: Vec<TestDatabase>,
+}
+
+impl Suite {
+    async fn start(backend: Backend) -> anyhow::Result<Suite> {
+        let mut dbs = Vec::new();
+        for _ in 0..4 {
+            dbs.push(
+                TestDatabase::new(backend)
+                    .await
+                    .context("the database is not reachable")?,
+            );
+        }
+        let mut settings = testing::test_settings(dbs[0].url());
+        settings.targets = testing::test_service(dbs[1].url());
+        settings.measures = testing::test_service(dbs[2].url());
+        settings.reporting = testing::test_service(dbs[3].url());
+        let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY)?;
+        let departments = duban_departments::start(&settings, directory).await?;
+        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
+        settings.departments.endpoint = testing::endpoint(departments.local_addr());
+        let targets = duban_targets::start(&settings).await?;
+        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
+        settings.targets.endpoint = testing::endpoint(targets.local_addr());
+        let measures = duban_measures::start(&settings).await?;
+        testing::wait_serving(measures.local_addr(), duban_measures::SERVICE_NAME, STARTUP).await;
+        settings.measures.endpoint = testing::endpoint(measures.local_addr());
+        let (_, plan) = duban_catalog::jiading_2023();
+        MeasuresServiceClient::new(testing::channel(
+            measures.local_addr(),
+            Some(&settings.auth.bootstrap_admin_token),
+        ))
+        .import_plan(mpb::ImportPlanRequest {
+            dataset: Some(duban_measures::from_catalog(&plan, None)),
+            request_id: "duban-bench-import".into(),
+            ..Default::default()
+        })
+        .await
+        .context("the plan does not import")?;
+        let reporting = duban_reporting::start(&settings).await?;
+        testing::wait_serving(reporting.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
+        Ok(Suite {
+            settings,
+            servers: vec![departments, targets, measures, reporting],
+            _dbs: dbs,
+        })
+    }
+
+    fn reporting_addr(&self) -> std::net::SocketAddr {
+        self.servers[3].local_addr()
+    }
+
+    fn admin_token(&self) -> String {
+        self.settings.auth.bootstrap_admin_token.clone()
+    }
+
+    /// `clients` clients over `connections` channels: each channel is one HTTP/2
+    /// connection, shared round-robin.
+    fn clients(&self, connections: usize, clients: usize) -> Vec<Client> {
+        let channels: Vec<ServiceChannel> = (0..connections)
+            .map(|_| testing::channel(self.reporting_addr(), Some(&self.admin_token())))
+            .collect();
+        (0..clients)
+            .map(|i| ReportingServiceClient::new(channels[i % connections].clone()))
+            .collect()
+    }
+
+    /// Every (measure, responsible department, month) of the plan, with a value for each
+    /// target of the measure the department reports.
+    async fn workload(&self) -> anyhow::Result<Workload> {
+        let token = Some(self.settings.auth.service_token.as_str());
+        let mut measures = MeasuresServiceClient::new(testing::channel(self.servers[2].local_addr(), token));
+        let mut targets = TargetsServiceClient::new(testing::channel(self.servers[1].local_addr(), token));
+        let all_measures = measures
+            .list_measures(mpb::ListMeasuresRequest {
+                parent: PLAN.into(),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .measures;
+        let all_targets = targets
+            .list_targets(tpb::ListTargetsRequest {
+                parent: PLAN.into(),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .targets;
+        let months: Vec<i32> = (3..=12).collect();
+        let mut keys = Vec::new();
+        for measure in &all_measures {
+            let mut departments = BTreeSet::new();
+            for unit in &measure.responsible_units {
+                if unit.kind == mpb::ResponsibleUnitKind::Group as i32 {
+                    departments.extend(unit.member_codes.iter().cloned());
+                } else {
+                    departments.insert(unit.code.clone());
+                }
+            }
+            for department in departments {
+                let metrics: Vec<tpb::Target> = all_targets
+                    .iter()
+                    .filter(|t| t.measure_number == measure.number && t.reporting_departments.contains(&department))
+                    .cloned()
+                    .collect();
+                for &month in &months {
+                    keys.push(Key {
+                        measure: measure.number.clone(),
+                        department: department.clone(),
+                        month,
+                        metrics: metrics.clone(),
+                    });
+                }
+            }
+        }
+        if keys.is_empty() {
+            bail!("the plan has no measure with a responsible department");
+        }
+        Ok(Workload {
+            keys,
+            months: months.len(),
+        })
+    }
+
+    async fn stop(self) {
+        for server in self.servers.into_iter().rev() {
+            server.shutdown().await;
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Key {
+    measure: String,
+    department: String,
+    month: i32,
+    metrics: Vec<tpb::Target>,
+}
+
+#[derive(Debug)]
+struct Workload {
+    keys: Vec<Key>,
+    months: usize,
+}
+
+impl Workload {
+    /// Submission `n`: keys in turn (so the plan fills evenly and every key collects
+    /// revisions), whole values valid for every unit.
+    fn submission(&self, n: usize) -> pb::SubmitReportRequest {
+        let key = &self.keys[n % self.keys.len()];
+        let value = (n % 97 + 1) as f64;
+        pb::SubmitReportRequest {
+            parent: PLAN.into(),
+            report: Some(pb::Report {
+                measure_number: key.measure.clone(),
+                department: key.department.clone(),
+                period: Some(common::Period {
+                    year: 2023,
+                    month: key.month,
+                }),
+                overall_status: pb::OverallStatus::OnTrack as i32,
+                narrative: format!("基准测试第{n}次提交：本月按计划推进。"),
+                metric_values: key
+                    .metrics
+                    .iter()
+                    .map(|t| pb::MetricValue {
+                        target_code: t.code.clone(),
+                        value,
+                        unit: t.unit,
+                        basis: t.value_basis,
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            request_id: format!("bench-{n:09}"),
+            validate_only: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// This many successful submissions in all.
+    Count(usize),
+    /// This long, and at most this many attempts.
+    Time(Duration, usize),
+}
+
+#[derive(Debug, Default)]
+struct LoadResult {
+    ok: usize,
+    errors: BTreeMap<String, usize>,
+    first_error: Option<String>,
+    latencies_us: Vec<u64>,
+    elapsed: Duration,
+}
+
+impl LoadResult {
+    fn check(&self) -> anyhow::Result<()> {
+        match &self.first_error {
+            Some(error) => bail!("submissions failed ({:?}); the first: {error}", self.errors),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Runs every client until `stop`, each with its own sequence of fresh request ids.
+async fn load(clients: &[Client], work: &Arc<Workload>, next: &Arc<AtomicUsize>, stop: Stop) -> LoadResult {
+    let began = Instant::now();
+    let ok = Arc::new(AtomicUsize::new(0));
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = clients
+        .iter()
+        .cloned()
+        .map(|mut client| {
+            let (work, next, ok, attempts) = (work.clone(), next.clone(), ok.clone(), attempts.clone());
+            tokio::spawn(async move {
+                let mut out = LoadResult::default();
+                loop {
+                    match stop {
+                        Stop::Count(target) => {
+                            // Claim a slot; give it back if there is none left.
+                            if attempts.fetch_add(1, Ordering::SeqCst) >= target {
+                                break;
+                            }
+                        }
+                        Stop::Time(limit, most) => {
+                            if began.elapsed() >= limit || attempts.fetch_add(1, Ordering::SeqCst) >= most {
+                                break;
+                            }
+                        }
+                    }
+                    let request = work.submission(next.fetch_add(1, Ordering::SeqCst));
+                    let sent = Instant::now();
+                    let result = client.submit_report(request).await;
+                    let took = sent.elapsed();
+                    match result {
+                        Ok(_) => {
+                            ok.fetch_add(1, Ordering::SeqCst);
+                            out.ok += 1;
+                            out.latencies_us.push(took.as_micros() as u64);
+                        }
+                        Err(status) => {
+                            *out.errors.entry(format!("{:?}", status.code())).or_default() += 1;
+                            out.first_error.get_or_insert_with(|| format!("{status:?}"));
+                            // A failed slot of a Count run is retried by whoever claims next.
+                            if let Stop::Count(_) = stop {
+                                attempts.fetch_sub(1, Ordering::SeqCst);
+                                if out.errors.values().sum::<usize>() > 100 {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                out
+            })
+        })
+        .collect();
+    let mut total = LoadResult::default();
+    for task in tasks {
+        let part = task.await.expect("a load task panicked");
+        total.ok += part.ok;
+        total.latencies_us.extend(part.latencies_us);
+        for (code, n) in part.errors {
+            *total.errors.entry(code).or_default() += n;
+        }
+        if total.first_error.is_none() {
+            total.first_error = part.first_error;
+        }
+    }
+    total.elapsed = began.elapsed();
+    total
+}
+
+#[derive(Debug)]
+struct ProgressRow {
+    revisions: usize,
+    calls: usize,
+    targets: usize,
+    latency: Percentiles,
+    one_target: Percentiles,
+}
+
+/// Times `calls` sequential GetProgress calls over the whole plan, and as many for its
+/// first target alone (each after 10 unmeasured).
+async fn time_progress(client: &mut Client, revisions: usize, calls: usize) -> anyhow::Result<ProgressRow> {
+    let whole = pb::GetProgressRequest {
+        parent: PLAN.into(),
+        include_provisional: true,
+        ..Default::default()
+    };
+    let (latency, answer) = time_calls(client, &whole, calls).await?;
+    let first = answer.targets.first().context("GetProgress returned no target")?;
+    let one = pb::GetProgressRequest {
+        target_codes: vec![first.target_code.clone()],
+        ..whole
+    };
+    let (one_target, _) = time_calls(client, &one, calls).await?;
+    Ok(ProgressRow {
+        revisions,
+        calls,
+        targets: answer.targets.len(),
+        latency,
+        one_target,
+    })
+}
+
+async fn time_calls(
+    client: &mut Client,
+    request: &pb::GetProgressRequest,
+    calls: usize,
+) -> anyhow::Result<(Percentiles, pb::GetProgressResponse)> {
+    let mut latencies = Vec::with_capacity(calls);
+    let mut last = pb::GetProgressResponse::default();
+    for i in 0..calls + 10 {
+        let sent = Instant::now();
+        last = client
+            .get_progress(request.clone())
+            .await
+            .context("GetProgress failed")?
+            .into_inner();
+        if i >= 10 {
+            latencies.push(sent.elapsed().as_micros() as u64);
+        }
+    }
+    Ok((Percentiles::of(&latencies), last))
+}
+
+/// Milliseconds.
+#[derive(Debug, Default)]
+struct Percentiles {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl Percentiles {
+    fn of(micros: &[u64]) -> Percentiles {
+        if micros.is_empty() {
+            return Percentiles::default();
+        }
+        let mut sorted = micros.to_vec();
+        sorted.sort_unstable();
+        let at = |q: f64| {
+            let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+            sorted[rank - 1] as f64 / 1000.0
+        };
+        Percentiles {
+            p50: at(0.50),
+            p99: at(0.99),
+            max: at(1.0),
+        }
+    }
+}
+
+/// VmHWM and VmRSS of this process, as /proc/self/status prints them.
+fn memory() -> (String, String) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map_or_else(|| "unknown".to_owned(), |v| v.trim().to_owned())
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// CPU model and count, for the record.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .map_or("unknown CPU", str::trim)
+        .to_owned();
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("{cpus} CPUs ({model})")
+}
