@@ -219,7 +219,13 @@ pub fn compliance_rag(status: ComplianceStatus) -> Rag {
     }
 }
 
-/// How far a target is achieved, 0-100 (see `TargetStatus.percent_complete`).
+/// How far a target is achieved, 0-100 (see `TargetStatus.percent_complete`), clamped:
+///
+/// - AT_MOST: 100 at or below the value, value / actual x 100 above it;
+/// - a flat trajectory (start = value: a snapshot without baseline, where the value is
+///   expected throughout): actual / value x 100 (with a value of 0 or below, 100 once
+///   reached, else 0);
+/// - otherwise the share of the planned change made: (actual - start) / (value - start) x 100.
 pub fn percent_complete(comparator: Comparator, value: f64, start: f64, actual: f64) -> f64 {
     let percent = if comparator == Comparator::AtMost {
         if actual <= value || actual <= 0.0 {
@@ -228,7 +234,13 @@ pub fn percent_complete(comparator: Comparator, value: f64, start: f64, actual: 
             value / actual * 100.0
         }
     } else if (value - start).abs() < f64::EPSILON {
-        if actual >= value { 100.0 } else { 0.0 }
+        if value > 0.0 {
+            actual / value * 100.0
+        } else if actual >= value {
+            100.0
+        } else {
+            0.0
+        }
     } else {
         (actual - start) / (value - start) * 100.0
     };
@@ -401,6 +413,22 @@ mod tests {
         assert_eq!(percent_complete(Comparator::AtLeast, 100.0, 0.0, 150.0), 100.0);
         assert_eq!(percent_complete(Comparator::AtMost, 5.0, 5.0, 4.0), 100.0);
         assert_eq!(percent_complete(Comparator::AtMost, 5.0, 5.0, 10.0), 50.0);
+    }
+
+    #[test]
+    fn percent_complete_of_a_flat_trajectory_is_the_share_of_the_value() {
+        // district-major-projects: a snapshot of 50 without baseline, 40 reported.
+        assert_eq!(percent_complete(Comparator::AtLeast, 50.0, 50.0, 40.0), 80.0);
+        assert_eq!(percent_complete(Comparator::MoreThan, 50.0, 50.0, 0.0), 0.0);
+        assert_eq!(percent_complete(Comparator::Approximately, 50.0, 50.0, 25.0), 50.0);
+        assert_eq!(percent_complete(Comparator::AtLeast, 50.0, 50.0, 50.0), 100.0);
+        assert_eq!(percent_complete(Comparator::AtLeast, 50.0, 50.0, 60.0), 100.0);
+        assert_eq!(percent_complete(Comparator::AtLeast, 0.0, 0.0, 0.0), 100.0);
+        assert_eq!(percent_complete(Comparator::AtLeast, 0.0, 0.0, -1.0), 0.0);
+        // AT_MOST is flat too: 100 at or below the value, value / actual above it.
+        assert_eq!(percent_complete(Comparator::AtMost, 8.0, 8.0, 6.0), 100.0);
+        assert_eq!(percent_complete(Comparator::AtMost, 8.0, 8.0, 8.0), 100.0);
+        assert_eq!(percent_complete(Comparator::AtMost, 8.0, 8.0, 10.0), 80.0);
     }
 
     #[test]

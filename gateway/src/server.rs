@@ -6,7 +6,6 @@ use std::{net::SocketAddr, time::Duration};
 
 use duban_kit::{layer::RequestLayer, settings::ServerLimits};
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -17,6 +16,7 @@ pub struct Gateway {
     local_addr: SocketAddr,
     health: HealthReporter,
     stop: CancellationToken,
+    cut: CancellationToken,
     grace: Duration,
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -62,12 +62,17 @@ pub(crate) async fn serve(
         ))
         .add_routes(routes);
     let signal = stop.clone().cancelled_owned();
-    let task = tokio::spawn(server.serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal));
+    // Connections as every Duban server takes them: TCP_NODELAY on, and cut after the
+    // shutdown grace period so an open stream cannot hold the process up.
+    let cut = CancellationToken::new();
+    let incoming = duban_kit::closable::accept(listener, cut.clone());
+    let task = tokio::spawn(server.serve_with_incoming_shutdown(incoming, signal));
     tracing::info!(server = "gateway", addr = %local_addr, "listening");
     Ok(Gateway {
         local_addr,
         health,
         stop,
+        cut,
         grace: limits.shutdown_grace(),
         task,
     })
@@ -103,7 +108,10 @@ impl Gateway {
             Ok(Ok(Err(error))) => tracing::error!(server = "gateway", %error, "stopped with an error"),
             Ok(Err(error)) => tracing::error!(server = "gateway", %error, "server task failed"),
             Err(_) => {
-                task.abort();
+                self.cut.cancel();
+                if tokio::time::timeout(Duration::from_secs(1), &mut task).await.is_err() {
+                    task.abort();
+                }
                 tracing::warn!(server = "gateway", "drain timed out; closed open calls");
             }
         }

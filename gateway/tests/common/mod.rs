@@ -30,6 +30,11 @@ pub struct Suite {
 
 impl Suite {
     pub async fn start(backend: Backend) -> Option<Suite> {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Like `start`, with the settings changed by `configure` before the servers start.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<Suite> {
         let mut dbs = Vec::new();
         for _ in 0..4 {
             dbs.push(TestDatabase::new(backend).await?);
@@ -41,6 +46,7 @@ impl Suite {
         settings.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         settings.gateway.watch_interval_ms = 200;
         settings.gateway.catalogue_cache_seconds = 1;
+        configure(&mut settings);
         let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).unwrap();
         let departments = duban_departments::start(&settings, directory).await.unwrap();
         testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
@@ -164,27 +170,90 @@ impl Suite {
 
 /// A plain HTTP/1.1 GET: status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let answer = http_request(addr, "GET", path, &[], b"").await;
+    (answer.status, answer.text())
+}
+
+/// Header names in lower case and values, in the order received.
+pub type Headers = Vec<(String, String)>;
+
+/// An answer to a raw HTTP/1.1 request, the body de-chunked.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Headers,
+    pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+    /// The first header named `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Every header named `name` (lower case).
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Splits a raw answer into status, headers and the (still chunked) body, once the
+/// head is complete.
+pub fn split_head(raw: &[u8]) -> Option<(u16, Headers, &[u8])> {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    Some((status, headers, &raw[split + 4..]))
+}
+
+/// One HTTP/1.1 request on its own connection (`Connection: close`), read to the end.
+pub async fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpAnswer {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() || method == "POST" {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).await.unwrap();
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut raw))
         .await
         .expect("an answer within 20 s")
         .unwrap();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let body = raw.get(split + 4..).unwrap_or_default();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(body)
-    } else {
-        body.to_vec()
-    };
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let (status, headers, body) = split_head(&raw).expect("an HTTP answer");
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_vec() };
+    HttpAnswer { status, headers, body }
 }
 
-fn dechunk(bytes: &[u8]) -> Vec<u8> {
+/// The chunked body `bytes` decoded, as far as it is complete.
+pub fn dechunk(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {

@@ -2,9 +2,10 @@
 
 use duban_catalog::directory::{GroupKind, UnitKind};
 use duban_proto::departments::v1 as pb;
-use prost_types::Timestamp;
 
 use crate::entity::{credential, designation, unit, unit_group};
+
+pub use duban_kit::columns::{json_list, timestamp, to_json};
 
 /// The stored (snake_case) name of a unit kind.
 pub fn unit_kind_str(kind: UnitKind) -> &'static str {
@@ -59,24 +60,6 @@ pub fn group_kind_str(kind: GroupKind) -> &'static str {
 /// The etag of a row version.
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")
-}
-
-/// Microseconds since the epoch as a protobuf timestamp.
-pub fn timestamp(micros: i64) -> Timestamp {
-    Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
-
-/// Decodes a JSON string list column; a corrupt value reads as empty.
-pub fn json_list<T: serde::de::DeserializeOwned>(column: &str) -> Vec<T> {
-    serde_json::from_str(column).unwrap_or_default()
-}
-
-/// Encodes a list for a JSON column.
-pub fn to_json<T: serde::Serialize>(list: &[T]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// A unit row as a `Department`.
@@ -176,24 +159,6 @@ mod tests {
         }
         assert_eq!(unit_kind_from_proto(0), None);
         assert_eq!(unit_kind_from_str("ministry"), None);
-    }
-
-    #[test]
-    fn timestamps_handle_sub_second_and_negative_times() {
-        assert_eq!(
-            timestamp(1_500_000),
-            Timestamp {
-                seconds: 1,
-                nanos: 500_000_000
-            }
-        );
-        assert_eq!(
-            timestamp(-1),
-            Timestamp {
-                seconds: -1,
-                nanos: 999_999_000
-            }
-        );
     }
 
     #[test]

@@ -79,7 +79,7 @@ impl Departments {
         let (kind, names) = validate_department(&draft, "department", true)?;
         if self.store.unit(&draft.code).await?.is_some() || self.store.group(&draft.code).await?.is_some() {
             // A retry that raced its own first call finds the unit made: it gets that answer.
-            return self.lost_race(&key, code_taken(&draft.code)).await;
+            return idempotency::replay_or_conflict(self.store.db(), &key, code_taken(&draft.code)).await;
         }
         self.check_names_free(&names, &draft.code, &draft.aliases).await?;
         let now = chrono::Utc::now().timestamp_micros();
@@ -103,7 +103,7 @@ impl Departments {
             txn.rollback().await?;
             if is_unique_violation(&error) {
                 // A concurrent create of the same code committed first.
-                return self.lost_race(&key, code_taken(&draft.code)).await;
+                return idempotency::replay_or_conflict(self.store.db(), &key, code_taken(&draft.code)).await;
             }
             return Err(error.into());
         }
@@ -198,7 +198,7 @@ impl Departments {
                 name: format!("departments/{code}"),
                 current: convert::etag(now),
             };
-            return self.lost_race(&key, conflict).await;
+            return idempotency::replay_or_conflict(self.store.db(), &key, conflict).await;
         }
         self.store
             .set_names(&txn, &NameOwner::Unit(code), &names)
@@ -395,7 +395,7 @@ impl Departments {
                 name: convert::designation_name(&draft.group, &draft.scope),
                 current: now.map_or_else(String::new, |row| convert::etag(row.version)),
             };
-            return self.lost_race(&key, conflict).await;
+            return idempotency::replay_or_conflict(self.store.db(), &key, conflict).await;
         }
         self.finish(txn, key, response).await
     }
@@ -414,19 +414,6 @@ impl Departments {
         response: R,
     ) -> Result<R> {
         Ok(idempotency::commit(self.store.db(), txn, &key, response).await?)
-    }
-
-    /// After losing a write race: the answer of the call that won if it was this very
-    /// request (a retry running beside its first call), else `conflict`.
-    async fn lost_race<R: prost::Message + Default>(
-        &self,
-        key: &Option<RequestKey>,
-        conflict: DepartmentsError,
-    ) -> Result<R> {
-        match self.replay(key).await? {
-            Some(done) => Ok(done),
-            None => Err(conflict),
-        }
     }
 
     /// ALREADY_EXISTS naming the first alias or name another owner holds.

@@ -3,10 +3,12 @@
 
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entity::{credential, designation, unit, unit_group, unit_name};
+
+pub use duban_kit::db::is_unique_violation;
 
 /// The departments database.
 #[derive(Debug, Clone)]
@@ -282,9 +284,4 @@ impl DirectoryStore {
     pub async fn begin(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
         self.db.begin().await
     }
-}
-
-/// Whether a database error is a unique-constraint violation.
-pub fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -3,7 +3,7 @@
 //! back and writes nothing, even across a crash. Each service's migrator includes
 //! [`CreateRequestLog`] to own this table in its own database.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, SqlErr};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
 use sea_orm_migration::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -103,6 +103,20 @@ pub async fn replay_keyed<R: prost::Message + Default>(
     }
 }
 
+/// The answer after a write lost a race (a unique key or version already taken): the
+/// stored response of this very request if the write that won was a concurrent retry
+/// of it with the same id, else the caller's `conflict`.
+pub async fn replay_or_conflict<R, E>(db: &impl ConnectionTrait, key: &Option<RequestKey>, conflict: E) -> Result<R, E>
+where
+    R: prost::Message + Default,
+    E: From<ReplayError>,
+{
+    match replay_keyed(db, key).await? {
+        Some(done) => Ok(done),
+        None => Err(conflict),
+    }
+}
+
 /// Records `response` under `key` in `txn` and commits. If a concurrent retry with the
 /// same id committed first, rolls back and answers what that one answered, so both
 /// callers see one outcome.
@@ -143,7 +157,7 @@ pub async fn record(
     };
     match request_log::Entity::insert(row).exec(db).await {
         Ok(_) => Ok(true),
-        Err(error) if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(false),
+        Err(error) if crate::db::is_unique_violation(&error) => Ok(false),
         Err(error) => Err(error),
     }
 }

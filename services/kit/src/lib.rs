@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod closable;
+pub mod columns;
 pub mod db;
 pub mod idempotency;
 pub mod layer;

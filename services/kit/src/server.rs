@@ -10,7 +10,6 @@ use std::{
 };
 
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Status, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -93,7 +92,7 @@ impl GrpcServer {
         let stop = CancellationToken::new();
         let cut = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
-        let incoming = crate::closable::closable(TcpListenerStream::new(listener), cut.clone());
+        let incoming = crate::closable::accept(listener, cut.clone());
         let server = tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(RequestLayer::new(

@@ -4,8 +4,9 @@
 use chrono::{Datelike, NaiveDate};
 use duban_catalog::{Aggregation, Comparator, QuantityUnit, ValueBasis};
 use duban_proto::common::v1 as common;
-use prost_types::Timestamp;
 use sha2::{Digest, Sha256};
+
+pub use duban_kit::columns::timestamp;
 
 /// A catalog date in the contract.
 pub fn date(date: NaiveDate) -> common::Date {
@@ -134,14 +135,6 @@ pub fn etag(revision: i32) -> String {
 pub fn content_etag(value: &impl serde::Serialize) -> String {
     let json = serde_json::to_vec(value).unwrap_or_default();
     format!("\"{}\"", &hex::encode(Sha256::digest(json))[..16])
-}
-
-/// Microseconds since the epoch as a protobuf timestamp.
-pub fn timestamp(micros: i64) -> Timestamp {
-    Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
 }
 
 /// The resource name of a plan, or of one revision of it.

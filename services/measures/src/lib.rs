@@ -22,6 +22,7 @@
 //! targets service (`SyncPlanTargets`, idempotent) and only then commits the new
 //! revision, so a failure in between is safe to retry.
 
+mod check;
 pub mod content;
 pub mod convert;
 pub mod dataset;
@@ -29,7 +30,9 @@ pub mod directory;
 pub mod entity;
 pub mod error;
 pub mod grpc;
+mod import;
 pub mod migration;
+mod reading;
 pub mod service;
 pub mod store;
 

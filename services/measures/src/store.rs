@@ -3,10 +3,12 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr,
 };
 
 use crate::entity::{plan, plan_revision};
+
+pub use duban_kit::db::is_unique_violation;
 
 /// The measures database.
 #[derive(Debug, Clone)]
@@ -109,9 +111,4 @@ impl PlanStore {
     pub async fn begin(&self) -> Result<sea_orm::DatabaseTransaction, DbErr> {
         self.db.begin().await
     }
-}
-
-/// Whether a database error is a unique-constraint violation.
-pub fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -6,7 +6,6 @@ use duban_proto::{
     departments::v1 as dpb,
     reporting::v1 as pb,
 };
-use prost_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -84,6 +83,24 @@ impl ReportKey {
     }
 }
 
+/// A measure number as text that sorts in number order: each numeric part is
+/// zero-padded to 10 digits, so `2.1` (`0000000002.0000000001`) sorts before `10.1`.
+/// A part that is not a number is kept as is after `~`, which sorts after digits.
+pub fn measure_key(number: &str) -> String {
+    number
+        .split('.')
+        .map(|part| {
+            if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+                let digits = part.trim_start_matches('0');
+                format!("{digits:0>10}")
+            } else {
+                format!("~{part}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// The plan slug of `plans/{plan}`.
 pub fn parse_parent(parent: &str) -> Option<&str> {
     parent
@@ -136,18 +153,7 @@ pub fn metric_rows(row: &report_revision::Model) -> Vec<MetricRow> {
     serde_json::from_str(&row.metric_values).unwrap_or_default()
 }
 
-/// A timestamp from microseconds.
-pub fn timestamp(us: i64) -> Timestamp {
-    Timestamp {
-        seconds: us.div_euclid(1_000_000),
-        nanos: (us.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
-
-/// Microseconds from a timestamp.
-pub fn micros(ts: &Timestamp) -> i64 {
-    ts.seconds.saturating_mul(1_000_000) + i64::from(ts.nanos) / 1000
-}
+pub use duban_kit::columns::{micros, timestamp};
 
 /// A principal as the contract spells it, from stored columns.
 pub fn principal(role: &str, department: &str, credential: &str) -> Option<dpb::Principal> {
@@ -372,6 +378,13 @@ pub fn audit(row: &audit_record::Model) -> pb::AuditRecord {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn measure_keys_sort_in_number_order() {
+        let mut numbers = vec!["10.1", "2.1", "1.10", "1.2", "2", "10.2", "003.1", "x.1"];
+        numbers.sort_by_key(|n| super::measure_key(n));
+        assert_eq!(numbers, ["1.2", "1.10", "2", "2.1", "003.1", "10.1", "10.2", "x.1"]);
+    }
+
     use super::*;
 
     #[test]

@@ -33,6 +33,9 @@ pub mod report {
         pub return_reason: String,
         /// Last change.
         pub update_time_us: i64,
+        /// `measure_number` in a form that sorts in number order
+        /// ([`crate::convert::measure_key`]), for listings.
+        pub measure_key: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -110,11 +110,11 @@ impl ReportingService for ReportingGrpc {
         let mut pending = futures::stream::FuturesOrdered::new();
         let mut index = 0usize;
         let mut results = Vec::new();
-        // Items are validated and queued concurrently (up to 64 in flight), so the
+        // Items are validated and queued concurrently (up to a batch in flight), so the
         // writer can commit many of them in one transaction; results keep stream order.
         loop {
             tokio::select! {
-                item = stream.next(), if pending.len() < 64 => match item {
+                item = stream.next(), if pending.len() < crate::writer::MAX_BATCH => match item {
                     None => break,
                     Some(Err(status)) => return Err(status),
                     Some(Ok(item)) => {

@@ -32,11 +32,37 @@ pub const SERVICE_NAME: &str = "duban.reporting.v1.ReportingService";
 /// deadline.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What `start` does not read from [`Settings`]: tuning with production defaults, which
+/// tests shorten.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long the catalog cache of the measures, targets and departments services
+    /// trusts an answer ([`catalog::CATALOG_TTL`]).
+    pub catalog_ttl: Duration,
+    /// After a failed refresh, how long the stale answer is served before the next
+    /// attempt ([`catalog::CATALOG_RETRY`]).
+    pub catalog_retry: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            catalog_ttl: catalog::CATALOG_TTL,
+            catalog_retry: catalog::CATALOG_RETRY,
+        }
+    }
+}
+
 /// Starts the reporting server on `settings.reporting.listen`. It answers NOT_SERVING
 /// until its database is migrated. It reads tokens, departments and designations from
 /// the departments service, and plans, measures and targets from the measures and
 /// targets services, each with the service token.
 pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
+    start_with(settings, Options::default()).await
+}
+
+/// [`start`] with explicit [`Options`].
+pub async fn start_with(settings: &Settings, options: Options) -> std::io::Result<GrpcServer> {
     let ready: Ready<grpc::State> = Ready::default();
     let limits = &settings.server;
     let service = ReportingServiceServer::new(grpc::ReportingGrpc::new(ready.clone()))
@@ -60,8 +86,9 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
     );
     let catalog = catalog::Catalog::new(
         Arc::new(catalog::RemoteCatalog::new(measures, targets, departments)),
-        catalog::CATALOG_TTL,
-    );
+        options.catalog_ttl,
+    )
+    .with_retry(options.catalog_retry);
     let count_submitted = settings.progress.count_submitted;
     let stopping = server.stopping();
     server.bring_up(ready, move || {

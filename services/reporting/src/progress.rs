@@ -67,6 +67,19 @@ impl Slot {
         }
     }
 
+    /// For a submitted slot, the accepted slot that holds the same revision exactly
+    /// when that revision is ACCEPTED: the latest revision not returned (and not
+    /// provisional) is accepted iff it is also the latest accepted one (and not
+    /// provisional), since any later accepted revision would be the later one. `None`
+    /// for the other slots.
+    pub fn accepted_twin(self) -> Option<Slot> {
+        match self {
+            Slot::SubmittedAny => Some(Slot::AcceptedAny),
+            Slot::SubmittedFinal => Some(Slot::AcceptedFinal),
+            _ => None,
+        }
+    }
+
     /// Whether a revision in `state` (contract name) with `provisional` fills it.
     pub fn admits(self, state: &str, provisional: bool) -> bool {
         let returned = state == "STATE_RETURNED";

@@ -40,6 +40,8 @@ pub mod method {
 
 /// At most this many items per SubmitReports stream.
 pub const MAX_STREAM_ITEMS: usize = 1000;
+/// WatchReportEvents replays stored events this many at a time.
+const REPLAY_PAGE: u64 = 500;
 /// Events are kept this long.
 pub const EVENT_RETENTION_US: i64 = 7 * 24 * 3600 * 1_000_000;
 
@@ -623,8 +625,28 @@ impl Reporting {
         });
         let codes: Vec<String> = targets.iter().map(|t| t.code.clone()).collect();
         let counted = Slot::counted(self.count_submitted, request.include_provisional);
-        let slots = [counted, counted.with_provisional(), Slot::Returned];
-        let rows = self.store.progress_rows(&plan_code, &codes, &slots).await?;
+        // With `count_submitted`, a value whose revision leadership has not accepted
+        // counts but is marked provisional; the accepted twin slot tells which.
+        let twin = counted.accepted_twin();
+        let mut slots = vec![counted, counted.with_provisional(), Slot::Returned];
+        slots.extend(twin);
+        let (accepted_rows, rows): (Vec<_>, Vec<_>) = self
+            .store
+            .progress_rows(&plan_code, &codes, &slots)
+            .await?
+            .into_iter()
+            .partition(|row| twin.is_some_and(|t| t.key() == row.slot));
+        let accepted: BTreeSet<(&str, &str, &str, i32)> = accepted_rows
+            .iter()
+            .map(|r| {
+                (
+                    r.target_code.as_str(),
+                    r.department.as_str(),
+                    r.period.as_str(),
+                    r.revision,
+                )
+            })
+            .collect();
         let cutoff = calendar::end_of_day_us(as_of);
         let mut values: BTreeMap<&str, BTreeMap<String, DepartmentValues>> = BTreeMap::new();
         for row in &rows {
@@ -653,13 +675,21 @@ impl Reporting {
                 .or_default();
             // For an as_of before the row's revision, ask that key's history.
             let value = if row.submit_time_us < cutoff {
-                Some((row.value, row.revision, row.provisional))
+                let unreviewed = twin.is_some()
+                    && !accepted.contains(&(
+                        row.target_code.as_str(),
+                        row.department.as_str(),
+                        row.period.as_str(),
+                        row.revision,
+                    ));
+                Some((row.value, row.revision, row.provisional || unreviewed))
             } else if let Some(slot) = slot {
                 self.store.revision_before(&key, cutoff, slot).await?.and_then(|r| {
+                    let unreviewed = twin.is_some() && r.state != pb::report::State::Accepted.as_str_name();
                     convert::metric_rows(&r)
                         .into_iter()
                         .find(|m| m.target_code == row.target_code)
-                        .map(|m| (m.value, r.revision, r.provisional))
+                        .map(|m| (m.value, r.revision, r.provisional || unreviewed))
                 })
             } else {
                 None
@@ -852,21 +882,19 @@ impl Reporting {
             department = own.clone();
         }
         self.catalog.plan(&plan_code).await?;
+        // Subscribe before reading stored events, so that nothing committed meanwhile
+        // is missed; the sequence check below drops what both deliver.
         let mut live = self.events.subscribe();
         let cutoff = chrono::Utc::now().timestamp_micros() - EVENT_RETENTION_US;
         let _ = self.store.prune_events(cutoff).await;
-        let mut replay = Vec::new();
-        if request.after_sequence > 0 {
-            if let Some(oldest) = self.store.oldest_event().await?
-                && request.after_sequence < oldest - 1
-            {
-                return Err(ReportingError::EventsExpired(request.after_sequence));
-            }
-            replay = self
-                .store
-                .events_after(&plan_code, request.after_sequence, 100_000)
-                .await?;
+        let after = request.after_sequence.max(0);
+        if after > 0
+            && let Some(oldest) = self.store.oldest_event().await?
+            && after < oldest - 1
+        {
+            return Err(ReportingError::EventsExpired(after));
         }
+        let store = self.store.clone();
         let types = request.event_types.clone();
         let measure = request.measure_number.clone();
         let wanted = move |event: &pb::WatchReportEventsResponse| {
@@ -877,12 +905,32 @@ impl Reporting {
         let stopping = self.stopping.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(256);
         tokio::spawn(async move {
-            let mut last = request.after_sequence;
-            for row in replay {
-                let event = convert::event(&row);
-                last = event.sequence;
-                if wanted(&event) && tx.send(Ok(event)).await.is_err() {
-                    return;
+            // Stored events after `after_sequence`, a page at a time, then live ones.
+            let mut last = after;
+            let mut replay = after > 0;
+            while replay {
+                let page = tokio::select! {
+                    () = stopping.cancelled() => {
+                        let _ = tx.send(Err(tonic::Status::unavailable("the server is shutting down; reconnect with after_sequence"))).await;
+                        return;
+                    }
+                    () = tx.closed() => return,
+                    page = store.events_after(&plan_code, last, REPLAY_PAGE) => page,
+                };
+                let rows = match page {
+                    Ok(rows) => rows,
+                    Err(error) => {
+                        let _ = tx.send(Err(ReportingError::from(error).into())).await;
+                        return;
+                    }
+                };
+                replay = rows.len() as u64 == REPLAY_PAGE;
+                for row in rows {
+                    let event = convert::event(&row);
+                    last = event.sequence;
+                    if wanted(&event) && tx.send(Ok(event)).await.is_err() {
+                        return;
+                    }
                 }
             }
             loop {

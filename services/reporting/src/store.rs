@@ -56,6 +56,27 @@ pub struct AuditFilter {
     pub end_us: Option<i64>,
 }
 
+/// One aggregate row: `metric` of revision `row` of `key`, held in `slot`.
+fn aggregate_row(
+    key: &ReportKey,
+    slot: Slot,
+    row: &report_revision::Model,
+    metric: &convert::MetricRow,
+) -> progress_value::Model {
+    progress_value::Model {
+        plan: key.plan.clone(),
+        target_code: metric.target_code.clone(),
+        department: key.department.clone(),
+        period: key.period.key(),
+        slot: slot.key().to_owned(),
+        measure_number: key.measure.clone(),
+        value: metric.value,
+        revision: row.revision,
+        submit_time_us: row.submit_time_us,
+        provisional: row.provisional,
+    }
+}
+
 fn revision_key(key: &ReportKey) -> sea_orm::Condition {
     use report_revision::Column as C;
     sea_orm::Condition::all()
@@ -132,7 +153,8 @@ impl ReportStore {
         Ok((rows, total))
     }
 
-    /// A page of pointer rows: newest period first, then measure and department.
+    /// A page of pointer rows: newest period first, then measure number (in number
+    /// order) and department code.
     pub async fn pointers(
         &self,
         plan: &str,
@@ -155,10 +177,11 @@ impl ReportStore {
             query = query.filter(C::State.eq(filter.state.clone()));
         }
         let total = query.clone().count(&self.db).await?;
-        // Measure numbers sort as text here; the service re-sorts each page is not
-        // possible across pages, so text order ("10.1" < "2.1") is the listing order.
+        // `measure_key` sorts measure numbers in number order ("2.1" before "10.1");
+        // the primary key's columns complete the order, so pages never overlap.
         let rows = query
             .order_by_desc(C::Period)
+            .order_by_asc(C::MeasureKey)
             .order_by_asc(C::MeasureNumber)
             .order_by_asc(C::Department)
             .offset(offset)
@@ -235,10 +258,20 @@ impl ReportStore {
             .map(|e| e.sequence))
     }
 
-    /// Removes events older than `before_us`.
+    /// Removes events older than `before_us`, except the newest event of all: it
+    /// stays as the high-water mark, so that a watcher resuming from a pruned sequence
+    /// is told EVENTS_EXPIRED even when every event has expired.
     pub async fn prune_events(&self, before_us: i64) -> Result<u64, DbErr> {
+        let Some(newest) = report_event::Entity::find()
+            .order_by_desc(report_event::Column::Sequence)
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(0);
+        };
         Ok(report_event::Entity::delete_many()
             .filter(report_event::Column::EventTimeUs.lt(before_us))
+            .filter(report_event::Column::Sequence.lt(newest.sequence))
             .exec(&self.db)
             .await?
             .rows_affected)
@@ -286,27 +319,94 @@ impl ReportStore {
 
     // ---- write steps, run by the writer inside its transaction ----
 
+    // Writes are single statements that return nothing: the caller holds the row
+    // already, so reading it back (as `ActiveModel::insert` and `update` do) would only
+    // cost time in the writer's transaction.
+
     /// Adds a revision.
     pub async fn insert_revision(&self, db: &impl ConnectionTrait, row: report_revision::Model) -> Result<(), DbErr> {
         let active: report_revision::ActiveModel = row.into();
-        active.reset_all().insert(db).await?;
+        report_revision::Entity::insert(active.reset_all())
+            .exec_without_returning(db)
+            .await?;
         Ok(())
     }
 
     /// Replaces a revision's review columns and state.
     pub async fn update_revision(&self, db: &impl ConnectionTrait, row: report_revision::Model) -> Result<(), DbErr> {
+        use report_revision::Column as C;
+        let filter = sea_orm::Condition::all()
+            .add(C::Plan.eq(row.plan.clone()))
+            .add(C::MeasureNumber.eq(row.measure_number.clone()))
+            .add(C::Department.eq(row.department.clone()))
+            .add(C::Period.eq(row.period.clone()))
+            .add(C::Revision.eq(row.revision));
         let active: report_revision::ActiveModel = row.into();
-        active.reset_all().update(db).await?;
+        report_revision::Entity::update_many()
+            .set(active.reset_all())
+            .filter(filter)
+            .exec(db)
+            .await?;
         Ok(())
     }
 
     /// Inserts or replaces a pointer row.
     pub async fn save_pointer(&self, db: &impl ConnectionTrait, row: report::Model, exists: bool) -> Result<(), DbErr> {
+        use report::Column as C;
+        let filter = sea_orm::Condition::all()
+            .add(C::Plan.eq(row.plan.clone()))
+            .add(C::MeasureNumber.eq(row.measure_number.clone()))
+            .add(C::Department.eq(row.department.clone()))
+            .add(C::Period.eq(row.period.clone()));
         let active: report::ActiveModel = row.into();
         if exists {
-            active.reset_all().update(db).await?;
+            report::Entity::update_many()
+                .set(active.reset_all())
+                .filter(filter)
+                .exec(db)
+                .await?;
         } else {
-            active.reset_all().insert(db).await?;
+            report::Entity::insert(active.reset_all())
+                .exec_without_returning(db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The aggregate after `row`, a new revision of `key`, was stored: it is the key's
+    /// latest and SUBMITTED, so it now fills the submitted slots that admit it (both,
+    /// or only the provisional-including one), while the accepted and returned slots
+    /// keep the revisions they hold. Same result as [`Self::refresh_aggregate`], in two
+    /// statements and without reading the key's history.
+    pub async fn aggregate_new_revision(
+        &self,
+        db: &impl ConnectionTrait,
+        key: &ReportKey,
+        row: &report_revision::Model,
+    ) -> Result<(), DbErr> {
+        use progress_value::Column as P;
+        let slots: Vec<Slot> = [Slot::SubmittedAny, Slot::SubmittedFinal]
+            .into_iter()
+            .filter(|slot| slot.admits(&row.state, row.provisional))
+            .collect();
+        progress_value::Entity::delete_many()
+            .filter(P::Plan.eq(key.plan.clone()))
+            .filter(P::MeasureNumber.eq(key.measure.clone()))
+            .filter(P::Department.eq(key.department.clone()))
+            .filter(P::Period.eq(key.period.key()))
+            .filter(P::Slot.is_in(slots.iter().map(|s| s.key())))
+            .exec(db)
+            .await?;
+        let metrics = convert::metric_rows(row);
+        let rows: Vec<progress_value::ActiveModel> = slots
+            .iter()
+            .flat_map(|slot| metrics.iter().map(move |metric| (slot, metric)))
+            .map(|(slot, metric)| aggregate_row(key, *slot, row, metric).into())
+            .collect();
+        if !rows.is_empty() {
+            progress_value::Entity::insert_many(rows)
+                .exec_without_returning(db)
+                .await?;
         }
         Ok(())
     }
@@ -340,25 +440,13 @@ impl ReportStore {
                 continue;
             };
             let rows: Vec<progress_value::ActiveModel> = convert::metric_rows(&row)
-                .into_iter()
-                .map(|metric| {
-                    progress_value::Model {
-                        plan: key.plan.clone(),
-                        target_code: metric.target_code,
-                        department: key.department.clone(),
-                        period: key.period.key(),
-                        slot: slot.key().to_owned(),
-                        measure_number: key.measure.clone(),
-                        value: metric.value,
-                        revision: row.revision,
-                        submit_time_us: row.submit_time_us,
-                        provisional: row.provisional,
-                    }
-                    .into()
-                })
+                .iter()
+                .map(|metric| aggregate_row(key, slot, &row, metric).into())
                 .collect();
             if !rows.is_empty() {
-                progress_value::Entity::insert_many(rows).exec(db).await?;
+                progress_value::Entity::insert_many(rows)
+                    .exec_without_returning(db)
+                    .await?;
             }
         }
         Ok(())
@@ -383,7 +471,7 @@ impl ReportStore {
         let mut active: audit_record::ActiveModel = row.into();
         active = active.reset_all();
         active.id = sea_orm::ActiveValue::NotSet;
-        audit_record::Entity::insert(active).exec(db).await?;
+        audit_record::Entity::insert(active).exec_without_returning(db).await?;
         Ok(())
     }
 

@@ -283,6 +283,12 @@ fn event_row(
     }
 }
 
+/// The etag of the latest revision, from the pointer row that names it.
+fn pointer_etag(pointer: &report::Model) -> String {
+    let state = pb::report::State::from_str_name(&pointer.state).unwrap_or_default();
+    convert::etag(pointer.revision, state)
+}
+
 async fn submit(
     store: &ReportStore,
     db: &DatabaseTransaction,
@@ -296,12 +302,10 @@ async fn submit(
     }
     let key = &op.key;
     let pointer = store.pointer(db, key).await?;
-    let latest = match &pointer {
-        Some(p) => store.revision(db, key, p.revision).await?,
-        None => None,
-    };
     if !op.etag.is_empty() {
-        let current = latest.as_ref().map(|r| r.etag.clone()).unwrap_or_default();
+        // The pointer knows the latest revision and its state, and an etag is exactly
+        // those two: no need to read the revision row.
+        let current = pointer.as_ref().map(pointer_etag).unwrap_or_default();
         if current != op.etag {
             return Err(ReportingError::EtagMismatch {
                 name: key.name(),
@@ -309,8 +313,12 @@ async fn submit(
             });
         }
     }
-    if op.backfilled
-        && let Some(latest) = &latest
+    // Only a backfill needs the latest revision's submit time.
+    let latest = match &pointer {
+        Some(p) if op.backfilled => store.revision(db, key, p.revision).await?,
+        _ => None,
+    };
+    if let Some(latest) = &latest
         && op.submit_time_us < latest.submit_time_us
     {
         return Err(ReportingError::invalid(
@@ -351,6 +359,9 @@ async fn submit(
         create_time_us: now,
     };
     store.insert_revision(db, row.clone()).await?;
+    // The new revision is the key's latest and SUBMITTED: only the submitted slots of
+    // the aggregate change, and they change to this revision, which is in memory.
+    store.aggregate_new_revision(db, key, &row).await?;
     let exists = pointer.is_some();
     let pointer = report::Model {
         plan: key.plan.clone(),
@@ -362,9 +373,9 @@ async fn submit(
         first_submit_time_us: pointer.as_ref().map_or(op.submit_time_us, |p| p.first_submit_time_us),
         return_reason: pointer.as_ref().map(|p| p.return_reason.clone()).unwrap_or_default(),
         update_time_us: now,
+        measure_key: convert::measure_key(&key.measure),
     };
     store.save_pointer(db, pointer.clone(), exists).await?;
-    store.refresh_aggregate(db, key).await?;
     let response = convert::report(&row, &pointer, op.cadence, false);
     if let Some(request) = &op.request
         && !idempotency::record(db, request, &response).await?

@@ -2,7 +2,10 @@
 //! measures servers (the Jiading plan imported), each on a fresh database, on SQLite and
 //! PostgreSQL.
 
-use std::time::Duration;
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use duban_kit::{
     GrpcServer, Settings,
@@ -27,7 +30,10 @@ type Client = ReportingServiceClient<ServiceChannel>;
 
 struct Suite {
     settings: Settings,
+    /// departments, targets, measures, reporting (a test may shut some down early).
     servers: Vec<GrpcServer>,
+    /// Their addresses, in the same order, whatever was shut down.
+    addrs: [SocketAddr; 4],
     reporting_url: String,
     _dbs: Vec<TestDatabase>,
 }
@@ -42,11 +48,21 @@ struct Pick {
 
 impl Suite {
     async fn start(backend: Backend) -> Option<Suite> {
+        Self::start_with(backend, |_| {}, duban_reporting::Options::default()).await
+    }
+
+    /// With settings changed by `configure` and the reporting server's `options`.
+    async fn start_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+        options: duban_reporting::Options,
+    ) -> Option<Suite> {
         let mut dbs = Vec::new();
         for _ in 0..4 {
             dbs.push(TestDatabase::new(backend).await?);
         }
         let mut settings = testing::test_settings(dbs[0].url());
+        configure(&mut settings);
         settings.targets = testing::test_service(dbs[1].url());
         settings.measures = testing::test_service(dbs[2].url());
         settings.reporting = testing::test_service(dbs[3].url());
@@ -73,11 +89,17 @@ impl Suite {
             })
             .await
             .expect("the plan imports");
-        let reporting = duban_reporting::start(&settings).await.unwrap();
+        let reporting = duban_reporting::start_with(&settings, options).await.unwrap();
         testing::wait_serving(reporting.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
         let reporting_url = dbs[3].url().to_owned();
         Some(Suite {
             settings,
+            addrs: [
+                departments.local_addr(),
+                targets.local_addr(),
+                measures.local_addr(),
+                reporting.local_addr(),
+            ],
             servers: vec![departments, targets, measures, reporting],
             reporting_url,
             _dbs: dbs,
@@ -91,7 +113,7 @@ impl Suite {
     }
 
     fn client(&self, token: &str) -> Client {
-        ReportingServiceClient::new(testing::channel(self.servers[3].local_addr(), Some(token)))
+        ReportingServiceClient::new(testing::channel(self.addrs[3], Some(token)))
     }
 
     fn admin(&self) -> Client {
@@ -100,7 +122,7 @@ impl Suite {
 
     async fn token(&self, role: dpb::Role, department: &str) -> String {
         let mut directory = DepartmentsServiceClient::new(testing::channel(
-            self.servers[0].local_addr(),
+            self.addrs[0],
             Some(&self.settings.auth.bootstrap_admin_token),
         ));
         directory
@@ -130,8 +152,8 @@ impl Suite {
     /// A target of the given aggregation whose first reporter is responsible for its measure.
     async fn pick(&self, aggregation: Aggregation) -> Pick {
         let token = Some(self.settings.auth.service_token.as_str());
-        let mut targets = TargetsServiceClient::new(testing::channel(self.servers[1].local_addr(), token));
-        let mut measures = MeasuresServiceClient::new(testing::channel(self.servers[2].local_addr(), token));
+        let mut targets = TargetsServiceClient::new(testing::channel(self.addrs[1], token));
+        let mut measures = MeasuresServiceClient::new(testing::channel(self.addrs[2], token));
         let all = targets
             .list_targets(tpb::ListTargetsRequest {
                 parent: PLAN.into(),
@@ -485,7 +507,7 @@ async fn authoritative_progress_without_scanning(backend: Backend) {
             ..Default::default()
         })
         .collect();
-    // In streams of 200, so that each call stays well inside the server's deadline.
+    // In streams of 200 (a_thousand_items_in_one_stream sends 1000 in one stream).
     let mut response = pb::SubmitReportsResponse::default();
     let mut items = items.into_iter();
     loop {
@@ -691,7 +713,7 @@ async fn compliance_from_backfilled_history(backend: Backend) {
     let mut admin = suite.admin();
     let due_day = {
         let token = Some(suite.settings.auth.service_token.as_str());
-        let mut measures = MeasuresServiceClient::new(testing::channel(suite.servers[2].local_addr(), token));
+        let mut measures = MeasuresServiceClient::new(testing::channel(suite.addrs[2], token));
         let plan = measures
             .get_plan(mpb::GetPlanRequest { name: PLAN.into() })
             .await
@@ -764,9 +786,515 @@ async fn compliance_from_backfilled_history(backend: Backend) {
     suite.stop().await;
 }
 
+/// The responsible units of a measure that are listed directly (not through a group).
+async fn direct_units(suite: &Suite, number: &str) -> Vec<String> {
+    let token = Some(suite.settings.auth.service_token.as_str());
+    let mut measures = MeasuresServiceClient::new(testing::channel(suite.addrs[2], token));
+    let measure = measures
+        .get_measure(mpb::GetMeasureRequest {
+            name: format!("{PLAN}/measures/{number}"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut units: Vec<String> = measure
+        .responsible_units
+        .iter()
+        .filter(|u| u.kind != mpb::ResponsibleUnitKind::Group as i32)
+        .map(|u| u.code.clone())
+        .collect();
+    units.sort();
+    units
+}
+
+/// Measures and targets are read once, then served from the cache while their servers
+/// are down (past the TTL, so the refresh really fails); something never cached is
+/// UNAVAILABLE at once rather than hanging.
+async fn serves_from_cache_while_measures_and_targets_are_down(backend: Backend) {
+    let ttl = Duration::from_millis(300);
+    let options = duban_reporting::Options {
+        catalog_ttl: ttl,
+        catalog_retry: ttl,
+    };
+    let Some(mut suite) = Suite::start_with(backend, |_| {}, options).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let mut dept = suite.department(&pick.department).await;
+    let mut leader = suite.leadership().await;
+    let first = dept
+        .submit_report(submit(report(&pick, 4, 1.0), "warm"))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Measures (index 2) and targets (index 1) go away for good.
+    suite.servers.remove(2).shutdown().await;
+    suite.servers.remove(1).shutdown().await;
+    let token = Some(suite.settings.auth.service_token.as_str());
+    let down = MeasuresServiceClient::new(testing::channel(suite.addrs[2], token))
+        .get_plan(mpb::GetPlanRequest { name: PLAN.into() })
+        .await
+        .unwrap_err();
+    assert_eq!(down.code(), Code::Unavailable, "{down:?}");
+    tokio::time::sleep(ttl * 2).await;
+
+    // A department submits again for the same measure: judged from the stale cache.
+    let started = Instant::now();
+    let second = dept
+        .submit_report(submit(report(&pick, 4, 2.0), "while-down"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.revision, 2);
+    assert_eq!(second.name, first.name);
+    let other_month = dept
+        .submit_report(submit(report(&pick, 5, 7.0), "while-down-2"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(other_month.revision, 1);
+    // A value for an unknown target is still refused by the stale cache's rules.
+    let mut wrong = report(&pick, 5, 1.0);
+    wrong.metric_values[0].target_code = "no-such-target".into();
+    let refused = dept.submit_report(submit(wrong, "")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+
+    // Stored, and leadership reads work.
+    let stored = leader
+        .get_report(pb::GetReportRequest {
+            name: first.name.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((stored.revision, stored.metric_values[0].value), (2, 2.0));
+    let listed = leader
+        .list_reports(pb::ListReportsRequest {
+            parent: PLAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 2);
+    let progress = leader
+        .get_progress(pb::GetProgressRequest {
+            parent: PLAN.into(),
+            target_codes: vec![pick.target.code.clone()],
+            include_provisional: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let own = progress.targets[0]
+        .contributions
+        .iter()
+        .find(|c| c.department == pick.department)
+        .unwrap();
+    assert!(own.value.is_some(), "{own:?}");
+
+    // Something never cached (another plan) needs the measures server: UNAVAILABLE
+    // with DEPENDENCY_UNAVAILABLE, well within the caller's deadline.
+    let started = Instant::now();
+    let mut request = tonic::Request::new(pb::ListReportsRequest {
+        parent: "plans/another-plan".into(),
+        ..Default::default()
+    });
+    request.set_timeout(Duration::from_secs(5));
+    let unavailable = leader.list_reports(request).await.unwrap_err();
+    assert_eq!(unavailable.code(), Code::Unavailable, "{unavailable:?}");
+    assert_eq!(reason(&unavailable).as_deref(), Some("DEPENDENCY_UNAVAILABLE"));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    suite.stop().await;
+}
+
+/// ListReports: newest period first, then measure numbers in number order (2.1 before
+/// 10.1), then department, the same across pages.
+async fn lists_measures_in_number_order(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let mut admin = suite.admin();
+    let two = direct_units(&suite, "2.1").await;
+    let ten = direct_units(&suite, "10.1").await;
+    let mut keys = Vec::new();
+    for month in [4, 5] {
+        for (measure, departments) in [("10.1", &ten[..1]), ("2.1", &two[..2])] {
+            for department in departments {
+                let item = pb::Report {
+                    measure_number: measure.into(),
+                    department: department.clone(),
+                    period: Some(common::Period { year: 2023, month }),
+                    overall_status: pb::OverallStatus::OnTrack as i32,
+                    narrative: "进展顺利".into(),
+                    ..Default::default()
+                };
+                admin.submit_report(submit(item, "")).await.unwrap();
+                keys.push((month, measure, department.clone()));
+            }
+        }
+    }
+    let order = |m: &str| m.split('.').map(|p| p.parse::<u32>().unwrap()).collect::<Vec<_>>();
+    keys.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| order(a.1).cmp(&order(b.1)))
+            .then_with(|| a.2.cmp(&b.2))
+    });
+    let expected: Vec<String> = keys
+        .iter()
+        .map(|(month, measure, department)| format!("{PLAN}/reports/{measure}~{department}~2023-{month:02}"))
+        .collect();
+    assert!(expected[0].contains("/2.1~"), "{expected:?}");
+
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = admin
+            .list_reports(pb::ListReportsRequest {
+                parent: PLAN.into(),
+                page_size: 2,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        names.extend(page.reports.into_iter().map(|r| r.name));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(names, expected);
+    let one_period = admin
+        .list_reports(pb::ListReportsRequest {
+            parent: PLAN.into(),
+            period: Some(common::Period { year: 2023, month: 5 }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let measures: Vec<_> = one_period.reports.iter().map(|r| r.measure_number.as_str()).collect();
+    assert_eq!(measures, ["2.1", "2.1", "10.1"]);
+    suite.stop().await;
+}
+
+async fn next_event(events: &mut tonic::Streaming<pb::WatchReportEventsResponse>) -> pb::WatchReportEventsResponse {
+    tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("an event within 10 s")
+        .expect("the stream is open")
+        .expect("an event, not an error")
+}
+
+fn watch_after(after_sequence: i64) -> pb::WatchReportEventsRequest {
+    pb::WatchReportEventsRequest {
+        parent: PLAN.into(),
+        after_sequence,
+        ..Default::default()
+    }
+}
+
+/// Sets the event time of events up to `through` (every event if `None`) to 8 days ago.
+async fn age_events(suite: &Suite, through: Option<i64>) {
+    use duban_reporting::entity::report_event::{Column, Entity};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let old = chrono::Utc::now().timestamp_micros() - 8 * 24 * 3600 * 1_000_000;
+    let mut update = Entity::update_many().col_expr(Column::EventTimeUs, Expr::value(old));
+    if let Some(through) = through {
+        update = update.filter(Column::Sequence.lte(through));
+    }
+    update.exec(&db).await.unwrap();
+}
+
+/// WatchReportEvents with `after_sequence`: stored events after it, then live ones,
+/// nothing twice; OUT_OF_RANGE (EVENTS_EXPIRED) once events after it were pruned.
+async fn watch_resumes_after_a_sequence(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let mut dept = suite.department(&pick.department).await;
+    let mut leader = suite.leadership().await;
+    let mut live = leader.watch_report_events(watch_after(0)).await.unwrap().into_inner();
+    for month in [3, 4, 5] {
+        dept.submit_report(submit(report(&pick, month, 1.0), "")).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(next_event(&mut live).await);
+    }
+    drop(live);
+    let sequences: Vec<i64> = seen.iter().map(|e| e.sequence).collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+    let months: Vec<i32> = seen.iter().map(|e| e.period.unwrap().month).collect();
+    assert_eq!(months, [3, 4, 5]);
+
+    // Resume after the first: the other two are replayed, then a live one follows.
+    let mut resumed = leader
+        .watch_report_events(watch_after(sequences[0]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next_event(&mut resumed).await, seen[1]);
+    assert_eq!(next_event(&mut resumed).await, seen[2]);
+    let sixth = dept
+        .submit_report(submit(report(&pick, 6, 1.0), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    let live_one = next_event(&mut resumed).await;
+    assert_eq!(live_one.report, sixth.name);
+    assert!(live_one.sequence > sequences[2]);
+    // Filters apply to the replay too.
+    let mut accepted_only = leader
+        .watch_report_events(pb::WatchReportEventsRequest {
+            event_types: vec![pb::ReportEventType::Accepted as i32],
+            ..watch_after(sequences[0])
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    leader
+        .accept_report(pb::AcceptReportRequest {
+            name: sixth.name.clone(),
+            etag: sixth.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let accepted = next_event(&mut accepted_only).await;
+    assert_eq!(
+        (accepted.event_type, accepted.report.as_str()),
+        (pb::ReportEventType::Accepted as i32, sixth.name.as_str())
+    );
+    let from_resumed = next_event(&mut resumed).await;
+    assert_eq!(from_resumed.sequence, accepted.sequence);
+    drop((resumed, accepted_only));
+
+    // The first two events are older than the 7 days kept: resuming after the first
+    // would miss the second, so OUT_OF_RANGE; resuming after the second misses nothing.
+    age_events(&suite, Some(sequences[1])).await;
+    let expired = leader.watch_report_events(watch_after(sequences[0])).await.unwrap_err();
+    assert_eq!(expired.code(), Code::OutOfRange, "{expired:?}");
+    assert_eq!(reason(&expired).as_deref(), Some("EVENTS_EXPIRED"));
+    let mut after_second = leader
+        .watch_report_events(watch_after(sequences[1]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next_event(&mut after_second).await, seen[2]);
+    drop(after_second);
+
+    // Every event expired: the newest stays as the high-water mark, so an old
+    // sequence is still told EVENTS_EXPIRED, and the newest one resumes cleanly.
+    age_events(&suite, None).await;
+    let expired = leader.watch_report_events(watch_after(sequences[2])).await.unwrap_err();
+    assert_eq!(expired.code(), Code::OutOfRange, "{expired:?}");
+    let mut from_newest = leader
+        .watch_report_events(watch_after(accepted.sequence))
+        .await
+        .unwrap()
+        .into_inner();
+    let seventh = dept
+        .submit_report(submit(report(&pick, 7, 1.0), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next_event(&mut from_newest).await.report, seventh.name);
+    suite.stop().await;
+}
+
+/// `progress.count_submitted`, on the same data: `false` counts only ACCEPTED
+/// revisions; `true` counts the latest submitted one too and marks it provisional until
+/// it is accepted.
+async fn count_submitted_decides_what_counts(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    assert!(
+        suite.settings.progress.count_submitted,
+        "the default counts submitted reports"
+    );
+    let pick = suite.pick(Aggregation::Sum).await;
+    let mut dept = suite.department(&pick.department).await;
+    let token = suite.token(dpb::Role::Leadership, "").await;
+    let mut leader = suite.client(&token);
+
+    // A second reporting server on the same database, with count_submitted = false.
+    let mut strict_settings = suite.settings.clone();
+    strict_settings.progress.count_submitted = false;
+    strict_settings.reporting = testing::test_service(&suite.reporting_url);
+    let strict = duban_reporting::start(&strict_settings).await.unwrap();
+    testing::wait_serving(strict.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
+    let mut strict_leader = ReportingServiceClient::new(testing::channel(strict.local_addr(), Some(&token)));
+
+    let first = dept
+        .submit_report(submit(report(&pick, 4, 3.0), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    leader
+        .accept_report(pb::AcceptReportRequest {
+            name: first.name.clone(),
+            etag: first.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let second = dept
+        .submit_report(submit(report(&pick, 4, 5.0), ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.revision, 2);
+
+    let ask = pb::GetProgressRequest {
+        parent: PLAN.into(),
+        target_codes: vec![pick.target.code.clone()],
+        include_provisional: true,
+        ..Default::default()
+    };
+    let own = |response: pb::GetProgressResponse| {
+        let target = response.targets.into_iter().next().unwrap();
+        let own = target
+            .contributions
+            .iter()
+            .find(|c| c.department == pick.department)
+            .cloned()
+            .unwrap();
+        (own.value, own.provisional, own.reports, target.includes_provisional)
+    };
+    let counting = own(leader.get_progress(ask.clone()).await.unwrap().into_inner());
+    assert_eq!(
+        counting,
+        (Some(5.0), true, vec![format!("{}@2", first.name)], true),
+        "count_submitted = true: the submitted revision counts, marked provisional"
+    );
+    let accepted_only = own(strict_leader.get_progress(ask.clone()).await.unwrap().into_inner());
+    assert_eq!(
+        accepted_only,
+        (Some(3.0), false, vec![format!("{}@1", first.name)], false),
+        "count_submitted = false: only the accepted revision counts"
+    );
+
+    // Once accepted, both agree and nothing is provisional.
+    leader
+        .accept_report(pb::AcceptReportRequest {
+            name: second.name.clone(),
+            etag: second.etag.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let expected = (Some(5.0), false, vec![format!("{}@2", first.name)], false);
+    assert_eq!(
+        own(leader.get_progress(ask.clone()).await.unwrap().into_inner()),
+        expected
+    );
+    assert_eq!(
+        own(strict_leader.get_progress(ask).await.unwrap().into_inner()),
+        expected
+    );
+    strict.shutdown().await;
+    suite.stop().await;
+}
+
+/// 1000 items in one SubmitReports stream, with the production request timeout (30 s)
+/// and a client deadline as long: every item stored, well within it.
+async fn a_thousand_items_in_one_stream(backend: Backend) {
+    let timeout_ms = Settings::default().server.request_timeout_ms;
+    let Some(suite) = Suite::start_with(
+        backend,
+        |settings| settings.server.request_timeout_ms = timeout_ms,
+        duban_reporting::Options::default(),
+    )
+    .await
+    else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let token = suite.token(dpb::Role::Department, &pick.department).await;
+    let channel = duban_kit::client::connect_lazy(
+        &testing::endpoint(suite.addrs[3]),
+        Some(&token),
+        Duration::from_millis(timeout_ms),
+    )
+    .unwrap();
+    let mut dept = ReportingServiceClient::new(channel);
+    let items: Vec<_> = (0..1000)
+        .map(|i| pb::SubmitReportsRequest {
+            parent: PLAN.into(),
+            report: Some(report(&pick, 3 + i % 10, f64::from(i))),
+            request_id: format!("bulk-{i}"),
+            ..Default::default()
+        })
+        .collect();
+    let started = Instant::now();
+    let response = dept
+        .submit_reports(futures::stream::iter(items))
+        .await
+        .unwrap()
+        .into_inner();
+    let elapsed = started.elapsed();
+    eprintln!("SubmitReports, 1000 items in one stream, {backend:?}: {elapsed:?}");
+    assert_eq!((response.succeeded_count, response.failed_count), (1000, 0));
+    for (i, result) in response.results.iter().enumerate() {
+        assert_eq!(result.index, i as i32);
+        assert!(
+            matches!(result.outcome, Some(pb::submit_reports_result::Outcome::Report(_))),
+            "{result:?}"
+        );
+    }
+    assert!(
+        elapsed < Duration::from_secs(25),
+        "1000 items took {elapsed:?}, too close to the {timeout_ms} ms timeout"
+    );
+    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let store = duban_reporting::store::ReportStore::new(db);
+    assert_eq!(store.revision_count().await.unwrap(), 1000);
+
+    // The aggregate follows the latest revision of each period (the last item of each
+    // month is i = 990..=999; December's is 999).
+    let progress = suite
+        .leadership()
+        .await
+        .get_progress(pb::GetProgressRequest {
+            parent: PLAN.into(),
+            target_codes: vec![pick.target.code.clone()],
+            include_provisional: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let own = progress.targets[0]
+        .contributions
+        .iter()
+        .find(|c| c.department == pick.department)
+        .unwrap();
+    let expected = if pick.target.value_basis == common::ValueBasis::Period as i32 {
+        (990..1000).map(f64::from).sum()
+    } else {
+        999.0
+    };
+    assert_eq!(own.value, Some(expected), "{own:?}");
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
     submits_revises_and_reviews,
     authoritative_progress_without_scanning,
     group_commit_streams_and_events,
     compliance_from_backfilled_history,
+    serves_from_cache_while_measures_and_targets_are_down,
+    lists_measures_in_number_order,
+    watch_resumes_after_a_sequence,
+    count_submitted_decides_what_counts,
+    a_thousand_items_in_one_stream,
 );

@@ -7,13 +7,14 @@ use duban_proto::{
     departments::v1::{Principal as PbPrincipal, Role},
     targets::v1 as pb,
 };
-use prost_types::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{
     entity::target_revision,
     trajectory::{MilestoneValue, PointSource, Shape},
 };
+
+pub use duban_kit::columns::{json_list, timestamp, to_json};
 
 /// A milestone as stored in the JSON column.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -41,14 +42,6 @@ pub fn revision_name(plan: &str, code: &str, revision: i32) -> String {
     format!("plans/{plan}/targets/{code}@{revision}")
 }
 
-/// Microseconds since the epoch as a protobuf timestamp.
-pub fn timestamp(micros: i64) -> Timestamp {
-    Timestamp {
-        seconds: micros.div_euclid(1_000_000),
-        nanos: (micros.rem_euclid(1_000_000) * 1000) as i32,
-    }
-}
-
 /// A contract date as a calendar date; `None` if it does not exist.
 pub fn date_from_proto(date: &common::Date) -> Option<NaiveDate> {
     let month = u32::try_from(date.month).ok()?;
@@ -73,16 +66,6 @@ pub fn date_str(date: NaiveDate) -> String {
 /// A stored date; a corrupt value reads as the epoch's first day.
 pub fn date_from_str(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_default()
-}
-
-/// Decodes a JSON list column; a corrupt value reads as empty.
-pub fn json_list<T: serde::de::DeserializeOwned>(column: &str) -> Vec<T> {
-    serde_json::from_str(column).unwrap_or_default()
-}
-
-/// Encodes a list for a JSON column.
-pub fn to_json<T: serde::Serialize>(list: &[T]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Stored milestones in the contract.

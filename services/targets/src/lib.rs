@@ -6,9 +6,13 @@ pub mod entity;
 pub mod error;
 pub mod grpc;
 pub mod migration;
+mod reading;
+mod rebaseline;
+mod revision;
 pub mod rules;
 pub mod service;
 pub mod store;
+mod sync;
 pub mod trajectory;
 
 use std::{sync::Arc, time::Duration};

@@ -3,10 +3,12 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use crate::entity::{plan, target, target_revision};
+
+pub use duban_kit::db::is_unique_violation;
 
 /// The targets database.
 #[derive(Debug, Clone)]
@@ -134,9 +136,4 @@ impl TargetStore {
         active.reset_all().insert(db).await?;
         Ok(())
     }
-}
-
-/// Whether a database error is a unique-constraint violation.
-pub fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -1,0 +1,623 @@
+//! What the gateway's one port promises besides plain gRPC, end to end against real
+//! servers on ephemeral ports: gRPC-Web over HTTP/1.1 (its own DashboardService and a
+//! forwarded RPC), server reflection v1 and v1alpha listing every service it serves, the
+//! page's server-sent events following a report submitted through the gateway, and
+//! `gateway.require_token` guarding the pages and the API (bearer token, login form and
+//! its cookie).
+
+mod common;
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use common::{Headers, HttpAnswer, PLAN, Suite, dechunk, http_request, split_head};
+use duban_kit::testing::{self, Backend};
+use duban_proto::{
+    common::v1::Period,
+    departments::v1::{ListGroupsRequest, ListGroupsResponse, Role},
+    gateway::v1::{GetOverviewRequest, GetOverviewResponse},
+    reporting::v1::{self as rpb, reporting_service_client::ReportingServiceClient},
+};
+use prost::Message;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const FORWARDED: [&str; 4] = [
+    "duban.departments.v1.DepartmentsService",
+    "duban.measures.v1.MeasuresService",
+    "duban.targets.v1.TargetsService",
+    "duban.reporting.v1.ReportingService",
+];
+
+// ---------------------------------------------------------------------------------
+// gRPC-Web
+
+/// `message` in one gRPC-Web data frame: flag 0, big-endian length, the bytes.
+fn grpc_web_frame(message: &impl Message) -> Vec<u8> {
+    let bytes = message.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&u32::try_from(bytes.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(&bytes);
+    frame
+}
+
+/// The frames of a gRPC-Web body: (flag, payload), every byte accounted for.
+fn grpc_web_frames(body: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let mut i = 0;
+    while i < body.len() {
+        assert!(i + 5 <= body.len(), "a truncated frame header at {i}: {body:?}");
+        let len = u32::from_be_bytes(body[i + 1..i + 5].try_into().unwrap()) as usize;
+        assert!(i + 5 + len <= body.len(), "a truncated frame at {i}");
+        frames.push((body[i], body[i + 5..i + 5 + len].to_vec()));
+        i += 5 + len;
+    }
+    frames
+}
+
+/// A gRPC-Web answer: its data frames and its trailers (from the trailer frame, or
+/// from the headers for a trailers-only answer).
+struct GrpcWebAnswer {
+    http: HttpAnswer,
+    data: Vec<Vec<u8>>,
+    trailers: HashMap<String, String>,
+}
+
+async fn grpc_web_call(addr: SocketAddr, path: &str, token: Option<&str>, request: &impl Message) -> GrpcWebAnswer {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![
+        ("Content-Type", "application/grpc-web+proto"),
+        ("Accept", "application/grpc-web+proto"),
+        ("X-Grpc-Web", "1"),
+    ];
+    if let Some(value) = &authorization {
+        headers.push(("Authorization", value));
+    }
+    let http = http_request(addr, "POST", path, &headers, &grpc_web_frame(request)).await;
+    let mut data = Vec::new();
+    let mut trailers = HashMap::new();
+    for (flag, payload) in grpc_web_frames(&http.body) {
+        match flag {
+            0x00 => data.push(payload),
+            0x80 => {
+                assert!(trailers.is_empty(), "one trailer frame");
+                for line in String::from_utf8(payload).unwrap().split("\r\n") {
+                    if let Some((name, value)) = line.split_once(':') {
+                        trailers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                    }
+                }
+            }
+            other => panic!("unexpected frame flag {other:#x}"),
+        }
+    }
+    if trailers.is_empty() {
+        for name in ["grpc-status", "grpc-message"] {
+            if let Some(value) = http.header(name) {
+                trailers.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+    GrpcWebAnswer { http, data, trailers }
+}
+
+async fn grpc_web_on_the_gateway_port(suite: &Suite) {
+    let addr = suite.gateway.local_addr();
+    let admin = suite.settings.auth.bootstrap_admin_token.clone();
+
+    // The gateway's own service.
+    let answer = grpc_web_call(
+        addr,
+        "/duban.gateway.v1.DashboardService/GetOverview",
+        Some(&admin),
+        &GetOverviewRequest {
+            plan: PLAN.into(),
+            as_of: None,
+        },
+    )
+    .await;
+    assert_eq!(answer.http.status, 200, "{}", answer.http.text());
+    assert!(
+        answer
+            .http
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/grpc-web")),
+        "{:?}",
+        answer.http.headers
+    );
+    assert_eq!(
+        answer.trailers.get("grpc-status").map(String::as_str),
+        Some("0"),
+        "{:?}",
+        answer.trailers
+    );
+    assert_eq!(answer.data.len(), 1, "one data frame");
+    let overview = GetOverviewResponse::decode(answer.data[0].as_slice())
+        .unwrap()
+        .overview
+        .expect("an overview");
+    assert_eq!(overview.actions.len(), 10);
+    assert_eq!(overview.measures.len(), 29);
+
+    // A forwarded RPC, with the caller's authorization going along.
+    let answer = grpc_web_call(
+        addr,
+        "/duban.departments.v1.DepartmentsService/ListGroups",
+        Some(&admin),
+        &ListGroupsRequest {
+            page_size: 500,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(answer.http.status, 200, "{}", answer.http.text());
+    assert_eq!(
+        answer.trailers.get("grpc-status").map(String::as_str),
+        Some("0"),
+        "{:?}",
+        answer.trailers
+    );
+    assert_eq!(answer.data.len(), 1, "one data frame");
+    let groups = ListGroupsResponse::decode(answer.data[0].as_slice()).unwrap();
+    assert!(
+        groups
+            .groups
+            .iter()
+            .any(|g| g.code == "all-towns" && g.display_name == "各街镇"),
+        "{:?}",
+        groups.groups
+    );
+
+    // Without a token the departments service refuses it: the status comes back too.
+    let answer = grpc_web_call(
+        addr,
+        "/duban.departments.v1.DepartmentsService/ListGroups",
+        None,
+        &ListGroupsRequest::default(),
+    )
+    .await;
+    assert_eq!(answer.http.status, 200);
+    assert!(answer.data.is_empty());
+    assert_eq!(
+        answer.trailers.get("grpc-status").map(String::as_str),
+        Some("16"),
+        "UNAUTHENTICATED: {:?}",
+        answer.trailers
+    );
+}
+
+// ---------------------------------------------------------------------------------
+// Server reflection
+
+/// A reflection question, the same in v1 and v1alpha.
+#[derive(Debug, Clone)]
+enum Ask {
+    ListServices,
+    FileContainingSymbol(String),
+    FileByFilename(String),
+}
+
+/// A reflection answer.
+#[derive(Debug)]
+enum Answer {
+    Services(Vec<String>),
+    Files(Vec<prost_types::FileDescriptorProto>),
+}
+
+/// Reflection clients of one version: every question on one stream, answers in order.
+macro_rules! reflect_with {
+    ($name:ident, $($pb:ident)::+) => {
+        async fn $name(addr: SocketAddr, asks: &[Ask]) -> Vec<Answer> {
+            use $($pb)::+::{
+                ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+                server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+            };
+            let mut client = ServerReflectionClient::new(testing::channel(addr, None));
+            let requests: Vec<_> = asks
+                .iter()
+                .map(|ask| ServerReflectionRequest {
+                    host: String::new(),
+                    message_request: Some(match ask.clone() {
+                        Ask::ListServices => MessageRequest::ListServices(String::new()),
+                        Ask::FileContainingSymbol(symbol) => MessageRequest::FileContainingSymbol(symbol),
+                        Ask::FileByFilename(file) => MessageRequest::FileByFilename(file),
+                    }),
+                })
+                .collect();
+            let mut responses = client
+                .server_reflection_info(tokio_stream::iter(requests))
+                .await
+                .unwrap()
+                .into_inner();
+            let mut answers = Vec::new();
+            for ask in asks {
+                let response = tokio::time::timeout(Duration::from_secs(10), responses.message())
+                    .await
+                    .expect("a reflection answer within 10 s")
+                    .unwrap()
+                    .expect("an answer to each request");
+                answers.push(match response.message_response {
+                    Some(MessageResponse::ListServicesResponse(list)) => {
+                        Answer::Services(list.service.into_iter().map(|s| s.name).collect())
+                    }
+                    Some(MessageResponse::FileDescriptorResponse(files)) => Answer::Files(
+                        files
+                            .file_descriptor_proto
+                            .iter()
+                            .map(|bytes| prost_types::FileDescriptorProto::decode(bytes.as_slice()).unwrap())
+                            .collect(),
+                    ),
+                    other => panic!("{ask:?}: unexpected reflection answer {other:?}"),
+                });
+            }
+            answers
+        }
+    };
+}
+
+reflect_with!(reflect_v1, tonic_reflection::pb::v1);
+reflect_with!(reflect_v1alpha, tonic_reflection::pb::v1alpha);
+
+fn files(answer: Answer) -> Vec<prost_types::FileDescriptorProto> {
+    match answer {
+        Answer::Files(files) => files,
+        other => panic!("files expected: {other:?}"),
+    }
+}
+
+/// ListServices names the gateway's service and the four forwarded ones, and
+/// FileContainingSymbol returns MeasuresService's descriptor, whose dependencies
+/// FileByFilename returns in turn (so a client can build every message type).
+async fn assert_reflection(version: &str, addr: SocketAddr, reflect: impl AsyncFn(SocketAddr, &[Ask]) -> Vec<Answer>) {
+    let symbol = "duban.measures.v1.MeasuresService";
+    let mut answers = reflect(addr, &[Ask::ListServices, Ask::FileContainingSymbol(symbol.into())]).await;
+    let found = files(answers.pop().unwrap());
+    let Some(Answer::Services(services)) = answers.pop() else {
+        panic!("{version}: no service list");
+    };
+    for service in [duban_gateway::SERVICE_NAME].iter().chain(FORWARDED.iter()) {
+        assert!(
+            services.iter().any(|s| s == service),
+            "{version}: {service} is not listed: {services:?}"
+        );
+    }
+    let file = found
+        .iter()
+        .find(|f| f.package() == "duban.measures.v1" && f.service.iter().any(|s| s.name() == "MeasuresService"))
+        .unwrap_or_else(|| panic!("{version}: no file declares {symbol}: {found:?}"));
+    let service = file.service.iter().find(|s| s.name() == "MeasuresService").unwrap();
+    assert!(
+        service.method.iter().any(|m| m.name() == "ImportPlan"),
+        "{version}: ImportPlan missing"
+    );
+    assert!(!file.dependency.is_empty(), "{version}: {:?}", file.name());
+    let asks: Vec<Ask> = file.dependency.iter().cloned().map(Ask::FileByFilename).collect();
+    for (dependency, answer) in file.dependency.iter().zip(reflect(addr, &asks).await) {
+        let found = files(answer);
+        assert!(
+            found.iter().any(|f| f.name() == dependency),
+            "{version}: {dependency} not returned: {:?}",
+            found.iter().map(|f| f.name()).collect::<Vec<_>>()
+        );
+    }
+}
+
+async fn reflection_on_the_gateway_port(suite: &Suite) {
+    let addr = suite.gateway.local_addr();
+    assert_reflection("v1", addr, reflect_v1).await;
+    assert_reflection("v1alpha", addr, reflect_v1alpha).await;
+}
+
+async fn grpc_web_and_reflection(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    grpc_web_on_the_gateway_port(&suite).await;
+    reflection_on_the_gateway_port(&suite).await;
+    suite.stop().await;
+}
+
+// ---------------------------------------------------------------------------------
+// Server-sent events
+
+/// An open `text/event-stream` answer, read as it arrives.
+struct EventStream {
+    stream: tokio::net::TcpStream,
+    raw: Vec<u8>,
+}
+
+impl EventStream {
+    async fn open(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, Headers, EventStream) {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut events = EventStream {
+            stream,
+            raw: Vec::new(),
+        };
+        loop {
+            if let Some((status, headers, _)) = split_head(&events.raw) {
+                return (status, headers, events);
+            }
+            events.read(Duration::from_secs(20)).await;
+        }
+    }
+
+    async fn read(&mut self, within: Duration) {
+        let mut buffer = [0u8; 16 * 1024];
+        let n = tokio::time::timeout(within, self.stream.read(&mut buffer))
+            .await
+            .expect("more of the event stream in time")
+            .unwrap();
+        assert!(n > 0, "the event stream ended");
+        self.raw.extend_from_slice(&buffer[..n]);
+    }
+
+    /// The `overview` events received so far, as JSON.
+    fn events(&self) -> Vec<Value> {
+        let Some((_, _, body)) = split_head(&self.raw) else {
+            return Vec::new();
+        };
+        let text = String::from_utf8_lossy(&dechunk(body)).into_owned();
+        text.split("\n\n")
+            .filter(|block| block.lines().any(|l| l.trim() == "event: overview"))
+            .filter_map(|block| {
+                let data: String = block.lines().filter_map(|l| l.strip_prefix("data:")).collect();
+                serde_json::from_str(data.trim()).ok()
+            })
+            .collect()
+    }
+
+    /// Waits up to `within` for an event `matches` accepts.
+    async fn wait_for(&mut self, within: Duration, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(event) = self.events().into_iter().find(&matches) {
+                return event;
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no matching event within {within:?}: {:?}",
+                self.events()
+            );
+            self.read(left).await;
+        }
+    }
+}
+
+async fn live_events_follow_reports(backend: Backend) {
+    let Some(suite) = Suite::start(backend).await else {
+        return;
+    };
+    let addr = suite.gateway.local_addr();
+    let mut dashboard = suite.dashboard(&suite.settings.auth.bootstrap_admin_token);
+    let overview = suite.overview(&mut dashboard).await;
+    // A snapshot without baseline: its trajectory is flat at the value (50 projects).
+    let status = overview
+        .targets
+        .iter()
+        .find(|t| t.target.as_ref().is_some_and(|t| t.code == "district-major-projects"))
+        .expect("district-major-projects in the overview");
+    let target = status.target.clone().unwrap();
+    assert_eq!(target.value, 50.0);
+    assert_eq!(status.percent_complete, None, "no value yet");
+
+    let (status, headers, mut events) = EventStream::open(addr, "/api/v1/events", &[]).await;
+    assert_eq!(status, 200);
+    let content_type = headers
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.as_str());
+    assert!(
+        content_type.is_some_and(|c| c.starts_with("text/event-stream")),
+        "{headers:?}"
+    );
+    // The first event comes at once, before any change: the page is subscribed.
+    let first = events.wait_for(Duration::from_secs(15), |_| true).await;
+    assert_eq!(first["changed_reports"], Value::Array(vec![]), "{first}");
+    assert!(first["compute_time"].is_string(), "{first}");
+
+    let mut reporting =
+        ReportingServiceClient::new(testing::channel(addr, Some(&suite.settings.auth.bootstrap_admin_token)));
+    let stored = reporting
+        .submit_report(rpb::SubmitReportRequest {
+            parent: PLAN.into(),
+            report: Some(rpb::Report {
+                measure_number: target.measure_number.clone(),
+                department: target.reporting_departments[0].clone(),
+                period: Some(Period { year: 2023, month: 11 }),
+                overall_status: rpb::OverallStatus::OnTrack as i32,
+                narrative: "40个区重大项目在建".into(),
+                metric_values: vec![rpb::MetricValue {
+                    target_code: target.code.clone(),
+                    value: 40.0,
+                    unit: target.unit,
+                    basis: target.value_basis,
+                }],
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            validate_only: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let pushed = events
+        .wait_for(Duration::from_secs(15), |event| {
+            event["changed_reports"]
+                .as_array()
+                .is_some_and(|names| names.iter().any(|n| n.as_str() == Some(stored.name.as_str())))
+        })
+        .await;
+    assert!(pushed["unreachable"].as_array().is_some_and(Vec::is_empty), "{pushed}");
+
+    // 40 of a flat 50 is 80 % complete (the trajectory's start is the value itself).
+    let overview = suite.overview(&mut dashboard).await;
+    let now = overview
+        .targets
+        .iter()
+        .find(|t| t.target.as_ref().is_some_and(|t| t.code == "district-major-projects"))
+        .unwrap();
+    assert_eq!(now.actual, Some(40.0));
+    assert_eq!(now.percent_complete, Some(80.0));
+    let (status, body) = common::http_get(addr, "/api/v1/overview").await;
+    assert_eq!(status, 200);
+    let json: Value = serde_json::from_str(&body).unwrap();
+    let row = json["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["code"] == "district-major-projects")
+        .expect("the target in the JSON overview");
+    assert_eq!(row["percent_complete"], 80.0, "{row}");
+    drop(events);
+    suite.stop().await;
+}
+
+// ---------------------------------------------------------------------------------
+// gateway.require_token
+
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn login(addr: SocketAddr, token: &str) -> HttpAnswer {
+    let body = format!("token={}", form_encode(token));
+    http_request(
+        addr,
+        "POST",
+        "/login",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    )
+    .await
+}
+
+async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpAnswer {
+    http_request(addr, "GET", path, headers, b"").await
+}
+
+fn is_login_redirect(answer: &HttpAnswer) -> bool {
+    (300..400).contains(&answer.status) && answer.header("location") == Some("/login")
+}
+
+async fn require_token_guards_pages_and_api(backend: Backend) {
+    let Some(suite) = Suite::start_with(backend, |settings| settings.gateway.require_token = true).await else {
+        return;
+    };
+    let addr = suite.gateway.local_addr();
+    let leadership = suite.issue(Role::Leadership, "").await;
+    let department = suite.issue(Role::Department, "anting-town").await;
+
+    // No token: the page sends to the login form, the API and CSV answer 401.
+    let page = get(addr, "/", &[]).await;
+    assert!(is_login_redirect(&page), "{} {:?}", page.status, page.headers);
+    for path in [
+        "/api/v1/overview",
+        "/api/v1/overview.csv",
+        "/api/v1/alerts",
+        "/api/v1/events",
+    ] {
+        let answer = get(addr, path, &[]).await;
+        assert_eq!(answer.status, 401, "{path}: {}", answer.text());
+    }
+    let answer = get(addr, "/api/v1/overview", &[("Authorization", "Bearer dbn_not_a_token")]).await;
+    assert_eq!(answer.status, 401, "an unknown token: {}", answer.text());
+    // The login form itself is open.
+    let form = get(addr, "/login", &[]).await;
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains("name=\"token\""));
+
+    // A leadership bearer token opens both.
+    let bearer = format!("Bearer {leadership}");
+    let answer = get(addr, "/api/v1/overview", &[("Authorization", &bearer)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let json: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(json["actions"].as_array().unwrap().len(), 10);
+    let page = get(addr, "/", &[("Authorization", &bearer)]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("<html"));
+
+    // A department's token is refused: 403 from the API, the login form for the page.
+    let bearer = format!("Bearer {department}");
+    let answer = get(addr, "/api/v1/overview", &[("Authorization", &bearer)]).await;
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    let page = get(addr, "/", &[("Authorization", &bearer)]).await;
+    assert!(is_login_redirect(&page), "{} {:?}", page.status, page.headers);
+
+    // The login form: a wrong token, and a department's, are refused without a cookie.
+    for token in ["dbn_not_a_token", department.as_str(), ""] {
+        let refused = login(addr, token).await;
+        assert_eq!(refused.status, 401, "{token:?}: {}", refused.text());
+        assert!(refused.all("set-cookie").is_empty(), "{:?}", refused.headers);
+    }
+
+    // A leadership token sets an HttpOnly, SameSite cookie and sends to the dashboard.
+    let accepted = login(addr, &leadership).await;
+    assert!(
+        (300..400).contains(&accepted.status) && accepted.header("location") == Some("/"),
+        "{} {:?}",
+        accepted.status,
+        accepted.headers
+    );
+    let set_cookie = accepted.all("set-cookie");
+    assert_eq!(set_cookie.len(), 1, "{:?}", accepted.headers);
+    let attributes: Vec<String> = set_cookie[0].split(';').map(|a| a.trim().to_owned()).collect();
+    let pair = attributes[0].clone();
+    assert_eq!(pair, format!("duban_token={leadership}"));
+    let has = |name: &str| {
+        attributes.iter().any(|a| {
+            a.eq_ignore_ascii_case(name)
+                || a.to_ascii_lowercase()
+                    .starts_with(&format!("{}=", name.to_ascii_lowercase()))
+        })
+    };
+    assert!(has("HttpOnly"), "{set_cookie:?}");
+    assert!(
+        attributes
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("SameSite=Strict") || a.eq_ignore_ascii_case("SameSite=Lax")),
+        "{set_cookie:?}"
+    );
+    assert!(has("Path"), "{set_cookie:?}");
+
+    // ... and the cookie opens the page, the API and the live events.
+    let page = get(addr, "/", &[("Cookie", &pair)]).await;
+    assert_eq!(page.status, 200, "{:?}", page.headers);
+    let answer = get(addr, "/api/v1/overview", &[("Cookie", &pair)]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let csv = get(addr, "/api/v1/overview.csv", &[("Cookie", &pair)]).await;
+    assert_eq!(csv.status, 200);
+    let measure = get(addr, "/measures/4.2", &[("Cookie", &pair)]).await;
+    assert_eq!(measure.status, 200);
+    let measure = get(addr, "/measures/4.2", &[]).await;
+    assert!(is_login_redirect(&measure), "{} {:?}", measure.status, measure.headers);
+    let (status, headers, mut events) = EventStream::open(addr, "/api/v1/events", &[("Cookie", &pair)]).await;
+    assert_eq!(status, 200, "{headers:?}");
+    let first = events.wait_for(Duration::from_secs(15), |_| true).await;
+    assert!(first["compute_time"].is_string(), "{first}");
+    drop(events);
+    let refused = get(
+        addr,
+        "/api/v1/events",
+        &[("Authorization", &format!("Bearer {department}"))],
+    )
+    .await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    suite.stop().await;
+}
+
+duban_kit::backend_tests!(
+    grpc_web_and_reflection,
+    live_events_follow_reports,
+    require_token_guards_pages_and_api
+);
