@@ -7,7 +7,8 @@
 //! the value, AMBER up to `at_most_percent` above it, RED beyond. Other comparators:
 //! shortfall = expected - actual (expected taken at `approximately_percent` for
 //! APPROXIMATELY); GREEN if shortfall <= 0, AMBER if it is at most `shortfall_percent`
-//! of the planned change |value - start|, RED otherwise. The three tolerances are
+//! of the planned change |value - start| (of |value| when the trajectory is flat, as for
+//! a level such as a share, where no change is planned), RED otherwise. The three tolerances are
 //! settings (`gateway.*`), overridable per plan (`gateway.rag_overrides`).
 //!
 //! Forecast: the least-squares line through the monthly actual series (x = the period's
@@ -191,9 +192,13 @@ pub fn target_rag(facts: &TargetFacts, tolerances: &Tolerances) -> Rag {
         expected *= tolerances.approximately_percent / 100.0;
     }
     let shortfall = expected - actual;
+    // A flat trajectory plans no change, so a share of the change would make any
+    // shortfall RED: the tolerance is then a share of the value itself.
+    let planned = (facts.value - facts.start_value).abs();
+    let base = if planned > 0.0 { planned } else { facts.value.abs() };
     if shortfall <= 0.0 {
         Rag::Green
-    } else if shortfall <= (facts.value - facts.start_value).abs() * tolerances.shortfall_percent / 100.0 {
+    } else if shortfall <= base * tolerances.shortfall_percent / 100.0 {
         Rag::Amber
     } else {
         Rag::Red
@@ -317,6 +322,45 @@ mod tests {
         assert_eq!(
             target_rag(&facts(Comparator::MoreThan, Some(39.9), 50.0), &tol),
             Rag::Red
+        );
+    }
+
+    #[test]
+    fn a_flat_trajectory_has_a_tolerance_too() {
+        // 区重大项目 under construction: a level of 50 all year (no baseline, snapshot).
+        let flat = TargetFacts {
+            comparator: Comparator::AtLeast,
+            value: 50.0,
+            start_value: 50.0,
+            actual: Some(46.0),
+            expected_at_latest_period: Some(50.0),
+            reports_due: true,
+        };
+        let tolerances = Tolerances::default();
+        assert_eq!(
+            target_rag(&flat, &tolerances),
+            Rag::Amber,
+            "4 short of 50 is within 10 %"
+        );
+        assert_eq!(
+            target_rag(
+                &TargetFacts {
+                    actual: Some(40.0),
+                    ..flat
+                },
+                &tolerances
+            ),
+            Rag::Red
+        );
+        assert_eq!(
+            target_rag(
+                &TargetFacts {
+                    actual: Some(50.0),
+                    ..flat
+                },
+                &tolerances
+            ),
+            Rag::Green
         );
     }
 
