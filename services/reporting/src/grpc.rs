@@ -13,7 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     error::ReportingError,
-    service::{Item, MAX_STREAM_ITEMS, Reporting, method},
+    service::{Item, MAX_STREAM_ITEMS, Reporting, Turn, method},
 };
 
 /// What the handlers need once the database is ready.
@@ -82,7 +82,14 @@ impl ReportingService for ReportingGrpc {
         reply(
             state
                 .reporting
-                .submit(&caller, request.clone(), method::SUBMIT, Item::default(), &request)
+                .submit(
+                    &caller,
+                    request.clone(),
+                    method::SUBMIT,
+                    Item::default(),
+                    Turn::default(),
+                    &request,
+                )
                 .await,
         )
     }
@@ -108,6 +115,7 @@ impl ReportingService for ReportingGrpc {
         }
         let mut stream = request.into_inner();
         let mut pending = futures::stream::FuturesOrdered::new();
+        let mut turns = Turn::chain();
         let mut index = 0usize;
         let mut results = Vec::new();
         // Items are validated and queued concurrently (up to a batch in flight), so the
@@ -122,6 +130,7 @@ impl ReportingService for ReportingGrpc {
                         index += 1;
                         let reporting = state.reporting.clone();
                         let caller = caller.clone();
+                        let turn = turns();
                         pending.push_back(async move {
                             let request_id = item.request_id.clone();
                             if i as usize >= MAX_STREAM_ITEMS {
@@ -134,7 +143,7 @@ impl ReportingService for ReportingGrpc {
                                 validate_only: item.validate_only,
                             };
                             let extra = Item { backfill: item.backfill, submit_time: item.submit_time, index: Some(i) };
-                            let result = reporting.submit(&caller, submit, method::SUBMIT_MANY, extra, &item).await;
+                            let result = reporting.submit(&caller, submit, method::SUBMIT_MANY, extra, turn, &item).await;
                             (i, request_id, result)
                         });
                     }

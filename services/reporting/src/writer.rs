@@ -135,12 +135,22 @@ impl Writer {
 
     /// Queues a job and waits until it is committed (or failed).
     pub async fn write(&self, op: Op, audit: AuditInfo) -> Result<pb::Report, ReportingError> {
+        self.queue(op, audit).await?.await
+    }
+
+    /// Queues a job; the returned future resolves once it is committed (or failed).
+    /// Jobs are written in the order they are queued.
+    pub async fn queue(
+        &self,
+        op: Op,
+        audit: AuditInfo,
+    ) -> Result<impl std::future::Future<Output = Result<pb::Report, ReportingError>>, ReportingError> {
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Job { op, audit, reply })
             .await
             .map_err(|_| ReportingError::ShuttingDown)?;
-        answer.await.map_err(|_| ReportingError::ShuttingDown)?
+        Ok(async move { answer.await.map_err(|_| ReportingError::ShuttingDown)? })
     }
 }
 

@@ -1,0 +1,222 @@
+//! The dashboard domain: validates requests, checks who may see what, reads the cached
+//! plan structure and reporting's maintained aggregates (GetProgress, GetCompliance and
+//! the latest reports of the periods that matter, never a scan of every report), and
+//! assembles the views with the rules of [`crate::rag`].
+
+mod alerts;
+mod measure;
+mod overview;
+mod scorecard;
+mod snapshot;
+mod status;
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use duban_kit::{Authenticator, Principal, auth::bearer_token};
+use duban_proto::{
+    common::v1::Date,
+    measures::v1::{Measure, ResponsibleUnitKind},
+};
+use tonic::metadata::MetadataMap;
+
+use crate::{
+    backends::Backends,
+    calendar::{self, to_naive},
+    error::GatewayError,
+    rag::PlanTolerances,
+};
+
+/// Who is asking, and with which token caller-specific reads are made.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The principal.
+    pub principal: Principal,
+    /// The caller's own token, forwarded for caller-specific reads; `None` for the
+    /// open dashboard (the gateway's service token is used).
+    pub token: Option<String>,
+}
+
+impl Caller {
+    /// The open dashboard, reading as the gateway itself.
+    pub fn anonymous() -> Self {
+        Self {
+            principal: Principal::Service,
+            token: None,
+        }
+    }
+
+    fn require_reader(&self, what: &str) -> Result<(), GatewayError> {
+        match &self.principal {
+            Principal::Leadership | Principal::Admin | Principal::Service => Ok(()),
+            other => Err(GatewayError::RoleNotAllowed(format!(
+                "{what} needs the leadership, admin or service role; the caller is {}",
+                other.label()
+            ))),
+        }
+    }
+}
+
+/// The dashboard service's domain.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    backends: Arc<Backends>,
+    tolerances: PlanTolerances,
+    auth: Authenticator,
+}
+
+/// `plans/{id}` → id, or FIELD_INVALID on `field`.
+pub fn plan_id(name: &str, field: &str) -> Result<String, GatewayError> {
+    let id = name.strip_prefix("plans/").unwrap_or("");
+    let valid = (3..=63).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if valid {
+        Ok(id.to_owned())
+    } else {
+        Err(GatewayError::invalid(
+            field,
+            "must be `plans/{plan}`, for example `plans/jiading-2023`",
+        ))
+    }
+}
+
+/// The date a view is for: `as_of`, or today; a future or invalid date is FIELD_INVALID.
+pub fn resolve_as_of(as_of: Option<&Date>) -> Result<NaiveDate, GatewayError> {
+    let today = calendar::today();
+    let Some(date) = as_of else {
+        return Ok(today);
+    };
+    let date = to_naive(date).ok_or_else(|| GatewayError::invalid("as_of", "is not a valid date"))?;
+    if date > today {
+        return Err(GatewayError::invalid("as_of", "is after today (Asia/Shanghai)"));
+    }
+    Ok(date)
+}
+
+/// Orders measure numbers as the plan does: 4.9 before 4.10.
+pub fn measure_key(number: &str) -> (u32, u32) {
+    let mut parts = number.split('.').map(|p| p.parse::<u32>().unwrap_or(u32::MAX));
+    (parts.next().unwrap_or(u32::MAX), parts.next().unwrap_or(0))
+}
+
+fn measure_name(plan_id: &str, number: &str) -> String {
+    format!("plans/{plan_id}/measures/{number}")
+}
+
+/// The departments responsible for a measure, groups expanded, with whether each leads
+/// and through which group, in code order.
+pub fn responsible_departments(measure: &Measure) -> Vec<(String, bool, String)> {
+    let mut out: Vec<(String, bool, String)> = Vec::new();
+    for unit in &measure.responsible_units {
+        if unit.kind == ResponsibleUnitKind::Group as i32 {
+            for member in &unit.member_codes {
+                if !out.iter().any(|(code, ..)| code == member) {
+                    out.push((member.clone(), unit.lead, unit.code.clone()));
+                }
+            }
+        } else if !out.iter().any(|(code, ..)| code == &unit.code) {
+            out.push((unit.code.clone(), unit.lead, String::new()));
+        }
+    }
+    out.sort();
+    out
+}
+
+impl Dashboard {
+    /// Over `backends`, with the RAG tolerances and the token checker.
+    pub fn new(backends: Arc<Backends>, tolerances: PlanTolerances, auth: Authenticator) -> Self {
+        Self {
+            backends,
+            tolerances,
+            auth,
+        }
+    }
+
+    /// The backends, for forwarding and watching.
+    pub fn backends(&self) -> &Arc<Backends> {
+        &self.backends
+    }
+
+    /// Who is calling, from gRPC metadata.
+    pub async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, GatewayError> {
+        let token = bearer_token(metadata)?.to_owned();
+        self.caller_from_token(&token).await
+    }
+
+    /// Who `token` belongs to.
+    pub async fn caller_from_token(&self, token: &str) -> Result<Caller, GatewayError> {
+        let verified = self.auth.verify(token).await?;
+        Ok(Caller {
+            principal: verified.principal,
+            token: Some(token.to_owned()),
+        })
+    }
+}
+
+/// A value with its unit, in Chinese, for summaries.
+pub fn quantity(value: f64, unit: i32) -> String {
+    use duban_proto::common::v1::QuantityUnit as U;
+    let number = if value.fract().abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    };
+    let unit = match U::try_from(unit).unwrap_or(U::Unspecified) {
+        U::Count => "个",
+        U::Enterprises => "户",
+        U::Projects => "个项目",
+        U::Cny => "元",
+        U::Cny10k => "万元",
+        U::Cny100m => "亿元",
+        U::Usd100m => "亿美元",
+        U::SquareMeters => "平方米",
+        U::HousingUnits => "套",
+        U::WorkingDays => "个工作日",
+        U::Percent => "%",
+        U::Sites => "个站点",
+        U::Routes => "条线路",
+        U::People => "人",
+        U::Unspecified => "",
+    };
+    format!("{number}{unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::to_date;
+
+    #[test]
+    fn plan_names_and_dates_are_validated() {
+        assert_eq!(plan_id("plans/jiading-2023", "plan").unwrap(), "jiading-2023");
+        assert!(plan_id("jiading-2023", "plan").is_err());
+        assert!(plan_id("plans/Bad_Plan", "plan").is_err());
+        let tomorrow = calendar::today() + chrono::Duration::days(1);
+        assert!(resolve_as_of(Some(&to_date(tomorrow))).is_err());
+        assert!(
+            resolve_as_of(Some(&Date {
+                year: 2023,
+                month: 2,
+                day: 30
+            }))
+            .is_err()
+        );
+        assert_eq!(resolve_as_of(None).unwrap(), calendar::today());
+    }
+
+    #[test]
+    fn measure_numbers_sort_numerically() {
+        let mut numbers = vec!["4.10", "4.9", "10.1", "1.2"];
+        numbers.sort_by_key(|n| measure_key(n));
+        assert_eq!(numbers, ["1.2", "4.9", "4.10", "10.1"]);
+    }
+
+    #[test]
+    fn quantities_read_in_chinese() {
+        use duban_proto::common::v1::QuantityUnit as U;
+        assert_eq!(quantity(210.0, U::Cny100m as i32), "210亿元");
+        assert_eq!(quantity(4.5, U::WorkingDays as i32), "4.50个工作日");
+    }
+}

@@ -1,0 +1,105 @@
+//! GetDepartmentScorecard: one department's measures, report calendar and contributions to targets.
+
+use duban_kit::Principal;
+use duban_proto::{gateway::v1 as pb, reporting::v1 as rpb};
+use tonic::Code;
+
+use super::{Caller, Dashboard, plan_id, resolve_as_of, responsible_departments};
+use crate::{calendar::to_date, error::GatewayError};
+
+impl Dashboard {
+    /// GetDepartmentScorecard.
+    pub async fn scorecard(
+        &self,
+        caller: &Caller,
+        request: &pb::GetDepartmentScorecardRequest,
+    ) -> Result<pb::GetDepartmentScorecardResponse, GatewayError> {
+        if let Principal::Department(own) = &caller.principal {
+            if own != &request.department {
+                return Err(GatewayError::NotOwnDepartment(caller.principal.label()));
+            }
+        } else {
+            caller.require_reader("GetDepartmentScorecard")?;
+        }
+        let plan_id = plan_id(&request.plan, "plan")?;
+        if request.department.is_empty() {
+            return Err(GatewayError::invalid("department", "is required"));
+        }
+        let as_of = resolve_as_of(request.as_of.as_ref())?;
+        let catalogue = self.backends.catalogue(&plan_id).await?;
+        let code = request.department.as_str();
+        if !catalogue.department_names.is_empty() && !catalogue.department_names.contains_key(code) {
+            return Err(GatewayError::DepartmentNotFound(code.to_owned()));
+        }
+        let parent = format!("plans/{plan_id}");
+        // The department's own calendar is read with the caller's own token.
+        let (snap, own) = futures::join!(
+            self.snapshot(&catalogue, as_of, false),
+            self.compliance(&parent, as_of, caller, Some(code)),
+        );
+        let overview = self.assemble(&catalogue, &snap, as_of);
+        let own = match own {
+            Ok(own) => own.departments.into_iter().find(|d| d.department == code),
+            Err(status) if matches!(status.code(), Code::PermissionDenied | Code::Unauthenticated) => {
+                return Err(GatewayError::Downstream(status));
+            }
+            Err(_) => None,
+        };
+        let own = own.as_ref();
+        let measures = catalogue
+            .measures
+            .iter()
+            .zip(&overview.measures)
+            .filter_map(|(m, status)| {
+                let (_, lead, via) = responsible_departments(m).into_iter().find(|(c, ..)| c == code)?;
+                Some(pb::ScorecardMeasure {
+                    measure_number: m.number.clone(),
+                    title: m.title.clone(),
+                    title_en: m.title_en.clone(),
+                    lead,
+                    via_group: via,
+                    rag: status.rag,
+                    own_status: status.units.iter().find(|u| u.department == code).cloned(),
+                })
+            })
+            .collect();
+        let contributions = overview
+            .targets
+            .iter()
+            .filter_map(|t| {
+                let target = t.target.as_ref()?;
+                let progress = snap.progress.as_ref()?.get(&target.code)?;
+                let contribution = progress.contributions.iter().find(|c| c.department == code)?.clone();
+                let counted = contribution.status == rpb::ContributionStatus::Counted as i32;
+                let sum = target.aggregation == duban_proto::common::v1::Aggregation::Sum as i32;
+                let share = match (contribution.value, t.actual) {
+                    (Some(v), Some(a)) if counted && sum && a != 0.0 => Some(v / a * 100.0),
+                    _ => None,
+                };
+                Some(pb::ScorecardContribution {
+                    target_code: target.code.clone(),
+                    target_display_name: target.display_name.clone(),
+                    unit: target.unit,
+                    target_value: target.value,
+                    target_actual: t.actual,
+                    contribution: Some(contribution),
+                    share_percent: share,
+                })
+            })
+            .collect();
+        Ok(pb::GetDepartmentScorecardResponse {
+            department: code.to_owned(),
+            display_name: own
+                .map(|d| d.display_name.clone())
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| catalogue.department_name(code)),
+            as_of: Some(to_date(as_of)),
+            measures,
+            calendar: own.map(|d| d.periods.clone()).unwrap_or_default(),
+            reporting_rate: own.and_then(|d| d.reporting_rate),
+            on_time_rate: own.and_then(|d| d.on_time_rate),
+            contributions,
+            unreachable: overview.unreachable,
+        })
+    }
+}

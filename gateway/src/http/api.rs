@@ -1,0 +1,304 @@
+//! The read-only JSON API: overview, measure detail, department scorecard and alerts.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+};
+use duban_proto::{common::v1::Date, gateway::v1 as pb, reporting::v1::OverallStatus};
+use serde_json::{Value, json};
+
+use super::{Params, Web, count, json_error};
+use crate::{
+    calendar::{date_label, period_label},
+    error::GatewayError,
+    rag::Rag,
+};
+
+pub(crate) async fn api_overview(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    crate::metrics::HTTP_REQUESTS.inc();
+    let result = async {
+        let caller = web.caller(&headers).await?;
+        let overview = web
+            .0
+            .dashboard
+            .overview(&caller, &web.0.plan, params.as_of()?.as_ref())
+            .await?;
+        count(&overview);
+        Ok::<_, GatewayError>(overview_json(&overview))
+    }
+    .await;
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => json_error(error),
+    }
+}
+
+pub(crate) async fn api_measure(
+    State(web): State<Web>,
+    Path(number): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    crate::metrics::HTTP_REQUESTS.inc();
+    let result = async {
+        let caller = web.caller(&headers).await?;
+        let request = pb::GetMeasureDetailRequest {
+            plan: web.0.plan.clone(),
+            measure_number: number,
+            as_of: params.as_of()?,
+        };
+        let detail = web.0.dashboard.measure_detail(&caller, &request).await?;
+        Ok::<_, GatewayError>(measure_json(&detail))
+    }
+    .await;
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => json_error(error),
+    }
+}
+
+pub(crate) async fn api_department(
+    State(web): State<Web>,
+    Path(code): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Response {
+    crate::metrics::HTTP_REQUESTS.inc();
+    let result = async {
+        let caller = web.caller(&headers).await?;
+        let request = pb::GetDepartmentScorecardRequest {
+            plan: web.0.plan.clone(),
+            department: code,
+            as_of: params.as_of()?,
+        };
+        let scorecard = web.0.dashboard.scorecard(&caller, &request).await?;
+        Ok::<_, GatewayError>(scorecard_json(&scorecard))
+    }
+    .await;
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => json_error(error),
+    }
+}
+
+pub(crate) async fn api_alerts(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    crate::metrics::HTTP_REQUESTS.inc();
+    let result = async {
+        let caller = web.caller(&headers).await?;
+        let request = pb::ListAlertsRequest {
+            plan: web.0.plan.clone(),
+            as_of: params.as_of()?,
+            department: params.department.clone(),
+            measure_number: params.measure.clone(),
+            page_size: params.page_size,
+            page_token: params.page_token.clone(),
+            ..Default::default()
+        };
+        let alerts = web.0.dashboard.alerts(&caller, &request).await?;
+        Ok::<_, GatewayError>(json!({
+            "alerts": alerts.alerts.iter().map(alert_json).collect::<Vec<_>>(),
+            "next_page_token": alerts.next_page_token,
+            "unreachable": alerts.unreachable,
+        }))
+    }
+    .await;
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => json_error(error),
+    }
+}
+
+fn date_json(date: Option<&Date>) -> Value {
+    date.map_or(Value::Null, |d| Value::String(date_label(d)))
+}
+
+fn period_json(period: Option<&duban_proto::common::v1::Period>) -> Value {
+    period.map_or(Value::Null, |p| Value::String(period_label(p)))
+}
+
+fn rag_json(rag: i32) -> Value {
+    Value::String(Rag::from_proto(rag).name().to_owned())
+}
+
+fn target_json(t: &pb::TargetStatus) -> Value {
+    let target = t.target.clone().unwrap_or_default();
+    json!({
+        "code": target.code,
+        "measure_number": target.measure_number,
+        "display_name": target.display_name,
+        "display_name_en": target.display_name_en,
+        "unit": duban_proto::common::v1::QuantityUnit::try_from(t.unit).map(|u| u.as_str_name()).unwrap_or_default(),
+        "value": target.value,
+        "comparator": duban_proto::common::v1::Comparator::try_from(target.comparator).map(|c| c.as_str_name()).unwrap_or_default(),
+        "actual": t.actual,
+        "latest_period": period_json(t.latest_period.as_ref()),
+        "includes_provisional": t.includes_provisional,
+        "expected": t.expected,
+        "expected_at_latest_period": t.expected_at_latest_period,
+        "rag": rag_json(t.rag),
+        "percent_complete": t.percent_complete,
+        "forecast": t.forecast,
+        "forecast_date": date_json(t.forecast_date.as_ref()),
+    })
+}
+
+fn unit_json(u: &pb::UnitReportStatus) -> Value {
+    json!({
+        "department": u.department,
+        "display_name": u.display_name,
+        "latest_status": OverallStatus::try_from(u.latest_status).map(|s| s.as_str_name()).unwrap_or_default(),
+        "latest_period": period_json(u.latest_period.as_ref()),
+        "latest_report": u.latest_report,
+        "compliance": duban_proto::reporting::v1::ComplianceStatus::try_from(u.compliance).map(|s| s.as_str_name()).unwrap_or_default(),
+    })
+}
+
+/// The overview as JSON.
+pub fn overview_json(o: &pb::Overview) -> Value {
+    json!({
+        "plan": o.plan,
+        "plan_revision": o.plan_revision,
+        "as_of": date_json(o.as_of.as_ref()),
+        "compute_time": o.compute_time.as_ref().map(ToString::to_string),
+        "actions": o.actions.iter().map(|a| json!({
+            "action_number": a.action_number,
+            "title": a.title,
+            "title_en": a.title_en,
+            "percent": a.percent,
+            "rag": rag_json(a.rag),
+            "measure_count": a.measure_count,
+            "red_count": a.red_count,
+            "amber_count": a.amber_count,
+            "green_count": a.green_count,
+        })).collect::<Vec<_>>(),
+        "targets": o.targets.iter().map(target_json).collect::<Vec<_>>(),
+        "measures": o.measures.iter().map(|m| json!({
+            "measure_number": m.measure_number,
+            "title": m.title,
+            "title_en": m.title_en,
+            "rag": rag_json(m.rag),
+            "target_codes": m.target_codes,
+            "units": m.units.iter().map(unit_json).collect::<Vec<_>>(),
+            "open_blocker_count": m.open_blocker_count,
+        })).collect::<Vec<_>>(),
+        "compliance": o.compliance.as_ref().map(|c| json!({
+            "reporting_rate": c.reporting_rate,
+            "on_time_rate": c.on_time_rate,
+            "expected_count": c.expected_count,
+            "received_count": c.received_count,
+            "on_time_count": c.on_time_count,
+            "late_units": c.late_units.iter().map(|l| json!({
+                "department": l.department,
+                "display_name": l.display_name,
+                "overdue_count": l.overdue_count,
+                "max_days_overdue": l.max_days_overdue,
+            })).collect::<Vec<_>>(),
+        })),
+        "unreachable": o.unreachable,
+    })
+}
+
+fn measure_json(d: &pb::GetMeasureDetailResponse) -> Value {
+    let m = d.measure.clone().unwrap_or_default();
+    json!({
+        "measure_number": m.number,
+        "title": m.title,
+        "title_en": m.title_en,
+        "text": m.text,
+        "as_of": date_json(d.as_of.as_ref()),
+        "rag": rag_json(d.rag),
+        "targets": d.targets.iter().map(|t| json!({
+            "status": t.status.as_ref().map(target_json),
+            "series": t.series.iter().map(|p| json!({
+                "period": period_json(p.period.as_ref()),
+                "expected": p.expected,
+                "actual": p.actual,
+                "provisional": p.provisional,
+            })).collect::<Vec<_>>(),
+            "contributions": t.contributions.iter().map(|c| json!({
+                "department": c.department,
+                "value": c.value,
+                "status": duban_proto::reporting::v1::ContributionStatus::try_from(c.status).map(|s| s.as_str_name()).unwrap_or_default(),
+                "latest_period": period_json(c.latest_period.as_ref()),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "units": d.units.iter().map(unit_json).collect::<Vec<_>>(),
+        "latest_reports": d.latest_reports.iter().map(|r| json!({
+            "name": r.name,
+            "department": r.department,
+            "period": period_json(r.period.as_ref()),
+            "revision": r.revision,
+            "overall_status": OverallStatus::try_from(r.overall_status).map(|s| s.as_str_name()).unwrap_or_default(),
+            "narrative": r.narrative,
+        })).collect::<Vec<_>>(),
+        "open_blockers": d.open_blockers.iter().map(|b| json!({
+            "department": b.department,
+            "description": b.blocker.as_ref().map(|b| b.description.clone()),
+            "severity": b.blocker.as_ref().and_then(|b| duban_proto::reporting::v1::BlockerSeverity::try_from(b.severity).ok()).map(|s| s.as_str_name()),
+            "support_unit": b.blocker.as_ref().map(|b| b.support_unit.clone()),
+            "report": b.report,
+        })).collect::<Vec<_>>(),
+        "unreachable": d.unreachable,
+    })
+}
+
+fn scorecard_json(s: &pb::GetDepartmentScorecardResponse) -> Value {
+    json!({
+        "department": s.department,
+        "display_name": s.display_name,
+        "as_of": date_json(s.as_of.as_ref()),
+        "measures": s.measures.iter().map(|m| json!({
+            "measure_number": m.measure_number,
+            "title": m.title,
+            "lead": m.lead,
+            "via_group": m.via_group,
+            "rag": rag_json(m.rag),
+            "own_status": m.own_status.as_ref().map(unit_json),
+        })).collect::<Vec<_>>(),
+        "calendar": s.calendar.iter().map(|p| json!({
+            "period": period_json(p.period.as_ref()),
+            "due_date": date_json(p.due_date.as_ref()),
+            "status": duban_proto::reporting::v1::ComplianceStatus::try_from(p.status).map(|s| s.as_str_name()).unwrap_or_default(),
+        })).collect::<Vec<_>>(),
+        "reporting_rate": s.reporting_rate,
+        "on_time_rate": s.on_time_rate,
+        "contributions": s.contributions.iter().map(|c| json!({
+            "target_code": c.target_code,
+            "target_display_name": c.target_display_name,
+            "target_value": c.target_value,
+            "target_actual": c.target_actual,
+            "value": c.contribution.as_ref().and_then(|c| c.value),
+            "share_percent": c.share_percent,
+        })).collect::<Vec<_>>(),
+        "unreachable": s.unreachable,
+    })
+}
+
+fn alert_json(a: &pb::Alert) -> Value {
+    let details = match &a.details {
+        Some(pb::alert::Details::Target(t)) => t.status.as_ref().map(target_json).unwrap_or(Value::Null),
+        Some(pb::alert::Details::OverdueReport(o)) => json!({
+            "department": o.department,
+            "display_name": o.display_name,
+            "period": period_json(o.period.as_ref()),
+            "due_date": date_json(o.due_date.as_ref()),
+            "days_overdue": o.days_overdue,
+            "report": o.report,
+        }),
+        Some(pb::alert::Details::SupportRequest(s)) => json!({
+            "requesting_department": s.requesting_department,
+            "support_unit": s.support_unit,
+            "description": s.blocker.as_ref().map(|b| b.description.clone()),
+            "report": s.report,
+        }),
+        None => Value::Null,
+    };
+    json!({
+        "kind": pb::AlertKind::try_from(a.kind).map(|k| k.as_str_name()).unwrap_or_default(),
+        "measure_number": a.measure_number,
+        "summary": a.summary,
+        "details": details,
+    })
+}

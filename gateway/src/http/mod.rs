@@ -1,0 +1,155 @@
+//! HTTP for people, on the gateway's port: the dashboard pages, a read-only JSON API,
+//! CSV exports, server-sent events for live refresh (fed by WatchOverview), a login
+//! form when `gateway.require_token` is set, and Prometheus `/metrics`.
+
+mod access;
+mod api;
+mod csv;
+mod events;
+mod pages;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    http::header,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use duban_kit::settings::GatewaySettings;
+use duban_proto::{common::v1::Date, gateway::v1 as pb};
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use self::{
+    access::{login, login_form},
+    api::{api_alerts, api_department, api_measure, api_overview},
+    csv::{csv_overview, csv_reports},
+    events::events,
+    pages::{page_department, page_measure, page_overview},
+};
+use crate::{
+    calendar::{self, to_date},
+    dashboard::Dashboard,
+    error::GatewayError,
+    html::Lang,
+    watch::Hub,
+};
+
+pub use access::LoginForm;
+pub use api::overview_json;
+
+/// What the HTTP handlers share.
+#[derive(Debug, Clone)]
+pub struct Web(Arc<WebInner>);
+
+#[derive(Debug)]
+struct WebInner {
+    dashboard: Dashboard,
+    hub: Arc<Hub>,
+    interval: Duration,
+    stop: CancellationToken,
+    plan: String,
+    require_token: bool,
+}
+
+impl Web {
+    /// Over the domain, for the plan of `settings.plan`.
+    pub fn new(
+        dashboard: Dashboard,
+        hub: Arc<Hub>,
+        interval: Duration,
+        stop: CancellationToken,
+        settings: &GatewaySettings,
+    ) -> Self {
+        Self(Arc::new(WebInner {
+            dashboard,
+            hub,
+            interval,
+            stop,
+            plan: format!("plans/{}", settings.plan),
+            require_token: settings.require_token,
+        }))
+    }
+}
+
+/// Query parameters of every page and API call.
+#[derive(Debug, Default, Deserialize)]
+pub struct Params {
+    /// `YYYY-MM-DD`; empty means today.
+    #[serde(default)]
+    pub as_of: String,
+    /// `en` for English, anything else Chinese.
+    #[serde(default)]
+    pub lang: String,
+    /// ListAlerts: only this department.
+    #[serde(default)]
+    pub department: String,
+    /// ListAlerts: only this measure.
+    #[serde(default)]
+    pub measure: String,
+    /// ListAlerts: page size.
+    #[serde(default)]
+    pub page_size: i32,
+    /// ListAlerts: page token.
+    #[serde(default)]
+    pub page_token: String,
+}
+
+impl Params {
+    fn as_of(&self) -> Result<Option<Date>, GatewayError> {
+        if self.as_of.trim().is_empty() {
+            return Ok(None);
+        }
+        calendar::parse_date(&self.as_of)
+            .map(|d| Some(to_date(d)))
+            .ok_or_else(|| GatewayError::invalid("as_of", "must be a date written YYYY-MM-DD"))
+    }
+
+    fn lang(&self) -> Lang {
+        if self.lang == "en" { Lang::En } else { Lang::Zh }
+    }
+}
+
+/// The dashboard's routes.
+pub fn routes(web: Web) -> Router {
+    Router::new()
+        .route("/", get(page_overview))
+        .route("/measures/{number}", get(page_measure))
+        .route("/departments/{code}", get(page_department))
+        .route("/login", get(login_form).post(login))
+        .route("/api/v1/overview", get(api_overview))
+        .route("/api/v1/overview.csv", get(csv_overview))
+        .route("/api/v1/reports.csv", get(csv_reports))
+        .route("/api/v1/measures/{number}", get(api_measure))
+        .route("/api/v1/departments/{code}", get(api_department))
+        .route("/api/v1/alerts", get(api_alerts))
+        .route("/api/v1/events", get(events))
+        .route("/metrics", get(metrics))
+        .with_state(web)
+}
+
+pub(crate) fn json_error(error: GatewayError) -> Response {
+    let status = error.http_status();
+    (
+        status,
+        Json(json!({ "error": { "code": status.as_u16(), "message": error.to_string() } })),
+    )
+        .into_response()
+}
+
+pub(crate) fn count(overview: &pb::Overview) {
+    crate::metrics::OVERVIEWS.inc();
+    if !overview.unreachable.is_empty() {
+        crate::metrics::PARTIAL.inc();
+    }
+}
+
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::metrics::render(),
+    )
+        .into_response()
+}

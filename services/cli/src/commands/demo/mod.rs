@@ -1,0 +1,232 @@
+//! `duban demo`: fills the running suite with realistic synthetic progress reports for
+//! every responsible unit and every month of the plan that has passed, through the public
+//! RPCs only, deterministically from a seed.
+//!
+//! What it does, in order:
+//! 1. Designates a few members for each DESIGNATED group (相关街镇 …) of a measure that has
+//!    none yet (UpdateGroupDesignation), so that those groups have members who report.
+//! 2. Backfills (ADMIN, SubmitReports with `backfill`) one report per responsible unit,
+//!    measure and month, with the original submit time: most before the due day, some a
+//!    few days late, a few months missing for some units. Values follow each target's
+//!    trajectory (GetTrajectory) with per-unit noise, some targets lag behind, statuses
+//!    agree with the values, and a few blockers ask another unit for support.
+//! 3. Reviews one month as leadership: accepts most of it and returns one report.
+//! 4. The live path: a few units get their own tokens and replace their provisional
+//!    (快报) figures for the last month with final ones through SubmitReport.
+//!
+//! Every write carries a request id derived from the seed and the report key, and keys
+//! already stored are skipped, so running it again with the same seed adds nothing.
+
+mod access;
+mod calendar;
+mod compose;
+mod review;
+mod submissions;
+mod summary;
+mod trajectory;
+mod units;
+
+use std::collections::{BTreeSet, HashMap};
+
+use anyhow::{Context, bail};
+use duban_kit::Settings;
+use duban_proto::{common::v1 as common, measures::v1 as measures, reporting::v1 as pb};
+
+pub use self::summary::Summary;
+use self::{
+    access::clients,
+    calendar::{UnitProfile, due_time, months_between, submit_time},
+    compose::{ReportInput, compose_report},
+    review::review,
+    submissions::{Planned, backfill, live_submissions},
+    trajectory::{TargetPlan, plan_targets, values_for},
+    units::{designate, list_departments, list_measures, responsible_units},
+};
+use crate::{
+    commands::{
+        Connection, call_failed,
+        report::{ListFilter, fetch_all, period_text},
+    },
+    prng::SplitMix64,
+};
+
+/// Units that get their own token and submit live.
+const LIVE_UNITS: usize = 3;
+
+/// Runs the demo and returns its summary.
+pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, seed: u64) -> anyhow::Result<Summary> {
+    let mut c = clients(settings, connection, None)?;
+    let parent = format!("plans/{plan_id}");
+    let mut summary = Summary::default();
+
+    let plan = c
+        .measures
+        .get_plan(measures::GetPlanRequest { name: parent.clone() })
+        .await
+        .map_err(|s| call_failed("GetPlan", s))?
+        .into_inner();
+    let due_day = plan.cadence.as_ref().map_or(5, |c| c.due_day).clamp(1, 28);
+    let from = plan.effective_from.context("the plan has no effective_from")?;
+    let to = plan.effective_to.context("the plan has no effective_to")?;
+    let now = chrono::Utc::now();
+    let periods: Vec<common::Period> = months_between(&from, &to)
+        .into_iter()
+        // Only months whose reports are well past due can be backfilled.
+        .filter(|p| due_time(p, due_day, 20, 0) < now.timestamp())
+        .collect();
+    if periods.is_empty() {
+        bail!("no month of plans/{plan_id} is past due yet: nothing to backfill");
+    }
+    summary.months = periods.iter().map(|p| period_text(Some(p))).collect();
+
+    let units = list_departments(&mut c.departments).await?;
+    summary.designations = designate(&mut c, &parent, &units, seed).await?;
+    let measure_list = list_measures(&mut c.measures, &parent).await?;
+    let responsible = responsible_units(&measure_list);
+    let target_plans = plan_targets(&mut c.targets, &parent, seed, &summary.months).await?;
+    summary.lagging_targets = target_plans
+        .iter()
+        .filter(|t| t.lagging)
+        .map(|t| t.target.code.clone())
+        .collect();
+
+    let existing = fetch_all(
+        &mut c.reporting,
+        &ListFilter {
+            plan: plan_id.to_owned(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let existing_keys: BTreeSet<String> = existing.iter().map(report_key).collect();
+
+    // The live units: a few that report targets, chosen by the seed.
+    let target_reporters: Vec<String> = target_plans
+        .iter()
+        .flat_map(|t| t.target.reporting_departments.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let live_units = SplitMix64::for_key(seed, &["live-units"]).sample(&target_reporters, LIVE_UNITS);
+    let last_period = summary.months.last().cloned().unwrap_or_default();
+
+    // Plan every report.
+    let measures_by_number: HashMap<&str, &measures::Measure> =
+        measure_list.iter().map(|m| (m.number.as_str(), m)).collect();
+    let mut planned = Vec::new();
+    let mut expected = 0;
+    for (measure_number, unit_codes) in &responsible {
+        let measure = measures_by_number[measure_number.as_str()];
+        let measure_targets: Vec<&TargetPlan> = target_plans
+            .iter()
+            .filter(|t| &t.target.measure_number == measure_number)
+            .collect();
+        for unit in unit_codes {
+            let profile = UnitProfile::new(seed, unit, &summary.months);
+            let mut previous: HashMap<String, f64> = HashMap::new();
+            for period in &periods {
+                expected += 1;
+                let period_key = period_text(Some(period));
+                let key = format!("{measure_number}~{unit}~{period_key}");
+                let mut rng = SplitMix64::for_key(seed, &["report", &key]);
+                let values = values_for(seed, &measure_targets, unit, &period_key, &mut previous, &mut rng);
+                if profile.missing_months.contains(&period_key) || rng.chance(0.01) {
+                    continue;
+                }
+                let provisional = period_key == last_period && live_units.contains(unit);
+                let report = compose_report(
+                    ReportInput {
+                        seed,
+                        measure,
+                        unit,
+                        period,
+                        values,
+                        provisional,
+                        units: &units,
+                        responsible: unit_codes,
+                    },
+                    &mut rng,
+                );
+                let late = rng.chance(profile.late_rate);
+                let submit_time = submit_time(period, due_day, late, &mut rng);
+                planned.push(Planned {
+                    key,
+                    measure: measure_number.clone(),
+                    department: unit.clone(),
+                    report,
+                    submit_time,
+                });
+            }
+        }
+    }
+    summary.expected = expected;
+
+    // Backfill what is not stored yet.
+    let (to_store, stored): (Vec<Planned>, Vec<Planned>) =
+        planned.into_iter().partition(|p| !existing_keys.contains(&p.key));
+    summary.already_stored = stored.len();
+    summary.backfilled = backfill(&mut c.reporting, &parent, seed, to_store).await?;
+
+    // Reviews, as leadership.
+    let review_period = periods[periods.len().saturating_sub(2)];
+    summary.review_month = period_text(Some(&review_period));
+    let (accepted, returned) = review(&mut c, settings, connection, plan_id, seed, review_period).await?;
+    summary.accepted_now = accepted;
+    summary.returned_now = returned;
+
+    // The live path: final figures for the last month with each unit's own token.
+    let (live, live_names) = live_submissions(
+        &mut c,
+        settings,
+        connection,
+        plan_id,
+        seed,
+        &live_units,
+        &periods[periods.len() - 1],
+        &target_plans,
+    )
+    .await?;
+    summary.live = live;
+    summary.live_units = live_names;
+
+    // The totals, read back from the service.
+    let all = fetch_all(
+        &mut c.reporting,
+        &ListFilter {
+            plan: plan_id.to_owned(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let mut expected_keys = BTreeSet::new();
+    for (measure, units) in &responsible {
+        for unit in units {
+            for month in &summary.months {
+                expected_keys.insert(format!("{measure}~{unit}~{month}"));
+            }
+        }
+    }
+    let stored_keys: BTreeSet<String> = all.iter().map(report_key).collect();
+    summary.stored = all.len();
+    summary.on_time = all.iter().filter(|r| r.on_time).count();
+    summary.late = all.len() - summary.on_time;
+    summary.missing = expected_keys.difference(&stored_keys).count();
+    summary.units = all.iter().map(|r| r.department.as_str()).collect::<BTreeSet<_>>().len();
+    summary.accepted = all.iter().filter(|r| r.state() == pb::report::State::Accepted).count();
+    summary.returned = all.iter().filter(|r| r.state() == pb::report::State::Returned).count();
+    summary.support_requests = all
+        .iter()
+        .filter(|r| r.blockers.iter().any(|b| !b.support_unit.is_empty()))
+        .count();
+    Ok(summary)
+}
+
+/// `{measure}~{department}~{YYYY-MM}`: what identifies a report across revisions.
+fn report_key(report: &pb::Report) -> String {
+    format!(
+        "{}~{}~{}",
+        report.measure_number,
+        report.department,
+        period_text(report.period.as_ref())
+    )
+}

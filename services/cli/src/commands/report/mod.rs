@@ -1,0 +1,32 @@
+//! `duban report submit|list|accept|return`: progress reports through the reporting
+//! server, for department staff (with their own token), leadership and administrators.
+
+mod args;
+mod list;
+mod output;
+mod review;
+mod submit;
+
+use duban_kit::{Settings, client::ServiceChannel};
+use duban_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+
+pub use self::{
+    args::{
+        StateArg, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, report_name,
+    },
+    list::{ListFilter, fetch_all, list},
+    output::{BlockerOut, ReportOut, ValueOut, period_text, report_out, time_text},
+    review::{Review, review},
+    submit::{Submission, metric_values, submit},
+};
+use crate::commands::Connection;
+
+/// The plan every report command works on unless told otherwise.
+pub const DEFAULT_PLAN: &str = "jiading-2023";
+
+/// A client of the reporting server `--addr` names (or the configured one).
+fn reporting(settings: &Settings, connection: &Connection) -> anyhow::Result<ReportingServiceClient<ServiceChannel>> {
+    Ok(ReportingServiceClient::new(
+        connection.channel(settings, &settings.reporting.endpoint_url())?,
+    ))
+}

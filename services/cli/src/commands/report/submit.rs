@@ -1,0 +1,122 @@
+//! `duban report submit`: one report, with the units of its values looked up.
+
+use duban_kit::{Settings, client::ServiceChannel};
+use duban_proto::{
+    common::v1 as common,
+    reporting::v1 as pb,
+    targets::v1::{self as targets, targets_service_client::TargetsServiceClient},
+};
+
+use super::{StatusArg, report_out, reporting};
+use crate::commands::{Connection, call_failed, print_json};
+
+/// What `report submit` sends.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The plan id.
+    pub plan: String,
+    /// The measure number.
+    pub measure: String,
+    /// The period.
+    pub period: common::Period,
+    /// The overall status.
+    pub status: StatusArg,
+    /// `(target code, value)` pairs; units are looked up.
+    pub values: Vec<(String, f64)>,
+    /// The narrative.
+    pub narrative: String,
+    /// Blockers.
+    pub blockers: Vec<pb::Blocker>,
+    /// Evidence links.
+    pub evidence: Vec<pb::EvidenceLink>,
+    /// The department (ADMIN callers); empty means the caller's own.
+    pub department: String,
+    /// Preliminary figures.
+    pub provisional: bool,
+    /// The idempotency key; empty means a fresh one.
+    pub request_id: String,
+    /// Check only.
+    pub validate_only: bool,
+}
+
+/// Looks up the unit and value basis of each target, so that people type only numbers.
+pub async fn metric_values(
+    targets_client: &mut TargetsServiceClient<ServiceChannel>,
+    plan: &str,
+    values: &[(String, f64)],
+) -> anyhow::Result<Vec<pb::MetricValue>> {
+    let mut out = Vec::new();
+    for (code, value) in values {
+        let target: targets::Target = targets_client
+            .get_target(targets::GetTargetRequest {
+                name: format!("plans/{plan}/targets/{code}"),
+            })
+            .await
+            .map_err(|s| call_failed(&format!("GetTarget {code}"), s))?
+            .into_inner();
+        out.push(pb::MetricValue {
+            target_code: code.clone(),
+            value: *value,
+            unit: target.unit,
+            basis: target.value_basis,
+        });
+    }
+    Ok(out)
+}
+
+/// Submits one report and prints the stored (or, with `--validate-only`, checked) revision.
+pub async fn submit(
+    settings: &Settings,
+    connection: &Connection,
+    submission: Submission,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut targets_client =
+        TargetsServiceClient::new(connection.channel_to(settings, &settings.targets.endpoint_url())?);
+    let metric_values = metric_values(&mut targets_client, &submission.plan, &submission.values).await?;
+    let request_id = if submission.request_id.is_empty() {
+        uuid::Uuid::new_v4().to_string()
+    } else {
+        submission.request_id.clone()
+    };
+    let request = pb::SubmitReportRequest {
+        parent: format!("plans/{}", submission.plan),
+        report: Some(pb::Report {
+            measure_number: submission.measure.clone(),
+            department: submission.department.clone(),
+            period: Some(submission.period),
+            overall_status: submission.status.to_proto() as i32,
+            narrative: submission.narrative.clone(),
+            metric_values,
+            blockers: submission.blockers.clone(),
+            evidence_links: submission.evidence.clone(),
+            provisional: submission.provisional,
+            ..Default::default()
+        }),
+        request_id,
+        validate_only: submission.validate_only,
+    };
+    let report = reporting(settings, connection)?
+        .submit_report(request)
+        .await
+        .map_err(|s| call_failed("SubmitReport", s))?
+        .into_inner();
+    if json {
+        return print_json(&report_out(&report));
+    }
+    let out = report_out(&report);
+    let verb = if submission.validate_only {
+        "Valid (nothing stored)"
+    } else {
+        "Stored"
+    };
+    println!(
+        "{verb}: {} revision {} ({}), due {}, {}",
+        out.name,
+        out.revision,
+        out.state,
+        out.due_date.as_deref().unwrap_or("?"),
+        if out.on_time { "on time" } else { "late" }
+    );
+    Ok(())
+}
