@@ -16,41 +16,7 @@ pub struct Started {
     /// Its database URL, with any password masked; empty for the gateway, which has none.
     pub database: String,
     /// The running server.
-    pub server: Running,
-}
-
-/// A running server: one of the four services, or the gateway (which also speaks
-/// HTTP/1.1 for browsers, so it is not a plain gRPC server).
-#[derive(Debug)]
-pub enum Running {
-    /// A gRPC service.
-    Grpc(GrpcServer),
-    /// The gateway.
-    Gateway(duban_gateway::Gateway),
-}
-
-impl Running {
-    /// The bound address.
-    pub fn local_addr(&self) -> std::net::SocketAddr {
-        match self {
-            Running::Grpc(server) => server.local_addr(),
-            Running::Gateway(gateway) => gateway.local_addr(),
-        }
-    }
-
-    /// Stops it gracefully, with its bounded drain.
-    pub async fn shutdown(self) {
-        match self {
-            Running::Grpc(server) => server.shutdown().await,
-            Running::Gateway(gateway) => gateway.shutdown().await,
-        }
-    }
-}
-
-impl From<GrpcServer> for Running {
-    fn from(server: GrpcServer) -> Self {
-        Running::Grpc(server)
-    }
+    pub server: GrpcServer,
 }
 
 /// Starts the server called `name`.
@@ -65,7 +31,7 @@ pub async fn start(name: &str, settings: &Settings) -> anyhow::Result<Started> {
                 name: "departments",
                 grpc_service: duban_departments::SERVICE_NAME,
                 database: mask_password(&settings.departments.database_url_in(&settings.data_dir, "departments")),
-                server: server.into(),
+                server,
             })
         }
         "targets" => Ok(Started {
@@ -74,8 +40,7 @@ pub async fn start(name: &str, settings: &Settings) -> anyhow::Result<Started> {
             database: mask_password(&settings.targets.database_url_in(&settings.data_dir, "targets")),
             server: duban_targets::start(settings)
                 .await
-                .with_context(|| format!("cannot start the targets server on {}", settings.targets.listen))?
-                .into(),
+                .with_context(|| format!("cannot start the targets server on {}", settings.targets.listen))?,
         }),
         "measures" => Ok(Started {
             name: "measures",
@@ -83,8 +48,7 @@ pub async fn start(name: &str, settings: &Settings) -> anyhow::Result<Started> {
             database: mask_password(&settings.measures.database_url_in(&settings.data_dir, "measures")),
             server: duban_measures::start(settings)
                 .await
-                .with_context(|| format!("cannot start the measures server on {}", settings.measures.listen))?
-                .into(),
+                .with_context(|| format!("cannot start the measures server on {}", settings.measures.listen))?,
         }),
         "reporting" => Ok(Started {
             name: "reporting",
@@ -92,18 +56,15 @@ pub async fn start(name: &str, settings: &Settings) -> anyhow::Result<Started> {
             database: mask_password(&settings.reporting.database_url_in(&settings.data_dir, "reporting")),
             server: duban_reporting::start(settings)
                 .await
-                .with_context(|| format!("cannot start the reporting server on {}", settings.reporting.listen))?
-                .into(),
+                .with_context(|| format!("cannot start the reporting server on {}", settings.reporting.listen))?,
         }),
         "gateway" => Ok(Started {
             name: "gateway",
             grpc_service: duban_gateway::SERVICE_NAME,
             database: String::new(),
-            server: Running::Gateway(
-                duban_gateway::start(settings)
-                    .await
-                    .with_context(|| format!("cannot start the gateway on {}", settings.gateway.listen))?,
-            ),
+            server: duban_gateway::start(settings)
+                .await
+                .with_context(|| format!("cannot start the gateway on {}", settings.gateway.listen))?,
         }),
         other => bail!(
             "no server is called {other:?}; the servers are: {}",

@@ -60,6 +60,18 @@ pub struct GrpcServer {
     task: JoinHandle<Result<(), tonic::transport::Error>>,
 }
 
+/// What a server serves beside gRPC when it also speaks HTTP/1.1 (the gateway): browsers
+/// reach `http` and gRPC-Web clients reach every RPC, on the same port.
+#[derive(Debug)]
+pub struct Web {
+    /// Plain HTTP routes (pages, JSON), served as they are: tonic-web answers 400 to any
+    /// HTTP/1.1 request that is not gRPC-Web, so it wraps only the gRPC routes.
+    pub http: axum::Router,
+    /// The token [`GrpcServer::stopping`] returns, made before start so that handlers
+    /// built beforehand can end their long streams on it.
+    pub stop: CancellationToken,
+}
+
 impl GrpcServer {
     /// Binds `listen` and serves `routes` plus grpc.health.v1 and reflection (v1 and
     /// v1alpha: many clients, Python's among them, speak only v1alpha). Health starts as
@@ -70,6 +82,30 @@ impl GrpcServer {
         limits: &ServerLimits,
         services: &[&'static str],
         routes: Routes,
+    ) -> std::io::Result<GrpcServer> {
+        Self::serve(name, listen, limits, services, routes, None).await
+    }
+
+    /// Like [`GrpcServer::start`], but accepting HTTP/1.1 too: the gRPC routes (with
+    /// health and reflection) behind gRPC-Web translation, and `web.http` beside them.
+    pub async fn start_web(
+        name: &'static str,
+        listen: SocketAddr,
+        limits: &ServerLimits,
+        services: &[&'static str],
+        routes: Routes,
+        web: Web,
+    ) -> std::io::Result<GrpcServer> {
+        Self::serve(name, listen, limits, services, routes, Some(web)).await
+    }
+
+    async fn serve(
+        name: &'static str,
+        listen: SocketAddr,
+        limits: &ServerLimits,
+        services: &[&'static str],
+        routes: Routes,
+        web: Option<Web>,
     ) -> std::io::Result<GrpcServer> {
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
@@ -89,11 +125,24 @@ impl GrpcServer {
             .add_service(reflection().build_v1().map_err(std::io::Error::other)?)
             .add_service(reflection().build_v1alpha().map_err(std::io::Error::other)?);
 
-        let stop = CancellationToken::new();
+        let mut builder = tonic::transport::Server::builder();
+        let (routes, stop) = match web {
+            None => (routes, CancellationToken::new()),
+            Some(Web { http, stop }) => {
+                builder = builder.accept_http1(true);
+                let grpc = routes
+                    .prepare()
+                    .into_axum_router()
+                    // gRPC-Web only where gRPC is served: tonic-web answers 400 to any
+                    // other HTTP/1.1 request, which would shut browsers out of the pages.
+                    .layer(tonic_web::GrpcWebLayer::new());
+                (Routes::from(grpc.merge(http)), stop)
+            }
+        };
         let cut = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
         let incoming = crate::closable::accept(listener, cut.clone());
-        let server = tonic::transport::Server::builder()
+        let server = builder
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(RequestLayer::new(
                 limits.max_concurrent_requests,
