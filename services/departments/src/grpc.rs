@@ -22,6 +22,12 @@ pub struct State {
     pub directory: pb::Directory,
 }
 
+impl duban_kit::server::Authenticates for State {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+}
+
 /// Implements `duban.departments.v1.DepartmentsService`.
 #[derive(Debug, Clone)]
 pub struct DepartmentsGrpc {
@@ -35,9 +41,8 @@ impl DepartmentsGrpc {
     }
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Principal), Status> {
-        let state = self.ready.get()?;
-        let principal = state.auth.authenticate(request.metadata()).await?;
-        Ok((state, principal))
+        let (state, verified) = self.ready.caller(request.metadata()).await?;
+        Ok((state, verified.principal))
     }
 }
 

@@ -47,6 +47,34 @@ impl<T> Ready<T> {
     }
 }
 
+/// Server state that checks its callers' tokens.
+pub trait Authenticates {
+    /// The authenticator the handlers use.
+    fn authenticator(&self) -> &crate::Authenticator;
+}
+
+impl<T: Authenticates> Ready<T> {
+    /// The state and who is calling: UNAVAILABLE while the server starts, then the
+    /// request's bearer token is checked (UNAUTHENTICATED, or UNAVAILABLE if the
+    /// directory cannot be asked).
+    pub async fn caller(&self, metadata: &tonic::metadata::MetadataMap) -> Result<(&T, crate::auth::Verified), Status> {
+        self.caller_with(metadata, Status::from).await
+    }
+
+    /// As [`Ready::caller`], with the service's own mapping of authentication errors.
+    pub async fn caller_with(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        map: impl FnOnce(crate::auth::AuthError) -> Status,
+    ) -> Result<(&T, crate::auth::Verified), Status> {
+        let state = self.get()?;
+        let verified = async { state.authenticator().verify(crate::auth::bearer_token(metadata)?).await }
+            .await
+            .map_err(map)?;
+        Ok((state, verified))
+    }
+}
+
 /// A running gRPC server.
 #[derive(Debug)]
 pub struct GrpcServer {

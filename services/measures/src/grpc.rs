@@ -16,6 +16,12 @@ pub struct State {
     pub auth: Authenticator,
 }
 
+impl duban_kit::server::Authenticates for State {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+}
+
 /// Implements `duban.measures.v1.MeasuresService`.
 #[derive(Debug, Clone)]
 pub struct MeasuresGrpc {
@@ -29,9 +35,8 @@ impl MeasuresGrpc {
     }
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Principal), Status> {
-        let state = self.ready.get()?;
-        let principal = state.auth.authenticate(request.metadata()).await?;
-        Ok((state, principal))
+        let (state, verified) = self.ready.caller(request.metadata()).await?;
+        Ok((state, verified.principal))
     }
 }
 

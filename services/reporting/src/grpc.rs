@@ -3,10 +3,7 @@
 
 use std::pin::Pin;
 
-use duban_kit::{
-    Authenticator, Ready,
-    auth::{Verified, bearer_token},
-};
+use duban_kit::{Authenticator, Ready, auth::Verified};
 use duban_proto::reporting::v1::{self as pb, reporting_service_server::ReportingService};
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
@@ -25,6 +22,12 @@ pub struct State {
     pub auth: Authenticator,
 }
 
+impl duban_kit::server::Authenticates for State {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
+}
+
 /// Implements `duban.reporting.v1.ReportingService`.
 #[derive(Debug, Clone)]
 pub struct ReportingGrpc {
@@ -38,14 +41,9 @@ impl ReportingGrpc {
     }
 
     async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Verified), Status> {
-        let state = self.ready.get()?;
-        let token = bearer_token(request.metadata()).map_err(|e| Status::from(ReportingError::Auth(e)))?;
-        let verified = state
-            .auth
-            .verify(token)
+        self.ready
+            .caller_with(request.metadata(), |e| ReportingError::Auth(e).into())
             .await
-            .map_err(|e| Status::from(ReportingError::Auth(e)))?;
-        Ok((state, verified))
     }
 }
 

@@ -1,10 +1,7 @@
 //! The gRPC adapter: each handler authenticates, hands the request to the domain, and
 //! turns the domain's error into a status. No rule lives here.
 
-use duban_kit::{
-    Authenticator, Ready,
-    auth::{Verified, bearer_token},
-};
+use duban_kit::{Authenticator, Ready, auth::Verified};
 use duban_proto::targets::v1::{self as pb, targets_service_server::TargetsService};
 use tonic::{Request, Response, Status};
 
@@ -17,6 +14,12 @@ pub struct State {
     pub targets: Targets,
     /// Checks callers' tokens.
     pub auth: Authenticator,
+}
+
+impl duban_kit::server::Authenticates for State {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
+    }
 }
 
 /// Implements `duban.targets.v1.TargetsService`.
@@ -33,10 +36,7 @@ impl TargetsGrpc {
 
     /// The state and who is calling (with the credential, for `revised_by`).
     async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Verified), Status> {
-        let state = self.ready.get()?;
-        let token = bearer_token(request.metadata())?;
-        let verified = state.auth.verify(token).await?;
-        Ok((state, verified))
+        self.ready.caller(request.metadata()).await
     }
 }
 
