@@ -222,11 +222,6 @@ impl Plan {
         self.targets.iter().find(|t| t.code == code)
     }
 
-    /// The targets set by one measure, in file order.
-    pub fn targets_of<'a>(&'a self, measure: &'a str) -> impl Iterator<Item = &'a Target> {
-        self.targets.iter().filter(move |t| t.measure == measure)
-    }
-
     /// A target's deadline, the plan's end when it has none of its own.
     pub fn deadline_of(&self, target: &Target) -> NaiveDate {
         target.deadline.unwrap_or(self.header.effective_to)

@@ -57,14 +57,6 @@ impl DirectoryStore {
         Ok((rows, total))
     }
 
-    /// Every unit, in code order.
-    pub async fn all_units(&self) -> Result<Vec<unit::Model>, DbErr> {
-        unit::Entity::find()
-            .order_by_asc(unit::Column::Code)
-            .all(&self.db)
-            .await
-    }
-
     /// One group.
     pub async fn group(&self, code: &str) -> Result<Option<unit_group::Model>, DbErr> {
         unit_group::Entity::find_by_id(code.to_owned()).one(&self.db).await

@@ -85,11 +85,6 @@ impl Reporting {
         }
     }
 
-    /// The store (for tests and diagnostics).
-    pub fn store(&self) -> &ReportStore {
-        &self.store
-    }
-
     /// Records a refused or failed call and returns its error.
     async fn refuse(&self, audit: AuditInfo, error: ReportingError) -> ReportingError {
         if let Err(audit_error) = self.writer.write(Op::AuditOnly(Err(error.clone())), audit).await {
