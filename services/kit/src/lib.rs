@@ -8,6 +8,7 @@ pub mod columns;
 pub mod db;
 pub mod idempotency;
 pub mod layer;
+pub mod migration;
 pub mod paging;
 pub mod server;
 pub mod settings;

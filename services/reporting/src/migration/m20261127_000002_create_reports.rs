@@ -1,0 +1,261 @@
+//! Reports, revisions, the progress aggregate, events and audit records.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct CreateReports;
+
+#[derive(DeriveIden)]
+enum Report {
+    Table,
+    Plan,
+    MeasureNumber,
+    Department,
+    Period,
+    Revision,
+    State,
+    FirstSubmitTimeUs,
+    ReturnReason,
+    UpdateTimeUs,
+}
+
+#[derive(DeriveIden)]
+enum ReportRevision {
+    Table,
+    Plan,
+    MeasureNumber,
+    Department,
+    Period,
+    Revision,
+    State,
+    Etag,
+    OverallStatus,
+    Narrative,
+    Provisional,
+    Backfilled,
+    MetricValues,
+    MilestoneUpdates,
+    Blockers,
+    EvidenceLinks,
+    SubmittedByRole,
+    SubmittedByDepartment,
+    SubmittedByCredential,
+    SubmitTimeUs,
+    PlanRevision,
+    ReviewerRole,
+    ReviewerDepartment,
+    ReviewerCredential,
+    ReviewTimeUs,
+    ReviewReason,
+    CreateTimeUs,
+}
+
+#[derive(DeriveIden)]
+enum ProgressValue {
+    Table,
+    Plan,
+    TargetCode,
+    Department,
+    Period,
+    Slot,
+    MeasureNumber,
+    Value,
+    Revision,
+    SubmitTimeUs,
+    Provisional,
+}
+
+#[derive(DeriveIden)]
+enum ReportEvent {
+    Table,
+    Sequence,
+    Plan,
+    EventType,
+    MeasureNumber,
+    Department,
+    Period,
+    Revision,
+    EventTimeUs,
+    ActorRole,
+    ActorDepartment,
+    ActorCredential,
+    Backfilled,
+}
+
+#[derive(DeriveIden)]
+enum AuditRecord {
+    Table,
+    Id,
+    TimeUs,
+    Role,
+    Department,
+    Credential,
+    Method,
+    RequestId,
+    Code,
+    StatusMessage,
+    Resource,
+    ValidateOnly,
+    Backfill,
+    ItemIndex,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateReports {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Report::Table)
+                    .col(string(Report::Plan))
+                    .col(string(Report::MeasureNumber))
+                    .col(string(Report::Department))
+                    .col(string(Report::Period))
+                    .col(integer(Report::Revision))
+                    .col(string(Report::State))
+                    .col(big_integer(Report::FirstSubmitTimeUs))
+                    .col(text(Report::ReturnReason))
+                    .col(big_integer(Report::UpdateTimeUs))
+                    .primary_key(
+                        Index::create()
+                            .col(Report::Plan)
+                            .col(Report::MeasureNumber)
+                            .col(Report::Department)
+                            .col(Report::Period),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReportRevision::Table)
+                    .col(string(ReportRevision::Plan))
+                    .col(string(ReportRevision::MeasureNumber))
+                    .col(string(ReportRevision::Department))
+                    .col(string(ReportRevision::Period))
+                    .col(integer(ReportRevision::Revision))
+                    .col(string(ReportRevision::State))
+                    .col(string(ReportRevision::Etag))
+                    .col(string(ReportRevision::OverallStatus))
+                    .col(text(ReportRevision::Narrative))
+                    .col(boolean(ReportRevision::Provisional))
+                    .col(boolean(ReportRevision::Backfilled))
+                    .col(text(ReportRevision::MetricValues))
+                    .col(text(ReportRevision::MilestoneUpdates))
+                    .col(text(ReportRevision::Blockers))
+                    .col(text(ReportRevision::EvidenceLinks))
+                    .col(string(ReportRevision::SubmittedByRole))
+                    .col(string(ReportRevision::SubmittedByDepartment))
+                    .col(string(ReportRevision::SubmittedByCredential))
+                    .col(big_integer(ReportRevision::SubmitTimeUs))
+                    .col(integer(ReportRevision::PlanRevision))
+                    .col(string(ReportRevision::ReviewerRole))
+                    .col(string(ReportRevision::ReviewerDepartment))
+                    .col(string(ReportRevision::ReviewerCredential))
+                    .col(big_integer_null(ReportRevision::ReviewTimeUs))
+                    .col(text(ReportRevision::ReviewReason))
+                    .col(big_integer(ReportRevision::CreateTimeUs))
+                    .primary_key(
+                        Index::create()
+                            .col(ReportRevision::Plan)
+                            .col(ReportRevision::MeasureNumber)
+                            .col(ReportRevision::Department)
+                            .col(ReportRevision::Period)
+                            .col(ReportRevision::Revision),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ProgressValue::Table)
+                    .col(string(ProgressValue::Plan))
+                    .col(string(ProgressValue::TargetCode))
+                    .col(string(ProgressValue::Department))
+                    .col(string(ProgressValue::Period))
+                    .col(string(ProgressValue::Slot))
+                    .col(string(ProgressValue::MeasureNumber))
+                    .col(double(ProgressValue::Value))
+                    .col(integer(ProgressValue::Revision))
+                    .col(big_integer(ProgressValue::SubmitTimeUs))
+                    .col(boolean(ProgressValue::Provisional))
+                    .primary_key(
+                        Index::create()
+                            .col(ProgressValue::Plan)
+                            .col(ProgressValue::TargetCode)
+                            .col(ProgressValue::Department)
+                            .col(ProgressValue::Period)
+                            .col(ProgressValue::Slot),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("progress_value_key")
+                    .table(ProgressValue::Table)
+                    .col(ProgressValue::Plan)
+                    .col(ProgressValue::MeasureNumber)
+                    .col(ProgressValue::Department)
+                    .col(ProgressValue::Period)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ReportEvent::Table)
+                    .col(big_integer(ReportEvent::Sequence).auto_increment().primary_key())
+                    .col(string(ReportEvent::Plan))
+                    .col(string(ReportEvent::EventType))
+                    .col(string(ReportEvent::MeasureNumber))
+                    .col(string(ReportEvent::Department))
+                    .col(string(ReportEvent::Period))
+                    .col(integer(ReportEvent::Revision))
+                    .col(big_integer(ReportEvent::EventTimeUs))
+                    .col(string(ReportEvent::ActorRole))
+                    .col(string(ReportEvent::ActorDepartment))
+                    .col(string(ReportEvent::ActorCredential))
+                    .col(boolean(ReportEvent::Backfilled))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditRecord::Table)
+                    .col(big_integer(AuditRecord::Id).auto_increment().primary_key())
+                    .col(big_integer(AuditRecord::TimeUs))
+                    .col(string(AuditRecord::Role))
+                    .col(string(AuditRecord::Department))
+                    .col(string(AuditRecord::Credential))
+                    .col(string(AuditRecord::Method))
+                    .col(string(AuditRecord::RequestId))
+                    .col(integer(AuditRecord::Code))
+                    .col(text(AuditRecord::StatusMessage))
+                    .col(text(AuditRecord::Resource))
+                    .col(boolean(AuditRecord::ValidateOnly))
+                    .col(boolean(AuditRecord::Backfill))
+                    .col(integer_null(AuditRecord::ItemIndex))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        duban_kit::migration::drop_tables(
+            manager,
+            [
+                AuditRecord::Table.into_iden(),
+                ReportEvent::Table.into_iden(),
+                ProgressValue::Table.into_iden(),
+                ReportRevision::Table.into_iden(),
+                Report::Table.into_iden(),
+            ],
+        )
+        .await
+    }
+}

@@ -1,0 +1,10 @@
+//! Schema migrations of the reporting database, applied at start-up: one dated file each.
+
+mod m20261127_000002_create_reports;
+mod m20261201_000003_report_measure_key;
+
+duban_kit::migrator![
+    duban_kit::idempotency::CreateRequestLog,
+    m20261127_000002_create_reports::CreateReports,
+    m20261201_000003_report_measure_key::AddMeasureKey,
+];

@@ -1,0 +1,8 @@
+//! Schema migrations of the targets database, applied at start-up: one dated file each.
+
+mod m20261127_000002_create_targets;
+
+duban_kit::migrator![
+    duban_kit::idempotency::CreateRequestLog,
+    m20261127_000002_create_targets::CreateTargets,
+];
