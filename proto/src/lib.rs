@@ -5,53 +5,44 @@
 
 #![allow(clippy::all, missing_docs)]
 
-/// Shared vocabulary: dates, periods, typed quantities.
-pub mod common {
-    /// Version 1 of `duban.common`.
-    pub mod v1 {
-        tonic::include_proto!("duban.common.v1");
-    }
+/// Declares `pub mod $name { pub mod v1 { .. } }` holding the code generated for the
+/// proto package `$package` (which must be `duban.<name>.v1`).
+macro_rules! package {
+    ($(#[$doc:meta])* $name:ident => $package:literal) => {
+        $(#[$doc])*
+        pub mod $name {
+            #[doc = concat!("Version 1 of `", $package, "`.")]
+            pub mod v1 {
+                tonic::include_proto!($package);
+            }
+        }
+    };
 }
 
-/// The directory of responsible units, groups and credentials.
-pub mod departments {
-    /// Version 1 of `duban.departments`.
-    pub mod v1 {
-        tonic::include_proto!("duban.departments.v1");
-    }
-}
-
-/// The plan catalogue: plans, actions, measures and their responsible units.
-pub mod measures {
-    /// Version 1 of `duban.measures`.
-    pub mod v1 {
-        tonic::include_proto!("duban.measures.v1");
-    }
-}
-
-/// Quantitative targets and their trajectories.
-pub mod targets {
-    /// Version 1 of `duban.targets`.
-    pub mod v1 {
-        tonic::include_proto!("duban.targets.v1");
-    }
-}
-
-/// Progress reports, reviews, progress aggregates and compliance.
-pub mod reporting {
-    /// Version 1 of `duban.reporting`.
-    pub mod v1 {
-        tonic::include_proto!("duban.reporting.v1");
-    }
-}
-
-/// The gateway's dashboard API.
-pub mod gateway {
-    /// Version 1 of `duban.gateway`.
-    pub mod v1 {
-        tonic::include_proto!("duban.gateway.v1");
-    }
-}
+package!(
+    /// Shared vocabulary: dates, periods, typed quantities.
+    common => "duban.common.v1"
+);
+package!(
+    /// The directory of responsible units, groups and credentials.
+    departments => "duban.departments.v1"
+);
+package!(
+    /// The plan catalogue: plans, actions, measures and their responsible units.
+    measures => "duban.measures.v1"
+);
+package!(
+    /// Quantitative targets and their trajectories.
+    targets => "duban.targets.v1"
+);
+package!(
+    /// Progress reports, reviews, progress aggregates and compliance.
+    reporting => "duban.reporting.v1"
+);
+package!(
+    /// The gateway's dashboard API.
+    gateway => "duban.gateway.v1"
+);
 
 /// The encoded `FileDescriptorSet` of every Duban proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/duban_descriptor.bin"));

@@ -1,6 +1,7 @@
 //! Credentials: issuing bearer tokens (shown once, stored as a hash), revoking them,
 //! and telling other services who a token belongs to.
 
+use duban_kit::idempotency::RequestLogged as _;
 use std::time::Duration;
 
 use duban_kit::{

@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
-use duban_kit::{Authenticator, Principal, Ready};
+use duban_kit::{
+    Authenticator, Ready,
+    server::{Reply, reply},
+};
 use duban_proto::departments::v1::{self as pb, departments_service_server::DepartmentsService};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Response};
 
 use crate::service::Departments;
 
@@ -31,36 +34,21 @@ impl duban_kit::server::Authenticates for State {
 /// Implements `duban.departments.v1.DepartmentsService`.
 #[derive(Debug, Clone)]
 pub struct DepartmentsGrpc {
-    ready: Ready<State>,
+    /// The state, once the database is ready.
+    pub ready: Ready<State>,
 }
 
-impl DepartmentsGrpc {
-    /// Handlers over state that becomes ready later.
-    pub fn new(ready: Ready<State>) -> Self {
-        Self { ready }
-    }
-
-    async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Principal), Status> {
-        let (state, verified) = self.ready.caller(request.metadata()).await?;
-        Ok((state, verified.principal))
-    }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, crate::error::DepartmentsError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+impl DepartmentsGrpc {}
 
 #[tonic::async_trait]
 impl DepartmentsService for DepartmentsGrpc {
     async fn get_directory(&self, request: Request<pb::GetDirectoryRequest>) -> Reply<pb::Directory> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         Ok(Response::new(state.directory.clone()))
     }
 
     async fn get_department(&self, request: Request<pb::GetDepartmentRequest>) -> Reply<pb::Department> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.departments.get_department(&request.get_ref().name).await)
     }
 
@@ -68,32 +56,32 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::ListDepartmentsRequest>,
     ) -> Reply<pb::ListDepartmentsResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.departments.list_departments(request.get_ref()).await)
     }
 
     async fn create_department(&self, request: Request<pb::CreateDepartmentRequest>) -> Reply<pb::Department> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.create_department(&caller, request.into_inner()).await)
     }
 
     async fn update_department(&self, request: Request<pb::UpdateDepartmentRequest>) -> Reply<pb::Department> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.update_department(&caller, request.into_inner()).await)
     }
 
     async fn get_group(&self, request: Request<pb::GetGroupRequest>) -> Reply<pb::Group> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.departments.get_group(&request.get_ref().name).await)
     }
 
     async fn list_groups(&self, request: Request<pb::ListGroupsRequest>) -> Reply<pb::ListGroupsResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.departments.list_groups(request.get_ref()).await)
     }
 
     async fn resolve_unit(&self, request: Request<pb::ResolveUnitRequest>) -> Reply<pb::ResolveUnitResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.departments.resolve_unit(&request.get_ref().written).await)
     }
 
@@ -101,7 +89,7 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::GetGroupDesignationRequest>,
     ) -> Reply<pb::GroupDesignation> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.departments.get_designation(request.get_ref()).await)
     }
 
@@ -109,7 +97,7 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::ListGroupDesignationsRequest>,
     ) -> Reply<pb::ListGroupDesignationsResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.departments.list_designations(request.get_ref()).await)
     }
 
@@ -117,7 +105,7 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::UpdateGroupDesignationRequest>,
     ) -> Reply<pb::GroupDesignation> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(
             state
                 .departments
@@ -130,7 +118,7 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::IssueCredentialRequest>,
     ) -> Reply<pb::IssueCredentialResponse> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.issue_credential(&caller, request.into_inner()).await)
     }
 
@@ -138,12 +126,12 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::ListCredentialsRequest>,
     ) -> Reply<pb::ListCredentialsResponse> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.list_credentials(&caller, request.get_ref()).await)
     }
 
     async fn revoke_credential(&self, request: Request<pb::RevokeCredentialRequest>) -> Reply<pb::Credential> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.revoke_credential(&caller, request.into_inner()).await)
     }
 
@@ -151,7 +139,7 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::AuthenticateTokenRequest>,
     ) -> Reply<pb::AuthenticateTokenResponse> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(
             state
                 .departments

@@ -29,7 +29,7 @@ pub const SERVICE_NAME: &str = "duban.departments.v1.DepartmentsService";
 pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result<GrpcServer> {
     let ready = Ready::default();
     let limits = &settings.server;
-    let service = DepartmentsServiceServer::new(grpc::DepartmentsGrpc::new(ready.clone()))
+    let service = DepartmentsServiceServer::new(grpc::DepartmentsGrpc { ready: ready.clone() })
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);

@@ -9,10 +9,7 @@ mod groups;
 mod units;
 mod validation;
 
-use duban_kit::{
-    FieldViolation,
-    idempotency::{self, RequestKey},
-};
+use duban_kit::{FieldViolation, idempotency};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use crate::{error::DepartmentsError, store::DirectoryStore};
@@ -31,22 +28,6 @@ impl Departments {
         Self { store }
     }
 
-    /// The stored response of an already-acknowledged request.
-    pub(crate) async fn replay<R: prost::Message + Default>(&self, key: &Option<RequestKey>) -> Result<Option<R>> {
-        Ok(idempotency::replay_keyed(self.store.db(), key).await?)
-    }
-
-    /// Records the response under the request id and commits; if a concurrent retry
-    /// with the same id committed first, answers what that one answered.
-    pub(crate) async fn finish<R: prost::Message + Default>(
-        &self,
-        txn: DatabaseTransaction,
-        key: Option<RequestKey>,
-        response: R,
-    ) -> Result<R> {
-        Ok(idempotency::commit(self.store.db(), txn, &key, response).await?)
-    }
-
     /// Begins a transaction (for seeding and credentials).
     pub(crate) async fn begin(&self) -> Result<DatabaseTransaction> {
         Ok(self.store.db().begin().await?)
@@ -62,4 +43,12 @@ fn not_found(resource: &'static str, name: &str) -> DepartmentsError {
 
 fn one(violation: FieldViolation) -> DepartmentsError {
     DepartmentsError::Invalid(vec![violation])
+}
+
+impl idempotency::RequestLogged for Departments {
+    type Error = DepartmentsError;
+
+    fn request_log_db(&self) -> &sea_orm::DatabaseConnection {
+        self.store.db()
+    }
 }

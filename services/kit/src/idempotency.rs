@@ -140,6 +140,41 @@ pub async fn commit<R: prost::Message + Default>(
     Ok(response)
 }
 
+/// A domain service whose writes are made idempotent by the request log in its own
+/// database: it names the database and its error type, and gets `replay` and `finish`.
+pub trait RequestLogged {
+    /// The service's error, which a failed replay converts into.
+    type Error: From<ReplayError>;
+
+    /// The database holding the request log.
+    fn request_log_db(&self) -> &sea_orm::DatabaseConnection;
+
+    /// The stored response of an already-acknowledged request.
+    fn replay<R: prost::Message + Default>(
+        &self,
+        key: &Option<RequestKey>,
+    ) -> impl Future<Output = Result<Option<R>, Self::Error>> + Send
+    where
+        Self: Sync,
+    {
+        async move { Ok(replay_keyed(self.request_log_db(), key).await?) }
+    }
+
+    /// Records the response under the request id and commits; if a concurrent retry
+    /// with the same id committed first, answers what that one answered.
+    fn finish<R: prost::Message + Default>(
+        &self,
+        txn: sea_orm::DatabaseTransaction,
+        key: Option<RequestKey>,
+        response: R,
+    ) -> impl Future<Output = Result<R, Self::Error>> + Send
+    where
+        Self: Sync,
+    {
+        async move { Ok(commit(self.request_log_db(), txn, &key, response).await?) }
+    }
+}
+
 /// Stores `response` for `key`, inside the caller's transaction. Returns `Ok(false)`
 /// if a concurrent request with the same id won the race: roll back and replay.
 pub async fn record(

@@ -53,7 +53,22 @@ pub trait Authenticates {
     fn authenticator(&self) -> &crate::Authenticator;
 }
 
+/// What a gRPC handler returns.
+pub type Reply<T> = Result<tonic::Response<T>, Status>;
+
+/// A domain result as a handler's reply: the value as the response, the error through
+/// the service's one mapping to a status.
+pub fn reply<T, E: Into<Status>>(result: Result<T, E>) -> Reply<T> {
+    result.map(tonic::Response::new).map_err(Into::into)
+}
+
 impl<T: Authenticates> Ready<T> {
+    /// The state and the principal calling with `request` (see [`Ready::caller`]).
+    pub async fn principal<R>(&self, request: &tonic::Request<R>) -> Result<(&T, crate::Principal), Status> {
+        let (state, verified) = self.caller(request.metadata()).await?;
+        Ok((state, verified.principal))
+    }
+
     /// The state and who is calling: UNAVAILABLE while the server starts, then the
     /// request's bearer token is checked (UNAUTHENTICATED, or UNAVAILABLE if the
     /// directory cannot be asked).

@@ -1,9 +1,12 @@
 //! The gRPC adapter: each handler authenticates, hands the request to the domain, and
 //! turns the domain's error into a status. No rule lives here.
 
-use duban_kit::{Authenticator, Principal, Ready};
+use duban_kit::{
+    Authenticator, Ready,
+    server::{Reply, reply},
+};
 use duban_proto::measures::v1::{self as pb, measures_service_server::MeasuresService};
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::service::Measures;
 
@@ -25,56 +28,41 @@ impl duban_kit::server::Authenticates for State {
 /// Implements `duban.measures.v1.MeasuresService`.
 #[derive(Debug, Clone)]
 pub struct MeasuresGrpc {
-    ready: Ready<State>,
+    /// The state, once the database is ready.
+    pub ready: Ready<State>,
 }
 
-impl MeasuresGrpc {
-    /// Handlers over state that becomes ready later.
-    pub fn new(ready: Ready<State>) -> Self {
-        Self { ready }
-    }
-
-    async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Principal), Status> {
-        let (state, verified) = self.ready.caller(request.metadata()).await?;
-        Ok((state, verified.principal))
-    }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, crate::error::MeasuresError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
+impl MeasuresGrpc {}
 
 #[tonic::async_trait]
 impl MeasuresService for MeasuresGrpc {
     async fn get_plan(&self, request: Request<pb::GetPlanRequest>) -> Reply<pb::Plan> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.measures.get_plan(&request.get_ref().name).await)
     }
 
     async fn list_plans(&self, request: Request<pb::ListPlansRequest>) -> Reply<pb::ListPlansResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.measures.list_plans(request.get_ref()).await)
     }
 
     async fn get_action(&self, request: Request<pb::GetActionRequest>) -> Reply<pb::Action> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.measures.get_action(&request.get_ref().name).await)
     }
 
     async fn list_actions(&self, request: Request<pb::ListActionsRequest>) -> Reply<pb::ListActionsResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.measures.list_actions(request.get_ref()).await)
     }
 
     async fn get_measure(&self, request: Request<pb::GetMeasureRequest>) -> Reply<pb::Measure> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.measures.get_measure(&request.get_ref().name).await)
     }
 
     async fn list_measures(&self, request: Request<pb::ListMeasuresRequest>) -> Reply<pb::ListMeasuresResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.measures.list_measures(request.get_ref()).await)
     }
 
@@ -82,17 +70,17 @@ impl MeasuresService for MeasuresGrpc {
         &self,
         request: Request<pb::ListPlanRevisionsRequest>,
     ) -> Reply<pb::ListPlanRevisionsResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(state.measures.list_plan_revisions(request.get_ref()).await)
     }
 
     async fn import_plan(&self, request: Request<pb::ImportPlanRequest>) -> Reply<pb::ImportPlanResponse> {
-        let (state, caller) = self.caller(&request).await?;
+        let (state, caller) = self.ready.principal(&request).await?;
         reply(state.measures.import_plan(&caller, request.into_inner()).await)
     }
 
     async fn get_plan_dataset(&self, request: Request<pb::GetPlanDatasetRequest>) -> Reply<pb::GetPlanDatasetResponse> {
-        let (state, _) = self.caller(&request).await?;
+        let (state, _) = self.ready.principal(&request).await?;
         reply(
             state
                 .measures

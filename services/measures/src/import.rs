@@ -1,5 +1,6 @@
 //! ImportPlan: validation against the served directory, idempotency, the new revision and the targets sync.
 
+use duban_kit::idempotency::RequestLogged as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 use duban_kit::{

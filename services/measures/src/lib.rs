@@ -58,7 +58,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
     let ready = Ready::default();
     let limits = &settings.server;
-    let service = MeasuresServiceServer::new(grpc::MeasuresGrpc::new(ready.clone()))
+    let service = MeasuresServiceServer::new(grpc::MeasuresGrpc { ready: ready.clone() })
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);

@@ -1,12 +1,7 @@
 //! The measures domain: the [`Measures`] type, loading stored revisions, and the messages and names its parts share.
 
-use duban_kit::{
-    FieldViolation,
-    client::ServiceChannel,
-    idempotency::{self, RequestKey},
-};
+use duban_kit::{FieldViolation, client::ServiceChannel, idempotency};
 use duban_proto::{measures::v1 as pb, targets::v1::targets_service_client::TargetsServiceClient};
-use sea_orm::DatabaseTransaction;
 
 use crate::{
     content::PlanContent,
@@ -70,21 +65,6 @@ impl Measures {
             Err(MeasuresError::NotFound { .. }) => Err(not_found(resource, name)),
             other => other,
         }
-    }
-
-    pub(crate) async fn replay<R: prost::Message + Default>(&self, key: &Option<RequestKey>) -> Result<Option<R>> {
-        Ok(idempotency::replay_keyed(self.store.db(), key).await?)
-    }
-
-    /// Records the response under the request id and commits; if a concurrent retry
-    /// with the same id committed first, answers what that one answered.
-    pub(crate) async fn finish<R: prost::Message + Default>(
-        &self,
-        txn: DatabaseTransaction,
-        key: Option<RequestKey>,
-        response: R,
-    ) -> Result<R> {
-        Ok(idempotency::commit(self.store.db(), txn, &key, response).await?)
     }
 }
 
@@ -211,6 +191,14 @@ pub(crate) fn not_found(resource: &'static str, name: &str) -> MeasuresError {
 
 pub(crate) fn one(violation: FieldViolation) -> MeasuresError {
     MeasuresError::Invalid(vec![violation])
+}
+
+impl idempotency::RequestLogged for Measures {
+    type Error = MeasuresError;
+
+    fn request_log_db(&self) -> &sea_orm::DatabaseConnection {
+        self.store.db()
+    }
 }
 
 #[cfg(test)]

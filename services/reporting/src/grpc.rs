@@ -3,7 +3,11 @@
 
 use std::pin::Pin;
 
-use duban_kit::{Authenticator, Ready, auth::Verified};
+use duban_kit::{
+    Authenticator, Ready,
+    auth::Verified,
+    server::{Reply, reply},
+};
 use duban_proto::reporting::v1::{self as pb, reporting_service_server::ReportingService};
 use futures::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
@@ -31,15 +35,11 @@ impl duban_kit::server::Authenticates for State {
 /// Implements `duban.reporting.v1.ReportingService`.
 #[derive(Debug, Clone)]
 pub struct ReportingGrpc {
-    ready: Ready<State>,
+    /// The state, once the database is ready.
+    pub ready: Ready<State>,
 }
 
 impl ReportingGrpc {
-    /// Handlers over state that becomes ready later.
-    pub fn new(ready: Ready<State>) -> Self {
-        Self { ready }
-    }
-
     async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Verified), Status> {
         self.ready
             .caller_with(request.metadata(), |e| ReportingError::Auth(e).into())
@@ -47,13 +47,8 @@ impl ReportingGrpc {
     }
 }
 
-type Reply<T> = Result<Response<T>, Status>;
 /// The stream of WatchReportEvents.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReportEventsResponse, Status>> + Send>>;
-
-fn reply<T>(result: Result<T, ReportingError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
-}
 
 fn item_error(error: &ReportingError) -> pb::ItemError {
     let (code, reason, _) = error.parts();

@@ -65,7 +65,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
 pub async fn start_with(settings: &Settings, options: Options) -> std::io::Result<GrpcServer> {
     let ready: Ready<grpc::State> = Ready::default();
     let limits = &settings.server;
-    let service = ReportingServiceServer::new(grpc::ReportingGrpc::new(ready.clone()))
+    let service = ReportingServiceServer::new(grpc::ReportingGrpc { ready: ready.clone() })
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);

@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::{
@@ -469,6 +469,8 @@ impl ReportStore {
     /// aggregate alone. Destructive: only test builds (the `testing` feature) have it.
     #[cfg(feature = "testing")]
     pub async fn blank_revision_bodies(&self) -> Result<u64, DbErr> {
+        use sea_orm::sea_query::Expr;
+
         Ok(report_revision::Entity::update_many()
             .col_expr(report_revision::Column::MetricValues, Expr::value("[]"))
             .exec(&self.db)

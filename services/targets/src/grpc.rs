@@ -1,9 +1,13 @@
 //! The gRPC adapter: each handler authenticates, hands the request to the domain, and
 //! turns the domain's error into a status. No rule lives here.
 
-use duban_kit::{Authenticator, Ready, auth::Verified};
+use duban_kit::{
+    Authenticator, Ready,
+    auth::Verified,
+    server::{Reply, reply},
+};
 use duban_proto::targets::v1::{self as pb, targets_service_server::TargetsService};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
 use crate::service::Targets;
 
@@ -25,25 +29,15 @@ impl duban_kit::server::Authenticates for State {
 /// Implements `duban.targets.v1.TargetsService`.
 #[derive(Debug, Clone)]
 pub struct TargetsGrpc {
-    ready: Ready<State>,
+    /// The state, once the database is ready.
+    pub ready: Ready<State>,
 }
 
 impl TargetsGrpc {
-    /// Handlers over state that becomes ready later.
-    pub fn new(ready: Ready<State>) -> Self {
-        Self { ready }
-    }
-
     /// The state and who is calling (with the credential, for `revised_by`).
     async fn caller<T>(&self, request: &Request<T>) -> Result<(&State, Verified), Status> {
         self.ready.caller(request.metadata()).await
     }
-}
-
-type Reply<T> = Result<Response<T>, Status>;
-
-fn reply<T>(result: Result<T, crate::error::TargetsError>) -> Reply<T> {
-    result.map(Response::new).map_err(Status::from)
 }
 
 #[tonic::async_trait]

@@ -35,7 +35,7 @@ pub const SERVICE_NAME: &str = "duban.targets.v1.TargetsService";
 pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
     let ready = Ready::default();
     let limits = &settings.server;
-    let service = TargetsServiceServer::new(grpc::TargetsGrpc::new(ready.clone()))
+    let service = TargetsServiceServer::new(grpc::TargetsGrpc { ready: ready.clone() })
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);

@@ -1,5 +1,6 @@
 //! RebaselineTarget: an administrator's change to a target, as a new revision over the etag it was read at.
 
+use duban_kit::idempotency::RequestLogged as _;
 use duban_kit::{
     FieldViolation,
     auth::Verified,

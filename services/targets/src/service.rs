@@ -1,12 +1,7 @@
 //! The targets domain: the [`Targets`] type, target names, and finding the revision a name refers to.
 
-use duban_kit::{
-    FieldViolation,
-    client::ServiceChannel,
-    idempotency::{self, RequestKey},
-};
+use duban_kit::{FieldViolation, client::ServiceChannel, idempotency};
 use duban_proto::departments::v1::departments_service_client::DepartmentsServiceClient;
-use sea_orm::DatabaseTransaction;
 
 use crate::{convert, entity::target_revision, error::TargetsError, rules, store::TargetStore};
 
@@ -77,22 +72,6 @@ impl Targets {
                 )
             })
     }
-
-    /// The stored response of an already-acknowledged request.
-    pub(crate) async fn replay<R: prost::Message + Default>(&self, key: &Option<RequestKey>) -> Result<Option<R>> {
-        Ok(idempotency::replay_keyed(self.store.db(), key).await?)
-    }
-
-    /// Records the response under the request id and commits; if a concurrent retry
-    /// with the same id committed first, answers what that one answered.
-    pub(crate) async fn finish<R: prost::Message + Default>(
-        &self,
-        txn: DatabaseTransaction,
-        key: Option<RequestKey>,
-        response: R,
-    ) -> Result<R> {
-        Ok(idempotency::commit(self.store.db(), txn, &key, response).await?)
-    }
 }
 
 /// Measure-number (numerically) then code order.
@@ -142,6 +121,14 @@ pub(crate) fn not_found(reason: &'static str, resource: &'static str, name: &str
 
 pub(crate) fn one(violation: FieldViolation) -> TargetsError {
     TargetsError::Invalid(vec![violation])
+}
+
+impl idempotency::RequestLogged for Targets {
+    type Error = TargetsError;
+
+    fn request_log_db(&self) -> &sea_orm::DatabaseConnection {
+        self.store.db()
+    }
 }
 
 #[cfg(test)]

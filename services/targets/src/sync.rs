@@ -1,5 +1,6 @@
 //! SyncPlanTargets: a plan's targets made those of an imported revision (created, revised, restored, retired).
 
+use duban_kit::idempotency::RequestLogged as _;
 use std::collections::HashMap;
 
 use duban_kit::{

@@ -1,6 +1,7 @@
 //! Groups, and the per-scope designations of a designated group's members.
 
 use duban_catalog::directory::UnitKind;
+use duban_kit::idempotency::RequestLogged as _;
 use duban_kit::{
     FieldViolation, Principal,
     idempotency::{self, RequestKey},

@@ -1,6 +1,7 @@
 //! Units: getting, listing, creating and updating departments, and resolving written names.
 
 use duban_catalog::directory::normalize_unit_name;
+use duban_kit::idempotency::RequestLogged as _;
 use duban_kit::{
     FieldViolation, Principal,
     idempotency::{self, RequestKey},
