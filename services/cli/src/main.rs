@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use duban_cli::commands::{
     self, Connection,
     plan::Format as PlanFormat,
-    report::{self as report, StateArg, StatusArg},
+    report::{self as report},
     token::RoleArg,
 };
 use duban_kit::Settings;
@@ -106,64 +106,16 @@ enum ReportCommand {
     /// Submit a report for one measure and month (a department for itself; ADMIN with
     /// --department). Target units are looked up, so give only numbers.
     Submit {
-        /// The measure number, for example 4.1.
-        #[arg(long)]
-        measure: String,
-        /// The month, YYYY-MM.
-        #[arg(long, value_parser = report::parse_period)]
-        period: duban_proto::common::v1::Period,
-        /// The overall assessment.
-        #[arg(long, value_enum)]
-        status: StatusArg,
-        /// `<target-code>=<number>`, in the target's unit; repeat for each target.
-        #[arg(long = "value", value_parser = report::parse_value)]
-        values: Vec<(String, f64)>,
-        /// What was done and what comes next (`@file` reads it from a file).
-        #[arg(long, default_value = "")]
-        narrative: String,
-        /// `<severity>:<support-unit-code>:<text>` (severity low|medium|high|critical; the
-        /// unit may be empty); repeatable.
-        #[arg(long = "blocker", value_parser = report::parse_blocker)]
-        blockers: Vec<duban_proto::reporting::v1::Blocker>,
-        /// `<title>=<url>`; repeatable.
-        #[arg(long = "evidence", value_parser = report::parse_evidence)]
-        evidence: Vec<duban_proto::reporting::v1::EvidenceLink>,
-        /// The department, for ADMIN callers; a department's token submits for itself.
-        #[arg(long, default_value = "")]
-        department: String,
-        /// The figures are preliminary (快报).
-        #[arg(long)]
-        provisional: bool,
-        /// Idempotency key: a retry with the same one stores nothing new.
-        #[arg(long, default_value = "")]
-        request_id: String,
-        /// Check everything, permissions included; store nothing.
-        #[arg(long)]
-        validate_only: bool,
-        /// The plan id.
-        #[arg(long, default_value = report::DEFAULT_PLAN)]
-        plan: String,
+        #[command(flatten)]
+        submission: report::Submission,
         /// Print the stored revision as JSON.
         #[arg(long)]
         json: bool,
     },
     /// List the latest revision of every matching report (all pages).
     List {
-        /// Only this measure number.
-        #[arg(long)]
-        measure: Option<String>,
-        /// Only this department code.
-        #[arg(long)]
-        department: Option<String>,
-        /// Only this month, YYYY-MM.
-        #[arg(long, value_parser = report::parse_period)]
-        period: Option<duban_proto::common::v1::Period>,
-        /// Only reports in this state.
-        #[arg(long, value_enum)]
-        state: Option<StateArg>,
-        /// The plan id.
-        #[arg(long, default_value = report::DEFAULT_PLAN)]
-        plan: String,
+        #[command(flatten)]
+        filter: report::ListFilter,
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
@@ -360,52 +312,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         },
         Command::Report { command, connection } => match command {
-            ReportCommand::Submit {
-                measure,
-                period,
-                status,
-                values,
-                narrative,
-                blockers,
-                evidence,
-                department,
-                provisional,
-                request_id,
-                validate_only,
-                plan,
-                json,
-            } => {
-                let submission = report::Submission {
-                    plan,
-                    measure,
-                    period,
-                    status,
-                    values,
-                    narrative: report::narrative_text(&narrative)?,
-                    blockers,
-                    evidence,
-                    department,
-                    provisional,
-                    request_id,
-                    validate_only,
-                };
+            ReportCommand::Submit { submission, json } => {
                 report::submit(&settings, &connection, submission, json).await?;
             }
-            ReportCommand::List {
-                measure,
-                department,
-                period,
-                state,
-                plan,
-                json,
-            } => {
-                let filter = report::ListFilter {
-                    plan,
-                    measure,
-                    department,
-                    period,
-                    state,
-                };
+            ReportCommand::List { filter, json } => {
                 report::list(&settings, &connection, filter, json).await?;
             }
             ReportCommand::Accept {

@@ -37,6 +37,13 @@ impl Page {
         Ok(Page { offset, size })
     }
 
+    /// This page of `items`: what a listing held in memory serves.
+    pub fn window<I: IntoIterator>(&self, items: I) -> std::iter::Take<std::iter::Skip<I::IntoIter>> {
+        let offset = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        let size = usize::try_from(self.size).unwrap_or(usize::MAX);
+        items.into_iter().skip(offset).take(size)
+    }
+
     /// The token for the page after this one, or empty if `total` rows are all served.
     pub fn next_token(&self, total: u64, filter: &str) -> String {
         let next = self.offset + self.size;

@@ -96,18 +96,10 @@ pub(crate) fn check(data: &pb::PlanDataset, read: dataset::Read, directory: &Dir
         let kind = dataset::classify(&found);
         problems.push(dataset::problem(found.path, found.message, kind));
     }
-    if !problems.is_empty() {
-        return Checked {
-            problems,
-            unresolved,
-            content: PlanContent {
-                plan,
-                units,
-                target_milestones,
-            },
-        };
+    // Only a valid plan has a canonical form; an invalid one is returned as read.
+    if problems.is_empty() {
+        canonicalise(&mut plan, &units, directory);
     }
-    canonicalise(&mut plan, &units, directory);
     Checked {
         problems,
         unresolved,

@@ -94,12 +94,7 @@ impl Measures {
         let mut actions: Vec<_> = loaded.content.plan.actions.iter().collect();
         actions.sort_by_key(|a| a.number);
         Ok(pb::ListActionsResponse {
-            actions: actions
-                .iter()
-                .skip(page.offset as usize)
-                .take(page.size as usize)
-                .map(|a| action_message(&id, a))
-                .collect(),
+            actions: page.window(&actions).map(|a| action_message(&id, a)).collect(),
             next_page_token: page.next_token(actions.len() as u64, &filter),
         })
     }
@@ -167,10 +162,8 @@ impl Measures {
             .collect();
         measures.sort_by_key(|m| convert::measure_order(&m.number));
         Ok(pb::ListMeasuresResponse {
-            measures: measures
-                .iter()
-                .skip(page.offset as usize)
-                .take(page.size as usize)
+            measures: page
+                .window(&measures)
                 .map(|m| measure_message(&id, &loaded.content, m, &parts, &designations))
                 .collect(),
             next_page_token: page.next_token(measures.len() as u64, &filter),

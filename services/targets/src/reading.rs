@@ -75,12 +75,7 @@ impl Targets {
             .collect();
         let total = rows.len() as u64;
         Ok(pb::ListTargetsResponse {
-            targets: rows
-                .iter()
-                .skip(page.offset as usize)
-                .take(page.size as usize)
-                .map(|row| convert::target(row, true))
-                .collect(),
+            targets: page.window(&rows).map(|row| convert::target(row, true)).collect(),
             next_page_token: page.next_token(total, &filter),
         })
     }

@@ -62,12 +62,7 @@ impl Departments {
             .collect::<Vec<_>>();
         let total = rows.len() as u64;
         Ok(pb::ListGroupDesignationsResponse {
-            designations: rows
-                .iter()
-                .skip(page.offset as usize)
-                .take(page.size as usize)
-                .map(convert::designation)
-                .collect(),
+            designations: page.window(&rows).map(convert::designation).collect(),
             next_page_token: page.next_token(total, &filter),
         })
     }

@@ -141,11 +141,7 @@ impl Reporting {
             all.push(entry);
         }
         let total = all.len() as u64;
-        let departments = all
-            .into_iter()
-            .skip(page.offset as usize)
-            .take(page.size as usize)
-            .collect();
+        let departments = page.window(all).collect();
         Ok(pb::GetComplianceResponse {
             as_of: Some(calendar::date_to_proto(as_of)),
             departments,

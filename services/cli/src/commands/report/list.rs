@@ -8,24 +8,29 @@ use duban_proto::{
     reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
 };
 
-use super::{ReportOut, StateArg, report_out, reporting};
+use super::{DEFAULT_PLAN, ReportOut, StateArg, parse_period, report_out, reporting};
 use crate::{
     commands::{Connection, call_failed, print_json},
     output::table,
 };
 
-/// Filters of `report list`.
-#[derive(Debug, Clone, Default)]
+/// Filters of `report list`: the command line's arguments, as typed.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct ListFilter {
     /// The plan id.
+    #[arg(long, default_value = DEFAULT_PLAN)]
     pub plan: String,
     /// Only this measure number.
+    #[arg(long)]
     pub measure: Option<String>,
     /// Only this department code.
+    #[arg(long)]
     pub department: Option<String>,
-    /// Only this month.
+    /// Only this month, YYYY-MM.
+    #[arg(long, value_parser = parse_period)]
     pub period: Option<common::Period>,
-    /// Only this state.
+    /// Only reports in this state.
+    #[arg(long, value_enum)]
     pub state: Option<StateArg>,
 }
 

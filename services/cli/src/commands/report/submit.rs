@@ -7,36 +7,52 @@ use duban_proto::{
     targets::v1::{self as targets, targets_service_client::TargetsServiceClient},
 };
 
-use super::{StatusArg, report_out, reporting};
+use super::{
+    DEFAULT_PLAN, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, report_out,
+    reporting,
+};
 use crate::commands::{Connection, call_failed, print_json};
 
-/// What `report submit` sends.
-#[derive(Debug, Clone)]
+/// What `report submit` sends: the command line's arguments, as typed.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Submission {
-    /// The plan id.
-    pub plan: String,
-    /// The measure number.
+    /// The measure number, for example 4.1.
+    #[arg(long)]
     pub measure: String,
-    /// The period.
+    /// The month, YYYY-MM.
+    #[arg(long, value_parser = parse_period)]
     pub period: common::Period,
-    /// The overall status.
+    /// The overall assessment.
+    #[arg(long, value_enum)]
     pub status: StatusArg,
-    /// `(target code, value)` pairs; units are looked up.
+    /// `<target-code>=<number>`, in the target's unit; repeat for each target.
+    #[arg(long = "value", value_parser = parse_value)]
     pub values: Vec<(String, f64)>,
-    /// The narrative.
+    /// What was done and what comes next (`@file` reads it from a file).
+    #[arg(long, default_value = "")]
     pub narrative: String,
-    /// Blockers.
+    /// `<severity>:<support-unit-code>:<text>` (severity low|medium|high|critical; the
+    /// unit may be empty); repeatable.
+    #[arg(long = "blocker", value_parser = parse_blocker)]
     pub blockers: Vec<pb::Blocker>,
-    /// Evidence links.
+    /// `<title>=<url>`; repeatable.
+    #[arg(long = "evidence", value_parser = parse_evidence)]
     pub evidence: Vec<pb::EvidenceLink>,
-    /// The department (ADMIN callers); empty means the caller's own.
+    /// The department, for ADMIN callers; a department's token submits for itself.
+    #[arg(long, default_value = "")]
     pub department: String,
-    /// Preliminary figures.
+    /// The figures are preliminary (快报).
+    #[arg(long)]
     pub provisional: bool,
-    /// The idempotency key; empty means a fresh one.
+    /// Idempotency key: a retry with the same one stores nothing new.
+    #[arg(long, default_value = "")]
     pub request_id: String,
-    /// Check only.
+    /// Check everything, permissions included; store nothing.
+    #[arg(long)]
     pub validate_only: bool,
+    /// The plan id.
+    #[arg(long, default_value = DEFAULT_PLAN)]
+    pub plan: String,
 }
 
 /// Looks up the unit and value basis of each target, so that people type only numbers.
@@ -86,7 +102,7 @@ pub async fn submit(
             department: submission.department.clone(),
             period: Some(submission.period),
             overall_status: submission.status.to_proto() as i32,
-            narrative: submission.narrative.clone(),
+            narrative: narrative_text(&submission.narrative)?,
             metric_values,
             blockers: submission.blockers.clone(),
             evidence_links: submission.evidence.clone(),
