@@ -3,7 +3,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, Select, sea_query::SimpleExpr,
 };
 
 use crate::{
@@ -80,6 +80,16 @@ fn revision_key(key: &ReportKey) -> sea_orm::Condition {
         .add(C::Period.eq(key.period.key()))
 }
 
+/// `query` filtered by `condition`, unless the filter field `value` is empty, which
+/// in every listing means "any".
+fn unless_empty<E: EntityTrait>(query: Select<E>, condition: SimpleExpr, value: &str) -> Select<E> {
+    if value.is_empty() {
+        query
+    } else {
+        query.filter(condition)
+    }
+}
+
 impl ReportStore {
     /// Wraps a migrated connection.
     pub fn new(db: DatabaseConnection) -> Self {
@@ -150,18 +160,10 @@ impl ReportStore {
     ) -> Result<(Vec<report::Model>, u64), DbErr> {
         use report::Column as C;
         let mut query = report::Entity::find().filter(C::Plan.eq(plan));
-        if !filter.measure.is_empty() {
-            query = query.filter(C::MeasureNumber.eq(filter.measure.clone()));
-        }
-        if !filter.department.is_empty() {
-            query = query.filter(C::Department.eq(filter.department.clone()));
-        }
-        if !filter.period.is_empty() {
-            query = query.filter(C::Period.eq(filter.period.clone()));
-        }
-        if !filter.state.is_empty() {
-            query = query.filter(C::State.eq(filter.state.clone()));
-        }
+        query = unless_empty(query, C::MeasureNumber.eq(&filter.measure), &filter.measure);
+        query = unless_empty(query, C::Department.eq(&filter.department), &filter.department);
+        query = unless_empty(query, C::Period.eq(&filter.period), &filter.period);
+        query = unless_empty(query, C::State.eq(&filter.state), &filter.state);
         let total = query.clone().count(&self.db).await?;
         // `measure_key` sorts measure numbers in number order ("2.1" before "10.1");
         // the primary key's columns complete the order, so pages never overlap.
@@ -271,18 +273,14 @@ impl ReportStore {
     ) -> Result<(Vec<audit_record::Model>, u64), DbErr> {
         use audit_record::Column as C;
         let mut query = audit_record::Entity::find();
-        if !filter.department.is_empty() {
-            query = query.filter(C::Department.eq(filter.department.clone()));
-        }
-        if !filter.method.is_empty() {
-            query = query.filter(C::Method.eq(filter.method.clone()));
-        }
-        if !filter.resource_prefix.is_empty() {
-            query = query.filter(C::Resource.starts_with(filter.resource_prefix.clone()));
-        }
-        if !filter.request_id.is_empty() {
-            query = query.filter(C::RequestId.eq(filter.request_id.clone()));
-        }
+        query = unless_empty(query, C::Department.eq(&filter.department), &filter.department);
+        query = unless_empty(query, C::Method.eq(&filter.method), &filter.method);
+        query = unless_empty(
+            query,
+            C::Resource.starts_with(&filter.resource_prefix),
+            &filter.resource_prefix,
+        );
+        query = unless_empty(query, C::RequestId.eq(&filter.request_id), &filter.request_id);
         if let Some(code) = filter.code {
             query = query.filter(C::Code.eq(code));
         }
