@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{PLAN, Suite, http_get};
+use common::{GatewaySuite, PLAN, Server, http_get, start_suite};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::{Aggregation, Comparator, Period, ValueBasis},
@@ -27,10 +27,10 @@ fn target_of<'a>(overview: &'a pb::Overview, code: &str) -> &'a pb::TargetStatus
 }
 
 async fn follows_reports_through_the_front_door(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(mut suite) = start_suite(backend).await else {
         return;
     };
-    let mut dashboard = suite.dashboard(&suite.settings.auth.bootstrap_admin_token);
+    let mut dashboard = suite.dashboard(suite.admin_token());
     let overview = suite.overview(&mut dashboard).await;
     assert_eq!(overview.actions.len(), 10, "ten actions");
     assert_eq!(overview.measures.len(), 29);
@@ -62,10 +62,8 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     let change = target.value - target.baseline.unwrap_or(0.0);
 
     // Submitted through the gateway: the call is forwarded to reporting.
-    let reporting = ReportingServiceClient::new(testing::channel(
-        suite.gateway.local_addr(),
-        Some(&suite.settings.auth.bootstrap_admin_token),
-    ));
+    let reporting =
+        ReportingServiceClient::new(testing::channel(suite.addr(Server::Gateway), Some(suite.admin_token())));
     let submit = |month: i32, value: f64, status: rpb::OverallStatus, blockers: Vec<rpb::Blocker>| {
         let report = rpb::Report {
             measure_number: target.measure_number.clone(),
@@ -246,10 +244,8 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     assert_eq!(missing.code(), Code::NotFound);
 
     // The other services' RPCs, health and the JSON API on the same port.
-    let mut departments = DepartmentsServiceClient::new(testing::channel(
-        suite.gateway.local_addr(),
-        Some(&suite.settings.auth.bootstrap_admin_token),
-    ));
+    let mut departments =
+        DepartmentsServiceClient::new(testing::channel(suite.addr(Server::Gateway), Some(suite.admin_token())));
     let listed = departments
         .list_departments(ListDepartmentsRequest {
             page_size: 10,
@@ -260,37 +256,37 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
         .into_inner();
     assert_eq!(listed.departments.len(), 10);
     testing::wait_serving(
-        suite.gateway.local_addr(),
+        suite.addr(Server::Gateway),
         duban_gateway::SERVICE_NAME,
         Duration::from_secs(5),
     )
     .await;
-    let (status, body) = http_get(suite.gateway.local_addr(), "/api/v1/overview").await;
+    let (status, body) = http_get(suite.addr(Server::Gateway), "/api/v1/overview").await;
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["actions"].as_array().unwrap().len(), 10);
-    let (status, csv) = http_get(suite.gateway.local_addr(), "/api/v1/overview.csv").await;
+    let (status, csv) = http_get(suite.addr(Server::Gateway), "/api/v1/overview.csv").await;
     assert_eq!(status, 200);
     assert!(csv.contains(&target.code));
-    let (status, csv) = http_get(suite.gateway.local_addr(), "/api/v1/reports.csv").await;
+    let (status, csv) = http_get(suite.addr(Server::Gateway), "/api/v1/reports.csv").await;
     assert_eq!(status, 200);
     assert!(csv.contains(&stored.name), "{csv}");
-    let (status, metrics) = http_get(suite.gateway.local_addr(), "/metrics").await;
+    let (status, metrics) = http_get(suite.addr(Server::Gateway), "/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("duban_gateway_forwarded_calls_total"));
 
     // Reporting stops: the overview is partial and names it; the page shows a banner.
-    let suite = suite.stop_reporting().await;
+    suite.shut_down(Server::Reporting).await;
     let overview = suite.overview(&mut dashboard).await;
     assert_eq!(overview.unreachable, ["duban.reporting.v1.ReportingService"]);
     assert_eq!(overview.actions.len(), 10);
     assert!(overview.compliance.is_none());
-    let (status, page) = http_get(suite.gateway.local_addr(), "/").await;
+    let (status, page) = http_get(suite.addr(Server::Gateway), "/").await;
     assert_eq!(status, 200);
     assert!(page.contains("id=\"unreachable\"") && page.contains("duban.reporting.v1.ReportingService"));
 
     // ... and restarts: everything recovers by itself.
-    let suite = suite.restart_reporting().await;
+    suite.restart(Server::Reporting).await;
     let mut recovered = false;
     for _ in 0..50 {
         let overview = suite.overview(&mut dashboard).await;
@@ -306,11 +302,11 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
 }
 
 async fn department_callers_see_only_their_own(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start_suite(backend).await else {
         return;
     };
     let token = suite
-        .issue(duban_proto::departments::v1::Role::Department, "nanxiang-town")
+        .issue_token(duban_proto::departments::v1::Role::Department, "nanxiang-town")
         .await;
     let mut dashboard = suite.dashboard(&token);
     let denied = dashboard

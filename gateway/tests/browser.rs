@@ -11,7 +11,7 @@ mod common;
 
 use std::{io::Write, path::PathBuf, process::Command, time::Duration};
 
-use common::{PLAN, Suite};
+use common::{GatewaySuite, PLAN, Server, Suite, start_suite};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::Period,
@@ -65,7 +65,7 @@ fn run_chromium(binary: &PathBuf, profile: &std::path::Path, args: &[String], ur
 /// Backfills demo-like reports through the gateway: for the units of the first measures,
 /// March to June on time or late, nothing since (missing), and a support request.
 async fn demo_data(suite: &Suite) {
-    let mut dashboard = suite.dashboard(&suite.settings.auth.bootstrap_admin_token);
+    let mut dashboard = suite.dashboard(suite.admin_token());
     let overview = suite.overview(&mut dashboard).await;
     let mut items = Vec::new();
     let statuses = [
@@ -116,10 +116,8 @@ async fn demo_data(suite: &Suite) {
         }
     }
     let count = items.len();
-    let mut reporting = ReportingServiceClient::new(testing::channel(
-        suite.gateway.local_addr(),
-        Some(&suite.settings.auth.bootstrap_admin_token),
-    ));
+    let mut reporting =
+        ReportingServiceClient::new(testing::channel(suite.addr(Server::Gateway), Some(suite.admin_token())));
     let response = reporting
         .submit_reports(tokio_stream::iter(items))
         .await
@@ -155,11 +153,11 @@ async fn dashboard_in_a_browser(backend: Backend) {
         );
         return;
     };
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start_suite(backend).await else {
         return;
     };
     demo_data(&suite).await;
-    let addr = suite.gateway.local_addr();
+    let addr = suite.addr(Server::Gateway);
     let profile = tempfile_dir();
     let (binary_zh, profile_zh, url_zh) = (binary.clone(), profile.clone(), format!("http://{addr}/"));
     let dom =

@@ -9,7 +9,7 @@ mod common;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use common::{Headers, HttpAnswer, PLAN, Suite, dechunk, http_request, split_head};
+use common::{GatewaySuite, Headers, HttpAnswer, PLAN, Server, Suite, dechunk, http_request, split_head, start_suite};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::Period,
@@ -100,8 +100,8 @@ async fn grpc_web_call(addr: SocketAddr, path: &str, token: Option<&str>, reques
 }
 
 async fn grpc_web_on_the_gateway_port(suite: &Suite) {
-    let addr = suite.gateway.local_addr();
-    let admin = suite.settings.auth.bootstrap_admin_token.clone();
+    let addr = suite.addr(Server::Gateway);
+    let admin = suite.admin_token().to_owned();
 
     // The gateway's own service.
     let answer = grpc_web_call(
@@ -301,13 +301,13 @@ async fn assert_reflection(version: &str, addr: SocketAddr, reflect: impl AsyncF
 }
 
 async fn reflection_on_the_gateway_port(suite: &Suite) {
-    let addr = suite.gateway.local_addr();
+    let addr = suite.addr(Server::Gateway);
     assert_reflection("v1", addr, reflect_v1).await;
     assert_reflection("v1alpha", addr, reflect_v1alpha).await;
 }
 
 async fn grpc_web_and_reflection(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start_suite(backend).await else {
         return;
     };
     grpc_web_on_the_gateway_port(&suite).await;
@@ -389,11 +389,11 @@ impl EventStream {
 }
 
 async fn live_events_follow_reports(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start_suite(backend).await else {
         return;
     };
-    let addr = suite.gateway.local_addr();
-    let mut dashboard = suite.dashboard(&suite.settings.auth.bootstrap_admin_token);
+    let addr = suite.addr(Server::Gateway);
+    let mut dashboard = suite.dashboard(suite.admin_token());
     let overview = suite.overview(&mut dashboard).await;
     // A snapshot without baseline: its trajectory is flat at the value (50 projects).
     let status = overview
@@ -420,8 +420,7 @@ async fn live_events_follow_reports(backend: Backend) {
     assert_eq!(first["changed_reports"], Value::Array(vec![]), "{first}");
     assert!(first["compute_time"].is_string(), "{first}");
 
-    let mut reporting =
-        ReportingServiceClient::new(testing::channel(addr, Some(&suite.settings.auth.bootstrap_admin_token)));
+    let mut reporting = ReportingServiceClient::new(testing::channel(addr, Some(suite.admin_token())));
     let stored = reporting
         .submit_report(rpb::SubmitReportRequest {
             parent: PLAN.into(),
@@ -511,12 +510,17 @@ fn is_login_redirect(answer: &HttpAnswer) -> bool {
 }
 
 async fn require_token_guards_pages_and_api(backend: Backend) {
-    let Some(suite) = Suite::start_with(backend, |settings| settings.gateway.require_token = true).await else {
+    let Some(suite) = Suite::builder(backend)
+        .all()
+        .configure(|settings| settings.gateway.require_token = true)
+        .start()
+        .await
+    else {
         return;
     };
-    let addr = suite.gateway.local_addr();
-    let leadership = suite.issue(Role::Leadership, "").await;
-    let department = suite.issue(Role::Department, "anting-town").await;
+    let addr = suite.addr(Server::Gateway);
+    let leadership = suite.issue_token(Role::Leadership, "").await;
+    let department = suite.issue_token(Role::Department, "anting-town").await;
 
     // No token: the page sends to the login form, the API and CSV answer 401.
     let page = get(addr, "/", &[]).await;

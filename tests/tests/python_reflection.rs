@@ -1,10 +1,10 @@
 //! A Python grpcio client, speaking only reflection v1alpha, can discover and probe a
 //! Duban server: what a department's integrator with Python would do first.
 
-use std::{process::Command, time::Duration};
+use std::process::Command;
 
-use duban_catalog::directory::Directory;
-use duban_kit::testing::{Backend, TestDatabase, test_settings, wait_serving};
+use duban_harness::{Server, Suite};
+use duban_kit::testing::Backend;
 
 const SERVICE: &str = "duban.departments.v1.DepartmentsService";
 
@@ -25,14 +25,12 @@ async fn python_reflection_v1alpha_client_lists_and_describes_the_departments_se
         eprintln!("\n!!! python3 with grpcio, grpcio-reflection and grpcio-health-checking is missing: SKIPPING\n");
         return;
     }
-    let database = TestDatabase::new(Backend::Sqlite)
+    let suite = Suite::builder(Backend::Sqlite)
+        .with(Server::Departments)
+        .start()
         .await
         .expect("sqlite is always available");
-    let settings = test_settings(database.url());
-    let directory = Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).unwrap();
-    let server = duban_departments::start(&settings, directory).await.unwrap();
-    let addr = server.local_addr();
-    wait_serving(addr, SERVICE, Duration::from_secs(30)).await;
+    let addr = suite.addr(Server::Departments);
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/reflection_client.py");
     let output = tokio::task::spawn_blocking(move || {
@@ -63,5 +61,5 @@ async fn python_reflection_v1alpha_client_lists_and_describes_the_departments_se
         "{stdout}"
     );
     assert!(lines.contains(&"health SERVING"), "{stdout}");
-    server.shutdown().await;
+    suite.stop().await;
 }

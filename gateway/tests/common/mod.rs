@@ -1,95 +1,30 @@
-//! The whole suite on ephemeral ports, for the gateway's tests.
+//! The whole suite on ephemeral ports (through the harness), and plain HTTP/1.1
+//! requests, for the gateway's tests.
 
 #![allow(dead_code)]
 
 use std::{net::SocketAddr, time::Duration};
 
-use duban_kit::{
-    GrpcServer, Settings,
-    client::ServiceChannel,
-    testing::{self, Backend, TestDatabase},
-};
-use duban_proto::{
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
-    gateway::v1::{self as pb, dashboard_service_client::DashboardServiceClient},
-    measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
-};
+pub use duban_harness::{Caller, DashboardClient, PLAN, Server, Suite};
+use duban_kit::testing::Backend;
+use duban_proto::{departments::v1 as dpb, gateway::v1 as pb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub const PLAN: &str = "plans/jiading-2023";
-const STARTUP: Duration = Duration::from_secs(30);
-
-/// Departments, targets, measures, reporting and the gateway, sharing tokens.
-pub struct Suite {
-    pub settings: Settings,
-    pub servers: Vec<GrpcServer>,
-    pub reporting: Option<GrpcServer>,
-    pub gateway: duban_gateway::Gateway,
-    _dbs: Vec<TestDatabase>,
+/// All five servers, the plan imported.
+pub async fn start_suite(backend: Backend) -> Option<Suite> {
+    Suite::builder(backend).all().start().await
 }
 
-impl Suite {
-    pub async fn start(backend: Backend) -> Option<Suite> {
-        Self::start_with(backend, |_| {}).await
-    }
+/// What the gateway's tests ask of a suite beyond the harness's clients and tokens.
+pub trait GatewaySuite {
+    /// The overview of the plan, as `client` sees it today.
+    async fn overview(&self, client: &mut DashboardClient) -> pb::Overview;
+    /// A department of the directory other than `code`.
+    async fn other_department(&self, code: &str) -> String;
+}
 
-    /// Like `start`, with the settings changed by `configure` before the servers start.
-    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<Suite> {
-        let mut dbs = Vec::new();
-        for _ in 0..4 {
-            dbs.push(TestDatabase::new(backend).await?);
-        }
-        let mut settings = testing::test_settings(dbs[0].url());
-        settings.targets = testing::test_service(dbs[1].url());
-        settings.measures = testing::test_service(dbs[2].url());
-        settings.reporting = testing::test_service(dbs[3].url());
-        settings.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        settings.gateway.watch_interval_ms = 200;
-        settings.gateway.catalogue_cache_seconds = 1;
-        configure(&mut settings);
-        let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).unwrap();
-        let departments = duban_departments::start(&settings, directory).await.unwrap();
-        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
-        settings.departments.endpoint = testing::endpoint(departments.local_addr());
-        let targets = duban_targets::start(&settings).await.unwrap();
-        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
-        settings.targets.endpoint = testing::endpoint(targets.local_addr());
-        let measures = duban_measures::start(&settings).await.unwrap();
-        testing::wait_serving(measures.local_addr(), duban_measures::SERVICE_NAME, STARTUP).await;
-        settings.measures.endpoint = testing::endpoint(measures.local_addr());
-        let (_, plan) = duban_catalog::jiading_2023();
-        MeasuresServiceClient::new(testing::channel(
-            measures.local_addr(),
-            Some(&settings.auth.bootstrap_admin_token),
-        ))
-        .import_plan(mpb::ImportPlanRequest {
-            dataset: Some(duban_measures::from_catalog(&plan, None)),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            ..Default::default()
-        })
-        .await
-        .expect("the plan imports");
-        let reporting = duban_reporting::start(&settings).await.unwrap();
-        testing::wait_serving(reporting.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
-        // Restarts bind the same port.
-        settings.reporting.listen = reporting.local_addr();
-        settings.reporting.endpoint = testing::endpoint(reporting.local_addr());
-        let gateway = duban_gateway::start(&settings).await.unwrap();
-        testing::wait_serving(gateway.local_addr(), duban_gateway::SERVICE_NAME, STARTUP).await;
-        Some(Suite {
-            settings,
-            servers: vec![departments, targets, measures],
-            reporting: Some(reporting),
-            gateway,
-            _dbs: dbs,
-        })
-    }
-
-    pub fn dashboard(&self, token: &str) -> DashboardServiceClient<ServiceChannel> {
-        DashboardServiceClient::new(testing::channel(self.gateway.local_addr(), Some(token)))
-    }
-
-    pub async fn overview(&self, client: &mut DashboardServiceClient<ServiceChannel>) -> pb::Overview {
+impl GatewaySuite for Suite {
+    async fn overview(&self, client: &mut DashboardClient) -> pb::Overview {
         client
             .get_overview(pb::GetOverviewRequest {
                 plan: PLAN.into(),
@@ -102,16 +37,8 @@ impl Suite {
             .unwrap()
     }
 
-    pub fn directory(&self) -> DepartmentsServiceClient<ServiceChannel> {
-        DepartmentsServiceClient::new(testing::channel(
-            self.servers[0].local_addr(),
-            Some(&self.settings.auth.bootstrap_admin_token),
-        ))
-    }
-
-    /// A department of the directory other than `code`.
-    pub async fn other_department(&self, code: &str) -> String {
-        self.directory()
+    async fn other_department(&self, code: &str) -> String {
+        self.departments(Caller::Admin)
             .list_departments(dpb::ListDepartmentsRequest {
                 page_size: 10,
                 ..Default::default()
@@ -124,47 +51,6 @@ impl Suite {
             .map(|d| d.code)
             .find(|c| c != code)
             .unwrap()
-    }
-
-    pub async fn issue(&self, role: dpb::Role, department: &str) -> String {
-        self.directory()
-            .issue_credential(dpb::IssueCredentialRequest {
-                credential: Some(dpb::Credential {
-                    role: role as i32,
-                    department: department.to_owned(),
-                    description: "gateway test".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .token
-    }
-
-    pub async fn stop_reporting(mut self) -> Suite {
-        if let Some(reporting) = self.reporting.take() {
-            reporting.shutdown().await;
-        }
-        self
-    }
-
-    pub async fn restart_reporting(mut self) -> Suite {
-        let reporting = duban_reporting::start(&self.settings).await.unwrap();
-        testing::wait_serving(reporting.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
-        self.reporting = Some(reporting);
-        self
-    }
-
-    pub async fn stop(mut self) {
-        self.gateway.shutdown().await;
-        if let Some(reporting) = self.reporting.take() {
-            reporting.shutdown().await;
-        }
-        for server in self.servers.into_iter().rev() {
-            server.shutdown().await;
-        }
     }
 }
 

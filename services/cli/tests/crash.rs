@@ -19,20 +19,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use duban_kit::{
-    GrpcServer, Settings,
-    client::ServiceChannel,
-    testing::{self, Backend, TestDatabase},
-};
-use duban_proto::{
-    common::v1 as common,
-    measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
-    reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
-};
+use duban_harness::{PLAN, ReportKey as Key, ReportingClient, Server, Suite};
+use duban_kit::testing::{self, Backend, TestDatabase};
+use duban_proto::reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 const DUBAN: &str = env!("CARGO_BIN_EXE_duban");
-const PLAN: &str = "plans/jiading-2023";
 /// How long a server (in process or the child) may take to answer SERVING.
 const STARTUP: Duration = Duration::from_secs(60);
 /// Concurrent submitters, each over its own HTTP/2 connection.
@@ -46,7 +38,7 @@ const MIN_ACKS: usize = 50;
 const KEYS: usize = 48;
 const NARRATIVE_PREFIX: &str = "崩溃测试 request ";
 
-type Client = ReportingServiceClient<ServiceChannel>;
+type Client = ReportingClient;
 
 /// The reporting server as a child process; killed (SIGKILL) when dropped, so that a
 /// failing assertion never leaves it running.
@@ -150,52 +142,33 @@ impl Drop for ReportingChild {
     }
 }
 
-/// Departments, targets and measures in this process, the Jiading plan imported, and
-/// the environment that configures a reporting child against them.
-struct Suite {
-    settings: Settings,
-    servers: Vec<GrpcServer>,
+/// Departments, targets and measures in this process (the Jiading plan imported), a
+/// fresh database for the reporting child, and the environment that configures the
+/// child against them.
+struct Fixture {
+    suite: Suite,
     child_env: Vec<(String, String)>,
-    _data_dir: tempfile::TempDir,
-    _dbs: Vec<TestDatabase>,
+    data_dir: tempfile::TempDir,
+    // Declared last: dropped after the child is gone.
+    _reporting_db: TestDatabase,
 }
 
-impl Suite {
-    async fn start(backend: Backend) -> Option<Suite> {
-        let mut dbs = Vec::new();
-        for _ in 0..4 {
-            dbs.push(TestDatabase::new(backend).await?);
-        }
-        let mut settings = testing::test_settings(dbs[0].url());
-        settings.targets = testing::test_service(dbs[1].url());
-        settings.measures = testing::test_service(dbs[2].url());
-        let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).unwrap();
-        let departments = duban_departments::start(&settings, directory).await.unwrap();
-        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
-        settings.departments.endpoint = testing::endpoint(departments.local_addr());
-        let targets = duban_targets::start(&settings).await.unwrap();
-        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
-        settings.targets.endpoint = testing::endpoint(targets.local_addr());
-        let measures = duban_measures::start(&settings).await.unwrap();
-        testing::wait_serving(measures.local_addr(), duban_measures::SERVICE_NAME, STARTUP).await;
-        settings.measures.endpoint = testing::endpoint(measures.local_addr());
-        let (_, plan) = duban_catalog::jiading_2023();
-        MeasuresServiceClient::new(testing::channel(
-            measures.local_addr(),
-            Some(&settings.auth.bootstrap_admin_token),
-        ))
-        .import_plan(mpb::ImportPlanRequest {
-            dataset: Some(duban_measures::from_catalog(&plan, None)),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            ..Default::default()
-        })
-        .await
-        .expect("the plan imports");
-
+impl Fixture {
+    async fn start(backend: Backend) -> Option<Fixture> {
+        let suite = Suite::builder(backend)
+            .with(Server::Measures)
+            .startup_timeout(STARTUP)
+            .start()
+            .await?;
+        let reporting_db = TestDatabase::new(backend).await?;
         let data_dir = tempfile::Builder::new().prefix("duban-crash-").tempdir().unwrap();
+        let settings = suite.settings();
         let child_env = vec![
             ("DUBAN__DATA_DIR".to_owned(), data_dir.path().display().to_string()),
-            ("DUBAN__REPORTING__DATABASE_URL".to_owned(), dbs[3].url().to_owned()),
+            (
+                "DUBAN__REPORTING__DATABASE_URL".to_owned(),
+                reporting_db.url().to_owned(),
+            ),
             (
                 "DUBAN__DEPARTMENTS__ENDPOINT".to_owned(),
                 settings.departments.endpoint.clone(),
@@ -211,51 +184,25 @@ impl Suite {
             ),
             ("DUBAN__LOG__FORMAT".to_owned(), "text".to_owned()),
         ];
-        Some(Suite {
-            settings,
-            servers: vec![departments, targets, measures],
+        Some(Fixture {
+            suite,
             child_env,
-            _data_dir: data_dir,
-            _dbs: dbs,
+            data_dir,
+            _reporting_db: reporting_db,
         })
     }
 
     fn admin_token(&self) -> &str {
-        &self.settings.auth.bootstrap_admin_token
+        self.suite.admin_token()
     }
 
     fn log_path(&self) -> PathBuf {
-        self._data_dir.path().join("reporting.log")
+        self.data_dir.path().join("reporting.log")
     }
 
     /// `KEYS` report keys (measure, responsible department, month) spread over the plan.
     async fn keys(&self) -> Vec<Key> {
-        let mut measures = MeasuresServiceClient::new(testing::channel(
-            self.servers[2].local_addr(),
-            Some(&self.settings.auth.service_token),
-        ));
-        let list = measures
-            .list_measures(mpb::ListMeasuresRequest {
-                parent: PLAN.into(),
-                page_size: 500,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .measures;
-        let mut pairs = Vec::new();
-        for measure in &list {
-            let mut units = BTreeSet::new();
-            for unit in &measure.responsible_units {
-                if unit.kind == mpb::ResponsibleUnitKind::Group as i32 {
-                    units.extend(unit.member_codes.iter().cloned());
-                } else {
-                    units.insert(unit.code.clone());
-                }
-            }
-            pairs.extend(units.into_iter().map(|d| (measure.number.clone(), d)));
-        }
+        let pairs = self.suite.responsible_pairs().await.unwrap();
         assert!(pairs.len() >= KEYS / 2, "too few measure-department pairs: {pairs:?}");
         let step = (pairs.len() / (KEYS / 2)).max(1);
         let chosen: Vec<_> = pairs.into_iter().step_by(step).take(KEYS / 2).collect();
@@ -272,47 +219,18 @@ impl Suite {
     }
 
     async fn stop(self) {
-        for server in self.servers.into_iter().rev() {
-            server.shutdown().await;
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Key {
-    measure: String,
-    department: String,
-    month: i32,
-}
-
-impl Key {
-    fn name(&self) -> String {
-        format!(
-            "{PLAN}/reports/{}~{}~2023-{:02}",
-            self.measure, self.department, self.month
-        )
+        self.suite.stop().await;
     }
 }
 
 /// A submission whose narrative names its own request_id, so that every stored revision
 /// can be traced back to the request that stored it.
 fn submission(key: &Key, request_id: &str) -> pb::SubmitReportRequest {
-    pb::SubmitReportRequest {
-        parent: PLAN.into(),
-        report: Some(pb::Report {
-            measure_number: key.measure.clone(),
-            department: key.department.clone(),
-            period: Some(common::Period {
-                year: 2023,
-                month: key.month,
-            }),
-            overall_status: pb::OverallStatus::OnTrack as i32,
-            narrative: format!("{NARRATIVE_PREFIX}{request_id}"),
-            ..Default::default()
-        }),
-        request_id: request_id.to_owned(),
-        validate_only: false,
-    }
+    key.submission(
+        format!("{NARRATIVE_PREFIX}{request_id}"),
+        Vec::new(),
+        request_id.to_owned(),
+    )
 }
 
 fn request_id_of(report: &pb::Report) -> String {
@@ -420,7 +338,7 @@ fn assert_stored_at_most_once(ids: &BTreeMap<String, Vec<(String, i32)>>) {
 }
 
 async fn crash_recovery(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = Fixture::start(backend).await else {
         return;
     };
     let keys = Arc::new(suite.keys().await);

@@ -482,7 +482,7 @@ async fn issues_and_revokes_credentials(backend: Backend) {
     );
     let bootstrap = service
         .authenticate_token(pb::AuthenticateTokenRequest {
-            token: t.settings.auth.bootstrap_admin_token.clone(),
+            token: t.settings().auth.bootstrap_admin_token.clone(),
         })
         .await
         .unwrap()
@@ -1012,10 +1012,10 @@ async fn seeding_is_idempotent_across_restarts(backend: Backend) {
 /// An open health Watch stream does not hold shutdown beyond the grace period, and
 /// the watcher hears NOT_SERVING first.
 async fn shutdown_with_an_open_watch_stream_is_bounded(backend: Backend) {
-    let Some(t) = TestServer::start(backend).await else {
+    let Some(mut t) = TestServer::start(backend).await else {
         return;
     };
-    assert_eq!(t.settings.server.shutdown_grace_ms, 500);
+    assert_eq!(t.settings().server.shutdown_grace_ms, 500);
     let addr = t.addr();
     let mut health = testing::health_client(addr);
     let mut watch = health
@@ -1028,7 +1028,7 @@ async fn shutdown_with_an_open_watch_stream_is_bounded(backend: Backend) {
     assert_eq!(next_watched(&mut watch, STARTUP).await, Some(ServingStatus::Serving));
 
     let started = Instant::now();
-    tokio::time::timeout(Duration::from_secs(3), t.server.shutdown())
+    tokio::time::timeout(Duration::from_secs(3), t.take_server().shutdown())
         .await
         .expect("shutdown returns within 3 s despite the open Watch stream");
     let took = started.elapsed();

@@ -413,6 +413,28 @@ pub fn health_client(addr: SocketAddr) -> HealthClient<Channel> {
 ///
 /// After `timeout`, with the last answer.
 pub async fn wait_serving(addr: SocketAddr, service: &str, timeout: Duration) {
+    if let Err(not_serving) = until_serving(addr, service, timeout).await {
+        panic!("{not_serving}");
+    }
+}
+
+/// A server that did not answer SERVING in time, and its last answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{service:?} at {addr} is not SERVING after {timeout:?}; last answer: {last}")]
+pub struct NotServing {
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    /// The service asked about (`""` is the whole server).
+    pub service: String,
+    /// How long it was given.
+    pub timeout: Duration,
+    /// The last health answer, or the error the call ended with.
+    pub last: String,
+}
+
+/// Like [`wait_serving`], with an error instead of a panic, for callers that report
+/// failures themselves (the benchmark).
+pub async fn until_serving(addr: SocketAddr, service: &str, timeout: Duration) -> Result<(), NotServing> {
     let mut client = health_client(addr);
     let deadline = Instant::now() + timeout;
     loop {
@@ -421,12 +443,17 @@ pub async fn wait_serving(addr: SocketAddr, service: &str, timeout: Duration) {
         });
         request.set_timeout(Duration::from_secs(2));
         let last = match client.check(request).await {
-            Ok(response) if response.get_ref().status() == ServingStatus::Serving => return,
+            Ok(response) if response.get_ref().status() == ServingStatus::Serving => return Ok(()),
             Ok(response) => format!("{:?}", response.get_ref().status()),
             Err(status) => format!("error {:?}: {}", status.code(), status.message()),
         };
         if Instant::now() >= deadline {
-            panic!("{service:?} at {addr} is not SERVING after {timeout:?}; last answer: {last}");
+            return Err(NotServing {
+                addr,
+                service: service.to_owned(),
+                timeout,
+                last,
+            });
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -1,85 +1,23 @@
 //! The measures service through its generated client, with real departments and
 //! targets servers beside it, each on its own fresh database, on SQLite and PostgreSQL.
 
-use std::time::Duration;
-
-use duban_kit::{
-    Settings,
-    client::ServiceChannel,
-    testing::{self, Backend, TestDatabase},
-};
+use duban_harness::{Caller, MeasuresClient, PLAN, Server, Suite, jiading_dataset as jiading};
+use duban_kit::testing::Backend;
 use duban_proto::{
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
-    measures::v1::{self as pb, ImportOutcome, ImportProblemKind, measures_service_client::MeasuresServiceClient},
+    departments::v1 as dpb,
+    measures::v1::{self as pb, ImportOutcome, ImportProblemKind},
 };
 use tonic::Code;
 
-const STARTUP: Duration = Duration::from_secs(30);
-const PLAN: &str = "plans/jiading-2023";
+type Client = MeasuresClient;
 
-type Client = MeasuresServiceClient<ServiceChannel>;
-
-/// Departments, targets and measures servers sharing tokens, each on its own database.
-struct Suite {
-    settings: Settings,
-    servers: Vec<duban_kit::GrpcServer>,
-    _dbs: Vec<TestDatabase>,
-}
-
-impl Suite {
-    async fn start(backend: Backend) -> Option<Suite> {
-        let departments_db = TestDatabase::new(backend).await?;
-        let targets_db = TestDatabase::new(backend).await?;
-        let measures_db = TestDatabase::new(backend).await?;
-        let mut settings = testing::test_settings(departments_db.url());
-        let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-        settings.targets.listen = any;
-        settings.targets.database_url = targets_db.url().to_owned();
-        settings.measures.listen = any;
-        settings.measures.database_url = measures_db.url().to_owned();
-
-        let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).unwrap();
-        let departments = duban_departments::start(&settings, directory).await.unwrap();
-        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
-        settings.departments.endpoint = testing::endpoint(departments.local_addr());
-        let targets = duban_targets::start(&settings).await.unwrap();
-        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
-        settings.targets.endpoint = testing::endpoint(targets.local_addr());
-        let measures = duban_measures::start(&settings).await.unwrap();
-        testing::wait_serving(measures.local_addr(), duban_measures::SERVICE_NAME, STARTUP).await;
-        settings.measures.endpoint = testing::endpoint(measures.local_addr());
-        Some(Suite {
-            settings,
-            servers: vec![departments, targets, measures],
-            _dbs: vec![departments_db, targets_db, measures_db],
-        })
-    }
-
-    fn measures(&self, token: &str) -> Client {
-        MeasuresServiceClient::new(testing::channel(self.servers[2].local_addr(), Some(token)))
-    }
-
-    fn admin(&self) -> Client {
-        self.measures(&self.settings.auth.bootstrap_admin_token)
-    }
-
-    fn departments(&self) -> DepartmentsServiceClient<ServiceChannel> {
-        DepartmentsServiceClient::new(testing::channel(
-            self.servers[0].local_addr(),
-            Some(&self.settings.auth.bootstrap_admin_token),
-        ))
-    }
-
-    async fn stop(self) {
-        for server in self.servers.into_iter().rev() {
-            server.shutdown().await;
-        }
-    }
-}
-
-fn jiading() -> pb::PlanDataset {
-    let (_, plan) = duban_catalog::jiading_2023();
-    duban_measures::from_catalog(&plan, None)
+/// Departments, targets and measures, each on its own database; no plan yet.
+async fn start(backend: Backend) -> Option<Suite> {
+    Suite::builder(backend)
+        .with(Server::Measures)
+        .import_plan(false)
+        .start()
+        .await
 }
 
 async fn import(client: &mut Client, dataset: pb::PlanDataset, validate_only: bool) -> pb::ImportPlanResponse {
@@ -129,10 +67,10 @@ fn numbers(measures: &[pb::Measure]) -> Vec<&str> {
 
 /// Import, re-import, revise, export and re-import the Jiading plan.
 async fn imports_and_revises_the_jiading_plan(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
-    let mut admin = suite.admin();
+    let mut admin = suite.measures(Caller::Admin);
 
     let created = import(&mut admin, jiading(), false).await;
     assert_eq!(created.outcome, ImportOutcome::Created as i32);
@@ -278,10 +216,10 @@ async fn imports_and_revises_the_jiading_plan(backend: Backend) {
 
 /// Broken datasets: every problem with its path; nothing written; non-admins refused.
 async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
-    let mut admin = suite.admin();
+    let mut admin = suite.measures(Caller::Admin);
 
     let mut broken = jiading();
     let m42 = broken.measures.iter_mut().find(|m| m.number == "4.2").unwrap();
@@ -367,7 +305,7 @@ async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
 
     // A leadership credential reads but may not import.
     let issued = suite
-        .departments()
+        .departments(Caller::Admin)
         .issue_credential(dpb::IssueCredentialRequest {
             credential: Some(dpb::Credential {
                 role: dpb::Role::Leadership as i32,
@@ -394,10 +332,10 @@ async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
 
 /// ListMeasures by action and by department, fixed groups and designations included.
 async fn lists_measures_by_action_and_department(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
-    let mut admin = suite.admin();
+    let mut admin = suite.measures(Caller::Admin);
     assert_eq!(
         import(&mut admin, jiading(), false).await.outcome,
         ImportOutcome::Created as i32
@@ -417,7 +355,7 @@ async fn lists_measures_by_action_and_department(backend: Backend) {
     assert!(relevant.member_codes.is_empty());
 
     suite
-        .departments()
+        .departments(Caller::Admin)
         .update_group_designation(dpb::UpdateGroupDesignationRequest {
             designation: Some(dpb::GroupDesignation {
                 group: relevant.code.clone(),

@@ -2,41 +2,25 @@
 //! measures servers (the Jiading plan imported), each on a fresh database, on SQLite and
 //! PostgreSQL.
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
+use duban_harness::{Caller, PLAN, ReportingClient, STARTUP, Server, Suite};
 use duban_kit::{
-    GrpcServer, Settings,
-    client::ServiceChannel,
+    Settings,
     status::{field_violations, reason},
-    testing::{self, Backend, TestDatabase},
+    testing::{self, Backend},
 };
 use duban_proto::{
     common::v1::{self as common, Aggregation},
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
-    measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
+    departments::v1 as dpb,
+    measures::v1 as mpb,
     reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
-    targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
+    targets::v1 as tpb,
 };
 use futures::StreamExt;
 use tonic::Code;
 
-const STARTUP: Duration = Duration::from_secs(30);
-const PLAN: &str = "plans/jiading-2023";
-
-type Client = ReportingServiceClient<ServiceChannel>;
-
-struct Suite {
-    settings: Settings,
-    /// departments, targets, measures, reporting (a test may shut some down early).
-    servers: Vec<GrpcServer>,
-    /// Their addresses, in the same order, whatever was shut down.
-    addrs: [SocketAddr; 4],
-    reporting_url: String,
-    _dbs: Vec<TestDatabase>,
-}
+type Client = ReportingClient;
 
 /// A target with a department that reports it and is responsible for its measure.
 #[derive(Debug, Clone)]
@@ -46,114 +30,33 @@ struct Pick {
     other_department: String,
 }
 
-impl Suite {
-    async fn start(backend: Backend) -> Option<Suite> {
-        Self::start_with(backend, |_| {}, duban_reporting::Options::default()).await
-    }
+/// Departments, targets and measures (the Jiading plan imported) and reporting.
+async fn start(backend: Backend) -> Option<Suite> {
+    Suite::builder(backend).with(Server::Reporting).start().await
+}
 
-    /// With settings changed by `configure` and the reporting server's `options`.
-    async fn start_with(
-        backend: Backend,
-        configure: impl FnOnce(&mut Settings),
-        options: duban_reporting::Options,
-    ) -> Option<Suite> {
-        let mut dbs = Vec::new();
-        for _ in 0..4 {
-            dbs.push(TestDatabase::new(backend).await?);
-        }
-        let mut settings = testing::test_settings(dbs[0].url());
-        configure(&mut settings);
-        settings.targets = testing::test_service(dbs[1].url());
-        settings.measures = testing::test_service(dbs[2].url());
-        settings.reporting = testing::test_service(dbs[3].url());
-        let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).unwrap();
-        let departments = duban_departments::start(&settings, directory).await.unwrap();
-        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
-        settings.departments.endpoint = testing::endpoint(departments.local_addr());
-        let targets = duban_targets::start(&settings).await.unwrap();
-        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
-        settings.targets.endpoint = testing::endpoint(targets.local_addr());
-        let measures = duban_measures::start(&settings).await.unwrap();
-        testing::wait_serving(measures.local_addr(), duban_measures::SERVICE_NAME, STARTUP).await;
-        settings.measures.endpoint = testing::endpoint(measures.local_addr());
-        let (_, plan) = duban_catalog::jiading_2023();
-        let mut admin_measures = MeasuresServiceClient::new(testing::channel(
-            measures.local_addr(),
-            Some(&settings.auth.bootstrap_admin_token),
-        ));
-        admin_measures
-            .import_plan(mpb::ImportPlanRequest {
-                dataset: Some(duban_measures::from_catalog(&plan, None)),
-                request_id: uuid::Uuid::new_v4().to_string(),
-                ..Default::default()
-            })
-            .await
-            .expect("the plan imports");
-        let reporting = duban_reporting::start_with(&settings, options).await.unwrap();
-        testing::wait_serving(reporting.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
-        let reporting_url = dbs[3].url().to_owned();
-        Some(Suite {
-            settings,
-            addrs: [
-                departments.local_addr(),
-                targets.local_addr(),
-                measures.local_addr(),
-                reporting.local_addr(),
-            ],
-            servers: vec![departments, targets, measures, reporting],
-            reporting_url,
-            _dbs: dbs,
-        })
-    }
+/// What these tests ask of a suite beyond the harness's clients and tokens.
+trait ReportingSuite {
+    /// A reporting client acting as department `code`.
+    async fn department(&self, code: &str) -> Client;
+    /// A reporting client acting as leadership.
+    async fn leadership(&self) -> Client;
+    /// A target of the given aggregation whose first reporter is responsible for its measure.
+    async fn pick(&self, aggregation: Aggregation) -> Pick;
+}
 
-    async fn stop(self) {
-        for server in self.servers.into_iter().rev() {
-            server.shutdown().await;
-        }
-    }
-
-    fn client(&self, token: &str) -> Client {
-        ReportingServiceClient::new(testing::channel(self.addrs[3], Some(token)))
-    }
-
-    fn admin(&self) -> Client {
-        self.client(&self.settings.auth.bootstrap_admin_token)
-    }
-
-    async fn token(&self, role: dpb::Role, department: &str) -> String {
-        let mut directory = DepartmentsServiceClient::new(testing::channel(
-            self.addrs[0],
-            Some(&self.settings.auth.bootstrap_admin_token),
-        ));
-        directory
-            .issue_credential(dpb::IssueCredentialRequest {
-                credential: Some(dpb::Credential {
-                    role: role as i32,
-                    department: department.to_owned(),
-                    description: "reporting api test".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .token
-    }
-
+impl ReportingSuite for Suite {
     async fn department(&self, code: &str) -> Client {
-        self.client(&self.token(dpb::Role::Department, code).await)
+        self.reporting(&self.issue_token(dpb::Role::Department, code).await)
     }
 
     async fn leadership(&self) -> Client {
-        self.client(&self.token(dpb::Role::Leadership, "").await)
+        self.reporting(&self.issue_token(dpb::Role::Leadership, "").await)
     }
 
-    /// A target of the given aggregation whose first reporter is responsible for its measure.
     async fn pick(&self, aggregation: Aggregation) -> Pick {
-        let token = Some(self.settings.auth.service_token.as_str());
-        let mut targets = TargetsServiceClient::new(testing::channel(self.addrs[1], token));
-        let mut measures = MeasuresServiceClient::new(testing::channel(self.addrs[2], token));
+        let mut targets = self.targets(Caller::Service);
+        let mut measures = self.measures(Caller::Service);
         let all = targets
             .list_targets(tpb::ListTargetsRequest {
                 parent: PLAN.into(),
@@ -172,14 +75,7 @@ impl Suite {
                 .await
                 .unwrap()
                 .into_inner();
-            let mut responsible = Vec::new();
-            for unit in &measure.responsible_units {
-                if unit.kind == mpb::ResponsibleUnitKind::Group as i32 {
-                    responsible.extend(unit.member_codes.clone());
-                } else {
-                    responsible.push(unit.code.clone());
-                }
-            }
+            let responsible = duban_harness::responsible_departments(&measure);
             let Some(department) = target
                 .reporting_departments
                 .iter()
@@ -235,7 +131,7 @@ fn key_name(pick: &Pick, department: &str, month: i32) -> String {
 }
 
 async fn submits_revises_and_reviews(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
     let pick = suite.pick(Aggregation::Sum).await;
@@ -428,7 +324,7 @@ async fn submits_revises_and_reviews(backend: Backend) {
 
     // Audit: the denial is recorded, without tokens; departments cannot list audits.
     let audits = suite
-        .admin()
+        .reporting(Caller::Admin)
         .list_audit_records(pb::ListAuditRecordsRequest {
             code: Some(Code::PermissionDenied as i32),
             method: "SubmitReport".into(),
@@ -441,7 +337,7 @@ async fn submits_revises_and_reviews(backend: Backend) {
     assert!(audits.len() >= 2, "{audits:?}");
     assert!(audits.iter().all(|a| !format!("{a:?}").contains("dbn_")));
     let all = suite
-        .admin()
+        .reporting(Caller::Admin)
         .list_audit_records(pb::ListAuditRecordsRequest::default())
         .await
         .unwrap()
@@ -493,7 +389,7 @@ async fn submits_revises_and_reviews(backend: Backend) {
 }
 
 async fn authoritative_progress_without_scanning(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
     let pick = suite.pick(Aggregation::Authoritative).await;
@@ -558,7 +454,9 @@ async fn authoritative_progress_without_scanning(backend: Backend) {
 
     // The proof: blank every stored revision's values; progress reads only the
     // aggregate, so the answer is the same.
-    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let db = duban_kit::db::connect(suite.database_url(Server::Reporting))
+        .await
+        .unwrap();
     let store = duban_reporting::store::ReportStore::new(db);
     assert_eq!(store.revision_count().await.unwrap(), 1000);
     assert_eq!(store.blank_revision_bodies().await.unwrap(), 1000);
@@ -568,11 +466,11 @@ async fn authoritative_progress_without_scanning(backend: Backend) {
 }
 
 async fn group_commit_streams_and_events(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(mut suite) = start(backend).await else {
         return;
     };
     let pick = suite.pick(Aggregation::Sum).await;
-    let token = suite.token(dpb::Role::Department, &pick.department).await;
+    let token = suite.issue_token(dpb::Role::Department, &pick.department).await;
     let mut leader = suite.leadership().await;
     let mut events = leader
         .watch_report_events(pb::WatchReportEventsRequest {
@@ -587,7 +485,7 @@ async fn group_commit_streams_and_events(backend: Backend) {
     // every one stored exactly once.
     let mut tasks = Vec::new();
     for i in 0..200 {
-        let mut client = suite.client(&token);
+        let mut client = suite.reporting(&token);
         let item = submit(report(&pick, 3 + (i % 3), f64::from(i)), &format!("c-{i}"));
         tasks.push(tokio::spawn(async move {
             client.submit_report(item).await.map(|r| r.into_inner())
@@ -603,7 +501,9 @@ async fn group_commit_streams_and_events(backend: Backend) {
         let n = revisions.len() as i32;
         assert_eq!(revisions, (1..=n).collect::<Vec<_>>());
     }
-    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let db = duban_kit::db::connect(suite.database_url(Server::Reporting))
+        .await
+        .unwrap();
     let store = duban_reporting::store::ReportStore::new(db);
     assert_eq!(store.revision_count().await.unwrap(), 200);
 
@@ -642,7 +542,7 @@ async fn group_commit_streams_and_events(backend: Backend) {
     assert_eq!(accepted.revision, latest.revision);
 
     // Streaming partial success, and backfill needs ADMIN.
-    let mut dept = suite.client(&token);
+    let mut dept = suite.reporting(&token);
     let mut bad = report(&pick, 6, 1.0);
     bad.overall_status = 0;
     let items = vec![
@@ -687,8 +587,7 @@ async fn group_commit_streams_and_events(backend: Backend) {
     assert_eq!(codes, [0, Code::InvalidArgument as i32, Code::PermissionDenied as i32]);
 
     // The stream ends when the server shuts down.
-    let mut servers = suite.servers;
-    let reporting = servers.pop().unwrap();
+    let reporting = suite.take(Server::Reporting);
     let stop = tokio::spawn(reporting.shutdown());
     let ended = tokio::time::timeout(Duration::from_secs(5), async {
         while let Some(item) = events.next().await {
@@ -700,20 +599,17 @@ async fn group_commit_streams_and_events(backend: Backend) {
     .await;
     assert!(ended.is_ok(), "the watch stream outlived the server");
     stop.await.unwrap();
-    for server in servers.into_iter().rev() {
-        server.shutdown().await;
-    }
+    suite.stop().await;
 }
 
 async fn compliance_from_backfilled_history(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
     let pick = suite.pick(Aggregation::Sum).await;
-    let mut admin = suite.admin();
+    let mut admin = suite.reporting(Caller::Admin);
     let due_day = {
-        let token = Some(suite.settings.auth.service_token.as_str());
-        let mut measures = MeasuresServiceClient::new(testing::channel(suite.addrs[2], token));
+        let mut measures = suite.measures(Caller::Service);
         let plan = measures
             .get_plan(mpb::GetPlanRequest { name: PLAN.into() })
             .await
@@ -788,8 +684,7 @@ async fn compliance_from_backfilled_history(backend: Backend) {
 
 /// The responsible units of a measure that are listed directly (not through a group).
 async fn direct_units(suite: &Suite, number: &str) -> Vec<String> {
-    let token = Some(suite.settings.auth.service_token.as_str());
-    let mut measures = MeasuresServiceClient::new(testing::channel(suite.addrs[2], token));
+    let mut measures = suite.measures(Caller::Service);
     let measure = measures
         .get_measure(mpb::GetMeasureRequest {
             name: format!("{PLAN}/measures/{number}"),
@@ -816,7 +711,12 @@ async fn serves_from_cache_while_measures_and_targets_are_down(backend: Backend)
         catalog_ttl: ttl,
         catalog_retry: ttl,
     };
-    let Some(mut suite) = Suite::start_with(backend, |_| {}, options).await else {
+    let Some(mut suite) = Suite::builder(backend)
+        .with(Server::Reporting)
+        .reporting_options(options)
+        .start()
+        .await
+    else {
         return;
     };
     let pick = suite.pick(Aggregation::Sum).await;
@@ -829,10 +729,10 @@ async fn serves_from_cache_while_measures_and_targets_are_down(backend: Backend)
         .into_inner();
 
     // Measures (index 2) and targets (index 1) go away for good.
-    suite.servers.remove(2).shutdown().await;
-    suite.servers.remove(1).shutdown().await;
-    let token = Some(suite.settings.auth.service_token.as_str());
-    let down = MeasuresServiceClient::new(testing::channel(suite.addrs[2], token))
+    suite.shut_down(Server::Measures).await;
+    suite.shut_down(Server::Targets).await;
+    let down = suite
+        .measures(Caller::Service)
         .get_plan(mpb::GetPlanRequest { name: PLAN.into() })
         .await
         .unwrap_err();
@@ -914,10 +814,10 @@ async fn serves_from_cache_while_measures_and_targets_are_down(backend: Backend)
 /// ListReports: newest period first, then measure numbers in number order (2.1 before
 /// 10.1), then department, the same across pages.
 async fn lists_measures_in_number_order(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
-    let mut admin = suite.admin();
+    let mut admin = suite.reporting(Caller::Admin);
     let two = direct_units(&suite, "2.1").await;
     let ten = direct_units(&suite, "10.1").await;
     let mut keys = Vec::new();
@@ -1003,7 +903,9 @@ fn watch_after(after_sequence: i64) -> pb::WatchReportEventsRequest {
 async fn age_events(suite: &Suite, through: Option<i64>) {
     use duban_reporting::entity::report_event::{Column, Entity};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let db = duban_kit::db::connect(suite.database_url(Server::Reporting))
+        .await
+        .unwrap();
     let old = chrono::Utc::now().timestamp_micros() - 8 * 24 * 3600 * 1_000_000;
     let mut update = Entity::update_many().col_expr(Column::EventTimeUs, Expr::value(old));
     if let Some(through) = through {
@@ -1015,7 +917,7 @@ async fn age_events(suite: &Suite, through: Option<i64>) {
 /// WatchReportEvents with `after_sequence`: stored events after it, then live ones,
 /// nothing twice; OUT_OF_RANGE (EVENTS_EXPIRED) once events after it were pruned.
 async fn watch_resumes_after_a_sequence(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
     let pick = suite.pick(Aggregation::Sum).await;
@@ -1114,22 +1016,22 @@ async fn watch_resumes_after_a_sequence(backend: Backend) {
 /// revisions; `true` counts the latest submitted one too and marks it provisional until
 /// it is accepted.
 async fn count_submitted_decides_what_counts(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = start(backend).await else {
         return;
     };
     assert!(
-        suite.settings.progress.count_submitted,
+        suite.settings().progress.count_submitted,
         "the default counts submitted reports"
     );
     let pick = suite.pick(Aggregation::Sum).await;
     let mut dept = suite.department(&pick.department).await;
-    let token = suite.token(dpb::Role::Leadership, "").await;
-    let mut leader = suite.client(&token);
+    let token = suite.issue_token(dpb::Role::Leadership, "").await;
+    let mut leader = suite.reporting(&token);
 
     // A second reporting server on the same database, with count_submitted = false.
-    let mut strict_settings = suite.settings.clone();
+    let mut strict_settings = suite.settings().clone();
     strict_settings.progress.count_submitted = false;
-    strict_settings.reporting = testing::test_service(&suite.reporting_url);
+    strict_settings.reporting = testing::test_service(suite.database_url(Server::Reporting));
     let strict = duban_reporting::start(&strict_settings).await.unwrap();
     testing::wait_serving(strict.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
     let mut strict_leader = ReportingServiceClient::new(testing::channel(strict.local_addr(), Some(&token)));
@@ -1209,19 +1111,18 @@ async fn count_submitted_decides_what_counts(backend: Backend) {
 /// and a client deadline as long: every item stored, well within it.
 async fn a_thousand_items_in_one_stream(backend: Backend) {
     let timeout_ms = Settings::default().server.request_timeout_ms;
-    let Some(suite) = Suite::start_with(
-        backend,
-        |settings| settings.server.request_timeout_ms = timeout_ms,
-        duban_reporting::Options::default(),
-    )
-    .await
+    let Some(suite) = Suite::builder(backend)
+        .with(Server::Reporting)
+        .configure(move |settings| settings.server.request_timeout_ms = timeout_ms)
+        .start()
+        .await
     else {
         return;
     };
     let pick = suite.pick(Aggregation::Sum).await;
-    let token = suite.token(dpb::Role::Department, &pick.department).await;
+    let token = suite.issue_token(dpb::Role::Department, &pick.department).await;
     let channel = duban_kit::client::connect_lazy(
-        &testing::endpoint(suite.addrs[3]),
+        &testing::endpoint(suite.addr(Server::Reporting)),
         Some(&token),
         Duration::from_millis(timeout_ms),
     )
@@ -1255,7 +1156,9 @@ async fn a_thousand_items_in_one_stream(backend: Backend) {
         elapsed < Duration::from_secs(25),
         "1000 items took {elapsed:?}, too close to the {timeout_ms} ms timeout"
     );
-    let db = duban_kit::db::connect(&suite.reporting_url).await.unwrap();
+    let db = duban_kit::db::connect(suite.database_url(Server::Reporting))
+        .await
+        .unwrap();
     let store = duban_reporting::store::ReportStore::new(db);
     assert_eq!(store.revision_count().await.unwrap(), 1000);
 

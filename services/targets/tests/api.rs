@@ -1,20 +1,13 @@
 //! The targets API through the generated clients, against a real targets server and a
 //! real departments server (which checks the tokens), on SQLite and PostgreSQL.
 
-use std::time::Duration;
-
 use duban_catalog::{Directory, Plan, Resolved};
+use duban_harness::{Caller, PLAN, Server, Suite, TargetsClient};
 use duban_kit::{
-    GrpcServer, Settings,
-    client::ServiceChannel,
     status::{field_violations, reason},
-    testing::{self, Backend, TestDatabase},
+    testing::Backend,
 };
-use duban_proto::{
-    common::v1 as common,
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
-    targets::v1::{self as pb, targets_service_client::TargetsServiceClient},
-};
+use duban_proto::{common::v1 as common, departments::v1 as dpb, targets::v1 as pb};
 use tonic::Code;
 
 duban_kit::backend_tests!(
@@ -26,87 +19,44 @@ duban_kit::backend_tests!(
     rebaselines_targets,
 );
 
-type Client = TargetsServiceClient<ServiceChannel>;
+type Client = TargetsClient;
 
-const STARTUP: Duration = Duration::from_secs(30);
-const PLAN: &str = "plans/jiading-2023";
-
-/// A departments server and a targets server sharing tokens, each on its own database.
-struct Suite {
-    settings: Settings,
-    targets: GrpcServer,
-    departments: GrpcServer,
+/// A departments server and a targets server sharing tokens, each on its own database
+/// (no plan imported: these tests sync targets themselves), and the plan and directory
+/// the sync requests are built from.
+struct Fixture {
+    suite: Suite,
     plan: Plan,
     directory: Directory,
-    // Declared last: dropped after the servers.
-    _databases: (TestDatabase, TestDatabase),
 }
 
-impl Suite {
-    async fn start(backend: Backend) -> Option<Suite> {
-        let departments_db = TestDatabase::new(backend).await?;
-        let targets_db = TestDatabase::new(backend).await?;
-        let mut settings = testing::test_settings(departments_db.url());
-        let directory = Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY).expect("the directory parses");
-        let departments = duban_departments::start(&settings, directory.clone())
-            .await
-            .expect("the departments server starts");
-        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
-        settings.departments.endpoint = testing::endpoint(departments.local_addr());
-        settings.targets.listen = ([127, 0, 0, 1], 0).into();
-        settings.targets.database_url = targets_db.url().to_owned();
-        let targets = duban_targets::start(&settings)
-            .await
-            .expect("the targets server starts");
-        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
-        let (_, plan) = duban_catalog::jiading_2023();
-        Some(Suite {
-            settings,
-            targets,
-            departments,
-            plan,
-            directory,
-            _databases: (departments_db, targets_db),
-        })
+impl Fixture {
+    async fn start(backend: Backend) -> Option<Fixture> {
+        let suite = Suite::builder(backend).with(Server::Targets).start().await?;
+        let (directory, plan) = duban_catalog::jiading_2023();
+        Some(Fixture { suite, plan, directory })
     }
 
     async fn stop(self) {
-        self.targets.shutdown().await;
-        self.departments.shutdown().await;
+        self.suite.stop().await;
     }
 
     fn client(&self, token: Option<&str>) -> Client {
-        TargetsServiceClient::new(testing::channel(self.targets.local_addr(), token))
+        self.suite.targets(token.map_or(Caller::Anonymous, Caller::Token))
     }
 
     fn service(&self) -> Client {
-        self.client(Some(&self.settings.auth.service_token))
+        self.suite.targets(Caller::Service)
     }
 
     fn admin(&self) -> Client {
-        self.client(Some(&self.settings.auth.bootstrap_admin_token))
+        self.suite.targets(Caller::Admin)
     }
 
     /// A client acting as a department, with a credential the administrator issues.
     async fn department(&self, code: &str) -> Client {
-        let mut directory = DepartmentsServiceClient::new(testing::channel(
-            self.departments.local_addr(),
-            Some(&self.settings.auth.bootstrap_admin_token),
-        ));
-        let issued = directory
-            .issue_credential(dpb::IssueCredentialRequest {
-                credential: Some(dpb::Credential {
-                    role: dpb::Role::Department as i32,
-                    department: code.to_owned(),
-                    description: "targets api test".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .await
-            .expect("the admin issues a department credential")
-            .into_inner();
-        self.client(Some(&issued.token))
+        self.suite
+            .targets(&self.suite.issue_token(dpb::Role::Department, code).await)
     }
 
     /// The Jiading plan's targets as the measures server would sync them.
@@ -234,7 +184,7 @@ fn with_value(mut request: pb::SyncPlanTargetsRequest, code: &str, value: f64) -
 }
 
 async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = Fixture::start(backend).await else {
         return;
     };
     let request = suite.sync_request();
@@ -316,7 +266,7 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
 }
 
 async fn sync_keeps_revisions_and_retires_dropped_targets(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = Fixture::start(backend).await else {
         return;
     };
     let mut service = suite.service();
@@ -392,7 +342,7 @@ async fn sync_keeps_revisions_and_retires_dropped_targets(backend: Backend) {
 }
 
 async fn sync_reports_every_problem_at_once(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = Fixture::start(backend).await else {
         return;
     };
     let mut request = suite.sync_request();
@@ -437,7 +387,7 @@ async fn sync_reports_every_problem_at_once(backend: Backend) {
 }
 
 async fn lists_targets_by_measure_action_and_department(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = Fixture::start(backend).await else {
         return;
     };
     let missing = suite
@@ -530,7 +480,7 @@ async fn lists_targets_by_measure_action_and_department(backend: Backend) {
 }
 
 async fn computes_trajectories(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = Fixture::start(backend).await else {
         return;
     };
     sync(&mut suite.service(), suite.sync_request()).await.expect("syncs");
@@ -626,7 +576,7 @@ async fn computes_trajectories(backend: Backend) {
 }
 
 async fn rebaselines_targets(backend: Backend) {
-    let Some(suite) = Suite::start(backend).await else {
+    let Some(suite) = Fixture::start(backend).await else {
         return;
     };
     let request = suite.sync_request();

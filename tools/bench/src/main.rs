@@ -20,7 +20,7 @@
 //! ```
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -30,22 +30,20 @@ use std::{
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
+use duban_harness::{Caller, PLAN, ReportKey, ReportingClient, Server, Suite};
 use duban_kit::{
-    GrpcServer, Settings,
     client::ServiceChannel,
-    testing::{self, Backend, TestDatabase},
+    testing::{self, Backend},
 };
 use duban_proto::{
-    common::v1 as common,
-    measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
     reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
-    targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
+    targets::v1 as tpb,
 };
 
-const PLAN: &str = "plans/jiading-2023";
+/// How long each server may take to answer SERVING (a cold PostgreSQL is slow).
 const STARTUP: Duration = Duration::from_secs(60);
 
-type Client = ReportingServiceClient<ServiceChannel>;
+type Client = ReportingClient;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmark the reporting server's durable write path and progress read")]
@@ -118,8 +116,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
 async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
     println!("## {backend}\n");
     let began = Instant::now();
-    let suite = Suite::start(backend).await?;
-    let work = Arc::new(suite.workload().await?);
+    let suite = Suite::builder(backend)
+        .with(Server::Reporting)
+        .startup_timeout(STARTUP)
+        .try_start()
+        .await?;
+    let work = Arc::new(workload(&suite).await?);
     println!(
         "suite up and plan loaded in {:.1} s; {} report keys ({} measure-department pairs x {} months), {} with metric values\n",
         began.elapsed().as_secs_f64(),
@@ -128,8 +130,8 @@ async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
         work.months,
         work.keys.iter().filter(|k| !k.metrics.is_empty()).count(),
     );
-    let clients = suite.clients(args.connections, args.clients);
-    let mut leader = ReportingServiceClient::new(testing::channel(suite.reporting_addr(), Some(&suite.admin_token())));
+    let clients = clients(&suite, args.connections, args.clients);
+    let mut leader = suite.reporting(Caller::Admin);
     let next = Arc::new(AtomicUsize::new(0));
 
     let mut progress_rows = Vec::new();
@@ -208,149 +210,63 @@ async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The suite in this process, each server on its own fresh database.
-struct Suite {
-    settings: Settings,
-    servers: Vec<GrpcServer>,
-    _dbs: Vec<TestDatabase>,
+/// `clients` clients over `connections` channels: each channel is one HTTP/2
+/// connection, shared round-robin.
+fn clients(suite: &Suite, connections: usize, clients: usize) -> Vec<Client> {
+    let channels: Vec<ServiceChannel> = (0..connections)
+        .map(|_| suite.channel(Server::Reporting, Caller::Admin))
+        .collect();
+    (0..clients)
+        .map(|i| ReportingServiceClient::new(channels[i % connections].clone()))
+        .collect()
 }
 
-impl Suite {
-    async fn start(backend: Backend) -> anyhow::Result<Suite> {
-        let mut dbs = Vec::new();
-        for _ in 0..4 {
-            dbs.push(
-                TestDatabase::new(backend)
-                    .await
-                    .context("the database is not reachable")?,
-            );
-        }
-        let mut settings = testing::test_settings(dbs[0].url());
-        settings.targets = testing::test_service(dbs[1].url());
-        settings.measures = testing::test_service(dbs[2].url());
-        settings.reporting = testing::test_service(dbs[3].url());
-        let directory = duban_catalog::Directory::from_toml_str(duban_catalog::JIADING_DIRECTORY)?;
-        let departments = duban_departments::start(&settings, directory).await?;
-        testing::wait_serving(departments.local_addr(), duban_departments::SERVICE_NAME, STARTUP).await;
-        settings.departments.endpoint = testing::endpoint(departments.local_addr());
-        let targets = duban_targets::start(&settings).await?;
-        testing::wait_serving(targets.local_addr(), duban_targets::SERVICE_NAME, STARTUP).await;
-        settings.targets.endpoint = testing::endpoint(targets.local_addr());
-        let measures = duban_measures::start(&settings).await?;
-        testing::wait_serving(measures.local_addr(), duban_measures::SERVICE_NAME, STARTUP).await;
-        settings.measures.endpoint = testing::endpoint(measures.local_addr());
-        let (_, plan) = duban_catalog::jiading_2023();
-        MeasuresServiceClient::new(testing::channel(
-            measures.local_addr(),
-            Some(&settings.auth.bootstrap_admin_token),
-        ))
-        .import_plan(mpb::ImportPlanRequest {
-            dataset: Some(duban_measures::from_catalog(&plan, None)),
-            request_id: "duban-bench-import".into(),
+/// Every (measure, responsible department, month) of the plan, with a value for each
+/// target of the measure the department reports.
+async fn workload(suite: &Suite) -> anyhow::Result<Workload> {
+    let pairs = suite.responsible_pairs().await?;
+    let all_targets = suite
+        .targets(Caller::Service)
+        .list_targets(tpb::ListTargetsRequest {
+            parent: PLAN.into(),
+            page_size: 500,
             ..Default::default()
         })
-        .await
-        .context("the plan does not import")?;
-        let reporting = duban_reporting::start(&settings).await?;
-        testing::wait_serving(reporting.local_addr(), duban_reporting::SERVICE_NAME, STARTUP).await;
-        Ok(Suite {
-            settings,
-            servers: vec![departments, targets, measures, reporting],
-            _dbs: dbs,
-        })
-    }
-
-    fn reporting_addr(&self) -> std::net::SocketAddr {
-        self.servers[3].local_addr()
-    }
-
-    fn admin_token(&self) -> String {
-        self.settings.auth.bootstrap_admin_token.clone()
-    }
-
-    /// `clients` clients over `connections` channels: each channel is one HTTP/2
-    /// connection, shared round-robin.
-    fn clients(&self, connections: usize, clients: usize) -> Vec<Client> {
-        let channels: Vec<ServiceChannel> = (0..connections)
-            .map(|_| testing::channel(self.reporting_addr(), Some(&self.admin_token())))
+        .await?
+        .into_inner()
+        .targets;
+    let months: Vec<i32> = (3..=12).collect();
+    let mut keys = Vec::new();
+    for (measure, department) in pairs {
+        let metrics: Vec<tpb::Target> = all_targets
+            .iter()
+            .filter(|t| t.measure_number == measure && t.reporting_departments.contains(&department))
+            .cloned()
             .collect();
-        (0..clients)
-            .map(|i| ReportingServiceClient::new(channels[i % connections].clone()))
-            .collect()
-    }
-
-    /// Every (measure, responsible department, month) of the plan, with a value for each
-    /// target of the measure the department reports.
-    async fn workload(&self) -> anyhow::Result<Workload> {
-        let token = Some(self.settings.auth.service_token.as_str());
-        let mut measures = MeasuresServiceClient::new(testing::channel(self.servers[2].local_addr(), token));
-        let mut targets = TargetsServiceClient::new(testing::channel(self.servers[1].local_addr(), token));
-        let all_measures = measures
-            .list_measures(mpb::ListMeasuresRequest {
-                parent: PLAN.into(),
-                page_size: 500,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .measures;
-        let all_targets = targets
-            .list_targets(tpb::ListTargetsRequest {
-                parent: PLAN.into(),
-                page_size: 500,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .targets;
-        let months: Vec<i32> = (3..=12).collect();
-        let mut keys = Vec::new();
-        for measure in &all_measures {
-            let mut departments = BTreeSet::new();
-            for unit in &measure.responsible_units {
-                if unit.kind == mpb::ResponsibleUnitKind::Group as i32 {
-                    departments.extend(unit.member_codes.iter().cloned());
-                } else {
-                    departments.insert(unit.code.clone());
-                }
-            }
-            for department in departments {
-                let metrics: Vec<tpb::Target> = all_targets
-                    .iter()
-                    .filter(|t| t.measure_number == measure.number && t.reporting_departments.contains(&department))
-                    .cloned()
-                    .collect();
-                for &month in &months {
-                    keys.push(Key {
-                        measure: measure.number.clone(),
-                        department: department.clone(),
-                        month,
-                        metrics: metrics.clone(),
-                    });
-                }
-            }
-        }
-        if keys.is_empty() {
-            bail!("the plan has no measure with a responsible department");
-        }
-        Ok(Workload {
-            keys,
-            months: months.len(),
-        })
-    }
-
-    async fn stop(self) {
-        for server in self.servers.into_iter().rev() {
-            server.shutdown().await;
+        for &month in &months {
+            keys.push(Key {
+                report: ReportKey {
+                    measure: measure.clone(),
+                    department: department.clone(),
+                    month,
+                },
+                metrics: metrics.clone(),
+            });
         }
     }
+    if keys.is_empty() {
+        bail!("the plan has no measure with a responsible department");
+    }
+    Ok(Workload {
+        keys,
+        months: months.len(),
+    })
 }
 
+/// A report key, and the targets its department reports values for.
 #[derive(Debug, Clone)]
 struct Key {
-    measure: String,
-    department: String,
-    month: i32,
+    report: ReportKey,
     metrics: Vec<tpb::Target>,
 }
 
@@ -366,32 +282,21 @@ impl Workload {
     fn submission(&self, n: usize) -> pb::SubmitReportRequest {
         let key = &self.keys[n % self.keys.len()];
         let value = (n % 97 + 1) as f64;
-        pb::SubmitReportRequest {
-            parent: PLAN.into(),
-            report: Some(pb::Report {
-                measure_number: key.measure.clone(),
-                department: key.department.clone(),
-                period: Some(common::Period {
-                    year: 2023,
-                    month: key.month,
-                }),
-                overall_status: pb::OverallStatus::OnTrack as i32,
-                narrative: format!("基准测试第{n}次提交：本月按计划推进。"),
-                metric_values: key
-                    .metrics
-                    .iter()
-                    .map(|t| pb::MetricValue {
-                        target_code: t.code.clone(),
-                        value,
-                        unit: t.unit,
-                        basis: t.value_basis,
-                    })
-                    .collect(),
-                ..Default::default()
-            }),
-            request_id: format!("bench-{n:09}"),
-            validate_only: false,
-        }
+        let metric_values = key
+            .metrics
+            .iter()
+            .map(|t| pb::MetricValue {
+                target_code: t.code.clone(),
+                value,
+                unit: t.unit,
+                basis: t.value_basis,
+            })
+            .collect();
+        key.report.submission(
+            format!("基准测试第{n}次提交：本月按计划推进。"),
+            metric_values,
+            format!("bench-{n:09}"),
+        )
     }
 }
 

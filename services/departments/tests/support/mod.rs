@@ -1,12 +1,11 @@
-//! Starting a departments server for a test, and clients that talk to it.
+//! A departments server for a test (started by the harness), and clients that talk to it.
 
 use std::{net::SocketAddr, time::Duration};
 
-use duban_departments::SERVICE_NAME;
+use duban_harness::{Caller, DepartmentsClient, Server, Suite};
 use duban_kit::{
     GrpcServer, Settings,
-    client::ServiceChannel,
-    testing::{self, Backend, TestDatabase},
+    testing::{self, Backend},
 };
 use duban_proto::departments::v1::{self as pb, departments_service_client::DepartmentsServiceClient};
 use tonic::{Code, Status};
@@ -14,7 +13,7 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 use tonic_types::StatusExt;
 
 /// The generated client over a channel that carries a bearer token.
-pub type Client = DepartmentsServiceClient<ServiceChannel>;
+pub type Client = DepartmentsClient;
 
 /// How long a server may take to become SERVING.
 pub const STARTUP: Duration = Duration::from_secs(30);
@@ -24,68 +23,67 @@ pub fn directory() -> duban_catalog::Directory {
     duban_catalog::jiading_2023().0
 }
 
-/// A running departments server on its own fresh database.
+/// A running departments server on its own fresh database (through the harness).
 pub struct TestServer {
-    /// The settings it was started with (tokens included).
-    pub settings: Settings,
-    /// The server.
-    pub server: GrpcServer,
-    /// Its database; declared last so that it is dropped after the server.
-    pub db: TestDatabase,
+    suite: Suite,
 }
 
 impl TestServer {
     /// A SERVING server on a fresh database, or `None` when the backend is skipped.
     pub async fn start(backend: Backend) -> Option<TestServer> {
-        let db = TestDatabase::new(backend).await?;
-        let settings = testing::test_settings(db.url());
-        Some(Self::start_on(db, settings).await)
-    }
-
-    /// A SERVING server with `settings` on `db`.
-    pub async fn start_on(db: TestDatabase, settings: Settings) -> TestServer {
-        let server = duban_departments::start(&settings, directory())
-            .await
-            .expect("the departments server starts");
-        testing::wait_serving(server.local_addr(), SERVICE_NAME, STARTUP).await;
-        TestServer { settings, server, db }
+        let suite = Suite::builder(backend)
+            .with(Server::Departments)
+            .startup_timeout(STARTUP)
+            .start()
+            .await?;
+        Some(TestServer { suite })
     }
 
     /// Stops the server and starts a new one with the same settings on the same database.
-    pub async fn restart(self) -> TestServer {
-        let TestServer { settings, server, db } = self;
-        server.shutdown().await;
-        Self::start_on(db, settings).await
+    pub async fn restart(mut self) -> TestServer {
+        self.suite.restart(Server::Departments).await;
+        self
     }
 
     /// Stops the server (and then drops its database).
     pub async fn stop(self) {
-        self.server.shutdown().await;
+        self.suite.stop().await;
+    }
+
+    /// The settings it was started with (tokens included).
+    pub fn settings(&self) -> &Settings {
+        self.suite.settings()
+    }
+
+    /// The running server, for a test that shuts it down itself; the database stays
+    /// until `self` is dropped.
+    pub fn take_server(&mut self) -> GrpcServer {
+        self.suite.take(Server::Departments)
     }
 
     /// Where it listens.
     pub fn addr(&self) -> SocketAddr {
-        self.server.local_addr()
+        self.suite.addr(Server::Departments)
     }
 
     /// A client that sends `token`, or no `authorization` at all for `None`.
     pub fn client(&self, token: Option<&str>) -> Client {
-        client(self.addr(), token)
+        self.suite.departments(token.map_or(Caller::Anonymous, Caller::Token))
     }
 
     /// A client acting as the bootstrap administrator.
     pub fn admin(&self) -> Client {
-        self.client(Some(&self.settings.auth.bootstrap_admin_token))
+        self.suite.departments(Caller::Admin)
     }
 
     /// A client acting as another Duban service (the configured service token).
     pub fn service(&self) -> Client {
-        self.client(Some(&self.settings.auth.service_token))
+        self.suite.departments(Caller::Service)
     }
 
     /// A client that sends no credentials.
     pub fn anonymous(&self) -> Client {
-        self.client(None)
+        self.suite.departments(Caller::Anonymous)
     }
 
     /// A client acting as department `code`, with a freshly issued token.

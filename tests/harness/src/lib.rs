@@ -1,0 +1,31 @@
+//! The one way to start the Duban suite for a test or the benchmark: any subset of the
+//! five servers in this process, on ephemeral loopback ports, each on a fresh database
+//! (SQLite or PostgreSQL), the Jiading 2023 plan imported, with generated clients and
+//! tokens at hand.
+//!
+//! ```ignore
+//! async fn submits_a_report(backend: Backend) {
+//!     let Some(suite) = Suite::builder(backend).with(Server::Reporting).start().await else {
+//!         return; // PostgreSQL unreachable and not required: skipped
+//!     };
+//!     let token = suite.issue_token(Role::Department, "tax-bureau").await;
+//!     let mut reporting = suite.reporting(&token);
+//!     // ...
+//!     suite.stop().await;
+//! }
+//! duban_kit::backend_tests!(submits_a_report);
+//! ```
+//!
+//! It sits above the five servers (it starts them), so only integration tests (as a
+//! dev-dependency) and tools use it; the database and settings pieces stay in
+//! `duban_kit::testing`, below the servers.
+
+mod builder;
+mod plan;
+mod server;
+mod suite;
+
+pub use builder::{STARTUP, StartError, SuiteBuilder};
+pub use plan::{PLAN, ReportKey, jiading_dataset, responsible_departments};
+pub use server::Server;
+pub use suite::{Caller, DashboardClient, DepartmentsClient, MeasuresClient, ReportingClient, Suite, TargetsClient};
