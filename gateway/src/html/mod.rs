@@ -1,4 +1,5 @@
-//! The dashboard pages, rendered on the server: HTML with inline CSS, inline SVG charts
+//! The dashboard pages, rendered on the server from askama templates (`gateway/templates/`, checked when
+//! the crate compiles, escaping every value by construction): HTML with inline CSS, inline SVG charts
 //! and a little inline JavaScript for live refresh. Nothing is loaded from elsewhere.
 
 mod charts;
@@ -7,11 +8,14 @@ mod layout;
 mod measure;
 mod overview;
 
-pub use charts::sparkline;
+pub use charts::{Sparkline, sparkline};
 pub use department::department_page;
 pub use layout::{error_page, login_page};
 pub use measure::measure_page;
 pub use overview::overview_page;
+
+// The helpers the templates call by path (`crate::html::num(..)`).
+use layout::{compliance_class, num, period, rag_class};
 
 /// The page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +27,7 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// The Chinese or the English text.
     fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Zh => zh,
@@ -30,33 +35,19 @@ impl Lang {
         }
     }
 
+    /// A title in this language: the English one falls back to the Chinese when the plan has none.
+    fn title<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+        self.pick(zh, if en.is_empty() { zh } else { en })
+    }
+
     fn code(self) -> &'static str {
         self.pick("zh", "en")
     }
-}
 
-/// Escapes text for HTML.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+    fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
         }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_is_escaped() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 }

@@ -4,12 +4,12 @@ use axum::{
     Form,
     extract::{Query, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use duban_kit::Principal;
 use serde::Deserialize;
 
-use super::{Params, Web};
+use super::{Params, Web, pages::rendered};
 use crate::{
     dashboard::Caller,
     error::GatewayError,
@@ -60,8 +60,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|value| !value.is_empty())
 }
 
-pub(crate) async fn login_form(Query(params): Query<Params>) -> Html<String> {
-    Html(html::login_page(params.lang(), None))
+pub(crate) async fn login_form(Query(params): Query<Params>) -> Response {
+    rendered(StatusCode::OK, html::login_page(params.lang(), None))
 }
 
 /// The login form's fields.
@@ -78,14 +78,13 @@ pub(crate) async fn login(State(web): State<Web>, Form(form): Form<LoginForm>) -
         Err(_) => false,
     };
     if !ok {
-        return (
+        return rendered(
             StatusCode::UNAUTHORIZED,
-            Html(html::login_page(
+            html::login_page(
                 Lang::Zh,
                 Some("令牌无效，或不是领导（LEADERSHIP）令牌 / not a valid leadership token"),
-            )),
-        )
-            .into_response();
+            ),
+        );
     }
     let mut response = Redirect::to("/").into_response();
     let value = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200");

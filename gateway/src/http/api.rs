@@ -1,38 +1,24 @@
 //! The read-only JSON API: overview, measure detail, department scorecard and alerts.
 
 use axum::{
-    Json,
     extract::{Path, Query, State},
     http::HeaderMap,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use duban_proto::{common::v1::Date, gateway::v1 as pb, reporting::v1::OverallStatus};
 use serde_json::{Value, json};
 
-use super::{Params, Web, count, json_error};
+use super::{Params, Web, count, json_answer};
 use crate::{
     calendar::{date_label, period_label},
-    error::GatewayError,
     rag::Rag,
 };
 
 pub(crate) async fn api_overview(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
-    let result = async {
-        let caller = web.caller(&headers).await?;
-        let overview = web
-            .0
-            .dashboard
-            .overview(&caller, &web.0.plan, params.as_of()?.as_ref())
-            .await?;
+    json_answer(web.overview_view(&headers, &params).await.map(|overview| {
         count(&overview);
-        Ok::<_, GatewayError>(overview_json(&overview))
-    }
-    .await;
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(error) => json_error(error),
-    }
+        overview_json(&overview)
+    }))
 }
 
 pub(crate) async fn api_measure(
@@ -41,22 +27,11 @@ pub(crate) async fn api_measure(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
-    let result = async {
-        let caller = web.caller(&headers).await?;
-        let request = pb::GetMeasureDetailRequest {
-            plan: web.0.plan.clone(),
-            measure_number: number,
-            as_of: params.as_of()?,
-        };
-        let detail = web.0.dashboard.measure_detail(&caller, &request).await?;
-        Ok::<_, GatewayError>(measure_json(&detail))
-    }
-    .await;
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(error) => json_error(error),
-    }
+    json_answer(
+        web.measure_view(&headers, number, &params)
+            .await
+            .map(|d| measure_json(&d)),
+    )
 }
 
 pub(crate) async fn api_department(
@@ -65,26 +40,14 @@ pub(crate) async fn api_department(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
-    let result = async {
-        let caller = web.caller(&headers).await?;
-        let request = pb::GetDepartmentScorecardRequest {
-            plan: web.0.plan.clone(),
-            department: code,
-            as_of: params.as_of()?,
-        };
-        let scorecard = web.0.dashboard.scorecard(&caller, &request).await?;
-        Ok::<_, GatewayError>(scorecard_json(&scorecard))
-    }
-    .await;
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(error) => json_error(error),
-    }
+    json_answer(
+        web.department_view(&headers, code, &params)
+            .await
+            .map(|s| scorecard_json(&s)),
+    )
 }
 
 pub(crate) async fn api_alerts(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
     let result = async {
         let caller = web.caller(&headers).await?;
         let request = pb::ListAlertsRequest {
@@ -97,17 +60,14 @@ pub(crate) async fn api_alerts(State(web): State<Web>, Query(params): Query<Para
             ..Default::default()
         };
         let alerts = web.0.dashboard.alerts(&caller, &request).await?;
-        Ok::<_, GatewayError>(json!({
+        Ok(json!({
             "alerts": alerts.alerts.iter().map(alert_json).collect::<Vec<_>>(),
             "next_page_token": alerts.next_page_token,
             "unreachable": alerts.unreachable,
         }))
     }
     .await;
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(error) => json_error(error),
-    }
+    json_answer(result)
 }
 
 fn date_json(date: Option<&Date>) -> Value {

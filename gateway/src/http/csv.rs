@@ -1,133 +1,138 @@
-//! CSV exports of the overview and of every report, with a byte-order mark for spreadsheet programs.
+//! CSV exports of the overview and of every report, through kit's one CSV writer, with a byte-order mark
+//! for spreadsheet programs.
 
 use axum::{
     extract::{Query, State},
-    http::{HeaderMap, header},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use duban_proto::reporting::v1::{ListReportsRequest, OverallStatus, Report};
+use duban_kit::csv_export::{CsvExport, CsvExportError};
+use duban_proto::{
+    gateway::v1 as pb,
+    reporting::v1::{ListReportsRequest, OverallStatus, Report},
+};
 
 use super::{Params, Web, json_error};
 use crate::{calendar::period_label, error::GatewayError, rag::Rag};
 
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
+/// Why an export could not be answered: the data could not be read, or the table not written.
+enum ExportError {
+    Gateway(GatewayError),
+    Csv(CsvExportError),
+}
+
+impl From<GatewayError> for ExportError {
+    fn from(error: GatewayError) -> Self {
+        Self::Gateway(error)
     }
 }
 
-fn csv_row(fields: &[String]) -> String {
-    let mut row = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
-    row.push_str("\r\n");
-    row
+impl From<CsvExportError> for ExportError {
+    fn from(error: CsvExportError) -> Self {
+        Self::Csv(error)
+    }
 }
 
 fn opt(value: Option<f64>) -> String {
     value.map(|v| format!("{v}")).unwrap_or_default()
 }
 
-fn csv_response(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        // A byte-order mark, so that spreadsheet programs read the Chinese as UTF-8.
-        format!("\u{feff}{body}"),
-    )
-        .into_response()
+fn csv_answer(name: &str, result: Result<String, ExportError>) -> Response {
+    match result {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            ],
+            // A byte-order mark, so that spreadsheet programs read the Chinese as UTF-8.
+            format!("\u{feff}{body}"),
+        )
+            .into_response(),
+        Err(ExportError::Gateway(error)) => json_error(error),
+        Err(ExportError::Csv(error)) => {
+            tracing::error!(%error, export = name, "a CSV export could not be written");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the CSV export could not be written").into_response()
+        }
+    }
 }
 
 pub(crate) async fn csv_overview(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
     let result = async {
-        let caller = web.caller(&headers).await?;
-        let overview = web
-            .0
-            .dashboard
-            .overview(&caller, &web.0.plan, params.as_of()?.as_ref())
-            .await?;
-        let mut out = csv_row(
-            &[
-                "section", "number", "code", "name", "rag", "actual", "expected", "target", "percent", "forecast",
-            ]
-            .map(str::to_owned),
-        );
-        for a in &overview.actions {
-            out.push_str(&csv_row(&[
-                "action".into(),
-                a.action_number.to_string(),
-                String::new(),
-                a.title.clone(),
-                Rag::from_proto(a.rag).name().into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                opt(a.percent),
-                String::new(),
-            ]));
-        }
-        for m in &overview.measures {
-            out.push_str(&csv_row(&[
-                "measure".into(),
-                m.measure_number.clone(),
-                String::new(),
-                m.title.clone(),
-                Rag::from_proto(m.rag).name().into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]));
-        }
-        for t in &overview.targets {
-            let target = t.target.clone().unwrap_or_default();
-            out.push_str(&csv_row(&[
-                "target".into(),
-                target.measure_number.clone(),
-                target.code.clone(),
-                target.display_name.clone(),
-                Rag::from_proto(t.rag).name().into(),
-                opt(t.actual),
-                opt(t.expected),
-                format!("{}", target.value),
-                opt(t.percent_complete),
-                opt(t.forecast),
-            ]));
-        }
-        Ok::<_, GatewayError>(out)
+        let overview = web.overview_view(&headers, &params).await?;
+        Ok(overview_table(&overview)?)
     }
     .await;
-    match result {
-        Ok(body) => csv_response("overview.csv", body),
-        Err(error) => json_error(error),
+    csv_answer("overview.csv", result)
+}
+
+fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
+    let mut table = CsvExport::new([
+        "section", "number", "code", "name", "rag", "actual", "expected", "target", "percent", "forecast",
+    ])?;
+    let none = String::new;
+    for a in &overview.actions {
+        table.record([
+            "action".into(),
+            a.action_number.to_string(),
+            none(),
+            a.title.clone(),
+            Rag::from_proto(a.rag).name().into(),
+            none(),
+            none(),
+            none(),
+            opt(a.percent),
+            none(),
+        ])?;
     }
+    for m in &overview.measures {
+        table.record([
+            "measure".into(),
+            m.measure_number.clone(),
+            none(),
+            m.title.clone(),
+            Rag::from_proto(m.rag).name().into(),
+            none(),
+            none(),
+            none(),
+            none(),
+            none(),
+        ])?;
+    }
+    for t in &overview.targets {
+        let target = t.target.clone().unwrap_or_default();
+        table.record([
+            "target".into(),
+            target.measure_number,
+            target.code,
+            target.display_name,
+            Rag::from_proto(t.rag).name().into(),
+            opt(t.actual),
+            opt(t.expected),
+            format!("{}", target.value),
+            opt(t.percent_complete),
+            opt(t.forecast),
+        ])?;
+    }
+    table.finish()
 }
 
 pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
     let result = async {
         let caller = web.caller(&headers).await?;
         let mut client = web.0.dashboard.backends().reporting(caller.token.as_deref());
-        let mut out = csv_row(
-            &[
-                "report",
-                "measure",
-                "department",
-                "period",
-                "revision",
-                "state",
-                "overall_status",
-                "provisional",
-                "on_time",
-                "submit_time",
-                "narrative",
-            ]
-            .map(str::to_owned),
-        );
+        let mut table = CsvExport::new([
+            "report",
+            "measure",
+            "department",
+            "period",
+            "revision",
+            "state",
+            "overall_status",
+            "provisional",
+            "on_time",
+            "submit_time",
+            "narrative",
+        ])?;
         let mut token = String::new();
         loop {
             let page = client
@@ -150,24 +155,21 @@ pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> R
                 })?
                 .into_inner();
             for r in &page.reports {
-                out.push_str(&csv_row(&report_row(r)));
+                table.record(report_row(r))?;
             }
             token = page.next_page_token;
             if token.is_empty() {
                 break;
             }
         }
-        Ok::<_, GatewayError>(out)
+        Ok(table.finish()?)
     }
     .await;
-    match result {
-        Ok(body) => csv_response("reports.csv", body),
-        Err(error) => json_error(error),
-    }
+    csv_answer("reports.csv", result)
 }
 
-fn report_row(r: &Report) -> Vec<String> {
-    vec![
+fn report_row(r: &Report) -> [String; 11] {
+    [
         r.name.clone(),
         r.measure_number.clone(),
         r.department.clone(),
@@ -191,9 +193,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_quotes_only_what_needs_it() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    fn the_overview_table_has_a_row_per_action_measure_and_target() {
+        let overview = pb::Overview {
+            actions: vec![pb::ActionProgress {
+                action_number: 1,
+                title: "助企纾困, 稳岗".into(),
+                percent: Some(50.0),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = overview_table(&overview).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("section,number,code,name,rag,actual,expected,target,percent,forecast")
+        );
+        assert_eq!(lines.next(), Some("action,1,,\"助企纾困, 稳岗\",no_data,,,,50,"));
     }
 }

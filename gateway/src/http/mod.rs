@@ -12,7 +12,9 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Json, Router,
-    http::header,
+    extract::Request,
+    http::{HeaderMap, header},
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -112,22 +114,79 @@ impl Params {
     }
 }
 
-/// The dashboard's routes.
+/// The views fetched for a page, the JSON API and the CSV exports alike: the caller is checked
+/// first, then the request's date, then the dashboard is asked.
+impl Web {
+    async fn overview_view(&self, headers: &HeaderMap, params: &Params) -> Result<pb::Overview, GatewayError> {
+        let caller = self.caller(headers).await?;
+        let as_of = params.as_of()?;
+        self.0.dashboard.overview(&caller, &self.0.plan, as_of.as_ref()).await
+    }
+
+    async fn measure_view(
+        &self,
+        headers: &HeaderMap,
+        measure_number: String,
+        params: &Params,
+    ) -> Result<pb::GetMeasureDetailResponse, GatewayError> {
+        let caller = self.caller(headers).await?;
+        let request = pb::GetMeasureDetailRequest {
+            plan: self.0.plan.clone(),
+            measure_number,
+            as_of: params.as_of()?,
+        };
+        self.0.dashboard.measure_detail(&caller, &request).await
+    }
+
+    async fn department_view(
+        &self,
+        headers: &HeaderMap,
+        department: String,
+        params: &Params,
+    ) -> Result<pb::GetDepartmentScorecardResponse, GatewayError> {
+        let caller = self.caller(headers).await?;
+        let request = pb::GetDepartmentScorecardRequest {
+            plan: self.0.plan.clone(),
+            department,
+            as_of: params.as_of()?,
+        };
+        self.0.dashboard.scorecard(&caller, &request).await
+    }
+}
+
+/// The dashboard's routes. Pages, the JSON API and the CSV exports count as HTTP requests in
+/// `/metrics`; the event stream, the login form and `/metrics` itself do not.
 pub fn routes(web: Web) -> Router {
-    Router::new()
+    let counted = Router::new()
         .route("/", get(page_overview))
         .route("/measures/{number}", get(page_measure))
         .route("/departments/{code}", get(page_department))
-        .route("/login", get(login_form).post(login))
         .route("/api/v1/overview", get(api_overview))
         .route("/api/v1/overview.csv", get(csv_overview))
         .route("/api/v1/reports.csv", get(csv_reports))
         .route("/api/v1/measures/{number}", get(api_measure))
         .route("/api/v1/departments/{code}", get(api_department))
         .route("/api/v1/alerts", get(api_alerts))
+        .route_layer(middleware::from_fn(count_request));
+    Router::new()
+        .merge(counted)
+        .route("/login", get(login_form).post(login))
         .route("/api/v1/events", get(events))
         .route("/metrics", get(metrics))
         .with_state(web)
+}
+
+async fn count_request(request: Request, next: Next) -> Response {
+    crate::metrics::HTTP_REQUESTS.inc();
+    next.run(request).await
+}
+
+/// A JSON answer, or the error as `{"error": {"code", "message"}}` with its HTTP status.
+pub(crate) fn json_answer(result: Result<serde_json::Value, GatewayError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(error) => json_error(error),
+    }
 }
 
 pub(crate) fn json_error(error: GatewayError) -> Response {

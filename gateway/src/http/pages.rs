@@ -13,12 +13,29 @@ use crate::{
     html::{self, Lang},
 };
 
-fn page_error(error: GatewayError, lang: Lang) -> Response {
-    let status = error.http_status();
-    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-        return Redirect::to("/login").into_response();
+/// A rendered page with its status, or a bare 500 when the template failed to render.
+pub(crate) fn rendered(status: StatusCode, page: Result<String, askama::Error>) -> Response {
+    match page {
+        Ok(page) => (status, Html(page)).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a dashboard page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page could not be rendered").into_response()
+        }
     }
-    (status, Html(html::error_page(lang, &error.to_string()))).into_response()
+}
+
+/// The page, or an error page for why there is none; a caller who may not look is sent to the login form.
+fn page_answer(lang: Lang, page: Result<Result<String, askama::Error>, GatewayError>) -> Response {
+    match page {
+        Ok(page) => rendered(StatusCode::OK, page),
+        Err(error) => {
+            let status = error.http_status();
+            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                return Redirect::to("/login").into_response();
+            }
+            rendered(status, html::error_page(lang, &error.to_string()))
+        }
+    }
 }
 
 pub(crate) async fn page_overview(
@@ -26,9 +43,8 @@ pub(crate) async fn page_overview(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
     let lang = params.lang();
-    let result = async {
+    let page = async {
         let caller = web.caller(&headers).await?;
         let as_of = params.as_of()?;
         let plan = &web.0.plan;
@@ -39,16 +55,16 @@ pub(crate) async fn page_overview(
             page_size: 100,
             ..Default::default()
         };
+        // The overview and the plan's structure are needed; the heatmap and the alerts may be missing.
         let (overview, catalogue, calendar, alerts) = futures::join!(
             dashboard.overview(&caller, plan, as_of.as_ref()),
             dashboard.catalogue(plan),
             dashboard.compliance_calendar(&caller, plan, as_of.as_ref()),
             dashboard.alerts(&caller, &alerts_request),
         );
-        let overview = overview?;
-        let catalogue = catalogue?;
+        let (overview, catalogue) = (overview?, catalogue?);
         count(&overview);
-        Ok::<_, GatewayError>(html::overview_page(
+        Ok(html::overview_page(
             lang,
             &catalogue,
             &overview,
@@ -58,10 +74,7 @@ pub(crate) async fn page_overview(
         ))
     }
     .await;
-    match result {
-        Ok(page) => Html(page).into_response(),
-        Err(error) => page_error(error, lang),
-    }
+    page_answer(lang, page)
 }
 
 pub(crate) async fn page_measure(
@@ -70,23 +83,9 @@ pub(crate) async fn page_measure(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
     let lang = params.lang();
-    let result = async {
-        let caller = web.caller(&headers).await?;
-        let request = pb::GetMeasureDetailRequest {
-            plan: web.0.plan.clone(),
-            measure_number: number,
-            as_of: params.as_of()?,
-        };
-        let detail = web.0.dashboard.measure_detail(&caller, &request).await?;
-        Ok::<_, GatewayError>(html::measure_page(lang, &detail, &params.as_of))
-    }
-    .await;
-    match result {
-        Ok(page) => Html(page).into_response(),
-        Err(error) => page_error(error, lang),
-    }
+    let detail = web.measure_view(&headers, number, &params).await;
+    page_answer(lang, detail.map(|d| html::measure_page(lang, &d, &params.as_of)))
 }
 
 pub(crate) async fn page_department(
@@ -95,21 +94,7 @@ pub(crate) async fn page_department(
     Query(params): Query<Params>,
     headers: HeaderMap,
 ) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
     let lang = params.lang();
-    let result = async {
-        let caller = web.caller(&headers).await?;
-        let request = pb::GetDepartmentScorecardRequest {
-            plan: web.0.plan.clone(),
-            department: code,
-            as_of: params.as_of()?,
-        };
-        let scorecard = web.0.dashboard.scorecard(&caller, &request).await?;
-        Ok::<_, GatewayError>(html::department_page(lang, &scorecard, &params.as_of))
-    }
-    .await;
-    match result {
-        Ok(page) => Html(page).into_response(),
-        Err(error) => page_error(error, lang),
-    }
+    let scorecard = web.department_view(&headers, code, &params).await;
+    page_answer(lang, scorecard.map(|s| html::department_page(lang, &s, &params.as_of)))
 }

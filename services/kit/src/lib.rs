@@ -1,10 +1,11 @@
 //! What every Duban server needs, written once: settings, telemetry, the database,
-//! start-up and shutdown, authentication, outgoing calls, pagination and error statuses.
+//! start-up and shutdown, authentication, outgoing calls, pagination, error statuses and CSV exports.
 
 pub mod auth;
 pub mod client;
 pub mod closable;
 pub mod columns;
+pub mod csv_export;
 pub mod db;
 pub mod idempotency;
 pub mod layer;

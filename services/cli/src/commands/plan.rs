@@ -1,7 +1,10 @@
 //! `duban plan export|import`: the plan as the running services hold it, as one JSON
 //! document or CSV rows; and importing a plan file through `ImportPlan`.
 
-use duban_kit::Settings;
+use duban_kit::{
+    Settings,
+    csv_export::{CsvExport, CsvExportError},
+};
 use duban_proto::{
     common::v1 as common,
     measures::v1::{self as pb, measures_service_client::MeasuresServiceClient},
@@ -44,7 +47,7 @@ pub async fn export(settings: &Settings, connection: &Connection, plan: &str, fo
     match format {
         Format::Json => print_json(&document(&dataset)),
         Format::Csv => {
-            print!("{}", csv(&dataset));
+            print!("{}", csv(&dataset)?);
             Ok(())
         }
     }
@@ -171,12 +174,22 @@ fn measure_json(measure: &pb::Measure, all_targets: &[targets::Target]) -> Value
     })
 }
 
-/// One CSV row per measure and responsible unit.
-pub fn csv(dataset: &pb::PlanDataset) -> String {
-    let mut out = String::from("action,measure,measure_title,position,as_written,code,name,kind,lead\n");
+/// One CSV row per measure and responsible unit, through the suite's one CSV writer.
+pub fn csv(dataset: &pb::PlanDataset) -> Result<String, CsvExportError> {
+    let mut table = CsvExport::new([
+        "action",
+        "measure",
+        "measure_title",
+        "position",
+        "as_written",
+        "code",
+        "name",
+        "kind",
+        "lead",
+    ])?;
     for measure in &dataset.measures {
         for unit in &measure.responsible_units {
-            let fields = [
+            table.record([
                 measure.action_number.to_string(),
                 measure.number.clone(),
                 measure.title.clone(),
@@ -186,27 +199,10 @@ pub fn csv(dataset: &pb::PlanDataset) -> String {
                 unit.display_name.clone(),
                 enum_name(unit.kind().as_str_name(), "RESPONSIBLE_UNIT_KIND_"),
                 unit.lead.to_string(),
-            ];
-            out.push_str(
-                &fields
-                    .iter()
-                    .map(|field| csv_field(field))
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-            out.push('\n');
+            ])?;
         }
     }
-    out
-}
-
-/// Quotes a CSV field when it holds a comma, a quote or a line break (RFC 4180).
-fn csv_field(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
+    table.finish()
 }
 
 fn enum_name(name: &str, prefix: &str) -> String {
@@ -223,13 +219,6 @@ fn date(date: Option<&common::Date>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("区税务局"), "区税务局");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
 
     #[test]
     fn the_document_nests_measures_under_their_actions() {
@@ -264,6 +253,6 @@ mod tests {
         assert_eq!(unit["name"], "区经委");
         assert_eq!(unit["as_written"], "区经委(金融办)");
         assert_eq!(unit["lead"], true);
-        assert!(csv(&dataset).lines().nth(1).unwrap().starts_with("1,1.1,"));
+        assert!(csv(&dataset).unwrap().lines().nth(1).unwrap().starts_with("1,1.1,"));
     }
 }
