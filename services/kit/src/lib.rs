@@ -6,6 +6,7 @@ pub mod client;
 pub mod closable;
 pub mod columns;
 pub mod db;
+pub mod error;
 pub mod idempotency;
 pub mod layer;
 pub mod paging;
