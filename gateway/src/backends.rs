@@ -12,6 +12,7 @@ use chrono::NaiveDate;
 use duban_kit::{
     Settings,
     client::{CallInterceptor, interceptor},
+    error::NotFound,
 };
 use duban_proto::{
     common::v1::{Date, Period},
@@ -30,15 +31,6 @@ use crate::{
     calendar::{self, period_end, to_date, to_naive},
     error::GatewayError,
 };
-
-/// Full names of the services, as `unreachable` lists them.
-pub const MEASURES: &str = "duban.measures.v1.MeasuresService";
-/// See [`MEASURES`].
-pub const TARGETS: &str = "duban.targets.v1.TargetsService";
-/// See [`MEASURES`].
-pub const REPORTING: &str = "duban.reporting.v1.ReportingService";
-/// See [`MEASURES`].
-pub const DEPARTMENTS: &str = "duban.departments.v1.DepartmentsService";
 
 /// A channel whose calls carry a token, the trace context and the remaining deadline.
 pub type Client = InterceptedService<Channel, CallInterceptor>;
@@ -422,9 +414,9 @@ pub fn unreachable(status: &Status) -> bool {
 
 fn from_measures(status: Status, plan_id: &str) -> GatewayError {
     match status.code() {
-        Code::NotFound => GatewayError::PlanNotFound(format!("plans/{plan_id}")),
+        Code::NotFound => GatewayError::from(NotFound::new("plan", format!("plans/{plan_id}"))),
         _ if unreachable(&status) => GatewayError::Dependency {
-            service: MEASURES,
+            service: mpb::measures_service_server::SERVICE_NAME,
             message: status.message().to_owned(),
         },
         _ => GatewayError::Downstream(status),

@@ -1,12 +1,12 @@
-//! Everything that can go wrong in the gateway, and its one mapping to `tonic::Status`
-//! (ErrorInfo domain `duban`, as for the whole suite).
+//! Everything that can go wrong in the gateway, and its one mapping onto the suite's
+//! error vocabulary (`duban_kit::error`; ErrorInfo domain `duban`, as for the whole suite).
 
 use duban_kit::{
     FieldViolation,
     auth::AuthError,
-    status::{invalid_argument, with_reason as kit_reason},
+    error::{self, DependencyUnavailable, NotFound},
 };
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// A gateway failure.
 #[derive(Debug, thiserror::Error)]
@@ -21,17 +21,12 @@ pub enum GatewayError {
     #[error("a department may only read its own scorecard; the caller is {0}")]
     NotOwnDepartment(String),
     /// The request has invalid fields; every one is listed.
-    #[error("invalid request: {} problem(s)", .0.len())]
+    #[error("invalid request: {}", error::summary(.0))]
     Invalid(Vec<FieldViolation>),
-    /// The plan does not exist.
-    #[error("plan {0:?} does not exist")]
-    PlanNotFound(String),
-    /// The measure is not in the plan.
-    #[error("measure {0:?} is not in the plan")]
-    MeasureNotFound(String),
-    /// The department is not in the directory.
-    #[error("department {0:?} is not in the directory")]
-    DepartmentNotFound(String),
+    /// The `plan` does not exist, a `measure` is not in it, or a `department` is not in
+    /// the directory.
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
     /// A service the view cannot do without did not answer.
     #[error("the {service} service is unavailable: {message}")]
     Dependency {
@@ -52,47 +47,18 @@ impl GatewayError {
     }
 }
 
-fn with_reason(code: Code, message: String, reason: &str, metadata: &[(&str, String)]) -> Status {
-    kit_reason(code, message, reason, metadata.iter().map(|(k, v)| (*k, v.clone())))
-}
-
 impl From<GatewayError> for Status {
     fn from(error: GatewayError) -> Status {
         let message = error.to_string();
         match error {
-            GatewayError::Auth(AuthError::Denied(_)) => {
-                with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED", &[])
+            GatewayError::Auth(auth) => auth.into(),
+            GatewayError::RoleNotAllowed(_) => error::permission_denied("ROLE_NOT_ALLOWED", message, []),
+            GatewayError::NotOwnDepartment(_) => error::permission_denied("NOT_OWN_DEPARTMENT", message, []),
+            GatewayError::Invalid(violations) => error::invalid_fields(&violations),
+            GatewayError::NotFound(not_found) => not_found.into(),
+            GatewayError::Dependency { service, message } => {
+                error::dependency_unavailable(&DependencyUnavailable { service, message })
             }
-            GatewayError::Auth(AuthError::Unavailable(_)) => with_reason(
-                Code::Unavailable,
-                message,
-                "DEPENDENCY_UNAVAILABLE",
-                &[("service", crate::backends::DEPARTMENTS.to_owned())],
-            ),
-            GatewayError::Auth(_) => with_reason(Code::Unauthenticated, message, "TOKEN_INVALID", &[]),
-            GatewayError::RoleNotAllowed(_) => with_reason(Code::PermissionDenied, message, "ROLE_NOT_ALLOWED", &[]),
-            GatewayError::NotOwnDepartment(_) => {
-                with_reason(Code::PermissionDenied, message, "NOT_OWN_DEPARTMENT", &[])
-            }
-            GatewayError::Invalid(violations) => invalid_argument(&violations),
-            GatewayError::PlanNotFound(name) => {
-                with_reason(Code::NotFound, message, "PLAN_NOT_FOUND", &[("name", name)])
-            }
-            GatewayError::MeasureNotFound(name) => with_reason(
-                Code::NotFound,
-                message,
-                "MEASURE_NOT_FOUND",
-                &[("measure_number", name)],
-            ),
-            GatewayError::DepartmentNotFound(code) => {
-                with_reason(Code::NotFound, message, "DEPARTMENT_NOT_FOUND", &[("department", code)])
-            }
-            GatewayError::Dependency { service, .. } => with_reason(
-                Code::Unavailable,
-                message,
-                "DEPENDENCY_UNAVAILABLE",
-                &[("service", service.to_owned())],
-            ),
             GatewayError::Downstream(status) => status,
         }
     }
@@ -109,9 +75,7 @@ impl GatewayError {
             | GatewayError::NotOwnDepartment(_) => H::FORBIDDEN,
             GatewayError::Auth(_) => H::UNAUTHORIZED,
             GatewayError::Invalid(_) => H::BAD_REQUEST,
-            GatewayError::PlanNotFound(_) | GatewayError::MeasureNotFound(_) | GatewayError::DepartmentNotFound(_) => {
-                H::NOT_FOUND
-            }
+            GatewayError::NotFound(_) => H::NOT_FOUND,
             GatewayError::Downstream(_) => H::BAD_GATEWAY,
         }
     }

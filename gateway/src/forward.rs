@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use axum::{Router, body::Body, extract::Request, response::Response, routing::any};
 use duban_kit::{layer::current_deadline, telemetry::inject_current_context};
+use duban_proto::{
+    departments::v1::departments_service_server, measures::v1::measures_service_server,
+    reporting::v1::reporting_service_server, targets::v1::targets_service_server,
+};
 use tonic::{Status, metadata::MetadataMap, transport::Channel};
 use tower::ServiceExt;
 
-use crate::backends::{Channels, DEPARTMENTS, MEASURES, REPORTING, TARGETS};
+use crate::backends::Channels;
 
 /// Headers that belong to one connection and must not cross the hop (HTTP/2 forbids them).
 const HOP_BY_HOP: [&str; 6] = [
@@ -28,10 +32,10 @@ const HOP_BY_HOP: [&str; 6] = [
 pub fn routes(channels: &Channels) -> Router {
     let mut router = Router::new();
     for (service, channel) in [
-        (DEPARTMENTS, &channels.departments),
-        (MEASURES, &channels.measures),
-        (TARGETS, &channels.targets),
-        (REPORTING, &channels.reporting),
+        (departments_service_server::SERVICE_NAME, &channels.departments),
+        (measures_service_server::SERVICE_NAME, &channels.measures),
+        (targets_service_server::SERVICE_NAME, &channels.targets),
+        (reporting_service_server::SERVICE_NAME, &channels.reporting),
     ] {
         let channel = channel.clone();
         router = router.route(

@@ -26,7 +26,7 @@ pub use error::GatewayError;
 pub use server::Gateway;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
-pub const SERVICE_NAME: &str = "duban.gateway.v1.DashboardService";
+pub use duban_proto::gateway::v1::dashboard_service_server::SERVICE_NAME;
 
 /// How long a downstream call may take when the incoming call sets no shorter deadline.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);

@@ -23,7 +23,7 @@ impl Dashboard {
             .measures
             .iter()
             .find(|m| m.number == request.measure_number)
-            .ok_or_else(|| GatewayError::MeasureNotFound(request.measure_number.clone()))?;
+            .ok_or_else(|| duban_kit::error::NotFound::new("measure", &request.measure_number))?;
         let snap = self.snapshot(&catalogue, as_of, true).await;
         let as_of_key = period_key(&calendar::period_of(as_of));
         let targets: Vec<pb::TargetDetail> = catalogue

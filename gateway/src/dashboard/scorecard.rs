@@ -29,7 +29,7 @@ impl Dashboard {
         let catalogue = self.backends.catalogue(&plan_id).await?;
         let code = request.department.as_str();
         if !catalogue.department_names.is_empty() && !catalogue.department_names.contains_key(code) {
-            return Err(GatewayError::DepartmentNotFound(code.to_owned()));
+            return Err(duban_kit::error::NotFound::new("department", code).into());
         }
         let parent = format!("plans/{plan_id}");
         // The department's own calendar is read with the caller's own token.

@@ -7,15 +7,16 @@ use duban_proto::{
     common::v1::Period,
     reporting::v1::{
         self as rpb, DepartmentCompliance, GetComplianceRequest, GetProgressRequest, ListReportsRequest, Report,
-        TargetProgress,
+        TargetProgress, reporting_service_server,
     },
+    targets::v1::targets_service_server,
 };
 use futures::future::join_all;
 use tonic::Code;
 
 use super::{Caller, Dashboard};
 use crate::{
-    backends::{Catalogue, REPORTING, TARGETS},
+    backends::Catalogue,
     calendar::{self, period_key, to_date},
 };
 
@@ -44,7 +45,7 @@ impl Dashboard {
         let caller = &Caller::anonymous();
         let mut snap = Snapshot::default();
         if catalogue.targets.is_none() {
-            snap.unreachable.insert(TARGETS);
+            snap.unreachable.insert(targets_service_server::SERVICE_NAME);
         }
         let parent = format!("plans/{}", catalogue.plan_id);
         // Progress is an aggregate over every department: always read as the gateway.
@@ -206,6 +207,6 @@ fn note(snap: &mut Snapshot, status: &tonic::Status) {
         tracing::warn!(message = status.message(), "reporting refused a dashboard read");
     } else {
         tracing::warn!(code = ?status.code(), message = status.message(), "reporting did not answer");
-        snap.unreachable.insert(REPORTING);
+        snap.unreachable.insert(reporting_service_server::SERVICE_NAME);
     }
 }

@@ -146,7 +146,7 @@ pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> R
                 .map_err(|status| {
                     if crate::backends::unreachable(&status) {
                         GatewayError::Dependency {
-                            service: crate::backends::REPORTING,
+                            service: duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME,
                             message: status.message().to_owned(),
                         }
                     } else {

@@ -170,10 +170,7 @@ impl Departments {
             .store
             .credential(&txn, id)
             .await?
-            .ok_or_else(|| DepartmentsError::NotFound {
-                resource: "credential",
-                name: request.name.clone(),
-            })?;
+            .ok_or_else(|| duban_kit::error::NotFound::new("credential", &request.name))?;
         let row = match row.revoke_time_us {
             Some(_) => row,
             None => {

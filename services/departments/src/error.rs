@@ -1,14 +1,14 @@
-//! Everything that can go wrong in the departments service, and its one mapping to
-//! `tonic::Status`.
+//! Everything that can go wrong in the departments service, and its one mapping onto
+//! the suite's error vocabulary (`duban_kit::error`).
 
 use duban_kit::{
     FieldViolation,
     auth::AuthError,
+    error::{self, EtagMismatch, NotFound},
     idempotency::ReplayError,
-    status::{self, with_reason},
 };
 use sea_orm::DbErr;
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// A departments-service failure.
 #[derive(Debug, thiserror::Error)]
@@ -17,16 +17,11 @@ pub enum DepartmentsError {
     #[error(transparent)]
     Auth(#[from] AuthError),
     /// The request has invalid fields; every one is listed.
-    #[error("invalid request: {} problem(s)", .0.len())]
+    #[error("invalid request: {}", error::summary(.0))]
     Invalid(Vec<FieldViolation>),
-    /// The named resource does not exist.
-    #[error("{resource} {name:?} does not exist")]
-    NotFound {
-        /// `department`, `group`, `designation`, `credential` or `unit`.
-        resource: &'static str,
-        /// What was asked for.
-        name: String,
-    },
+    /// A `department`, `group`, `designation`, `credential` or `unit` does not exist.
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
     /// A code or a spelling is already taken.
     #[error("{what} is already taken by {owner}")]
     AlreadyExists {
@@ -38,16 +33,11 @@ pub enum DepartmentsError {
         owner: String,
     },
     /// The caller's etag is stale (AIP-154).
-    #[error("{name} changed since it was read: its etag is now {current}")]
-    EtagMismatch {
-        /// The resource.
-        name: String,
-        /// Its current etag.
-        current: String,
-    },
-    /// A request id was reused for another request (AIP-155).
-    #[error("request_id was already used for a different request")]
-    RequestIdReused(FieldViolation),
+    #[error(transparent)]
+    EtagMismatch(#[from] EtagMismatch),
+    /// A request id was reused for another request (AIP-155), or its log failed.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] DbErr),
@@ -60,38 +50,19 @@ impl DepartmentsError {
     }
 }
 
-impl From<ReplayError> for DepartmentsError {
-    fn from(error: ReplayError) -> Self {
-        match error {
-            ReplayError::Reused(violation) => Self::RequestIdReused(violation),
-            ReplayError::Db(error) => Self::Db(error),
-        }
-    }
-}
-
 impl From<DepartmentsError> for Status {
     fn from(error: DepartmentsError) -> Status {
         let message = error.to_string();
         match error {
             DepartmentsError::Auth(auth) => auth.into(),
-            DepartmentsError::Invalid(violations) => status::invalid_argument(&violations),
-            DepartmentsError::RequestIdReused(violation) => status::invalid_argument(&[violation]),
-            DepartmentsError::NotFound { resource, name } => with_reason(
-                Code::NotFound,
-                message,
-                "NOT_FOUND",
-                [("resource", resource.to_owned()), ("name", name)],
-            ),
-            DepartmentsError::AlreadyExists { field, owner, .. } => with_reason(
-                Code::AlreadyExists,
-                message,
-                "ALREADY_EXISTS",
-                [("field", field), ("owner", owner)],
-            ),
-            DepartmentsError::EtagMismatch { current, .. } => {
-                with_reason(Code::Aborted, message, "ETAG_MISMATCH", [("current_etag", current)])
+            DepartmentsError::Invalid(violations) => error::invalid_fields(&violations),
+            DepartmentsError::NotFound(not_found) => not_found.into(),
+            DepartmentsError::AlreadyExists { field, owner, .. } => {
+                error::already_exists("ALREADY_EXISTS", message, [("field", field), ("owner", owner)])
             }
-            DepartmentsError::Db(db) => status::database(&db),
+            DepartmentsError::EtagMismatch(stale) => stale.into(),
+            DepartmentsError::Replay(replay) => replay.into(),
+            DepartmentsError::Db(db) => error::database(&db),
         }
     }
 }

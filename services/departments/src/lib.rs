@@ -22,7 +22,7 @@ pub use error::DepartmentsError;
 pub use service::Departments;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
-pub const SERVICE_NAME: &str = "duban.departments.v1.DepartmentsService";
+pub use duban_proto::departments::v1::departments_service_server::SERVICE_NAME;
 
 /// Starts the departments server on `settings.departments.listen`. It answers
 /// NOT_SERVING until its database is migrated and `directory` is loaded.

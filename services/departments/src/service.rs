@@ -35,10 +35,7 @@ impl Departments {
 }
 
 fn not_found(resource: &'static str, name: &str) -> DepartmentsError {
-    DepartmentsError::NotFound {
-        resource,
-        name: name.to_owned(),
-    }
+    duban_kit::error::NotFound::new(resource, name).into()
 }
 
 fn one(violation: FieldViolation) -> DepartmentsError {

@@ -9,12 +9,10 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use duban_proto::departments::v1 as pb;
+use duban_proto::departments::v1::{self as pb, departments_service_server::SERVICE_NAME as DEPARTMENTS_SERVICE};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tonic::{Code, Status, metadata::MetadataMap};
-
-use crate::status::with_reason;
 
 /// Prefix of every token Duban issues, so a leaked one is easy to recognise in a scan.
 pub const TOKEN_PREFIX: &str = "dbn_";
@@ -105,14 +103,19 @@ pub enum AuthError {
 
 impl From<AuthError> for Status {
     fn from(error: AuthError) -> Status {
-        let (code, reason) = match &error {
-            // The contracts' vocabulary: one reason for every unusable token (the message
-            // says which case), one for every refusal of a known caller.
-            AuthError::Missing | AuthError::Malformed | AuthError::Rejected => (Code::Unauthenticated, "TOKEN_INVALID"),
-            AuthError::Denied(_) => (Code::PermissionDenied, "ROLE_NOT_ALLOWED"),
-            AuthError::Unavailable(_) => (Code::Unavailable, "DEPENDENCY_UNAVAILABLE"),
-        };
-        with_reason(code, error.to_string(), reason, [])
+        // The contracts' vocabulary: one reason for every unusable token (the message
+        // says which case), one for every refusal of a known caller.
+        match error {
+            AuthError::Missing | AuthError::Malformed | AuthError::Rejected => {
+                crate::error::unauthenticated(error.to_string())
+            }
+            AuthError::Denied(message) => crate::error::permission_denied("ROLE_NOT_ALLOWED", message, []),
+            AuthError::Unavailable(_) => crate::error::unavailable(
+                "DEPENDENCY_UNAVAILABLE",
+                error.to_string(),
+                [("service", DEPARTMENTS_SERVICE.to_owned())],
+            ),
+        }
     }
 }
 

@@ -72,6 +72,15 @@ pub enum ReplayError {
     Db(#[from] DbErr),
 }
 
+impl From<ReplayError> for tonic::Status {
+    fn from(error: ReplayError) -> tonic::Status {
+        match error {
+            ReplayError::Reused(violation) => crate::error::request_id_reused(&violation),
+            ReplayError::Db(error) => crate::error::database(&error),
+        }
+    }
+}
+
 /// The response stored for `key`, if this request was already acknowledged.
 pub async fn replay<R: prost::Message + Default>(
     db: &impl ConnectionTrait,

@@ -7,6 +7,7 @@ pub mod closable;
 pub mod columns;
 pub mod csv_export;
 pub mod db;
+pub mod error;
 pub mod idempotency;
 pub mod layer;
 pub mod migration;

@@ -1,6 +1,6 @@
-//! Building `tonic::Status` values the same way everywhere: an `ErrorInfo` with a
-//! machine-readable reason, and `BadRequest` field violations naming each bad field
-//! (AIP-193). Each domain maps its own error enum through these helpers in one place.
+//! The base of every Duban status: an `ErrorInfo` with a machine-readable reason in the
+//! suite's one domain, the field violation type (AIP-193), and readers for clients and
+//! tests. The shapes built on it (NOT_FOUND, FIELD_INVALID …) live in [`crate::error`].
 
 use std::collections::HashMap;
 
@@ -28,21 +28,6 @@ impl FieldViolation {
             description: description.into(),
         }
     }
-}
-
-/// INVALID_ARGUMENT carrying every violation; the message summarises the first ones.
-pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
-    let message = match violations {
-        [] => "invalid request".to_owned(),
-        [only] => format!("{}: {}", only.field, only.description),
-        [first, rest @ ..] => format!("{}: {} (and {} more)", first.field, first.description, rest.len()),
-    };
-    let mut details = ErrorDetails::new();
-    for violation in violations {
-        details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
-    }
-    details.set_error_info("FIELD_INVALID", ERROR_DOMAIN, HashMap::new());
-    Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
 /// A status of any code with an `ErrorInfo` reason (UPPER_SNAKE_CASE) and metadata.
@@ -76,49 +61,9 @@ pub fn reason(status: &Status) -> Option<String> {
     status.get_details_error_info().map(|info| info.reason)
 }
 
-/// A database failure, logged in full and reported without internals: UNAVAILABLE
-/// when the database cannot be reached (retryable), INTERNAL otherwise.
-pub fn database(error: &sea_orm::DbErr) -> Status {
-    use sea_orm::DbErr;
-    let retryable = matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_));
-    tracing::error!(%error, "database error");
-    if retryable {
-        with_reason(
-            Code::Unavailable,
-            "the database is unavailable; retry later",
-            "DATABASE_UNAVAILABLE",
-            [],
-        )
-    } else {
-        with_reason(
-            Code::Internal,
-            "the database failed to complete the request",
-            "DATABASE_ERROR",
-            [],
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn invalid_argument_round_trips_every_violation() {
-        let status = invalid_argument(&[
-            FieldViolation::new("department.code", "must be a lowercase ascii slug"),
-            FieldViolation::new("department.kind", "must be set"),
-        ]);
-        assert_eq!(status.code(), Code::InvalidArgument);
-        assert!(
-            status
-                .message()
-                .starts_with("department.code: must be a lowercase ascii slug (and 1 more)")
-        );
-        let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
-        assert_eq!(fields, ["department.code", "department.kind"]);
-        assert_eq!(reason(&status).as_deref(), Some("FIELD_INVALID"));
-    }
 
     #[test]
     fn reasons_carry_metadata() {

@@ -10,7 +10,7 @@ use std::{
 };
 
 use duban_catalog::{Directory, DirectoryHeader, Group, GroupKind, Unit, UnitKind};
-use duban_kit::client::ServiceChannel;
+use duban_kit::{client::ServiceChannel, error::DependencyUnavailable};
 use duban_proto::departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient};
 
 use crate::error::MeasuresError;
@@ -34,10 +34,10 @@ impl DirectoryParts {
     /// header, so that a plan written for another directory is reported as such.
     pub fn directory(&self) -> Result<Directory, MeasuresError> {
         Directory::from_parts(self.header.clone(), self.units.clone(), self.groups.clone()).map_err(|error| {
-            MeasuresError::Dependency {
+            MeasuresError::from(DependencyUnavailable {
                 service: "departments",
                 message: format!("the directory it serves is inconsistent: {error}"),
-            }
+            })
         })
     }
 

@@ -1,13 +1,14 @@
-//! Everything that can go wrong in the measures service, and its one mapping to
-//! `tonic::Status`.
+//! Everything that can go wrong in the measures service, and its one mapping onto the
+//! suite's error vocabulary (`duban_kit::error`).
 
 use std::collections::HashMap;
 
 use duban_kit::{
     FieldViolation,
     auth::AuthError,
+    error::{self, DependencyUnavailable, EtagMismatch, NotFound},
     idempotency::ReplayError,
-    status::{self, ERROR_DOMAIN, with_reason},
+    status::ERROR_DOMAIN,
 };
 use sea_orm::DbErr;
 use tonic::{Code, Status};
@@ -23,7 +24,7 @@ pub enum MeasuresError {
     #[error(transparent)]
     Auth(#[from] AuthError),
     /// The request has invalid fields; every one is listed.
-    #[error("invalid request: {} problem(s)", .0.len())]
+    #[error("invalid request: {}", error::summary(.0))]
     Invalid(Vec<FieldViolation>),
     /// An imported dataset has problems; every one is listed.
     #[error("{}", dataset_message(.problems, .unresolved_units))]
@@ -33,36 +34,21 @@ pub enum MeasuresError {
         /// Units, as written, that resolve to nothing.
         unresolved_units: Vec<String>,
     },
-    /// The named resource does not exist.
-    #[error("{resource} {name:?} does not exist")]
-    NotFound {
-        /// `plan`, `revision`, `action` or `measure`.
-        resource: &'static str,
-        /// What was asked for.
-        name: String,
-    },
+    /// A `plan`, `revision`, `action` or `measure` does not exist.
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
     /// The caller's etag is stale (AIP-154), or a concurrent import won.
-    #[error("{name} changed since it was read: its etag is now {current}")]
-    EtagMismatch {
-        /// The resource.
-        name: String,
-        /// Its current etag.
-        current: String,
-    },
+    #[error(transparent)]
+    EtagMismatch(#[from] EtagMismatch),
     /// The import would undo a rebaseline.
     #[error("the import would change rebaselined targets: {0}")]
     TargetRebaselined(String),
-    /// A request id was reused for another request (AIP-155).
-    #[error("request_id was already used for a different request")]
-    RequestIdReused(FieldViolation),
-    /// A service this one needs failed or is down.
-    #[error("{service} is unavailable: {message}")]
-    Dependency {
-        /// `departments` or `targets`.
-        service: &'static str,
-        /// What it answered.
-        message: String,
-    },
+    /// A request id was reused for another request (AIP-155), or its log failed.
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    /// `departments` or `targets` failed or is down.
+    #[error(transparent)]
+    Dependency(#[from] DependencyUnavailable),
     /// The database failed.
     #[error("database: {0}")]
     Db(#[from] DbErr),
@@ -76,10 +62,7 @@ impl MeasuresError {
 
     /// A failed call to another service.
     pub fn dependency(service: &'static str, status: &Status) -> Self {
-        Self::Dependency {
-            service,
-            message: format!("{:?}: {}", status.code(), status.message()),
-        }
+        Self::Dependency(DependencyUnavailable::answered(service, status))
     }
 }
 
@@ -109,22 +92,12 @@ fn summary(problems: &[ImportProblem]) -> String {
     }
 }
 
-impl From<ReplayError> for MeasuresError {
-    fn from(error: ReplayError) -> Self {
-        match error {
-            ReplayError::Reused(violation) => Self::RequestIdReused(violation),
-            ReplayError::Db(error) => Self::Db(error),
-        }
-    }
-}
-
 impl From<MeasuresError> for Status {
     fn from(error: MeasuresError) -> Status {
         let message = error.to_string();
         match error {
             MeasuresError::Auth(auth) => auth.into(),
-            MeasuresError::Invalid(violations) => status::invalid_argument(&violations),
-            MeasuresError::RequestIdReused(violation) => status::invalid_argument(&[violation]),
+            MeasuresError::Invalid(violations) => error::invalid_fields(&violations),
             MeasuresError::DatasetInvalid {
                 problems,
                 unresolved_units,
@@ -140,31 +113,14 @@ impl From<MeasuresError> for Status {
                 details.set_error_info("DATASET_INVALID", ERROR_DOMAIN, metadata);
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
-            MeasuresError::NotFound { resource, name } => {
-                let reason = match resource {
-                    "plan" => "PLAN_NOT_FOUND",
-                    "revision" => "REVISION_NOT_FOUND",
-                    "action" => "ACTION_NOT_FOUND",
-                    _ => "MEASURE_NOT_FOUND",
-                };
-                with_reason(Code::NotFound, message, reason, [("name", name)])
+            MeasuresError::NotFound(not_found) => not_found.into(),
+            MeasuresError::EtagMismatch(stale) => stale.into(),
+            MeasuresError::TargetRebaselined(targets) => {
+                error::failed_precondition("TARGET_REBASELINED", message, [("targets", targets)])
             }
-            MeasuresError::EtagMismatch { current, .. } => {
-                with_reason(Code::Aborted, message, "ETAG_MISMATCH", [("current_etag", current)])
-            }
-            MeasuresError::TargetRebaselined(targets) => with_reason(
-                Code::FailedPrecondition,
-                message,
-                "TARGET_REBASELINED",
-                [("targets", targets)],
-            ),
-            MeasuresError::Dependency { service, .. } => with_reason(
-                Code::Unavailable,
-                message,
-                "DEPENDENCY_UNAVAILABLE",
-                [("service", service.to_owned())],
-            ),
-            MeasuresError::Db(db) => status::database(&db),
+            MeasuresError::Replay(replay) => replay.into(),
+            MeasuresError::Dependency(dependency) => dependency.into(),
+            MeasuresError::Db(db) => error::database(&db),
         }
     }
 }

@@ -56,10 +56,10 @@ impl Measures {
             && !etag.is_empty()
             && etag != convert::etag(current.plan.current_revision)
         {
-            return Err(MeasuresError::EtagMismatch {
+            return Err(MeasuresError::from(duban_kit::error::EtagMismatch {
                 name: convert::plan_name(&id, None),
                 current: convert::etag(current.plan.current_revision),
-            });
+            }));
         }
         if let Some(current) = current.as_ref().filter(|c| c.revision.content_sha256 == sha) {
             let response = pb::ImportPlanResponse {
@@ -155,10 +155,10 @@ impl Measures {
         if !stored {
             txn.rollback().await?;
             let now = self.store.plan(&id).await?.map_or(0, |row| row.current_revision);
-            let conflict = MeasuresError::EtagMismatch {
+            let conflict = MeasuresError::from(duban_kit::error::EtagMismatch {
                 name: convert::plan_name(&id, None),
                 current: convert::etag(now),
-            };
+            });
             return idempotency::replay_or_conflict(self.store.db(), &key, conflict).await;
         }
         tracing::info!(plan = %id, revision, ?outcome, "imported plan");

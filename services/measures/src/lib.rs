@@ -46,7 +46,7 @@ pub use error::MeasuresError;
 pub use service::Measures;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
-pub const SERVICE_NAME: &str = "duban.measures.v1.MeasuresService";
+pub use duban_proto::measures::v1::measures_service_server::SERVICE_NAME;
 
 /// How long a call to another service may take when the incoming call sets no shorter
 /// deadline.

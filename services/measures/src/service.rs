@@ -62,7 +62,7 @@ impl Measures {
     /// the missing child `resource`.
     pub(crate) async fn load_or(&self, id: &str, resource: &'static str, name: &str) -> Result<Loaded> {
         match self.load(id, None).await {
-            Err(MeasuresError::NotFound { .. }) => Err(not_found(resource, name)),
+            Err(MeasuresError::NotFound(_)) => Err(not_found(resource, name)),
             other => other,
         }
     }
@@ -183,10 +183,7 @@ pub(crate) fn parse_child(name: &str, collection: &str) -> Result<(String, Strin
 }
 
 pub(crate) fn not_found(resource: &'static str, name: &str) -> MeasuresError {
-    MeasuresError::NotFound {
-        resource,
-        name: name.to_owned(),
-    }
+    duban_kit::error::NotFound::new(resource, name).into()
 }
 
 pub(crate) fn one(violation: FieldViolation) -> MeasuresError {

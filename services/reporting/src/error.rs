@@ -1,16 +1,17 @@
-//! Everything that can go wrong in the reporting service, and its one mapping to
-//! `tonic::Status` (ErrorInfo domain `duban.reporting.v1`, reasons as the contract names
-//! them).
+//! Everything that can go wrong in the reporting service, and its one mapping onto the
+//! suite's error vocabulary (`duban_kit::error`; ErrorInfo domain `duban`, reasons as the
+//! contract names them).
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use duban_kit::{FieldViolation, auth::AuthError, idempotency::ReplayError};
+use duban_kit::{
+    FieldViolation,
+    auth::AuthError,
+    error::{self, DependencyUnavailable, EtagMismatch, NotFound},
+    idempotency::ReplayError,
+};
 use sea_orm::DbErr;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
-
-/// The `ErrorInfo.domain` of this service's errors.
-pub const ERROR_DOMAIN: &str = duban_kit::status::ERROR_DOMAIN;
+use tonic::Status;
 
 /// A reporting-service failure.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -25,21 +26,14 @@ pub enum ReportingError {
     #[error("{0}")]
     NotOwnDepartment(String),
     /// The request has invalid fields; every one is listed.
-    #[error("invalid request: {}", summary(.0))]
+    #[error("invalid request: {}", error::summary(.0))]
     Invalid(Vec<FieldViolation>),
     /// A request id was reused for another request (AIP-155).
     #[error("request_id was already used for a different request")]
     RequestIdReused(FieldViolation),
-    /// The named resource does not exist.
-    #[error("{resource} {name:?} does not exist")]
-    NotFound {
-        /// `PLAN_NOT_FOUND`, `REPORT_NOT_FOUND` or `REVISION_NOT_FOUND`.
-        reason: &'static str,
-        /// What kind of resource.
-        resource: &'static str,
-        /// What was asked for.
-        name: String,
-    },
+    /// A `plan`, `report` or `revision` does not exist.
+    #[error(transparent)]
+    NotFound(#[from] NotFound),
     /// The department is not responsible for the measure (authorisation, AIP-211).
     #[error("{department} is not responsible for measure {measure}")]
     NotResponsible {
@@ -58,14 +52,9 @@ pub enum ReportingError {
         /// Position of the value in the report.
         index: usize,
     },
-    /// The etag is stale (AIP-154).
-    #[error("{name} changed since it was read: its etag is now {current:?}")]
-    EtagMismatch {
-        /// The report.
-        name: String,
-        /// Its current etag, empty if none exists.
-        current: String,
-    },
+    /// The etag is stale (AIP-154); the current one is empty if the report does not exist.
+    #[error(transparent)]
+    EtagMismatch(#[from] EtagMismatch),
     /// The latest revision is not in a state that allows the review.
     #[error("the latest revision of {name} is {state}, not STATE_SUBMITTED")]
     InvalidState {
@@ -91,22 +80,20 @@ pub enum ReportingError {
     /// The server is shutting down (the writer is gone).
     #[error("the server is shutting down; retry")]
     ShuttingDown,
-    /// The database failed.
+    /// The database failed (shared, so that the error can be both answered and audited).
     #[error("database: {0}")]
-    Db(String),
-}
-
-fn summary(violations: &[FieldViolation]) -> String {
-    match violations {
-        [] => "invalid request".to_owned(),
-        [only] => format!("{}: {}", only.field, only.description),
-        [first, rest @ ..] => format!("{}: {} (and {} more)", first.field, first.description, rest.len()),
-    }
+    Db(Arc<DbErr>),
 }
 
 impl From<DbErr> for ReportingError {
     fn from(error: DbErr) -> Self {
-        Self::Db(error.to_string())
+        Self::Db(Arc::new(error))
+    }
+}
+
+impl From<crate::writer::WriterStopped> for ReportingError {
+    fn from(_: crate::writer::WriterStopped) -> Self {
+        Self::ShuttingDown
     }
 }
 
@@ -124,87 +111,44 @@ impl ReportingError {
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldViolation::new(field, description)])
     }
-
-    /// The gRPC code, the ErrorInfo reason and its metadata.
-    pub fn parts(&self) -> (Code, &'static str, Vec<(&'static str, String)>) {
-        match self {
-            Self::Auth(AuthError::Denied(_)) => (Code::PermissionDenied, "ROLE_NOT_ALLOWED", vec![]),
-            Self::Auth(AuthError::Unavailable(_)) => (
-                Code::Unavailable,
-                "DEPENDENCY_UNAVAILABLE",
-                vec![("service", "departments".to_owned())],
-            ),
-            Self::Auth(_) => (Code::Unauthenticated, "TOKEN_INVALID", vec![]),
-            Self::RoleNotAllowed(_) => (Code::PermissionDenied, "ROLE_NOT_ALLOWED", vec![]),
-            Self::NotOwnDepartment(_) => (Code::PermissionDenied, "NOT_OWN_DEPARTMENT", vec![]),
-            Self::Invalid(_) => (Code::InvalidArgument, "FIELD_INVALID", vec![]),
-            Self::RequestIdReused(_) => (Code::InvalidArgument, "REQUEST_ID_REUSED", vec![]),
-            Self::NotFound { reason, resource, name } => (
-                Code::NotFound,
-                reason,
-                vec![("resource", (*resource).to_owned()), ("name", name.clone())],
-            ),
-            Self::NotResponsible { department, measure } => (
-                Code::PermissionDenied,
-                "DEPARTMENT_NOT_RESPONSIBLE",
-                vec![("department", department.clone()), ("measure", measure.clone())],
-            ),
-            Self::NotReporter { department, target, .. } => (
-                Code::PermissionDenied,
-                "TARGET_NOT_REPORTED",
-                vec![("department", department.clone()), ("target", target.clone())],
-            ),
-            Self::EtagMismatch { current, .. } => {
-                (Code::Aborted, "ETAG_MISMATCH", vec![("current_etag", current.clone())])
-            }
-            Self::InvalidState { state, .. } => (
-                Code::FailedPrecondition,
-                "INVALID_STATE",
-                vec![("state", state.clone())],
-            ),
-            Self::TooManyItems(_) => (Code::ResourceExhausted, "TOO_MANY_ITEMS", vec![]),
-            Self::EventsExpired(_) => (Code::OutOfRange, "EVENTS_EXPIRED", vec![]),
-            Self::Dependency { service, .. } => (
-                Code::Unavailable,
-                "DEPENDENCY_UNAVAILABLE",
-                vec![("service", (*service).to_owned())],
-            ),
-            Self::ShuttingDown => (Code::Unavailable, "SHUTTING_DOWN", vec![]),
-            Self::Db(_) => (Code::Internal, "DATABASE_ERROR", vec![]),
-        }
-    }
-
-    /// Every invalid field, for INVALID_ARGUMENT.
-    pub fn violations(&self) -> Vec<FieldViolation> {
-        match self {
-            Self::Invalid(violations) => violations.clone(),
-            Self::RequestIdReused(violation) => vec![violation.clone()],
-            _ => Vec::new(),
-        }
-    }
-
-    /// The message a client sees: database details stay in the log.
-    pub fn public_message(&self) -> String {
-        match self {
-            Self::Db(error) => {
-                tracing::error!(%error, "database error");
-                "the database failed to complete the request".to_owned()
-            }
-            other => other.to_string(),
-        }
-    }
 }
 
 impl From<ReportingError> for Status {
     fn from(error: ReportingError) -> Status {
-        let (code, reason, metadata) = error.parts();
-        let metadata: HashMap<String, String> = metadata.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        let mut details = ErrorDetails::new();
-        for violation in error.violations() {
-            details.add_bad_request_violation(violation.field, violation.description);
+        let message = error.to_string();
+        match error {
+            ReportingError::Auth(auth) => auth.into(),
+            ReportingError::RoleNotAllowed(_) => error::permission_denied("ROLE_NOT_ALLOWED", message, []),
+            ReportingError::NotOwnDepartment(_) => error::permission_denied("NOT_OWN_DEPARTMENT", message, []),
+            ReportingError::Invalid(violations) => error::invalid_fields(&violations),
+            ReportingError::RequestIdReused(violation) => error::request_id_reused(&violation),
+            ReportingError::NotFound(not_found) => not_found.into(),
+            ReportingError::NotResponsible { department, measure } => error::permission_denied(
+                "DEPARTMENT_NOT_RESPONSIBLE",
+                message,
+                [("department", department), ("measure", measure)],
+            ),
+            ReportingError::NotReporter { department, target, .. } => error::permission_denied(
+                "TARGET_NOT_REPORTED",
+                message,
+                [("department", department), ("target", target)],
+            ),
+            ReportingError::EtagMismatch(stale) => stale.into(),
+            ReportingError::InvalidState { state, .. } => {
+                error::failed_precondition("INVALID_STATE", message, [("state", state)])
+            }
+            ReportingError::TooManyItems(_) => error::resource_exhausted("TOO_MANY_ITEMS", message),
+            ReportingError::EventsExpired(_) => error::out_of_range("EVENTS_EXPIRED", message),
+            ReportingError::Dependency {
+                service,
+                message: answered,
+            } => error::dependency_unavailable(&DependencyUnavailable {
+                service,
+                message: answered,
+            }),
+            ReportingError::ShuttingDown => error::unavailable("SHUTTING_DOWN", message, []),
+            ReportingError::Db(db) => error::database(&db),
         }
-        details.set_error_info(reason, ERROR_DOMAIN, metadata);
-        Status::with_error_details(code, error.public_message(), details)
     }
 }
 
@@ -218,13 +162,13 @@ mod tests {
             FieldViolation::new("report.metric_values[0].unit", "must be the target's unit"),
             FieldViolation::new("report.narrative", "too long"),
         ]));
-        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
         assert_eq!(duban_kit::status::field_violations(&status).len(), 2);
         assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("FIELD_INVALID"));
         let status = Status::from(ReportingError::Auth(AuthError::Rejected));
-        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
         assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_INVALID"));
-        let status = Status::from(ReportingError::Db("secret detail".into()));
+        let status = Status::from(ReportingError::from(DbErr::Custom("secret detail".into())));
         assert!(!status.message().contains("secret"));
     }
 }

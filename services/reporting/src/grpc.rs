@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     error::ReportingError,
-    service::{Item, MAX_STREAM_ITEMS, Reporting, Turn, method},
+    service::{Item, MAX_STREAM_ITEMS, Reporting, ReviewRequest, Turn, method},
 };
 
 /// What the handlers need once the database is ready.
@@ -50,14 +50,15 @@ impl ReportingGrpc {
 /// The stream of WatchReportEvents.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReportEventsResponse, Status>> + Send>>;
 
+/// A stream item's error: the status it would have had, read back from that status so
+/// that the two cannot differ.
 fn item_error(error: &ReportingError) -> pb::ItemError {
-    let (code, reason, _) = error.parts();
+    let status = Status::from(error.clone());
     pb::ItemError {
-        code: code as i32,
-        message: error.public_message(),
-        reason: reason.to_owned(),
-        field_violations: error
-            .violations()
+        code: status.code() as i32,
+        message: status.message().to_owned(),
+        reason: duban_kit::status::reason(&status).unwrap_or_default(),
+        field_violations: duban_kit::status::field_violations(&status)
             .into_iter()
             .map(|v| pb::FieldViolation {
                 field: v.field,
@@ -189,23 +190,13 @@ impl ReportingService for ReportingGrpc {
     async fn accept_report(&self, request: Request<pb::AcceptReportRequest>) -> Reply<pb::Report> {
         let (state, caller) = self.caller(&request).await?;
         let r = request.get_ref();
-        reply(
-            state
-                .reporting
-                .review(&caller, &r.name, &r.etag, &r.comment, &r.request_id, true, r)
-                .await,
-        )
+        reply(state.reporting.review(&caller, ReviewRequest::from(r), r).await)
     }
 
     async fn return_report(&self, request: Request<pb::ReturnReportRequest>) -> Reply<pb::Report> {
         let (state, caller) = self.caller(&request).await?;
         let r = request.get_ref();
-        reply(
-            state
-                .reporting
-                .review(&caller, &r.name, &r.etag, &r.reason, &r.request_id, false, r)
-                .await,
-        )
+        reply(state.reporting.review(&caller, ReviewRequest::from(r), r).await)
     }
 
     async fn get_progress(&self, request: Request<pb::GetProgressRequest>) -> Reply<pb::GetProgressResponse> {

@@ -26,7 +26,7 @@ pub use error::ReportingError;
 pub use service::Reporting;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
-pub const SERVICE_NAME: &str = "duban.reporting.v1.ReportingService";
+pub use duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME;
 
 /// How long a call to another service may take when the incoming call sets no shorter
 /// deadline.

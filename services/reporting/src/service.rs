@@ -1,17 +1,20 @@
 //! The reporting domain: authorisation (before validation, AIP-211), validation,
 //! idempotency, review workflow, progress, compliance, events and audit. Writes go
-//! through the group-commit [`Writer`]; reads go straight to the store.
+//! through the group-commit [`Writer`] as `journal` jobs; reads go straight to the store.
 //!
 //! Each RPC family lives in its own submodule: `submitting`, `reviewing`, `reading`,
-//! `progress_query`, `compliance_query`, `events` and `audit`. This module holds the
+//! `progress_query`, `compliance_query`, `events` and `audit`; `submission` builds the
+//! rows of a submission, and `journal` is the writer's job. This module holds the
 //! shared state and the checks more than one of them needs.
 
 mod audit;
 mod compliance_query;
 mod events;
+mod journal;
 mod progress_query;
 mod reading;
 mod reviewing;
+mod submission;
 mod submitting;
 
 use duban_kit::Principal;
@@ -20,16 +23,12 @@ use tokio_util::sync::CancellationToken;
 
 pub use compliance_query::expected_measures;
 pub use events::EVENT_RETENTION_US;
+pub use journal::Event;
+pub use reviewing::{ReviewDecision, ReviewRequest};
 pub use submitting::{Item, MAX_STREAM_ITEMS, Turn};
 
-use crate::{
-    calendar,
-    catalog::Catalog,
-    convert,
-    error::ReportingError,
-    store::ReportStore,
-    writer::{AuditInfo, Event, Op, Writer},
-};
+use crate::{calendar, catalog::Catalog, convert, error::ReportingError, store::ReportStore};
+use journal::{AuditInfo, Journal, WriteJob, Writer};
 
 /// Full method names, as audit records name them.
 pub mod method {
@@ -74,7 +73,13 @@ impl Reporting {
     /// The domain over a store; starts the writer task.
     pub fn new(store: ReportStore, catalog: Catalog, count_submitted: bool, stopping: CancellationToken) -> Self {
         let (events, _) = broadcast::channel(4096);
-        let writer = Writer::start(store.clone(), events.clone());
+        let writer = Writer::start(
+            store.db().clone(),
+            Journal {
+                store: store.clone(),
+                events: events.clone(),
+            },
+        );
         Self {
             store,
             writer,
@@ -87,7 +92,7 @@ impl Reporting {
 
     /// Records a refused or failed call and returns its error.
     async fn refuse(&self, audit: AuditInfo, error: ReportingError) -> ReportingError {
-        if let Err(audit_error) = self.writer.write(Op::AuditOnly(Err(error.clone())), audit).await {
+        if let Err(audit_error) = self.writer.write(WriteJob::audit_only(Err(error.clone()), audit)).await {
             tracing::error!(error = %audit_error, "cannot record an audit record");
         }
         error

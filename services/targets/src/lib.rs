@@ -27,7 +27,7 @@ pub use error::TargetsError;
 pub use service::Targets;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
-pub const SERVICE_NAME: &str = "duban.targets.v1.TargetsService";
+pub use duban_proto::targets::v1::targets_service_server::SERVICE_NAME;
 
 /// Starts the targets server on `settings.targets.listen`. It answers NOT_SERVING until
 /// its database is migrated. Tokens are checked by the departments server at

@@ -56,7 +56,7 @@ impl Targets {
             return Err(TargetsError::Invalid(violations));
         }
         if self.store.plan(self.store.db(), plan).await?.is_none() {
-            return Err(not_found("PLAN_NOT_FOUND", "plan", &request.parent));
+            return Err(not_found("plan", &request.parent));
         }
         if !request.department.is_empty() {
             self.check_department(&request.department).await?;
@@ -93,7 +93,7 @@ impl Targets {
             .await?
             .is_none()
         {
-            return Err(not_found("TARGET_NOT_FOUND", "target", &request.name));
+            return Err(not_found("target", &request.name));
         }
         let (rows, total) = self
             .store
@@ -138,7 +138,7 @@ impl Targets {
             .store
             .plan(self.store.db(), &row.plan)
             .await?
-            .ok_or_else(|| not_found("PLAN_NOT_FOUND", "plan", &format!("plans/{}", row.plan)))?;
+            .ok_or_else(|| not_found("plan", &format!("plans/{}", row.plan)))?;
         let start = convert::date_from_str(&plan.effective_from);
         let shape = convert::shape(&row, start);
         let point = |point: crate::trajectory::Point, period| pb::TrajectoryPoint {
@@ -203,10 +203,11 @@ impl Targets {
                     format!("{code:?} is not a department code in the directory"),
                 ))
             }
-            Err(status) => Err(TargetsError::Dependency {
+            Err(status) => Err(duban_kit::error::DependencyUnavailable {
                 service: "departments",
                 message: status.message().to_owned(),
-            }),
+            }
+            .into()),
         }
     }
 }

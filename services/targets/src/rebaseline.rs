@@ -65,17 +65,17 @@ impl Targets {
             .target(db, &reference.plan, &reference.code)
             .await?
             .filter(|pointer| !pointer.retired)
-            .ok_or_else(|| not_found("TARGET_NOT_FOUND", "target", &request.name))?;
+            .ok_or_else(|| not_found("target", &request.name))?;
         let current = self
             .store
             .revision(db, &reference.plan, &reference.code, pointer.revision)
             .await?
-            .ok_or_else(|| not_found("TARGET_NOT_FOUND", "target", &request.name))?;
+            .ok_or_else(|| not_found("target", &request.name))?;
         let plan = self
             .store
             .plan(db, &reference.plan)
             .await?
-            .ok_or_else(|| not_found("PLAN_NOT_FOUND", "plan", &format!("plans/{}", reference.plan)))?;
+            .ok_or_else(|| not_found("plan", &format!("plans/{}", reference.plan)))?;
         let window = Window {
             from: convert::date_from_str(&plan.effective_from),
             to: convert::date_from_str(&plan.effective_to),
@@ -116,10 +116,10 @@ impl Targets {
         content.milestones = convert::milestones_from_proto(&milestones);
         let name = convert::target_name(&reference.plan, &reference.code);
         if request.etag != convert::etag(current.revision) {
-            return Err(TargetsError::EtagMismatch {
+            return Err(TargetsError::from(duban_kit::error::EtagMismatch {
                 name,
                 current: convert::etag(current.revision),
-            });
+            }));
         }
         if content.diff(&content_of(&current)).is_empty() {
             return Ok(convert::target(&current, true));
@@ -162,10 +162,10 @@ impl Targets {
                 .target(self.store.db(), &reference.plan, &reference.code)
                 .await?
                 .map_or(read_revision, |pointer| pointer.revision);
-            let conflict = TargetsError::EtagMismatch {
+            let conflict = TargetsError::from(duban_kit::error::EtagMismatch {
                 name,
                 current: convert::etag(now),
-            };
+            });
             return idempotency::replay_or_conflict(self.store.db(), &key, conflict).await;
         }
         self.finish(txn, key, response).await

@@ -45,14 +45,14 @@ impl Targets {
             .store
             .target(db, &reference.plan, &reference.code)
             .await?
-            .ok_or_else(|| not_found("TARGET_NOT_FOUND", "target", name))?;
+            .ok_or_else(|| not_found("target", name))?;
         match reference.revision {
             Some(revision) => self
                 .store
                 .revision(db, &reference.plan, &reference.code, revision)
                 .await?
-                .ok_or_else(|| not_found("REVISION_NOT_FOUND", "revision", name)),
-            None if pointer.retired => Err(not_found("TARGET_NOT_FOUND", "target", name)),
+                .ok_or_else(|| not_found("revision", name)),
+            None if pointer.retired => Err(not_found("target", name)),
             None => {
                 self.revision_of(&reference.plan, &reference.code, pointer.revision)
                     .await
@@ -64,13 +64,7 @@ impl Targets {
         self.store
             .revision(self.store.db(), plan, code, revision)
             .await?
-            .ok_or_else(|| {
-                not_found(
-                    "REVISION_NOT_FOUND",
-                    "revision",
-                    &convert::revision_name(plan, code, revision),
-                )
-            })
+            .ok_or_else(|| not_found("revision", &convert::revision_name(plan, code, revision)))
     }
 }
 
@@ -111,12 +105,8 @@ pub fn parse_target_name(name: &str, field: &str, allow_revision: bool) -> Resul
     })
 }
 
-pub(crate) fn not_found(reason: &'static str, resource: &'static str, name: &str) -> TargetsError {
-    TargetsError::NotFound {
-        reason,
-        resource,
-        name: name.to_owned(),
-    }
+pub(crate) fn not_found(resource: &'static str, name: &str) -> TargetsError {
+    duban_kit::error::NotFound::new(resource, name).into()
 }
 
 pub(crate) fn one(violation: FieldViolation) -> TargetsError {

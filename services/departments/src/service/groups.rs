@@ -131,10 +131,10 @@ impl Departments {
             && !draft.etag.is_empty()
             && draft.etag != convert::etag(current.version)
         {
-            return Err(DepartmentsError::EtagMismatch {
+            return Err(DepartmentsError::from(duban_kit::error::EtagMismatch {
                 name: convert::designation_name(&draft.group, &draft.scope),
                 current: convert::etag(current.version),
-            });
+            }));
         }
         let row = designation::Model {
             group_code: draft.group.clone(),
@@ -165,10 +165,10 @@ impl Departments {
         if !written {
             txn.rollback().await?;
             let now = self.store.designation(&draft.group, &draft.scope).await?;
-            let conflict = DepartmentsError::EtagMismatch {
+            let conflict = DepartmentsError::from(duban_kit::error::EtagMismatch {
                 name: convert::designation_name(&draft.group, &draft.scope),
                 current: now.map_or_else(String::new, |row| convert::etag(row.version)),
-            };
+            });
             return idempotency::replay_or_conflict(self.store.db(), &key, conflict).await;
         }
         self.finish(txn, key, response).await

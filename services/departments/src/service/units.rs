@@ -123,10 +123,10 @@ impl Departments {
             .await?
             .ok_or_else(|| not_found("department", &patch.name))?;
         if !patch.etag.is_empty() && patch.etag != convert::etag(current.version) {
-            return Err(DepartmentsError::EtagMismatch {
+            return Err(DepartmentsError::from(duban_kit::error::EtagMismatch {
                 name: patch.name,
                 current: convert::etag(current.version),
-            });
+            }));
         }
         let paths: Vec<&str> = request
             .update_mask
@@ -184,10 +184,10 @@ impl Departments {
         if !self.store.update_unit_if_version(&txn, row, read_version).await? {
             txn.rollback().await?;
             let now = self.store.unit(&code).await?.map_or(read_version, |row| row.version);
-            let conflict = DepartmentsError::EtagMismatch {
+            let conflict = DepartmentsError::from(duban_kit::error::EtagMismatch {
                 name: format!("departments/{code}"),
                 current: convert::etag(now),
-            };
+            });
             return idempotency::replay_or_conflict(self.store.db(), &key, conflict).await;
         }
         self.store

@@ -147,11 +147,10 @@ impl Catalog {
                 let mut cache = self.cache();
                 cache.plans.remove(code);
                 cache.plan_failures.remove(code);
-                Err(ReportingError::NotFound {
-                    reason: "PLAN_NOT_FOUND",
-                    resource: "plan",
-                    name: format!("plans/{code}"),
-                })
+                Err(ReportingError::from(duban_kit::error::NotFound::new(
+                    "plan",
+                    format!("plans/{code}"),
+                )))
             }
             Err(error) => {
                 let now = Instant::now();

@@ -3,8 +3,9 @@
 use duban_kit::{Principal, auth::Verified, paging::Page};
 use duban_proto::reporting::v1 as pb;
 
+use super::journal::AuditInfo;
 use super::{Reporting, Result, role_not_allowed};
-use crate::{convert, error::ReportingError, store::AuditFilter, writer::AuditInfo};
+use crate::{convert, error::ReportingError, store::AuditFilter};
 
 impl Reporting {
     /// ListAuditRecords.

@@ -1,6 +1,6 @@
 //! Reading reports: one report or revision, a filtered page of reports, a report's revisions.
 
-use duban_kit::{Principal, auth::Verified, paging::Page};
+use duban_kit::{Principal, auth::Verified, error::NotFound, paging::Page};
 use duban_proto::reporting::v1 as pb;
 
 use super::{Reporting, Result, parent_plan};
@@ -26,20 +26,12 @@ impl Reporting {
             .store
             .pointer(self.store.db(), &key)
             .await?
-            .ok_or_else(|| ReportingError::NotFound {
-                reason: "REPORT_NOT_FOUND",
-                resource: "report",
-                name: key.name(),
-            })?;
+            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))?;
         let row = self
             .store
             .revision(self.store.db(), &key, revision.unwrap_or(pointer.revision))
             .await?
-            .ok_or_else(|| ReportingError::NotFound {
-                reason: "REVISION_NOT_FOUND",
-                resource: "revision",
-                name: name.to_owned(),
-            })?;
+            .ok_or_else(|| ReportingError::from(NotFound::new("revision", name.to_owned())))?;
         Ok(convert::report(&row, &pointer, plan.cadence, revision.is_some()))
     }
 
@@ -113,11 +105,7 @@ impl Reporting {
             .store
             .pointer(self.store.db(), &key)
             .await?
-            .ok_or_else(|| ReportingError::NotFound {
-                reason: "REPORT_NOT_FOUND",
-                resource: "report",
-                name: key.name(),
-            })?;
+            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))?;
         let (rows, total) = self.store.revisions(&key, page.offset, page.size).await?;
         Ok(pb::ListReportRevisionsResponse {
             reports: rows

@@ -1,4 +1,5 @@
-//! Submitting a report: authorisation before validation, idempotent replay, validation, and the writer job.
+//! Submitting a report: authorisation before validation, idempotent replay, validation,
+//! then the [`Submission`] goes to the writer (or, for validate_only, is only decided).
 
 use std::collections::BTreeSet;
 
@@ -9,13 +10,17 @@ use duban_kit::{
 };
 use duban_proto::reporting::v1 as pb;
 
-use super::{Reporting, Result, parent_plan, role_not_allowed};
+use super::{
+    Reporting, Result,
+    journal::{AuditInfo, WriteJob},
+    parent_plan, role_not_allowed,
+    submission::Submission,
+};
 use crate::{
     calendar::{self, Month},
     convert::{self, ReportKey},
     error::ReportingError,
     validate,
-    writer::{AuditInfo, Op, SubmitOp},
 };
 use tokio::sync::oneshot;
 
@@ -124,25 +129,25 @@ impl Reporting {
                 let resource = ReportKey::parse(&report.name).map(|(k, _)| k.revision_name(report.revision));
                 let _ = self
                     .writer
-                    .write(Op::AuditOnly(Ok(resource.unwrap_or_default())), audit)
+                    .write(WriteJob::audit_only(Ok(resource.unwrap_or_default()), audit))
                     .await;
                 Ok(*report)
             }
-            Ok(Prepared::Write(op)) if request.validate_only => {
-                let report = self.would_store(&op).await;
-                match report {
+            Ok(Prepared::Write(submission)) if request.validate_only => {
+                match submission.would_store(&self.store).await {
                     Ok(report) => {
-                        let _ = self.writer.write(Op::AuditOnly(Ok(op.key.name())), audit).await;
+                        let resource = Ok(submission.key.name());
+                        let _ = self.writer.write(WriteJob::audit_only(resource, audit)).await;
                         Ok(report)
                     }
                     Err(error) => Err(self.refuse(audit, error).await),
                 }
             }
-            Ok(Prepared::Write(op)) => {
+            Ok(Prepared::Write(submission)) => {
                 turn.wait().await;
-                let committed = self.writer.queue(Op::Submit(op), audit).await;
+                let committed = self.writer.queue(WriteJob::change(*submission, audit)).await;
                 turn.pass();
-                committed?.await
+                Ok(committed?.await?.report)
             }
         }
     }
@@ -259,8 +264,9 @@ impl Reporting {
         }
         let mut report = report.clone();
         validate::fill_milestones(&mut report, &plan);
-        let period = Month::from_proto(report.period.as_ref()).expect("validated");
-        Ok(Prepared::Write(Box::new(SubmitOp {
+        let period = Month::from_proto(report.period.as_ref())
+            .ok_or_else(|| ReportingError::invalid("report.period", "must be a month"))?;
+        Ok(Prepared::Write(Box::new(Submission {
             key: ReportKey {
                 plan: plan_code,
                 measure: report.measure_number.clone(),
@@ -278,47 +284,9 @@ impl Reporting {
             request: request_key,
         })))
     }
-
-    /// What a validate_only submission would store (etag checked, nothing written).
-    async fn would_store(&self, op: &SubmitOp) -> Result<pb::Report> {
-        let pointer = self.store.pointer(self.store.db(), &op.key).await?;
-        let latest = match &pointer {
-            Some(p) => self.store.revision(self.store.db(), &op.key, p.revision).await?,
-            None => None,
-        };
-        if !op.etag.is_empty() {
-            let current = latest.as_ref().map(|r| r.etag.clone()).unwrap_or_default();
-            if current != op.etag {
-                return Err(ReportingError::EtagMismatch {
-                    name: op.key.name(),
-                    current,
-                });
-            }
-        }
-        let revision = pointer.as_ref().map_or(1, |p| p.revision + 1);
-        let first = pointer.as_ref().map_or(op.submit_time_us, |p| p.first_submit_time_us);
-        let due = op.cadence.due_date(op.key.period);
-        Ok(pb::Report {
-            name: op.key.name(),
-            department: op.key.department.clone(),
-            state: pb::report::State::Submitted as i32,
-            revision,
-            etag: convert::etag(revision, pb::report::State::Submitted),
-            submitted_by: Some(op.principal.to_proto(&op.credential)),
-            submit_time: Some(convert::timestamp(op.submit_time_us)),
-            first_submit_time: Some(convert::timestamp(first)),
-            due_date: Some(calendar::date_to_proto(due)),
-            on_time: first < calendar::end_of_day_us(due),
-            review: None,
-            return_reason: pointer.map(|p| p.return_reason).unwrap_or_default(),
-            backfilled: op.backfilled,
-            plan_revision: op.plan_revision,
-            ..op.report.clone()
-        })
-    }
 }
 
 enum Prepared {
     Replay(Box<pb::Report>),
-    Write(Box<SubmitOp>),
+    Write(Box<Submission>),
 }

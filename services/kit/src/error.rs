@@ -1,0 +1,303 @@
+//! The suite's one error vocabulary: the failures every service shares, and one function
+//! per shape of `tonic::Status` (code, `ErrorInfo` reason in domain `duban`, and the
+//! detail that shape carries). Each service maps its own error enum onto these, case by
+//! case, so a client handles a reason the same way whichever server answered.
+
+use sea_orm::DbErr;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::status::{FieldViolation, with_reason};
+
+/// The named resource does not exist. Its status says which kind of resource:
+/// reason `<TYPE>_NOT_FOUND` (for example `PLAN_NOT_FOUND`) and a `google.rpc.ResourceInfo`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{resource_type} {name:?} does not exist")]
+pub struct NotFound {
+    /// The kind of resource, a lowercase noun: `plan`, `unit`, `report`, `revision` …
+    pub resource_type: &'static str,
+    /// What was asked for, usually the resource name (`plans/jiading-2023`).
+    pub name: String,
+}
+
+impl NotFound {
+    /// `resource_type` `name` does not exist.
+    pub fn new(resource_type: &'static str, name: impl Into<String>) -> Self {
+        Self {
+            resource_type,
+            name: name.into(),
+        }
+    }
+
+    /// The `ErrorInfo` reason: the resource type in UPPER_SNAKE_CASE, then `_NOT_FOUND`.
+    pub fn reason(&self) -> String {
+        format!(
+            "{}_NOT_FOUND",
+            self.resource_type.to_ascii_uppercase().replace([' ', '-'], "_")
+        )
+    }
+}
+
+impl From<NotFound> for Status {
+    fn from(error: NotFound) -> Status {
+        not_found(&error)
+    }
+}
+
+/// The caller's etag is stale (AIP-154): ABORTED, reason `ETAG_MISMATCH`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} changed since it was read: its etag is now {current:?}")]
+pub struct EtagMismatch {
+    /// The resource.
+    pub name: String,
+    /// Its current etag, empty if it does not exist yet.
+    pub current: String,
+}
+
+impl From<EtagMismatch> for Status {
+    fn from(error: EtagMismatch) -> Status {
+        etag_mismatch(&error)
+    }
+}
+
+/// Another service this one needs failed or is down: UNAVAILABLE, reason
+/// `DEPENDENCY_UNAVAILABLE`, metadata `service`. Retryable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{service} is unavailable: {message}")]
+pub struct DependencyUnavailable {
+    /// Which service: its short name (`measures`), or its full name where a contract
+    /// names services so (`duban.measures.v1.MeasuresService`).
+    pub service: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl DependencyUnavailable {
+    /// `service` answered `status` to a call this one needed.
+    pub fn answered(service: &'static str, status: &Status) -> Self {
+        Self {
+            service,
+            message: format!("{:?}: {}", status.code(), status.message()),
+        }
+    }
+}
+
+impl From<DependencyUnavailable> for Status {
+    fn from(error: DependencyUnavailable) -> Status {
+        dependency_unavailable(&error)
+    }
+}
+
+/// INVALID_ARGUMENT, reason `FIELD_INVALID`, with every violation as a
+/// `google.rpc.BadRequest`; the message summarises the first ones.
+pub fn invalid_fields(violations: &[FieldViolation]) -> Status {
+    bad_request(violations, "FIELD_INVALID")
+}
+
+/// INVALID_ARGUMENT, reason `REQUEST_ID_REUSED` (AIP-155): the id was already used for
+/// a different request. The violation names `request_id`.
+pub fn request_id_reused(violation: &FieldViolation) -> Status {
+    bad_request(std::slice::from_ref(violation), "REQUEST_ID_REUSED")
+}
+
+fn bad_request(violations: &[FieldViolation], reason: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    for violation in violations {
+        details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
+    }
+    details.set_error_info(reason, crate::status::ERROR_DOMAIN, std::collections::HashMap::new());
+    Status::with_error_details(Code::InvalidArgument, summary(violations), details)
+}
+
+/// `field: description (and n more)`, the message of a status with field violations.
+pub fn summary(violations: &[FieldViolation]) -> String {
+    match violations {
+        [] => "invalid request".to_owned(),
+        [only] => format!("{}: {}", only.field, only.description),
+        [first, rest @ ..] => format!("{}: {} (and {} more)", first.field, first.description, rest.len()),
+    }
+}
+
+/// NOT_FOUND naming the resource: reason `<TYPE>_NOT_FOUND`, metadata `resource` and
+/// `name`, and a `google.rpc.ResourceInfo` with the resource type and name.
+pub fn not_found(error: &NotFound) -> Status {
+    let metadata = [
+        ("resource".to_owned(), error.resource_type.to_owned()),
+        ("name".to_owned(), error.name.clone()),
+    ];
+    let mut details = ErrorDetails::new();
+    details.set_error_info(error.reason(), crate::status::ERROR_DOMAIN, metadata);
+    details.set_resource_info(error.resource_type, error.name.clone(), "", "");
+    Status::with_error_details(Code::NotFound, error.to_string(), details)
+}
+
+/// UNAUTHENTICATED, reason `TOKEN_INVALID`: the token is missing, malformed, unknown or revoked.
+pub fn unauthenticated(message: impl Into<String>) -> Status {
+    with_reason(Code::Unauthenticated, message, "TOKEN_INVALID", [])
+}
+
+/// PERMISSION_DENIED with the refusal's reason (`ROLE_NOT_ALLOWED`, `NOT_OWN_DEPARTMENT` …).
+pub fn permission_denied<'a>(
+    reason: &str,
+    message: impl Into<String>,
+    metadata: impl IntoIterator<Item = (&'a str, String)>,
+) -> Status {
+    with_reason(Code::PermissionDenied, message, reason, metadata)
+}
+
+/// ALREADY_EXISTS with its reason and what collides.
+pub fn already_exists<'a>(
+    reason: &str,
+    message: impl Into<String>,
+    metadata: impl IntoIterator<Item = (&'a str, String)>,
+) -> Status {
+    with_reason(Code::AlreadyExists, message, reason, metadata)
+}
+
+/// ABORTED, reason `ETAG_MISMATCH`, metadata `current_etag`: read again and retry.
+pub fn etag_mismatch(error: &EtagMismatch) -> Status {
+    aborted(
+        "ETAG_MISMATCH",
+        error.to_string(),
+        [("current_etag", error.current.clone())],
+    )
+}
+
+/// ABORTED with its reason: a concurrent change won; read again and retry.
+pub fn aborted<'a>(
+    reason: &str,
+    message: impl Into<String>,
+    metadata: impl IntoIterator<Item = (&'a str, String)>,
+) -> Status {
+    with_reason(Code::Aborted, message, reason, metadata)
+}
+
+/// FAILED_PRECONDITION with its reason: the system is not in a state that allows the call.
+pub fn failed_precondition<'a>(
+    reason: &str,
+    message: impl Into<String>,
+    metadata: impl IntoIterator<Item = (&'a str, String)>,
+) -> Status {
+    with_reason(Code::FailedPrecondition, message, reason, metadata)
+}
+
+/// OUT_OF_RANGE with its reason: a position past what is kept or exists.
+pub fn out_of_range(reason: &str, message: impl Into<String>) -> Status {
+    with_reason(Code::OutOfRange, message, reason, [])
+}
+
+/// RESOURCE_EXHAUSTED with its reason: a limit of the call was reached.
+pub fn resource_exhausted(reason: &str, message: impl Into<String>) -> Status {
+    with_reason(Code::ResourceExhausted, message, reason, [])
+}
+
+/// UNAVAILABLE, reason `DEPENDENCY_UNAVAILABLE`, metadata `service`.
+pub fn dependency_unavailable(error: &DependencyUnavailable) -> Status {
+    unavailable(
+        "DEPENDENCY_UNAVAILABLE",
+        error.to_string(),
+        [("service", error.service.to_owned())],
+    )
+}
+
+/// UNAVAILABLE with its reason (`SHUTTING_DOWN` …): retry later.
+pub fn unavailable<'a>(
+    reason: &str,
+    message: impl Into<String>,
+    metadata: impl IntoIterator<Item = (&'a str, String)>,
+) -> Status {
+    with_reason(Code::Unavailable, message, reason, metadata)
+}
+
+/// A database failure, logged in full and reported without internals: UNAVAILABLE,
+/// reason `DATABASE_UNAVAILABLE`, when the database cannot be reached (retryable);
+/// INTERNAL, reason `DATABASE_ERROR`, otherwise.
+pub fn database(error: &DbErr) -> Status {
+    tracing::error!(%error, "database error");
+    if matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) {
+        unavailable("DATABASE_UNAVAILABLE", "the database is unavailable; retry later", [])
+    } else {
+        with_reason(
+            Code::Internal,
+            "the database failed to complete the request",
+            "DATABASE_ERROR",
+            [],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{field_violations, reason};
+
+    #[test]
+    fn invalid_argument_round_trips_every_violation() {
+        let status = invalid_fields(&[
+            FieldViolation::new("department.code", "must be a lowercase ascii slug"),
+            FieldViolation::new("department.kind", "must be set"),
+        ]);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status
+                .message()
+                .starts_with("department.code: must be a lowercase ascii slug (and 1 more)")
+        );
+        let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["department.code", "department.kind"]);
+        assert_eq!(reason(&status).as_deref(), Some("FIELD_INVALID"));
+    }
+
+    #[test]
+    fn not_found_names_the_resource_type() {
+        let status = not_found(&NotFound::new("unit", "departments/tax-bureau"));
+        assert_eq!(status.code(), Code::NotFound);
+        assert_eq!(reason(&status).as_deref(), Some("UNIT_NOT_FOUND"));
+        let info = status.get_details_resource_info().expect("resource info");
+        assert_eq!(info.resource_type, "unit");
+        assert_eq!(info.resource_name, "departments/tax-bureau");
+        let error_info = status.get_details_error_info().expect("error info");
+        assert_eq!(error_info.domain, crate::status::ERROR_DOMAIN);
+        assert_eq!(error_info.metadata["resource"], "unit");
+        assert!(
+            status.message().contains("departments/tax-bureau"),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn request_id_reuse_is_its_own_reason_with_the_field() {
+        let status = request_id_reused(&FieldViolation::new("request_id", "was already used"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(reason(&status).as_deref(), Some("REQUEST_ID_REUSED"));
+        let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["request_id"]);
+    }
+
+    #[test]
+    fn stale_etags_and_dependencies_carry_their_metadata() {
+        let stale = etag_mismatch(&EtagMismatch {
+            name: "plans/p".into(),
+            current: "r2s1".into(),
+        });
+        assert_eq!(stale.code(), Code::Aborted);
+        assert_eq!(stale.get_details_error_info().unwrap().metadata["current_etag"], "r2s1");
+        let down = dependency_unavailable(&DependencyUnavailable::answered(
+            "measures",
+            &Status::unavailable("connection refused"),
+        ));
+        assert_eq!(down.code(), Code::Unavailable);
+        assert_eq!(reason(&down).as_deref(), Some("DEPENDENCY_UNAVAILABLE"));
+        assert_eq!(down.get_details_error_info().unwrap().metadata["service"], "measures");
+    }
+
+    #[test]
+    fn database_details_stay_in_the_log() {
+        let status = database(&DbErr::Custom("secret detail".into()));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+        let status = database(&DbErr::Conn(sea_orm::RuntimeErr::Internal("down".into())));
+        assert_eq!(status.code(), Code::Unavailable);
+    }
+}

@@ -1,0 +1,262 @@
+//! The reporting service's job for the group-commit [`Writer`]: a change to the reports
+//! (a submission or a review, which know how to write themselves) or only the outcome of
+//! a refused or validate_only call, and in both cases its audit record; after the commit
+//! the change's event is published.
+
+use duban_kit::Principal;
+use duban_proto::reporting::v1 as pb;
+use futures::future::BoxFuture;
+use sea_orm::DatabaseTransaction;
+use tokio::sync::broadcast;
+use tonic::Status;
+
+use crate::{
+    convert::{self, ReportKey},
+    entity::{audit_record, report_event},
+    error::ReportingError,
+    store::ReportStore,
+    writer::{Failure, Job},
+};
+
+/// The writer of the reporting service.
+pub type Writer = crate::writer::Writer<WriteJob>;
+
+/// A stored event and the plan it belongs to.
+pub type Event = (String, pb::WatchReportEventsResponse);
+
+/// What a change answers once committed, and the event it stored.
+#[derive(Debug, Clone, Default)]
+pub struct Written {
+    /// The report as the caller sees it.
+    pub report: pb::Report,
+    /// The event to publish after the commit (none for a replayed request).
+    pub event: Option<Event>,
+}
+
+/// A change to the reports that knows how to write itself inside a transaction.
+pub trait Change: Send + Sync + std::fmt::Debug {
+    /// Writes the change's rows, idempotency record and event in `txn`.
+    fn write<'a>(
+        &'a self,
+        store: &'a ReportStore,
+        txn: &'a DatabaseTransaction,
+        now_us: i64,
+    ) -> BoxFuture<'a, Result<Written, Failure<ReportingError>>>;
+}
+
+/// A database failure fails the batch (it is retried job by job); any other error
+/// refuses this job alone.
+impl From<ReportingError> for Failure<ReportingError> {
+    fn from(error: ReportingError) -> Self {
+        match error {
+            ReportingError::Db(_) => Failure::Database(error),
+            other => Failure::Refused(other),
+        }
+    }
+}
+
+/// Who did what, for the audit record.
+#[derive(Debug, Clone, Default)]
+pub struct AuditInfo {
+    /// Role name, department, credential of the caller.
+    pub principal: Option<(Principal, String)>,
+    /// Full method.
+    pub method: &'static str,
+    /// Request id.
+    pub request_id: String,
+    /// The resource named by the request.
+    pub resource: String,
+    /// validate_only.
+    pub validate_only: bool,
+    /// backfill.
+    pub backfill: bool,
+    /// Position in a stream.
+    pub item_index: Option<i32>,
+}
+
+/// What every job shares: the store and the channel events are published on.
+#[derive(Debug)]
+pub struct Journal {
+    /// The store the changes write through.
+    pub store: ReportStore,
+    /// Where committed events go.
+    pub events: broadcast::Sender<Event>,
+}
+
+#[derive(Debug)]
+enum What {
+    Change(Box<dyn Change>),
+    /// A refused or validate_only call: what the caller was answered (the resource on success).
+    Outcome(Result<String, ReportingError>),
+}
+
+/// One job of the reporting writer.
+#[derive(Debug)]
+pub struct WriteJob {
+    what: What,
+    audit: AuditInfo,
+}
+
+impl WriteJob {
+    /// Writes `change`, and audits it.
+    pub fn change(change: impl Change + 'static, audit: AuditInfo) -> Self {
+        Self {
+            what: What::Change(Box::new(change)),
+            audit,
+        }
+    }
+
+    /// Only audits a call whose answer is already known (a refusal, a replay, a
+    /// validate_only check): `outcome` is the resource named, or the error answered.
+    pub fn audit_only(outcome: Result<String, ReportingError>, audit: AuditInfo) -> Self {
+        Self {
+            what: What::Outcome(outcome),
+            audit,
+        }
+    }
+}
+
+impl Job for WriteJob {
+    type Context = Journal;
+    type Output = Written;
+    type Error = ReportingError;
+
+    fn known_outcome(&self) -> Option<Result<Written, ReportingError>> {
+        match &self.what {
+            What::Change(_) => None,
+            What::Outcome(outcome) => Some(outcome.clone().map(|_| Written::default())),
+        }
+    }
+
+    async fn apply(
+        &self,
+        journal: &Journal,
+        txn: &DatabaseTransaction,
+        now_us: i64,
+    ) -> Result<Written, Failure<ReportingError>> {
+        match &self.what {
+            What::Change(change) => change.write(&journal.store, txn, now_us).await,
+            What::Outcome(_) => Ok(Written::default()),
+        }
+    }
+
+    async fn record(
+        &self,
+        journal: &Journal,
+        txn: &DatabaseTransaction,
+        outcome: &Result<Written, ReportingError>,
+        now_us: i64,
+    ) -> Result<(), sea_orm::DbErr> {
+        let audit = &self.audit;
+        let resource = match (outcome, &self.what) {
+            (Ok(written), What::Change(_)) => ReportKey::parse(&written.report.name)
+                .map_or(written.report.name.clone(), |(key, _)| {
+                    key.revision_name(written.report.revision)
+                }),
+            (_, What::Outcome(Ok(resource))) => resource.clone(),
+            _ => audit.resource.clone(),
+        };
+        let (code, status_message) = match outcome {
+            Ok(_) => (0, String::new()),
+            Err(error) => {
+                let status = Status::from(error.clone());
+                (status.code() as i32, status.message().to_owned())
+            }
+        };
+        let (role, department, credential) = match &audit.principal {
+            Some((principal, credential)) => {
+                let (role, department) = convert::principal_columns(principal);
+                (role, department, credential.clone())
+            }
+            None => Default::default(),
+        };
+        let row = audit_record::Model {
+            id: 0,
+            time_us: now_us,
+            role,
+            department,
+            credential,
+            method: audit.method.to_owned(),
+            request_id: audit.request_id.clone(),
+            code,
+            status_message,
+            resource,
+            validate_only: audit.validate_only,
+            backfill: audit.backfill,
+            item_index: audit.item_index,
+        };
+        journal.store.insert_audit(txn, row).await
+    }
+
+    fn committed(&self, journal: &Journal, output: &mut Written) {
+        if let Some(event) = output.event.take() {
+            // Nobody watching is fine: the event is stored and can be read back.
+            let _ = journal.events.send(event);
+        }
+    }
+}
+
+/// The event row of a change by `actor` to the report `key`.
+pub fn event_row(
+    key: &ReportKey,
+    kind: pb::ReportEventType,
+    revision: i32,
+    actor: (&Principal, &str),
+    backfilled: bool,
+    now_us: i64,
+) -> report_event::Model {
+    let (principal, credential) = actor;
+    let (role, department) = convert::principal_columns(principal);
+    report_event::Model {
+        sequence: 0,
+        plan: key.plan.clone(),
+        event_type: kind.as_str_name().to_owned(),
+        measure_number: key.measure.clone(),
+        department: key.department.clone(),
+        period: key.period.key(),
+        revision,
+        event_time_us: now_us,
+        actor_role: role,
+        actor_department: department,
+        actor_credential: credential.to_owned(),
+        backfilled,
+    }
+}
+
+/// Stores `event` and the idempotency record of `response`, the last two steps of every
+/// change, and returns what the change answers.
+pub async fn finish(
+    store: &ReportStore,
+    txn: &DatabaseTransaction,
+    request: &Option<duban_kit::idempotency::RequestKey>,
+    response: pb::Report,
+    event: report_event::Model,
+) -> Result<Written, Failure<ReportingError>> {
+    if let Some(request) = request
+        && !duban_kit::idempotency::record(txn, request, &response).await?
+    {
+        // A concurrent retry with the same id won: fail the batch, so that this job is
+        // retried alone and replays what that one answered.
+        return Err(Failure::Database(ReportingError::from(sea_orm::DbErr::Custom(
+            "a concurrent request with the same request_id won".into(),
+        ))));
+    }
+    let plan = event.plan.clone();
+    let stored = store.insert_event(txn, event).await?;
+    Ok(Written {
+        report: response,
+        event: Some((plan, convert::event(&stored))),
+    })
+}
+
+/// What this very request was answered before, if it is a retry (checked again inside
+/// the write, since a retry may have been queued before the first one committed).
+pub async fn replayed(
+    txn: &DatabaseTransaction,
+    request: &Option<duban_kit::idempotency::RequestKey>,
+) -> Result<Option<Written>, Failure<ReportingError>> {
+    let stored = duban_kit::idempotency::replay_keyed::<pb::Report>(txn, request)
+        .await
+        .map_err(ReportingError::from)?;
+    Ok(stored.map(|report| Written { report, event: None }))
+}
