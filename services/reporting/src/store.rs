@@ -73,11 +73,23 @@ fn aggregate_row(
 
 fn revision_key(key: &ReportKey) -> sea_orm::Condition {
     use report_revision::Column as C;
+    key_condition(key, [C::Plan, C::MeasureNumber, C::Department, C::Period])
+}
+
+/// The aggregate rows one report key contributes.
+fn progress_key(key: &ReportKey) -> sea_orm::Condition {
+    use progress_value::Column as C;
+    key_condition(key, [C::Plan, C::MeasureNumber, C::Department, C::Period])
+}
+
+/// The rows of one report key in a table whose key columns are `[plan, measure number,
+/// department, period]`.
+fn key_condition<C: ColumnTrait>(key: &ReportKey, [plan, measure, department, period]: [C; 4]) -> sea_orm::Condition {
     sea_orm::Condition::all()
-        .add(C::Plan.eq(key.plan.clone()))
-        .add(C::MeasureNumber.eq(key.measure.clone()))
-        .add(C::Department.eq(key.department.clone()))
-        .add(C::Period.eq(key.period.key()))
+        .add(plan.eq(key.plan.clone()))
+        .add(measure.eq(key.measure.clone()))
+        .add(department.eq(key.department.clone()))
+        .add(period.eq(key.period.key()))
 }
 
 /// `query` filtered by `condition`, unless the filter field `value` is empty, which
@@ -373,10 +385,7 @@ impl ReportStore {
             .filter(|slot| slot.admits(&row.state, row.provisional))
             .collect();
         progress_value::Entity::delete_many()
-            .filter(P::Plan.eq(key.plan.clone()))
-            .filter(P::MeasureNumber.eq(key.measure.clone()))
-            .filter(P::Department.eq(key.department.clone()))
-            .filter(P::Period.eq(key.period.key()))
+            .filter(progress_key(key))
             .filter(P::Slot.is_in(slots.iter().map(|s| s.key())))
             .exec(db)
             .await?;
@@ -397,12 +406,8 @@ impl ReportStore {
     /// Rewrites the aggregate rows of one report key from its revisions: for each
     /// slot, the latest revision the slot admits contributes its metric values.
     pub async fn refresh_aggregate(&self, db: &impl ConnectionTrait, key: &ReportKey) -> Result<(), DbErr> {
-        use progress_value::Column as P;
         progress_value::Entity::delete_many()
-            .filter(P::Plan.eq(key.plan.clone()))
-            .filter(P::MeasureNumber.eq(key.measure.clone()))
-            .filter(P::Department.eq(key.department.clone()))
-            .filter(P::Period.eq(key.period.key()))
+            .filter(progress_key(key))
             .exec(db)
             .await?;
         for slot in Slot::ALL {

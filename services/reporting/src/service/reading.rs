@@ -22,11 +22,7 @@ impl Reporting {
         })?;
         Self::check_own(&caller.principal, &key.department)?;
         let plan = self.catalog.plan(&key.plan).await?;
-        let pointer = self
-            .store
-            .pointer(self.store.db(), &key)
-            .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))?;
+        let pointer = self.existing_pointer(&key).await?;
         let row = self
             .store
             .revision(self.store.db(), &key, revision.unwrap_or(pointer.revision))
@@ -101,11 +97,7 @@ impl Reporting {
         let page = Page::from_request(request.page_size, &request.page_token, &request.name)
             .map_err(|v| ReportingError::Invalid(vec![v]))?;
         let plan = self.catalog.plan(&key.plan).await?;
-        let pointer = self
-            .store
-            .pointer(self.store.db(), &key)
-            .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))?;
+        let pointer = self.existing_pointer(&key).await?;
         let (rows, total) = self.store.revisions(&key, page.offset, page.size).await?;
         Ok(pb::ListReportRevisionsResponse {
             reports: rows
@@ -114,5 +106,15 @@ impl Reporting {
                 .collect(),
             next_page_token: page.next_token(total, &request.name),
         })
+    }
+}
+
+impl Reporting {
+    /// The pointer row of a stored report, or REPORT_NOT_FOUND.
+    async fn existing_pointer(&self, key: &ReportKey) -> Result<crate::entity::report::Model> {
+        self.store
+            .pointer(self.store.db(), key)
+            .await?
+            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))
     }
 }
