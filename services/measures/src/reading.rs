@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use duban_kit::paging::Page;
+use duban_kit::paging::{Page, READ_ALL_PAGE_SIZE, read_all_pages};
 use duban_proto::{measures::v1 as pb, targets::v1 as tpb};
 use tonic::Code;
 
@@ -210,29 +210,27 @@ impl Measures {
 
     /// Every current target of a plan, from the targets service.
     async fn current_targets(&self, id: &str) -> Result<Vec<tpb::Target>> {
-        let mut client = self.targets.clone();
-        let mut targets = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = match client
-                .list_targets(tpb::ListTargetsRequest {
-                    parent: convert::plan_name(id, None),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(page) => page.into_inner(),
-                // Never synced: the plan has no targets.
-                Err(status) if status.code() == Code::NotFound => return Ok(targets),
-                Err(status) => return Err(MeasuresError::dependency("targets", &status)),
-            };
-            targets.extend(page.targets);
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(targets);
+        let listed = read_all_pages(|page_token| {
+            let mut client = self.targets.clone();
+            async move {
+                let page = client
+                    .list_targets(tpb::ListTargetsRequest {
+                        parent: convert::plan_name(id, None),
+                        page_size: READ_ALL_PAGE_SIZE,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                Ok::<_, tonic::Status>((page.targets, page.next_page_token))
             }
+        })
+        .await;
+        match listed {
+            Ok(targets) => Ok(targets),
+            // Never synced: the plan has no targets.
+            Err(status) if status.code() == Code::NotFound => Ok(Vec::new()),
+            Err(status) => Err(MeasuresError::dependency("targets", &status)),
         }
     }
 }
