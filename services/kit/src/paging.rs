@@ -152,13 +152,7 @@ mod tests {
         let error = read_all_pages(|token| {
             calls += 1;
             // Page 1 answers "a", page 2 "b", page 3 "a" again.
-            let next = if token == "b" {
-                "a"
-            } else if token.is_empty() {
-                "a"
-            } else {
-                "b"
-            };
+            let next = if token == "a" { "b" } else { "a" };
             async move { Ok::<_, tonic::Status>((vec![token], next.to_owned())) }
         })
         .await

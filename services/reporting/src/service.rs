@@ -15,6 +15,7 @@ mod reviewing;
 mod submitting;
 
 use duban_kit::Principal;
+use duban_plan::measure_order;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -64,10 +65,6 @@ fn parent_plan(parent: &str) -> Result<String> {
     convert::parse_parent(parent)
         .map(str::to_owned)
         .ok_or_else(|| ReportingError::invalid("parent", "must be `plans/{plan}`"))
-}
-
-fn measure_order(number: &str) -> Vec<u32> {
-    number.split('.').map(|p| p.parse().unwrap_or(u32::MAX)).collect()
 }
 
 impl Reporting {

@@ -1,6 +1,9 @@
 //! `duban departments list`: every responsible unit and group of the directory.
 
-use duban_kit::Settings;
+use duban_kit::{
+    Settings,
+    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
+};
 use duban_proto::departments::v1::{self as pb, departments_service_client::DepartmentsServiceClient};
 use serde::Serialize;
 
@@ -40,44 +43,34 @@ pub struct Listing {
 
 /// Lists every unit and every group, following page tokens to the end.
 pub async fn list(settings: &Settings, connection: &Connection, json: bool) -> anyhow::Result<()> {
-    let mut client = DepartmentsServiceClient::new(connection.channel(settings, &settings.departments.endpoint_url())?);
-    let mut departments = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    let client = DepartmentsServiceClient::new(connection.channel(settings, &settings.departments.endpoint_url())?);
+    let departments = read_all_pages(|page_token| {
+        let mut client = client.clone();
         let request = pb::ListDepartmentsRequest {
-            page_size: 500,
+            page_size: READ_ALL_PAGE_SIZE,
             page_token,
             kind: 0,
         };
-        let page = client
-            .list_departments(request)
-            .await
-            .map_err(|s| call_failed("ListDepartments", s))?
-            .into_inner();
-        departments.extend(page.departments);
-        if page.next_page_token.is_empty() {
-            break;
+        async move {
+            let page = client.list_departments(request).await?.into_inner();
+            Ok::<_, tonic::Status>((page.departments, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
-    let mut groups = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    })
+    .await
+    .map_err(|s| call_failed("ListDepartments", s))?;
+    let groups = read_all_pages(|page_token| {
+        let mut client = client.clone();
         let request = pb::ListGroupsRequest {
-            page_size: 500,
+            page_size: READ_ALL_PAGE_SIZE,
             page_token,
         };
-        let page = client
-            .list_groups(request)
-            .await
-            .map_err(|s| call_failed("ListGroups", s))?
-            .into_inner();
-        groups.extend(page.groups);
-        if page.next_page_token.is_empty() {
-            break;
+        async move {
+            let page = client.list_groups(request).await?.into_inner();
+            Ok::<_, tonic::Status>((page.groups, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
+    .map_err(|s| call_failed("ListGroups", s))?;
     let listing = Listing {
         departments: departments.into_iter().map(unit_out).collect(),
         groups: groups.into_iter().map(group_out).collect(),

@@ -225,7 +225,7 @@ impl Reporting {
             // The directory is down and nothing is cached: do not judge support units.
             Err(_) => report.blockers.iter().map(|b| b.support_unit.clone()).collect(),
         };
-        let today = calendar::today();
+        let today = plan.cadence.zone.today();
         let mut violations = validate::check_report(report, &department, &plan, &departments, today);
         let now = chrono::Utc::now().timestamp_micros();
         let submit_time_us = match (item.backfill, &item.submit_time) {
@@ -239,7 +239,7 @@ impl Reporting {
                     violations.push(FieldViolation::new("submit_time", "is in the future"));
                 }
                 if let Some(period) = Month::from_proto(report.period.as_ref())
-                    && at < calendar::start_of_day_us(period.first_day())
+                    && at < plan.cadence.zone.start_of_day_us(period.first_day())
                 {
                     violations.push(FieldViolation::new("submit_time", "is before the period's first day"));
                 }
@@ -308,7 +308,7 @@ impl Reporting {
             submit_time: Some(convert::timestamp(op.submit_time_us)),
             first_submit_time: Some(convert::timestamp(first)),
             due_date: Some(calendar::date_to_proto(due)),
-            on_time: first < calendar::end_of_day_us(due),
+            on_time: first < op.cadence.zone.end_of_day_us(due),
             review: None,
             return_reason: pointer.map(|p| p.return_reason).unwrap_or_default(),
             backfilled: op.backfilled,

@@ -2,7 +2,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use duban_kit::client::ServiceChannel;
+use duban_kit::{
+    client::ServiceChannel,
+    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
+};
 use duban_proto::{
     departments::v1::{self as departments, departments_service_client::DepartmentsServiceClient},
     measures::v1::{self as measures, measures_service_client::MeasuresServiceClient},
@@ -14,49 +17,46 @@ use crate::{commands::call_failed, prng::SplitMix64};
 pub(crate) async fn list_departments(
     client: &mut DepartmentsServiceClient<ServiceChannel>,
 ) -> anyhow::Result<BTreeMap<String, departments::Department>> {
-    let mut out = BTreeMap::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_departments(departments::ListDepartmentsRequest {
-                page_size: 500,
-                page_token,
-                kind: 0,
-            })
-            .await
-            .map_err(|s| call_failed("ListDepartments", s))?
-            .into_inner();
-        out.extend(page.departments.into_iter().map(|d| (d.code.clone(), d)));
-        if page.next_page_token.is_empty() {
-            return Ok(out);
+    let listed = read_all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = client
+                .list_departments(departments::ListDepartmentsRequest {
+                    page_size: READ_ALL_PAGE_SIZE,
+                    page_token,
+                    kind: 0,
+                })
+                .await?
+                .into_inner();
+            Ok::<_, tonic::Status>((page.departments, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
+    .map_err(|s| call_failed("ListDepartments", s))?;
+    Ok(listed.into_iter().map(|d| (d.code.clone(), d)).collect())
 }
 
 pub(crate) async fn list_measures(
     client: &mut MeasuresServiceClient<ServiceChannel>,
     parent: &str,
 ) -> anyhow::Result<Vec<measures::Measure>> {
-    let mut out = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_measures(measures::ListMeasuresRequest {
-                parent: parent.to_owned(),
-                page_size: 500,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| call_failed("ListMeasures", s))?
-            .into_inner();
-        out.extend(page.measures);
-        if page.next_page_token.is_empty() {
-            return Ok(out);
+    read_all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = client
+                .list_measures(measures::ListMeasuresRequest {
+                    parent: parent.to_owned(),
+                    page_size: READ_ALL_PAGE_SIZE,
+                    page_token,
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            Ok::<_, tonic::Status>((page.measures, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
+    .map_err(|s| call_failed("ListMeasures", s))
 }
 
 /// For each measure (in plan order), the department codes responsible for it: listed
