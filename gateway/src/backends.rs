@@ -12,12 +12,11 @@ use chrono::NaiveDate;
 use duban_kit::{
     Settings,
     client::{CallInterceptor, interceptor},
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
 };
-use duban_plan::{Month, PlanCalendar, trajectory::Shape};
+use duban_plan::{Month, PlanCalendar, listing, trajectory::Shape};
 use duban_proto::{
     common::v1::Period,
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
+    departments::v1::departments_service_client::DepartmentsServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
     reporting::v1::reporting_service_client::ReportingServiceClient,
     targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
@@ -265,41 +264,12 @@ impl Backends {
             service: MEASURES,
             message: error.to_string(),
         })?;
-        let actions = read_all_pages(|page_token| {
-            let mut client = measures.clone();
-            let parent = parent.clone();
-            async move {
-                let page = client
-                    .list_actions(mpb::ListActionsRequest {
-                        parent,
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, Status>((page.actions, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(|status| from_measures(status, plan_id))?;
-        let all_measures = read_all_pages(|page_token| {
-            let mut client = measures.clone();
-            let parent = parent.clone();
-            async move {
-                let page = client
-                    .list_measures(mpb::ListMeasuresRequest {
-                        parent,
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, Status>((page.measures, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(|status| from_measures(status, plan_id))?;
+        let actions = listing::all_actions(&measures, &parent)
+            .await
+            .map_err(|status| from_measures(status, plan_id))?;
+        let all_measures = listing::all_measures(&measures, &parent)
+            .await
+            .map_err(|status| from_measures(status, plan_id))?;
         let periods = calendar.periods();
         let targets = match self.load_targets(&parent).await {
             Ok(targets) => Some(
@@ -327,42 +297,12 @@ impl Backends {
     }
 
     async fn load_targets(&self, parent: &str) -> Result<Vec<tpb::Target>, Status> {
-        let client = self.targets();
-        read_all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
-                    .list_targets(tpb::ListTargetsRequest {
-                        parent: parent.to_owned(),
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, Status>((page.targets, page.next_page_token))
-            }
-        })
-        .await
+        listing::all_targets(&self.targets(), parent).await
     }
 
     async fn load_department_names(&self) -> Result<HashMap<String, String>, Status> {
         let client = self.departments();
-        let departments = read_all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
-                    .list_departments(dpb::ListDepartmentsRequest {
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, Status>((page.departments, page.next_page_token))
-            }
-        })
-        .await?;
+        let departments = listing::all_departments(&client).await?;
         Ok(departments.into_iter().map(|d| (d.code, d.display_name)).collect())
     }
 }

@@ -156,13 +156,6 @@ mod tests {
     }
 
     #[test]
-    fn measure_numbers_sort_numerically() {
-        let mut numbers = vec!["4.10", "4.9", "10.1", "1.2"];
-        numbers.sort_by_key(|n| measure_order(n));
-        assert_eq!(numbers, ["1.2", "4.9", "4.10", "10.1"]);
-    }
-
-    #[test]
     fn dates_are_checked() {
         let d = NaiveDate::from_ymd_opt(2023, 3, 3).unwrap();
         assert_eq!(naive_date(&date(d)), Some(d));

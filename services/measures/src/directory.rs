@@ -104,38 +104,13 @@ impl DirectoryClient {
             units: Vec::new(),
             groups: Vec::new(),
         };
-        let departments = read_all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
-                    .list_departments(dpb::ListDepartmentsRequest {
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, tonic::Status>((page.departments, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(|status| MeasuresError::dependency("departments", &status))?;
+        let departments = duban_plan::listing::all_departments(&client)
+            .await
+            .map_err(|status| MeasuresError::dependency("departments", &status))?;
         parts.units.extend(departments.into_iter().map(unit_from_proto));
-        let groups = read_all_pages(|page_token| {
-            let mut client = client.clone();
-            async move {
-                let page = client
-                    .list_groups(dpb::ListGroupsRequest {
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, tonic::Status>((page.groups, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(|status| MeasuresError::dependency("departments", &status))?;
+        let groups = duban_plan::listing::all_groups(&client)
+            .await
+            .map_err(|status| MeasuresError::dependency("departments", &status))?;
         parts.groups.extend(groups.into_iter().map(group_from_proto));
         Ok(parts)
     }

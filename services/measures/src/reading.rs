@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use duban_kit::paging::{Page, READ_ALL_PAGE_SIZE, read_all_pages};
+use duban_kit::paging::Page;
 use duban_proto::{measures::v1 as pb, targets::v1 as tpb};
 use tonic::Code;
 
@@ -210,22 +210,7 @@ impl Measures {
 
     /// Every current target of a plan, from the targets service.
     async fn current_targets(&self, id: &str) -> Result<Vec<tpb::Target>> {
-        let listed = read_all_pages(|page_token| {
-            let mut client = self.targets.clone();
-            async move {
-                let page = client
-                    .list_targets(tpb::ListTargetsRequest {
-                        parent: convert::plan_name(id, None),
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, tonic::Status>((page.targets, page.next_page_token))
-            }
-        })
-        .await;
+        let listed = duban_plan::listing::all_targets(&self.targets, &convert::plan_name(id, None)).await;
         match listed {
             Ok(targets) => Ok(targets),
             // Never synced: the plan has no targets.

@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod contract;
 mod error;
+pub mod listing;
 pub mod order;
 pub mod trajectory;
 mod zone;

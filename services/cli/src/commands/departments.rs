@@ -1,9 +1,6 @@
 //! `duban departments list`: every responsible unit and group of the directory.
 
-use duban_kit::{
-    Settings,
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
-};
+use duban_kit::Settings;
 use duban_proto::departments::v1::{self as pb, departments_service_client::DepartmentsServiceClient};
 use serde::Serialize;
 
@@ -44,33 +41,12 @@ pub struct Listing {
 /// Lists every unit and every group, following page tokens to the end.
 pub async fn list(settings: &Settings, connection: &Connection, json: bool) -> anyhow::Result<()> {
     let client = DepartmentsServiceClient::new(connection.channel(settings, &settings.departments.endpoint_url())?);
-    let departments = read_all_pages(|page_token| {
-        let mut client = client.clone();
-        let request = pb::ListDepartmentsRequest {
-            page_size: READ_ALL_PAGE_SIZE,
-            page_token,
-            kind: 0,
-        };
-        async move {
-            let page = client.list_departments(request).await?.into_inner();
-            Ok::<_, tonic::Status>((page.departments, page.next_page_token))
-        }
-    })
-    .await
-    .map_err(|s| call_failed("ListDepartments", s))?;
-    let groups = read_all_pages(|page_token| {
-        let mut client = client.clone();
-        let request = pb::ListGroupsRequest {
-            page_size: READ_ALL_PAGE_SIZE,
-            page_token,
-        };
-        async move {
-            let page = client.list_groups(request).await?.into_inner();
-            Ok::<_, tonic::Status>((page.groups, page.next_page_token))
-        }
-    })
-    .await
-    .map_err(|s| call_failed("ListGroups", s))?;
+    let departments = duban_plan::listing::all_departments(&client)
+        .await
+        .map_err(|s| call_failed("ListDepartments", s))?;
+    let groups = duban_plan::listing::all_groups(&client)
+        .await
+        .map_err(|s| call_failed("ListGroups", s))?;
     let listing = Listing {
         departments: departments.into_iter().map(unit_out).collect(),
         groups: groups.into_iter().map(group_out).collect(),

@@ -2,15 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use duban_kit::{
-    client::ServiceChannel,
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
-};
-use duban_plan::PlanCalendar;
+use duban_kit::client::ServiceChannel;
+use duban_plan::{PlanCalendar, listing};
 use duban_proto::{
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
+    departments::v1::departments_service_client::DepartmentsServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
-    targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
+    targets::v1::targets_service_client::TargetsServiceClient,
 };
 use tonic::Code;
 
@@ -61,24 +58,9 @@ impl CatalogSource for RemoteCatalog {
             service: "measures",
             message: error.to_string(),
         })?;
-        let measures = read_all_pages(|page_token| {
-            let mut client = self.measures.clone();
-            let parent = parent.clone();
-            async move {
-                let page = client
-                    .list_measures(mpb::ListMeasuresRequest {
-                        parent,
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, tonic::Status>((page.measures, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(unavailable("measures"))?;
+        let measures = listing::all_measures(&self.measures, &parent)
+            .await
+            .map_err(unavailable("measures"))?;
         let measures = measures
             .into_iter()
             .map(|measure| {
@@ -99,24 +81,9 @@ impl CatalogSource for RemoteCatalog {
             })
             .collect();
 
-        let targets = read_all_pages(|page_token| {
-            let mut client = self.targets.clone();
-            let parent = parent.clone();
-            async move {
-                let page = client
-                    .list_targets(tpb::ListTargetsRequest {
-                        parent,
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, tonic::Status>((page.targets, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(unavailable("targets"))?;
+        let targets = listing::all_targets(&self.targets, &parent)
+            .await
+            .map_err(unavailable("targets"))?;
         let targets = targets
             .into_iter()
             .map(|target| {
@@ -147,22 +114,9 @@ impl CatalogSource for RemoteCatalog {
     }
 
     async fn departments(&self) -> Result<BTreeMap<String, String>, ReportingError> {
-        let departments = read_all_pages(|page_token| {
-            let mut client = self.departments.clone();
-            async move {
-                let page = client
-                    .list_departments(dpb::ListDepartmentsRequest {
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, tonic::Status>((page.departments, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(unavailable("departments"))?;
+        let departments = listing::all_departments(&self.departments)
+            .await
+            .map_err(unavailable("departments"))?;
         Ok(departments.into_iter().map(|d| (d.code, d.display_name)).collect())
     }
 }

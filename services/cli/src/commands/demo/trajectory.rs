@@ -2,10 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use duban_kit::{
-    client::ServiceChannel,
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
-};
+use duban_kit::client::ServiceChannel;
 use duban_proto::{
     common::v1 as common,
     reporting::v1 as pb,
@@ -39,23 +36,9 @@ pub(crate) async fn plan_targets(
     seed: u64,
     months: &[String],
 ) -> anyhow::Result<Vec<TargetPlan>> {
-    let all = read_all_pages(|page_token| {
-        let mut client = client.clone();
-        async move {
-            let page = client
-                .list_targets(targets::ListTargetsRequest {
-                    parent: parent.to_owned(),
-                    page_size: READ_ALL_PAGE_SIZE,
-                    page_token,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            Ok::<_, tonic::Status>((page.targets, page.next_page_token))
-        }
-    })
-    .await
-    .map_err(|s| call_failed("ListTargets", s))?;
+    let all = duban_plan::listing::all_targets(client, parent)
+        .await
+        .map_err(|s| call_failed("ListTargets", s))?;
     // About one target in five lags its trajectory.
     let codes: Vec<String> = all.iter().map(|t| t.code.clone()).collect();
     let lagging_codes = SplitMix64::for_key(seed, &["lagging-targets"]).sample(&codes, codes.len().div_ceil(5));

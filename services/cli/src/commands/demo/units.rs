@@ -2,10 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use duban_kit::{
-    client::ServiceChannel,
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
-};
+use duban_kit::client::ServiceChannel;
 use duban_proto::{
     departments::v1::{self as departments, departments_service_client::DepartmentsServiceClient},
     measures::v1::{self as measures, measures_service_client::MeasuresServiceClient},
@@ -17,22 +14,9 @@ use crate::{commands::call_failed, prng::SplitMix64};
 pub(crate) async fn list_departments(
     client: &mut DepartmentsServiceClient<ServiceChannel>,
 ) -> anyhow::Result<BTreeMap<String, departments::Department>> {
-    let listed = read_all_pages(|page_token| {
-        let mut client = client.clone();
-        async move {
-            let page = client
-                .list_departments(departments::ListDepartmentsRequest {
-                    page_size: READ_ALL_PAGE_SIZE,
-                    page_token,
-                    kind: 0,
-                })
-                .await?
-                .into_inner();
-            Ok::<_, tonic::Status>((page.departments, page.next_page_token))
-        }
-    })
-    .await
-    .map_err(|s| call_failed("ListDepartments", s))?;
+    let listed = duban_plan::listing::all_departments(client)
+        .await
+        .map_err(|s| call_failed("ListDepartments", s))?;
     Ok(listed.into_iter().map(|d| (d.code.clone(), d)).collect())
 }
 
@@ -40,23 +24,9 @@ pub(crate) async fn list_measures(
     client: &mut MeasuresServiceClient<ServiceChannel>,
     parent: &str,
 ) -> anyhow::Result<Vec<measures::Measure>> {
-    read_all_pages(|page_token| {
-        let mut client = client.clone();
-        async move {
-            let page = client
-                .list_measures(measures::ListMeasuresRequest {
-                    parent: parent.to_owned(),
-                    page_size: READ_ALL_PAGE_SIZE,
-                    page_token,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            Ok::<_, tonic::Status>((page.measures, page.next_page_token))
-        }
-    })
-    .await
-    .map_err(|s| call_failed("ListMeasures", s))
+    duban_plan::listing::all_measures(client, parent)
+        .await
+        .map_err(|s| call_failed("ListMeasures", s))
 }
 
 /// For each measure (in plan order), the department codes responsible for it: listed
