@@ -14,9 +14,10 @@ use duban_kit::{
     client::{CallInterceptor, interceptor},
     error::NotFound,
 };
+use duban_plan::{Month, PlanCalendar, listing, trajectory::Shape};
 use duban_proto::{
-    common::v1::{Date, Period},
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
+    common::v1::Period,
+    departments::v1::departments_service_client::DepartmentsServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
     reporting::v1::reporting_service_client::ReportingServiceClient,
     targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
@@ -27,10 +28,7 @@ use tonic::{
     transport::{Channel, Endpoint},
 };
 
-use crate::{
-    calendar::{self, period_end, to_date, to_naive},
-    error::GatewayError,
-};
+use crate::error::GatewayError;
 
 /// A channel whose calls carry a token, the trace context and the remaining deadline.
 pub type Client = InterceptedService<Channel, CallInterceptor>;
@@ -75,36 +73,43 @@ impl Channels {
 pub struct TargetEntry {
     /// The target (current revision).
     pub target: tpb::Target,
+    /// Its trajectory: the same rules TargetsService.GetTrajectory answers with.
+    pub shape: Shape,
     /// The trajectory's start date and value.
     pub start: (NaiveDate, f64),
     /// The trajectory at the end of each reporting period up to the deadline's, and at
-    /// the deadline, sorted by date.
+    /// the deadline, sorted by date (the points a chart draws).
     pub points: Vec<(NaiveDate, f64)>,
     /// The deadline.
     pub deadline: NaiveDate,
 }
 
 impl TargetEntry {
-    /// The expected value on `date`: piecewise linear between the cached points, which
-    /// include every break of the trajectory (start, milestone period ends, deadline),
-    /// so this equals TargetsService.GetTrajectory at any date.
+    /// A target's entry in a plan with `calendar` and reporting `periods`.
+    pub fn new(target: tpb::Target, calendar: &PlanCalendar, periods: &[Month]) -> TargetEntry {
+        let shape = Shape::from_target(&target, calendar.effective_from, calendar.effective_to);
+        let deadline = shape.deadline;
+        let mut points: Vec<(NaiveDate, f64)> = periods
+            .iter()
+            .filter(|period| **period <= Month::of(deadline))
+            .map(|period| period.last_day())
+            .chain(std::iter::once(deadline))
+            .map(|day| (day, shape.at(day).expected_value))
+            .collect();
+        points.sort_by_key(|(date, _)| *date);
+        points.dedup_by_key(|(date, _)| *date);
+        TargetEntry {
+            start: (shape.start, shape.start_value()),
+            target,
+            shape,
+            points,
+            deadline,
+        }
+    }
+
+    /// The expected value on `date`.
     pub fn expected_at(&self, date: NaiveDate) -> f64 {
-        let mut previous = self.start;
-        if date <= previous.0 {
-            return previous.1;
-        }
-        for &(day, value) in &self.points {
-            if date <= day {
-                let span = (day - previous.0).num_days() as f64;
-                if span <= 0.0 {
-                    return value;
-                }
-                let along = (date - previous.0).num_days() as f64 / span;
-                return previous.1 + (value - previous.1) * along;
-            }
-            previous = (day, value);
-        }
-        previous.1
+        self.shape.at(date).expected_value
     }
 }
 
@@ -124,6 +129,8 @@ pub struct Catalogue {
     pub targets: Option<Vec<TargetEntry>>,
     /// Department code to canonical Chinese name (empty if the directory did not answer).
     pub department_names: HashMap<String, String>,
+    /// Its reporting calendar: periods, due days, time zone.
+    pub calendar: PlanCalendar,
     /// The plan's reporting periods.
     pub periods: Vec<Period>,
 }
@@ -245,45 +252,24 @@ impl Backends {
             .await
             .map_err(|status| from_measures(status, plan_id))?
             .into_inner();
-        let mut actions = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = measures
-                .list_actions(mpb::ListActionsRequest {
-                    parent: parent.clone(),
-                    page_size: 500,
-                    page_token: token,
-                })
-                .await
-                .map_err(|status| from_measures(status, plan_id))?
-                .into_inner();
-            actions.extend(page.actions);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
-        let mut all_measures = Vec::new();
-        loop {
-            let page = measures
-                .list_measures(mpb::ListMeasuresRequest {
-                    parent: parent.clone(),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| from_measures(status, plan_id))?
-                .into_inner();
-            all_measures.extend(page.measures);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
-        let periods = calendar::plan_periods(&plan);
-        let targets = match self.load_targets(&parent, &plan, &periods).await {
-            Ok(targets) => Some(targets),
+        let calendar = PlanCalendar::from_contract(&plan).map_err(|error| GatewayError::Dependency {
+            service: mpb::measures_service_server::SERVICE_NAME,
+            message: error.to_string(),
+        })?;
+        let actions = listing::all_actions(&measures, &parent)
+            .await
+            .map_err(|status| from_measures(status, plan_id))?;
+        let all_measures = listing::all_measures(&measures, &parent)
+            .await
+            .map_err(|status| from_measures(status, plan_id))?;
+        let periods = calendar.periods();
+        let targets = match self.load_targets(&parent).await {
+            Ok(targets) => Some(
+                targets
+                    .into_iter()
+                    .map(|target| TargetEntry::new(target, &calendar, &periods))
+                    .collect(),
+            ),
             Err(status) => {
                 tracing::warn!(code = ?status.code(), message = status.message(), "targets service did not answer");
                 None
@@ -297,110 +283,19 @@ impl Backends {
             measures: all_measures,
             targets,
             department_names,
-            periods,
+            calendar,
+            periods: periods.into_iter().map(Month::to_proto).collect(),
         })
     }
 
-    async fn load_targets(
-        &self,
-        parent: &str,
-        plan: &mpb::Plan,
-        periods: &[Period],
-    ) -> Result<Vec<TargetEntry>, Status> {
-        let mut client = self.targets();
-        let mut targets = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_targets(tpb::ListTargetsRequest {
-                    parent: parent.to_owned(),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            targets.extend(page.targets);
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
-        let plan_end = plan.effective_to.as_ref().and_then(to_naive);
-        let calls = targets.into_iter().map(|target| {
-            let mut client = client.clone();
-            async move {
-                let deadline = target
-                    .deadline
-                    .as_ref()
-                    .and_then(to_naive)
-                    .or(plan_end)
-                    .unwrap_or(NaiveDate::MAX);
-                let mut dates: Vec<Date> = periods
-                    .iter()
-                    .filter_map(period_end)
-                    .filter(|end| {
-                        calendar::period_key(&calendar::period_of(*end))
-                            <= calendar::period_key(&calendar::period_of(deadline))
-                    })
-                    .map(to_date)
-                    .collect();
-                if deadline != NaiveDate::MAX {
-                    dates.push(to_date(deadline));
-                }
-                dates.truncate(400);
-                let trajectory = client
-                    .get_trajectory(tpb::GetTrajectoryRequest {
-                        name: target.name.clone(),
-                        dates,
-                    })
-                    .await?
-                    .into_inner();
-                let start = (
-                    trajectory
-                        .start_date
-                        .as_ref()
-                        .and_then(to_naive)
-                        .unwrap_or(NaiveDate::MIN),
-                    trajectory.start_value,
-                );
-                let mut points: Vec<(NaiveDate, f64)> = trajectory
-                    .points
-                    .iter()
-                    .filter_map(|p| Some((to_naive(p.date.as_ref()?)?, p.expected_value)))
-                    .collect();
-                points.sort_by_key(|(date, _)| *date);
-                points.dedup_by_key(|(date, _)| *date);
-                Ok::<_, Status>(TargetEntry {
-                    target,
-                    start,
-                    points,
-                    deadline,
-                })
-            }
-        });
-        futures::future::try_join_all(calls).await
+    async fn load_targets(&self, parent: &str) -> Result<Vec<tpb::Target>, Status> {
+        listing::all_targets(&self.targets(), parent).await
     }
 
     async fn load_department_names(&self) -> Result<HashMap<String, String>, Status> {
-        let mut client = self.departments();
-        let mut names = HashMap::new();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_departments(dpb::ListDepartmentsRequest {
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            names.extend(page.departments.into_iter().map(|d| (d.code, d.display_name)));
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(names);
-            }
-        }
+        let client = self.departments();
+        let departments = listing::all_departments(&client).await?;
+        Ok(departments.into_iter().map(|d| (d.code, d.display_name)).collect())
     }
 }
 
@@ -440,16 +335,29 @@ impl tonic::service::Interceptor for StreamInterceptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::to_date;
 
     #[test]
     fn expected_values_interpolate_between_cached_points() {
         let d = |m, day| NaiveDate::from_ymd_opt(2023, m, day).unwrap();
-        let entry = TargetEntry {
-            target: tpb::Target::default(),
-            start: (d(3, 3), 0.0),
-            points: vec![(d(3, 31), 28.0), (d(4, 30), 58.0), (d(12, 31), 100.0)],
-            deadline: d(12, 31),
+        // A target of 100 by 31 December from 0 on 3 March, with milestones of 28 at
+        // the end of March and 58 at the end of April.
+        let milestone = |month, expected_value| tpb::TargetMilestone {
+            period: Some(Period { year: 2023, month }),
+            expected_value,
         };
+        let target = tpb::Target {
+            value: 100.0,
+            deadline: Some(to_date(d(12, 31))),
+            milestones: vec![milestone(3, 28.0), milestone(4, 58.0)],
+            ..tpb::Target::default()
+        };
+        let calendar = PlanCalendar {
+            effective_from: d(3, 3),
+            effective_to: d(12, 31),
+            cadence: duban_plan::Cadence::monthly(5),
+        };
+        let entry = TargetEntry::new(target, &calendar, &calendar.periods());
         assert_eq!(entry.expected_at(d(1, 1)), 0.0);
         assert_eq!(entry.expected_at(d(3, 17)), 14.0);
         assert_eq!(entry.expected_at(d(4, 15)), 43.0);

@@ -1,7 +1,7 @@
 //! Live updates: one feed per plan follows ReportingService.WatchReportEvents (resuming
 //! after the last sequence, reconnecting with backoff), and WatchOverview subscribers
 //! get a fresh overview when events arrive, coalesced to one per interval, and at
-//! midnight Asia/Shanghai when they follow "today".
+//! midnight in the plan's time zone when they follow "today".
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use chrono::{FixedOffset, Utc};
+use chrono::Utc;
 use duban_proto::{common::v1::Date, gateway::v1::WatchOverviewResponse, reporting::v1::WatchReportEventsRequest};
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -125,17 +125,6 @@ async fn feed(backends: Arc<Backends>, parent: String, sender: broadcast::Sender
     }
 }
 
-/// Time until the next midnight, Asia/Shanghai.
-fn until_midnight() -> Duration {
-    let offset = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).unwrap());
-    let now = Utc::now().with_timezone(&offset);
-    let tomorrow = now.date_naive().succ_opt().and_then(|d| d.and_hms_opt(0, 0, 1));
-    tomorrow
-        .and_then(|t| t.and_local_timezone(offset).single())
-        .map(|t| (t - now).to_std().unwrap_or(Duration::from_secs(60)))
-        .unwrap_or(Duration::from_secs(3600))
-}
-
 /// WatchOverview: validates at once (errors are the call's), then streams.
 pub async fn watch_overview(
     dashboard: Dashboard,
@@ -147,6 +136,8 @@ pub async fn watch_overview(
     stop: CancellationToken,
 ) -> Result<ReceiverStream<Result<WatchOverviewResponse, Status>>, GatewayError> {
     let first = dashboard.overview(&caller, &plan, as_of.as_ref()).await?;
+    // "Today" turns at midnight in the plan's own zone.
+    let zone = dashboard.catalogue(&plan).await?.calendar.zone();
     let plan_id = crate::dashboard::plan_id(&plan, "plan")?;
     let mut changes = hub.subscribe(&plan_id);
     let (sender, receiver) = mpsc::channel(4);
@@ -164,7 +155,8 @@ pub async fn watch_overview(
         let mut last_push = tokio::time::Instant::now();
         loop {
             let mut changed: BTreeSet<String> = BTreeSet::new();
-            let midnight = tokio::time::sleep(until_midnight());
+            // One second past midnight, so that "today" has surely turned.
+            let midnight = tokio::time::sleep(zone.until_next_midnight(Utc::now()) + Duration::from_secs(1));
             tokio::pin!(midnight);
             // Wait for the first change (or midnight when following today).
             tokio::select! {

@@ -24,7 +24,8 @@ impl Dashboard {
             Principal::Leadership | Principal::Admin | Principal::Service => request.department.clone(),
         };
         let plan_id = plan_id(&request.plan, "plan")?;
-        let as_of = resolve_as_of(request.as_of.as_ref())?;
+        let catalogue = self.backends.catalogue(&plan_id).await?;
+        let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
         let mut violations = Vec::new();
         let mut kinds = Vec::new();
         for (i, kind) in request.kinds.iter().enumerate() {
@@ -56,7 +57,6 @@ impl Dashboard {
         if !violations.is_empty() {
             return Err(GatewayError::Invalid(violations));
         }
-        let catalogue = self.backends.catalogue(&plan_id).await?;
         let filter = (!department.is_empty()).then_some(department.as_str());
         // Targets are judged on every department's reports, and support requests
         // addressed to a department come from the others' reports: the department filter

@@ -17,8 +17,8 @@ impl Dashboard {
     ) -> Result<pb::GetMeasureDetailResponse, GatewayError> {
         caller.require_reader("GetMeasureDetail")?;
         let plan_id = plan_id(&request.plan, "plan")?;
-        let as_of = resolve_as_of(request.as_of.as_ref())?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
+        let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
         let measure = catalogue
             .measures
             .iter()

@@ -14,18 +14,14 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use duban_kit::{Authenticator, Principal, auth::bearer_token};
+use duban_plan::PlanZone;
 use duban_proto::{
     common::v1::Date,
     measures::v1::{Measure, ResponsibleUnitKind},
 };
 use tonic::metadata::MetadataMap;
 
-use crate::{
-    backends::Backends,
-    calendar::{self, to_naive},
-    error::GatewayError,
-    rag::PlanTolerances,
-};
+use crate::{backends::Backends, calendar::to_naive, error::GatewayError, rag::PlanTolerances};
 
 /// Who is asking, and with which token caller-specific reads are made.
 #[derive(Debug, Clone)]
@@ -82,24 +78,25 @@ pub fn plan_id(name: &str, field: &str) -> Result<String, GatewayError> {
     }
 }
 
-/// The date a view is for: `as_of`, or today; a future or invalid date is FIELD_INVALID.
-pub fn resolve_as_of(as_of: Option<&Date>) -> Result<NaiveDate, GatewayError> {
-    let today = calendar::today();
+/// The date a view is for: `as_of`, or today in the plan's `zone`; a future or invalid
+/// date is FIELD_INVALID.
+pub fn resolve_as_of(as_of: Option<&Date>, zone: PlanZone) -> Result<NaiveDate, GatewayError> {
+    let today = zone.today();
     let Some(date) = as_of else {
         return Ok(today);
     };
     let date = to_naive(date).ok_or_else(|| GatewayError::invalid("as_of", "is not a valid date"))?;
     if date > today {
-        return Err(GatewayError::invalid("as_of", "is after today (Asia/Shanghai)"));
+        return Err(GatewayError::invalid(
+            "as_of",
+            format!("is after today ({})", zone.name()),
+        ));
     }
     Ok(date)
 }
 
 /// Orders measure numbers as the plan does: 4.9 before 4.10.
-pub fn measure_key(number: &str) -> (u32, u32) {
-    let mut parts = number.split('.').map(|p| p.parse::<u32>().unwrap_or(u32::MAX));
-    (parts.next().unwrap_or(u32::MAX), parts.next().unwrap_or(0))
-}
+pub use duban_plan::measure_order as measure_key;
 
 fn measure_name(plan_id: &str, number: &str) -> String {
     format!("plans/{plan_id}/measures/{number}")
@@ -193,17 +190,21 @@ mod tests {
         assert_eq!(plan_id("plans/jiading-2023", "plan").unwrap(), "jiading-2023");
         assert!(plan_id("jiading-2023", "plan").is_err());
         assert!(plan_id("plans/Bad_Plan", "plan").is_err());
-        let tomorrow = calendar::today() + chrono::Duration::days(1);
-        assert!(resolve_as_of(Some(&to_date(tomorrow))).is_err());
+        let zone = PlanZone::default();
+        let tomorrow = zone.today() + chrono::Duration::days(1);
+        assert!(resolve_as_of(Some(&to_date(tomorrow)), zone).is_err());
         assert!(
-            resolve_as_of(Some(&Date {
-                year: 2023,
-                month: 2,
-                day: 30
-            }))
+            resolve_as_of(
+                Some(&Date {
+                    year: 2023,
+                    month: 2,
+                    day: 30
+                }),
+                zone
+            )
             .is_err()
         );
-        assert_eq!(resolve_as_of(None).unwrap(), calendar::today());
+        assert_eq!(resolve_as_of(None, zone).unwrap(), zone.today());
     }
 
     #[test]

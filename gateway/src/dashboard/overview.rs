@@ -126,7 +126,7 @@ impl Dashboard {
                     .filter(|t| {
                         t.target
                             .as_ref()
-                            .is_some_and(|t| measure_key(&t.measure_number).0 == a.number as u32)
+                            .is_some_and(|t| measure_key(&t.measure_number).action() == u64::try_from(a.number).ok())
                     })
                     .filter_map(|t| t.percent_complete)
                     .collect();
@@ -169,8 +169,8 @@ impl Dashboard {
     ) -> Result<pb::Overview, GatewayError> {
         caller.require_reader("GetOverview")?;
         let plan_id = plan_id(plan, "plan")?;
-        let as_of = resolve_as_of(as_of)?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
+        let as_of = resolve_as_of(as_of, catalogue.calendar.zone())?;
         let snap = self.snapshot(&catalogue, as_of, true).await;
         Ok(self.assemble(&catalogue, &snap, as_of))
     }
@@ -188,8 +188,10 @@ impl Dashboard {
         as_of: Option<&Date>,
     ) -> Result<Option<Vec<DepartmentCompliance>>, GatewayError> {
         caller.require_reader("the compliance calendar")?;
-        let as_of = resolve_as_of(as_of)?;
-        let parent = format!("plans/{}", plan_id(plan, "plan")?);
+        let plan_id = plan_id(plan, "plan")?;
+        let catalogue = self.backends.catalogue(&plan_id).await?;
+        let as_of = resolve_as_of(as_of, catalogue.calendar.zone())?;
+        let parent = format!("plans/{plan_id}");
         Ok(self
             .compliance(&parent, as_of, caller, None)
             .await

@@ -25,8 +25,8 @@ impl Dashboard {
         if request.department.is_empty() {
             return Err(GatewayError::invalid("department", "is required"));
         }
-        let as_of = resolve_as_of(request.as_of.as_ref())?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
+        let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
         let code = request.department.as_str();
         if !catalogue.department_names.is_empty() && !catalogue.department_names.contains_key(code) {
             return Err(duban_kit::error::NotFound::new("department", code).into());

@@ -3,6 +3,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
+use duban_kit::paging::{READ_ALL_PAGE_SIZE, read_all_pages};
 use duban_proto::{
     common::v1::Period,
     reporting::v1::{
@@ -147,28 +148,33 @@ impl Dashboard {
         caller: &Caller,
         department: Option<&str>,
     ) -> Result<Compliance, tonic::Status> {
-        let mut client = self.backends.reporting(caller.token.as_deref());
+        let client = self.backends.reporting(caller.token.as_deref());
+        // Each page is kept whole: the totals are the last page's, the departments all pages'.
+        let pages = read_all_pages(|page_token| {
+            let mut client = client.clone();
+            async move {
+                let mut page = client
+                    .get_compliance(GetComplianceRequest {
+                        parent: parent.to_owned(),
+                        department: department.unwrap_or_default().to_owned(),
+                        as_of: Some(to_date(as_of)),
+                        page_size: READ_ALL_PAGE_SIZE,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                let next = std::mem::take(&mut page.next_page_token);
+                Ok::<_, tonic::Status>((vec![page], next))
+            }
+        })
+        .await?;
         let mut out = Compliance::default();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .get_compliance(GetComplianceRequest {
-                    parent: parent.to_owned(),
-                    department: department.unwrap_or_default().to_owned(),
-                    as_of: Some(to_date(as_of)),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
+        for page in pages {
             out.totals = page.totals.unwrap_or_default();
             out.departments.extend(page.departments);
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(out);
-            }
         }
+        Ok(out)
     }
 
     async fn reports_of(
@@ -178,27 +184,25 @@ impl Dashboard {
         caller: &Caller,
         department: &str,
     ) -> Result<Vec<Report>, tonic::Status> {
-        let mut client = self.backends.reporting(caller.token.as_deref());
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_reports(ListReportsRequest {
-                    parent: parent.to_owned(),
-                    page_size: 500,
-                    page_token: token,
-                    period: Some(period),
-                    department: department.to_owned(),
-                    ..Default::default()
-                })
-                .await?
-                .into_inner();
-            out.extend(page.reports);
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(out);
+        let client = self.backends.reporting(caller.token.as_deref());
+        read_all_pages(|page_token| {
+            let mut client = client.clone();
+            async move {
+                let page = client
+                    .list_reports(ListReportsRequest {
+                        parent: parent.to_owned(),
+                        page_size: READ_ALL_PAGE_SIZE,
+                        page_token,
+                        period: Some(period),
+                        department: department.to_owned(),
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                Ok::<_, tonic::Status>((page.reports, page.next_page_token))
             }
-        }
+        })
+        .await
     }
 }
 

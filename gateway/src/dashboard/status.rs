@@ -8,10 +8,12 @@ use duban_proto::{
     reporting::v1::{ComplianceStatus, OverallStatus},
 };
 
+use duban_plan::Month;
+
 use super::{Dashboard, responsible_departments, snapshot::Snapshot};
 use crate::{
     backends::{Catalogue, TargetEntry},
-    calendar::{self, due_date, period_end, to_date},
+    calendar::{period_end, to_date},
     rag::{self, Rag, TargetFacts},
 };
 
@@ -42,7 +44,7 @@ impl Dashboard {
                     start_value: entry.start.1,
                     actual,
                     expected_at_latest_period: expected_at_latest,
-                    reports_due: calendar::first_due_passed(&catalogue.plan, as_of),
+                    reports_due: catalogue.calendar.first_due_passed(as_of),
                 },
                 &self.tolerances.for_plan(&catalogue.plan_id),
             )
@@ -80,7 +82,7 @@ impl Dashboard {
         catalogue
             .periods
             .iter()
-            .rfind(|p| due_date(&catalogue.plan, p).is_some_and(|due| due < as_of))
+            .rfind(|p| Month::from_proto(Some(p)).is_some_and(|m| catalogue.calendar.cadence.due_date(m) < as_of))
             .cloned()
     }
 

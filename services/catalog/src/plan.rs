@@ -7,7 +7,7 @@
 mod kinds;
 mod validate;
 
-pub use kinds::{Aggregation, Cadence, Comparator, QuantityUnit, ValueBasis};
+pub use kinds::{Aggregation, Cadence, Comparator, QuantityUnit, ValueBasis, day_of_following_month};
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,11 @@ pub struct PlanHeader {
     pub effective_to: NaiveDate,
     /// Code of the directory unit names resolve against.
     pub directory: String,
+    /// The IANA time zone whose midnights end the plan's days and due dates, for example
+    /// `Asia/Shanghai`; [`Plan::validate`] checks that the name is known. Empty when
+    /// missing, so that plans stored as JSON before the field existed still read.
+    #[serde(default)]
+    pub time_zone: String,
     /// Reporting cadence.
     pub cadence: Cadence,
 }

@@ -104,6 +104,7 @@ issue_date = 2023-03-03
 effective_from = 2023-12-31
 effective_to = 2023-01-01
 directory = "jiading"
+time_zone = "Asia/Shanghai"
 cadence = { kind = "monthly", due_day = 31 }
 
 [[actions]]
@@ -165,4 +166,14 @@ fn shape_errors_are_parse_errors() {
         Directory::from_toml_str(&bad_kind),
         Err(CatalogError::Parse(_))
     ));
+}
+
+#[test]
+fn an_unknown_time_zone_is_a_problem_at_its_path() {
+    let (dir, mut plan) = jiading_2023();
+    assert_eq!(plan.header.time_zone, "Asia/Shanghai");
+    plan.header.time_zone = "UTC+8".into();
+    assert_eq!(paths(&plan.validate(&dir)), ["plan.time_zone"]);
+    plan.header.time_zone = String::new();
+    assert_eq!(paths(&plan.validate(&dir)), ["plan.time_zone"]);
 }

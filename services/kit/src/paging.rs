@@ -1,6 +1,8 @@
 //! AIP-158 pagination: `page_size` normalisation and opaque page tokens that remember
 //! the position and the filter they were issued for, so a token cannot silently be
-//! replayed against a different query.
+//! replayed against a different query; and, for clients, [`read_all_pages`].
+
+use std::{collections::HashSet, future::Future};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 
@@ -73,9 +75,113 @@ fn fingerprint(filter: &str) -> u64 {
     })
 }
 
+/// A listing answered a `next_page_token` it had answered before: following it would
+/// loop for ever, so the reading stops.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the listing repeated page token {token:?} after {pages} pages")]
+pub struct RepeatedPageToken {
+    /// The token answered twice.
+    pub token: String,
+    /// Pages read before it came back.
+    pub pages: usize,
+}
+
+impl From<RepeatedPageToken> for tonic::Status {
+    /// A server bug, not a transient failure: INTERNAL, which clients do not retry.
+    fn from(error: RepeatedPageToken) -> Self {
+        tonic::Status::internal(error.to_string())
+    }
+}
+
+/// The page size clients ask for when they read a whole listing: the largest a server
+/// serves, so a listing takes as few calls as it can.
+pub const READ_ALL_PAGE_SIZE: i32 = MAX_PAGE_SIZE as i32;
+
+/// Reads every page of a List call. `read_page` issues one request with the given
+/// `page_token` (empty for the first page) and returns the page's items with its
+/// `next_page_token`; reading stops at an empty token. A token answered twice ends the
+/// reading with [`RepeatedPageToken`] instead of looping.
+pub async fn read_all_pages<T, E, F, Fut>(mut read_page: F) -> Result<Vec<T>, E>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), E>>,
+    E: From<RepeatedPageToken>,
+{
+    let mut items = Vec::new();
+    let mut seen = HashSet::new();
+    let mut token = String::new();
+    for pages in 1.. {
+        let (page, next) = read_page(token).await?;
+        items.extend(page);
+        if next.is_empty() {
+            break;
+        }
+        if !seen.insert(next.clone()) {
+            return Err(RepeatedPageToken { token: next, pages }.into());
+        }
+        token = next;
+    }
+    Ok(items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Serves `rows` in pages of `size` with this module's own tokens.
+    async fn serve(rows: &[u32], size: i32, token: String) -> Result<(Vec<u32>, String), tonic::Status> {
+        let page =
+            Page::from_request(size, &token, "rows").map_err(|v| tonic::Status::invalid_argument(v.description))?;
+        let start = (page.offset as usize).min(rows.len());
+        let end = (start + page.size as usize).min(rows.len());
+        Ok((rows[start..end].to_vec(), page.next_token(rows.len() as u64, "rows")))
+    }
+
+    #[tokio::test]
+    async fn reads_every_page_in_order() {
+        let rows: Vec<u32> = (0..7).collect();
+        let mut calls = 0;
+        let all = read_all_pages(|token| {
+            calls += 1;
+            serve(&rows, 3, token)
+        })
+        .await
+        .unwrap();
+        assert_eq!(all, rows);
+        assert_eq!(calls, 3);
+        let none = read_all_pages(|token| serve(&[], 3, token)).await.unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_repeated_token_stops_the_reading() {
+        let mut calls = 0;
+        let error = read_all_pages(|token| {
+            calls += 1;
+            // Page 1 answers "a", page 2 "b", page 3 "a" again.
+            let next = if token == "a" { "b" } else { "a" };
+            async move { Ok::<_, tonic::Status>((vec![token], next.to_owned())) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.code(), tonic::Code::Internal);
+        assert!(error.message().contains("\"a\" after 3 pages"), "{}", error.message());
+        assert_eq!(calls, 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_page_is_the_answer() {
+        let error = read_all_pages(|token| async move {
+            if token.is_empty() {
+                Ok((vec![1], "next".to_owned()))
+            } else {
+                Err(tonic::Status::unavailable("down"))
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(error.code(), tonic::Code::Unavailable);
+    }
 
     #[test]
     fn walks_pages_until_the_end() {

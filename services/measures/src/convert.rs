@@ -1,30 +1,16 @@
 //! The vocabularies in between: catalog enums and dates to contract enums and dates
 //! and back, timestamps, etags and resource names.
 
-use chrono::{Datelike, NaiveDate};
 use duban_catalog::{Aggregation, Comparator, QuantityUnit, ValueBasis};
 use duban_proto::common::v1 as common;
 use sha2::{Digest, Sha256};
 
 pub use duban_kit::columns::timestamp;
 
-/// A catalog date in the contract.
-pub fn date(date: NaiveDate) -> common::Date {
-    common::Date {
-        year: date.year(),
-        month: date.month() as i32,
-        day: date.day() as i32,
-    }
-}
-
-/// A contract date as a calendar date; `None` if it does not exist.
-pub fn naive_date(date: &common::Date) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(
-        date.year,
-        u32::try_from(date.month).ok()?,
-        u32::try_from(date.day).ok()?,
-    )
-}
+pub use duban_plan::{
+    contract::{date_from_proto as naive_date, date_to_proto as date},
+    measure_order,
+};
 
 /// A unit of measure in the contract.
 pub fn unit_to_proto(unit: QuantityUnit) -> common::QuantityUnit {
@@ -150,17 +136,10 @@ pub fn measure_scope(plan: &str, number: &str) -> String {
     format!("plans/{plan}/measures/{number}")
 }
 
-/// Sort key of a measure number: 4.10 after 4.9; malformed numbers last.
-pub fn measure_order(number: &str) -> (u32, u32, String) {
-    let parsed = number
-        .split_once('.')
-        .and_then(|(a, i)| Some((a.parse().ok()?, i.parse().ok()?)));
-    let (action, item) = parsed.unwrap_or((u32::MAX, u32::MAX));
-    (action, item, number.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
 
     #[test]
@@ -174,13 +153,6 @@ mod tests {
             Some(Comparator::AtMost)
         );
         assert_eq!(basis_from_proto(99), None);
-    }
-
-    #[test]
-    fn measure_numbers_sort_numerically() {
-        let mut numbers = vec!["4.10", "4.9", "10.1", "1.2"];
-        numbers.sort_by_key(|n| measure_order(n));
-        assert_eq!(numbers, ["1.2", "4.9", "4.10", "10.1"]);
     }
 
     #[test]

@@ -230,6 +230,7 @@ pub(crate) fn read(dataset: &pb::PlanDataset) -> Read {
         effective_from,
         effective_to,
         directory: p.directory,
+        time_zone: p.time_zone,
         cadence,
     };
     let actions = dataset
@@ -425,6 +426,7 @@ pub fn header_to_proto(h: &PlanHeader) -> pb::Plan {
         issuing_body: h.issuing_body.clone(),
         issuing_body_en: h.issuing_body_en.clone(),
         directory: h.directory.clone(),
+        time_zone: h.time_zone.clone(),
         issue_date: Some(convert::date(h.issue_date)),
         effective_from: Some(convert::date(h.effective_from)),
         effective_to: Some(convert::date(h.effective_to)),

@@ -10,7 +10,11 @@ use std::{
 };
 
 use duban_catalog::{Directory, DirectoryHeader, Group, GroupKind, Unit, UnitKind};
-use duban_kit::{client::ServiceChannel, error::DependencyUnavailable};
+use duban_kit::{
+    client::ServiceChannel,
+    error::DependencyUnavailable,
+    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
+};
 use duban_proto::departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient};
 
 use crate::error::MeasuresError;
@@ -101,68 +105,45 @@ impl DirectoryClient {
             units: Vec::new(),
             groups: Vec::new(),
         };
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_departments(dpb::ListDepartmentsRequest {
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| MeasuresError::dependency("departments", &status))?
-                .into_inner();
-            parts.units.extend(page.departments.into_iter().map(unit_from_proto));
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
-        loop {
-            let page = client
-                .list_groups(dpb::ListGroupsRequest {
-                    page_size: 500,
-                    page_token: token,
-                })
-                .await
-                .map_err(|status| MeasuresError::dependency("departments", &status))?
-                .into_inner();
-            parts.groups.extend(page.groups.into_iter().map(group_from_proto));
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
+        let departments = duban_plan::listing::all_departments(&client)
+            .await
+            .map_err(|status| MeasuresError::dependency("departments", &status))?;
+        parts.units.extend(departments.into_iter().map(unit_from_proto));
+        let groups = duban_plan::listing::all_groups(&client)
+            .await
+            .map_err(|status| MeasuresError::dependency("departments", &status))?;
+        parts.groups.extend(groups.into_iter().map(group_from_proto));
         Ok(parts)
     }
 
     /// Every designation matching the filters (empty means any), every page.
     pub async fn designations(&self, scope: &str, member: &str) -> Result<Vec<Designation>, MeasuresError> {
-        let mut client = self.client.clone();
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_group_designations(dpb::ListGroupDesignationsRequest {
-                    scope: scope.to_owned(),
-                    member: member.to_owned(),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| MeasuresError::dependency("departments", &status))?
-                .into_inner();
-            out.extend(page.designations.into_iter().map(|d| Designation {
+        let designations = read_all_pages(|page_token| {
+            let mut client = self.client.clone();
+            async move {
+                let page = client
+                    .list_group_designations(dpb::ListGroupDesignationsRequest {
+                        scope: scope.to_owned(),
+                        member: member.to_owned(),
+                        page_size: READ_ALL_PAGE_SIZE,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                Ok::<_, tonic::Status>((page.designations, page.next_page_token))
+            }
+        })
+        .await
+        .map_err(|status| MeasuresError::dependency("departments", &status))?;
+        Ok(designations
+            .into_iter()
+            .map(|d| Designation {
                 group: d.group,
                 scope: d.scope,
                 members: d.members.into_iter().collect(),
-            }));
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(out);
-            }
-        }
+            })
+            .collect())
     }
 }
 

@@ -203,29 +203,12 @@ impl Measures {
 
     /// Every current target of a plan, from the targets service.
     async fn current_targets(&self, id: &str) -> Result<Vec<tpb::Target>> {
-        let mut client = self.targets.clone();
-        let mut targets = Vec::new();
-        let mut token = String::new();
-        loop {
-            let page = match client
-                .list_targets(tpb::ListTargetsRequest {
-                    parent: convert::plan_name(id, None),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-            {
-                Ok(page) => page.into_inner(),
-                // Never synced: the plan has no targets.
-                Err(status) if status.code() == Code::NotFound => return Ok(targets),
-                Err(status) => return Err(MeasuresError::dependency("targets", &status)),
-            };
-            targets.extend(page.targets);
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(targets);
-            }
+        let listed = duban_plan::listing::all_targets(&self.targets, &convert::plan_name(id, None)).await;
+        match listed {
+            Ok(targets) => Ok(targets),
+            // Never synced: the plan has no targets.
+            Err(status) if status.code() == Code::NotFound => Ok(Vec::new()),
+            Err(status) => Err(MeasuresError::dependency("targets", &status)),
         }
     }
 }

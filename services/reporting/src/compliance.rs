@@ -5,13 +5,19 @@
 use chrono::NaiveDate;
 use duban_proto::reporting::v1::ComplianceStatus;
 
-use crate::calendar::{self, Month};
+use crate::calendar::{Month, PlanZone};
 
-/// Where the report for `period` (due on `due`) stands at the end of `as_of`, given
-/// when its first revision was submitted.
-pub fn status(period: Month, due: NaiveDate, as_of: NaiveDate, first_submit_us: Option<i64>) -> ComplianceStatus {
-    match first_submit_us.filter(|at| *at < calendar::end_of_day_us(as_of)) {
-        Some(at) if at < calendar::end_of_day_us(due) => ComplianceStatus::OnTime,
+/// Where the report for `period` (due on `due`) stands at the end of `as_of` in the
+/// plan's `zone`, given when its first revision was submitted.
+pub fn status(
+    zone: PlanZone,
+    period: Month,
+    due: NaiveDate,
+    as_of: NaiveDate,
+    first_submit_us: Option<i64>,
+) -> ComplianceStatus {
+    match first_submit_us.filter(|at| *at < zone.end_of_day_us(as_of)) {
+        Some(at) if at < zone.end_of_day_us(due) => ComplianceStatus::OnTime,
         Some(_) => ComplianceStatus::Late,
         None if as_of <= period.last_day() => ComplianceStatus::NotDue,
         None if as_of <= due => ComplianceStatus::Expected,
@@ -99,15 +105,13 @@ mod tests {
     /// 2023-05-20.
     #[test]
     fn a_small_calendar() {
-        let cadence = Cadence {
-            quarterly: false,
-            due_day: 5,
-        };
+        let cadence = Cadence::monthly(5);
+        let status = |period, due, as_of, first| status(cadence.zone, period, due, as_of, first);
         let as_of = day(5, 20);
         let march = Month::new(2023, 3).unwrap();
         let april = Month::new(2023, 4).unwrap();
         let may = Month::new(2023, 5).unwrap();
-        let at = |d: NaiveDate| calendar::start_of_day_us(d) + 3_600_000_000;
+        let at = |d: NaiveDate| cadence.zone.start_of_day_us(d) + 3_600_000_000;
         // March filed on 4-05 (on time), April filed on 5-07 (late), May not due yet.
         let s_march = status(march, cadence.due_date(march), as_of, Some(at(day(4, 5))));
         let s_april = status(april, cadence.due_date(april), as_of, Some(at(day(5, 7))));

@@ -83,23 +83,9 @@ impl ReportKey {
     }
 }
 
-/// A measure number as text that sorts in number order: each numeric part is
-/// zero-padded to 10 digits, so `2.1` (`0000000002.0000000001`) sorts before `10.1`.
-/// A part that is not a number is kept as is after `~`, which sorts after digits.
-pub fn measure_key(number: &str) -> String {
-    number
-        .split('.')
-        .map(|part| {
-            if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
-                let digits = part.trim_start_matches('0');
-                format!("{digits:0>10}")
-            } else {
-                format!("~{part}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
-}
+/// A measure number as text that sorts in number order, as stored in `report.measure_key`
+/// (`2.1` is `0000000002.0000000001`, before `10.1`).
+pub use duban_plan::measure_sort_key as measure_key;
 
 /// The plan slug of `plans/{plan}`.
 pub fn parse_parent(parent: &str) -> Option<&str> {
@@ -324,7 +310,7 @@ pub fn report(
         submit_time: Some(timestamp(row.submit_time_us)),
         first_submit_time: Some(timestamp(pointer.first_submit_time_us)),
         due_date: Some(calendar::date_to_proto(due)),
-        on_time: pointer.first_submit_time_us < calendar::end_of_day_us(due),
+        on_time: pointer.first_submit_time_us < cadence.zone.end_of_day_us(due),
         review: row.review_time_us.map(|at| pb::Review {
             reviewer: principal(&row.reviewer_role, &row.reviewer_department, &row.reviewer_credential),
             review_time: Some(timestamp(at)),

@@ -18,6 +18,7 @@ mod submission;
 mod submitting;
 
 use duban_kit::Principal;
+use duban_plan::measure_order;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -63,10 +64,6 @@ fn parent_plan(parent: &str) -> Result<String> {
     convert::parse_parent(parent)
         .map(str::to_owned)
         .ok_or_else(|| ReportingError::invalid("parent", "must be `plans/{plan}`"))
-}
-
-fn measure_order(number: &str) -> Vec<u32> {
-    number.split('.').map(|p| p.parse().unwrap_or(u32::MAX)).collect()
 }
 
 impl Reporting {

@@ -1,6 +1,6 @@
 //! Rows to contract messages, and the dates, enums and lists in between.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use duban_kit::Principal;
 use duban_proto::{
     common::v1 as common,
@@ -42,30 +42,11 @@ pub fn revision_name(plan: &str, code: &str, revision: i32) -> String {
     format!("plans/{plan}/targets/{code}@{revision}")
 }
 
-/// A contract date as a calendar date; `None` if it does not exist.
-pub fn date_from_proto(date: &common::Date) -> Option<NaiveDate> {
-    let month = u32::try_from(date.month).ok()?;
-    let day = u32::try_from(date.day).ok()?;
-    NaiveDate::from_ymd_opt(date.year, month, day)
-}
-
-/// A calendar date in the contract.
-pub fn date_to_proto(date: NaiveDate) -> common::Date {
-    common::Date {
-        year: date.year(),
-        month: date.month() as i32,
-        day: date.day() as i32,
-    }
-}
-
-/// The stored (ISO) form of a date.
-pub fn date_str(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
+pub use duban_plan::contract::{date_from_proto, date_key as date_str, date_to_proto};
 
 /// A stored date; a corrupt value reads as the epoch's first day.
 pub fn date_from_str(text: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap_or_default()
+    duban_plan::contract::parse_date(text).unwrap_or_default()
 }
 
 /// Stored milestones in the contract.

@@ -13,7 +13,8 @@ pub mod rules;
 pub mod service;
 pub mod store;
 mod sync;
-pub mod trajectory;
+/// The trajectory rules, shared with the gateway.
+pub use duban_plan::trajectory;
 
 use std::{sync::Arc, time::Duration};
 

@@ -411,12 +411,6 @@ pub fn action_of(measure_number: &str) -> Option<i32> {
     action.parse().ok().filter(|action| *action >= 1)
 }
 
-/// A sort key putting measure numbers in numeric order (`4.2` before `10.1`).
-pub fn measure_order(measure_number: &str) -> (i32, i32) {
-    let (action, item) = measure_number.split_once('.').unwrap_or((measure_number, "0"));
-    (action.parse().unwrap_or(i32::MAX), item.parse().unwrap_or(i32::MAX))
-}
-
 /// Whether `code` is a lowercase ASCII slug.
 pub fn is_slug(code: &str) -> bool {
     !code.is_empty()
@@ -610,6 +604,6 @@ mod tests {
         assert_eq!(action_of("10.12"), Some(10));
         assert_eq!(action_of("4"), None);
         assert_eq!(action_of("a.1"), None);
-        assert!(measure_order("4.2") < measure_order("10.1"));
+        assert!(duban_plan::measure_order("4.2") < duban_plan::measure_order("10.1"));
     }
 }

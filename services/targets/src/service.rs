@@ -1,6 +1,7 @@
 //! The targets domain: the [`Targets`] type, target names, and finding the revision a name refers to.
 
 use duban_kit::{FieldViolation, client::ServiceChannel, idempotency};
+use duban_plan::measure_order;
 use duban_proto::departments::v1::departments_service_client::DepartmentsServiceClient;
 
 use crate::{convert, entity::target_revision, error::TargetsError, rules, store::TargetStore};
@@ -70,9 +71,7 @@ impl Targets {
 
 /// Measure-number (numerically) then code order.
 pub(crate) fn sort_rows(rows: &mut [target_revision::Model]) {
-    rows.sort_by(|a, b| {
-        (rules::measure_order(&a.measure_number), &a.code).cmp(&(rules::measure_order(&b.measure_number), &b.code))
-    });
+    rows.sort_by(|a, b| (measure_order(&a.measure_number), &a.code).cmp(&(measure_order(&b.measure_number), &b.code)));
 }
 
 /// Parses `plans/{plan}/targets/{code}`, with `@{revision}` when `allow_revision`.

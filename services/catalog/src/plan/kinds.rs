@@ -123,10 +123,20 @@ impl Cadence {
     /// Due date of the report for the period ending with `month` of `year`;
     /// `None` if no period ends that month or the date does not exist.
     pub fn due_date(self, year: i32, month: u32) -> Option<NaiveDate> {
-        if !(1..=12).contains(&month) || matches!(self, Self::Quarterly { .. }) && !month.is_multiple_of(3) {
+        if matches!(self, Self::Quarterly { .. }) && !month.is_multiple_of(3) {
             return None;
         }
-        let (y, m) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-        NaiveDate::from_ymd_opt(y, m, self.due_day())
+        day_of_following_month(year, month, self.due_day())
     }
+}
+
+/// Day `day` of the month after `month` of `year`: the one rule of due dates, which
+/// `duban-plan`'s calendar uses too. `None` if `month` is not 1-12 or the day does not
+/// exist.
+pub fn day_of_following_month(year: i32, month: u32, day: u32) -> Option<NaiveDate> {
+    if !(1..=12).contains(&month) {
+        return None;
+    }
+    let (y, m) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    NaiveDate::from_ymd_opt(y, m, day)
 }

@@ -110,6 +110,12 @@ impl Plan {
             );
         }
         p.date("plan.issue_date".into(), h.issue_date, self.sensible_dates());
+        if h.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            p.add(
+                "plan.time_zone",
+                format!("{:?} is not an IANA time zone such as Asia/Shanghai", h.time_zone),
+            );
+        }
         if !(1..=28).contains(&h.cadence.due_day()) {
             p.add(
                 "plan.cadence.due_day",

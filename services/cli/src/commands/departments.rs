@@ -40,44 +40,13 @@ pub struct Listing {
 
 /// Lists every unit and every group, following page tokens to the end.
 pub async fn list(settings: &Settings, connection: &Connection, json: bool) -> anyhow::Result<()> {
-    let mut client = DepartmentsServiceClient::new(connection.channel(settings, &settings.departments.endpoint_url())?);
-    let mut departments = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = pb::ListDepartmentsRequest {
-            page_size: 500,
-            page_token,
-            kind: 0,
-        };
-        let page = client
-            .list_departments(request)
-            .await
-            .map_err(|s| call_failed("ListDepartments", s))?
-            .into_inner();
-        departments.extend(page.departments);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
-    let mut groups = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = pb::ListGroupsRequest {
-            page_size: 500,
-            page_token,
-        };
-        let page = client
-            .list_groups(request)
-            .await
-            .map_err(|s| call_failed("ListGroups", s))?
-            .into_inner();
-        groups.extend(page.groups);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
+    let client = DepartmentsServiceClient::new(connection.channel(settings, &settings.departments.endpoint_url())?);
+    let departments = duban_plan::listing::all_departments(&client)
+        .await
+        .map_err(|s| call_failed("ListDepartments", s))?;
+    let groups = duban_plan::listing::all_groups(&client)
+        .await
+        .map_err(|s| call_failed("ListGroups", s))?;
     let listing = Listing {
         departments: departments.into_iter().map(unit_out).collect(),
         groups: groups.into_iter().map(group_out).collect(),

@@ -1,6 +1,9 @@
 //! `duban token issue|list|revoke`: credentials for department systems and people.
 
-use duban_kit::Settings;
+use duban_kit::{
+    Settings,
+    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
+};
 use duban_proto::departments::v1::{self as pb, departments_service_client::DepartmentsServiceClient};
 use serde::Serialize;
 
@@ -101,26 +104,24 @@ pub async fn issue(
 
 /// Lists credentials (never their tokens).
 pub async fn list(settings: &Settings, connection: &Connection, show_revoked: bool, json: bool) -> anyhow::Result<()> {
-    let mut client = client(settings, connection)?;
-    let mut credentials = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = pb::ListCredentialsRequest {
-            page_size: 500,
-            page_token,
-            show_revoked,
-        };
-        let page = client
-            .list_credentials(request)
-            .await
-            .map_err(|s| call_failed("ListCredentials", s))?
-            .into_inner();
-        credentials.extend(page.credentials.into_iter().map(|c| credential_out(c, None)));
-        if page.next_page_token.is_empty() {
-            break;
+    let client = client(settings, connection)?;
+    let listed = read_all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let page = client
+                .list_credentials(pb::ListCredentialsRequest {
+                    page_size: READ_ALL_PAGE_SIZE,
+                    page_token,
+                    show_revoked,
+                })
+                .await?
+                .into_inner();
+            Ok::<_, tonic::Status>((page.credentials, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
+    .map_err(|s| call_failed("ListCredentials", s))?;
+    let credentials: Vec<_> = listed.into_iter().map(|c| credential_out(c, None)).collect();
     if json {
         return print_json(&credentials);
     }

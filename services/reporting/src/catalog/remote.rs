@@ -3,18 +3,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use duban_kit::client::ServiceChannel;
+use duban_plan::{PlanCalendar, listing};
 use duban_proto::{
-    departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
+    departments::v1::departments_service_client::DepartmentsServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
-    targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
+    targets::v1::targets_service_client::TargetsServiceClient,
 };
 use tonic::Code;
 
 use super::{CatalogSource, MeasureInfo, PlanInfo, TargetInfo};
-use crate::{
-    calendar::{self, Cadence},
-    error::ReportingError,
-};
+use crate::error::ReportingError;
 
 /// Reads the measures, targets and departments services.
 #[derive(Debug, Clone)]
@@ -56,42 +54,16 @@ impl CatalogSource for RemoteCatalog {
             Err(status) if status.code() == Code::NotFound => return Ok(None),
             Err(status) => return Err(unavailable("measures")(status)),
         };
-        let bad = |what: &str| ReportingError::Dependency {
+        let calendar = PlanCalendar::from_contract(&plan).map_err(|error| ReportingError::Dependency {
             service: "measures",
-            message: format!("plan {code} has no valid {what}"),
-        };
-        let effective_from = plan
-            .effective_from
-            .as_ref()
-            .and_then(calendar::date_from_proto)
-            .ok_or_else(|| bad("effective_from"))?;
-        let effective_to = plan
-            .effective_to
-            .as_ref()
-            .and_then(calendar::date_from_proto)
-            .ok_or_else(|| bad("effective_to"))?;
-        let cadence = plan.cadence.unwrap_or_default();
-        let cadence = Cadence {
-            quarterly: cadence.frequency == mpb::ReportingFrequency::Quarterly as i32,
-            due_day: u32::try_from(cadence.due_day).unwrap_or(1).clamp(1, 28),
-        };
-
-        let mut measures = BTreeMap::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .measures
-                .clone()
-                .list_measures(mpb::ListMeasuresRequest {
-                    parent: parent.clone(),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(unavailable("measures"))?
-                .into_inner();
-            for measure in page.measures {
+            message: error.to_string(),
+        })?;
+        let measures = listing::all_measures(&self.measures, &parent)
+            .await
+            .map_err(unavailable("measures"))?;
+        let measures = measures
+            .into_iter()
+            .map(|measure| {
                 let mut responsible = BTreeSet::new();
                 for unit in &measure.responsible_units {
                     if unit.kind == mpb::ResponsibleUnitKind::Group as i32 {
@@ -105,30 +77,16 @@ impl CatalogSource for RemoteCatalog {
                     responsible,
                     milestones: measure.milestones.iter().map(|m| m.description.clone()).collect(),
                 };
-                measures.insert(measure.number, info);
-            }
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
+                (measure.number, info)
+            })
+            .collect();
 
-        let mut targets = BTreeMap::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .targets
-                .clone()
-                .list_targets(tpb::ListTargetsRequest {
-                    parent: parent.clone(),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(unavailable("targets"))?
-                .into_inner();
-            for target in page.targets {
+        let targets = listing::all_targets(&self.targets, &parent)
+            .await
+            .map_err(unavailable("targets"))?;
+        let targets = targets
+            .into_iter()
+            .map(|target| {
                 let info = TargetInfo {
                     name: format!("{parent}/targets/{}@{}", target.code, target.revision),
                     code: target.code.clone(),
@@ -141,44 +99,24 @@ impl CatalogSource for RemoteCatalog {
                     baseline: target.baseline,
                     reporting_departments: target.reporting_departments,
                 };
-                targets.insert(target.code, info);
-            }
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
-            }
-        }
+                (target.code, info)
+            })
+            .collect();
         Ok(Some(PlanInfo {
             code: code.to_owned(),
             revision: plan.revision,
-            effective_from,
-            effective_to,
-            cadence,
+            effective_from: calendar.effective_from,
+            effective_to: calendar.effective_to,
+            cadence: calendar.cadence,
             measures,
             targets,
         }))
     }
 
     async fn departments(&self) -> Result<BTreeMap<String, String>, ReportingError> {
-        let mut out = BTreeMap::new();
-        let mut token = String::new();
-        loop {
-            let page = self
-                .departments
-                .clone()
-                .list_departments(dpb::ListDepartmentsRequest {
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(unavailable("departments"))?
-                .into_inner();
-            out.extend(page.departments.into_iter().map(|d| (d.code, d.display_name)));
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(out);
-            }
-        }
+        let departments = listing::all_departments(&self.departments)
+            .await
+            .map_err(unavailable("departments"))?;
+        Ok(departments.into_iter().map(|d| (d.code, d.display_name)).collect())
     }
 }

@@ -27,10 +27,7 @@ fn plan(revision: i32) -> PlanInfo {
         revision,
         effective_from: NaiveDate::from_ymd_opt(2023, 3, 3).unwrap(),
         effective_to: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
-        cadence: Cadence {
-            quarterly: false,
-            due_day: 5,
-        },
+        cadence: Cadence::monthly(5),
         measures: BTreeMap::new(),
         targets: BTreeMap::new(),
     }

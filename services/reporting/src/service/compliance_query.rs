@@ -28,7 +28,7 @@ impl Reporting {
             department = own.clone();
         }
         let plan = self.catalog.plan(&plan_code).await?;
-        let today = calendar::today();
+        let today = plan.cadence.zone.today();
         let as_of = Self::as_of(request.as_of.as_ref(), today)?;
         let periods = plan.periods();
         let mut violations = Vec::new();
@@ -104,8 +104,8 @@ impl Reporting {
                 let mut items = Vec::new();
                 for measure in measures {
                     let first_us = firsts.get(&(measure.clone(), code.clone(), period.key())).copied();
-                    let received = first_us.filter(|at| *at < calendar::end_of_day_us(as_of));
-                    let status = compliance::status(*period, due, as_of, first_us);
+                    let received = first_us.filter(|at| *at < plan.cadence.zone.end_of_day_us(as_of));
+                    let status = compliance::status(plan.cadence.zone, *period, due, as_of, first_us);
                     tally.add(status, due, as_of);
                     missing |= status == ComplianceStatus::Missing;
                     statuses.push(status);

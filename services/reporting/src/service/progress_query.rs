@@ -27,7 +27,7 @@ impl Reporting {
         let plan_code = parent_plan(&request.parent)?;
         let plan = self.catalog.plan(&plan_code).await?;
         let mut violations = Vec::new();
-        let today = calendar::today();
+        let today = plan.cadence.zone.today();
         let as_of = match Self::as_of(request.as_of.as_ref(), today) {
             Ok(day) => day,
             Err(ReportingError::Invalid(mut v)) => {
@@ -96,7 +96,7 @@ impl Reporting {
                 )
             })
             .collect();
-        let cutoff = calendar::end_of_day_us(as_of);
+        let cutoff = plan.cadence.zone.end_of_day_us(as_of);
         let mut values: BTreeMap<&str, BTreeMap<String, DepartmentValues>> = BTreeMap::new();
         for row in &rows {
             let Some(period) = Month::parse(&row.period) else {

@@ -17,7 +17,7 @@ use super::{
     submission::Submission,
 };
 use crate::{
-    calendar::{self, Month},
+    calendar::Month,
     convert::{self, ReportKey},
     error::ReportingError,
     validate,
@@ -230,7 +230,7 @@ impl Reporting {
             // The directory is down and nothing is cached: do not judge support units.
             Err(_) => report.blockers.iter().map(|b| b.support_unit.clone()).collect(),
         };
-        let today = calendar::today();
+        let today = plan.cadence.zone.today();
         let mut violations = validate::check_report(report, &department, &plan, &departments, today);
         let now = chrono::Utc::now().timestamp_micros();
         let submit_time_us = match (item.backfill, &item.submit_time) {
@@ -244,7 +244,7 @@ impl Reporting {
                     violations.push(FieldViolation::new("submit_time", "is in the future"));
                 }
                 if let Some(period) = Month::from_proto(report.period.as_ref())
-                    && at < calendar::start_of_day_us(period.first_day())
+                    && at < plan.cadence.zone.start_of_day_us(period.first_day())
                 {
                     violations.push(FieldViolation::new("submit_time", "is before the period's first day"));
                 }

@@ -28,14 +28,15 @@ mod units;
 
 use std::collections::{BTreeSet, HashMap};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use duban_kit::Settings;
+use duban_plan::{Month, PlanCalendar};
 use duban_proto::{common::v1 as common, measures::v1 as measures, reporting::v1 as pb};
 
 pub use self::summary::Summary;
 use self::{
     access::clients,
-    calendar::{UnitProfile, due_time, months_between, submit_time},
+    calendar::{UnitProfile, due_time, submit_time},
     compose::{ReportInput, compose_report},
     review::review,
     submissions::{Planned, backfill, live_submissions},
@@ -65,14 +66,15 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
         .await
         .map_err(|s| call_failed("GetPlan", s))?
         .into_inner();
-    let due_day = plan.cadence.as_ref().map_or(5, |c| c.due_day).clamp(1, 28);
-    let from = plan.effective_from.context("the plan has no effective_from")?;
-    let to = plan.effective_to.context("the plan has no effective_to")?;
+    let calendar = PlanCalendar::from_contract(&plan)?;
+    let (due_day, zone) = (calendar.cadence.due_day as i32, calendar.zone());
     let now = chrono::Utc::now();
-    let periods: Vec<common::Period> = months_between(&from, &to)
+    let periods: Vec<common::Period> = calendar
+        .periods()
         .into_iter()
-        // Only months whose reports are well past due can be backfilled.
-        .filter(|p| due_time(p, due_day, 20, 0) < now.timestamp())
+        .map(Month::to_proto)
+        // Only periods whose reports are well past due can be backfilled.
+        .filter(|p| due_time(zone, p, due_day, 20, 0) < now.timestamp())
         .collect();
     if periods.is_empty() {
         bail!("no month of plans/{plan_id} is past due yet: nothing to backfill");
@@ -148,7 +150,7 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
                     &mut rng,
                 );
                 let late = rng.chance(profile.late_rate);
-                let submit_time = submit_time(period, due_day, late, &mut rng);
+                let submit_time = submit_time(zone, period, due_day, late, &mut rng);
                 planned.push(Planned {
                     key,
                     measure: measure_number.clone(),

@@ -36,25 +36,9 @@ pub(crate) async fn plan_targets(
     seed: u64,
     months: &[String],
 ) -> anyhow::Result<Vec<TargetPlan>> {
-    let mut all = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_targets(targets::ListTargetsRequest {
-                parent: parent.to_owned(),
-                page_size: 500,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| call_failed("ListTargets", s))?
-            .into_inner();
-        all.extend(page.targets);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
+    let all = duban_plan::listing::all_targets(client, parent)
+        .await
+        .map_err(|s| call_failed("ListTargets", s))?;
     // About one target in five lags its trajectory.
     let codes: Vec<String> = all.iter().map(|t| t.code.clone()).collect();
     let lagging_codes = SplitMix64::for_key(seed, &["lagging-targets"]).sample(&codes, codes.len().div_ceil(5));

@@ -14,49 +14,19 @@ use crate::{commands::call_failed, prng::SplitMix64};
 pub(crate) async fn list_departments(
     client: &mut DepartmentsServiceClient<ServiceChannel>,
 ) -> anyhow::Result<BTreeMap<String, departments::Department>> {
-    let mut out = BTreeMap::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_departments(departments::ListDepartmentsRequest {
-                page_size: 500,
-                page_token,
-                kind: 0,
-            })
-            .await
-            .map_err(|s| call_failed("ListDepartments", s))?
-            .into_inner();
-        out.extend(page.departments.into_iter().map(|d| (d.code.clone(), d)));
-        if page.next_page_token.is_empty() {
-            return Ok(out);
-        }
-        page_token = page.next_page_token;
-    }
+    let listed = duban_plan::listing::all_departments(client)
+        .await
+        .map_err(|s| call_failed("ListDepartments", s))?;
+    Ok(listed.into_iter().map(|d| (d.code.clone(), d)).collect())
 }
 
 pub(crate) async fn list_measures(
     client: &mut MeasuresServiceClient<ServiceChannel>,
     parent: &str,
 ) -> anyhow::Result<Vec<measures::Measure>> {
-    let mut out = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_measures(measures::ListMeasuresRequest {
-                parent: parent.to_owned(),
-                page_size: 500,
-                page_token,
-                ..Default::default()
-            })
-            .await
-            .map_err(|s| call_failed("ListMeasures", s))?
-            .into_inner();
-        out.extend(page.measures);
-        if page.next_page_token.is_empty() {
-            return Ok(out);
-        }
-        page_token = page.next_page_token;
-    }
+    duban_plan::listing::all_measures(client, parent)
+        .await
+        .map_err(|s| call_failed("ListMeasures", s))
 }
 
 /// For each measure (in plan order), the department codes responsible for it: listed

@@ -2,7 +2,11 @@
 
 use std::io::Write;
 
-use duban_kit::{Settings, client::ServiceChannel};
+use duban_kit::{
+    Settings,
+    client::ServiceChannel,
+    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
+};
 use duban_proto::{
     common::v1 as common,
     reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
@@ -39,29 +43,24 @@ pub async fn fetch_all(
     client: &mut ReportingServiceClient<ServiceChannel>,
     filter: &ListFilter,
 ) -> anyhow::Result<Vec<pb::Report>> {
-    let mut reports = Vec::new();
-    let mut page_token = String::new();
-    loop {
+    let reports = read_all_pages(|page_token| {
+        let mut client = client.clone();
         let request = pb::ListReportsRequest {
             parent: format!("plans/{}", filter.plan),
-            page_size: 500,
+            page_size: READ_ALL_PAGE_SIZE,
             page_token,
             measure_number: filter.measure.clone().unwrap_or_default(),
             department: filter.department.clone().unwrap_or_default(),
             period: filter.period,
             state: filter.state.map_or(0, |s| s.to_proto() as i32),
         };
-        let page = client
-            .list_reports(request)
-            .await
-            .map_err(|s| call_failed("ListReports", s))?
-            .into_inner();
-        reports.extend(page.reports);
-        if page.next_page_token.is_empty() {
-            break;
+        async move {
+            let page = client.list_reports(request).await?.into_inner();
+            Ok::<_, tonic::Status>((page.reports, page.next_page_token))
         }
-        page_token = page.next_page_token;
-    }
+    })
+    .await
+    .map_err(|s| call_failed("ListReports", s))?;
     Ok(reports)
 }
 

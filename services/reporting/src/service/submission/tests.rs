@@ -25,10 +25,7 @@ fn submission(etag: &str) -> Submission {
         backfilled: false,
         plan_revision: 1,
         etag: etag.into(),
-        cadence: Cadence {
-            quarterly: false,
-            due_day: 5,
-        },
+        cadence: Cadence::monthly(5),
         request: None,
     }
 }

@@ -1,5 +1,6 @@
 //! The trajectory a target is expected to follow, as pure functions of its figures: no
-//! database, no network, so the gateway and reporting can reuse them as they are.
+//! database, no network. The targets service answers `GetTrajectory` with it and the
+//! gateway draws and judges the dashboard with it, so the two cannot disagree.
 //!
 //! The trajectory runs linearly, by calendar day, from the start value on the plan's
 //! first day through each milestone (its value on the last day of its period) to the
@@ -7,7 +8,10 @@
 //! the deadline it is the target value. It is flat at the target value for AT_MOST
 //! targets and for SNAPSHOT targets without a baseline.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
+use duban_proto::{common::v1 as common, targets::v1 as tpb};
+
+use crate::{calendar::Month, contract};
 
 /// Why a point has its value (mirrors `TrajectoryPointSource`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +70,35 @@ pub struct Point {
 }
 
 impl Shape {
+    /// The shape of a target as the contract carries it, starting on the plan's first
+    /// effective day `start`; an unset deadline is `plan_end`.
+    pub fn from_target(target: &tpb::Target, start: NaiveDate, plan_end: NaiveDate) -> Shape {
+        Shape {
+            start,
+            deadline: target
+                .deadline
+                .as_ref()
+                .and_then(contract::date_from_proto)
+                .unwrap_or(plan_end),
+            value: target.value,
+            baseline: target.baseline,
+            at_most: target.comparator == common::Comparator::AtMost as i32,
+            snapshot: target.value_basis == common::ValueBasis::Snapshot as i32,
+            milestones: target
+                .milestones
+                .iter()
+                .filter_map(|m| {
+                    let period = Month::from_proto(m.period.as_ref())?;
+                    Some(MilestoneValue {
+                        year: period.year,
+                        month: period.month,
+                        expected_value: m.expected_value,
+                    })
+                })
+                .collect(),
+        }
+    }
+
     /// Whether the trajectory is flat at the target value throughout.
     pub fn is_flat(&self) -> bool {
         self.at_most || (self.snapshot && self.baseline.is_none())
@@ -146,23 +179,17 @@ fn interpolate((from, a): (NaiveDate, f64), (to, b): (NaiveDate, f64), date: Nai
 
 /// The last day of a month; `None` for an invalid month.
 pub fn month_end(year: i32, month: u32) -> Option<NaiveDate> {
-    let (next_year, next_month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-    if !(1..=12).contains(&month) {
-        return None;
-    }
-    NaiveDate::from_ymd_opt(next_year, next_month, 1)?.pred_opt()
+    Month::new(year, month).map(Month::last_day)
 }
 
 /// Every month from `from`'s to `to`'s (inclusive) with its last day; empty when `to` is
 /// before `from`'s month.
 pub fn period_ends(from: NaiveDate, to: NaiveDate) -> Vec<((i32, u32), NaiveDate)> {
     let mut periods = Vec::new();
-    let (mut year, mut month) = (from.year(), from.month());
-    while (year, month) <= (to.year(), to.month()) {
-        if let Some(day) = month_end(year, month) {
-            periods.push(((year, month), day));
-        }
-        (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+    let (mut month, last) = (Month::of(from), Month::of(to));
+    while month <= last {
+        periods.push(((month.year, month.month), month.last_day()));
+        month = month.next();
     }
     periods
 }
