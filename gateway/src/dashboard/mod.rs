@@ -160,23 +160,7 @@ pub fn quantity(value: f64, unit: i32) -> String {
     } else {
         format!("{value:.2}")
     };
-    let unit = match U::try_from(unit).unwrap_or(U::Unspecified) {
-        U::Count => "个",
-        U::Enterprises => "户",
-        U::Projects => "个项目",
-        U::Cny => "元",
-        U::Cny10k => "万元",
-        U::Cny100m => "亿元",
-        U::Usd100m => "亿美元",
-        U::SquareMeters => "平方米",
-        U::HousingUnits => "套",
-        U::WorkingDays => "个工作日",
-        U::Percent => "%",
-        U::Sites => "个站点",
-        U::Routes => "条线路",
-        U::People => "人",
-        U::Unspecified => "",
-    };
+    let unit = duban_plan::quantity::unit_label_zh(U::try_from(unit).unwrap_or(U::Unspecified));
     format!("{number}{unit}")
 }
 

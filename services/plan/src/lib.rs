@@ -11,6 +11,7 @@ pub mod contract;
 mod error;
 pub mod listing;
 pub mod order;
+pub mod quantity;
 pub mod trajectory;
 mod zone;
 

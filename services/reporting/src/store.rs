@@ -71,6 +71,17 @@ fn aggregate_row(
     }
 }
 
+/// Inserts aggregate rows in one statement (none is no statement).
+async fn insert_aggregate_rows(db: &impl ConnectionTrait, rows: Vec<progress_value::Model>) -> Result<(), DbErr> {
+    let rows: Vec<progress_value::ActiveModel> = rows.into_iter().map(Into::into).collect();
+    if !rows.is_empty() {
+        progress_value::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
 fn revision_key(key: &ReportKey) -> sea_orm::Condition {
     use report_revision::Column as C;
     key_condition(key, [C::Plan, C::MeasureNumber, C::Department, C::Period])
@@ -390,17 +401,12 @@ impl ReportStore {
             .exec(db)
             .await?;
         let metrics = convert::metric_rows(row);
-        let rows: Vec<progress_value::ActiveModel> = slots
+        let rows = slots
             .iter()
             .flat_map(|slot| metrics.iter().map(move |metric| (slot, metric)))
-            .map(|(slot, metric)| aggregate_row(key, *slot, row, metric).into())
+            .map(|(slot, metric)| aggregate_row(key, *slot, row, metric))
             .collect();
-        if !rows.is_empty() {
-            progress_value::Entity::insert_many(rows)
-                .exec_without_returning(db)
-                .await?;
-        }
-        Ok(())
+        insert_aggregate_rows(db, rows).await
     }
 
     /// Rewrites the aggregate rows of one report key from its revisions: for each
@@ -427,15 +433,12 @@ impl ReportStore {
             let Some(row) = query.order_by_desc(R::Revision).one(db).await? else {
                 continue;
             };
-            let rows: Vec<progress_value::ActiveModel> = convert::metric_rows(&row)
+            let metrics = convert::metric_rows(&row);
+            let rows = metrics
                 .iter()
-                .map(|metric| aggregate_row(key, slot, &row, metric).into())
+                .map(|metric| aggregate_row(key, slot, &row, metric))
                 .collect();
-            if !rows.is_empty() {
-                progress_value::Entity::insert_many(rows)
-                    .exec_without_returning(db)
-                    .await?;
-            }
+            insert_aggregate_rows(db, rows).await?;
         }
         Ok(())
     }

@@ -9,26 +9,6 @@ use duban_proto::{
 use super::trajectory::Value;
 use crate::{commands::report::period_text, prng::SplitMix64};
 
-/// How a quantity is written after a number in Chinese.
-fn unit_label(unit: common::QuantityUnit) -> &'static str {
-    use common::QuantityUnit as U;
-    match unit {
-        U::Enterprises => "户",
-        U::Projects | U::Sites | U::Count => "个",
-        U::Cny => "元",
-        U::Cny10k => "万元",
-        U::Cny100m => "亿元",
-        U::Usd100m => "亿美元",
-        U::SquareMeters => "平方米",
-        U::HousingUnits => "套",
-        U::WorkingDays => "个工作日",
-        U::Percent => "%",
-        U::Routes => "条",
-        U::People => "人",
-        U::Unspecified => "",
-    }
-}
-
 /// What one synthetic report is about, and what its text may mention.
 pub(crate) struct ReportInput<'a> {
     pub(crate) seed: u64,
@@ -150,7 +130,10 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
         rng.pick(ACTIVITIES)
     );
     for value in &values {
-        let (number, unit_text) = (trim_number(value.metric.value), unit_label(value.metric.unit()));
+        let (number, unit_text) = (
+            trim_number(value.metric.value),
+            duban_plan::quantity::unit_label_zh(value.metric.unit()),
+        );
         narrative.push_str(&match value.metric.basis() {
             common::ValueBasis::Cumulative => format!("截至本月，{}{number}{unit_text}。", value.label),
             common::ValueBasis::Period => format!("本月{}{number}{unit_text}。", value.label),

@@ -12,7 +12,7 @@ use duban_proto::{
     reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
 };
 
-use super::{DEFAULT_PLAN, ReportOut, StateArg, parse_period, report_out, reporting};
+use super::{DEFAULT_PLAN, ReportOut, StateArg, parse_period, plan_zone, report_out, reporting};
 use crate::{
     commands::{Connection, call_failed, print_json},
     output::table,
@@ -67,7 +67,8 @@ pub async fn fetch_all(
 /// Lists the latest revision of every matching report.
 pub async fn list(settings: &Settings, connection: &Connection, filter: ListFilter, json: bool) -> anyhow::Result<()> {
     let reports = fetch_all(&mut reporting(settings, connection)?, &filter).await?;
-    let out: Vec<ReportOut> = reports.iter().map(report_out).collect();
+    let zone = plan_zone(settings, connection, &filter.plan).await?;
+    let out: Vec<ReportOut> = reports.iter().map(|report| report_out(report, zone)).collect();
     if json {
         return print_json(&out);
     }

@@ -8,7 +8,11 @@ mod review;
 mod submit;
 
 use duban_kit::{Settings, client::ServiceChannel};
-use duban_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+use duban_plan::PlanZone;
+use duban_proto::{
+    measures::v1::{GetPlanRequest, measures_service_client::MeasuresServiceClient},
+    reporting::v1::reporting_service_client::ReportingServiceClient,
+};
 
 pub use self::{
     args::{
@@ -19,7 +23,7 @@ pub use self::{
     review::{Review, review},
     submit::{Submission, metric_values, submit},
 };
-use crate::commands::Connection;
+use crate::commands::{Connection, call_failed};
 
 /// The plan every report command works on unless told otherwise.
 pub const DEFAULT_PLAN: &str = "jiading-2023";
@@ -29,4 +33,18 @@ fn reporting(settings: &Settings, connection: &Connection) -> anyhow::Result<Rep
     Ok(ReportingServiceClient::new(
         connection.channel(settings, &settings.reporting.endpoint_url())?,
     ))
+}
+
+/// The time zone of `plan`, read from the measures server: report times print in the
+/// plan's own time, as its units read them.
+async fn plan_zone(settings: &Settings, connection: &Connection, plan: &str) -> anyhow::Result<PlanZone> {
+    let mut measures = MeasuresServiceClient::new(connection.channel_to(settings, &settings.measures.endpoint_url())?);
+    let plan = measures
+        .get_plan(GetPlanRequest {
+            name: format!("plans/{plan}"),
+        })
+        .await
+        .map_err(|status| call_failed("GetPlan", status))?
+        .into_inner();
+    Ok(PlanZone::from_contract(&plan.time_zone)?)
 }

@@ -1,5 +1,6 @@
 //! A report as `--json` and the tables print it: names, periods and Shanghai times.
 
+use duban_plan::PlanZone;
 use duban_proto::{common::v1 as common, reporting::v1 as pb};
 use serde::Serialize;
 
@@ -79,19 +80,18 @@ fn date_text(date: Option<&common::Date>) -> Option<String> {
         .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
 }
 
-/// A timestamp in Asia/Shanghai time, `2023-07-03T09:30:00+08:00`.
-pub fn time_text(time: Option<&prost_types::Timestamp>) -> Option<String> {
+/// A timestamp in the plan's time zone, `2023-07-03T09:30:00+08:00` in Asia/Shanghai.
+pub fn time_text(time: Option<&prost_types::Timestamp>, zone: PlanZone) -> Option<String> {
     let time = time?;
     let utc = chrono::DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or(0))?;
-    let shanghai = chrono::FixedOffset::east_opt(8 * 3600)?;
     Some(
-        utc.with_timezone(&shanghai)
+        utc.with_timezone(&zone.tz())
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
     )
 }
 
 /// The `--json` form of a report.
-pub fn report_out(report: &pb::Report) -> ReportOut {
+pub fn report_out(report: &pb::Report, zone: PlanZone) -> ReportOut {
     let submitted_by = report.submitted_by.as_ref().map_or_else(String::new, |p| {
         let role = enum_name(p.role().as_str_name(), "ROLE_");
         if p.credential.is_empty() {
@@ -110,8 +110,8 @@ pub fn report_out(report: &pb::Report) -> ReportOut {
         overall_status: enum_name(report.overall_status().as_str_name(), "OVERALL_STATUS_"),
         on_time: report.on_time,
         due_date: date_text(report.due_date.as_ref()),
-        submit_time: time_text(report.submit_time.as_ref()),
-        first_submit_time: time_text(report.first_submit_time.as_ref()),
+        submit_time: time_text(report.submit_time.as_ref(), zone),
+        first_submit_time: time_text(report.first_submit_time.as_ref(), zone),
         backfilled: report.backfilled,
         provisional: report.provisional,
         submitted_by,
@@ -151,6 +151,9 @@ mod tests {
             seconds: 1_688_347_800, // 2023-07-03T01:30:00Z
             nanos: 0,
         };
-        assert_eq!(time_text(Some(&time)).unwrap(), "2023-07-03T09:30:00+08:00");
+        assert_eq!(
+            time_text(Some(&time), PlanZone::default()).unwrap(),
+            "2023-07-03T09:30:00+08:00"
+        );
     }
 }

@@ -3,7 +3,7 @@
 use duban_kit::Settings;
 use duban_proto::reporting::v1 as pb;
 
-use super::{report_name, report_out, reporting};
+use super::{plan_zone, report_name, report_out, reporting};
 use crate::commands::{Connection, call_failed, print_json};
 
 /// How a report is reviewed.
@@ -67,7 +67,7 @@ pub async fn review(
             .map_err(|s| call_failed("ReturnReport", s))?,
     }
     .into_inner();
-    let out = report_out(&report);
+    let out = report_out(&report, plan_zone(settings, connection, plan).await?);
     if json {
         return print_json(&out);
     }

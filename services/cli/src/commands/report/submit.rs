@@ -8,8 +8,8 @@ use duban_proto::{
 };
 
 use super::{
-    DEFAULT_PLAN, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, report_out,
-    reporting,
+    DEFAULT_PLAN, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, plan_zone,
+    report_out, reporting,
 };
 use crate::commands::{Connection, call_failed, print_json};
 
@@ -117,10 +117,11 @@ pub async fn submit(
         .await
         .map_err(|s| call_failed("SubmitReport", s))?
         .into_inner();
+    let zone = plan_zone(settings, connection, &submission.plan).await?;
     if json {
-        return print_json(&report_out(&report));
+        return print_json(&report_out(&report, zone));
     }
-    let out = report_out(&report);
+    let out = report_out(&report, zone);
     let verb = if submission.validate_only {
         "Valid (nothing stored)"
     } else {
