@@ -38,6 +38,15 @@ impl Fixture {
         Some(Fixture { suite, plan, directory })
     }
 
+    /// A fixture whose targets server holds the Jiading plan's targets, and the request
+    /// that synced them.
+    async fn synced(backend: Backend) -> Option<(Fixture, pb::SyncPlanTargetsRequest)> {
+        let fixture = Self::start(backend).await?;
+        let request = fixture.sync_request();
+        sync(&mut fixture.service(), request.clone()).await.expect("syncs");
+        Some((fixture, request))
+    }
+
     async fn stop(self) {
         self.suite.stop().await;
     }
@@ -268,13 +277,11 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
 }
 
 async fn sync_keeps_revisions_and_retires_dropped_targets(backend: Backend) {
-    let Some(suite) = Fixture::start(backend).await else {
+    let Some((suite, request)) = Fixture::synced(backend).await else {
         return;
     };
     let mut service = suite.service();
     let mut reader = suite.admin();
-    let request = suite.sync_request();
-    sync(&mut service, request.clone()).await.expect("syncs");
 
     let mut changed = with_value(request.clone(), "new-enterprises", 45_000.0);
     changed.plan_revision = 2;
@@ -344,13 +351,11 @@ async fn sync_keeps_revisions_and_retires_dropped_targets(backend: Backend) {
 }
 
 async fn stores_the_aspirational_flag_per_revision(backend: Backend) {
-    let Some(suite) = Fixture::start(backend).await else {
+    let Some((suite, request)) = Fixture::synced(backend).await else {
         return;
     };
     let mut service = suite.service();
     let mut reader = suite.admin();
-    let request = suite.sync_request();
-    sync(&mut service, request.clone()).await.expect("syncs");
     // 2023年力争认定8家总部企业 is aspirational; 全年实现新增企业4万户 is committed.
     let headquarters = get(&mut reader, &target_name("headquarters-enterprises"))
         .await
