@@ -265,6 +265,32 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["actions"].as_array().unwrap().len(), 10);
+    // Figures the plan states with 力争 or 计划 carry the flag through the contract and
+    // the JSON API, and the pages mark them; committed figures are not marked.
+    let flagged = |code: &str| {
+        json["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["code"] == code)
+            .map(|t| t["aspirational"].clone())
+    };
+    assert_eq!(flagged("headquarters-enterprises"), Some(serde_json::json!(true)));
+    assert_eq!(flagged("new-enterprises"), Some(serde_json::json!(false)));
+    let (status, page) = http_get(suite.addr(Server::Gateway), "/measures/7.3").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("class=\"aspirational\"") && page.contains(">力争</span>"),
+        "{page}"
+    );
+    let (_, page) = http_get(suite.addr(Server::Gateway), "/?lang=en").await;
+    assert_eq!(
+        page.matches(">aspirational</span>").count(),
+        7,
+        "the seven 力争 / 计划 figures"
+    );
+    let (_, page) = http_get(suite.addr(Server::Gateway), "/measures/4.1").await;
+    assert!(!page.contains("class=\"aspirational\""), "{page}");
     let (status, csv) = http_get(suite.addr(Server::Gateway), "/api/v1/overview.csv").await;
     assert_eq!(status, 200);
     assert!(csv.contains(&target.code));

@@ -92,6 +92,7 @@ fn target_json(t: &pb::TargetStatus) -> Value {
         "unit": duban_proto::common::v1::QuantityUnit::try_from(t.unit).map(|u| u.as_str_name()).unwrap_or_default(),
         "value": target.value,
         "comparator": duban_proto::common::v1::Comparator::try_from(target.comparator).map(|c| c.as_str_name()).unwrap_or_default(),
+        "aspirational": target.aspirational,
         "actual": t.actual,
         "latest_period": period_json(t.latest_period.as_ref()),
         "includes_provisional": t.includes_provisional,

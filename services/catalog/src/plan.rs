@@ -154,6 +154,11 @@ pub struct Target {
     pub value: f64,
     /// How the actual figure must relate to `value`.
     pub comparator: Comparator,
+    /// Whether the text qualifies the figure as striven for or planned (力争, 计划)
+    /// rather than committed (实现, 确保, 完成, or a plain figure). The figure is
+    /// still tracked the same way; readers are told it is an aspiration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aspirational: bool,
     /// Defaults to the plan's `effective_to`.
     #[serde(
         default,

@@ -34,6 +34,7 @@ fn broken_jiading_plan_reports_every_problem_with_its_path() {
     target(&mut plan, "tourism-routes").source = "发布5条旅游线路".into();
     target(&mut plan, "worker-relay-stations").value = 4.5;
     target(&mut plan, "new-100m-projects").aggregation = Aggregation::Authoritative;
+    target(&mut plan, "headquarters-enterprises").aspirational = false;
 
     let problems = plan.validate(&dir);
     let got = paths(&problems);
@@ -55,6 +56,7 @@ fn broken_jiading_plan_reports_every_problem_with_its_path() {
         "targets[tourism-routes].source",
         "targets[worker-relay-stations].value",
         "targets[new-100m-projects].reporters[0]",
+        "targets[headquarters-enterprises].aspirational",
     ];
     for path in expected {
         assert!(got.contains(&path), "missing {path} in {problems:#?}");

@@ -175,11 +175,18 @@ fn up_loads_the_plan_once_and_the_commands_read_it_back() {
         }
     }
     let targets: Vec<&Value> = measures.iter().flat_map(|m| m["targets"].as_array().unwrap()).collect();
-    assert_eq!(targets.len(), 25);
+    // 24 since 8.3's 40% reservation became a policy parameter.
+    assert_eq!(targets.len(), 24);
     let new_enterprises = targets.iter().find(|t| t["code"] == "new-enterprises").unwrap();
     assert_eq!(new_enterprises["value"], 40000.0);
     assert_eq!(new_enterprises["unit"], "enterprises");
     assert_eq!(new_enterprises["comparator"], "at_least");
+    assert_eq!(new_enterprises["aspirational"], false);
+    let headquarters = targets
+        .iter()
+        .find(|t| t["code"] == "headquarters-enterprises")
+        .unwrap();
+    assert_eq!(headquarters["aspirational"], true, "2023年力争认定8家总部企业");
     assert_eq!(new_enterprises["deadline"], "2023-12-31");
     let first = &measures[0]["responsible_units"][0];
     assert_eq!(

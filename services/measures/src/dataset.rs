@@ -388,6 +388,7 @@ fn read_target(r: &mut Reader, dataset: &pb::PlanDataset, t: &tpb::Target, at: &
             "a comparator",
             duban_catalog::Comparator::AtLeast,
         ),
+        aspirational: t.aspirational,
         deadline: r.optional_date(format!("{at}.deadline"), t.deadline.as_ref()),
         baseline: t.baseline,
         aggregation: r.required(
@@ -494,6 +495,7 @@ pub fn target_to_proto(t: &Target, reporters: Vec<String>, milestones: &[TargetM
         unit: convert::unit_to_proto(t.unit) as i32,
         value: t.value,
         comparator: convert::comparator_to_proto(t.comparator) as i32,
+        aspirational: t.aspirational,
         deadline: t.deadline.map(convert::date),
         baseline: t.baseline,
         aggregation: convert::aggregation_to_proto(t.aggregation) as i32,

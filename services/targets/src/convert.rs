@@ -152,6 +152,7 @@ pub fn target(row: &target_revision::Model, current: bool) -> pb::Target {
         unit: unit_of(row) as i32,
         value: row.value,
         comparator: comparator_of(row) as i32,
+        aspirational: row.aspirational,
         deadline: Some(date_to_proto(date_from_str(&row.deadline))),
         baseline: row.baseline,
         aggregation: common::Aggregation::from_str_name(&row.aggregation).unwrap_or_default() as i32,

@@ -92,6 +92,8 @@ pub mod target_revision {
         pub value: f64,
         /// `Comparator` contract name.
         pub comparator: String,
+        /// Whether the plan states the figure as an aspiration (力争, 计划).
+        pub aspirational: bool,
         /// The deadline, `YYYY-MM-DD`.
         pub deadline: String,
         /// The baseline, if any.

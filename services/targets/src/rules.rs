@@ -40,6 +40,8 @@ pub struct Content {
     pub value: f64,
     /// `Comparator` contract name.
     pub comparator: String,
+    /// Whether the plan states the figure as an aspiration (力争, 计划).
+    pub aspirational: bool,
     /// The deadline, the plan's end when the import left it unset.
     pub deadline: NaiveDate,
     /// The baseline.
@@ -75,6 +77,7 @@ impl Content {
         check(self.unit != other.unit, "unit");
         check(self.value.to_bits() != other.value.to_bits(), "value");
         check(self.comparator != other.comparator, "comparator");
+        check(self.aspirational != other.aspirational, "aspirational");
         check(self.deadline != other.deadline, "deadline");
         check(
             self.baseline.map(f64::to_bits) != other.baseline.map(f64::to_bits),
@@ -281,6 +284,7 @@ pub fn validate_target(
         unit: unit?.to_owned(),
         value: target.value,
         comparator: comparator?.to_owned(),
+        aspirational: target.aspirational,
         deadline: deadline?,
         baseline: target.baseline,
         aggregation: aggregation?.to_owned(),

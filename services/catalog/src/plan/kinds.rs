@@ -63,9 +63,9 @@ impl QuantityUnit {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparator {
-    /// 以上, 余, or a plain figure to reach: actual >= value.
+    /// 以上, 不低于, or a plain figure to reach: actual >= value.
     AtLeast,
-    /// 超: actual > value.
+    /// 超 or 余 ("more than"; 9000余 is nine thousand and some): actual > value.
     MoreThan,
     /// 以内, 内, 不超过: actual <= value.
     AtMost,

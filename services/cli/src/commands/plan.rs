@@ -136,6 +136,7 @@ fn measure_json(measure: &pb::Measure, all_targets: &[targets::Target]) -> Value
                 "unit": enum_name(target.unit().as_str_name(), "QUANTITY_UNIT_"),
                 "value": target.value,
                 "comparator": enum_name(target.comparator().as_str_name(), "COMPARATOR_"),
+                "aspirational": target.aspirational,
                 "deadline": date(target.deadline.as_ref()),
                 "baseline": target.baseline,
                 "aggregation": enum_name(target.aggregation().as_str_name(), "AGGREGATION_"),

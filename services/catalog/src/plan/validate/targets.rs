@@ -7,6 +7,9 @@ use crate::directory::{Directory, Resolved};
 use crate::error::is_slug;
 use crate::plan::{Aggregation, Measure, Plan, QuantityUnit, Target};
 
+/// The word that marks a figure as striven for rather than committed.
+const STRIVE_FOR: &str = "力争";
+
 impl Plan {
     pub(super) fn check_target(&self, t: &Target, dir: &Directory, p: &mut Problems) {
         let at = format!("targets[{}]", t.code);
@@ -46,6 +49,16 @@ impl Plan {
             p.add(
                 format!("{at}.source"),
                 format!("is not a fragment of the text of measure {}", measure.number),
+            );
+        }
+        // 力争 ("strive to") in the figure's own fragment always makes it an
+        // aspiration. 计划 is not checked: it also names things (实现计划新开工11个项目,
+        // "the planned new starts"), and 力争 may govern a list whose later
+        // fragments do not repeat it, so only this direction is mechanical.
+        if t.source.contains(STRIVE_FOR) && !t.aspirational {
+            p.add(
+                format!("{at}.aspirational"),
+                format!("the source says {STRIVE_FOR} (strive for): the figure is aspirational"),
             );
         }
         for (i, reporter) in t.reporters.iter().enumerate() {
