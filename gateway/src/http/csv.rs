@@ -6,7 +6,10 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use duban_kit::csv_export::{CsvExport, CsvExportError};
+use duban_kit::{
+    csv_export::{CsvExport, CsvExportError},
+    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
+};
 use duban_proto::{
     gateway::v1 as pb,
     reporting::v1::{ListReportsRequest, OverallStatus, Report},
@@ -119,7 +122,7 @@ fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
 pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> Response {
     let result = async {
         let caller = web.caller(&headers).await?;
-        let mut client = web.0.dashboard.backends().reporting(caller.token.as_deref());
+        let client = web.0.dashboard.backends().reporting(caller.token.as_deref());
         let mut table = CsvExport::new([
             "report",
             "measure",
@@ -133,34 +136,35 @@ pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> R
             "submit_time",
             "narrative",
         ])?;
-        let mut token = String::new();
-        loop {
-            let page = client
-                .list_reports(ListReportsRequest {
-                    parent: web.0.plan.clone(),
-                    page_size: 500,
-                    page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| {
-                    if crate::backends::unreachable(&status) {
-                        GatewayError::Dependency {
-                            service: duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME,
-                            message: status.message().to_owned(),
-                        }
-                    } else {
-                        GatewayError::Downstream(status)
-                    }
-                })?
-                .into_inner();
-            for r in &page.reports {
-                table.record(report_row(r))?;
+        let plan = web.0.plan.clone();
+        let reports = read_all_pages(|page_token| {
+            let (mut client, parent) = (client.clone(), plan.clone());
+            async move {
+                let page = client
+                    .list_reports(ListReportsRequest {
+                        parent,
+                        page_size: READ_ALL_PAGE_SIZE,
+                        page_token,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                Ok::<_, tonic::Status>((page.reports, page.next_page_token))
             }
-            token = page.next_page_token;
-            if token.is_empty() {
-                break;
+        })
+        .await
+        .map_err(|status| {
+            if crate::backends::unreachable(&status) {
+                GatewayError::Dependency {
+                    service: duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME,
+                    message: status.message().to_owned(),
+                }
+            } else {
+                GatewayError::Downstream(status)
             }
+        })?;
+        for report in &reports {
+            table.record(report_row(report))?;
         }
         Ok(table.finish()?)
     }
