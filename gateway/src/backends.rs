@@ -2,19 +2,19 @@
 //! that carry either the service token (catalogue data) or the caller's own token
 //! (caller-specific reads), and the cached plan structure.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use chrono::NaiveDate;
 use duban_kit::{
     Settings,
     client::{CallInterceptor, interceptor},
-    error::NotFound,
 };
-use duban_plan::{Month, PlanCalendar, listing, trajectory::Shape};
+use duban_plan::{
+    Month, PlanCalendar,
+    cache::{Derived, Freshness, source},
+    trajectory::Shape,
+    view::{DepartmentNames, PlanStructure, PlanView},
+};
 use duban_proto::{
     common::v1::Period,
     departments::v1::departments_service_client::DepartmentsServiceClient,
@@ -23,7 +23,7 @@ use duban_proto::{
     targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
 };
 use tonic::{
-    Code, Request, Status,
+    Request, Status,
     service::interceptor::InterceptedService,
     transport::{Channel, Endpoint},
 };
@@ -113,7 +113,8 @@ impl TargetEntry {
     }
 }
 
-/// The plan structure, cached for `gateway.catalogue_cache_seconds`.
+/// The plan structure in the gateway's shape, from the cached view (`duban_plan::view`):
+/// kept for `gateway.catalogue_cache_seconds`, stale while a refresh fails.
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     /// The plan's id, `jiading-2023`.
@@ -125,10 +126,11 @@ pub struct Catalogue {
     /// Its measures, in number order.
     pub measures: Vec<mpb::Measure>,
     /// Its targets with trajectories, in measure then code order; `None` when
-    /// TargetsService did not answer.
+    /// TargetsService did not answer and nothing of them was cached.
     pub targets: Option<Vec<TargetEntry>>,
-    /// Department code to canonical Chinese name (empty if the directory did not answer).
-    pub department_names: HashMap<String, String>,
+    /// Department code to canonical Chinese name (empty if the directory did not answer
+    /// and nothing of it was cached).
+    pub department_names: DepartmentNames,
     /// Its reporting calendar: periods, due days, time zone.
     pub calendar: PlanCalendar,
     /// The plan's reporting periods.
@@ -136,6 +138,29 @@ pub struct Catalogue {
 }
 
 impl Catalogue {
+    /// The gateway's reading of a plan's structure, its targets if known, and the
+    /// directory's names.
+    fn new(structure: &PlanStructure, targets: Option<&[tpb::Target]>, names: &DepartmentNames) -> Catalogue {
+        let calendar = structure.calendar;
+        let periods = calendar.periods();
+        let targets = targets.map(|targets| {
+            targets
+                .iter()
+                .map(|target| TargetEntry::new(target.clone(), &calendar, &periods))
+                .collect()
+        });
+        Catalogue {
+            plan_id: structure.code.clone(),
+            plan: structure.plan.clone(),
+            actions: structure.actions.clone(),
+            measures: structure.measures.clone(),
+            targets,
+            department_names: names.clone(),
+            calendar,
+            periods: periods.into_iter().map(Month::to_proto).collect(),
+        }
+    }
+
     /// A department's display name, or its code.
     pub fn department_name(&self, code: &str) -> String {
         self.department_names
@@ -145,25 +170,33 @@ impl Catalogue {
     }
 }
 
-/// Clients and the catalogue cache.
+/// Clients, and the cached view of the plan.
 #[derive(Debug)]
 pub struct Backends {
     channels: Channels,
     service_token: String,
     call_timeout: Duration,
-    cache_ttl: Duration,
-    cache: Mutex<HashMap<String, (Instant, Arc<Catalogue>)>>,
+    view: PlanView,
+    /// Each plan's [`Catalogue`], rebuilt only when one of its answers is refreshed.
+    catalogues: Derived<String, Catalogue>,
 }
 
 impl Backends {
-    /// Over `channels`, calling with `service_token`.
-    pub fn new(channels: Channels, service_token: String, call_timeout: Duration, cache_ttl: Duration) -> Self {
+    /// Over `channels`, calling with `service_token`; the plan's view kept by `freshness`.
+    pub fn new(channels: Channels, service_token: String, call_timeout: Duration, freshness: Freshness) -> Self {
+        let view_client = |channel: &Channel| service_client(channel, &service_token, call_timeout);
+        let view = PlanView::remote(
+            view_client(&channels.measures),
+            view_client(&channels.targets),
+            view_client(&channels.departments),
+            freshness,
+        );
         Self {
             channels,
             service_token,
             call_timeout,
-            cache_ttl,
-            cache: Mutex::default(),
+            view,
+            catalogues: Derived::default(),
         }
     }
 
@@ -173,10 +206,7 @@ impl Backends {
     }
 
     fn client(&self, channel: &Channel, token: Option<&str>) -> Client {
-        let token = token.unwrap_or(&self.service_token);
-        let interceptor = interceptor(Some(token), self.call_timeout)
-            .unwrap_or_else(|_| interceptor(None, self.call_timeout).expect("no token is always valid"));
-        InterceptedService::new(channel.clone(), interceptor)
+        service_client(channel, token.unwrap_or(&self.service_token), self.call_timeout)
     }
 
     /// MeasuresService with the service token.
@@ -207,115 +237,34 @@ impl Backends {
         ))
     }
 
-    /// The plan structure of `plan_id`, from the cache when fresh and complete.
+    /// The plan structure of `plan_id`. Without targets or the directory's names the
+    /// views are still served, partial: the page names TargetsService as unreachable.
     pub async fn catalogue(&self, plan_id: &str) -> Result<Arc<Catalogue>, GatewayError> {
-        let cached = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(plan_id)
-            .cloned();
-        if let Some((at, catalogue)) = &cached
-            && at.elapsed() < self.cache_ttl
-            && catalogue.targets.is_some()
-        {
-            return Ok(catalogue.clone());
-        }
-        match self.load(plan_id).await {
-            Ok(mut fresh) => {
-                if fresh.targets.is_none()
-                    && let Some((_, stale)) = &cached
-                    && stale.plan.revision == fresh.plan.revision
-                {
-                    // Keep the previous targets only for display of names; the overview
-                    // still reports TargetsService as unreachable through `targets: None`.
-                    fresh.department_names.extend(stale.department_names.clone());
-                }
-                let fresh = Arc::new(fresh);
-                self.cache
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(plan_id.to_owned(), (Instant::now(), fresh.clone()));
-                Ok(fresh)
-            }
-            // The plan structure changes only on import: a stale copy beats no answer.
-            Err(GatewayError::Dependency { .. }) if cached.is_some() => Ok(cached.map(|(_, c)| c).expect("checked")),
-            Err(error) => Err(error),
-        }
-    }
-
-    async fn load(&self, plan_id: &str) -> Result<Catalogue, GatewayError> {
-        let parent = format!("plans/{plan_id}");
-        let mut measures = self.measures();
-        let plan = measures
-            .get_plan(mpb::GetPlanRequest { name: parent.clone() })
+        let structure = self.view.structure(plan_id).await?;
+        let targets = self
+            .view
+            .targets(plan_id)
             .await
-            .map_err(|status| from_measures(status, plan_id))?
-            .into_inner();
-        let calendar = PlanCalendar::from_contract(&plan).map_err(|error| GatewayError::Dependency {
-            service: mpb::measures_service_server::SERVICE_NAME,
-            message: error.to_string(),
-        })?;
-        let actions = listing::all_actions(&measures, &parent)
-            .await
-            .map_err(|status| from_measures(status, plan_id))?;
-        let all_measures = listing::all_measures(&measures, &parent)
-            .await
-            .map_err(|status| from_measures(status, plan_id))?;
-        let periods = calendar.periods();
-        let targets = match self.load_targets(&parent).await {
-            Ok(targets) => Some(
-                targets
-                    .into_iter()
-                    .map(|target| TargetEntry::new(target, &calendar, &periods))
-                    .collect(),
-            ),
-            Err(status) => {
-                tracing::warn!(code = ?status.code(), message = status.message(), "targets service did not answer");
-                None
-            }
-        };
-        let department_names = self.load_department_names().await.unwrap_or_default();
-        Ok(Catalogue {
-            plan_id: plan_id.to_owned(),
-            plan,
-            actions,
-            measures: all_measures,
-            targets,
-            department_names,
-            calendar,
-            periods: periods.into_iter().map(Month::to_proto).collect(),
-        })
-    }
-
-    async fn load_targets(&self, parent: &str) -> Result<Vec<tpb::Target>, Status> {
-        listing::all_targets(&self.targets(), parent).await
-    }
-
-    async fn load_department_names(&self) -> Result<HashMap<String, String>, Status> {
-        let client = self.departments();
-        let departments = listing::all_departments(&client).await?;
-        Ok(departments.into_iter().map(|d| (d.code, d.display_name)).collect())
+            .inspect_err(|error| tracing::warn!(%error, "targets service did not answer"))
+            .ok();
+        let names = self.view.department_names().await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "departments service did not answer");
+            Arc::default()
+        });
+        let mut sources = vec![source(&structure), source(&names)];
+        sources.extend(targets.as_ref().map(source));
+        Ok(self.catalogues.get(plan_id, sources, || {
+            Catalogue::new(&structure, targets.as_deref().map(Vec::as_slice), &names)
+        }))
     }
 }
 
-/// Whether a status means the service did not answer (rather than refused).
-pub fn unreachable(status: &Status) -> bool {
-    matches!(
-        status.code(),
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown | Code::ResourceExhausted
-    )
-}
-
-fn from_measures(status: Status, plan_id: &str) -> GatewayError {
-    match status.code() {
-        Code::NotFound => GatewayError::from(NotFound::new("plan", format!("plans/{plan_id}"))),
-        _ if unreachable(&status) => GatewayError::Dependency {
-            service: mpb::measures_service_server::SERVICE_NAME,
-            message: status.message().to_owned(),
-        },
-        _ => GatewayError::Downstream(status),
-    }
+/// A client channel over `channel` whose calls carry `token` (if it is a valid header
+/// value), the trace context and the remaining deadline.
+fn service_client(channel: &Channel, token: &str, call_timeout: Duration) -> Client {
+    let interceptor = interceptor(Some(token), call_timeout)
+        .unwrap_or_else(|_| interceptor(None, call_timeout).expect("no token is always valid"));
+    InterceptedService::new(channel.clone(), interceptor)
 }
 
 /// Adds the service token and the trace context, and no deadline (for long streams).

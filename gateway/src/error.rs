@@ -6,7 +6,8 @@ use duban_kit::{
     auth::AuthError,
     error::{self, DependencyUnavailable, NotFound},
 };
-use tonic::Status;
+use duban_plan::{Owner, PlanError};
+use tonic::{Code, Status};
 
 /// A gateway failure.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,32 @@ impl GatewayError {
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
         Self::Invalid(vec![FieldViolation::new(field, description)])
     }
+}
+
+impl From<PlanError> for GatewayError {
+    fn from(error: PlanError) -> Self {
+        match error {
+            PlanError::PlanNotFound(name) => NotFound::new("plan", name).into(),
+            PlanError::Dependency { service, code, message } if unreachable(code) => GatewayError::Dependency {
+                service: service.service_name(),
+                message,
+            },
+            PlanError::Dependency { code, message, .. } => GatewayError::Downstream(Status::new(code, message)),
+            // The plan's data is the measures service's: it answered what cannot be read.
+            PlanError::InvalidPlan { .. } | PlanError::UnknownTimeZone(_) => GatewayError::Dependency {
+                service: Owner::Measures.service_name(),
+                message: error.to_string(),
+            },
+        }
+    }
+}
+
+/// Whether a status code means the service did not answer (rather than refused).
+pub fn unreachable(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Unknown | Code::ResourceExhausted
+    )
 }
 
 impl From<GatewayError> for Status {

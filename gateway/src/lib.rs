@@ -42,7 +42,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
         channels.clone(),
         settings.auth.service_token.clone(),
         CALL_TIMEOUT,
-        Duration::from_secs(settings.gateway.catalogue_cache_seconds),
+        duban_plan::cache::Freshness::new(Duration::from_secs(settings.gateway.catalogue_cache_seconds)),
     ));
     let verifier_channel = duban_kit::client::connect_lazy(
         &settings.departments.endpoint_url(),

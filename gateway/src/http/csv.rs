@@ -154,7 +154,7 @@ pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> R
         })
         .await
         .map_err(|status| {
-            if crate::backends::unreachable(&status) {
+            if crate::error::unreachable(status.code()) {
                 GatewayError::Dependency {
                     service: duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME,
                     message: status.message().to_owned(),

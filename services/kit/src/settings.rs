@@ -102,8 +102,10 @@ pub struct GatewaySettings {
     /// they need a LEADERSHIP or ADMIN token, as `Authorization: Bearer` or through the
     /// login form (which sets a cookie).
     pub require_token: bool,
-    /// How long the plan structure (plan, actions, measures, targets, trajectories) is
-    /// cached before it is read again.
+    /// How long the gateway trusts its cached view of the plan (plan, actions, measures,
+    /// targets, department names) before reading it again: the TTL of the one rule of
+    /// `duban_plan::cache` (stale copies served while a refresh fails, retried every 5 s
+    /// at most).
     pub catalogue_cache_seconds: u64,
     /// WatchOverview (and the dashboard's live refresh) pushes at most one overview per
     /// this many milliseconds; report events in between are coalesced.

@@ -20,10 +20,10 @@ pub enum PlanError {
     #[error("{0} does not exist")]
     PlanNotFound(String),
     /// A service that owns part of the plan refused or did not answer.
-    #[error("{service} answered {code:?}: {message}")]
+    #[error("{} answered {code:?}: {message}", .service.name())]
     Dependency {
-        /// The service's short name (`measures`, `targets`, `departments`).
-        service: &'static str,
+        /// Which service.
+        service: Owner,
         /// The status code it answered.
         code: tonic::Code,
         /// Its message.
@@ -33,11 +33,43 @@ pub enum PlanError {
 
 impl PlanError {
     /// A failed call to `service`.
-    pub fn dependency(service: &'static str, status: &tonic::Status) -> PlanError {
+    pub fn dependency(service: Owner, status: &tonic::Status) -> PlanError {
         PlanError::Dependency {
             service,
             code: status.code(),
             message: status.message().to_owned(),
+        }
+    }
+}
+
+/// A service that owns part of the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// MeasuresService: plans, actions, measures.
+    Measures,
+    /// TargetsService: targets.
+    Targets,
+    /// DepartmentsService: the directory.
+    Departments,
+}
+
+impl Owner {
+    /// Its short name: `measures`, `targets`, `departments`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Owner::Measures => "measures",
+            Owner::Targets => "targets",
+            Owner::Departments => "departments",
+        }
+    }
+
+    /// Its fully qualified gRPC service name, as generated.
+    pub fn service_name(self) -> &'static str {
+        use duban_proto::{departments::v1 as dpb, measures::v1 as mpb, targets::v1 as tpb};
+        match self {
+            Owner::Measures => mpb::measures_service_server::SERVICE_NAME,
+            Owner::Targets => tpb::targets_service_server::SERVICE_NAME,
+            Owner::Departments => dpb::departments_service_server::SERVICE_NAME,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! service, reporting and the gateway all answer questions about the plan through it, so
 //! no two of them can disagree on a due date, a day's end or an expected value.
 
+pub mod cache;
 pub mod calendar;
 pub mod contract;
 mod error;
@@ -13,9 +14,10 @@ pub mod listing;
 pub mod order;
 pub mod quantity;
 pub mod trajectory;
+pub mod view;
 mod zone;
 
 pub use calendar::{Cadence, Month, PlanCalendar};
-pub use error::PlanError;
+pub use error::{Owner, PlanError};
 pub use order::{compare_measures, measure_order, measure_sort_key};
 pub use zone::{LEGACY_TIME_ZONE, PlanZone};

@@ -1,53 +1,55 @@
-//! What reporting needs to know about plans, measures, targets and departments, read
-//! from their own services over gRPC and cached.
+//! What reporting needs to know about plans, measures, targets and departments: the
+//! cached view of `duban_plan::view`, read as reporting judges reports against it.
 //!
-//! # Freshness
-//!
-//! An answer is trusted for a short TTL ([`CATALOG_TTL`], 30 s) and then fetched again.
-//! The TTL is the change mechanism on purpose: none of the owning services announces a
-//! change. The measures service has no watch or change stream (an import bumps the
-//! plan's `revision`, but nothing tells other services), a rebaseline changes a
-//! target's revision in the targets service without touching the plan, and a
-//! designation changes who is responsible in the departments service; polling only
-//! `GetPlan.revision` would miss the last two. So every change is seen within one TTL,
-//! and [`Catalog::invalidate`] forgets everything at once when a caller knows better.
-//!
-//! # When the owners are down
-//!
-//! A refresh that fails keeps serving the stale answer (logged), and the next attempt
-//! waits [`CATALOG_RETRY`], so an outage costs one failed call per retry interval
-//! rather than one per request. While one caller refreshes, others holding a stale
-//! answer use it instead of waiting. So submissions and reads the cache can judge keep
-//! working while those services are down; something never cached (another plan)
-//! answers UNAVAILABLE (`DEPENDENCY_UNAVAILABLE`) as soon as the call fails, and
-//! callers that queued behind that same failed attempt share its answer instead of
-//! each trying again.
+//! Freshness and outages follow the one rule of `duban_plan::cache`: an answer is
+//! trusted for `Options::catalog_ttl`; a refresh that fails keeps serving the stale
+//! answer and tries again after `Options::catalog_retry`, so submissions and reads the
+//! cache can judge keep working while those services are down. Something never cached
+//! (another plan) answers UNAVAILABLE (`DEPENDENCY_UNAVAILABLE`) as soon as the call
+//! fails.
 
-mod cache;
-mod remote;
-#[cfg(test)]
-mod tests;
 mod views;
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{collections::BTreeMap, sync::Arc};
 
-pub use cache::Catalog;
-pub use remote::RemoteCatalog;
+use duban_plan::{
+    cache::{Derived, source},
+    view::PlanView,
+};
 pub use views::{MeasureInfo, PlanInfo, TargetInfo};
 
 use crate::error::ReportingError;
 
-/// How long an answer is reused before it is refreshed.
-pub const CATALOG_TTL: Duration = Duration::from_secs(30);
+/// The cached view of the other services, with each plan in reporting's own shape.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    view: Arc<PlanView>,
+    /// Each plan's [`PlanInfo`], rebuilt only when its structure or targets are refreshed.
+    plans: Arc<Derived<String, PlanInfo>>,
+}
 
-/// After a failed refresh, how long the stale answer is served before trying again.
-pub const CATALOG_RETRY: Duration = Duration::from_secs(5);
+impl Catalog {
+    /// Reporting's reading of `view`.
+    pub fn new(view: PlanView) -> Self {
+        Self {
+            view: Arc::new(view),
+            plans: Arc::default(),
+        }
+    }
 
-/// Where the data comes from.
-#[tonic::async_trait]
-pub trait CatalogSource: Send + Sync + 'static {
-    /// The plan `code`; `Ok(None)` if it does not exist.
-    async fn plan(&self, code: &str) -> Result<Option<PlanInfo>, ReportingError>;
-    /// Every department: code to canonical name.
-    async fn departments(&self) -> Result<BTreeMap<String, String>, ReportingError>;
+    /// The plan `code` with its measures and targets: PLAN_NOT_FOUND if it does not
+    /// exist; a stale copy if it cannot be refreshed; DEPENDENCY_UNAVAILABLE if there is
+    /// none.
+    pub async fn plan(&self, code: &str) -> Result<Arc<PlanInfo>, ReportingError> {
+        let structure = self.view.structure(code).await?;
+        let targets = self.view.targets(code).await?;
+        Ok(self.plans.get(code, vec![source(&structure), source(&targets)], || {
+            PlanInfo::new(&structure, &targets)
+        }))
+    }
+
+    /// Every department, code to canonical name (stale if a refresh fails).
+    pub async fn departments(&self) -> Result<Arc<BTreeMap<String, String>>, ReportingError> {
+        Ok(self.view.department_names().await?)
+    }
 }

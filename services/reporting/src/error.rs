@@ -10,6 +10,7 @@ use duban_kit::{
     error::{self, DependencyUnavailable, EtagMismatch, NotFound},
     idempotency::ReplayError,
 };
+use duban_plan::{Owner, PlanError};
 use sea_orm::DbErr;
 use tonic::Status;
 
@@ -102,6 +103,23 @@ impl From<ReplayError> for ReportingError {
         match error {
             ReplayError::Reused(violation) => Self::RequestIdReused(violation),
             ReplayError::Db(error) => error.into(),
+        }
+    }
+}
+
+impl From<PlanError> for ReportingError {
+    fn from(error: PlanError) -> Self {
+        match error {
+            PlanError::PlanNotFound(name) => NotFound::new("plan", name).into(),
+            PlanError::Dependency { service, code, message } => Self::Dependency {
+                service: service.name(),
+                message: format!("{code:?}: {message}"),
+            },
+            // The plan's data is the measures service's: it answered what cannot be read.
+            PlanError::InvalidPlan { .. } | PlanError::UnknownTimeZone(_) => Self::Dependency {
+                service: Owner::Measures.name(),
+                message: error.to_string(),
+            },
         }
     }
 }

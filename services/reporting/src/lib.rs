@@ -20,6 +20,7 @@ pub mod writer;
 use std::{sync::Arc, time::Duration};
 
 use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::RemoteVerifier, client::connect_lazy};
+use duban_plan::{cache::Freshness, view::PlanView};
 use duban_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
 
 pub use error::ReportingError;
@@ -37,18 +38,19 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Options {
     /// How long the catalog cache of the measures, targets and departments services
-    /// trusts an answer ([`catalog::CATALOG_TTL`]).
+    /// trusts an answer ([`duban_plan::cache::DEFAULT_TTL`]).
     pub catalog_ttl: Duration,
     /// After a failed refresh, how long the stale answer is served before the next
-    /// attempt ([`catalog::CATALOG_RETRY`]).
+    /// attempt ([`duban_plan::cache::DEFAULT_RETRY`]).
     pub catalog_retry: Duration,
 }
 
 impl Default for Options {
     fn default() -> Self {
+        let freshness = Freshness::default();
         Self {
-            catalog_ttl: catalog::CATALOG_TTL,
-            catalog_retry: catalog::CATALOG_RETRY,
+            catalog_ttl: freshness.ttl,
+            catalog_retry: freshness.retry,
         }
     }
 }
@@ -84,11 +86,11 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         Arc::new(RemoteVerifier::new(departments.clone())),
         settings.auth.cache_ttl(),
     );
-    let catalog = catalog::Catalog::new(
-        Arc::new(catalog::RemoteCatalog::new(measures, targets, departments)),
-        options.catalog_ttl,
-    )
-    .with_retry(options.catalog_retry);
+    let freshness = Freshness {
+        ttl: options.catalog_ttl,
+        retry: options.catalog_retry,
+    };
+    let catalog = catalog::Catalog::new(PlanView::remote(measures, targets, departments, freshness));
     let count_submitted = settings.progress.count_submitted;
     let stopping = server.stopping();
     server.bring_up(ready, move || {

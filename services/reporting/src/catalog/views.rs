@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
+use duban_plan::view::PlanStructure;
+use duban_proto::{measures::v1 as mpb, targets::v1 as tpb};
 
 use crate::calendar::{Cadence, Month};
 
@@ -16,6 +18,25 @@ pub struct MeasureInfo {
     pub responsible: BTreeSet<String>,
     /// Milestone descriptions, in order (position = index + 1).
     pub milestones: Vec<String>,
+}
+
+impl MeasureInfo {
+    /// A measure's responsible departments (groups expanded) and milestones.
+    fn new(measure: &mpb::Measure) -> MeasureInfo {
+        let mut responsible = BTreeSet::new();
+        for unit in &measure.responsible_units {
+            if unit.kind == mpb::ResponsibleUnitKind::Group as i32 {
+                responsible.extend(unit.member_codes.iter().cloned());
+            } else {
+                responsible.insert(unit.code.clone());
+            }
+        }
+        MeasureInfo {
+            number: measure.number.clone(),
+            responsible,
+            milestones: measure.milestones.iter().map(|m| m.description.clone()).collect(),
+        }
+    }
 }
 
 /// A target, as reporting sees it.
@@ -43,6 +64,24 @@ pub struct TargetInfo {
     pub reporting_departments: Vec<String>,
 }
 
+impl TargetInfo {
+    /// A target of the plan `parent` (`plans/{plan}`).
+    fn new(parent: &str, target: &tpb::Target) -> TargetInfo {
+        TargetInfo {
+            name: format!("{parent}/targets/{}@{}", target.code, target.revision),
+            code: target.code.clone(),
+            measure_number: target.measure_number.clone(),
+            unit: target.unit,
+            basis: target.value_basis,
+            aggregation: target.aggregation,
+            comparator: target.comparator,
+            value: target.value,
+            baseline: target.baseline,
+            reporting_departments: target.reporting_departments.clone(),
+        }
+    }
+}
+
 /// A plan with everything reports are judged against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanInfo {
@@ -63,6 +102,30 @@ pub struct PlanInfo {
 }
 
 impl PlanInfo {
+    /// Reporting's reading of a plan's structure and its current targets.
+    pub fn new(structure: &PlanStructure, targets: &[tpb::Target]) -> PlanInfo {
+        let parent = format!("plans/{}", structure.code);
+        let measures = structure
+            .measures
+            .iter()
+            .map(|measure| (measure.number.clone(), MeasureInfo::new(measure)))
+            .collect();
+        let targets = targets
+            .iter()
+            .map(|target| (target.code.clone(), TargetInfo::new(&parent, target)))
+            .collect();
+        let calendar = &structure.calendar;
+        PlanInfo {
+            code: structure.code.clone(),
+            revision: structure.plan.revision,
+            effective_from: calendar.effective_from,
+            effective_to: calendar.effective_to,
+            cadence: calendar.cadence,
+            measures,
+            targets,
+        }
+    }
+
     /// Every reporting period of the plan, oldest first.
     pub fn periods(&self) -> Vec<Month> {
         self.cadence.periods(self.effective_from, self.effective_to)

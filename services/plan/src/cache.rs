@@ -1,0 +1,354 @@
+//! The one cache rule for answers read from the plan's owners: trusted for a TTL, served
+//! stale while a refresh fails, refreshed by one caller at a time.
+//!
+//! # Freshness
+//!
+//! An answer is trusted for [`Freshness::ttl`] and then fetched again. The TTL is the
+//! change mechanism on purpose: none of the owning services announces a change. The
+//! measures service has no change stream (an import bumps the plan's `revision`, but
+//! nothing tells other services), a rebaseline changes a target's revision without
+//! touching the plan, and a designation changes who is responsible in the departments
+//! service; polling only `GetPlan.revision` would miss the last two. So every change is
+//! seen within one TTL, and `invalidate` forgets everything when a caller knows better.
+//!
+//! # When the owners are down
+//!
+//! A refresh that fails keeps serving the stale answer (logged), and the next attempt
+//! waits [`Freshness::retry`], so an outage costs one failed call per retry interval
+//! rather than one per request. While one caller refreshes, others holding a stale
+//! answer use it instead of waiting. Something never cached fails as soon as its fetch
+//! fails, and callers that queued behind that same failed attempt share its error
+//! instead of each trying again. An answer of "does not exist" is not cached: the entry
+//! is forgotten and the next caller asks again.
+
+use std::{
+    any::Any,
+    borrow::Borrow,
+    collections::HashMap,
+    fmt::Debug,
+    future::Future,
+    hash::Hash,
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
+use crate::PlanError;
+
+/// How long an answer is trusted unless a server chooses otherwise.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+
+/// After a failed refresh, how long the stale answer is served before trying again,
+/// unless a server chooses otherwise (never longer than the TTL).
+pub const DEFAULT_RETRY: Duration = Duration::from_secs(5);
+
+/// The expiry rule: how long an answer is trusted, and how long a stale one is served
+/// after a failed refresh before the next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Freshness {
+    /// How long a fetched answer is served without asking again.
+    pub ttl: Duration,
+    /// After a failed refresh, how long the stale answer is served before trying again.
+    pub retry: Duration,
+}
+
+impl Freshness {
+    /// Answers trusted for `ttl`; after a failed refresh the stale answer is served for
+    /// [`DEFAULT_RETRY`], at most `ttl`, before the next attempt.
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            retry: DEFAULT_RETRY.min(ttl),
+        }
+    }
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Self::new(DEFAULT_TTL)
+    }
+}
+
+/// A cached answer.
+#[derive(Debug)]
+struct Entry<V> {
+    value: Arc<V>,
+    /// When it was fetched (its age, for logs).
+    fetched: Instant,
+    /// Until when it is served without asking again: fetched + TTL, or, after a failed
+    /// refresh, that failure + the retry interval.
+    fresh_until: Instant,
+}
+
+impl<V> Clone for Entry<V> {
+    fn clone(&self) -> Self {
+        Self {
+            value: self.value.clone(),
+            fetched: self.fetched,
+            fresh_until: self.fresh_until,
+        }
+    }
+}
+
+impl<V> Entry<V> {
+    fn fresh(&self) -> bool {
+        Instant::now() < self.fresh_until
+    }
+}
+
+struct State<K, V> {
+    entries: HashMap<K, Entry<V>>,
+    /// The last failed fetch of something not cached, so that callers that waited for
+    /// that attempt share its answer.
+    failures: HashMap<K, (Instant, PlanError)>,
+}
+
+/// Answers by key, kept by the rule in the module documentation.
+pub struct StaleCache<K, V> {
+    /// What is cached, for logs (`plan`, `targets`, `departments`).
+    what: &'static str,
+    freshness: Freshness,
+    state: Mutex<State<K, V>>,
+    /// One refresh at a time.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl<K, V> Debug for StaleCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StaleCache")
+            .field("what", &self.what)
+            .field("freshness", &self.freshness)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
+    /// An empty cache of `what`, kept by `freshness`.
+    pub fn new(what: &'static str, freshness: Freshness) -> Self {
+        Self {
+            what,
+            freshness,
+            state: Mutex::new(State {
+                entries: HashMap::new(),
+                failures: HashMap::new(),
+            }),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State<K, V>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer for `key`: cached while fresh, else `fetch`ed; a stale answer if the
+    /// fetch fails; `Ok(None)` if `fetch` says it does not exist.
+    pub async fn get<Q, F, Fut>(&self, key: &Q, fetch: F) -> Result<Option<Arc<V>>, PlanError>
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Eq + Hash + Debug + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>, PlanError>>,
+    {
+        let asked = Instant::now();
+        let cached = self.state().entries.get(key).cloned();
+        let _single = match &cached {
+            Some(entry) if entry.fresh() => return Ok(Some(entry.value.clone())),
+            // Someone is refreshing already: the stale answer will do meanwhile.
+            Some(entry) => match self.refresh.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(Some(entry.value.clone())),
+            },
+            None => self.refresh.lock().await,
+        };
+        let stale = {
+            let state = self.state();
+            match state.entries.get(key) {
+                Some(entry) if entry.fresh() => return Ok(Some(entry.value.clone())),
+                Some(entry) => Some(entry.clone()),
+                None => {
+                    if let Some((at, error)) = state.failures.get(key)
+                        && *at >= asked
+                    {
+                        return Err(error.clone());
+                    }
+                    None
+                }
+            }
+        };
+        let answer = fetch().await;
+        let now = Instant::now();
+        let mut state = self.state();
+        match answer {
+            Ok(Some(value)) => {
+                let value = Arc::new(value);
+                state.failures.remove(key);
+                let entry = Entry {
+                    value: value.clone(),
+                    fetched: now,
+                    fresh_until: now + self.freshness.ttl,
+                };
+                state.entries.insert(key.to_owned(), entry);
+                Ok(Some(value))
+            }
+            Ok(None) => {
+                state.entries.remove(key);
+                state.failures.remove(key);
+                Ok(None)
+            }
+            Err(error) => match stale {
+                Some(mut entry) => {
+                    tracing::warn!(
+                        cache = self.what,
+                        key = ?key,
+                        %error,
+                        age_s = entry.fetched.elapsed().as_secs(),
+                        retry_in_ms = self.freshness.retry.as_millis() as u64,
+                        "serving a stale answer: refresh failed"
+                    );
+                    entry.fresh_until = now + self.freshness.retry;
+                    let value = entry.value.clone();
+                    state.entries.insert(key.to_owned(), entry);
+                    Ok(Some(value))
+                }
+                None => {
+                    state.failures.insert(key.to_owned(), (now, error.clone()));
+                    Err(error)
+                }
+            },
+        }
+    }
+
+    /// Forgets everything cached, so the next call asks again.
+    pub fn invalidate(&self) {
+        let mut state = self.state();
+        state.entries.clear();
+        state.failures.clear();
+    }
+}
+
+/// A cached answer a projection is computed from, compared by identity.
+pub type Source = Arc<dyn Any + Send + Sync>;
+
+/// `answer` as a [`Source`] of a projection.
+pub fn source<T: Any + Send + Sync>(answer: &Arc<T>) -> Source {
+    answer.clone()
+}
+
+/// A server's own shape of cached answers, computed once per set of answers: a new
+/// answer (a refresh) is a new `Arc`, so the shape is rebuilt only after a refresh, not
+/// on every call.
+pub struct Derived<K, V> {
+    memo: Mutex<HashMap<K, Shape<V>>>,
+}
+
+/// A shape and the answers it was built from.
+type Shape<V> = (Vec<Source>, Arc<V>);
+
+impl<K, V> Default for Derived<K, V> {
+    fn default() -> Self {
+        Self {
+            memo: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K, V> Debug for Derived<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Derived").finish_non_exhaustive()
+    }
+}
+
+impl<K: Eq + Hash, V> Derived<K, V> {
+    /// The shape for `key` computed from `sources`: the remembered one if it was built
+    /// from these very answers, else `derive()` (remembered).
+    pub fn get<Q>(&self, key: &Q, sources: Vec<Source>, derive: impl FnOnce() -> V) -> Arc<V>
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Eq + Hash + ?Sized,
+    {
+        let same = |remembered: &[Source]| {
+            remembered.len() == sources.len()
+                && remembered
+                    .iter()
+                    .zip(&sources)
+                    .all(|(a, b)| std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b)))
+        };
+        if let Some((remembered, value)) = self.memo().get(key)
+            && same(remembered)
+        {
+            return value.clone();
+        }
+        let value = Arc::new(derive());
+        self.memo().insert(key.to_owned(), (sources, value.clone()));
+        value
+    }
+
+    /// Forgets every shape.
+    pub fn clear(&self) {
+        self.memo().clear();
+    }
+
+    fn memo(&self) -> MutexGuard<'_, HashMap<K, Shape<V>>> {
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Owner;
+
+    #[test]
+    fn derived_shapes_are_rebuilt_only_when_an_answer_changes() {
+        let derived: Derived<String, usize> = Derived::default();
+        let (a, b) = (Arc::new(1), Arc::new(2));
+        let mut builds = 0;
+        let mut get = |sources: Vec<Source>| {
+            *derived.get("p", sources, || {
+                builds += 1;
+                builds
+            })
+        };
+        assert_eq!(get(vec![source(&a), source(&b)]), 1);
+        assert_eq!(get(vec![source(&a), source(&b)]), 1, "the same answers: reused");
+        assert_eq!(get(vec![source(&a), source(&Arc::new(2))]), 2, "a refreshed answer");
+        assert_eq!(get(vec![source(&a)]), 3, "an answer missing");
+    }
+
+    #[tokio::test]
+    async fn callers_queued_behind_a_failed_first_fetch_share_its_error() {
+        let cache: Arc<StaleCache<String, i32>> = Arc::new(StaleCache::new("plan", Freshness::default()));
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failing = {
+            let calls = calls.clone();
+            move || {
+                let calls = calls.clone();
+                async move {
+                    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Err(PlanError::dependency(
+                        Owner::Measures,
+                        &tonic::Status::unavailable("down"),
+                    ))
+                }
+            }
+        };
+        let first = tokio::spawn({
+            let (cache, fetch) = (cache.clone(), failing.clone());
+            async move { cache.get("p", fetch).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = cache.get("p", failing.clone()).await;
+        assert!(first.await.unwrap().is_err() && second.is_err());
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "one attempt for both"
+        );
+        assert!(cache.get("p", failing).await.is_err());
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "a later caller tries again"
+        );
+    }
+}
