@@ -18,7 +18,7 @@ pub mod watch;
 
 use std::{sync::Arc, time::Duration};
 
-use duban_kit::{Authenticator, Settings, auth::RemoteVerifier};
+use duban_kit::{Authenticator, Settings};
 use duban_proto::gateway::v1::dashboard_service_server::DashboardServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -27,9 +27,6 @@ pub use server::Gateway;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
 pub use duban_proto::gateway::v1::dashboard_service_server::SERVICE_NAME;
-
-/// How long a downstream call may take when the incoming call sets no shorter deadline.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Starts the gateway on `settings.gateway.listen`: DashboardService, the four services'
 /// RPCs forwarded, health, reflection and gRPC-Web, and the dashboard, JSON API, CSV
@@ -41,20 +38,11 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     let backends = Arc::new(backends::Backends::new(
         channels.clone(),
         settings.auth.service_token.clone(),
-        CALL_TIMEOUT,
+        duban_kit::client::CALL_TIMEOUT,
         duban_plan::cache::Freshness::new(Duration::from_secs(settings.gateway.catalogue_cache_seconds)),
     ));
-    let verifier_channel = duban_kit::client::connect_lazy(
-        &settings.departments.endpoint_url(),
-        Some(&settings.auth.service_token),
-        CALL_TIMEOUT,
-    )
-    .map_err(std::io::Error::other)?;
-    let auth = Authenticator::new(
-        &settings.auth.service_token,
-        Arc::new(RemoteVerifier::new(verifier_channel)),
-        settings.auth.cache_ttl(),
-    );
+    let departments = duban_kit::client::service_channel(settings, &settings.departments.endpoint_url())?;
+    let auth = Authenticator::asking_departments(settings, departments);
     let stop = CancellationToken::new();
     let dashboard = dashboard::Dashboard::new(backends.clone(), tolerances, auth);
     let hub = Arc::new(watch::Hub::new(backends, stop.clone()));

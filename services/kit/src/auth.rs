@@ -232,6 +232,19 @@ impl Authenticator {
     }
 }
 
+impl Authenticator {
+    /// The authenticator of every server but departments: it asks the departments
+    /// server behind `departments` (a channel carrying the service token) and caches
+    /// each answer for `auth.cache_ttl_seconds`.
+    pub fn asking_departments(settings: &crate::Settings, departments: crate::client::ServiceChannel) -> Self {
+        Self::new(
+            &settings.auth.service_token,
+            std::sync::Arc::new(RemoteVerifier::new(departments)),
+            settings.auth.cache_ttl(),
+        )
+    }
+}
+
 /// Verifies tokens by asking the departments service's `AuthenticateToken`.
 #[derive(Debug, Clone)]
 pub struct RemoteVerifier {

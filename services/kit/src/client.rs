@@ -68,6 +68,16 @@ pub enum ClientError {
     Token,
 }
 
+/// How long a call to another server of the suite may take when the incoming call
+/// sets no shorter deadline.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A lazily connected channel to another server of the suite at `endpoint`, carrying
+/// the configured service token, with [`CALL_TIMEOUT`] per call.
+pub fn service_channel(settings: &crate::Settings, endpoint: &str) -> std::io::Result<ServiceChannel> {
+    connect_lazy(endpoint, Some(&settings.auth.service_token), CALL_TIMEOUT).map_err(std::io::Error::other)
+}
+
 /// A lazily connecting channel to `endpoint`; calls carry `token` if given, and take at
 /// most `default_timeout` when no incoming deadline is shorter.
 pub fn connect_lazy(

@@ -36,9 +36,7 @@ mod reading;
 pub mod service;
 pub mod store;
 
-use std::{sync::Arc, time::Duration};
-
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::RemoteVerifier, client::connect_lazy};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel};
 use duban_proto::measures::v1::measures_service_server::MeasuresServiceServer;
 
 pub use dataset::{from_catalog, to_catalog};
@@ -47,10 +45,6 @@ pub use service::Measures;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
 pub use duban_proto::measures::v1::measures_service_server::SERVICE_NAME;
-
-/// How long a call to another service may take when the incoming call sets no shorter
-/// deadline.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Starts the measures server on `settings.measures.listen`. It answers NOT_SERVING
 /// until its database is migrated. It reaches the departments service (tokens, the
@@ -63,18 +57,12 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);
 
-    let token = Some(settings.auth.service_token.as_str());
-    let departments =
-        connect_lazy(&settings.departments.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
-    let targets = connect_lazy(&settings.targets.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
+    let departments = service_channel(settings, &settings.departments.endpoint_url())?;
+    let targets = service_channel(settings, &settings.targets.endpoint_url())?;
     let server = GrpcServer::start("measures", settings.measures.listen, limits, &[SERVICE_NAME], routes).await?;
 
     let url = settings.measures.database_url_in(&settings.data_dir, "measures");
-    let auth = Authenticator::new(
-        &settings.auth.service_token,
-        Arc::new(RemoteVerifier::new(departments.clone())),
-        settings.auth.cache_ttl(),
-    );
+    let auth = Authenticator::asking_departments(settings, departments.clone());
     let directory = directory::DirectoryClient::new(departments, directory::DIRECTORY_TTL);
     server.bring_up(ready, move || {
         let (url, auth, directory, targets) = (url.clone(), auth.clone(), directory.clone(), targets.clone());

@@ -17,9 +17,9 @@ pub mod store;
 pub mod validate;
 pub mod writer;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::RemoteVerifier, client::connect_lazy};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel};
 use duban_plan::{cache::Freshness, view::PlanView};
 use duban_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
 
@@ -28,10 +28,6 @@ pub use service::Reporting;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
 pub use duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME;
-
-/// How long a call to another service may take when the incoming call sets no shorter
-/// deadline.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What `start` does not read from [`Settings`]: tuning with production defaults, which
 /// tests shorten.
@@ -72,20 +68,13 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);
 
-    let token = Some(settings.auth.service_token.as_str());
-    let departments =
-        connect_lazy(&settings.departments.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
-    let measures =
-        connect_lazy(&settings.measures.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
-    let targets = connect_lazy(&settings.targets.endpoint_url(), token, CALL_TIMEOUT).map_err(std::io::Error::other)?;
+    let departments = service_channel(settings, &settings.departments.endpoint_url())?;
+    let measures = service_channel(settings, &settings.measures.endpoint_url())?;
+    let targets = service_channel(settings, &settings.targets.endpoint_url())?;
     let server = GrpcServer::start("reporting", settings.reporting.listen, limits, &[SERVICE_NAME], routes).await?;
 
     let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
-    let auth = Authenticator::new(
-        &settings.auth.service_token,
-        Arc::new(RemoteVerifier::new(departments.clone())),
-        settings.auth.cache_ttl(),
-    );
+    let auth = Authenticator::asking_departments(settings, departments.clone());
     let freshness = Freshness {
         ttl: options.catalog_ttl,
         retry: options.catalog_retry,

@@ -16,9 +16,7 @@ mod sync;
 /// The trajectory rules, shared with the gateway.
 pub use duban_plan::trajectory;
 
-use std::{sync::Arc, time::Duration};
-
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::RemoteVerifier};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings};
 use duban_proto::{
     departments::v1::departments_service_client::DepartmentsServiceClient,
     targets::v1::targets_service_server::TargetsServiceServer,
@@ -40,20 +38,11 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);
-    let channel = duban_kit::client::connect_lazy(
-        &settings.departments.endpoint_url(),
-        Some(&settings.auth.service_token),
-        Duration::from_secs(5),
-    )
-    .map_err(std::io::Error::other)?;
+    let channel = duban_kit::client::service_channel(settings, &settings.departments.endpoint_url())?;
     let server = GrpcServer::start("targets", settings.targets.listen, limits, &[SERVICE_NAME], routes).await?;
 
     let url = settings.targets.database_url_in(&settings.data_dir, "targets");
-    let auth = Authenticator::new(
-        &settings.auth.service_token,
-        Arc::new(RemoteVerifier::new(channel.clone())),
-        settings.auth.cache_ttl(),
-    );
+    let auth = Authenticator::asking_departments(settings, channel.clone());
     server.bring_up(ready, move || {
         let (url, auth, channel) = (url.clone(), auth.clone(), channel.clone());
         async move {
