@@ -2,6 +2,7 @@
 //! that carry either the service token (catalogue data) or the caller's own token
 //! (caller-specific reads), and the cached plan structure.
 
+use duban_proto::gateway::v1::ErrorReason;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -414,7 +415,7 @@ pub fn unreachable(status: &Status) -> bool {
 
 fn from_measures(status: Status, plan_id: &str) -> GatewayError {
     match status.code() {
-        Code::NotFound => GatewayError::from(NotFound::new("plan", format!("plans/{plan_id}"))),
+        Code::NotFound => GatewayError::from(NotFound::new(ErrorReason::PlanNotFound, format!("plans/{plan_id}"))),
         _ if unreachable(&status) => GatewayError::Dependency {
             service: mpb::measures_service_server::SERVICE_NAME,
             message: status.message().to_owned(),

@@ -109,9 +109,11 @@ impl From<AuthError> for Status {
             AuthError::Missing | AuthError::Malformed | AuthError::Rejected => {
                 crate::error::unauthenticated(error.to_string())
             }
-            AuthError::Denied(message) => crate::error::permission_denied("ROLE_NOT_ALLOWED", message, []),
+            AuthError::Denied(message) => {
+                crate::error::permission_denied(crate::status::SuiteReason::RoleNotAllowed, message, [])
+            }
             AuthError::Unavailable(_) => crate::error::unavailable(
-                "DEPENDENCY_UNAVAILABLE",
+                crate::status::SuiteReason::DependencyUnavailable,
                 error.to_string(),
                 [("service", DEPARTMENTS_SERVICE.to_owned())],
             ),

@@ -1,6 +1,7 @@
 //! The measures domain: the [`Measures`] type, loading stored revisions, and the messages and names its parts share.
 
 use duban_kit::{FieldViolation, client::ServiceChannel, idempotency};
+use duban_proto::measures::v1::ErrorReason;
 use duban_proto::{measures::v1 as pb, targets::v1::targets_service_client::TargetsServiceClient};
 
 use crate::{
@@ -43,13 +44,17 @@ impl Measures {
     /// The current revision, or a stored one, of a plan.
     pub(crate) async fn load(&self, id: &str, revision: Option<i32>) -> Result<Loaded> {
         let name = convert::plan_name(id, None);
-        let plan = self.store.plan(id).await?.ok_or_else(|| not_found("plan", &name))?;
+        let plan = self
+            .store
+            .plan(id)
+            .await?
+            .ok_or_else(|| not_found(ErrorReason::PlanNotFound, &name))?;
         let wanted = revision.unwrap_or(plan.current_revision);
         let revision = self
             .store
             .revision(id, wanted)
             .await?
-            .ok_or_else(|| not_found("revision", &convert::plan_name(id, Some(wanted))))?;
+            .ok_or_else(|| not_found(ErrorReason::RevisionNotFound, &convert::plan_name(id, Some(wanted))))?;
         let content = parse_content(&revision)?;
         Ok(Loaded {
             plan,
@@ -59,10 +64,10 @@ impl Measures {
     }
 
     /// As [`Measures::load`] for the current revision, a missing plan being reported as
-    /// the missing child `resource`.
-    pub(crate) async fn load_or(&self, id: &str, resource: &'static str, name: &str) -> Result<Loaded> {
+    /// the missing child (`reason`).
+    pub(crate) async fn load_or(&self, id: &str, reason: ErrorReason, name: &str) -> Result<Loaded> {
         match self.load(id, None).await {
-            Err(MeasuresError::NotFound(_)) => Err(not_found(resource, name)),
+            Err(MeasuresError::NotFound(_)) => Err(not_found(reason, name)),
             other => other,
         }
     }
@@ -182,8 +187,8 @@ pub(crate) fn parse_child(name: &str, collection: &str) -> Result<(String, Strin
     }
 }
 
-pub(crate) fn not_found(resource: &'static str, name: &str) -> MeasuresError {
-    duban_kit::error::NotFound::new(resource, name).into()
+pub(crate) fn not_found(reason: ErrorReason, name: &str) -> MeasuresError {
+    duban_kit::error::NotFound::new(reason, name).into()
 }
 
 pub(crate) fn one(violation: FieldViolation) -> MeasuresError {

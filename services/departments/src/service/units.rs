@@ -8,6 +8,7 @@ use duban_kit::{
     paging::Page,
 };
 use duban_proto::departments::v1 as pb;
+use duban_proto::departments::v1::ErrorReason;
 
 use super::{
     Departments, Result, not_found, one,
@@ -28,7 +29,7 @@ impl Departments {
             .store
             .unit(code)
             .await?
-            .ok_or_else(|| not_found("department", name))?;
+            .ok_or_else(|| not_found(ErrorReason::DepartmentNotFound, name))?;
         Ok(convert::department(&row))
     }
 
@@ -121,7 +122,7 @@ impl Departments {
             .store
             .unit(&code)
             .await?
-            .ok_or_else(|| not_found("department", &patch.name))?;
+            .ok_or_else(|| not_found(ErrorReason::DepartmentNotFound, &patch.name))?;
         if !patch.etag.is_empty() && patch.etag != convert::etag(current.version) {
             return Err(DepartmentsError::from(duban_kit::error::EtagMismatch {
                 name: patch.name,
@@ -215,7 +216,7 @@ impl Departments {
                 .map(|row| pb::resolve_unit_response::Target::Group(convert::group(&row))),
             None => None,
         };
-        let target = target.ok_or_else(|| not_found("unit", written))?;
+        let target = target.ok_or_else(|| not_found(ErrorReason::UnitNotFound, written))?;
         Ok(pb::ResolveUnitResponse {
             normalized,
             target: Some(target),
@@ -234,7 +235,7 @@ impl Departments {
                             || "department.display_name".to_owned(),
                             |index| format!("department.aliases[{index}]"),
                         );
-                    return Err(DepartmentsError::AlreadyExists {
+                    return Err(DepartmentsError::NameTaken {
                         field,
                         what: format!("the name {name:?}"),
                         owner,
@@ -248,17 +249,13 @@ impl Departments {
 }
 
 fn code_taken(code: &str) -> DepartmentsError {
-    DepartmentsError::AlreadyExists {
-        field: "department.code".into(),
-        what: format!("code {code:?}"),
-        owner: "another unit or group".into(),
-    }
+    DepartmentsError::CodeTaken { code: code.to_owned() }
 }
 
 /// A unique violation on the names table means a concurrent writer took a spelling.
 fn name_taken(error: sea_orm::DbErr) -> DepartmentsError {
     if is_unique_violation(&error) {
-        DepartmentsError::AlreadyExists {
+        DepartmentsError::NameTaken {
             field: "department.aliases".into(),
             what: "a name or alias".into(),
             owner: "another unit or group".into(),

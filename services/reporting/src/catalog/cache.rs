@@ -1,5 +1,6 @@
 //! The cache: TTL, stale answers while a refresh fails, one refresh at a time.
 
+use duban_proto::reporting::v1::ErrorReason;
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
@@ -148,7 +149,7 @@ impl Catalog {
                 cache.plans.remove(code);
                 cache.plan_failures.remove(code);
                 Err(ReportingError::from(duban_kit::error::NotFound::new(
-                    "plan",
+                    ErrorReason::PlanNotFound,
                     format!("plans/{code}"),
                 )))
             }

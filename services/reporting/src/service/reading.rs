@@ -2,6 +2,7 @@
 
 use duban_kit::{Principal, auth::Verified, error::NotFound, paging::Page};
 use duban_proto::reporting::v1 as pb;
+use duban_proto::reporting::v1::ErrorReason;
 
 use super::{Reporting, Result, parent_plan};
 use crate::{
@@ -26,12 +27,12 @@ impl Reporting {
             .store
             .pointer(self.store.db(), &key)
             .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))?;
+            .ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::ReportNotFound, key.name())))?;
         let row = self
             .store
             .revision(self.store.db(), &key, revision.unwrap_or(pointer.revision))
             .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new("revision", name.to_owned())))?;
+            .ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::RevisionNotFound, name.to_owned())))?;
         Ok(convert::report(&row, &pointer, plan.cadence, revision.is_some()))
     }
 
@@ -105,7 +106,7 @@ impl Reporting {
             .store
             .pointer(self.store.db(), &key)
             .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))?;
+            .ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::ReportNotFound, key.name())))?;
         let (rows, total) = self.store.revisions(&key, page.offset, page.size).await?;
         Ok(pb::ListReportRevisionsResponse {
             reports: rows
