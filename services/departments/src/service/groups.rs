@@ -132,6 +132,14 @@ impl Departments {
             return Err(DepartmentsError::Invalid(violations));
         }
         let current = self.store.designation(&draft.group, &draft.scope).await?;
+        // AIP-134: only an explicit allow_missing creates, so a typo in `scope` is
+        // NOT_FOUND instead of a new designation nobody asked for.
+        if current.is_none() && !request.allow_missing {
+            return Err(not_found(
+                ErrorReason::DesignationNotFound,
+                &convert::designation_name(&draft.group, &draft.scope),
+            ));
+        }
         if let Some(current) = &current
             && !draft.etag.is_empty()
             && draft.etag != convert::etag(current.version)

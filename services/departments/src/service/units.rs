@@ -134,7 +134,24 @@ impl Departments {
             .as_ref()
             .map(|mask| mask.paths.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        let touches = |field: &str| paths.is_empty() || paths.contains(&field);
+        // AIP-134: without a mask, the fields the request sets are the mask; a field left
+        // empty keeps its value (clearing one takes a mask that names it).
+        let implied = [
+            ("display_name", !patch.display_name.is_empty()),
+            ("display_name_en", !patch.display_name_en.is_empty()),
+            ("kind", patch.kind != 0),
+            ("aliases", !patch.aliases.is_empty()),
+        ];
+        let touched: Vec<&str> = if paths.is_empty() {
+            implied
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(field, _)| *field)
+                .collect()
+        } else {
+            paths.clone()
+        };
+        let touches = |field: &str| touched.contains(&field);
         let mut violations: Vec<FieldViolation> = paths
             .iter()
             .filter(|path| !["display_name", "display_name_en", "kind", "aliases"].contains(path))
