@@ -466,8 +466,8 @@ async fn issues_and_revokes_credentials(backend: Backend) {
     let mut department = t.client(Some(&token));
     assert_eq!(total_departments(&mut department).await, 46);
 
-    // Services learn who holds it; departments may not ask.
-    let mut service = t.service();
+    // Services learn who holds it (through the internal service); departments may not ask.
+    let mut service = t.internal_service();
     let who = service
         .authenticate_token(pb::AuthenticateTokenRequest { token: token.clone() })
         .await
@@ -491,7 +491,7 @@ async fn issues_and_revokes_credentials(backend: Backend) {
         .into_inner();
     assert_eq!(bootstrap.principal.unwrap().role(), pb::Role::Admin);
     expect_code(
-        department
+        t.internal(&token)
             .authenticate_token(pb::AuthenticateTokenRequest { token: token.clone() })
             .await,
         Code::PermissionDenied,

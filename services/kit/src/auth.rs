@@ -237,14 +237,14 @@ impl Authenticator {
 /// Verifies tokens by asking the departments service's `AuthenticateToken`.
 #[derive(Debug, Clone)]
 pub struct RemoteVerifier {
-    client: pb::departments_service_client::DepartmentsServiceClient<crate::client::ServiceChannel>,
+    client: pb::departments_internal_service_client::DepartmentsInternalServiceClient<crate::client::ServiceChannel>,
 }
 
 impl RemoteVerifier {
     /// Uses a channel that carries the service token.
     pub fn new(channel: crate::client::ServiceChannel) -> Self {
         Self {
-            client: pb::departments_service_client::DepartmentsServiceClient::new(channel),
+            client: pb::departments_internal_service_client::DepartmentsInternalServiceClient::new(channel),
         }
     }
 }

@@ -2,7 +2,12 @@
 
 use duban_kit::{FieldViolation, client::ServiceChannel, idempotency};
 use duban_proto::measures::v1::ErrorReason;
-use duban_proto::{measures::v1 as pb, targets::v1::targets_service_client::TargetsServiceClient};
+use duban_proto::{
+    measures::v1 as pb,
+    targets::v1::{
+        targets_internal_service_client::TargetsInternalServiceClient, targets_service_client::TargetsServiceClient,
+    },
+};
 
 use crate::{
     content::PlanContent,
@@ -20,7 +25,10 @@ pub(crate) type Result<T> = std::result::Result<T, MeasuresError>;
 pub struct Measures {
     pub(crate) store: PlanStore,
     pub(crate) directory: DirectoryClient,
+    /// Reads targets (the public service).
     pub(crate) targets: TargetsServiceClient<ServiceChannel>,
+    /// Hands an import's targets over (`SyncPlanTargets`, the internal service).
+    pub(crate) targets_sync: TargetsInternalServiceClient<ServiceChannel>,
 }
 
 /// A stored revision, read.
@@ -37,7 +45,8 @@ impl Measures {
         Self {
             store,
             directory,
-            targets: TargetsServiceClient::new(targets),
+            targets: TargetsServiceClient::new(targets.clone()),
+            targets_sync: TargetsInternalServiceClient::new(targets),
         }
     }
 
