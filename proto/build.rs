@@ -1,5 +1,6 @@
 //! Compiles every `.proto` under `duban/` with protox (pure Rust, no `protoc` needed) and
-//! writes the encoded file descriptor set that the servers hand to gRPC reflection.
+//! writes the encoded file descriptor set that the servers hand to gRPC reflection. The few
+//! Google files the contracts import are vendored under `google/`: nothing is downloaded.
 
 use std::{env, fs, path::PathBuf};
 
@@ -11,12 +12,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     collect_protos(&root.join("duban"), &mut protos)?;
     protos.sort();
 
-    // With compile_fds, cargo learns about inputs only from us.
-    println!("cargo:rerun-if-changed={}", root.join("duban").display());
-    for proto in &protos {
+    // With compile_fds, cargo learns about inputs only from us. The vendored Google files
+    // under `google/` are compiled only as imports, but a change to them matters too.
+    let mut vendored = Vec::new();
+    collect_protos(&root.join("google"), &mut vendored)?;
+    for dir in ["duban", "google"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    for proto in protos.iter().chain(&vendored) {
         println!("cargo:rerun-if-changed={}", proto.display());
     }
 
+    // The set includes every import (the vendored google.api and google.rpc files and the
+    // well-known types), so that reflection clients can resolve every file they are given.
     let fds = protox::compile(&protos, [&root])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out_dir.join("duban_descriptor.bin"), fds.encode_to_vec())?;
@@ -24,6 +32,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
+        // google.rpc (Status, ErrorInfo, BadRequest) is tonic-types' own generated code, so
+        // a `google.rpc.Status` in a Duban message is the type `tonic_types::StatusExt`
+        // and `ErrorDetails` already read and write.
+        .extern_path(".google.rpc", "::tonic_types::pb")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use duban_kit::{
     error::{self, DependencyUnavailable, NotFound},
 };
 use duban_plan::{Owner, PlanError};
+use duban_proto::gateway::v1::ErrorReason;
 use tonic::{Code, Status};
 
 /// A gateway failure.
@@ -51,7 +52,7 @@ impl GatewayError {
 impl From<PlanError> for GatewayError {
     fn from(error: PlanError) -> Self {
         match error {
-            PlanError::PlanNotFound(name) => NotFound::new("plan", name).into(),
+            PlanError::PlanNotFound(name) => NotFound::new(ErrorReason::PlanNotFound, name).into(),
             PlanError::Dependency { service, code, message } if unreachable(code) => GatewayError::Dependency {
                 service: service.service_name(),
                 message,
@@ -79,8 +80,8 @@ impl From<GatewayError> for Status {
         let message = error.to_string();
         match error {
             GatewayError::Auth(auth) => auth.into(),
-            GatewayError::RoleNotAllowed(_) => error::permission_denied("ROLE_NOT_ALLOWED", message, []),
-            GatewayError::NotOwnDepartment(_) => error::permission_denied("NOT_OWN_DEPARTMENT", message, []),
+            GatewayError::RoleNotAllowed(_) => error::permission_denied(ErrorReason::RoleNotAllowed, message, []),
+            GatewayError::NotOwnDepartment(_) => error::permission_denied(ErrorReason::NotOwnDepartment, message, []),
             GatewayError::Invalid(violations) => error::invalid_fields(&violations),
             GatewayError::NotFound(not_found) => not_found.into(),
             GatewayError::Dependency { service, message } => {
@@ -105,5 +106,50 @@ impl GatewayError {
             GatewayError::NotFound(_) => H::NOT_FOUND,
             GatewayError::Downstream(_) => H::BAD_GATEWAY,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every kind the gateway makes itself. The match has no wildcard, so a
+    /// new variant does not compile until it is added here too. (`Downstream` passes a
+    /// service's own status on, with that service's reason.)
+    fn one_of_each() -> Vec<GatewayError> {
+        let cases = vec![
+            GatewayError::Auth(AuthError::Rejected),
+            GatewayError::Auth(AuthError::Denied("no".into())),
+            GatewayError::Auth(AuthError::Unavailable("down".into())),
+            GatewayError::RoleNotAllowed("departments may not".into()),
+            GatewayError::NotOwnDepartment("a".into()),
+            GatewayError::invalid("as_of", "is after today"),
+            NotFound::new(ErrorReason::PlanNotFound, "plans/x").into(),
+            NotFound::new(ErrorReason::MeasureNotFound, "4.2").into(),
+            NotFound::new(ErrorReason::DepartmentNotFound, "a").into(),
+            GatewayError::Dependency {
+                service: "duban.measures.v1.MeasuresService",
+                message: "down".into(),
+            },
+        ];
+        for case in &cases {
+            match case {
+                GatewayError::Auth(_)
+                | GatewayError::RoleNotAllowed(_)
+                | GatewayError::NotOwnDepartment(_)
+                | GatewayError::Invalid(_)
+                | GatewayError::NotFound(_)
+                | GatewayError::Dependency { .. }
+                | GatewayError::Downstream(_) => {}
+            }
+        }
+        cases
+    }
+
+    #[test]
+    fn every_reason_sent_is_a_value_of_the_package_enum() {
+        duban_kit::testing::assert_reasons_listed("gateway", one_of_each().into_iter().map(Status::from), |r| {
+            ErrorReason::from_str_name(r).is_some()
+        });
     }
 }

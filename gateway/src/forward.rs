@@ -8,12 +8,12 @@
 use std::time::Duration;
 
 use axum::{Router, body::Body, extract::Request, response::Response, routing::any};
-use duban_kit::{layer::current_deadline, telemetry::inject_current_context};
+use duban_kit::{error::DependencyUnavailable, layer::current_deadline, telemetry::inject_current_context};
 use duban_proto::{
-    departments::v1::departments_service_server, measures::v1::measures_service_server,
+    departments::v1::departments_service_server, gateway::v1::ErrorReason, measures::v1::measures_service_server,
     reporting::v1::reporting_service_server, targets::v1::targets_service_server,
 };
-use tonic::{Status, metadata::MetadataMap, transport::Channel};
+use tonic::{metadata::MetadataMap, transport::Channel};
 use tower::ServiceExt;
 
 use crate::backends::Channels;
@@ -65,7 +65,13 @@ async fn forward(channel: Channel, service: &'static str, request: Request) -> R
     if let Some(deadline) = current_deadline() {
         let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
         if remaining.is_zero() {
-            return Status::deadline_exceeded("no time left to forward the call").into_http();
+            return duban_kit::status::with_reason(
+                tonic::Code::DeadlineExceeded,
+                "no time left to forward the call",
+                ErrorReason::DeadlineExpired,
+                [],
+            )
+            .into_http();
         }
         if let Ok(value) = grpc_timeout(remaining).parse() {
             parts.headers.insert("grpc-timeout", value);
@@ -79,7 +85,11 @@ async fn forward(channel: Channel, service: &'static str, request: Request) -> R
         Ok(response) => response.map(Body::new),
         Err(error) => {
             tracing::warn!(%error, service, "cannot forward the call");
-            Status::unavailable(format!("{service} is unavailable: {error}")).into_http::<Body>()
+            duban_kit::error::dependency_unavailable(&DependencyUnavailable {
+                service,
+                message: error.to_string(),
+            })
+            .into_http::<Body>()
         }
     }
 }

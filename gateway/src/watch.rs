@@ -161,7 +161,11 @@ pub async fn watch_overview(
             // Wait for the first change (or midnight when following today).
             tokio::select! {
                 () = stop.cancelled() => {
-                    let _ = sender.send(Err(Status::unavailable("the gateway is shutting down; reconnect"))).await;
+                    let _ = sender.send(Err(duban_kit::error::unavailable(
+                        duban_proto::gateway::v1::ErrorReason::ShuttingDown,
+                        "the gateway is shutting down; reconnect",
+                        [],
+                    ))).await;
                     return;
                 }
                 () = sender.closed() => return,

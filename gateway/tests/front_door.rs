@@ -1,6 +1,7 @@
 //! What the gateway's one port promises besides plain gRPC, end to end against real
 //! servers on ephemeral ports: gRPC-Web over HTTP/1.1 (its own DashboardService and a
 //! forwarded RPC), server reflection v1 and v1alpha listing every service it serves, the
+//! internal services (the suite's own plumbing) refused rather than forwarded, the
 //! page's server-sent events following a report submitted through the gateway, and
 //! `gateway.require_token` guarding the pages and the API (bearer token, login form and
 //! its cookie).
@@ -312,7 +313,56 @@ async fn grpc_web_and_reflection(backend: Backend) {
     };
     grpc_web_on_the_gateway_port(&suite).await;
     reflection_on_the_gateway_port(&suite).await;
+    internal_services_are_not_forwarded(&suite).await;
     suite.stop().await;
+}
+
+/// AuthenticateToken and SyncPlanTargets are the suite's own plumbing: their servers
+/// answer them on their own addresses, and the gateway's front door, even for the
+/// SERVICE token, answers UNIMPLEMENTED instead of forwarding them.
+async fn internal_services_are_not_forwarded(suite: &Suite) {
+    use common::Caller;
+    use duban_proto::{
+        departments::v1::{
+            AuthenticateTokenRequest, departments_internal_service_client::DepartmentsInternalServiceClient,
+        },
+        targets::v1::{SyncPlanTargetsRequest, targets_internal_service_client::TargetsInternalServiceClient},
+    };
+    let authenticate = AuthenticateTokenRequest {
+        token: suite.admin_token().to_owned(),
+    };
+    let sync = SyncPlanTargetsRequest {
+        plan: PLAN.into(),
+        validate_only: true,
+        ..Default::default()
+    };
+
+    // On their own servers they are served.
+    let who = DepartmentsInternalServiceClient::new(suite.channel(Server::Departments, Caller::Service))
+        .authenticate_token(authenticate.clone())
+        .await
+        .expect("the departments server answers AuthenticateToken");
+    assert_eq!(who.into_inner().principal.unwrap().role(), Role::Admin);
+    let direct = TargetsInternalServiceClient::new(suite.channel(Server::Targets, Caller::Service))
+        .sync_plan_targets(sync.clone())
+        .await;
+    assert_ne!(
+        direct.as_ref().map_err(tonic::Status::code).err(),
+        Some(tonic::Code::Unimplemented),
+        "{direct:?}"
+    );
+
+    // Through the gateway they are not.
+    let status = DepartmentsInternalServiceClient::new(suite.channel(Server::Gateway, Caller::Service))
+        .authenticate_token(authenticate)
+        .await
+        .expect_err("the gateway must not forward AuthenticateToken");
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+    let status = TargetsInternalServiceClient::new(suite.channel(Server::Gateway, Caller::Service))
+        .sync_plan_targets(sync)
+        .await
+        .expect_err("the gateway must not forward SyncPlanTargets");
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
 }
 
 // ---------------------------------------------------------------------------------

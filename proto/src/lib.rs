@@ -46,3 +46,55 @@ package!(
 
 /// The encoded `FileDescriptorSet` of every Duban proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/duban_descriptor.bin"));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value of `duban.common.v1.ErrorReason`, from the generated enum.
+    fn suite_reasons() -> Vec<common::v1::ErrorReason> {
+        (1..100)
+            .filter_map(|n| common::v1::ErrorReason::try_from(n).ok())
+            .collect()
+    }
+
+    /// Each package's ErrorReason repeats the suite-wide reasons with the same names and
+    /// numbers, and keeps its own from 100 on, so a client needs only its service's enum.
+    #[test]
+    fn every_package_lists_the_suite_wide_reasons_unchanged() {
+        let suite = suite_reasons();
+        assert!(suite.len() >= 10, "{suite:?}");
+        /// (name → number, number → name) of a package's ErrorReason.
+        macro_rules! lookups {
+            ($($package:ident),+) => {
+                [$((
+                    stringify!($package),
+                    (|name| $package::v1::ErrorReason::from_str_name(name).map(|r| r as i32))
+                        as fn(&str) -> Option<i32>,
+                    (|n| $package::v1::ErrorReason::try_from(n).ok().map(|r| r.as_str_name()))
+                        as fn(i32) -> Option<&'static str>,
+                )),+]
+            };
+        }
+        let packages = lookups!(departments, measures, targets, reporting, gateway);
+        for (package, number_of, name_of) in packages {
+            for reason in &suite {
+                assert_eq!(
+                    number_of(reason.as_str_name()),
+                    Some(*reason as i32),
+                    "duban.{package}.v1.ErrorReason must list {} = {}",
+                    reason.as_str_name(),
+                    *reason as i32
+                );
+            }
+            for number in 1..100 {
+                if let Some(name) = name_of(number) {
+                    assert!(
+                        suite.iter().any(|r| r.as_str_name() == name),
+                        "duban.{package}.v1.ErrorReason {name} = {number}: 1-99 are the suite-wide reasons"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! GetMeasureDetail: one measure's targets with their monthly series, its units, latest reports and open blockers.
 
+use duban_proto::gateway::v1::ErrorReason;
 use duban_proto::{gateway::v1 as pb, reporting::v1::Report};
 
 use super::{Caller, Dashboard, plan_id, resolve_as_of};
@@ -23,7 +24,7 @@ impl Dashboard {
             .measures
             .iter()
             .find(|m| m.number == request.measure_number)
-            .ok_or_else(|| duban_kit::error::NotFound::new("measure", &request.measure_number))?;
+            .ok_or_else(|| duban_kit::error::NotFound::new(ErrorReason::MeasureNotFound, &request.measure_number))?;
         let snap = self.snapshot(&catalogue, as_of, true).await;
         let as_of_key = period_key(&calendar::period_of(as_of));
         let targets: Vec<pb::TargetDetail> = catalogue

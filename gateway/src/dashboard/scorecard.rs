@@ -1,6 +1,7 @@
 //! GetDepartmentScorecard: one department's measures, report calendar and contributions to targets.
 
 use duban_kit::Principal;
+use duban_proto::gateway::v1::ErrorReason;
 use duban_proto::{gateway::v1 as pb, reporting::v1 as rpb};
 use tonic::Code;
 
@@ -29,7 +30,7 @@ impl Dashboard {
         let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
         let code = request.department.as_str();
         if !catalogue.department_names.is_empty() && !catalogue.department_names.contains_key(code) {
-            return Err(duban_kit::error::NotFound::new("department", code).into());
+            return Err(duban_kit::error::NotFound::new(ErrorReason::DepartmentNotFound, code).into());
         }
         let parent = format!("plans/{plan_id}");
         // The department's own calendar is read with the caller's own token.

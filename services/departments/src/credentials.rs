@@ -2,6 +2,7 @@
 //! and telling other services who a token belongs to.
 
 use duban_kit::idempotency::RequestLogged as _;
+use duban_proto::departments::v1::ErrorReason;
 use std::time::Duration;
 
 use duban_kit::{
@@ -170,7 +171,7 @@ impl Departments {
             .store
             .credential(&txn, id)
             .await?
-            .ok_or_else(|| duban_kit::error::NotFound::new("credential", &request.name))?;
+            .ok_or_else(|| duban_kit::error::NotFound::new(ErrorReason::CredentialNotFound, &request.name))?;
         let row = match row.revoke_time_us {
             Some(_) => row,
             None => {

@@ -7,6 +7,7 @@ use duban_kit::{
     error::{self, EtagMismatch, NotFound},
     idempotency::ReplayError,
 };
+use duban_proto::departments::v1::ErrorReason;
 use sea_orm::DbErr;
 use tonic::Status;
 
@@ -22,14 +23,20 @@ pub enum DepartmentsError {
     /// A `department`, `group`, `designation`, `credential` or `unit` does not exist.
     #[error(transparent)]
     NotFound(#[from] NotFound),
-    /// A code or a spelling is already taken.
+    /// The code of a new unit is already a unit's or a group's.
+    #[error("code {code:?} is already taken by another unit or group")]
+    CodeTaken {
+        /// The code.
+        code: String,
+    },
+    /// A display name or alias already resolves to another unit or group.
     #[error("{what} is already taken by {owner}")]
-    AlreadyExists {
+    NameTaken {
         /// The field that collides, for example `department.aliases[1]`.
         field: String,
         /// What collides.
         what: String,
-        /// Who owns it.
+        /// Who owns it: its code, or "another unit or group" when a concurrent writer won.
         owner: String,
     },
     /// The caller's etag is stale (AIP-154).
@@ -57,12 +64,84 @@ impl From<DepartmentsError> for Status {
             DepartmentsError::Auth(auth) => auth.into(),
             DepartmentsError::Invalid(violations) => error::invalid_fields(&violations),
             DepartmentsError::NotFound(not_found) => not_found.into(),
-            DepartmentsError::AlreadyExists { field, owner, .. } => {
-                error::already_exists("ALREADY_EXISTS", message, [("field", field), ("owner", owner)])
+            DepartmentsError::CodeTaken { .. } => error::already_exists(
+                ErrorReason::CodeTaken,
+                message,
+                [("field", "department.code".to_owned())],
+            ),
+            DepartmentsError::NameTaken { field, owner, .. } => {
+                error::already_exists(ErrorReason::NameTaken, message, [("field", field), ("owner", owner)])
             }
             DepartmentsError::EtagMismatch(stale) => stale.into(),
             DepartmentsError::Replay(replay) => replay.into(),
             DepartmentsError::Db(db) => error::database(&db),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every kind. The match has no wildcard, so a new variant does not
+    /// compile until it is added here too.
+    fn one_of_each() -> Vec<DepartmentsError> {
+        let cases = vec![
+            DepartmentsError::Auth(AuthError::Rejected),
+            DepartmentsError::Auth(AuthError::Denied("admin only".into())),
+            DepartmentsError::Auth(AuthError::Unavailable("down".into())),
+            DepartmentsError::invalid("department.code", "must be a slug"),
+            NotFound::new(ErrorReason::DepartmentNotFound, "departments/x").into(),
+            NotFound::new(ErrorReason::UnitNotFound, "x").into(),
+            NotFound::new(ErrorReason::GroupNotFound, "groups/x").into(),
+            NotFound::new(ErrorReason::DesignationNotFound, "groups/x/designations/y").into(),
+            NotFound::new(ErrorReason::CredentialNotFound, "credentials/x").into(),
+            DepartmentsError::CodeTaken { code: "x".into() },
+            DepartmentsError::NameTaken {
+                field: "department.aliases[0]".into(),
+                what: "the name \"x\"".into(),
+                owner: "y".into(),
+            },
+            EtagMismatch {
+                name: "departments/x".into(),
+                current: "e".into(),
+            }
+            .into(),
+            ReplayError::Reused(FieldViolation::new("request_id", "was used")).into(),
+            DepartmentsError::Db(DbErr::Custom("x".into())),
+        ];
+        for case in &cases {
+            match case {
+                DepartmentsError::Auth(_)
+                | DepartmentsError::Invalid(_)
+                | DepartmentsError::NotFound(_)
+                | DepartmentsError::CodeTaken { .. }
+                | DepartmentsError::NameTaken { .. }
+                | DepartmentsError::EtagMismatch(_)
+                | DepartmentsError::Replay(_)
+                | DepartmentsError::Db(_) => {}
+            }
+        }
+        cases
+    }
+
+    #[test]
+    fn every_reason_sent_is_a_value_of_the_package_enum() {
+        duban_kit::testing::assert_reasons_listed("departments", one_of_each().into_iter().map(Status::from), |r| {
+            ErrorReason::from_str_name(r).is_some()
+        });
+    }
+
+    #[test]
+    fn taken_codes_and_names_have_their_own_reasons() {
+        let code = Status::from(DepartmentsError::CodeTaken { code: "x".into() });
+        assert_eq!(code.code(), tonic::Code::AlreadyExists);
+        assert_eq!(duban_kit::status::reason(&code).as_deref(), Some("CODE_TAKEN"));
+        let name = Status::from(DepartmentsError::NameTaken {
+            field: "department.aliases[1]".into(),
+            what: "the name \"x\"".into(),
+            owner: "tax-bureau".into(),
+        });
+        assert_eq!(duban_kit::status::reason(&name).as_deref(), Some("NAME_TAKEN"));
     }
 }

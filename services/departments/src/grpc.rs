@@ -7,7 +7,10 @@ use duban_kit::{
     Authenticator, Ready,
     server::{Reply, reply},
 };
-use duban_proto::departments::v1::{self as pb, departments_service_server::DepartmentsService};
+use duban_proto::departments::v1::{
+    self as pb, departments_internal_service_server::DepartmentsInternalService,
+    departments_service_server::DepartmentsService,
+};
 use tonic::{Request, Response};
 
 use crate::service::Departments;
@@ -134,7 +137,12 @@ impl DepartmentsService for DepartmentsGrpc {
         let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.revoke_credential(&caller, request.into_inner()).await)
     }
+}
 
+/// Implements `duban.departments.v1.DepartmentsInternalService`: the suite's own
+/// plumbing, which the gateway's front door does not forward.
+#[tonic::async_trait]
+impl DepartmentsInternalService for DepartmentsGrpc {
     async fn authenticate_token(
         &self,
         request: Request<pb::AuthenticateTokenRequest>,

@@ -16,7 +16,10 @@ use std::sync::Arc;
 
 use duban_catalog::directory::Directory;
 use duban_kit::{Authenticator, GrpcServer, Ready, Settings};
-use duban_proto::departments::v1::departments_service_server::DepartmentsServiceServer;
+use duban_proto::departments::v1::{
+    departments_internal_service_server::DepartmentsInternalServiceServer,
+    departments_service_server::DepartmentsServiceServer,
+};
 
 pub use error::DepartmentsError;
 pub use service::Departments;
@@ -24,20 +27,29 @@ pub use service::Departments;
 /// The fully qualified gRPC service name, as health checks and reflection know it.
 pub use duban_proto::departments::v1::departments_service_server::SERVICE_NAME;
 
+/// The fully qualified name of the internal service (AuthenticateToken), for health checks.
+pub use duban_proto::departments::v1::departments_internal_service_server::SERVICE_NAME as INTERNAL_SERVICE_NAME;
+
 /// Starts the departments server on `settings.departments.listen`. It answers
 /// NOT_SERVING until its database is migrated and `directory` is loaded.
 pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result<GrpcServer> {
     let ready = Ready::default();
     let limits = &settings.server;
-    let service = DepartmentsServiceServer::new(grpc::DepartmentsGrpc { ready: ready.clone() })
+    let grpc = grpc::DepartmentsGrpc { ready: ready.clone() };
+    // The internal service is served here, beside the public one, but the gateway's
+    // front door does not forward it.
+    let internal = DepartmentsInternalServiceServer::new(grpc.clone())
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
-    let routes = tonic::service::Routes::new(service);
+    let service = DepartmentsServiceServer::new(grpc)
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service).add_service(internal);
     let server = GrpcServer::start(
         "departments",
         settings.departments.listen,
         limits,
-        &[SERVICE_NAME],
+        &[SERVICE_NAME, INTERNAL_SERVICE_NAME],
         routes,
     )
     .await?;

@@ -10,6 +10,7 @@ mod units;
 mod validation;
 
 use duban_kit::{FieldViolation, idempotency};
+use duban_proto::departments::v1::ErrorReason;
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
 use crate::{error::DepartmentsError, store::DirectoryStore};
@@ -34,8 +35,8 @@ impl Departments {
     }
 }
 
-fn not_found(resource: &'static str, name: &str) -> DepartmentsError {
-    duban_kit::error::NotFound::new(resource, name).into()
+fn not_found(reason: ErrorReason, name: &str) -> DepartmentsError {
+    duban_kit::error::NotFound::new(reason, name).into()
 }
 
 fn one(violation: FieldViolation) -> DepartmentsError {

@@ -68,6 +68,8 @@ fn designate(group: &str, members: &[&str], etag: &str) -> pb::UpdateGroupDesign
         }),
         request_id: String::new(),
         validate_only: false,
+        // Set or create: the tests below check the refusal without it separately.
+        allow_missing: true,
     }
 }
 
@@ -464,8 +466,8 @@ async fn issues_and_revokes_credentials(backend: Backend) {
     let mut department = t.client(Some(&token));
     assert_eq!(total_departments(&mut department).await, 46);
 
-    // Services learn who holds it; departments may not ask.
-    let mut service = t.service();
+    // Services learn who holds it (through the internal service); departments may not ask.
+    let mut service = t.internal_service();
     let who = service
         .authenticate_token(pb::AuthenticateTokenRequest { token: token.clone() })
         .await
@@ -489,7 +491,7 @@ async fn issues_and_revokes_credentials(backend: Backend) {
         .into_inner();
     assert_eq!(bootstrap.principal.unwrap().role(), pb::Role::Admin);
     expect_code(
-        department
+        t.internal(&token)
             .authenticate_token(pb::AuthenticateTokenRequest { token: token.clone() })
             .await,
         Code::PermissionDenied,
@@ -727,6 +729,26 @@ async fn updates_departments(backend: Backend) {
     assert_eq!(renamed.display_name_en, "CHANGED");
     assert_eq!(renamed.aliases, updated.aliases);
 
+    // AIP-134: an empty mask updates only the fields the request sets; the aliases (and
+    // the other fields) it leaves empty keep their values instead of being wiped.
+    let english_only = admin
+        .update_department(pb::UpdateDepartmentRequest {
+            department: Some(pb::Department {
+                name: "departments/tax-bureau".into(),
+                display_name_en: "Jiading Tax Bureau".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(english_only.display_name_en, "Jiading Tax Bureau");
+    assert_eq!(english_only.aliases, renamed.aliases, "aliases are not wiped");
+    assert_eq!(english_only.display_name, renamed.display_name);
+    assert_eq!(english_only.kind, renamed.kind);
+    assert_eq!(resolve_department(&mut admin, "区税务分局").await, "tax-bureau");
+
     // Fields outside the mask vocabulary, names of other units, unknown units.
     let status = expect_code(
         admin.update_department(update("", &["code"])).await,
@@ -753,6 +775,23 @@ async fn designates_group_members(backend: Backend) {
         group: "relevant-towns".into(),
         scope: SCOPE.into(),
     };
+    expect_code(admin.get_group_designation(get()).await, Code::NotFound);
+
+    // AIP-134: without allow_missing, a designation that does not exist (a typo in the
+    // scope, say) is NOT_FOUND, and nothing is created.
+    let status = expect_code(
+        admin
+            .update_group_designation(pb::UpdateGroupDesignationRequest {
+                allow_missing: false,
+                ..designate("relevant-towns", &["nanxiang-town"], "")
+            })
+            .await,
+        Code::NotFound,
+    );
+    assert_eq!(
+        duban_kit::status::reason(&status).as_deref(),
+        Some("DESIGNATION_NOT_FOUND")
+    );
     expect_code(admin.get_group_designation(get()).await, Code::NotFound);
 
     let designated = admin
@@ -837,8 +876,12 @@ async fn designates_group_members(backend: Backend) {
             .await,
         Code::Aborted,
     );
+    // An existing designation is updated with or without allow_missing.
     let changed = admin
-        .update_group_designation(designate("relevant-towns", &["malu-town"], &designated.etag))
+        .update_group_designation(pb::UpdateGroupDesignationRequest {
+            allow_missing: false,
+            ..designate("relevant-towns", &["malu-town"], &designated.etag)
+        })
         .await
         .unwrap()
         .into_inner();

@@ -109,9 +109,11 @@ impl From<AuthError> for Status {
             AuthError::Missing | AuthError::Malformed | AuthError::Rejected => {
                 crate::error::unauthenticated(error.to_string())
             }
-            AuthError::Denied(message) => crate::error::permission_denied("ROLE_NOT_ALLOWED", message, []),
+            AuthError::Denied(message) => {
+                crate::error::permission_denied(crate::status::SuiteReason::RoleNotAllowed, message, [])
+            }
             AuthError::Unavailable(_) => crate::error::unavailable(
-                "DEPENDENCY_UNAVAILABLE",
+                crate::status::SuiteReason::DependencyUnavailable,
                 error.to_string(),
                 [("service", DEPARTMENTS_SERVICE.to_owned())],
             ),
@@ -248,14 +250,14 @@ impl Authenticator {
 /// Verifies tokens by asking the departments service's `AuthenticateToken`.
 #[derive(Debug, Clone)]
 pub struct RemoteVerifier {
-    client: pb::departments_service_client::DepartmentsServiceClient<crate::client::ServiceChannel>,
+    client: pb::departments_internal_service_client::DepartmentsInternalServiceClient<crate::client::ServiceChannel>,
 }
 
 impl RemoteVerifier {
     /// Uses a channel that carries the service token.
     pub fn new(channel: crate::client::ServiceChannel) -> Self {
         Self {
-            client: pb::departments_service_client::DepartmentsServiceClient::new(channel),
+            client: pb::departments_internal_service_client::DepartmentsInternalServiceClient::new(channel),
         }
     }
 }

@@ -45,7 +45,12 @@ impl Interceptor for CallInterceptor {
             None => self.default_timeout,
         };
         if budget.is_zero() {
-            return Err(Status::deadline_exceeded("no time left for a downstream call"));
+            return Err(crate::status::with_reason(
+                tonic::Code::DeadlineExceeded,
+                "no time left for a downstream call",
+                crate::status::SuiteReason::DeadlineExpired,
+                [],
+            ));
         }
         request.set_timeout(budget);
         Ok(request)

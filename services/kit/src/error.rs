@@ -1,40 +1,65 @@
 //! The suite's one error vocabulary: the failures every service shares, and one function
 //! per shape of `tonic::Status` (code, `ErrorInfo` reason in domain `duban`, and the
 //! detail that shape carries). Each service maps its own error enum onto these, case by
-//! case, so a client handles a reason the same way whichever server answered.
+//! case, with reasons from its package's generated `ErrorReason`, so a client handles a
+//! reason the same way whichever server answered.
 
 use sea_orm::DbErr;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::status::{FieldViolation, with_reason};
+use crate::status::{FieldViolation, Reason, SuiteReason, with_reason};
 
-/// The named resource does not exist. Its status says which kind of resource:
-/// reason `<TYPE>_NOT_FOUND` (for example `PLAN_NOT_FOUND`) and a `google.rpc.ResourceInfo`.
+/// The named resource does not exist. Its status says which kind of resource: reason
+/// `<TYPE>_NOT_FOUND` from the service's `ErrorReason` (for example `PLAN_NOT_FOUND`) and a
+/// `google.rpc.ResourceInfo` whose type is the reason's `<type>`, lowercase (`plan`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{resource_type} {name:?} does not exist")]
+#[error("{} {name:?} does not exist", .reason.resource_type())]
 pub struct NotFound {
-    /// The kind of resource, a lowercase noun: `plan`, `unit`, `report`, `revision` …
-    pub resource_type: &'static str,
+    /// The reason, a `<TYPE>_NOT_FOUND` value of the service's `ErrorReason`.
+    pub reason: NotFoundReason,
     /// What was asked for, usually the resource name (`plans/jiading-2023`).
     pub name: String,
 }
 
+/// A `<TYPE>_NOT_FOUND` reason; the resource type is read from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFoundReason(Reason);
+
+impl<R: Into<Reason>> From<R> for NotFoundReason {
+    fn from(reason: R) -> Self {
+        Self(reason.into())
+    }
+}
+
+impl NotFoundReason {
+    /// The kind of resource, a lowercase noun: `PLAN_NOT_FOUND` names a `plan`.
+    pub fn resource_type(self) -> String {
+        let name = self.0.as_str();
+        name.strip_suffix("_NOT_FOUND")
+            .unwrap_or(name)
+            .to_ascii_lowercase()
+            .replace('_', " ")
+    }
+}
+
 impl NotFound {
-    /// `resource_type` `name` does not exist.
-    pub fn new(resource_type: &'static str, name: impl Into<String>) -> Self {
+    /// The resource `name` does not exist; `reason` says what kind it is.
+    pub fn new(reason: impl Into<NotFoundReason>, name: impl Into<String>) -> Self {
         Self {
-            resource_type,
+            reason: reason.into(),
             name: name.into(),
         }
     }
 
-    /// The `ErrorInfo` reason: the resource type in UPPER_SNAKE_CASE, then `_NOT_FOUND`.
-    pub fn reason(&self) -> String {
-        format!(
-            "{}_NOT_FOUND",
-            self.resource_type.to_ascii_uppercase().replace([' ', '-'], "_")
-        )
+    /// The `ErrorInfo` reason.
+    pub fn reason(&self) -> Reason {
+        self.reason.0
+    }
+
+    /// The kind of resource, a lowercase noun: `plan`, `unit`, `report`, `revision` …
+    pub fn resource_type(&self) -> String {
+        self.reason.resource_type()
     }
 }
 
@@ -91,21 +116,25 @@ impl From<DependencyUnavailable> for Status {
 /// INVALID_ARGUMENT, reason `FIELD_INVALID`, with every violation as a
 /// `google.rpc.BadRequest`; the message summarises the first ones.
 pub fn invalid_fields(violations: &[FieldViolation]) -> Status {
-    bad_request(violations, "FIELD_INVALID")
+    bad_request(violations, SuiteReason::FieldInvalid.into())
 }
 
 /// INVALID_ARGUMENT, reason `REQUEST_ID_REUSED` (AIP-155): the id was already used for
 /// a different request. The violation names `request_id`.
 pub fn request_id_reused(violation: &FieldViolation) -> Status {
-    bad_request(std::slice::from_ref(violation), "REQUEST_ID_REUSED")
+    bad_request(std::slice::from_ref(violation), SuiteReason::RequestIdReused.into())
 }
 
-fn bad_request(violations: &[FieldViolation], reason: &str) -> Status {
+fn bad_request(violations: &[FieldViolation], reason: Reason) -> Status {
     let mut details = ErrorDetails::new();
     for violation in violations {
         details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
     }
-    details.set_error_info(reason, crate::status::ERROR_DOMAIN, std::collections::HashMap::new());
+    details.set_error_info(
+        reason.as_str(),
+        crate::status::ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
     Status::with_error_details(Code::InvalidArgument, summary(violations), details)
 }
 
@@ -121,24 +150,25 @@ pub fn summary(violations: &[FieldViolation]) -> String {
 /// NOT_FOUND naming the resource: reason `<TYPE>_NOT_FOUND`, metadata `resource` and
 /// `name`, and a `google.rpc.ResourceInfo` with the resource type and name.
 pub fn not_found(error: &NotFound) -> Status {
+    let resource_type = error.resource_type();
     let metadata = [
-        ("resource".to_owned(), error.resource_type.to_owned()),
+        ("resource".to_owned(), resource_type.clone()),
         ("name".to_owned(), error.name.clone()),
     ];
     let mut details = ErrorDetails::new();
-    details.set_error_info(error.reason(), crate::status::ERROR_DOMAIN, metadata);
-    details.set_resource_info(error.resource_type, error.name.clone(), "", "");
+    details.set_error_info(error.reason().as_str(), crate::status::ERROR_DOMAIN, metadata);
+    details.set_resource_info(resource_type, error.name.clone(), "", "");
     Status::with_error_details(Code::NotFound, error.to_string(), details)
 }
 
 /// UNAUTHENTICATED, reason `TOKEN_INVALID`: the token is missing, malformed, unknown or revoked.
 pub fn unauthenticated(message: impl Into<String>) -> Status {
-    with_reason(Code::Unauthenticated, message, "TOKEN_INVALID", [])
+    with_reason(Code::Unauthenticated, message, SuiteReason::TokenInvalid, [])
 }
 
 /// PERMISSION_DENIED with the refusal's reason (`ROLE_NOT_ALLOWED`, `NOT_OWN_DEPARTMENT` …).
 pub fn permission_denied<'a>(
-    reason: &str,
+    reason: impl Into<Reason>,
     message: impl Into<String>,
     metadata: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Status {
@@ -147,7 +177,7 @@ pub fn permission_denied<'a>(
 
 /// ALREADY_EXISTS with its reason and what collides.
 pub fn already_exists<'a>(
-    reason: &str,
+    reason: impl Into<Reason>,
     message: impl Into<String>,
     metadata: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Status {
@@ -157,7 +187,7 @@ pub fn already_exists<'a>(
 /// ABORTED, reason `ETAG_MISMATCH`, metadata `current_etag`: read again and retry.
 pub fn etag_mismatch(error: &EtagMismatch) -> Status {
     aborted(
-        "ETAG_MISMATCH",
+        SuiteReason::EtagMismatch,
         error.to_string(),
         [("current_etag", error.current.clone())],
     )
@@ -165,7 +195,7 @@ pub fn etag_mismatch(error: &EtagMismatch) -> Status {
 
 /// ABORTED with its reason: a concurrent change won; read again and retry.
 pub fn aborted<'a>(
-    reason: &str,
+    reason: impl Into<Reason>,
     message: impl Into<String>,
     metadata: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Status {
@@ -174,7 +204,7 @@ pub fn aborted<'a>(
 
 /// FAILED_PRECONDITION with its reason: the system is not in a state that allows the call.
 pub fn failed_precondition<'a>(
-    reason: &str,
+    reason: impl Into<Reason>,
     message: impl Into<String>,
     metadata: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Status {
@@ -182,19 +212,19 @@ pub fn failed_precondition<'a>(
 }
 
 /// OUT_OF_RANGE with its reason: a position past what is kept or exists.
-pub fn out_of_range(reason: &str, message: impl Into<String>) -> Status {
+pub fn out_of_range(reason: impl Into<Reason>, message: impl Into<String>) -> Status {
     with_reason(Code::OutOfRange, message, reason, [])
 }
 
 /// RESOURCE_EXHAUSTED with its reason: a limit of the call was reached.
-pub fn resource_exhausted(reason: &str, message: impl Into<String>) -> Status {
+pub fn resource_exhausted(reason: impl Into<Reason>, message: impl Into<String>) -> Status {
     with_reason(Code::ResourceExhausted, message, reason, [])
 }
 
 /// UNAVAILABLE, reason `DEPENDENCY_UNAVAILABLE`, metadata `service`.
 pub fn dependency_unavailable(error: &DependencyUnavailable) -> Status {
     unavailable(
-        "DEPENDENCY_UNAVAILABLE",
+        SuiteReason::DependencyUnavailable,
         error.to_string(),
         [("service", error.service.to_owned())],
     )
@@ -202,7 +232,7 @@ pub fn dependency_unavailable(error: &DependencyUnavailable) -> Status {
 
 /// UNAVAILABLE with its reason (`SHUTTING_DOWN` …): retry later.
 pub fn unavailable<'a>(
-    reason: &str,
+    reason: impl Into<Reason>,
     message: impl Into<String>,
     metadata: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Status {
@@ -215,12 +245,16 @@ pub fn unavailable<'a>(
 pub fn database(error: &DbErr) -> Status {
     tracing::error!(%error, "database error");
     if matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) {
-        unavailable("DATABASE_UNAVAILABLE", "the database is unavailable; retry later", [])
+        unavailable(
+            SuiteReason::DatabaseUnavailable,
+            "the database is unavailable; retry later",
+            [],
+        )
     } else {
         with_reason(
             Code::Internal,
             "the database failed to complete the request",
-            "DATABASE_ERROR",
+            SuiteReason::DatabaseError,
             [],
         )
     }
@@ -250,7 +284,10 @@ mod tests {
 
     #[test]
     fn not_found_names_the_resource_type() {
-        let status = not_found(&NotFound::new("unit", "departments/tax-bureau"));
+        let status = not_found(&NotFound::new(
+            duban_proto::departments::v1::ErrorReason::UnitNotFound,
+            "departments/tax-bureau",
+        ));
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(reason(&status).as_deref(), Some("UNIT_NOT_FOUND"));
         let info = status.get_details_resource_info().expect("resource info");
@@ -290,6 +327,25 @@ mod tests {
         assert_eq!(down.code(), Code::Unavailable);
         assert_eq!(reason(&down).as_deref(), Some("DEPENDENCY_UNAVAILABLE"));
         assert_eq!(down.get_details_error_info().unwrap().metadata["service"], "measures");
+    }
+
+    #[test]
+    fn kit_sends_only_suite_wide_reasons() {
+        let statuses = [
+            Status::from(crate::auth::AuthError::Missing),
+            Status::from(crate::auth::AuthError::Denied("admin only".into())),
+            Status::from(crate::auth::AuthError::Unavailable("down".into())),
+            invalid_fields(&[]),
+            request_id_reused(&FieldViolation::new("request_id", "was used")),
+            database(&DbErr::Custom("x".into())),
+            database(&DbErr::Conn(sea_orm::RuntimeErr::Internal("down".into()))),
+            crate::server::Ready::<()>::default().get().unwrap_err(),
+        ];
+        for status in statuses {
+            let info = status.get_details_error_info().expect("error info");
+            assert_eq!(info.domain, crate::status::ERROR_DOMAIN);
+            assert!(SuiteReason::from_str_name(&info.reason).is_some(), "{}", info.reason);
+        }
     }
 
     #[test]

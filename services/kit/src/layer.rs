@@ -12,7 +12,6 @@ use std::{
 };
 
 use tokio::{sync::Semaphore, time::Instant};
-use tonic::Status;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -93,7 +92,10 @@ where
                 Ok(permit) => Some(permit),
                 Err(_) => {
                     tracing::warn!(rpc.method = %path, "shedding load: concurrency limit reached");
-                    let status = Status::resource_exhausted("server is at its concurrency limit; retry with backoff");
+                    let status = crate::error::resource_exhausted(
+                        crate::status::SuiteReason::ServerOverloaded,
+                        "server is at its concurrency limit; retry with backoff",
+                    );
                     return Box::pin(std::future::ready(Ok(status.into_http())));
                 }
             }
@@ -113,10 +115,12 @@ where
                 let call = DEADLINE.scope(deadline, inner.call(request));
                 match tokio::time::timeout_at(deadline, call).await {
                     Ok(response) => response,
-                    Err(_) => Ok(Status::deadline_exceeded(format!(
-                        "call did not finish within its {} ms deadline",
-                        budget.as_millis()
-                    ))
+                    Err(_) => Ok(crate::status::with_reason(
+                        tonic::Code::DeadlineExceeded,
+                        format!("call did not finish within its {} ms deadline", budget.as_millis()),
+                        crate::status::SuiteReason::DeadlineExpired,
+                        [],
+                    )
                     .into_http()),
                 }
             }

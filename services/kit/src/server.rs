@@ -36,9 +36,13 @@ impl<T> Default for Ready<T> {
 impl<T> Ready<T> {
     /// The state, or UNAVAILABLE while the server is still starting.
     pub fn get(&self) -> Result<&T, Status> {
-        self.0
-            .get()
-            .ok_or_else(|| Status::unavailable("the server is starting: its database is not ready yet"))
+        self.0.get().ok_or_else(|| {
+            crate::error::unavailable(
+                crate::status::SuiteReason::ServerStarting,
+                "the server is starting: its database is not ready yet",
+                [],
+            )
+        })
     }
 
     /// Installs the state; later calls are ignored.

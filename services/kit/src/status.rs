@@ -1,6 +1,9 @@
 //! The base of every Duban status: an `ErrorInfo` with a machine-readable reason in the
 //! suite's one domain, the field violation type (AIP-193), and readers for clients and
 //! tests. The shapes built on it (NOT_FOUND, FIELD_INVALID …) live in [`crate::error`].
+//!
+//! A reason is always a value of a package's generated `ErrorReason` enum (see [`Reason`]),
+//! so what the servers send and what the protos list cannot drift apart.
 
 use std::collections::HashMap;
 
@@ -10,6 +13,42 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// The `ErrorInfo.domain` of every Duban error: one domain for the whole suite, so a
 /// client handles a reason the same way whichever service (or the gateway) answered.
 pub const ERROR_DOMAIN: &str = "duban";
+
+/// An `ErrorInfo.reason`. It can only be made from a generated `ErrorReason` enum
+/// (`duban.common.v1` for the suite-wide reasons kit sends, the service's own package for
+/// the rest), never from a string, so every reason sent is a value the protos list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Reason(&'static str);
+
+impl Reason {
+    /// The reason as sent: the enum value's name, for example `TOKEN_INVALID`.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// `From<ErrorReason> for Reason` for every package's generated enum.
+macro_rules! reasons_of {
+    ($($package:ident),+) => {
+        $(
+            impl From<duban_proto::$package::v1::ErrorReason> for Reason {
+                fn from(reason: duban_proto::$package::v1::ErrorReason) -> Self {
+                    Self(reason.as_str_name())
+                }
+            }
+        )+
+    };
+}
+reasons_of!(common, departments, measures, targets, reporting, gateway);
+
+/// The suite-wide reasons, as kit sends them.
+pub(crate) use duban_proto::common::v1::ErrorReason as SuiteReason;
 
 /// One problem with one request field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,16 +69,16 @@ impl FieldViolation {
     }
 }
 
-/// A status of any code with an `ErrorInfo` reason (UPPER_SNAKE_CASE) and metadata.
+/// A status of any code with an `ErrorInfo` reason and metadata.
 pub fn with_reason<'a>(
     code: Code,
     message: impl Into<String>,
-    reason: &str,
+    reason: impl Into<Reason>,
     metadata: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Status {
     let metadata: HashMap<String, String> = metadata.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let mut details = ErrorDetails::new();
-    details.set_error_info(reason, ERROR_DOMAIN, metadata);
+    details.set_error_info(reason.into().as_str(), ERROR_DOMAIN, metadata);
     Status::with_error_details(code, message, details)
 }
 
@@ -70,7 +109,7 @@ mod tests {
         let status = with_reason(
             Code::NotFound,
             "no such unit",
-            "UNIT_NOT_FOUND",
+            duban_proto::departments::v1::ErrorReason::UnitNotFound,
             [("unit", "x".to_owned())],
         );
         let info = status.get_details_error_info().unwrap();

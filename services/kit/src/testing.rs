@@ -481,6 +481,30 @@ macro_rules! backend_tests {
     };
 }
 
+/// Asserts that every status carries an `ErrorInfo` in the suite's domain whose reason
+/// `is_listed` (a package's `ErrorReason::from_str_name(..).is_some()`), naming `package`
+/// in the failure: the check that what a server sends is what its proto lists.
+pub fn assert_reasons_listed(
+    package: &str,
+    statuses: impl IntoIterator<Item = tonic::Status>,
+    is_listed: impl Fn(&str) -> bool,
+) {
+    use tonic_types::StatusExt;
+    for status in statuses {
+        let info = status
+            .get_details_error_info()
+            .unwrap_or_else(|| panic!("{:?} {:?} carries no ErrorInfo", status.code(), status.message()));
+        assert_eq!(info.domain, crate::status::ERROR_DOMAIN, "{}", status.message());
+        assert!(
+            is_listed(&info.reason),
+            "reason {} ({:?}: {}) is not a value of duban.{package}.v1.ErrorReason",
+            info.reason,
+            status.code(),
+            status.message()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

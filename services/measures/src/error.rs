@@ -10,6 +10,7 @@ use duban_kit::{
     idempotency::ReplayError,
     status::ERROR_DOMAIN,
 };
+use duban_proto::measures::v1::ErrorReason;
 use sea_orm::DbErr;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -110,17 +111,75 @@ impl From<MeasuresError> for Status {
                     ("problem_count".to_owned(), problems.len().to_string()),
                     ("unresolved_units".to_owned(), unresolved_units.join(",")),
                 ]);
-                details.set_error_info("DATASET_INVALID", ERROR_DOMAIN, metadata);
+                details.set_error_info(ErrorReason::DatasetInvalid.as_str_name(), ERROR_DOMAIN, metadata);
                 Status::with_error_details(Code::InvalidArgument, message, details)
             }
             MeasuresError::NotFound(not_found) => not_found.into(),
             MeasuresError::EtagMismatch(stale) => stale.into(),
             MeasuresError::TargetRebaselined(targets) => {
-                error::failed_precondition("TARGET_REBASELINED", message, [("targets", targets)])
+                error::failed_precondition(ErrorReason::TargetRebaselined, message, [("targets", targets)])
             }
             MeasuresError::Replay(replay) => replay.into(),
             MeasuresError::Dependency(dependency) => dependency.into(),
             MeasuresError::Db(db) => error::database(&db),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every kind. The match has no wildcard, so a new variant does not
+    /// compile until it is added here too.
+    fn one_of_each() -> Vec<MeasuresError> {
+        let cases = vec![
+            MeasuresError::Auth(AuthError::Malformed),
+            MeasuresError::Auth(AuthError::Denied("admin only".into())),
+            MeasuresError::Auth(AuthError::Unavailable("down".into())),
+            MeasuresError::invalid("name", "bad"),
+            MeasuresError::DatasetInvalid {
+                problems: vec![ImportProblem {
+                    path: "measures[4.2]".into(),
+                    message: "bad".into(),
+                    kind: 0,
+                }],
+                unresolved_units: vec!["各项目主管单位".into()],
+            },
+            NotFound::new(ErrorReason::PlanNotFound, "plans/x").into(),
+            NotFound::new(ErrorReason::RevisionNotFound, "plans/x@2").into(),
+            NotFound::new(ErrorReason::ActionNotFound, "plans/x/actions/4").into(),
+            NotFound::new(ErrorReason::MeasureNotFound, "plans/x/measures/4.2").into(),
+            EtagMismatch {
+                name: "plans/x".into(),
+                current: "e".into(),
+            }
+            .into(),
+            MeasuresError::TargetRebaselined("y".into()),
+            ReplayError::Reused(FieldViolation::new("request_id", "was used")).into(),
+            MeasuresError::dependency("targets", &Status::unavailable("down")),
+            MeasuresError::Db(DbErr::Custom("x".into())),
+        ];
+        for case in &cases {
+            match case {
+                MeasuresError::Auth(_)
+                | MeasuresError::Invalid(_)
+                | MeasuresError::DatasetInvalid { .. }
+                | MeasuresError::NotFound(_)
+                | MeasuresError::EtagMismatch(_)
+                | MeasuresError::TargetRebaselined(_)
+                | MeasuresError::Replay(_)
+                | MeasuresError::Dependency(_)
+                | MeasuresError::Db(_) => {}
+            }
+        }
+        cases
+    }
+
+    #[test]
+    fn every_reason_sent_is_a_value_of_the_package_enum() {
+        duban_kit::testing::assert_reasons_listed("measures", one_of_each().into_iter().map(Status::from), |r| {
+            ErrorReason::from_str_name(r).is_some()
+        });
     }
 }

@@ -110,7 +110,7 @@ impl Measures {
                 request.overwrite_rebaselined_targets,
             )
             .await?;
-        if let Err(error) = self.targets.clone().sync_plan_targets(sync).await {
+        if let Err(error) = self.targets_sync.clone().sync_plan_targets(sync).await {
             return match error.code() {
                 Code::FailedPrecondition => Err(MeasuresError::TargetRebaselined(
                     tonic_types::StatusExt::get_details_error_info(&error)

@@ -1,5 +1,6 @@
 //! Reading plans, their revisions, actions and measures, and a whole plan as the dataset ImportPlan takes.
 
+use duban_proto::measures::v1::ErrorReason;
 use std::collections::BTreeSet;
 
 use duban_kit::paging::Page;
@@ -50,7 +51,7 @@ impl Measures {
             .store
             .plan(&id)
             .await?
-            .ok_or_else(|| not_found("plan", &request.name))?;
+            .ok_or_else(|| not_found(ErrorReason::PlanNotFound, &request.name))?;
         let filter = format!("revisions|{id}");
         let page = Page::from_request(request.page_size, &request.page_token, &filter).map_err(one)?;
         let (revisions, total) = self.store.revisions(&id, page.offset, page.size).await?;
@@ -76,12 +77,12 @@ impl Measures {
         let number: u32 = number
             .parse()
             .map_err(|_| MeasuresError::invalid("name", "the action must be a number, as in `plans/p/actions/4`"))?;
-        let loaded = self.load_or(&id, "action", name).await?;
+        let loaded = self.load_or(&id, ErrorReason::ActionNotFound, name).await?;
         let action = loaded
             .content
             .plan
             .action(number)
-            .ok_or_else(|| not_found("action", name))?;
+            .ok_or_else(|| not_found(ErrorReason::ActionNotFound, name))?;
         Ok(action_message(&id, action))
     }
 
@@ -102,12 +103,12 @@ impl Measures {
     /// One measure of a plan's current revision, its units resolved.
     pub async fn get_measure(&self, name: &str) -> Result<pb::Measure> {
         let (id, number) = parse_child(name, "measures")?;
-        let loaded = self.load_or(&id, "measure", name).await?;
+        let loaded = self.load_or(&id, ErrorReason::MeasureNotFound, name).await?;
         let measure = loaded
             .content
             .plan
             .measure(&number)
-            .ok_or_else(|| not_found("measure", name))?;
+            .ok_or_else(|| not_found(ErrorReason::MeasureNotFound, name))?;
         let parts = self.directory.parts().await?;
         let scope = convert::measure_scope(&id, &number);
         let designations = self.directory.designations(&scope, "").await?;

@@ -1,7 +1,13 @@
 //! The measures domain: the [`Measures`] type, loading stored revisions, and the messages and names its parts share.
 
 use duban_kit::{FieldViolation, client::ServiceChannel, idempotency};
-use duban_proto::{measures::v1 as pb, targets::v1::targets_service_client::TargetsServiceClient};
+use duban_proto::measures::v1::ErrorReason;
+use duban_proto::{
+    measures::v1 as pb,
+    targets::v1::{
+        targets_internal_service_client::TargetsInternalServiceClient, targets_service_client::TargetsServiceClient,
+    },
+};
 
 use crate::{
     content::PlanContent,
@@ -19,7 +25,10 @@ pub(crate) type Result<T> = std::result::Result<T, MeasuresError>;
 pub struct Measures {
     pub(crate) store: PlanStore,
     pub(crate) directory: DirectoryClient,
+    /// Reads targets (the public service).
     pub(crate) targets: TargetsServiceClient<ServiceChannel>,
+    /// Hands an import's targets over (`SyncPlanTargets`, the internal service).
+    pub(crate) targets_sync: TargetsInternalServiceClient<ServiceChannel>,
 }
 
 /// A stored revision, read.
@@ -36,20 +45,25 @@ impl Measures {
         Self {
             store,
             directory,
-            targets: TargetsServiceClient::new(targets),
+            targets: TargetsServiceClient::new(targets.clone()),
+            targets_sync: TargetsInternalServiceClient::new(targets),
         }
     }
 
     /// The current revision, or a stored one, of a plan.
     pub(crate) async fn load(&self, id: &str, revision: Option<i32>) -> Result<Loaded> {
         let name = convert::plan_name(id, None);
-        let plan = self.store.plan(id).await?.ok_or_else(|| not_found("plan", &name))?;
+        let plan = self
+            .store
+            .plan(id)
+            .await?
+            .ok_or_else(|| not_found(ErrorReason::PlanNotFound, &name))?;
         let wanted = revision.unwrap_or(plan.current_revision);
         let revision = self
             .store
             .revision(id, wanted)
             .await?
-            .ok_or_else(|| not_found("revision", &convert::plan_name(id, Some(wanted))))?;
+            .ok_or_else(|| not_found(ErrorReason::RevisionNotFound, &convert::plan_name(id, Some(wanted))))?;
         let content = parse_content(&revision)?;
         Ok(Loaded {
             plan,
@@ -59,10 +73,10 @@ impl Measures {
     }
 
     /// As [`Measures::load`] for the current revision, a missing plan being reported as
-    /// the missing child `resource`.
-    pub(crate) async fn load_or(&self, id: &str, resource: &'static str, name: &str) -> Result<Loaded> {
+    /// the missing child (`reason`).
+    pub(crate) async fn load_or(&self, id: &str, reason: ErrorReason, name: &str) -> Result<Loaded> {
         match self.load(id, None).await {
-            Err(MeasuresError::NotFound(_)) => Err(not_found(resource, name)),
+            Err(MeasuresError::NotFound(_)) => Err(not_found(reason, name)),
             other => other,
         }
     }
@@ -182,8 +196,8 @@ pub(crate) fn parse_child(name: &str, collection: &str) -> Result<(String, Strin
     }
 }
 
-pub(crate) fn not_found(resource: &'static str, name: &str) -> MeasuresError {
-    duban_kit::error::NotFound::new(resource, name).into()
+pub(crate) fn not_found(reason: ErrorReason, name: &str) -> MeasuresError {
+    duban_kit::error::NotFound::new(reason, name).into()
 }
 
 pub(crate) fn one(violation: FieldViolation) -> MeasuresError {

@@ -363,6 +363,7 @@ async fn lists_measures_by_action_and_department(backend: Backend) {
                 members: vec!["nanxiang-town".into()],
                 ..Default::default()
             }),
+            allow_missing: true,
             ..Default::default()
         })
         .await

@@ -1,6 +1,6 @@
 //! Everything that can go wrong in the reporting service, and its one mapping onto the
-//! suite's error vocabulary (`duban_kit::error`; ErrorInfo domain `duban`, reasons as the
-//! contract names them).
+//! suite's error vocabulary (`duban_kit::error`; ErrorInfo domain `duban`, reasons from
+//! the generated `duban.reporting.v1.ErrorReason`).
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use duban_kit::{
     idempotency::ReplayError,
 };
 use duban_plan::{Owner, PlanError};
+use duban_proto::reporting::v1::ErrorReason;
 use sea_orm::DbErr;
 use tonic::Status;
 
@@ -110,7 +111,7 @@ impl From<ReplayError> for ReportingError {
 impl From<PlanError> for ReportingError {
     fn from(error: PlanError) -> Self {
         match error {
-            PlanError::PlanNotFound(name) => NotFound::new("plan", name).into(),
+            PlanError::PlanNotFound(name) => NotFound::new(ErrorReason::PlanNotFound, name).into(),
             PlanError::Dependency { service, code, message } => Self::Dependency {
                 service: service.name(),
                 message: format!("{code:?}: {message}"),
@@ -136,27 +137,27 @@ impl From<ReportingError> for Status {
         let message = error.to_string();
         match error {
             ReportingError::Auth(auth) => auth.into(),
-            ReportingError::RoleNotAllowed(_) => error::permission_denied("ROLE_NOT_ALLOWED", message, []),
-            ReportingError::NotOwnDepartment(_) => error::permission_denied("NOT_OWN_DEPARTMENT", message, []),
+            ReportingError::RoleNotAllowed(_) => error::permission_denied(ErrorReason::RoleNotAllowed, message, []),
+            ReportingError::NotOwnDepartment(_) => error::permission_denied(ErrorReason::NotOwnDepartment, message, []),
             ReportingError::Invalid(violations) => error::invalid_fields(&violations),
             ReportingError::RequestIdReused(violation) => error::request_id_reused(&violation),
             ReportingError::NotFound(not_found) => not_found.into(),
             ReportingError::NotResponsible { department, measure } => error::permission_denied(
-                "DEPARTMENT_NOT_RESPONSIBLE",
+                ErrorReason::DepartmentNotResponsible,
                 message,
                 [("department", department), ("measure", measure)],
             ),
             ReportingError::NotReporter { department, target, .. } => error::permission_denied(
-                "TARGET_NOT_REPORTED",
+                ErrorReason::TargetNotReported,
                 message,
                 [("department", department), ("target", target)],
             ),
             ReportingError::EtagMismatch(stale) => stale.into(),
             ReportingError::InvalidState { state, .. } => {
-                error::failed_precondition("INVALID_STATE", message, [("state", state)])
+                error::failed_precondition(ErrorReason::InvalidState, message, [("state", state)])
             }
-            ReportingError::TooManyItems(_) => error::resource_exhausted("TOO_MANY_ITEMS", message),
-            ReportingError::EventsExpired(_) => error::out_of_range("EVENTS_EXPIRED", message),
+            ReportingError::TooManyItems(_) => error::resource_exhausted(ErrorReason::TooManyItems, message),
+            ReportingError::EventsExpired(_) => error::out_of_range(ErrorReason::EventsExpired, message),
             ReportingError::Dependency {
                 service,
                 message: answered,
@@ -164,7 +165,7 @@ impl From<ReportingError> for Status {
                 service,
                 message: answered,
             }),
-            ReportingError::ShuttingDown => error::unavailable("SHUTTING_DOWN", message, []),
+            ReportingError::ShuttingDown => error::unavailable(ErrorReason::ShuttingDown, message, []),
             ReportingError::Db(db) => error::database(&db),
         }
     }
@@ -188,5 +189,75 @@ mod tests {
         assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_INVALID"));
         let status = Status::from(ReportingError::from(DbErr::Custom("secret detail".into())));
         assert!(!status.message().contains("secret"));
+    }
+
+    /// One error of every kind. The match has no wildcard, so a new variant does not
+    /// compile until it is added here too.
+    fn one_of_each() -> Vec<ReportingError> {
+        let cases = vec![
+            ReportingError::Auth(AuthError::Rejected),
+            ReportingError::Auth(AuthError::Denied("no".into())),
+            ReportingError::Auth(AuthError::Unavailable("down".into())),
+            ReportingError::RoleNotAllowed("leadership may not submit".into()),
+            ReportingError::NotOwnDepartment("another department".into()),
+            ReportingError::invalid("report.period", "is outside the plan"),
+            ReportingError::RequestIdReused(FieldViolation::new("request_id", "was used")),
+            NotFound::new(ErrorReason::PlanNotFound, "plans/x").into(),
+            NotFound::new(ErrorReason::ReportNotFound, "plans/x/reports/4.1~a~2023-04").into(),
+            NotFound::new(ErrorReason::RevisionNotFound, "plans/x/reports/4.1~a~2023-04@2").into(),
+            ReportingError::NotResponsible {
+                department: "a".into(),
+                measure: "4.1".into(),
+            },
+            ReportingError::NotReporter {
+                department: "a".into(),
+                target: "t".into(),
+                index: 0,
+            },
+            EtagMismatch {
+                name: "plans/x/reports/4.1~a~2023-04".into(),
+                current: String::new(),
+            }
+            .into(),
+            ReportingError::InvalidState {
+                name: "plans/x/reports/4.1~a~2023-04".into(),
+                state: "STATE_ACCEPTED".into(),
+            },
+            ReportingError::TooManyItems(1000),
+            ReportingError::EventsExpired(7),
+            ReportingError::Dependency {
+                service: "measures",
+                message: "down".into(),
+            },
+            ReportingError::ShuttingDown,
+            ReportingError::from(DbErr::Custom("x".into())),
+        ];
+        for case in &cases {
+            match case {
+                ReportingError::Auth(_)
+                | ReportingError::RoleNotAllowed(_)
+                | ReportingError::NotOwnDepartment(_)
+                | ReportingError::Invalid(_)
+                | ReportingError::RequestIdReused(_)
+                | ReportingError::NotFound(_)
+                | ReportingError::NotResponsible { .. }
+                | ReportingError::NotReporter { .. }
+                | ReportingError::EtagMismatch(_)
+                | ReportingError::InvalidState { .. }
+                | ReportingError::TooManyItems(_)
+                | ReportingError::EventsExpired(_)
+                | ReportingError::Dependency { .. }
+                | ReportingError::ShuttingDown
+                | ReportingError::Db(_) => {}
+            }
+        }
+        cases
+    }
+
+    #[test]
+    fn every_reason_sent_is_a_value_of_the_package_enum() {
+        duban_kit::testing::assert_reasons_listed("reporting", one_of_each().into_iter().map(Status::from), |r| {
+            ErrorReason::from_str_name(r).is_some()
+        });
     }
 }

@@ -50,22 +50,18 @@ impl ReportingGrpc {
 /// The stream of WatchReportEvents.
 pub type EventStream = Pin<Box<dyn Stream<Item = Result<pb::WatchReportEventsResponse, Status>> + Send>>;
 
-/// A stream item's error: the status it would have had, read back from that status so
-/// that the two cannot differ.
-fn item_error(error: &ReportingError) -> pb::ItemError {
+/// A stream item's error: the `google.rpc.Status` that SubmitReport would have answered,
+/// with its details (ErrorInfo, BadRequest …), decoded from that very status so that the
+/// two cannot differ.
+fn item_error(error: &ReportingError) -> tonic_types::pb::Status {
     let status = Status::from(error.clone());
-    pb::ItemError {
+    // Every ReportingError status is built with its details, so its `details()` are the
+    // encoded google.rpc.Status; the fallback keeps at least the code and the message.
+    <tonic_types::pb::Status as prost::Message>::decode(status.details()).unwrap_or_else(|_| tonic_types::pb::Status {
         code: status.code() as i32,
         message: status.message().to_owned(),
-        reason: duban_kit::status::reason(&status).unwrap_or_default(),
-        field_violations: duban_kit::status::field_violations(&status)
-            .into_iter()
-            .map(|v| pb::FieldViolation {
-                field: v.field,
-                description: v.description,
-            })
-            .collect(),
-    }
+        details: Vec::new(),
+    })
 }
 
 #[tonic::async_trait]

@@ -19,6 +19,7 @@ use duban_proto::{
 };
 use futures::StreamExt;
 use tonic::Code;
+use tonic_types::RpcStatusExt;
 
 type Client = ReportingClient;
 
@@ -585,6 +586,31 @@ async fn group_commit_streams_and_events(backend: Backend) {
         })
         .collect();
     assert_eq!(codes, [0, Code::InvalidArgument as i32, Code::PermissionDenied as i32]);
+    // An item's error is the google.rpc.Status SubmitReport would answer, details included,
+    // so a client reads it with the same parser as a failed call.
+    let errors: Vec<_> = response
+        .results
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Some(pb::submit_reports_result::Outcome::Error(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let invalid = errors[0].get_details_error_info().expect("error info");
+    assert_eq!(
+        (invalid.domain.as_str(), invalid.reason.as_str()),
+        ("duban", "FIELD_INVALID")
+    );
+    let fields: Vec<_> = errors[0]
+        .get_details_bad_request()
+        .expect("bad request")
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(fields, ["report.overall_status"]);
+    let refused = errors[1].get_details_error_info().expect("error info");
+    assert_eq!(refused.reason, "ROLE_NOT_ALLOWED");
 
     // The stream ends when the server shuts down.
     let reporting = suite.take(Server::Reporting);

@@ -7,6 +7,7 @@ use duban_kit::{
     error::{self, DependencyUnavailable, EtagMismatch, NotFound},
     idempotency::ReplayError,
 };
+use duban_proto::targets::v1::ErrorReason;
 use sea_orm::DbErr;
 use tonic::Status;
 
@@ -65,12 +66,66 @@ impl From<TargetsError> for Status {
             TargetsError::NotFound(not_found) => not_found.into(),
             TargetsError::EtagMismatch(stale) => stale.into(),
             TargetsError::RebaselineConflict { codes } => {
-                error::failed_precondition("REBASELINE_CONFLICT", message, [("targets", codes.join(","))])
+                error::failed_precondition(ErrorReason::RebaselineConflict, message, [("targets", codes.join(","))])
             }
-            TargetsError::Concurrent(name) => error::aborted("CONCURRENT_MODIFICATION", message, [("name", name)]),
+            TargetsError::Concurrent(name) => {
+                error::aborted(ErrorReason::ConcurrentModification, message, [("name", name)])
+            }
             TargetsError::Replay(replay) => replay.into(),
             TargetsError::Dependency(dependency) => dependency.into(),
             TargetsError::Db(db) => error::database(&db),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every kind. The match has no wildcard, so a new variant does not
+    /// compile until it is added here too.
+    fn one_of_each() -> Vec<TargetsError> {
+        let cases = vec![
+            TargetsError::Auth(AuthError::Missing),
+            TargetsError::Auth(AuthError::Denied("service only".into())),
+            TargetsError::Auth(AuthError::Unavailable("down".into())),
+            TargetsError::invalid("name", "bad"),
+            NotFound::new(ErrorReason::PlanNotFound, "plans/x").into(),
+            NotFound::new(ErrorReason::TargetNotFound, "plans/x/targets/y").into(),
+            NotFound::new(ErrorReason::RevisionNotFound, "plans/x/targets/y@2").into(),
+            EtagMismatch {
+                name: "plans/x/targets/y".into(),
+                current: "e".into(),
+            }
+            .into(),
+            TargetsError::RebaselineConflict {
+                codes: vec!["y".into()],
+            },
+            TargetsError::Concurrent("plans/x/targets/y".into()),
+            ReplayError::Reused(FieldViolation::new("request_id", "was used")).into(),
+            DependencyUnavailable::answered("departments", &Status::unavailable("down")).into(),
+            TargetsError::Db(DbErr::Custom("x".into())),
+        ];
+        for case in &cases {
+            match case {
+                TargetsError::Auth(_)
+                | TargetsError::Invalid(_)
+                | TargetsError::NotFound(_)
+                | TargetsError::EtagMismatch(_)
+                | TargetsError::RebaselineConflict { .. }
+                | TargetsError::Concurrent(_)
+                | TargetsError::Replay(_)
+                | TargetsError::Dependency(_)
+                | TargetsError::Db(_) => {}
+            }
+        }
+        cases
+    }
+
+    #[test]
+    fn every_reason_sent_is_a_value_of_the_package_enum() {
+        duban_kit::testing::assert_reasons_listed("targets", one_of_each().into_iter().map(Status::from), |r| {
+            ErrorReason::from_str_name(r).is_some()
+        });
     }
 }

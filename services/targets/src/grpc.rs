@@ -6,7 +6,9 @@ use duban_kit::{
     auth::Verified,
     server::{Reply, reply},
 };
-use duban_proto::targets::v1::{self as pb, targets_service_server::TargetsService};
+use duban_proto::targets::v1::{
+    self as pb, targets_internal_service_server::TargetsInternalService, targets_service_server::TargetsService,
+};
 use tonic::{Request, Status};
 
 use crate::service::Targets;
@@ -69,7 +71,12 @@ impl TargetsService for TargetsGrpc {
         let (state, _) = self.caller(&request).await?;
         reply(state.targets.get_trajectory(request.get_ref()).await)
     }
+}
 
+/// Implements `duban.targets.v1.TargetsInternalService`: the suite's own plumbing, which
+/// the gateway's front door does not forward.
+#[tonic::async_trait]
+impl TargetsInternalService for TargetsGrpc {
     async fn sync_plan_targets(
         &self,
         request: Request<pb::SyncPlanTargetsRequest>,

@@ -19,7 +19,9 @@ pub use duban_plan::trajectory;
 use duban_kit::{Authenticator, GrpcServer, Ready, Settings};
 use duban_proto::{
     departments::v1::departments_service_client::DepartmentsServiceClient,
-    targets::v1::targets_service_server::TargetsServiceServer,
+    targets::v1::{
+        targets_internal_service_server::TargetsInternalServiceServer, targets_service_server::TargetsServiceServer,
+    },
 };
 
 pub use error::TargetsError;
@@ -28,18 +30,34 @@ pub use service::Targets;
 /// The fully qualified gRPC service name, as health checks and reflection know it.
 pub use duban_proto::targets::v1::targets_service_server::SERVICE_NAME;
 
+/// The fully qualified name of the internal service (SyncPlanTargets), for health checks.
+pub use duban_proto::targets::v1::targets_internal_service_server::SERVICE_NAME as INTERNAL_SERVICE_NAME;
+
 /// Starts the targets server on `settings.targets.listen`. It answers NOT_SERVING until
 /// its database is migrated. Tokens are checked by the departments server at
 /// `settings.departments`.
 pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
     let ready = Ready::default();
     let limits = &settings.server;
-    let service = TargetsServiceServer::new(grpc::TargetsGrpc { ready: ready.clone() })
+    let grpc = grpc::TargetsGrpc { ready: ready.clone() };
+    // The internal service is served here, beside the public one, but the gateway's
+    // front door does not forward it.
+    let internal = TargetsInternalServiceServer::new(grpc.clone())
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
-    let routes = tonic::service::Routes::new(service);
+    let service = TargetsServiceServer::new(grpc)
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service).add_service(internal);
     let channel = duban_kit::client::service_channel(settings, &settings.departments.endpoint_url())?;
-    let server = GrpcServer::start("targets", settings.targets.listen, limits, &[SERVICE_NAME], routes).await?;
+    let server = GrpcServer::start(
+        "targets",
+        settings.targets.listen,
+        limits,
+        &[SERVICE_NAME, INTERNAL_SERVICE_NAME],
+        routes,
+    )
+    .await?;
 
     let url = settings.targets.database_url_in(&settings.data_dir, "targets");
     let auth = Authenticator::asking_departments(settings, channel.clone());

@@ -1,6 +1,7 @@
 //! Reading targets, their revisions, and their trajectories (expected values at dates or period ends).
 
 use duban_kit::{FieldViolation, paging::Page};
+use duban_proto::targets::v1::ErrorReason;
 use duban_proto::{departments::v1::GetDepartmentRequest, targets::v1 as pb};
 
 use crate::{
@@ -56,7 +57,7 @@ impl Targets {
             return Err(TargetsError::Invalid(violations));
         }
         if self.store.plan(self.store.db(), plan).await?.is_none() {
-            return Err(not_found("plan", &request.parent));
+            return Err(not_found(ErrorReason::PlanNotFound, &request.parent));
         }
         if !request.department.is_empty() {
             self.check_department(&request.department).await?;
@@ -93,7 +94,7 @@ impl Targets {
             .await?
             .is_none()
         {
-            return Err(not_found("target", &request.name));
+            return Err(not_found(ErrorReason::TargetNotFound, &request.name));
         }
         let (rows, total) = self
             .store
@@ -138,7 +139,7 @@ impl Targets {
             .store
             .plan(self.store.db(), &row.plan)
             .await?
-            .ok_or_else(|| not_found("plan", &format!("plans/{}", row.plan)))?;
+            .ok_or_else(|| not_found(ErrorReason::PlanNotFound, &format!("plans/{}", row.plan)))?;
         let start = convert::date_from_str(&plan.effective_from);
         let shape = convert::shape(&row, start);
         let point = |point: crate::trajectory::Point, period| pb::TrajectoryPoint {

@@ -7,6 +7,7 @@ use duban_kit::{
     idempotency::{self, RequestKey},
 };
 use duban_proto::targets::v1 as pb;
+use duban_proto::targets::v1::ErrorReason;
 
 use crate::{
     convert,
@@ -65,17 +66,17 @@ impl Targets {
             .target(db, &reference.plan, &reference.code)
             .await?
             .filter(|pointer| !pointer.retired)
-            .ok_or_else(|| not_found("target", &request.name))?;
+            .ok_or_else(|| not_found(ErrorReason::TargetNotFound, &request.name))?;
         let current = self
             .store
             .revision(db, &reference.plan, &reference.code, pointer.revision)
             .await?
-            .ok_or_else(|| not_found("target", &request.name))?;
+            .ok_or_else(|| not_found(ErrorReason::TargetNotFound, &request.name))?;
         let plan = self
             .store
             .plan(db, &reference.plan)
             .await?
-            .ok_or_else(|| not_found("plan", &format!("plans/{}", reference.plan)))?;
+            .ok_or_else(|| not_found(ErrorReason::PlanNotFound, &format!("plans/{}", reference.plan)))?;
         let window = Window {
             from: convert::date_from_str(&plan.effective_from),
             to: convert::date_from_str(&plan.effective_to),

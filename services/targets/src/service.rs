@@ -3,6 +3,7 @@
 use duban_kit::{FieldViolation, client::ServiceChannel, idempotency};
 use duban_plan::measure_order;
 use duban_proto::departments::v1::departments_service_client::DepartmentsServiceClient;
+use duban_proto::targets::v1::ErrorReason;
 
 use crate::{convert, entity::target_revision, error::TargetsError, rules, store::TargetStore};
 
@@ -46,14 +47,14 @@ impl Targets {
             .store
             .target(db, &reference.plan, &reference.code)
             .await?
-            .ok_or_else(|| not_found("target", name))?;
+            .ok_or_else(|| not_found(ErrorReason::TargetNotFound, name))?;
         match reference.revision {
             Some(revision) => self
                 .store
                 .revision(db, &reference.plan, &reference.code, revision)
                 .await?
-                .ok_or_else(|| not_found("revision", name)),
-            None if pointer.retired => Err(not_found("target", name)),
+                .ok_or_else(|| not_found(ErrorReason::RevisionNotFound, name)),
+            None if pointer.retired => Err(not_found(ErrorReason::TargetNotFound, name)),
             None => {
                 self.revision_of(&reference.plan, &reference.code, pointer.revision)
                     .await
@@ -65,7 +66,12 @@ impl Targets {
         self.store
             .revision(self.store.db(), plan, code, revision)
             .await?
-            .ok_or_else(|| not_found("revision", &convert::revision_name(plan, code, revision)))
+            .ok_or_else(|| {
+                not_found(
+                    ErrorReason::RevisionNotFound,
+                    &convert::revision_name(plan, code, revision),
+                )
+            })
     }
 }
 
@@ -104,8 +110,8 @@ pub fn parse_target_name(name: &str, field: &str, allow_revision: bool) -> Resul
     })
 }
 
-pub(crate) fn not_found(resource: &'static str, name: &str) -> TargetsError {
-    duban_kit::error::NotFound::new(resource, name).into()
+pub(crate) fn not_found(reason: ErrorReason, name: &str) -> TargetsError {
+    duban_kit::error::NotFound::new(reason, name).into()
 }
 
 pub(crate) fn one(violation: FieldViolation) -> TargetsError {

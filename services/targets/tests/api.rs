@@ -22,6 +22,9 @@ duban_kit::backend_tests!(
 
 type Client = TargetsClient;
 
+/// The internal service's client (SyncPlanTargets).
+type SyncClient = pb::targets_internal_service_client::TargetsInternalServiceClient<duban_kit::client::ServiceChannel>;
+
 /// A departments server and a targets server sharing tokens, each on its own database
 /// (no plan imported: these tests sync targets themselves), and the plan and directory
 /// the sync requests are built from.
@@ -43,7 +46,9 @@ impl Fixture {
     async fn synced(backend: Backend) -> Option<(Fixture, pb::SyncPlanTargetsRequest)> {
         let fixture = Self::start(backend).await?;
         let request = fixture.sync_request();
-        sync(&mut fixture.service(), request.clone()).await.expect("syncs");
+        sync(&mut fixture.sync_client(Caller::Service), request.clone())
+            .await
+            .expect("syncs");
         Some((fixture, request))
     }
 
@@ -57,6 +62,11 @@ impl Fixture {
 
     fn service(&self) -> Client {
         self.suite.targets(Caller::Service)
+    }
+
+    /// A client of the internal service, acting as `caller`.
+    fn sync_client<'a>(&self, caller: impl Into<Caller<'a>>) -> SyncClient {
+        SyncClient::new(self.suite.channel(Server::Targets, caller))
     }
 
     fn admin(&self) -> Client {
@@ -162,7 +172,7 @@ async fn get(client: &mut Client, name: &str) -> Result<pb::Target, tonic::Statu
 }
 
 async fn sync(
-    client: &mut Client,
+    client: &mut SyncClient,
     request: pb::SyncPlanTargetsRequest,
 ) -> Result<pb::SyncPlanTargetsResponse, tonic::Status> {
     client.sync_plan_targets(request).await.map(|r| r.into_inner())
@@ -200,10 +210,15 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
     };
     let request = suite.sync_request();
 
-    let denied = sync(&mut suite.admin(), request.clone()).await.unwrap_err();
+    let denied = sync(&mut suite.sync_client(Caller::Admin), request.clone())
+        .await
+        .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
-    let mut town = suite.department("nanxiang-town").await;
-    let denied = sync(&mut town, request.clone()).await.unwrap_err();
+    let town_token = suite.suite.issue_token(dpb::Role::Department, "nanxiang-town").await;
+    let denied = sync(&mut suite.sync_client(town_token.as_str()), request.clone())
+        .await
+        .unwrap_err();
+    let mut town = suite.client(Some(&town_token));
     assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
     for token in [None, Some("dbn_not-a-real-token")] {
         let status = get(&mut suite.client(token), &target_name("new-enterprises"))
@@ -220,7 +235,7 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
 
     // validate_only writes nothing.
     let preview = sync(
-        &mut suite.service(),
+        &mut suite.sync_client(Caller::Service),
         pb::SyncPlanTargetsRequest {
             validate_only: true,
             ..request.clone()
@@ -231,7 +246,7 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
     assert_eq!(preview.targets.len(), suite.plan.targets.len());
     assert!(get(&mut suite.admin(), &target_name("new-enterprises")).await.is_err());
 
-    let first = sync(&mut suite.service(), request.clone())
+    let first = sync(&mut suite.sync_client(Caller::Service), request.clone())
         .await
         .expect("the service syncs");
     assert_eq!(first.targets.len(), suite.plan.targets.len());
@@ -249,7 +264,9 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
     assert_eq!(target.reporters, ["all-towns"]);
     assert!(target.reporting_departments.contains(&"nanxiang-town".to_owned()));
 
-    let again = sync(&mut suite.service(), request.clone()).await.expect("syncs again");
+    let again = sync(&mut suite.sync_client(Caller::Service), request.clone())
+        .await
+        .expect("syncs again");
     assert!(again.changed_paths.is_empty(), "{:?}", again.changed_paths);
     assert_eq!(again.targets, first.targets);
 
@@ -259,12 +276,16 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
         request_id: "sync-1".into(),
         ..with_value(request.clone(), "new-enterprises", 41_000.0)
     };
-    let once = sync(&mut suite.service(), keyed.clone()).await.expect("syncs");
+    let once = sync(&mut suite.sync_client(Caller::Service), keyed.clone())
+        .await
+        .expect("syncs");
     assert_eq!(once.changed_paths, ["targets[new-enterprises].value"]);
-    let twice = sync(&mut suite.service(), keyed.clone()).await.expect("replays");
+    let twice = sync(&mut suite.sync_client(Caller::Service), keyed.clone())
+        .await
+        .expect("replays");
     assert_eq!(twice, once);
     let reused = sync(
-        &mut suite.service(),
+        &mut suite.sync_client(Caller::Service),
         pb::SyncPlanTargetsRequest {
             request_id: "sync-1".into(),
             ..request.clone()
@@ -280,7 +301,7 @@ async fn sync_keeps_revisions_and_retires_dropped_targets(backend: Backend) {
     let Some((suite, request)) = Fixture::synced(backend).await else {
         return;
     };
-    let mut service = suite.service();
+    let mut service = suite.sync_client(Caller::Service);
     let mut reader = suite.admin();
 
     let mut changed = with_value(request.clone(), "new-enterprises", 45_000.0);
@@ -354,7 +375,7 @@ async fn stores_the_aspirational_flag_per_revision(backend: Backend) {
     let Some((suite, request)) = Fixture::synced(backend).await else {
         return;
     };
-    let mut service = suite.service();
+    let mut service = suite.sync_client(Caller::Service);
     let mut reader = suite.admin();
     // 2023年力争认定8家总部企业 is aspirational; 全年实现新增企业4万户 is committed.
     let headquarters = get(&mut reader, &target_name("headquarters-enterprises"))
@@ -412,7 +433,9 @@ async fn sync_reports_every_problem_at_once(backend: Backend) {
             _ => {}
         }
     }
-    let status = sync(&mut suite.service(), request).await.unwrap_err();
+    let status = sync(&mut suite.sync_client(Caller::Service), request)
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let fields: Vec<String> = field_violations(&status).into_iter().map(|v| v.field).collect();
     for expected in [
@@ -449,7 +472,9 @@ async fn lists_targets_by_measure_action_and_department(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(reason(&missing).as_deref(), Some("PLAN_NOT_FOUND"));
-    sync(&mut suite.service(), suite.sync_request()).await.expect("syncs");
+    sync(&mut suite.sync_client(Caller::Service), suite.sync_request())
+        .await
+        .expect("syncs");
     let mut reader = suite.department("tax-bureau").await;
 
     let all = list(
@@ -535,7 +560,9 @@ async fn computes_trajectories(backend: Backend) {
     let Some(suite) = Fixture::start(backend).await else {
         return;
     };
-    sync(&mut suite.service(), suite.sync_request()).await.expect("syncs");
+    sync(&mut suite.sync_client(Caller::Service), suite.sync_request())
+        .await
+        .expect("syncs");
     let mut reader = suite.admin();
 
     let periods = reader
@@ -632,7 +659,9 @@ async fn rebaselines_targets(backend: Backend) {
         return;
     };
     let request = suite.sync_request();
-    sync(&mut suite.service(), request.clone()).await.expect("syncs");
+    sync(&mut suite.sync_client(Caller::Service), request.clone())
+        .await
+        .expect("syncs");
     let mut admin = suite.admin();
     let name = target_name("new-enterprises");
     let current = get(&mut admin, &name).await.unwrap();
@@ -687,16 +716,20 @@ async fn rebaselines_targets(backend: Backend) {
     assert_eq!(stale_again.code(), Code::Aborted);
 
     // The same plan again leaves the rebaseline alone.
-    let same = sync(&mut suite.service(), request.clone()).await.expect("syncs");
+    let same = sync(&mut suite.sync_client(Caller::Service), request.clone())
+        .await
+        .expect("syncs");
     assert!(same.changed_paths.is_empty());
     assert_eq!(get(&mut admin, &name).await.unwrap().value, 45_000.0);
     // A changed plan figure conflicts with it unless told to overwrite.
     let changed = with_value(request, "new-enterprises", 42_000.0);
-    let conflict = sync(&mut suite.service(), changed.clone()).await.unwrap_err();
+    let conflict = sync(&mut suite.sync_client(Caller::Service), changed.clone())
+        .await
+        .unwrap_err();
     assert_eq!(conflict.code(), Code::FailedPrecondition);
     assert_eq!(reason(&conflict).as_deref(), Some("REBASELINE_CONFLICT"));
     let overwritten = sync(
-        &mut suite.service(),
+        &mut suite.sync_client(Caller::Service),
         pb::SyncPlanTargetsRequest {
             overwrite_rebaselined_targets: true,
             ..changed

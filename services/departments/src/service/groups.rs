@@ -8,6 +8,7 @@ use duban_kit::{
     paging::Page,
 };
 use duban_proto::departments::v1 as pb;
+use duban_proto::departments::v1::ErrorReason;
 
 use super::{Departments, Result, not_found, one, validation::parse_name};
 use crate::{convert, entity::designation, error::DepartmentsError, store::is_unique_violation};
@@ -16,7 +17,11 @@ impl Departments {
     /// One group by resource name.
     pub async fn get_group(&self, name: &str) -> Result<pb::Group> {
         let code = parse_name(name, "groups/", "name")?;
-        let row = self.store.group(code).await?.ok_or_else(|| not_found("group", name))?;
+        let row = self
+            .store
+            .group(code)
+            .await?
+            .ok_or_else(|| not_found(ErrorReason::GroupNotFound, name))?;
         Ok(convert::group(&row))
     }
 
@@ -37,7 +42,7 @@ impl Departments {
             .await?
             .ok_or_else(|| {
                 not_found(
-                    "designation",
+                    ErrorReason::DesignationNotFound,
                     &convert::designation_name(&request.group, &request.scope),
                 )
             })?;
@@ -127,6 +132,14 @@ impl Departments {
             return Err(DepartmentsError::Invalid(violations));
         }
         let current = self.store.designation(&draft.group, &draft.scope).await?;
+        // AIP-134: only an explicit allow_missing creates, so a typo in `scope` is
+        // NOT_FOUND instead of a new designation nobody asked for.
+        if current.is_none() && !request.allow_missing {
+            return Err(not_found(
+                ErrorReason::DesignationNotFound,
+                &convert::designation_name(&draft.group, &draft.scope),
+            ));
+        }
         if let Some(current) = &current
             && !draft.etag.is_empty()
             && draft.etag != convert::etag(current.version)

@@ -8,6 +8,7 @@ use duban_kit::{
     paging::Page,
 };
 use duban_proto::departments::v1 as pb;
+use duban_proto::departments::v1::ErrorReason;
 
 use super::{
     Departments, Result, not_found, one,
@@ -28,7 +29,7 @@ impl Departments {
             .store
             .unit(code)
             .await?
-            .ok_or_else(|| not_found("department", name))?;
+            .ok_or_else(|| not_found(ErrorReason::DepartmentNotFound, name))?;
         Ok(convert::department(&row))
     }
 
@@ -121,7 +122,7 @@ impl Departments {
             .store
             .unit(&code)
             .await?
-            .ok_or_else(|| not_found("department", &patch.name))?;
+            .ok_or_else(|| not_found(ErrorReason::DepartmentNotFound, &patch.name))?;
         if !patch.etag.is_empty() && patch.etag != convert::etag(current.version) {
             return Err(DepartmentsError::from(duban_kit::error::EtagMismatch {
                 name: patch.name,
@@ -133,7 +134,24 @@ impl Departments {
             .as_ref()
             .map(|mask| mask.paths.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        let touches = |field: &str| paths.is_empty() || paths.contains(&field);
+        // AIP-134: without a mask, the fields the request sets are the mask; a field left
+        // empty keeps its value (clearing one takes a mask that names it).
+        let implied = [
+            ("display_name", !patch.display_name.is_empty()),
+            ("display_name_en", !patch.display_name_en.is_empty()),
+            ("kind", patch.kind != 0),
+            ("aliases", !patch.aliases.is_empty()),
+        ];
+        let touched: Vec<&str> = if paths.is_empty() {
+            implied
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(field, _)| *field)
+                .collect()
+        } else {
+            paths.clone()
+        };
+        let touches = |field: &str| touched.contains(&field);
         let mut violations: Vec<FieldViolation> = paths
             .iter()
             .filter(|path| !["display_name", "display_name_en", "kind", "aliases"].contains(path))
@@ -215,7 +233,7 @@ impl Departments {
                 .map(|row| pb::resolve_unit_response::Target::Group(convert::group(&row))),
             None => None,
         };
-        let target = target.ok_or_else(|| not_found("unit", written))?;
+        let target = target.ok_or_else(|| not_found(ErrorReason::UnitNotFound, written))?;
         Ok(pb::ResolveUnitResponse {
             normalized,
             target: Some(target),
@@ -234,7 +252,7 @@ impl Departments {
                             || "department.display_name".to_owned(),
                             |index| format!("department.aliases[{index}]"),
                         );
-                    return Err(DepartmentsError::AlreadyExists {
+                    return Err(DepartmentsError::NameTaken {
                         field,
                         what: format!("the name {name:?}"),
                         owner,
@@ -248,17 +266,13 @@ impl Departments {
 }
 
 fn code_taken(code: &str) -> DepartmentsError {
-    DepartmentsError::AlreadyExists {
-        field: "department.code".into(),
-        what: format!("code {code:?}"),
-        owner: "another unit or group".into(),
-    }
+    DepartmentsError::CodeTaken { code: code.to_owned() }
 }
 
 /// A unique violation on the names table means a concurrent writer took a spelling.
 fn name_taken(error: sea_orm::DbErr) -> DepartmentsError {
     if is_unique_violation(&error) {
-        DepartmentsError::AlreadyExists {
+        DepartmentsError::NameTaken {
             field: "department.aliases".into(),
             what: "a name or alias".into(),
             owner: "another unit or group".into(),

@@ -7,13 +7,19 @@ use duban_kit::{
     GrpcServer, Settings,
     testing::{self, Backend},
 };
-use duban_proto::departments::v1::{self as pb, departments_service_client::DepartmentsServiceClient};
+use duban_proto::departments::v1::{
+    self as pb, departments_internal_service_client::DepartmentsInternalServiceClient,
+    departments_service_client::DepartmentsServiceClient,
+};
 use tonic::{Code, Status};
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 use tonic_types::StatusExt;
 
 /// The generated client over a channel that carries a bearer token.
 pub type Client = DepartmentsClient;
+
+/// The internal service's client over a channel that carries a bearer token.
+pub type InternalClient = DepartmentsInternalServiceClient<duban_kit::client::ServiceChannel>;
 
 /// How long a server may take to become SERVING.
 pub const STARTUP: Duration = Duration::from_secs(30);
@@ -79,6 +85,16 @@ impl TestServer {
     /// A client acting as another Duban service (the configured service token).
     pub fn service(&self) -> Client {
         self.suite.departments(Caller::Service)
+    }
+
+    /// A client of the internal service (AuthenticateToken) that sends `token`.
+    pub fn internal(&self, token: &str) -> InternalClient {
+        DepartmentsInternalServiceClient::new(testing::channel(self.addr(), Some(token)))
+    }
+
+    /// A client of the internal service acting as another Duban service.
+    pub fn internal_service(&self) -> InternalClient {
+        self.internal(&self.settings().auth.service_token)
     }
 
     /// A client that sends no credentials.

@@ -2,6 +2,7 @@
 
 use duban_kit::{Principal, auth::Verified};
 use duban_proto::reporting::v1 as pb;
+use duban_proto::reporting::v1::ErrorReason;
 use tokio::sync::broadcast;
 
 use super::{Reporting, Result, parent_plan};
@@ -57,7 +58,7 @@ impl Reporting {
             while replay {
                 let page = tokio::select! {
                     () = stopping.cancelled() => {
-                        let _ = tx.send(Err(tonic::Status::unavailable("the server is shutting down; reconnect with after_sequence"))).await;
+                        let _ = tx.send(Err(shutting_down())).await;
                         return;
                     }
                     () = tx.closed() => return,
@@ -82,7 +83,7 @@ impl Reporting {
             loop {
                 tokio::select! {
                     () = stopping.cancelled() => {
-                        let _ = tx.send(Err(tonic::Status::unavailable("the server is shutting down; reconnect with after_sequence"))).await;
+                        let _ = tx.send(Err(shutting_down())).await;
                         return;
                     }
                     () = tx.closed() => return,
@@ -97,7 +98,11 @@ impl Reporting {
                             }
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            let _ = tx.send(Err(tonic::Status::unavailable("the watcher fell behind; reconnect with after_sequence"))).await;
+                            let _ = tx.send(Err(duban_kit::error::unavailable(
+                                ErrorReason::StreamLagged,
+                                "the watcher fell behind; reconnect with after_sequence",
+                                [],
+                            ))).await;
                             return;
                         }
                         Err(broadcast::error::RecvError::Closed) => return,
@@ -107,4 +112,13 @@ impl Reporting {
         });
         Ok(tokio_stream::wrappers::ReceiverStream::new(rx))
     }
+}
+
+/// UNAVAILABLE, reason SHUTTING_DOWN: the stream ends with the server.
+fn shutting_down() -> tonic::Status {
+    duban_kit::error::unavailable(
+        ErrorReason::ShuttingDown,
+        "the server is shutting down; reconnect with after_sequence",
+        [],
+    )
 }

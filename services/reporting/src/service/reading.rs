@@ -2,6 +2,7 @@
 
 use duban_kit::{Principal, auth::Verified, error::NotFound, paging::Page};
 use duban_proto::reporting::v1 as pb;
+use duban_proto::reporting::v1::ErrorReason;
 
 use super::{Reporting, Result, parent_plan};
 use crate::{
@@ -27,7 +28,7 @@ impl Reporting {
             .store
             .revision(self.store.db(), &key, revision.unwrap_or(pointer.revision))
             .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new("revision", name.to_owned())))?;
+            .ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::RevisionNotFound, name.to_owned())))?;
         Ok(convert::report(&row, &pointer, plan.cadence, revision.is_some()))
     }
 
@@ -115,6 +116,6 @@ impl Reporting {
         self.store
             .pointer(self.store.db(), key)
             .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new("report", key.name())))
+            .ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::ReportNotFound, key.name())))
     }
 }

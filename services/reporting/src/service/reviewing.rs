@@ -9,6 +9,7 @@ use duban_kit::{
     idempotency::{self, RequestKey},
 };
 use duban_proto::reporting::v1 as pb;
+use duban_proto::reporting::v1::ErrorReason;
 use futures::future::BoxFuture;
 use sea_orm::DatabaseTransaction;
 
@@ -224,7 +225,7 @@ impl Review {
             return Ok(replayed);
         }
         let key = &self.key;
-        let not_found = || ReportingError::from(NotFound::new("report", key.name()));
+        let not_found = || ReportingError::from(NotFound::new(ErrorReason::ReportNotFound, key.name()));
         let mut pointer = store.pointer(txn, key).await?.ok_or_else(not_found)?;
         let mut row = store
             .revision(txn, key, pointer.revision)

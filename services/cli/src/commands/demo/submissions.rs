@@ -7,6 +7,7 @@ use duban_proto::{
     departments::v1 as departments,
     reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
 };
+use tonic_types::RpcStatusExt;
 
 use super::{
     access::{Clients, clients, issue_token, revoke_token},
@@ -64,16 +65,21 @@ pub(crate) async fn backfill(
                 Some(pb::submit_reports_result::Outcome::Report(_)) => stored += 1,
                 Some(pb::submit_reports_result::Outcome::Error(error)) => {
                     let item = &chunk[usize::try_from(result.index).unwrap_or(0).min(chunk.len() - 1)];
+                    let reason = error
+                        .get_details_error_info()
+                        .map(|info| info.reason)
+                        .unwrap_or_default();
                     let mut line = format!(
                         "{} ({} {}): {} ({}): {}",
                         item.key,
                         item.measure,
                         item.department,
                         code_name(tonic::Code::from_i32(error.code)),
-                        error.reason,
+                        reason,
                         error.message
                     );
-                    for violation in &error.field_violations {
+                    let violations = error.get_details_bad_request().map(|bad| bad.field_violations);
+                    for violation in violations.unwrap_or_default() {
                         line.push_str(&format!("\n    {}: {}", violation.field, violation.description));
                     }
                     failures.push(line);

@@ -106,6 +106,8 @@ pub(crate) async fn designate(
                     }),
                     request_id: rng.uuid(),
                     validate_only: false,
+                    // The demo designates members for the first time: it means to create.
+                    allow_missing: true,
                 })
                 .await
                 .map_err(|s| call_failed(&format!("UpdateGroupDesignation {} {}", unit.code, measure.name), s))?;
