@@ -147,4 +147,9 @@ impl DepartmentsService for DepartmentsGrpc {
                 .await,
         )
     }
+
+    async fn get_caller_identity(&self, request: Request<pb::GetCallerIdentityRequest>) -> Reply<pb::CallerIdentity> {
+        let (state, caller) = self.ready.caller(request.metadata()).await?;
+        reply(state.departments.caller_identity(&caller).await)
+    }
 }
