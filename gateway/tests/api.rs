@@ -141,6 +141,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
             description: "用地指标不足，需协调".into(),
             severity: rpb::BlockerSeverity::High as i32,
             support_unit: helper.clone(),
+            ..Default::default()
         }],
     )
     .await

@@ -22,6 +22,11 @@ use tonic::Code;
 
 type Client = ReportingClient;
 
+#[path = "api/blockers.rs"]
+mod blockers;
+#[path = "api/obligations.rs"]
+mod obligations;
+
 /// A target with a department that reports it and is responsible for its measure.
 #[derive(Debug, Clone)]
 struct Pick {

@@ -166,6 +166,7 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
                 description: description.to_owned(),
                 severity: severity as i32,
                 support_unit,
+                ..Default::default()
             });
         }
     }
