@@ -35,8 +35,9 @@ pub struct Submission {
     /// unit may be empty); repeatable.
     #[arg(long = "blocker", value_parser = parse_blocker)]
     pub blockers: Vec<pb::Blocker>,
-    /// The name of an open blocker to close, as `report list --json` or `report blockers`
-    /// print it (`plans/{plan}/blockers/{measure}~{department}~{number}`); repeatable.
+    /// The name of an open blocker to close, as ReportingService.ListBlockers and
+    /// ListObligations return it (`plans/{plan}/blockers/{measure}~{department}~{number}`);
+    /// repeatable.
     /// Open blockers not named here stay open.
     #[arg(long = "resolve-blocker", value_parser = resolve_blocker)]
     pub resolved_blockers: Vec<pb::Blocker>,
