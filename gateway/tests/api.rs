@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{GatewaySuite, PLAN, Server, http_get, start_suite};
+use common::{Caller, GatewaySuite, PLAN, Server, http_get, start_suite};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::{Aggregation, Comparator, Period, ValueBasis},
@@ -141,6 +141,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
             description: "用地指标不足，需协调".into(),
             severity: rpb::BlockerSeverity::High as i32,
             support_unit: helper.clone(),
+            ..Default::default()
         }],
     )
     .await
@@ -391,7 +392,149 @@ async fn department_callers_see_only_their_own(backend: Backend) {
     suite.stop().await;
 }
 
+/// Under contract 1.1 a report lists only its revision's blocker changes: a blocker
+/// raised in October and not mentioned in November stays on the dashboard (overview
+/// count, measure detail, support alert) until a report resolves it by name.
+async fn open_blockers_stay_until_resolved(backend: Backend) {
+    let Some(suite) = start_suite(backend).await else {
+        return;
+    };
+    let mut dashboard = suite.dashboard(suite.admin_token());
+    let overview = suite.overview(&mut dashboard).await;
+    let first = overview.targets[0].target.clone().expect("a target");
+    let (measure, department) = (first.measure_number.clone(), first.reporting_departments[0].clone());
+    // Every value the department reports on the measure, so the report is complete.
+    let values: Vec<rpb::MetricValue> = overview
+        .targets
+        .iter()
+        .filter_map(|t| t.target.as_ref())
+        .filter(|t| t.measure_number == measure && t.reporting_departments.contains(&department))
+        .map(|t| rpb::MetricValue {
+            target_code: t.code.clone(),
+            value: t.value,
+            unit: t.unit,
+            basis: t.value_basis,
+        })
+        .collect();
+    let helper = suite.other_department(&department).await;
+    let mut reporting = suite.reporting(Caller::Admin);
+    let mut submit = async |month: i32, blockers: Vec<rpb::Blocker>| {
+        reporting
+            .submit_report(rpb::SubmitReportRequest {
+                parent: PLAN.into(),
+                report: Some(rpb::Report {
+                    measure_number: measure.clone(),
+                    department: department.clone(),
+                    period: Some(Period { year: 2023, month }),
+                    overall_status: rpb::OverallStatus::AtRisk as i32,
+                    narrative: "本月进展".into(),
+                    metric_values: values.clone(),
+                    blockers,
+                    ..Default::default()
+                }),
+                request_id: uuid::Uuid::new_v4().to_string(),
+                validate_only: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let october = submit(
+        10,
+        vec![rpb::Blocker {
+            description: "用地指标不足，需协调".into(),
+            severity: rpb::BlockerSeverity::High as i32,
+            support_unit: helper.clone(),
+            ..Default::default()
+        }],
+    )
+    .await;
+    let name = october.blockers[0].name.clone();
+    submit(11, vec![]).await;
+
+    let detail = |as_of: Option<duban_proto::common::v1::Date>| {
+        let mut dashboard = dashboard.clone();
+        let measure = measure.clone();
+        async move {
+            dashboard
+                .get_measure_detail(pb::GetMeasureDetailRequest {
+                    plan: PLAN.into(),
+                    measure_number: measure,
+                    as_of,
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let support_alerts = || {
+        let mut dashboard = dashboard.clone();
+        let helper = helper.clone();
+        async move {
+            dashboard
+                .list_alerts(pb::ListAlertsRequest {
+                    plan: PLAN.into(),
+                    department: helper,
+                    kinds: vec![pb::AlertKind::SupportRequested as i32],
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .alerts
+        }
+    };
+    let open_count = |overview: &pb::Overview| {
+        overview
+            .measures
+            .iter()
+            .find(|m| m.measure_number == measure)
+            .map(|m| m.open_blocker_count)
+    };
+
+    // Carried forward: November's report does not list it, and it is still shown.
+    let mut overviews = dashboard.clone();
+    assert_eq!(open_count(&suite.overview(&mut overviews).await), Some(1));
+    let shown = detail(None).await;
+    assert_eq!(shown.open_blockers.len(), 1);
+    let open = &shown.open_blockers[0];
+    assert_eq!(open.blocker.as_ref().unwrap().name, name);
+    assert_eq!(open.department, department);
+    assert_eq!(open.period, Some(Period { year: 2023, month: 10 }));
+    assert!(
+        open.report.ends_with(&format!("~{department}~2023-10")),
+        "{}",
+        open.report
+    );
+    let alerts = support_alerts().await;
+    assert_eq!(alerts.len(), 1, "the support request is still addressed to {helper}");
+    // A view of a date before it was raised does not show it.
+    let before = detail(Some(duban_proto::common::v1::Date {
+        year: 2023,
+        month: 12,
+        day: 31,
+    }))
+    .await;
+    assert!(before.open_blockers.is_empty());
+
+    // Resolved by name: gone from every view.
+    submit(
+        12,
+        vec![rpb::Blocker {
+            name: name.clone(),
+            resolve: true,
+            ..Default::default()
+        }],
+    )
+    .await;
+    assert_eq!(open_count(&suite.overview(&mut overviews).await), Some(0));
+    assert!(detail(None).await.open_blockers.is_empty());
+    assert!(support_alerts().await.is_empty());
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
     follows_reports_through_the_front_door,
-    department_callers_see_only_their_own
+    department_callers_see_only_their_own,
+    open_blockers_stay_until_resolved
 );

@@ -89,6 +89,7 @@ async fn demo_data(suite: &Suite) {
                         description: "项目用地规划调整，需区规划资源局支持".into(),
                         severity: rpb::BlockerSeverity::High as i32,
                         support_unit: "planning-resources-bureau".into(),
+                        ..Default::default()
                     }]
                 } else {
                     vec![]

@@ -1,10 +1,13 @@
-//! ListAlerts: targets off track or at risk, overdue reports and requests for support, filtered and paged.
+//! ListAlerts: targets off track or at risk, overdue reports and open blockers asking for support, filtered and
+//! paged.
 
 use chrono::NaiveDate;
 use duban_kit::Principal;
 use duban_proto::{gateway::v1 as pb, reporting::v1::ComplianceStatus};
 
-use super::{Caller, Dashboard, measure_key, plan_id, quantity, resolve_as_of, snapshot::Snapshot};
+use super::{
+    Caller, Dashboard, measure_key, open_blocker, plan_id, quantity, report_name, resolve_as_of, snapshot::Snapshot,
+};
 use crate::{
     backends::Catalogue,
     calendar::{period_label, to_date, to_naive},
@@ -158,13 +161,7 @@ fn build_alerts(
                                 period: Some(p),
                                 due_date: Some(to_date(due)),
                                 days_overdue: (as_of - due).num_days() as i32,
-                                report: format!(
-                                    "plans/{}/reports/{}~{}~{}",
-                                    catalogue.plan_id,
-                                    m.measure_number,
-                                    department.department,
-                                    period_label(&p)
-                                ),
+                                report: report_name(&catalogue.plan_id, &m.measure_number, &department.department, &p),
                             })),
                         },
                         vec![department.department.clone()],
@@ -174,31 +171,30 @@ fn build_alerts(
             }
         }
     }
-    for report in snap.reports.values() {
-        for blocker in report.blockers.iter().filter(|b| !b.support_unit.is_empty()) {
-            alerts.push((
-                pb::Alert {
-                    kind: pb::AlertKind::SupportRequested as i32,
-                    measure_number: report.measure_number.clone(),
-                    summary: format!(
-                        "{} {} 请求 {} 支持：{}",
-                        report.measure_number,
-                        catalogue.department_name(&report.department),
-                        catalogue.department_name(&blocker.support_unit),
-                        blocker.description
-                    ),
-                    details: Some(pb::alert::Details::SupportRequest(pb::SupportRequestAlert {
-                        requesting_department: report.department.clone(),
-                        support_unit: blocker.support_unit.clone(),
-                        blocker: Some(blocker.clone()),
-                        report: format!("{}@{}", report.name, report.revision),
-                        period: report.period,
-                    })),
-                },
-                vec![blocker.support_unit.clone()],
-                report.department.clone(),
-            ));
-        }
+    for blocker in snap.open_blockers.iter().filter(|b| !b.support_unit.is_empty()) {
+        let raised = open_blocker(&catalogue.plan_id, blocker);
+        alerts.push((
+            pb::Alert {
+                kind: pb::AlertKind::SupportRequested as i32,
+                measure_number: blocker.measure_number.clone(),
+                summary: format!(
+                    "{} {} 请求 {} 支持：{}",
+                    blocker.measure_number,
+                    catalogue.department_name(&blocker.department),
+                    catalogue.department_name(&blocker.support_unit),
+                    blocker.description
+                ),
+                details: Some(pb::alert::Details::SupportRequest(pb::SupportRequestAlert {
+                    requesting_department: raised.department,
+                    support_unit: blocker.support_unit.clone(),
+                    blocker: raised.blocker,
+                    report: raised.report,
+                    period: raised.period,
+                })),
+            },
+            vec![blocker.support_unit.clone()],
+            blocker.department.clone(),
+        ));
     }
     alerts.sort_by(|(a, _, da), (b, _, db)| {
         a.kind

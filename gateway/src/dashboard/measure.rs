@@ -3,7 +3,7 @@
 use duban_proto::gateway::v1::ErrorReason;
 use duban_proto::{gateway::v1 as pb, reporting::v1::Report};
 
-use super::{Caller, Dashboard, plan_id, resolve_as_of};
+use super::{Caller, Dashboard, open_blocker, plan_id, resolve_as_of};
 use crate::{
     calendar::{self, period_end, period_key, to_date},
     error::GatewayError,
@@ -74,16 +74,13 @@ impl Dashboard {
             .map(|(_, r)| r.clone())
             .collect();
         latest_reports.sort_by(|a, b| a.department.cmp(&b.department));
-        let mut open_blockers: Vec<pb::OpenBlocker> = latest_reports
+        // Carried forward until resolved, so read from the blocker listing, not the
+        // latest reports (which hold only their revision's changes).
+        let mut open_blockers: Vec<pb::OpenBlocker> = snap
+            .open_blockers
             .iter()
-            .flat_map(|r| {
-                r.blockers.iter().map(|b| pb::OpenBlocker {
-                    department: r.department.clone(),
-                    blocker: Some(b.clone()),
-                    report: format!("{}@{}", r.name, r.revision),
-                    period: r.period,
-                })
-            })
+            .filter(|b| b.measure_number == measure.number)
+            .map(|b| open_blocker(&plan_id, b))
             .collect();
         open_blockers.sort_by_key(|b| std::cmp::Reverse(b.blocker.as_ref().map_or(0, |b| b.severity)));
         Ok(pb::GetMeasureDetailResponse {

@@ -1,7 +1,7 @@
 //! The dashboard domain: validates requests, checks who may see what, reads the cached
 //! plan structure and reporting's maintained aggregates (GetProgress, GetCompliance and
-//! the latest reports of the periods that matter, never a scan of every report), and
-//! assembles the views with the rules of [`crate::rag`].
+//! the latest reports of the periods that matter, never a scan of every report; the open
+//! blockers in one ListBlockers listing), and assembles the views with the rules of [`crate::rag`].
 
 mod alerts;
 mod measure;
@@ -16,8 +16,10 @@ use chrono::NaiveDate;
 use duban_kit::{Authenticator, Principal, auth::bearer_token};
 use duban_plan::PlanZone;
 use duban_proto::{
-    common::v1::Date,
+    common::v1::{Date, Period},
+    gateway::v1 as pb,
     measures::v1::{Measure, ResponsibleUnitKind},
+    reporting::v1::Blocker,
 };
 use tonic::metadata::MetadataMap;
 
@@ -100,6 +102,25 @@ pub use duban_plan::measure_order as measure_key;
 
 fn measure_name(plan_id: &str, number: &str) -> String {
     format!("plans/{plan_id}/measures/{number}")
+}
+
+/// The name of a department's report on a measure for a period (its latest revision).
+fn report_name(plan_id: &str, measure: &str, department: &str, period: &Period) -> String {
+    format!(
+        "plans/{plan_id}/reports/{measure}~{department}~{}",
+        crate::calendar::period_label(period)
+    )
+}
+
+/// An open blocker as the dashboard shows it, with the report that raised it.
+fn open_blocker(plan_id: &str, blocker: &Blocker) -> pb::OpenBlocker {
+    let period = blocker.open_period.unwrap_or_default();
+    pb::OpenBlocker {
+        department: blocker.department.clone(),
+        report: report_name(plan_id, &blocker.measure_number, &blocker.department, &period),
+        period: blocker.open_period,
+        blocker: Some(blocker.clone()),
+    }
 }
 
 /// The departments responsible for a measure, groups expanded, with whether each leads

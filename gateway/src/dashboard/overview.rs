@@ -89,11 +89,11 @@ impl Dashboard {
                     .cloned()
                     .collect();
                 let units = self.unit_statuses(catalogue, snap, m, as_of);
-                let blockers = units
+                let blockers = snap
+                    .open_blockers
                     .iter()
-                    .filter_map(|u| snap.reports.get(&(m.number.clone(), u.department.clone())))
-                    .map(|r| r.blockers.len() as i32)
-                    .sum();
+                    .filter(|b| b.measure_number == m.number)
+                    .count() as i32;
                 pb::MeasureStatus {
                     measure: measure_name(&catalogue.plan_id, &m.number),
                     measure_number: m.number.clone(),

@@ -1,4 +1,5 @@
-//! The reporting aggregates one view reads, once per request: progress now and per period, compliance, latest reports.
+//! The reporting aggregates one view reads, once per request: progress now and per period, compliance, latest
+//! reports and the open blockers.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -7,8 +8,8 @@ use duban_kit::paging::{READ_ALL_PAGE_SIZE, read_all_pages};
 use duban_proto::{
     common::v1::Period,
     reporting::v1::{
-        self as rpb, DepartmentCompliance, GetComplianceRequest, GetProgressRequest, ListReportsRequest, Report,
-        TargetProgress, reporting_service_server,
+        self as rpb, Blocker, BlockerState, DepartmentCompliance, GetComplianceRequest, GetProgressRequest,
+        ListBlockersRequest, ListReportsRequest, Report, TargetProgress, reporting_service_server,
     },
     targets::v1::targets_service_server,
 };
@@ -29,6 +30,11 @@ pub(crate) struct Snapshot {
     pub(crate) series: Vec<(Period, HashMap<String, TargetProgress>)>,
     pub(crate) compliance: Option<Compliance>,
     pub(crate) reports: HashMap<(String, String), Report>,
+    /// The blockers open now that were raised by `as_of` (a view of a past date leaves
+    /// out later ones; one resolved since is not shown), by measure number, raising
+    /// department and number. A report lists only the blocker changes of its revision,
+    /// so open blockers carried forward are read from ListBlockers, not from reports.
+    pub(crate) open_blockers: Vec<Blocker>,
     pub(crate) unreachable: BTreeSet<&'static str>,
 }
 
@@ -84,11 +90,27 @@ impl Dashboard {
             Vec::new()
         };
         let compliance = self.compliance(&parent, as_of, caller, None);
-        let (progress, series, compliance) = futures::join!(
+        let open_blockers = self.open_blockers(&parent, caller);
+        let (progress, series, compliance, open_blockers) = futures::join!(
             progress_call(None),
             join_all(series_periods.iter().map(|p| progress_call(Some(*p)))),
             compliance,
+            open_blockers,
         );
+        match open_blockers {
+            Ok(blockers) => {
+                let zone = catalogue.calendar.zone();
+                snap.open_blockers = blockers
+                    .into_iter()
+                    .filter(|b| {
+                        b.open_time
+                            .as_ref()
+                            .is_none_or(|t| zone.day_of_us(duban_kit::columns::micros(t)) <= as_of)
+                    })
+                    .collect();
+            }
+            Err(status) => note(&mut snap, &status),
+        }
         match progress {
             Ok(progress) => snap.progress = Some(progress),
             Err(status) => note(&mut snap, &status),
@@ -175,6 +197,29 @@ impl Dashboard {
             out.departments.extend(page.departments);
         }
         Ok(out)
+    }
+
+    /// Every blocker of the plan that is open now: one listing, whatever the number of
+    /// measures, so a view's calls to reporting stay bounded.
+    async fn open_blockers(&self, parent: &str, caller: &Caller) -> Result<Vec<Blocker>, tonic::Status> {
+        let client = self.backends.reporting(caller.token.as_deref());
+        read_all_pages(|page_token| {
+            let mut client = client.clone();
+            async move {
+                let page = client
+                    .list_blockers(ListBlockersRequest {
+                        parent: parent.to_owned(),
+                        page_size: READ_ALL_PAGE_SIZE,
+                        page_token,
+                        state: BlockerState::Open as i32,
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner();
+                Ok::<_, tonic::Status>((page.blockers, page.next_page_token))
+            }
+        })
+        .await
     }
 
     async fn reports_of(

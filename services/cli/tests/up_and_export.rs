@@ -235,6 +235,19 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
 
     let summary = suite.run(&["demo", "--seed", "7"]);
     assert!(summary.contains("reports stored now"), "{summary}");
+    // Blockers carry over from month to month; later reports resolve some by name.
+    let blockers = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with("blockers:"))
+        .unwrap_or_else(|| panic!("a blockers line in {summary}"));
+    let counts: Vec<usize> = blockers
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert!(
+        counts.len() == 3 && counts[0] > 0 && counts[1] > 0 && counts[2] > 0,
+        "open, asking for support and resolved: {blockers}"
+    );
     let reports = suite.json(&["report", "list", "--json"]);
     let reports = reports.as_array().unwrap();
     assert!(reports.len() >= 300, "hundreds of reports, not {}", reports.len());

@@ -205,6 +205,19 @@ impl Departments {
         })
     }
 
+    /// GetCallerIdentity: who the caller is, with its unit for a DEPARTMENT caller, so a
+    /// department's system learns its own code from its token rather than configuration.
+    pub async fn caller_identity(&self, caller: &Verified) -> Result<pb::CallerIdentity> {
+        let department = match &caller.principal {
+            Principal::Department(code) => Some(self.get_department(&format!("departments/{code}")).await?),
+            Principal::Admin | Principal::Leadership | Principal::Service => None,
+        };
+        Ok(pb::CallerIdentity {
+            principal: Some(caller.principal.to_proto(&caller.credential)),
+            department,
+        })
+    }
+
     /// Looks a token up in the credentials table.
     pub async fn verify_token(&self, token: &str) -> Result<Verified> {
         let row = self.store.credential_by_hash(&auth::token_hash(token)).await?;

@@ -137,6 +137,11 @@ impl DepartmentsService for DepartmentsGrpc {
         let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.revoke_credential(&caller, request.into_inner()).await)
     }
+
+    async fn get_caller_identity(&self, request: Request<pb::GetCallerIdentityRequest>) -> Reply<pb::CallerIdentity> {
+        let (state, caller) = self.ready.caller(request.metadata()).await?;
+        reply(state.departments.caller_identity(&caller).await)
+    }
 }
 
 /// Implements `duban.departments.v1.DepartmentsInternalService`: the suite's own

@@ -23,6 +23,7 @@ duban_kit::backend_tests!(
     lists_departments_and_groups,
     resolves_units_as_plans_write_them,
     checks_tokens_and_roles,
+    every_caller_learns_who_it_is,
     issues_and_revokes_credentials,
     creates_departments,
     updates_departments,
@@ -1096,4 +1097,69 @@ async fn shutdown_with_an_open_watch_stream_is_bounded(backend: Backend) {
         fresh.check(HealthCheckRequest { service: String::new() }).await,
         Code::Unavailable,
     );
+}
+
+/// GetCallerIdentity answers every authenticated role: a department learns its code and
+/// names from its token alone; the other roles act for no unit; no token is refused.
+async fn every_caller_learns_who_it_is(backend: Backend) {
+    let Some(t) = TestServer::start(backend).await else {
+        return;
+    };
+    let ask = pb::GetCallerIdentityRequest::default;
+    let (credential, token) = issue_department_token(&mut t.admin(), "tax-bureau", "").await;
+    let town = t
+        .client(Some(&token))
+        .get_caller_identity(ask())
+        .await
+        .unwrap()
+        .into_inner();
+    let principal = town.principal.expect("a principal");
+    assert_eq!(
+        (
+            principal.role(),
+            principal.department.as_str(),
+            principal.credential.as_str()
+        ),
+        (pb::Role::Department, "tax-bureau", credential.name.as_str())
+    );
+    let unit = town.department.expect("a department caller's unit");
+    assert_eq!(
+        (unit.code.as_str(), unit.name.as_str()),
+        ("tax-bureau", "departments/tax-bureau")
+    );
+    assert_eq!(unit.display_name, "区税务局");
+    assert!(!unit.display_name_en.is_empty());
+
+    let leadership = t
+        .admin()
+        .issue_credential(pb::IssueCredentialRequest {
+            credential: Some(pb::Credential {
+                role: pb::Role::Leadership as i32,
+                description: "district leadership".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (mut client, role, credential) in [
+        (t.admin(), pb::Role::Admin, None),
+        (t.service(), pb::Role::Service, Some(String::new())),
+        (
+            t.client(Some(&leadership.token)),
+            pb::Role::Leadership,
+            leadership.credential.map(|c| c.name),
+        ),
+    ] {
+        let identity = client.get_caller_identity(ask()).await.unwrap().into_inner();
+        let principal = identity.principal.expect("a principal");
+        assert_eq!((principal.role(), principal.department.as_str()), (role, ""));
+        if let Some(credential) = credential {
+            assert_eq!(principal.credential, credential);
+        }
+        assert_eq!(identity.department, None, "{role:?} acts for no unit");
+    }
+    let status = expect_code(t.anonymous().get_caller_identity(ask()).await, Code::Unauthenticated);
+    assert_eq!(duban_kit::status::reason(&status).as_deref(), Some("TOKEN_INVALID"));
 }

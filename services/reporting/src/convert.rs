@@ -116,11 +116,56 @@ struct MilestoneRow {
     note: String,
 }
 
+/// A blocker as a revision stores it: what the revision sent, merged with the stored
+/// blocker it named, its number and its state after the revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct BlockerRow {
-    description: String,
-    severity: String,
-    support_unit: String,
+pub struct BlockerRow {
+    /// What the problem is.
+    pub description: String,
+    /// `BlockerSeverity` name.
+    pub severity: String,
+    /// Department asked for support, or empty.
+    pub support_unit: String,
+    /// Its number within the measure and department (every stored revision has one
+    /// since migration 000004 numbered them).
+    #[serde(default)]
+    pub number: i32,
+    /// `BlockerState` name after the revision.
+    #[serde(default)]
+    pub state: String,
+}
+
+/// `plans/{plan}/blockers/{measure}~{department}~{number}`.
+pub fn blocker_name(plan: &str, measure: &str, department: &str, number: i32) -> String {
+    format!("plans/{plan}/blockers/{measure}~{department}~{number}")
+}
+
+/// Parses a blocker name into plan, measure, department and number.
+pub fn parse_blocker_name(name: &str) -> Option<(&str, &str, &str, i32)> {
+    let (plan, rest) = name.strip_prefix("plans/")?.split_once("/blockers/")?;
+    let mut parts = rest.split('~');
+    let (measure, department, number) = (parts.next()?, parts.next()?, parts.next()?);
+    let number = number.parse::<i32>().ok().filter(|n| *n >= 1)?;
+    (parts.next().is_none() && !plan.is_empty() && !measure.is_empty() && !department.is_empty())
+        .then_some((plan, measure, department, number))
+}
+
+/// A stored blocker as the contract's message.
+pub fn blocker(row: &crate::entity::blocker::Model) -> pb::Blocker {
+    pb::Blocker {
+        description: row.description.clone(),
+        severity: pb::BlockerSeverity::from_str_name(&row.severity).unwrap_or_default() as i32,
+        support_unit: row.support_unit.clone(),
+        name: blocker_name(&row.plan, &row.measure_number, &row.department, row.number),
+        resolve: false,
+        state: pb::BlockerState::from_str_name(&row.state).unwrap_or_default() as i32,
+        measure_number: row.measure_number.clone(),
+        department: row.department.clone(),
+        open_period: Month::parse(&row.open_period).map(Month::to_proto),
+        open_time: Some(timestamp(row.open_time_us)),
+        resolve_time: row.resolve_time_us.map(timestamp),
+        resolve_report: row.resolve_report.clone(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,8 +210,9 @@ pub fn etag(revision: i32, state: pb::report::State) -> String {
 }
 
 /// The lists and scalar fields of a report as row columns (everything but the
-/// server-set ones, which the caller fills).
-pub fn report_columns(report: &pb::Report) -> (String, String, String, String, String) {
+/// server-set ones, which the caller fills); blockers are given as decided against the
+/// stored ones.
+pub fn report_columns(report: &pb::Report, blockers: &[BlockerRow]) -> (String, String, String, String, String) {
     let metrics: Vec<MetricRow> = report
         .metric_values
         .iter()
@@ -199,18 +245,6 @@ pub fn report_columns(report: &pb::Report) -> (String, String, String, String, S
                 .and_then(calendar::date_from_proto)
                 .map(calendar::date_key),
             note: m.note.clone(),
-        })
-        .collect();
-    let blockers: Vec<BlockerRow> = report
-        .blockers
-        .iter()
-        .map(|b| BlockerRow {
-            description: b.description.clone(),
-            severity: pb::BlockerSeverity::try_from(b.severity)
-                .unwrap_or_default()
-                .as_str_name()
-                .to_owned(),
-            support_unit: b.support_unit.clone(),
         })
         .collect();
     let links: Vec<EvidenceRow> = report
@@ -284,10 +318,19 @@ pub fn report(
             .collect(),
         blockers: blockers
             .into_iter()
-            .map(|b| pb::Blocker {
-                description: b.description,
-                severity: pb::BlockerSeverity::from_str_name(&b.severity).unwrap_or_default() as i32,
-                support_unit: b.support_unit,
+            .map(|b| {
+                let state = pb::BlockerState::from_str_name(&b.state).unwrap_or_default();
+                pb::Blocker {
+                    name: blocker_name(&row.plan, &row.measure_number, &row.department, b.number),
+                    description: b.description,
+                    severity: pb::BlockerSeverity::from_str_name(&b.severity).unwrap_or_default() as i32,
+                    support_unit: b.support_unit,
+                    resolve: state == pb::BlockerState::Resolved,
+                    state: state as i32,
+                    measure_number: row.measure_number.clone(),
+                    department: row.department.clone(),
+                    ..Default::default()
+                }
             })
             .collect(),
         evidence_links: links

@@ -244,3 +244,54 @@ pub mod audit_record {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Blockers with their stable numbers and current state: one row per blocker a
+/// department raised on a measure, kept from month to month until a report resolves it
+/// by name. Report revisions keep what each revision changed (their `blockers` JSON);
+/// this table is what is open now, so "what is addressed to me" is one query.
+pub mod blocker {
+    use sea_orm::entity::prelude::*;
+
+    /// One blocker.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "blocker")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// Measure number.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub measure_number: String,
+        /// Code of the department that raised it.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department: String,
+        /// 1, 2, ... per plan, measure and department, in the order raised.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub number: i32,
+        /// `measure_number` in number order ([`crate::convert::measure_key`]).
+        pub measure_key: String,
+        /// What the problem is.
+        pub description: String,
+        /// `BlockerSeverity` contract name.
+        pub severity: String,
+        /// Code of the department asked for support, or empty.
+        pub support_unit: String,
+        /// `BlockerState` contract name.
+        pub state: String,
+        /// `YYYY-MM` of the report that raised it.
+        pub open_period: String,
+        /// When the report that raised it was submitted.
+        pub open_time_us: i64,
+        /// When the report that resolved it was submitted.
+        pub resolve_time_us: Option<i64>,
+        /// The report revision that resolved it, or empty.
+        pub resolve_report: String,
+        /// Last change.
+        pub update_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

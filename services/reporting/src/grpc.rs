@@ -227,4 +227,17 @@ impl ReportingService for ReportingGrpc {
         let (state, caller) = self.caller(&request).await?;
         reply(state.reporting.list_audit(&caller, request.get_ref()).await)
     }
+
+    async fn list_blockers(&self, request: Request<pb::ListBlockersRequest>) -> Reply<pb::ListBlockersResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.list_blockers(&caller, request.get_ref()).await)
+    }
+
+    async fn list_obligations(
+        &self,
+        request: Request<pb::ListObligationsRequest>,
+    ) -> Reply<pb::ListObligationsResponse> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.list_obligations(&caller, request.get_ref()).await)
+    }
 }

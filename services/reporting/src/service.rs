@@ -8,9 +8,12 @@
 //! shared state and the checks more than one of them needs.
 
 mod audit;
+mod blocker_changes;
+mod blockers_query;
 mod compliance_query;
 mod events;
 mod journal;
+mod obligations;
 mod progress_query;
 mod reading;
 mod reviewing;

@@ -6,6 +6,10 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Select, sea_query::SimpleExpr,
 };
 
+mod blockers;
+
+pub use blockers::BlockerFilter;
+
 use crate::{
     convert::{self, ReportKey},
     entity::{audit_record, progress_value, report, report_event, report_revision},

@@ -210,12 +210,24 @@ pub fn check_report(
     }
     for (i, blocker) in report.blockers.iter().enumerate() {
         let field = |name: &str| format!("report.blockers[{i}].{name}");
-        if blocker.description.trim().is_empty() {
+        // Raising a blocker needs its description and severity; an entry naming a
+        // stored blocker keeps what it leaves empty (the name is checked against the
+        // stored blockers when the revision is decided).
+        let raising = blocker.name.is_empty();
+        if raising && blocker.resolve {
+            bad(
+                field("resolve"),
+                "must not be set without name: only a raised blocker can be resolved",
+            );
+        }
+        if raising && blocker.description.trim().is_empty() {
             bad(field("description"), "is required");
         } else if chars(&blocker.description) > MAX_TEXT {
             bad(field("description"), "is longer than 1000 characters");
         }
-        if pb::BlockerSeverity::try_from(blocker.severity).unwrap_or_default() == pb::BlockerSeverity::Unspecified {
+        if raising
+            && pb::BlockerSeverity::try_from(blocker.severity).unwrap_or_default() == pb::BlockerSeverity::Unspecified
+        {
             bad(field("severity"), "is required");
         }
         if !blocker.support_unit.is_empty() {
@@ -250,6 +262,19 @@ pub fn check_report(
         }
     }
     out
+}
+
+/// The codes of the targets of `measure` that `department` reports, in code order: the
+/// slots of its report template.
+pub fn required_targets<'a>(
+    plan: &'a PlanInfo,
+    measure: &'a str,
+    department: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    plan.targets
+        .values()
+        .filter(move |t| t.measure_number == measure && t.reporting_departments.iter().any(|d| d == department))
+        .map(|t| t.code.as_str())
 }
 
 /// Milestone updates with both number and description filled in (after
@@ -384,6 +409,7 @@ mod tests {
             description: "缺地".into(),
             severity: 0,
             support_unit: "nanxiang-town".into(),
+            ..Default::default()
         });
         assert_eq!(
             fields(&report),

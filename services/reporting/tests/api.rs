@@ -23,6 +23,11 @@ use tonic_types::RpcStatusExt;
 
 type Client = ReportingClient;
 
+#[path = "api/blockers.rs"]
+mod blockers;
+#[path = "api/obligations.rs"]
+mod obligations;
+
 /// A target with a department that reports it and is responsible for its measure.
 #[derive(Debug, Clone)]
 struct Pick {

@@ -7,11 +7,14 @@ use duban_proto::reporting::v1 as pb;
 use futures::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
-use super::journal::{self, Change, Written};
+use super::{
+    blocker_changes::{self, Occasion},
+    journal::{self, Change, Written},
+};
 use crate::{
     calendar::Cadence,
     convert::{self, ReportKey},
-    entity::{report, report_revision},
+    entity::{blocker, report, report_revision},
     error::ReportingError,
     store::ReportStore,
     writer::Failure,
@@ -51,6 +54,8 @@ pub struct Rows {
     pub pointer: report::Model,
     /// Whether the pointer exists already (update) or not (insert).
     pub pointer_exists: bool,
+    /// The blockers the revision raises, updates or resolves, and whether each exists.
+    pub blockers: Vec<(blocker::Model, bool)>,
 }
 
 impl Rows {
@@ -100,7 +105,15 @@ impl Submission {
             ));
         }
         let number = pointer.as_ref().map_or(1, |p| p.revision + 1);
-        let (overall, metrics, milestones, blockers, links) = convert::report_columns(&self.report);
+        let stored_blockers = store.key_blockers(db, &key.plan, &key.measure, &key.department).await?;
+        let occasion = Occasion {
+            revision_name: &key.revision_name(number),
+            submit_time_us: self.submit_time_us,
+            now_us,
+        };
+        let changes = blocker_changes::apply(key, &self.report.blockers, &stored_blockers, occasion)
+            .map_err(ReportingError::Invalid)?;
+        let (overall, metrics, milestones, blockers, links) = convert::report_columns(&self.report, &changes.stored);
         let (role, department) = convert::principal_columns(&self.principal);
         let state = pb::report::State::Submitted;
         let revision = report_revision::Model {
@@ -149,6 +162,7 @@ impl Submission {
             revision,
             pointer,
             pointer_exists,
+            blockers: changes.rows,
         })
     }
 
@@ -169,6 +183,9 @@ impl Submission {
         }
         let rows = self.decide(store, txn, now_us).await?;
         store.insert_revision(txn, rows.revision.clone()).await?;
+        for (blocker, exists) in &rows.blockers {
+            store.save_blocker(txn, blocker.clone(), *exists).await?;
+        }
         // The new revision is the key's latest and SUBMITTED: only the submitted slots of
         // the aggregate change, and they change to this revision, which is in memory.
         store.aggregate_new_revision(txn, &self.key, &rows.revision).await?;

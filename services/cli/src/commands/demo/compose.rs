@@ -6,7 +6,7 @@ use duban_proto::{
     common::v1 as common, departments::v1 as departments, measures::v1 as measures, reporting::v1 as pb,
 };
 
-use super::trajectory::Value;
+use super::{blockers::BlockerChain, trajectory::Value};
 use crate::{commands::report::period_text, prng::SplitMix64};
 
 /// What one synthetic report is about, and what its text may mention.
@@ -19,6 +19,10 @@ pub(crate) struct ReportInput<'a> {
     pub(crate) provisional: bool,
     pub(crate) units: &'a BTreeMap<String, departments::Department>,
     pub(crate) responsible: &'a [String],
+    /// `{measure}~{unit}~{YYYY-MM}`, which keys the draws of resolutions.
+    pub(crate) key: &'a str,
+    /// The unit's blockers on the measure so far; this report resolves some and may raise one.
+    pub(crate) blockers: &'a mut BlockerChain,
 }
 
 /// Problems units run into, with the unit whose help they would ask for.
@@ -59,7 +63,7 @@ const NEXT_STEPS: &[&str] = &[
 ];
 
 /// Writes one synthetic report: a status that agrees with the values, a narrative, maybe
-/// a blocker and an evidence link.
+/// a blocker raised or earlier ones resolved by name, and maybe an evidence link.
 pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb::Report {
     let ReportInput {
         seed,
@@ -70,6 +74,8 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
         provisional,
         units,
         responsible,
+        key,
+        blockers: chain,
     } = input;
     // The status: from the values when there are any, otherwise from the unit's record
     // on this measure.
@@ -140,7 +146,15 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
             _ => format!("本月末{}为{number}{unit_text}。", value.label),
         });
     }
-    let mut blockers = Vec::new();
+    // Open blockers carry over silently; a report names the ones it closes.
+    let period_key = period_text(Some(period));
+    let (mut blockers, resolved) = chain.resolve_some(seed, key, &period_key, status);
+    for description in &resolved {
+        narrative.push_str(&format!(
+            "前期反映的问题已协调解决（{}）。",
+            description.trim_end_matches('。')
+        ));
+    }
     if matches!(status, pb::OverallStatus::AtRisk | pb::OverallStatus::OffTrack) {
         narrative.push_str("部分工作进度慢于预期。");
         if rng.chance(0.6) {
@@ -162,11 +176,17 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
                 (_, false) => pb::BlockerSeverity::High,
                 _ => pb::BlockerSeverity::Medium,
             };
-            blockers.push(pb::Blocker {
-                description: description.to_owned(),
-                severity: severity as i32,
-                support_unit,
-            });
+            if chain.is_open(description) {
+                narrative.push_str("前期反映的困难仍在协调推进中。");
+            } else {
+                chain.raise(description, &period_key);
+                blockers.push(pb::Blocker {
+                    description: description.to_owned(),
+                    severity: severity as i32,
+                    support_unit,
+                    ..Default::default()
+                });
+            }
         }
     }
     narrative.push_str(&format!("下一步，{}。", rng.pick(NEXT_STEPS)));

@@ -9,7 +9,10 @@
 //!    measure and month, with the original submit time: most before the due day, some a
 //!    few days late, a few months missing for some units. Values follow each target's
 //!    trajectory (GetTrajectory) with per-unit noise, some targets lag behind, statuses
-//!    agree with the values, and a few blockers ask another unit for support.
+//!    agree with the values. Units behind plan raise blockers, a few asking another unit
+//!    for support; open blockers carry over from month to month without being mentioned,
+//!    and a later report resolves them by name, most often once the measure is back on
+//!    track.
 //! 3. Reviews one month as leadership: accepts most of it and returns one report.
 //! 4. The live path: a few units get their own tokens and replace their provisional
 //!    (快报) figures for the last month with final ones through SubmitReport.
@@ -18,6 +21,7 @@
 //! already stored are skipped, so running it again with the same seed adds nothing.
 
 mod access;
+mod blockers;
 mod calendar;
 mod compose;
 mod review;
@@ -36,6 +40,7 @@ use duban_proto::{common::v1 as common, measures::v1 as measures, reporting::v1 
 pub use self::summary::Summary;
 use self::{
     access::clients,
+    blockers::{BlockerChain, stored_blockers},
     calendar::{UnitProfile, due_time, submit_time},
     compose::{ReportInput, compose_report},
     review::review,
@@ -101,6 +106,7 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     )
     .await?;
     let existing_keys: BTreeSet<String> = existing.iter().map(report_key).collect();
+    let stored_chains = BlockerChain::from_stored(&stored_blockers(&mut c.reporting, &parent).await?);
 
     // The live units: a few that report targets, chosen by the seed.
     let target_reporters: Vec<String> = target_plans
@@ -125,6 +131,16 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
             .collect();
         for unit in unit_codes {
             let profile = UnitProfile::new(seed, unit, &summary.months);
+            // The unit's blockers on the measure continue from those stored, so the
+            // names of the ones this run raises are known when a later month resolves them.
+            let mut chain = BlockerChain::new(
+                plan_id,
+                measure_number,
+                unit,
+                stored_chains
+                    .get(&(measure_number.clone(), unit.clone()))
+                    .map_or(&[], Vec::as_slice),
+            );
             let mut previous: HashMap<String, f64> = HashMap::new();
             for period in &periods {
                 expected += 1;
@@ -133,6 +149,10 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
                 let mut rng = SplitMix64::for_key(seed, &["report", &key]);
                 let values = values_for(seed, &measure_targets, unit, &period_key, &mut previous, &mut rng);
                 if profile.missing_months.contains(&period_key) || rng.chance(0.01) {
+                    continue;
+                }
+                if existing_keys.contains(&key) {
+                    summary.already_stored += 1;
                     continue;
                 }
                 let provisional = period_key == last_period && live_units.contains(unit);
@@ -146,6 +166,8 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
                         provisional,
                         units: &units,
                         responsible: unit_codes,
+                        key: &key,
+                        blockers: &mut chain,
                     },
                     &mut rng,
                 );
@@ -163,11 +185,9 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     }
     summary.expected = expected;
 
-    // Backfill what is not stored yet.
-    let (to_store, stored): (Vec<Planned>, Vec<Planned>) =
-        planned.into_iter().partition(|p| !existing_keys.contains(&p.key));
-    summary.already_stored = stored.len();
-    summary.backfilled = backfill(&mut c.reporting, &parent, seed, to_store).await?;
+    // Backfill what is not stored yet, in month order per unit and measure, so that a
+    // blocker is raised before a later month resolves it.
+    summary.backfilled = backfill(&mut c.reporting, &parent, seed, planned).await?;
 
     // Reviews, as leadership.
     let review_period = periods[periods.len().saturating_sub(2)];
@@ -216,10 +236,14 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     summary.units = all.iter().map(|r| r.department.as_str()).collect::<BTreeSet<_>>().len();
     summary.accepted = all.iter().filter(|r| r.state() == pb::report::State::Accepted).count();
     summary.returned = all.iter().filter(|r| r.state() == pb::report::State::Returned).count();
-    summary.support_requests = all
+    let blockers = stored_blockers(&mut c.reporting, &parent).await?;
+    let open: Vec<&pb::Blocker> = blockers
         .iter()
-        .filter(|r| r.blockers.iter().any(|b| !b.support_unit.is_empty()))
-        .count();
+        .filter(|b| b.state == pb::BlockerState::Open as i32)
+        .collect();
+    summary.blockers_open = open.len();
+    summary.blockers_resolved = blockers.len() - open.len();
+    summary.support_requests = open.iter().filter(|b| !b.support_unit.is_empty()).count();
     Ok(summary)
 }
 

@@ -156,7 +156,9 @@ pub(crate) async fn live_submissions(
                     ),
                     metric_values: report.metric_values.clone(),
                     milestone_updates: report.milestone_updates.clone(),
-                    blockers: report.blockers.clone(),
+                    // None: the provisional revision raised or resolved them already, and
+                    // blockers a revision does not mention stay as they are.
+                    blockers: vec![],
                     evidence_links: report.evidence_links.clone(),
                     provisional: false,
                     etag: report.etag.clone(),

@@ -35,7 +35,11 @@ pub struct Summary {
     pub accepted: usize,
     /// Returned in total.
     pub returned: usize,
-    /// Reports with a blocker asking another unit for support.
+    /// Blockers open now.
+    pub blockers_open: usize,
+    /// Blockers resolved by a later report.
+    pub blockers_resolved: usize,
+    /// Open blockers asking another unit for support.
     pub support_requests: usize,
     /// Target codes whose demo performance lags their trajectory.
     pub lagging_targets: Vec<String>,
@@ -83,7 +87,10 @@ impl Summary {
                 self.live_units.join(", ")
             }
         );
-        println!("  blockers asking another unit for support: {}", self.support_requests);
+        println!(
+            "  blockers: {} open ({} asking another unit for support), {} resolved",
+            self.blockers_open, self.support_requests, self.blockers_resolved
+        );
         println!(
             "  targets set to lag their trajectory: {}",
             self.lagging_targets.join(", ")

@@ -95,6 +95,23 @@ pub fn parse_blocker(text: &str) -> Result<pb::Blocker, String> {
         description: description.to_owned(),
         severity: severity as i32,
         support_unit: unit.trim().to_owned(),
+        ..Default::default()
+    })
+}
+
+/// `--resolve-blocker plans/jiading-2023/blockers/4.1~nanxiang-town~1`: closes an open
+/// blocker of the report's measure and department (the only way one closes).
+pub fn resolve_blocker(name: &str) -> Result<pb::Blocker, String> {
+    let name = name.trim();
+    if !name.starts_with("plans/") || !name.contains("/blockers/") {
+        return Err(format!(
+            "{name:?} is not a blocker name, plans/{{plan}}/blockers/{{measure}}~{{department}}~{{number}}"
+        ));
+    }
+    Ok(pb::Blocker {
+        name: name.to_owned(),
+        resolve: true,
+        ..Default::default()
     })
 }
 

@@ -17,6 +17,7 @@ use duban_proto::{
 pub use self::{
     args::{
         StateArg, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, report_name,
+        resolve_blocker,
     },
     list::{ListFilter, fetch_all, list},
     output::{BlockerOut, ReportOut, ValueOut, period_text, report_out, time_text},

@@ -9,7 +9,7 @@ use duban_proto::{
 
 use super::{
     DEFAULT_PLAN, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, plan_zone,
-    report_out, reporting,
+    report_out, reporting, resolve_blocker,
 };
 use crate::commands::{Connection, call_failed, print_json};
 
@@ -35,6 +35,12 @@ pub struct Submission {
     /// unit may be empty); repeatable.
     #[arg(long = "blocker", value_parser = parse_blocker)]
     pub blockers: Vec<pb::Blocker>,
+    /// The name of an open blocker to close, as ReportingService.ListBlockers and
+    /// ListObligations return it (`plans/{plan}/blockers/{measure}~{department}~{number}`);
+    /// repeatable.
+    /// Open blockers not named here stay open.
+    #[arg(long = "resolve-blocker", value_parser = resolve_blocker)]
+    pub resolved_blockers: Vec<pb::Blocker>,
     /// `<title>=<url>`; repeatable.
     #[arg(long = "evidence", value_parser = parse_evidence)]
     pub evidence: Vec<pb::EvidenceLink>,
@@ -104,7 +110,12 @@ pub async fn submit(
             overall_status: submission.status.to_proto() as i32,
             narrative: narrative_text(&submission.narrative)?,
             metric_values,
-            blockers: submission.blockers.clone(),
+            blockers: submission
+                .blockers
+                .iter()
+                .chain(&submission.resolved_blockers)
+                .cloned()
+                .collect(),
             evidence_links: submission.evidence.clone(),
             provisional: submission.provisional,
             ..Default::default()
