@@ -95,8 +95,12 @@ impl CatalogSource for RemoteCatalog {
                     basis: target.value_basis,
                     aggregation: target.aggregation,
                     comparator: target.comparator,
-                    value: target.value,
-                    baseline: target.baseline,
+                    value: duban_proto::decimal::from_proto(target.value.as_ref()).unwrap_or_default(),
+                    baseline: duban_proto::decimal::from_proto(target.baseline.as_ref()),
+                    decimal_places: target
+                        .decimal_places
+                        .and_then(|places| u32::try_from(places).ok())
+                        .unwrap_or_default(),
                     reporting_departments: target.reporting_departments,
                 };
                 (target.code, info)

@@ -36,9 +36,11 @@ pub struct TargetInfo {
     /// `Comparator`.
     pub comparator: i32,
     /// The figure to reach.
-    pub value: f64,
+    pub value: rust_decimal::Decimal,
     /// Baseline, if any.
-    pub baseline: Option<f64>,
+    pub baseline: Option<rust_decimal::Decimal>,
+    /// Digits after the point a reported value may have.
+    pub decimal_places: u32,
     /// Department codes that report it, groups expanded.
     pub reporting_departments: Vec<String>,
 }
