@@ -2,6 +2,7 @@
 //! that carry either the service token (catalogue data) or the caller's own token
 //! (caller-specific reads), and the cached plan structure.
 
+use rust_decimal::Decimal;
 use std::{sync::Arc, time::Duration};
 
 use chrono::NaiveDate;
@@ -76,10 +77,10 @@ pub struct TargetEntry {
     /// Its trajectory: the same rules TargetsService.GetTrajectory answers with.
     pub shape: Shape,
     /// The trajectory's start date and value.
-    pub start: (NaiveDate, f64),
+    pub start: (NaiveDate, Decimal),
     /// The trajectory at the end of each reporting period up to the deadline's, and at
     /// the deadline, sorted by date (the points a chart draws).
-    pub points: Vec<(NaiveDate, f64)>,
+    pub points: Vec<(NaiveDate, Decimal)>,
     /// The deadline.
     pub deadline: NaiveDate,
 }
@@ -89,7 +90,7 @@ impl TargetEntry {
     pub fn new(target: tpb::Target, calendar: &PlanCalendar, periods: &[Month]) -> TargetEntry {
         let shape = Shape::from_target(&target, calendar.effective_from, calendar.effective_to);
         let deadline = shape.deadline;
-        let mut points: Vec<(NaiveDate, f64)> = periods
+        let mut points: Vec<(NaiveDate, Decimal)> = periods
             .iter()
             .filter(|period| **period <= Month::of(deadline))
             .map(|period| period.last_day())
@@ -108,7 +109,7 @@ impl TargetEntry {
     }
 
     /// The expected value on `date`.
-    pub fn expected_at(&self, date: NaiveDate) -> f64 {
+    pub fn expected_at(&self, date: NaiveDate) -> Decimal {
         self.shape.at(date).expected_value
     }
 }
@@ -291,14 +292,14 @@ mod tests {
         let d = |m, day| NaiveDate::from_ymd_opt(2023, m, day).unwrap();
         // A target of 100 by 31 December from 0 on 3 March, with milestones of 28 at
         // the end of March and 58 at the end of April.
-        let milestone = |month, expected_value| tpb::TargetMilestone {
+        let milestone = |month, expected_value: i32| tpb::TargetMilestone {
             period: Some(Period { year: 2023, month }),
-            expected_value,
+            expected_value: Some(Decimal::from(expected_value).into()),
         };
         let target = tpb::Target {
-            value: 100.0,
+            value: Some(Decimal::ONE_HUNDRED.into()),
             deadline: Some(to_date(d(12, 31))),
-            milestones: vec![milestone(3, 28.0), milestone(4, 58.0)],
+            milestones: vec![milestone(3, 28), milestone(4, 58)],
             ..tpb::Target::default()
         };
         let calendar = PlanCalendar {
@@ -307,10 +308,13 @@ mod tests {
             cadence: duban_plan::Cadence::monthly(5),
         };
         let entry = TargetEntry::new(target, &calendar, &calendar.periods());
-        assert_eq!(entry.expected_at(d(1, 1)), 0.0);
-        assert_eq!(entry.expected_at(d(3, 17)), 14.0);
-        assert_eq!(entry.expected_at(d(4, 15)), 43.0);
-        assert_eq!(entry.expected_at(d(12, 31)), 100.0);
-        assert_eq!(entry.expected_at(NaiveDate::from_ymd_opt(2024, 6, 1).unwrap()), 100.0);
+        assert_eq!(entry.expected_at(d(1, 1)), Decimal::from(0));
+        assert_eq!(entry.expected_at(d(3, 17)), Decimal::from(14));
+        assert_eq!(entry.expected_at(d(4, 15)), Decimal::from(43));
+        assert_eq!(entry.expected_at(d(12, 31)), Decimal::from(100));
+        assert_eq!(
+            entry.expected_at(NaiveDate::from_ymd_opt(2024, 6, 1).unwrap()),
+            Decimal::from(100)
+        );
     }
 }

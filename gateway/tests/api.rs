@@ -6,7 +6,13 @@
 
 mod common;
 
+use rust_decimal::Decimal;
 use std::time::Duration;
+
+/// An amount of the contract as a number; unset is 0 (as for a baseline).
+fn amount(value: &Option<duban_proto::common::v1::Decimal>) -> Decimal {
+    value.as_ref().map_or(Decimal::ZERO, |v| v.to_decimal().unwrap())
+}
 
 use common::{Caller, GatewaySuite, PLAN, Server, http_get, start_suite};
 use duban_kit::testing::{self, Backend};
@@ -52,19 +58,20 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
                     Comparator::try_from(t.comparator),
                     Ok(Comparator::AtLeast | Comparator::MoreThan)
                 )
-                && t.value - t.baseline.unwrap_or(0.0) >= 100.0
+                && amount(&t.value) - amount(&t.baseline) >= Decimal::ONE_HUNDRED
         })
         .expect("a cumulative authoritative target");
     let target = status.target.clone().unwrap();
     assert_eq!(status.rag, RagStatus::Red as i32, "due reports and no value: RED");
     assert_eq!(status.actual, None);
     let department = target.reporting_departments[0].clone();
-    let change = target.value - target.baseline.unwrap_or(0.0);
+    let value = amount(&target.value);
+    let change = value - amount(&target.baseline);
 
     // Submitted through the gateway: the call is forwarded to reporting.
     let reporting =
         ReportingServiceClient::new(testing::channel(suite.addr(Server::Gateway), Some(suite.admin_token())));
-    let submit = |month: i32, value: f64, status: rpb::OverallStatus, blockers: Vec<rpb::Blocker>| {
+    let submit = |month: i32, value: Decimal, status: rpb::OverallStatus, blockers: Vec<rpb::Blocker>| {
         let report = rpb::Report {
             measure_number: target.measure_number.clone(),
             department: department.clone(),
@@ -73,7 +80,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
             narrative: "本月进展".into(),
             metric_values: vec![rpb::MetricValue {
                 target_code: target.code.clone(),
-                value,
+                value: Some(value.into()),
                 unit: target.unit,
                 basis: target.value_basis,
             }],
@@ -106,9 +113,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     let first = watch.message().await.unwrap().unwrap();
     assert!(first.changed_reports.is_empty());
 
-    let stored = submit(12, target.value, rpb::OverallStatus::OnTrack, vec![])
-        .await
-        .unwrap();
+    let stored = submit(12, value, rpb::OverallStatus::OnTrack, vec![]).await.unwrap();
     let pushed = tokio::time::timeout(Duration::from_secs(15), watch.message())
         .await
         .expect("a push after the report")
@@ -120,18 +125,18 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
 
     let overview = suite.overview(&mut dashboard).await;
     let now = target_of(&overview, &target.code);
-    assert_eq!(now.actual, Some(target.value));
+    assert_eq!(now.actual, target.value);
     assert_eq!(now.rag, RagStatus::Green as i32, "at the expected value: GREEN");
     assert_eq!(now.percent_complete, Some(100.0));
     assert!(now.forecast.is_some());
     assert_eq!(overview.compliance.as_ref().unwrap().received_count, 1);
 
     // Within 10 % of the planned change below: AMBER; beyond: RED.
-    let amber = target.value - (change * 0.05).ceil();
+    let amber = value - (change * Decimal::new(5, 2)).ceil();
     submit(12, amber, rpb::OverallStatus::AtRisk, vec![]).await.unwrap();
     let overview = suite.overview(&mut dashboard).await;
     assert_eq!(target_of(&overview, &target.code).rag, RagStatus::Amber as i32);
-    let red = target.value - (change * 0.5).ceil();
+    let red = value - (change * Decimal::new(5, 1)).ceil();
     let helper = suite.other_department(&department).await;
     submit(
         12,
@@ -178,7 +183,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
         .find(|t| t.status.as_ref().unwrap().target.as_ref().unwrap().code == target.code)
         .unwrap()
         .series;
-    assert_eq!(series.last().unwrap().actual, Some(red));
+    assert_eq!(series.last().unwrap().actual, Some(red.into()));
     let scorecard = dashboard
         .get_department_scorecard(pb::GetDepartmentScorecardRequest {
             plan: PLAN.into(),
@@ -318,7 +323,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     for _ in 0..50 {
         let overview = suite.overview(&mut dashboard).await;
         if overview.unreachable.is_empty() {
-            assert_eq!(target_of(&overview, &target.code).actual, Some(red));
+            assert_eq!(target_of(&overview, &target.code).actual, Some(red.into()));
             recovered = true;
             break;
         }
@@ -411,7 +416,7 @@ async fn open_blockers_stay_until_resolved(backend: Backend) {
         .filter(|t| t.measure_number == measure && t.reporting_departments.contains(&department))
         .map(|t| rpb::MetricValue {
             target_code: t.code.clone(),
-            value: t.value,
+            value: t.value.clone(),
             unit: t.unit,
             basis: t.value_basis,
         })

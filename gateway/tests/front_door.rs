@@ -452,7 +452,7 @@ async fn live_events_follow_reports(backend: Backend) {
         .find(|t| t.target.as_ref().is_some_and(|t| t.code == "district-major-projects"))
         .expect("district-major-projects in the overview");
     let target = status.target.clone().unwrap();
-    assert_eq!(target.value, 50.0);
+    assert_eq!(target.value, Some("50".parse().unwrap()));
     assert_eq!(status.percent_complete, None, "no value yet");
 
     let (status, headers, mut events) = EventStream::open(addr, "/api/v1/events", &[]).await;
@@ -482,7 +482,7 @@ async fn live_events_follow_reports(backend: Backend) {
                 narrative: "40个区重大项目在建".into(),
                 metric_values: vec![rpb::MetricValue {
                     target_code: target.code.clone(),
-                    value: 40.0,
+                    value: Some("40".parse().unwrap()),
                     unit: target.unit,
                     basis: target.value_basis,
                 }],
@@ -510,7 +510,7 @@ async fn live_events_follow_reports(backend: Backend) {
         .iter()
         .find(|t| t.target.as_ref().is_some_and(|t| t.code == "district-major-projects"))
         .unwrap();
-    assert_eq!(now.actual, Some(40.0));
+    assert_eq!(now.actual, Some("40".parse().unwrap()));
     assert_eq!(now.percent_complete, Some(80.0));
     let (status, body) = common::http_get(addr, "/api/v1/overview").await;
     assert_eq!(status, 200);

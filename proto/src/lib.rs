@@ -5,6 +5,8 @@
 
 #![allow(clippy::all, missing_docs)]
 
+pub mod decimal;
+
 /// Declares `pub mod $name { pub mod v1 { .. } }` holding the code generated for the
 /// proto package `$package` (which must be `duban.<name>.v1`).
 macro_rules! package {

@@ -111,10 +111,14 @@ fn build_alerts(
             Rag::Amber => pb::AlertKind::TargetAtRisk,
             _ => continue,
         };
-        let actual = status.actual.map_or("无数据".to_owned(), |a| quantity(a, target.unit));
+        let actual = status
+            .actual
+            .as_ref()
+            .map_or("无数据".to_owned(), |a| quantity(a, target.unit));
         let expected = status
             .expected_at_latest_period
-            .or(status.expected)
+            .as_ref()
+            .or(status.expected.as_ref())
             .map_or("-".to_owned(), |e| quantity(e, target.unit));
         alerts.push((
             pb::Alert {

@@ -46,8 +46,8 @@ impl Dashboard {
                             .and_then(|(_, progress)| progress.get(&entry.target.code));
                         pb::SeriesPoint {
                             period: Some(*p),
-                            expected: period_end(p).map(|end| entry.expected_at(end)),
-                            actual: progress.and_then(|t| t.actual),
+                            expected: period_end(p).map(|end| entry.expected_at(end).into()),
+                            actual: progress.and_then(|t| t.actual.clone()),
                             provisional: progress.is_some_and(|t| t.includes_provisional),
                         }
                     })

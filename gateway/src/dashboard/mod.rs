@@ -173,14 +173,10 @@ impl Dashboard {
     }
 }
 
-/// A value with its unit, in Chinese, for summaries.
-pub fn quantity(value: f64, unit: i32) -> String {
+/// A value with its unit, in Chinese, for summaries: the number exactly as stored.
+pub fn quantity(value: &duban_proto::common::v1::Decimal, unit: i32) -> String {
     use duban_proto::common::v1::QuantityUnit as U;
-    let number = if value.fract().abs() < 1e-9 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.2}")
-    };
+    let number = &value.value;
     let unit = duban_plan::quantity::unit_label_zh(U::try_from(unit).unwrap_or(U::Unspecified));
     format!("{number}{unit}")
 }
@@ -222,7 +218,7 @@ mod tests {
     #[test]
     fn quantities_read_in_chinese() {
         use duban_proto::common::v1::QuantityUnit as U;
-        assert_eq!(quantity(210.0, U::Cny100m as i32), "210亿元");
-        assert_eq!(quantity(4.5, U::WorkingDays as i32), "4.50个工作日");
+        assert_eq!(quantity(&"210".parse().unwrap(), U::Cny100m as i32), "210亿元");
+        assert_eq!(quantity(&"4.5".parse().unwrap(), U::WorkingDays as i32), "4.5个工作日");
     }
 }

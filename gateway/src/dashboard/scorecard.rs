@@ -1,8 +1,10 @@
 //! GetDepartmentScorecard: one department's measures, report calendar and contributions to targets.
 
 use duban_kit::Principal;
+use duban_proto::decimal;
 use duban_proto::gateway::v1::ErrorReason;
 use duban_proto::{gateway::v1 as pb, reporting::v1 as rpb};
+use rust_decimal::{Decimal, RoundingStrategy, prelude::ToPrimitive as _};
 use tonic::Code;
 
 use super::{Caller, Dashboard, plan_id, resolve_as_of, responsible_departments};
@@ -73,16 +75,19 @@ impl Dashboard {
                 let contribution = progress.contributions.iter().find(|c| c.department == code)?.clone();
                 let counted = contribution.status == rpb::ContributionStatus::Counted as i32;
                 let sum = target.aggregation == duban_proto::common::v1::Aggregation::Sum as i32;
-                let share = match (contribution.value, t.actual) {
-                    (Some(v), Some(a)) if counted && sum && a != 0.0 => Some(v / a * 100.0),
+                let share = match (
+                    decimal::from_proto(contribution.value.as_ref()),
+                    decimal::from_proto(t.actual.as_ref()),
+                ) {
+                    (Some(v), Some(a)) if counted && sum && !a.is_zero() => Some(percent(v, a)),
                     _ => None,
                 };
                 Some(pb::ScorecardContribution {
                     target_code: target.code.clone(),
                     target_display_name: target.display_name.clone(),
                     unit: target.unit,
-                    target_value: target.value,
-                    target_actual: t.actual,
+                    target_value: target.value.clone(),
+                    target_actual: t.actual.clone(),
                     contribution: Some(contribution),
                     share_percent: share,
                 })
@@ -103,4 +108,12 @@ impl Dashboard {
             unreachable: overview.unreachable,
         })
     }
+}
+
+/// `part` as a percentage of `whole`, in decimal, rounded to 2 places for display.
+fn percent(part: Decimal, whole: Decimal) -> f64 {
+    (part * Decimal::ONE_HUNDRED / whole)
+        .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+        .to_f64()
+        .unwrap_or_default()
 }

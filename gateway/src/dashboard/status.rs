@@ -9,6 +9,8 @@ use duban_proto::{
 };
 
 use duban_plan::Month;
+use duban_proto::decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::{Dashboard, responsible_departments, snapshot::Snapshot};
 use crate::{
@@ -27,7 +29,8 @@ impl Dashboard {
     ) -> pb::TargetStatus {
         let target = &entry.target;
         let progress = snap.progress.as_ref().and_then(|p| p.get(&target.code));
-        let actual = progress.and_then(|p| p.actual);
+        let actual = progress.and_then(|p| decimal::from_proto(p.actual.as_ref()));
+        let value = decimal::from_proto(target.value.as_ref()).unwrap_or_default();
         let latest_period = progress.filter(|_| actual.is_some()).and_then(|p| p.latest_period);
         let expected_at_latest = latest_period
             .as_ref()
@@ -40,7 +43,7 @@ impl Dashboard {
             rag::target_rag(
                 &TargetFacts {
                     comparator,
-                    value: target.value,
+                    value,
                     start_value: entry.start.1,
                     actual,
                     expected_at_latest_period: expected_at_latest,
@@ -49,12 +52,12 @@ impl Dashboard {
                 &self.tolerances.for_plan(&catalogue.plan_id),
             )
         };
-        let mut series: Vec<(NaiveDate, f64)> = snap
+        let mut series: Vec<(NaiveDate, Decimal)> = snap
             .series
             .iter()
             .filter_map(|(period, progress)| {
                 let p = progress.get(&target.code)?;
-                let value = p.actual?;
+                let value = decimal::from_proto(p.actual.as_ref())?;
                 (p.latest_period.as_ref() == Some(period)).then(|| Some((period_end(period)?, value)))?
             })
             .collect();
@@ -66,14 +69,22 @@ impl Dashboard {
         pb::TargetStatus {
             target: Some(target.clone()),
             unit: target.unit,
-            actual,
+            actual: decimal::to_proto(actual),
             latest_period,
             includes_provisional: progress.is_some_and(|p| p.includes_provisional),
-            expected: Some(entry.expected_at(as_of)),
-            expected_at_latest_period: expected_at_latest,
+            expected: Some(entry.expected_at(as_of).into()),
+            expected_at_latest_period: decimal::to_proto(expected_at_latest),
             rag: rag.to_proto() as i32,
-            percent_complete: actual.map(|a| rag::percent_complete(comparator, target.value, entry.start.1, a)),
-            forecast: actual.and_then(|_| rag::forecast(&series, entry.start, entry.deadline)),
+            percent_complete: actual.map(|a| rag::percent_complete(comparator, value, entry.start.1, a)),
+            // A forecast is a figure like the target's own: at its decimal places.
+            forecast: actual
+                .and_then(|_| rag::forecast(&series, entry.start, entry.deadline))
+                .map(|forecast| {
+                    let places = u32::try_from(target.decimal_places.unwrap_or_default()).unwrap_or_default();
+                    forecast
+                        .round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+                        .into()
+                }),
             forecast_date: Some(to_date(entry.deadline)),
         }
     }

@@ -112,6 +112,13 @@ pub(crate) fn day(date: chrono::NaiveDate) -> f64 {
     date.num_days_from_ce() as f64
 }
 
+/// An amount as a chart coordinate. Drawing is the one place an amount becomes a float:
+/// a pixel position, never a figure anyone reads.
+pub(crate) fn plotted(value: Option<&duban_proto::common::v1::Decimal>) -> Option<f64> {
+    use rust_decimal::prelude::ToPrimitive as _;
+    duban_proto::decimal::from_proto(value)?.to_f64()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@ fn own_status(measure: &pb::ScorecardMeasure) -> i32 {
 }
 
 /// The department's contribution to a target, if it reported one.
-fn contribution(c: &pb::ScorecardContribution) -> Option<f64> {
-    c.contribution.as_ref().and_then(|c| c.value)
+fn contribution(c: &pb::ScorecardContribution) -> Option<duban_proto::common::v1::Decimal> {
+    c.contribution.as_ref().and_then(|c| c.value.clone())
 }
 
 /// The department page at `/departments/{code}`.

@@ -78,6 +78,15 @@ pub(crate) fn num(value: impl Borrow<Option<f64>>) -> String {
     }
 }
 
+/// An amount as the dashboard shows it: exactly as the contract carries it (no float
+/// ever rounds it), a dash for none.
+pub(crate) fn amount(value: impl Borrow<Option<duban_proto::common::v1::Decimal>>) -> String {
+    match value.borrow() {
+        Some(v) => v.value.clone(),
+        None => "–".to_owned(),
+    }
+}
+
 /// A period as the pages write it, empty when there is none.
 pub(crate) fn period(period: &Option<Period>) -> String {
     period.as_ref().map(period_label).unwrap_or_default()

@@ -4,6 +4,7 @@
 use askama::Template;
 use duban_proto::{gateway::v1 as pb, targets::v1::Target};
 
+use super::charts::plotted;
 use super::{
     Lang,
     charts::{Sparkline, day},
@@ -63,12 +64,16 @@ fn target_row(detail: &pb::TargetDetail) -> TargetRow {
             .filter_map(|p| Some((day(period_end(p.period.as_ref()?)?), value(p)?)))
             .collect()
     };
-    let expected = series(|p| p.expected);
+    let expected = series(|p| plotted(p.expected.as_ref()));
     // Every monthly actual as a dot; the latest also as the chart's marker.
-    let actuals = series(|p| p.actual);
+    let actuals = series(|p| plotted(p.actual.as_ref()));
     TargetRow {
         chart: Sparkline::new(&expected, actuals.last().copied(), None, &actuals, 360.0, 90.0),
-        goal: quantity(target.value, target.unit),
+        goal: target
+            .value
+            .as_ref()
+            .map(|v| quantity(v, target.unit))
+            .unwrap_or_default(),
         status,
         target,
     }

@@ -15,7 +15,7 @@ pub use measure::measure_page;
 pub use overview::overview_page;
 
 // The helpers the templates call by path (`crate::html::num(..)`).
-use layout::{compliance_class, num, period, rag_class};
+use layout::{amount, compliance_class, num, period, rag_class};
 
 /// The page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

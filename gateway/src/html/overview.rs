@@ -1,6 +1,8 @@
 //! The overview page at `/` (`overview.html`): compliance summary, action cards, targets, measures, the
 //! heatmap and alerts.
 
+use super::charts::plotted;
+use rust_decimal::prelude::ToPrimitive as _;
 use std::collections::HashMap;
 
 use askama::Template;
@@ -119,20 +121,24 @@ fn target_rows<'a>(catalogue: &Catalogue, overview: &'a pb::Overview) -> Vec<Tar
             let chart = entries.get(target.code.as_str()).and_then(|entry| {
                 let expected: Vec<(f64, f64)> = std::iter::once(entry.start)
                     .chain(entry.points.iter().copied())
-                    .map(|(d, v)| (day(d), v))
+                    .filter_map(|(d, v)| Some((day(d), v.to_f64()?)))
                     .collect();
                 let actual = status
                     .latest_period
                     .as_ref()
                     .and_then(period_end)
-                    .zip(status.actual)
+                    .zip(plotted(status.actual.as_ref()))
                     .map(|(d, v)| (day(d), v));
-                let forecast = status.forecast.map(|f| (day(entry.deadline), f));
+                let forecast = plotted(status.forecast.as_ref()).map(|f| (day(entry.deadline), f));
                 Sparkline::new(&expected, actual, forecast, &[], 120.0, 32.0)
             });
             TargetRow {
                 status,
-                goal: quantity(target.value, target.unit),
+                goal: target
+                    .value
+                    .as_ref()
+                    .map(|v| quantity(v, target.unit))
+                    .unwrap_or_default(),
                 target,
                 chart,
             }

@@ -78,6 +78,12 @@ fn period_json(period: Option<&duban_proto::common::v1::Period>) -> Value {
     period.map_or(Value::Null, |p| Value::String(period_label(p)))
 }
 
+/// An amount as JSON: its exact decimal text, as a string (a JSON number would be read as
+/// a float by most clients), or null.
+fn amount_json(value: Option<&duban_proto::common::v1::Decimal>) -> Value {
+    value.map_or(Value::Null, |v| Value::String(v.value.clone()))
+}
+
 fn rag_json(rag: i32) -> Value {
     Value::String(Rag::from_proto(rag).name().to_owned())
 }
@@ -90,17 +96,17 @@ fn target_json(t: &pb::TargetStatus) -> Value {
         "display_name": target.display_name,
         "display_name_en": target.display_name_en,
         "unit": duban_proto::common::v1::QuantityUnit::try_from(t.unit).map(|u| u.as_str_name()).unwrap_or_default(),
-        "value": target.value,
+        "value": amount_json(target.value.as_ref()),
         "comparator": duban_proto::common::v1::Comparator::try_from(target.comparator).map(|c| c.as_str_name()).unwrap_or_default(),
         "aspirational": target.aspirational,
-        "actual": t.actual,
+        "actual": amount_json(t.actual.as_ref()),
         "latest_period": period_json(t.latest_period.as_ref()),
         "includes_provisional": t.includes_provisional,
-        "expected": t.expected,
-        "expected_at_latest_period": t.expected_at_latest_period,
+        "expected": amount_json(t.expected.as_ref()),
+        "expected_at_latest_period": amount_json(t.expected_at_latest_period.as_ref()),
         "rag": rag_json(t.rag),
         "percent_complete": t.percent_complete,
-        "forecast": t.forecast,
+        "forecast": amount_json(t.forecast.as_ref()),
         "forecast_date": date_json(t.forecast_date.as_ref()),
     })
 }
@@ -174,13 +180,13 @@ fn measure_json(d: &pb::GetMeasureDetailResponse) -> Value {
             "status": t.status.as_ref().map(target_json),
             "series": t.series.iter().map(|p| json!({
                 "period": period_json(p.period.as_ref()),
-                "expected": p.expected,
-                "actual": p.actual,
+                "expected": amount_json(p.expected.as_ref()),
+                "actual": amount_json(p.actual.as_ref()),
                 "provisional": p.provisional,
             })).collect::<Vec<_>>(),
             "contributions": t.contributions.iter().map(|c| json!({
                 "department": c.department,
-                "value": c.value,
+                "value": amount_json(c.value.as_ref()),
                 "status": duban_proto::reporting::v1::ContributionStatus::try_from(c.status).map(|s| s.as_str_name()).unwrap_or_default(),
                 "latest_period": period_json(c.latest_period.as_ref()),
             })).collect::<Vec<_>>(),
@@ -228,9 +234,9 @@ fn scorecard_json(s: &pb::GetDepartmentScorecardResponse) -> Value {
         "contributions": s.contributions.iter().map(|c| json!({
             "target_code": c.target_code,
             "target_display_name": c.target_display_name,
-            "target_value": c.target_value,
-            "target_actual": c.target_actual,
-            "value": c.contribution.as_ref().and_then(|c| c.value),
+            "target_value": amount_json(c.target_value.as_ref()),
+            "target_actual": amount_json(c.target_actual.as_ref()),
+            "value": amount_json(c.contribution.as_ref().and_then(|c| c.value.as_ref())),
             "share_percent": c.share_percent,
         })).collect::<Vec<_>>(),
         "unreachable": s.unreachable,

@@ -40,6 +40,11 @@ fn opt(value: Option<f64>) -> String {
     value.map(|v| format!("{v}")).unwrap_or_default()
 }
 
+/// An amount's exact decimal text, empty for none.
+fn amount(value: Option<&duban_proto::common::v1::Decimal>) -> String {
+    value.map(|v| v.value.clone()).unwrap_or_default()
+}
+
 fn csv_answer(name: &str, result: Result<String, ExportError>) -> Response {
     match result {
         Ok(body) => (
@@ -109,11 +114,11 @@ fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
             target.code,
             target.display_name,
             Rag::from_proto(t.rag).name().into(),
-            opt(t.actual),
-            opt(t.expected),
-            format!("{}", target.value),
+            amount(t.actual.as_ref()),
+            amount(t.expected.as_ref()),
+            amount(target.value.as_ref()),
             opt(t.percent_complete),
-            opt(t.forecast),
+            amount(t.forecast.as_ref()),
         ])?;
     }
     table.finish()

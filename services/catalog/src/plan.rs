@@ -10,6 +10,7 @@ mod validate;
 pub use kinds::{Aggregation, Cadence, Comparator, QuantityUnit, ValueBasis, day_of_following_month};
 
 use chrono::{Datelike, NaiveDate};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CatalogError;
@@ -93,8 +94,8 @@ pub struct PolicyParameter {
     pub name: String,
     /// English name.
     pub name_en: String,
-    /// The figure, in `unit`.
-    pub value: f64,
+    /// The figure, in `unit`, exact.
+    pub value: Decimal,
     /// What `value` is measured in.
     pub unit: QuantityUnit,
     /// Whether the figure is a ceiling (最高) or a floor (不低于).
@@ -150,8 +151,8 @@ pub struct Target {
     pub name_en: String,
     /// What `value` is measured in.
     pub unit: QuantityUnit,
-    /// The target figure.
-    pub value: f64,
+    /// The target figure, exact (TOML `4.47` reads as the decimal 4.47).
+    pub value: Decimal,
     /// How the actual figure must relate to `value`.
     pub comparator: Comparator,
     /// Whether the text qualifies the figure as striven for or planned (力争, 计划)
@@ -168,7 +169,12 @@ pub struct Target {
     pub deadline: Option<NaiveDate>,
     /// Starting level; defaults to 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<f64>,
+    pub baseline: Option<Decimal>,
+    /// How many digits after the point a reported value may have (0-6). Unset: the
+    /// most places `value` or `baseline` is written with (555 -> 0, 4.47 -> 2); see
+    /// [`Target::decimal_places`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimal_places: Option<u32>,
     /// How reporters' figures combine.
     pub aggregation: Aggregation,
     /// What a reported value means in time.
@@ -184,8 +190,15 @@ pub struct Target {
 
 impl Target {
     /// The baseline, 0 when the plan gives none.
-    pub fn baseline_or_zero(&self) -> f64 {
-        self.baseline.unwrap_or(0.0)
+    pub fn baseline_or_zero(&self) -> Decimal {
+        self.baseline.unwrap_or(Decimal::ZERO)
+    }
+
+    /// The decimal places a reported value may have: as declared, or else the most
+    /// places the plan writes `value` or `baseline` with.
+    pub fn decimal_places(&self) -> u32 {
+        self.decimal_places
+            .unwrap_or_else(|| default_decimal_places([self.value].into_iter().chain(self.baseline)))
     }
 }
 
@@ -245,4 +258,13 @@ impl Plan {
         let last = NaiveDate::from_ymd_opt(self.header.effective_to.year() + 2, 12, 31);
         (first.unwrap_or(NaiveDate::MIN), last.unwrap_or(NaiveDate::MAX))
     }
+}
+
+/// The largest number of decimal places a target may accept.
+pub const MAX_DECIMAL_PLACES: u32 = 6;
+
+/// The default decimal places of a target: the most places any of its figures is
+/// written with (555 -> 0, 4.47 -> 2; trailing zeros do not count).
+pub fn default_decimal_places(figures: impl IntoIterator<Item = Decimal>) -> u32 {
+    figures.into_iter().map(|f| f.normalize().scale()).max().unwrap_or(0)
 }

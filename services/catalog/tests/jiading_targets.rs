@@ -3,6 +3,11 @@
 
 use chrono::NaiveDate;
 use duban_catalog::{Aggregation, Comparator, QuantityUnit, ValueBasis, jiading_2023};
+use rust_decimal::Decimal;
+
+fn d(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -13,10 +18,10 @@ fn targets_are_complete_and_typed() {
     let (_, plan) = jiading_2023();
     assert_eq!(plan.targets.len(), 24);
     for t in &plan.targets {
-        assert!(t.value.is_finite() && t.value > 0.0, "{}", t.code);
+        assert!(t.value > Decimal::ZERO, "{}", t.code);
         assert!(plan.measure(&t.measure).unwrap().text.contains(&t.source), "{}", t.code);
         assert_eq!(plan.deadline_of(t), date(2023, 12, 31), "{}", t.code);
-        assert_eq!(t.baseline_or_zero(), 0.0);
+        assert_eq!(t.baseline_or_zero(), Decimal::ZERO);
         if t.aggregation == Aggregation::Authoritative {
             assert_eq!(t.reporters.len(), 1, "{}", t.code);
         }
@@ -26,7 +31,7 @@ fn targets_are_complete_and_typed() {
 #[test]
 fn target_spot_checks() {
     let (_, plan) = jiading_2023();
-    let check = |code: &str, value: f64, unit: QuantityUnit, cmp: Comparator, measure: &str| {
+    let check = |code: &str, value: Decimal, unit: QuantityUnit, cmp: Comparator, measure: &str| {
         let t = plan.target(code).unwrap_or_else(|| panic!("no target {code}"));
         assert_eq!(
             (t.value, t.unit, t.comparator, t.measure.as_str()),
@@ -37,10 +42,10 @@ fn target_spot_checks() {
     };
     use Comparator::*;
     use QuantityUnit::*;
-    let t = check("new-enterprises", 40_000.0, Enterprises, AtLeast, "4.1");
+    let t = check("new-enterprises", d("40000.0"), Enterprises, AtLeast, "4.1");
     assert_eq!((t.aggregation, t.basis), (Aggregation::Sum, ValueBasis::Cumulative));
     assert_eq!(t.reporters, ["各街镇"]);
-    let t = check("fixed-asset-investment", 555.0, Cny100m, AtLeast, "4.2");
+    let t = check("fixed-asset-investment", d("555.0"), Cny100m, AtLeast, "4.2");
     assert_eq!(
         (t.aggregation, t.reporters.as_slice()),
         (
@@ -48,29 +53,47 @@ fn target_spot_checks() {
             ["区建设管理委（重大办）".to_owned()].as_slice()
         )
     );
-    check("contract-foreign-investment", 15.0, Usd100m, MoreThan, "6.1");
-    check("actual-foreign-investment", 8.0, Usd100m, AtLeast, "6.1");
-    let t = check("export-refund-days", 5.0, WorkingDays, AtMost, "5.2");
+    check("contract-foreign-investment", d("15.0"), Usd100m, MoreThan, "6.1");
+    check("actual-foreign-investment", d("8.0"), Usd100m, AtLeast, "6.1");
+    let t = check("export-refund-days", d("5.0"), WorkingDays, AtMost, "5.2");
     assert_eq!(t.basis, ValueBasis::Snapshot);
-    check("old-housing-renovation", 36_000.0, SquareMeters, Approximately, "4.3");
-    check("strategic-emerging-industry-share", 35.0, Percent, Approximately, "7.1");
-    check("affordable-rental-housing", 9_000.0, HousingUnits, MoreThan, "4.3");
-    check("new-100m-projects", 330.0, Projects, AtLeast, "4.1");
-    check("district-major-projects", 50.0, Projects, AtLeast, "4.2");
-    check("major-project-new-starts", 11.0, Projects, AtLeast, "4.2");
-    check("industrial-projects-land-granted", 28.0, Projects, AtLeast, "4.2");
-    check("industrial-projects-started", 32.0, Projects, AtLeast, "4.2");
-    check("industrial-projects-completed", 30.0, Projects, AtLeast, "4.2");
-    check("industrial-projects-in-production", 20.0, Projects, AtLeast, "4.2");
-    check("jiamin-line-stations", 7.0, Sites, AtLeast, "4.2");
-    check("worker-relay-stations", 4.0, Sites, AtLeast, "2.2");
-    check("tourism-routes", 4.0, Routes, AtLeast, "3.1");
-    check("new-specialized-smes", 150.0, Enterprises, AtLeast, "7.2");
-    check("new-tech-little-giants", 20.0, Enterprises, AtLeast, "7.2");
-    check("new-high-tech-enterprises", 900.0, Enterprises, AtLeast, "7.2");
-    check("talent-port-enterprises", 30.0, Enterprises, AtLeast, "7.2");
-    check("headquarters-enterprises", 8.0, Enterprises, AtLeast, "7.3");
-    check("lingang-jiading-new-enterprises", 200.0, Enterprises, AtLeast, "10.1");
+    check(
+        "old-housing-renovation",
+        d("36000.0"),
+        SquareMeters,
+        Approximately,
+        "4.3",
+    );
+    check(
+        "strategic-emerging-industry-share",
+        d("35.0"),
+        Percent,
+        Approximately,
+        "7.1",
+    );
+    check("affordable-rental-housing", d("9000.0"), HousingUnits, MoreThan, "4.3");
+    check("new-100m-projects", d("330.0"), Projects, AtLeast, "4.1");
+    check("district-major-projects", d("50.0"), Projects, AtLeast, "4.2");
+    check("major-project-new-starts", d("11.0"), Projects, AtLeast, "4.2");
+    check("industrial-projects-land-granted", d("28.0"), Projects, AtLeast, "4.2");
+    check("industrial-projects-started", d("32.0"), Projects, AtLeast, "4.2");
+    check("industrial-projects-completed", d("30.0"), Projects, AtLeast, "4.2");
+    check("industrial-projects-in-production", d("20.0"), Projects, AtLeast, "4.2");
+    check("jiamin-line-stations", d("7.0"), Sites, AtLeast, "4.2");
+    check("worker-relay-stations", d("4.0"), Sites, AtLeast, "2.2");
+    check("tourism-routes", d("4.0"), Routes, AtLeast, "3.1");
+    check("new-specialized-smes", d("150.0"), Enterprises, AtLeast, "7.2");
+    check("new-tech-little-giants", d("20.0"), Enterprises, AtLeast, "7.2");
+    check("new-high-tech-enterprises", d("900.0"), Enterprises, AtLeast, "7.2");
+    check("talent-port-enterprises", d("30.0"), Enterprises, AtLeast, "7.2");
+    check("headquarters-enterprises", d("8.0"), Enterprises, AtLeast, "7.3");
+    check(
+        "lingang-jiading-new-enterprises",
+        d("200.0"),
+        Enterprises,
+        AtLeast,
+        "10.1",
+    );
 }
 
 #[test]
@@ -95,30 +118,30 @@ fn milestones_and_policy_parameters() {
     };
     assert_eq!(
         param("1.1", "six-taxes-two-fees-reduction"),
-        (50.0, QuantityUnit::Percent, None)
+        (d("50.0"), QuantityUnit::Percent, None)
     );
     assert_eq!(
         param("1.2", "loan-interest-subsidy-cap"),
-        (50.0, QuantityUnit::Cny10k, Some(Comparator::AtMost))
+        (d("50.0"), QuantityUnit::Cny10k, Some(Comparator::AtMost))
     );
     assert_eq!(
         param("2.1", "hiring-subsidy-per-person"),
-        (2000.0, QuantityUnit::Cny, None)
+        (d("2000.0"), QuantityUnit::Cny, None)
     );
-    assert_eq!(param("3.1", "retail-enterprise-reward-cap").0, 100.0);
-    assert_eq!(param("3.1", "catering-enterprise-reward-cap").0, 50.0);
+    assert_eq!(param("3.1", "retail-enterprise-reward-cap").0, d("100"));
+    assert_eq!(param("3.1", "catering-enterprise-reward-cap").0, d("50"));
     assert_eq!(
         param("7.2", "municipal-specialized-sme-award"),
-        (10.0, QuantityUnit::Cny10k, Some(Comparator::AtLeast))
+        (d("10.0"), QuantityUnit::Cny10k, Some(Comparator::AtLeast))
     );
-    assert_eq!(param("7.2", "national-little-giant-award").0, 30.0);
+    assert_eq!(param("7.2", "national-little-giant-award").0, d("30"));
     assert_eq!(
         param("7.2", "high-tech-rd-reward-rate"),
-        (5.0, QuantityUnit::Percent, None)
+        (d("5.0"), QuantityUnit::Percent, None)
     );
     assert_eq!(
         param("7.2", "high-tech-rd-reward-cap"),
-        (50.0, QuantityUnit::Cny10k, Some(Comparator::AtMost))
+        (d("50.0"), QuantityUnit::Cny10k, Some(Comparator::AtMost))
     );
 }
 
@@ -195,7 +218,7 @@ fn the_sme_procurement_reservation_is_a_policy_floor_with_a_milestone_not_a_targ
         .expect("the 40% reservation is a policy parameter of 8.3");
     assert_eq!(
         (share.value, share.unit, share.comparator),
-        (40.0, QuantityUnit::Percent, Some(Comparator::AtLeast))
+        (d("40"), QuantityUnit::Percent, Some(Comparator::AtLeast))
     );
     assert!(m83.text.contains("预留份额阶段性提高至40%以上政策延续到2023年底"));
     let extension = &m83.milestones[0];

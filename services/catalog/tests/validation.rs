@@ -27,12 +27,12 @@ fn broken_jiading_plan_reports_every_problem_with_its_path() {
     let duplicate = plan.measure("1.1").unwrap().clone();
     plan.measures.push(duplicate);
     target(&mut plan, "new-enterprises").unit = QuantityUnit::Percent;
-    target(&mut plan, "fixed-asset-investment").value = f64::NAN;
-    target(&mut plan, "actual-foreign-investment").value = -8.0;
+    target(&mut plan, "fixed-asset-investment").decimal_places = Some(9);
+    target(&mut plan, "actual-foreign-investment").value = "-8".parse().unwrap();
     target(&mut plan, "contract-foreign-investment").measure = "6.9".into();
     target(&mut plan, "export-refund-days").reporters = vec!["区商务委".into(), "区教育局".into()];
     target(&mut plan, "tourism-routes").source = "发布5条旅游线路".into();
-    target(&mut plan, "worker-relay-stations").value = 4.5;
+    target(&mut plan, "worker-relay-stations").value = "4.5".parse().unwrap();
     target(&mut plan, "new-100m-projects").aggregation = Aggregation::Authoritative;
     target(&mut plan, "headquarters-enterprises").aspirational = false;
 
@@ -48,7 +48,7 @@ fn broken_jiading_plan_reports_every_problem_with_its_path() {
         "actions[1]",
         "targets[new-enterprises].unit",
         "targets[new-enterprises].value",
-        "targets[fixed-asset-investment].value",
+        "targets[fixed-asset-investment].decimal_places",
         "targets[actual-foreign-investment].value",
         "targets[contract-foreign-investment].measure",
         "targets[export-refund-days].reporters",

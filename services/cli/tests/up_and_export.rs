@@ -178,7 +178,8 @@ fn up_loads_the_plan_once_and_the_commands_read_it_back() {
     // 24 since 8.3's 40% reservation became a policy parameter.
     assert_eq!(targets.len(), 24);
     let new_enterprises = targets.iter().find(|t| t["code"] == "new-enterprises").unwrap();
-    assert_eq!(new_enterprises["value"], 40000.0);
+    // Amounts are exact decimal text, never JSON numbers a reader would take as floats.
+    assert_eq!(new_enterprises["value"], "40000");
     assert_eq!(new_enterprises["unit"], "enterprises");
     assert_eq!(new_enterprises["comparator"], "at_least");
     assert_eq!(new_enterprises["aspirational"], false);

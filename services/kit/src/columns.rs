@@ -1,5 +1,10 @@
 //! How every service stores what SQLite and PostgreSQL do not share a type for: times
-//! as microseconds since the Unix epoch, lists as JSON text. One schema then fits both.
+//! as microseconds since the Unix epoch, lists as JSON text, amounts as `ExactDecimal`.
+//! One schema then fits both.
+
+mod exact;
+
+pub use exact::{ExactDecimal, exact_column, from_stored_double};
 
 use prost_types::Timestamp;
 

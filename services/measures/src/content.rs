@@ -46,7 +46,8 @@ pub struct TargetMilestone {
     /// Month of the period, 1-12.
     pub month: i32,
     /// The value expected by its last day.
-    pub expected_value: f64,
+    /// Exact; read from a JSON number (documents of earlier versions) or string.
+    pub expected_value: rust_decimal::Decimal,
 }
 
 impl PlanContent {
@@ -229,7 +230,7 @@ mod tests {
             .iter_mut()
             .find(|t| t.code == "new-enterprises")
             .unwrap()
-            .value = 41000.0;
+            .value = 41000.into();
         let removed = new.plan.targets.remove(0).code;
         let mut added = new.plan.targets[0].clone();
         added.code = "brand-new".into();

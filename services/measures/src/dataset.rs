@@ -163,6 +163,22 @@ impl Reader {
         parsed
     }
 
+    /// A required exact figure; a missing or malformed one is a problem at `path` and
+    /// reads as 0 so that checking goes on.
+    fn decimal(&mut self, path: String, value: Option<&duban_proto::common::v1::Decimal>) -> rust_decimal::Decimal {
+        match value.map(duban_proto::common::v1::Decimal::to_decimal) {
+            Some(Ok(value)) => value,
+            Some(Err(problem)) => {
+                self.invalid(path, problem.to_string());
+                rust_decimal::Decimal::ZERO
+            }
+            None => {
+                self.invalid(path, "is required".into());
+                rust_decimal::Decimal::ZERO
+            }
+        }
+    }
+
     fn number(&mut self, path: String, value: i32) -> u32 {
         u32::try_from(value).unwrap_or_else(|_| {
             self.invalid(path, format!("{value} is negative"));
@@ -271,7 +287,10 @@ pub(crate) fn read(dataset: &pb::PlanDataset) -> Read {
                     TargetMilestone {
                         year: period.year,
                         month: period.month,
-                        expected_value: ms.expected_value,
+                        expected_value: r.decimal(
+                            format!("{at}.milestones[{j}].expected_value"),
+                            ms.expected_value.as_ref(),
+                        ),
                     }
                 })
                 .collect();
@@ -326,7 +345,7 @@ fn read_measure(r: &mut Reader, m: &pb::Measure, key: &str) -> Measure {
                 code: pp.code.clone(),
                 name: pp.name.clone(),
                 name_en: pp.name_en.clone(),
-                value: pp.value,
+                value: r.decimal(format!("{pat}.value"), pp.value.as_ref()),
                 unit: r.required(
                     format!("{pat}.unit"),
                     convert::unit_from_proto(pp.unit),
@@ -370,7 +389,7 @@ fn read_target(r: &mut Reader, dataset: &pb::PlanDataset, t: &tpb::Target, at: &
                 .map_or_else(|| reporter.clone(), |u| u.as_written.clone())
         })
         .collect();
-    Target {
+    let target = Target {
         code: t.code.clone(),
         measure: t.measure_number.clone(),
         name: t.display_name.clone(),
@@ -381,7 +400,7 @@ fn read_target(r: &mut Reader, dataset: &pb::PlanDataset, t: &tpb::Target, at: &
             "a unit",
             duban_catalog::QuantityUnit::Count,
         ),
-        value: t.value,
+        value: r.decimal(format!("{at}.value"), t.value.as_ref()),
         comparator: r.required(
             format!("{at}.comparator"),
             convert::comparator_from_proto(t.comparator),
@@ -390,7 +409,15 @@ fn read_target(r: &mut Reader, dataset: &pb::PlanDataset, t: &tpb::Target, at: &
         ),
         aspirational: t.aspirational,
         deadline: r.optional_date(format!("{at}.deadline"), t.deadline.as_ref()),
-        baseline: t.baseline,
+        baseline: t
+            .baseline
+            .as_ref()
+            .map(|baseline| r.decimal(format!("{at}.baseline"), Some(baseline))),
+        decimal_places: t.decimal_places.and_then(|places| {
+            u32::try_from(places)
+                .map_err(|_| r.invalid(format!("{at}.decimal_places"), "must be 0 to 6".into()))
+                .ok()
+        }),
         aggregation: r.required(
             format!("{at}.aggregation"),
             convert::aggregation_from_proto(t.aggregation),
@@ -406,6 +433,13 @@ fn read_target(r: &mut Reader, dataset: &pb::PlanDataset, t: &tpb::Target, at: &
         reporters,
         source: t.source.clone(),
         note: non_empty(&t.note),
+    };
+    // A declared number of places equal to the default rule is the default: stored
+    // unset, so that a plan exported with its places resolved imports back unchanged.
+    let default = duban_catalog::plan::default_decimal_places([target.value].into_iter().chain(target.baseline));
+    Target {
+        decimal_places: target.decimal_places.filter(|places| *places != default),
+        ..target
     }
 }
 
@@ -475,7 +509,7 @@ pub fn measure_to_proto(m: &Measure, responsible_units: Vec<pb::ResponsibleUnit>
                 code: pp.code.clone(),
                 name: pp.name.clone(),
                 name_en: pp.name_en.clone(),
-                value: pp.value,
+                value: Some(pp.value.into()),
                 unit: convert::unit_to_proto(pp.unit) as i32,
                 note: pp.note.clone().unwrap_or_default(),
                 comparator: pp.comparator.map_or(0, |c| convert::comparator_to_proto(c) as i32),
@@ -493,11 +527,14 @@ pub fn target_to_proto(t: &Target, reporters: Vec<String>, milestones: &[TargetM
         display_name: t.name.clone(),
         display_name_en: t.name_en.clone(),
         unit: convert::unit_to_proto(t.unit) as i32,
-        value: t.value,
+        value: Some(t.value.into()),
         comparator: convert::comparator_to_proto(t.comparator) as i32,
         aspirational: t.aspirational,
         deadline: t.deadline.map(convert::date),
-        baseline: t.baseline,
+        baseline: t.baseline.map(Into::into),
+        // As the plan declares it: unset means the default rule, which the targets
+        // service applies (so a plan exports and imports back unchanged).
+        decimal_places: t.decimal_places.and_then(|places| i32::try_from(places).ok()),
         aggregation: convert::aggregation_to_proto(t.aggregation) as i32,
         value_basis: convert::basis_to_proto(t.basis) as i32,
         reporters,
@@ -510,7 +547,7 @@ pub fn target_to_proto(t: &Target, reporters: Vec<String>, milestones: &[TargetM
                     year: ms.year,
                     month: ms.month,
                 }),
-                expected_value: ms.expected_value,
+                expected_value: Some(ms.expected_value.into()),
             })
             .collect(),
         ..Default::default()

@@ -154,7 +154,7 @@ async fn imports_and_revises_the_jiading_plan(backend: Backend) {
         .iter_mut()
         .find(|t| t.code == "new-enterprises")
         .unwrap();
-    target.value = 41_000.0;
+    target.value = Some("41000".parse().unwrap());
     let revised = import(&mut admin, changed, false).await;
     assert_eq!(revised.outcome, ImportOutcome::Revised as i32);
     assert_eq!(revised.plan.unwrap().revision, 2);
@@ -201,8 +201,9 @@ async fn imports_and_revises_the_jiading_plan(backend: Backend) {
         .iter()
         .find(|t| t.code == "new-enterprises")
         .unwrap()
-        .value;
-    assert_eq!(value, 41_000.0);
+        .value
+        .clone();
+    assert_eq!(value, Some("41000".parse().unwrap()));
     let reimported = import(&mut admin, exported, false).await;
     assert_eq!(
         reimported.outcome,

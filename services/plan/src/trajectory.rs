@@ -6,12 +6,19 @@
 //! first day through each milestone (its value on the last day of its period) to the
 //! target value on the deadline. Before the start it is the start value; on and after
 //! the deadline it is the target value. It is flat at the target value for AT_MOST
-//! targets and for SNAPSHOT targets without a baseline.
+//! targets and for SNAPSHOT targets without a baseline. Everything is exact decimal
+//! arithmetic; an interpolated value is rounded half away from zero to
+//! [`INTERPOLATED_PLACES`] places.
 
 use chrono::NaiveDate;
-use duban_proto::{common::v1 as common, targets::v1 as tpb};
+use duban_proto::{common::v1 as common, decimal, targets::v1 as tpb};
+use rust_decimal::{Decimal, RoundingStrategy};
 
 use crate::{calendar::Month, contract};
+
+/// The decimal places an interpolated value is rounded to (start, milestone and target
+/// values are exact).
+pub const INTERPOLATED_PLACES: u32 = 4;
 
 /// Why a point has its value (mirrors `TrajectoryPointSource`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +43,7 @@ pub struct MilestoneValue {
     /// Month of the period, 1-12.
     pub month: u32,
     /// The value expected on the period's last day.
-    pub expected_value: f64,
+    pub expected_value: Decimal,
 }
 
 /// What a trajectory depends on.
@@ -47,9 +54,9 @@ pub struct Shape {
     /// The date by which `value` is to be reached.
     pub deadline: NaiveDate,
     /// The target value.
-    pub value: f64,
+    pub value: Decimal,
     /// The baseline, if the target has one.
-    pub baseline: Option<f64>,
+    pub baseline: Option<Decimal>,
     /// Whether the comparator is AT_MOST.
     pub at_most: bool,
     /// Whether the value basis is SNAPSHOT.
@@ -64,7 +71,7 @@ pub struct Point {
     /// The date evaluated.
     pub date: NaiveDate,
     /// The expected value by the end of `date`.
-    pub expected_value: f64,
+    pub expected_value: Decimal,
     /// Why it has that value.
     pub source: PointSource,
 }
@@ -80,8 +87,8 @@ impl Shape {
                 .as_ref()
                 .and_then(contract::date_from_proto)
                 .unwrap_or(plan_end),
-            value: target.value,
-            baseline: target.baseline,
+            value: decimal::from_proto(target.value.as_ref()).unwrap_or_default(),
+            baseline: decimal::from_proto(target.baseline.as_ref()),
             at_most: target.comparator == common::Comparator::AtMost as i32,
             snapshot: target.value_basis == common::ValueBasis::Snapshot as i32,
             milestones: target
@@ -92,7 +99,7 @@ impl Shape {
                     Some(MilestoneValue {
                         year: period.year,
                         month: period.month,
-                        expected_value: m.expected_value,
+                        expected_value: decimal::from_proto(m.expected_value.as_ref())?,
                     })
                 })
                 .collect(),
@@ -105,11 +112,11 @@ impl Shape {
     }
 
     /// The value on the start date: the baseline or 0, the target value when flat.
-    pub fn start_value(&self) -> f64 {
+    pub fn start_value(&self) -> Decimal {
         if self.is_flat() {
             self.value
         } else {
-            self.baseline.unwrap_or(0.0)
+            self.baseline.unwrap_or(Decimal::ZERO)
         }
     }
 
@@ -142,9 +149,9 @@ impl Shape {
 
     /// The start, each milestone that falls strictly between start and deadline (by its
     /// period's last day, in date order), and the deadline.
-    fn knots(&self) -> Vec<(NaiveDate, f64)> {
+    fn knots(&self) -> Vec<(NaiveDate, Decimal)> {
         let mut knots = vec![(self.start, self.start_value())];
-        let mut inner: Vec<(NaiveDate, f64)> = self
+        let mut inner: Vec<(NaiveDate, Decimal)> = self
             .milestones
             .iter()
             .filter_map(|m| month_end(m.year, m.month).map(|day| (day, m.expected_value)))
@@ -167,14 +174,19 @@ impl Shape {
     }
 }
 
-/// Linear interpolation by calendar day between two knots.
-fn interpolate((from, a): (NaiveDate, f64), (to, b): (NaiveDate, f64), date: NaiveDate) -> f64 {
+/// Linear interpolation by calendar day between two knots, in decimal: multiplied
+/// before it is divided, so a whole share of days is exact, then rounded to
+/// [`INTERPOLATED_PLACES`].
+fn interpolate((from, a): (NaiveDate, Decimal), (to, b): (NaiveDate, Decimal), date: NaiveDate) -> Decimal {
     let span = (to - from).num_days();
     if span <= 0 {
         return b;
     }
     let elapsed = (date - from).num_days();
-    a + (b - a) * (elapsed as f64) / (span as f64)
+    let value = a + (b - a) * Decimal::from(elapsed) / Decimal::from(span);
+    value
+        .round_dp_with_strategy(INTERPOLATED_PLACES, RoundingStrategy::MidpointAwayFromZero)
+        .normalize()
 }
 
 /// The last day of a month; `None` for an invalid month.
@@ -198,6 +210,10 @@ pub fn period_ends(from: NaiveDate, to: NaiveDate) -> Vec<((i32, u32), NaiveDate
 mod tests {
     use super::*;
 
+    fn d(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
     fn day(year: i32, month: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(year, month, day).unwrap()
     }
@@ -207,7 +223,7 @@ mod tests {
         Shape {
             start: day(2023, 1, 1),
             deadline: day(2023, 12, 31),
-            value: 40_000.0,
+            value: d("40000.0"),
             baseline: None,
             at_most: false,
             snapshot: false,
@@ -219,27 +235,27 @@ mod tests {
     fn linear_from_zero_reaches_half_mid_year() {
         let shape = new_enterprises();
         let start = shape.at(day(2023, 1, 1));
-        assert_eq!((start.expected_value, start.source), (0.0, PointSource::Linear));
+        assert_eq!((start.expected_value, start.source), (d("0.0"), PointSource::Linear));
         // 2 July is day 182 of 364 days between 1 January and 31 December.
         let mid = shape.at(day(2023, 7, 2));
         assert_eq!(mid.source, PointSource::Linear);
-        assert!((mid.expected_value - 20_000.0).abs() < 1e-6, "{mid:?}");
+        assert_eq!(mid.expected_value, d("20000"), "{mid:?}");
         let end = shape.at(day(2023, 12, 31));
-        assert_eq!((end.expected_value, end.source), (40_000.0, PointSource::Deadline));
+        assert_eq!((end.expected_value, end.source), (d("40000.0"), PointSource::Deadline));
     }
 
     #[test]
     fn baseline_is_the_start_value() {
         let shape = Shape {
-            baseline: Some(33.0),
-            value: 35.0,
+            baseline: Some(d("33.0")),
+            value: d("35.0"),
             snapshot: true,
             ..new_enterprises()
         };
-        assert_eq!(shape.start_value(), 33.0);
+        assert_eq!(shape.start_value(), d("33.0"));
         assert!(!shape.is_flat());
         let mid = shape.at(day(2023, 7, 2));
-        assert!((mid.expected_value - 34.0).abs() < 1e-9);
+        assert_eq!(mid.expected_value, d("34"));
     }
 
     #[test]
@@ -248,57 +264,65 @@ mod tests {
             milestones: vec![MilestoneValue {
                 year: 2023,
                 month: 6,
-                expected_value: 10_000.0,
+                expected_value: d("10000.0"),
             }],
             ..new_enterprises()
         };
         let june = shape.at(day(2023, 6, 30));
-        assert_eq!((june.expected_value, june.source), (10_000.0, PointSource::Milestone));
+        assert_eq!(
+            (june.expected_value, june.source),
+            (d("10000.0"), PointSource::Milestone)
+        );
         // Half-way between 1 Jan (0) and 30 June (10000) by day: 180 days, day 90.
         let march = shape.at(day(2023, 4, 1));
-        assert!((march.expected_value - 5_000.0).abs() < 1e-6, "{march:?}");
+        assert_eq!(march.expected_value, d("5000"), "{march:?}");
         // After the milestone, towards 40000 on 31 December (184 days).
         let after = shape.at(day(2023, 9, 30));
-        let expected = 10_000.0 + 30_000.0 * 92.0 / 184.0;
-        assert!((after.expected_value - expected).abs() < 1e-6, "{after:?}");
+        assert_eq!(after.expected_value, d("25000"), "{after:?}");
+        // A share of days that does not divide is rounded to four places.
+        let october = shape.at(day(2023, 10, 1));
+        assert_eq!(october.expected_value, d("25163.0435"), "{october:?}");
     }
 
     #[test]
     fn at_most_and_snapshot_without_baseline_are_flat() {
         let at_most = Shape {
-            value: 5.0,
+            value: d("5.0"),
             at_most: true,
             snapshot: true,
-            baseline: Some(8.0),
+            baseline: Some(d("8.0")),
             ..new_enterprises()
         };
         for date in [day(2022, 12, 1), day(2023, 6, 30), day(2024, 1, 1)] {
             let point = at_most.at(date);
-            assert_eq!((point.expected_value, point.source), (5.0, PointSource::Flat));
+            assert_eq!((point.expected_value, point.source), (d("5.0"), PointSource::Flat));
         }
-        assert_eq!(at_most.start_value(), 5.0);
+        assert_eq!(at_most.start_value(), d("5.0"));
         let snapshot = Shape {
-            value: 35.0,
+            value: d("35.0"),
             snapshot: true,
             ..new_enterprises()
         };
         assert!(snapshot.is_flat());
-        assert_eq!(snapshot.at(day(2023, 3, 1)).expected_value, 35.0);
+        assert_eq!(snapshot.at(day(2023, 3, 1)).expected_value, d("35.0"));
     }
 
     #[test]
     fn before_start_and_after_deadline_are_bounded() {
         let shape = Shape {
-            baseline: Some(100.0),
+            baseline: Some(d("100.0")),
             ..new_enterprises()
         };
         let before = shape.at(day(2022, 12, 31));
         assert_eq!(
             (before.expected_value, before.source),
-            (100.0, PointSource::BeforeStart)
+            (d("100.0"), PointSource::BeforeStart)
         );
         let after = shape.at(day(2025, 1, 1));
-        assert_eq!((after.expected_value, after.source), (40_000.0, PointSource::Deadline));
+        assert_eq!(
+            (after.expected_value, after.source),
+            (d("40000.0"), PointSource::Deadline)
+        );
     }
 
     #[test]

@@ -99,8 +99,9 @@ pub fn parse_parent(parent: &str) -> Option<&str> {
 pub struct MetricRow {
     /// Target code.
     pub target_code: String,
-    /// Value.
-    pub value: f64,
+    /// The value, exact: a JSON string, or a JSON number in rows of earlier versions
+    /// (read as the shortest decimal that is that double: what was submitted).
+    pub value: rust_decimal::Decimal,
     /// `QuantityUnit` name.
     pub unit: String,
     /// `ValueBasis` name.
@@ -218,7 +219,7 @@ pub fn report_columns(report: &pb::Report, blockers: &[BlockerRow]) -> (String, 
         .iter()
         .map(|m| MetricRow {
             target_code: m.target_code.clone(),
-            value: m.value,
+            value: duban_proto::decimal::from_proto(m.value.as_ref()).unwrap_or_default(),
             unit: QuantityUnit::try_from(m.unit)
                 .unwrap_or_default()
                 .as_str_name()
@@ -297,7 +298,7 @@ pub fn report(
             .into_iter()
             .map(|m| pb::MetricValue {
                 target_code: m.target_code,
-                value: m.value,
+                value: Some(m.value.into()),
                 unit: QuantityUnit::from_str_name(&m.unit).unwrap_or_default() as i32,
                 basis: ValueBasis::from_str_name(&m.basis).unwrap_or_default() as i32,
             })

@@ -145,8 +145,9 @@ pub mod progress_value {
         pub slot: String,
         /// The measure of the report.
         pub measure_number: String,
-        /// The value, in the target's unit.
-        pub value: f64,
+        /// The value, in the target's unit: `NUMERIC` on PostgreSQL, decimal text on
+        /// SQLite; added up in Rust, never in SQL.
+        pub value: duban_kit::columns::ExactDecimal,
         /// The revision it comes from.
         pub revision: i32,
         /// That revision's submit time.

@@ -1,6 +1,7 @@
 //! Progress arithmetic (pure): which stored revision counts, each department's
 //! contribution, and a target's actual, following its aggregation and value basis.
 
+use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
 use duban_proto::{
@@ -99,8 +100,8 @@ impl Slot {
 pub struct PeriodValue {
     /// The period.
     pub period: Month,
-    /// The value.
-    pub value: f64,
+    /// The value, exact.
+    pub value: Decimal,
     /// Name of the revision it comes from, `...@{n}`.
     pub report: String,
     /// Whether that revision is provisional.
@@ -120,7 +121,7 @@ pub struct DepartmentValues {
 
 /// A department's contribution: CUMULATIVE and SNAPSHOT take the latest period, PERIOD
 /// sums them.
-pub fn contribution(basis: i32, values: &[PeriodValue]) -> Option<(f64, Month, Vec<String>, bool)> {
+pub fn contribution(basis: i32, values: &[PeriodValue]) -> Option<(Decimal, Month, Vec<String>, bool)> {
     let latest = values.iter().max_by_key(|v| v.period)?;
     if basis == ValueBasis::Period as i32 {
         let mut sorted: Vec<_> = values.iter().collect();
@@ -150,13 +151,14 @@ pub fn evaluate(target: &TargetInfo, departments: &BTreeMap<String, DepartmentVa
         measure_number: target.measure_number.clone(),
         unit: target.unit,
         comparator: target.comparator,
-        target_value: target.value,
+        target_value: Some(target.value.into()),
         aggregation: target.aggregation,
         value_basis: target.basis,
-        baseline: target.baseline,
+        baseline: target.baseline.map(Into::into),
         ..Default::default()
     };
-    let mut actual: Option<f64> = None;
+    // Decimal sums: 0.7 + 0.1 is 0.8 here, so an AT_LEAST 0.8 target is met.
+    let mut actual: Option<Decimal> = None;
     let mut latest: Option<Month> = None;
     for code in codes {
         let reporter = target.reporting_departments.contains(code);
@@ -168,7 +170,7 @@ pub fn evaluate(target: &TargetInfo, departments: &BTreeMap<String, DepartmentVa
         };
         match contribution(target.basis, &known.values) {
             Some((value, period, reports, provisional)) => {
-                entry.value = Some(value);
+                entry.value = Some(value.into());
                 entry.latest_period = Some(period.to_proto());
                 entry.reports = reports;
                 entry.provisional = provisional;
@@ -179,7 +181,7 @@ pub fn evaluate(target: &TargetInfo, departments: &BTreeMap<String, DepartmentVa
                     ContributionStatus::NotAuthoritative
                 } as i32;
                 if counts {
-                    actual = Some(actual.unwrap_or(0.0) + value);
+                    actual = Some(actual.unwrap_or_default() + value);
                     latest = latest.max(Some(period));
                     progress.includes_provisional |= provisional;
                 }
@@ -201,7 +203,7 @@ pub fn evaluate(target: &TargetInfo, departments: &BTreeMap<String, DepartmentVa
     {
         actual = Some(sum + baseline);
     }
-    progress.actual = actual;
+    progress.actual = actual.map(Into::into);
     progress.latest_period = latest.map(Month::to_proto);
     progress
 }

@@ -68,7 +68,7 @@ fn aggregate_row(
         period: key.period.key(),
         slot: slot.key().to_owned(),
         measure_number: key.measure.clone(),
-        value: metric.value,
+        value: metric.value.into(),
         revision: row.revision,
         submit_time_us: row.submit_time_us,
         provisional: row.provisional,

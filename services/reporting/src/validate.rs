@@ -5,7 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use duban_kit::FieldViolation;
-use duban_proto::{common::v1::QuantityUnit, reporting::v1 as pb};
+use duban_proto::{
+    common::v1::QuantityUnit,
+    decimal::{self, Decimal},
+    reporting::v1 as pb,
+};
 
 use crate::{
     calendar::{self, Month},
@@ -124,14 +128,28 @@ pub fn check_report(
         if value.basis != target.basis {
             bad(field("basis"), "must be the target's value basis");
         }
-        if !value.value.is_finite() {
-            bad(field("value"), "must be a finite number");
-        } else if value.value < 0.0 {
+        let number = match value.value.as_ref().map(|v| v.to_decimal()) {
+            None => {
+                bad(field("value"), "is required");
+                continue;
+            }
+            Some(Err(problem)) => {
+                bad(field("value"), &problem.to_string());
+                continue;
+            }
+            Some(Ok(number)) => number,
+        };
+        if number.is_sign_negative() && !number.is_zero() {
             bad(field("value"), "must not be negative");
-        } else if value.unit == QuantityUnit::Percent as i32 && value.value > 100.0 {
+        } else if value.unit == QuantityUnit::Percent as i32 && number > Decimal::ONE_HUNDRED {
             bad(field("value"), "must be at most 100 for a percentage");
-        } else if counted(value.unit) && value.value.fract() != 0.0 {
+        } else if counted(value.unit) && !number.fract().is_zero() {
             bad(field("value"), "must be a whole number for a counted unit");
+        } else if decimal::places(number) > target.decimal_places {
+            bad(
+                field("value"),
+                &format!("has more than the target's {} decimal places", target.decimal_places),
+            );
         }
     }
 
@@ -350,7 +368,7 @@ mod tests {
             overall_status: pb::OverallStatus::OnTrack as i32,
             metric_values: vec![pb::MetricValue {
                 target_code: "firms".into(),
-                value: 12.0,
+                value: Some("12".parse().unwrap()),
                 unit: QuantityUnit::Enterprises as i32,
                 basis: ValueBasis::Cumulative as i32,
             }],
@@ -392,11 +410,11 @@ mod tests {
         report.narrative = "字".repeat(MAX_NARRATIVE + 1);
         let mut value = report.metric_values[0].clone();
         value.unit = QuantityUnit::Percent as i32;
-        value.value = f64::NAN;
+        value.value = Some(common::Decimal { value: "NaN".into() });
         report.metric_values.push(value);
         report.metric_values.push(pb::MetricValue {
             target_code: "other".into(),
-            value: -1.0,
+            value: Some("-1".parse().unwrap()),
             ..report.metric_values[0].clone()
         });
         report.metric_values.push(pb::MetricValue {
@@ -433,7 +451,7 @@ mod tests {
     #[test]
     fn counted_units_are_whole_and_milestones_consistent() {
         let mut report = good();
-        report.metric_values[0].value = 1.5;
+        report.metric_values[0].value = Some("1.5".parse().unwrap());
         report.milestone_updates[0].milestone_number = 1;
         report.milestone_updates[0].status = pb::MilestoneStatus::Achieved as i32;
         assert_eq!(
@@ -447,6 +465,24 @@ mod tests {
         let mut filled = good();
         fill_milestones(&mut filled, &plan());
         assert_eq!(filled.milestone_updates[0].milestone_number, 2);
+    }
+
+    #[test]
+    fn values_have_at_most_the_targets_decimal_places() {
+        let mut plan = plan();
+        if let Some(firms) = plan.targets.get_mut("firms") {
+            firms.unit = QuantityUnit::Usd100m as i32;
+            firms.decimal_places = 2;
+        }
+        let mut report = good();
+        report.metric_values[0].unit = QuantityUnit::Usd100m as i32;
+        let departments = ["nanxiang-town".to_owned()].into();
+        for (value, problems) in [("4.47", 0), ("4.470", 0), ("4.475", 1), ("", 1), ("4,47", 1)] {
+            report.metric_values[0].value = Some(common::Decimal { value: value.into() });
+            let found = check_report(&report, "nanxiang-town", &plan, &departments, today());
+            assert_eq!(found.len(), problems, "{value}: {found:?}");
+            assert!(found.iter().all(|v| v.field == "report.metric_values[0].value"));
+        }
     }
 
     #[test]

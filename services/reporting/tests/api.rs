@@ -104,6 +104,13 @@ impl ReportingSuite for Suite {
     }
 }
 
+/// An amount as the contract carries it (canonical text).
+fn d(text: &str) -> Option<common::Decimal> {
+    Some(text.parse().unwrap())
+}
+
+/// A report of `value` for the picked target. The value is written as the contract's
+/// decimal text of the number (`NaN` for NaN, which is not a decimal).
 fn report(pick: &Pick, month: i32, value: f64) -> pb::Report {
     pb::Report {
         measure_number: pick.target.measure_number.clone(),
@@ -112,7 +119,9 @@ fn report(pick: &Pick, month: i32, value: f64) -> pb::Report {
         narrative: "本月进展顺利".into(),
         metric_values: vec![pb::MetricValue {
             target_code: pick.target.code.clone(),
-            value,
+            value: Some(common::Decimal {
+                value: value.to_string(),
+            }),
             unit: pick.target.unit,
             basis: pick.target.value_basis,
         }],
@@ -378,9 +387,9 @@ async fn submits_revises_and_reviews(backend: Backend) {
         .iter()
         .find(|c| c.department == pick.department)
         .unwrap();
-    assert_eq!(own.value, Some(6.0));
+    assert_eq!(own.value, d("6"));
     assert_eq!(own.reports, [format!("{}@3", third.name)]);
-    assert!(target.actual.unwrap() >= 6.0);
+    assert!(target.actual.as_ref().unwrap().to_decimal().unwrap() >= 6.into());
     assert_eq!(
         dept.get_progress(pb::GetProgressRequest {
             parent: PLAN.into(),
@@ -442,7 +451,7 @@ async fn authoritative_progress_without_scanning(backend: Backend) {
         .iter()
         .find_map(|r| match &r.outcome {
             Some(pb::submit_reports_result::Outcome::Report(report)) if report.revision == 1000 => {
-                Some(report.metric_values[0].value)
+                report.metric_values[0].value.clone()
             }
             _ => None,
         })
@@ -800,7 +809,7 @@ async fn serves_from_cache_while_measures_and_targets_are_down(backend: Backend)
         .await
         .unwrap()
         .into_inner();
-    assert_eq!((stored.revision, stored.metric_values[0].value), (2, 2.0));
+    assert_eq!((stored.revision, stored.metric_values[0].value.clone()), (2, d("2")));
     let listed = leader
         .list_reports(pb::ListReportsRequest {
             parent: PLAN.into(),
@@ -1106,13 +1115,13 @@ async fn count_submitted_decides_what_counts(backend: Backend) {
     let counting = own(leader.get_progress(ask.clone()).await.unwrap().into_inner());
     assert_eq!(
         counting,
-        (Some(5.0), true, vec![format!("{}@2", first.name)], true),
+        (d("5"), true, vec![format!("{}@2", first.name)], true),
         "count_submitted = true: the submitted revision counts, marked provisional"
     );
     let accepted_only = own(strict_leader.get_progress(ask.clone()).await.unwrap().into_inner());
     assert_eq!(
         accepted_only,
-        (Some(3.0), false, vec![format!("{}@1", first.name)], false),
+        (d("3"), false, vec![format!("{}@1", first.name)], false),
         "count_submitted = false: only the accepted revision counts"
     );
 
@@ -1125,7 +1134,7 @@ async fn count_submitted_decides_what_counts(backend: Backend) {
         })
         .await
         .unwrap();
-    let expected = (Some(5.0), false, vec![format!("{}@2", first.name)], false);
+    let expected = (d("5"), false, vec![format!("{}@2", first.name)], false);
     assert_eq!(
         own(leader.get_progress(ask.clone()).await.unwrap().into_inner()),
         expected
@@ -1213,11 +1222,155 @@ async fn a_thousand_items_in_one_stream(backend: Backend) {
         .find(|c| c.department == pick.department)
         .unwrap();
     let expected = if pick.target.value_basis == common::ValueBasis::Period as i32 {
-        (990..1000).map(f64::from).sum()
+        (990..1000).sum::<i32>()
     } else {
-        999.0
+        999
     };
-    assert_eq!(own.value, Some(expected), "{own:?}");
+    assert_eq!(own.value, d(&expected.to_string()), "{own:?}");
+    suite.stop().await;
+}
+
+/// Two towns report amounts whose float sums are off (0.7 + 0.1 is 0.7999999999999999,
+/// 0.1 + 0.2 is 0.30000000000000004): the totals are exact, and an AT_LEAST 0.8 target
+/// reached by 0.7 + 0.1 is met. The plan is imported with 4.1's two SUM targets in
+/// 亿元 with one decimal place, so the towns may report tenths.
+async fn float_sums_are_exact_decimals(backend: Backend) {
+    let Some(suite) = Suite::builder(backend)
+        .with(Server::Gateway)
+        .import_plan(false)
+        .start()
+        .await
+    else {
+        return;
+    };
+    let mut dataset = duban_harness::jiading_dataset();
+    for (code, value) in [("new-enterprises", "0.8"), ("new-100m-projects", "0.3")] {
+        let target = dataset.targets.iter_mut().find(|t| t.code == code).unwrap();
+        target.unit = common::QuantityUnit::Cny100m as i32;
+        target.value = d(value);
+        target.decimal_places = Some(1);
+    }
+    suite
+        .measures(Caller::Admin)
+        .import_plan(mpb::ImportPlanRequest {
+            dataset: Some(dataset),
+            request_id: "import-tenths".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the changed plan imports");
+    let target = suite
+        .targets(Caller::Service)
+        .get_target(tpb::GetTargetRequest {
+            name: format!("{PLAN}/targets/new-enterprises"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(target.decimal_places, Some(1));
+    let towns = &target.reporting_departments[..2];
+    for (town, enterprises, projects) in [(&towns[0], "0.7", "0.1"), (&towns[1], "0.1", "0.2")] {
+        let value = |code: &str, value: &str| pb::MetricValue {
+            target_code: code.into(),
+            value: d(value),
+            unit: common::QuantityUnit::Cny100m as i32,
+            basis: common::ValueBasis::Cumulative as i32,
+        };
+        let report = pb::Report {
+            measure_number: "4.1".into(),
+            period: Some(common::Period { year: 2023, month: 4 }),
+            overall_status: pb::OverallStatus::OnTrack as i32,
+            metric_values: vec![
+                value("new-enterprises", enterprises),
+                value("new-100m-projects", projects),
+            ],
+            ..Default::default()
+        };
+        suite
+            .department(town)
+            .await
+            .submit_report(submit(report, &format!("tenths-{town}")))
+            .await
+            .expect("tenths are accepted");
+    }
+    // One place more than the target's is refused, naming the field.
+    let mut too_precise = pb::Report {
+        measure_number: "4.1".into(),
+        period: Some(common::Period { year: 2023, month: 5 }),
+        overall_status: pb::OverallStatus::OnTrack as i32,
+        metric_values: vec![pb::MetricValue {
+            target_code: "new-enterprises".into(),
+            value: d("0.75"),
+            unit: common::QuantityUnit::Cny100m as i32,
+            basis: common::ValueBasis::Cumulative as i32,
+        }],
+        ..Default::default()
+    };
+    let refused = suite
+        .department(&towns[0])
+        .await
+        .submit_report(submit(too_precise.clone(), "too-precise"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert_eq!(
+        field_violations(&refused)
+            .into_iter()
+            .map(|v| v.field)
+            .collect::<Vec<_>>(),
+        ["report.metric_values[0].value"]
+    );
+    too_precise.metric_values[0].value = Some(common::Decimal { value: "7.5e-1".into() });
+    let refused = suite
+        .department(&towns[0])
+        .await
+        .submit_report(submit(too_precise, "exponent"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+
+    let progress = suite
+        .leadership()
+        .await
+        .get_progress(pb::GetProgressRequest {
+            parent: PLAN.into(),
+            target_codes: vec!["new-100m-projects".into(), "new-enterprises".into()],
+            include_provisional: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let actuals: Vec<(&str, Option<&str>)> = progress
+        .targets
+        .iter()
+        .map(|t| (t.target_code.as_str(), t.actual.as_ref().map(|a| a.value.as_str())))
+        .collect();
+    assert_eq!(
+        actuals,
+        [("new-100m-projects", Some("0.3")), ("new-enterprises", Some("0.8"))]
+    );
+
+    // The dashboard judges the exact total: 0.8 of an AT_LEAST 0.8 is met.
+    let overview = suite
+        .dashboard(suite.admin_token())
+        .get_overview(duban_proto::gateway::v1::GetOverviewRequest {
+            plan: PLAN.into(),
+            as_of: None,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .overview
+        .unwrap();
+    let status = overview
+        .targets
+        .iter()
+        .find(|t| t.target.as_ref().is_some_and(|t| t.code == "new-enterprises"))
+        .unwrap();
+    assert_eq!(status.actual, d("0.8"));
+    assert_eq!(status.percent_complete, Some(100.0));
+    assert_eq!(status.rag, duban_proto::gateway::v1::RagStatus::Green as i32);
     suite.stop().await;
 }
 
@@ -1231,4 +1384,5 @@ duban_kit::backend_tests!(
     watch_resumes_after_a_sequence,
     count_submitted_decides_what_counts,
     a_thousand_items_in_one_stream,
+    float_sums_are_exact_decimals,
 );

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use duban_kit::Principal;
+use duban_proto::decimal::{self, Decimal};
 use duban_proto::{
     common::v1 as common,
     departments::v1::{Principal as PbPrincipal, Role},
@@ -24,7 +25,8 @@ pub struct StoredMilestone {
     /// Month of the period.
     pub month: i32,
     /// Expected value at the period's end.
-    pub expected_value: f64,
+    /// Read from a JSON number (rows of earlier versions) or string, written as a string.
+    pub expected_value: Decimal,
 }
 
 /// The etag of a target revision.
@@ -58,7 +60,7 @@ pub fn milestones_to_proto(stored: &[StoredMilestone]) -> Vec<pb::TargetMileston
                 year: m.year,
                 month: m.month,
             }),
-            expected_value: m.expected_value,
+            expected_value: Some(m.expected_value.into()),
         })
         .collect()
 }
@@ -72,7 +74,7 @@ pub fn milestones_from_proto(milestones: &[pb::TargetMilestone]) -> Vec<StoredMi
             StoredMilestone {
                 year: period.year,
                 month: period.month,
-                expected_value: m.expected_value,
+                expected_value: decimal::from_proto(m.expected_value.as_ref()).unwrap_or_default(),
             }
         })
         .collect();
@@ -150,11 +152,11 @@ pub fn target(row: &target_revision::Model, current: bool) -> pb::Target {
         display_name: row.display_name.clone(),
         display_name_en: row.display_name_en.clone(),
         unit: unit_of(row) as i32,
-        value: row.value,
+        value: Some(row.value.0.into()),
         comparator: comparator_of(row) as i32,
         aspirational: row.aspirational,
         deadline: Some(date_to_proto(date_from_str(&row.deadline))),
-        baseline: row.baseline,
+        baseline: row.baseline.map(|baseline| baseline.0.into()),
         aggregation: common::Aggregation::from_str_name(&row.aggregation).unwrap_or_default() as i32,
         value_basis: common::ValueBasis::from_str_name(&row.value_basis).unwrap_or_default() as i32,
         reporters: json_list(&row.reporters),
@@ -163,13 +165,14 @@ pub fn target(row: &target_revision::Model, current: bool) -> pb::Target {
         note: row.note.clone(),
         milestones: milestones_to_proto(&json_list(&row.milestones)),
         revision: row.revision,
-        original_value: row.original_value,
+        original_value: Some(row.original_value.0.into()),
         original_deadline: Some(date_to_proto(date_from_str(&row.original_deadline))),
         revision_create_time: Some(timestamp(row.create_time_us)),
         revision_reason: row.reason.clone(),
         revised_by: Some(revised_by(row)),
         rebaselined: row.rebaselined,
         etag: etag(row.revision),
+        decimal_places: Some(row.decimal_places),
     }
 }
 
@@ -178,8 +181,8 @@ pub fn shape(row: &target_revision::Model, start: NaiveDate) -> Shape {
     Shape {
         start,
         deadline: date_from_str(&row.deadline),
-        value: row.value,
-        baseline: row.baseline,
+        value: row.value.0,
+        baseline: row.baseline.map(Decimal::from),
         at_most: comparator_of(row) == common::Comparator::AtMost,
         snapshot: row.value_basis == common::ValueBasis::Snapshot.as_str_name(),
         milestones: json_list::<StoredMilestone>(&row.milestones)
@@ -220,6 +223,12 @@ pub fn comparator(row: &target_revision::Model) -> common::Comparator {
 mod tests {
     use super::*;
 
+    /// An amount as the contract carries it (canonical text), for building requests and
+    /// comparing answers.
+    fn d(text: &str) -> Option<common::Decimal> {
+        Some(text.parse().unwrap())
+    }
+
     #[test]
     fn dates_round_trip_and_invalid_ones_are_refused() {
         let day = NaiveDate::from_ymd_opt(2023, 12, 31).unwrap();
@@ -253,8 +262,8 @@ mod tests {
             period: Some(common::Period { year: 2023, month }),
             expected_value: value,
         };
-        let stored = milestones_from_proto(&[milestone(9, 3.0), milestone(6, 1.0)]);
+        let stored = milestones_from_proto(&[milestone(9, d("3.0")), milestone(6, d("1.0"))]);
         assert_eq!(stored[0].month, 6);
-        assert_eq!(milestones_to_proto(&stored)[1].expected_value, 3.0);
+        assert_eq!(milestones_to_proto(&stored)[1].expected_value, d("3.0"));
     }
 }

@@ -1,5 +1,6 @@
 //! The targets service's tables. Times are microseconds since the Unix epoch, dates are
-//! ISO `YYYY-MM-DD` text, enums are their contract names and lists are JSON text, so one
+//! ISO `YYYY-MM-DD` text, enums are their contract names, lists are JSON text and
+//! amounts are `ExactDecimal` (NUMERIC, or decimal text on SQLite), so one
 //! schema fits SQLite and PostgreSQL alike.
 
 /// The plans whose targets were synced, with the effective period of the latest sync.
@@ -63,10 +64,11 @@ pub mod target {
 
 /// Every stored revision of every target (AIP-162); never updated, only added to.
 pub mod target_revision {
+    use duban_kit::columns::ExactDecimal;
     use sea_orm::entity::prelude::*;
 
     /// One revision.
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "target_revision")]
     pub struct Model {
         /// The plan's slug.
@@ -88,8 +90,8 @@ pub mod target_revision {
         pub display_name_en: String,
         /// `QuantityUnit` contract name, for example `QUANTITY_UNIT_ENTERPRISES`.
         pub unit: String,
-        /// The figure to reach.
-        pub value: f64,
+        /// The figure to reach: `NUMERIC` on PostgreSQL, decimal text on SQLite.
+        pub value: ExactDecimal,
         /// `Comparator` contract name.
         pub comparator: String,
         /// Whether the plan states the figure as an aspiration (力争, 计划).
@@ -97,7 +99,7 @@ pub mod target_revision {
         /// The deadline, `YYYY-MM-DD`.
         pub deadline: String,
         /// The baseline, if any.
-        pub baseline: Option<f64>,
+        pub baseline: Option<ExactDecimal>,
         /// `Aggregation` contract name.
         pub aggregation: String,
         /// `ValueBasis` contract name.
@@ -126,11 +128,13 @@ pub mod target_revision {
         /// Whether RebaselineTarget made it.
         pub rebaselined: bool,
         /// `value` of revision 1.
-        pub original_value: f64,
+        pub original_value: ExactDecimal,
         /// `deadline` of revision 1.
         pub original_deadline: String,
         /// Creation time.
         pub create_time_us: i64,
+        /// Digits after the point a reported value may have.
+        pub decimal_places: i32,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

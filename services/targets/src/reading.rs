@@ -145,7 +145,7 @@ impl Targets {
         let point = |point: crate::trajectory::Point, period| pb::TrajectoryPoint {
             date: Some(convert::date_to_proto(point.date)),
             period,
-            expected_value: point.expected_value,
+            expected_value: Some(point.expected_value.into()),
             source: convert::point_source(point.source) as i32,
         };
         let points = if dates.is_empty() {
@@ -170,7 +170,7 @@ impl Targets {
             unit: convert::unit(&row) as i32,
             comparator: convert::comparator(&row) as i32,
             start_date: Some(convert::date_to_proto(start)),
-            start_value: shape.start_value(),
+            start_value: Some(shape.start_value().into()),
             points,
         })
     }

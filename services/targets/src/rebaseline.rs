@@ -83,12 +83,18 @@ impl Targets {
         };
         let unit = duban_proto::common::v1::QuantityUnit::from_str_name(&current.unit);
         let mut content = content_of(&current);
-        if let Some(value) = request.value {
-            rules::check_value(value, unit, "value", &mut violations);
+        let figures = rules::Figures {
+            unit,
+            places: Some(content.decimal_places),
+        };
+        if let Some(value) = &request.value
+            && let Some(value) = figures.check(Some(value), "value", &mut violations)
+        {
             content.value = value;
         }
-        if let Some(baseline) = request.baseline {
-            rules::check_value(baseline, unit, "baseline", &mut violations);
+        if let Some(baseline) = &request.baseline
+            && let Some(baseline) = figures.check(Some(baseline), "baseline", &mut violations)
+        {
             content.baseline = Some(baseline);
         }
         if let Some(deadline) = &request.deadline {
@@ -105,7 +111,7 @@ impl Targets {
         rules::check_milestones(
             &milestones,
             content.is_at_most(),
-            unit,
+            figures,
             content.deadline,
             &window,
             "",

@@ -29,11 +29,11 @@ pub(crate) fn revision_row(plan: &str, code: &str, content: &Content, meta: Meta
         display_name: content.display_name.clone(),
         display_name_en: content.display_name_en.clone(),
         unit: content.unit.clone(),
-        value: content.value,
+        value: content.value.into(),
         comparator: content.comparator.clone(),
         aspirational: content.aspirational,
         deadline: deadline.clone(),
-        baseline: content.baseline,
+        baseline: content.baseline.map(Into::into),
         aggregation: content.aggregation.clone(),
         value_basis: content.value_basis.clone(),
         reporters: convert::to_json(&content.reporters),
@@ -47,11 +47,14 @@ pub(crate) fn revision_row(plan: &str, code: &str, content: &Content, meta: Meta
         revised_by_department: department,
         revised_by_credential: credential,
         rebaselined: meta.rebaselined,
-        original_value: meta.original.map_or(content.value, |original| original.original_value),
+        original_value: meta
+            .original
+            .map_or(content.value.into(), |original| original.original_value),
         original_deadline: meta
             .original
             .map_or(deadline, |original| original.original_deadline.clone()),
         create_time_us: chrono::Utc::now().timestamp_micros(),
+        decimal_places: content.decimal_places as i32,
     }
 }
 
@@ -63,11 +66,11 @@ pub(crate) fn content_of(row: &target_revision::Model) -> Content {
         display_name: row.display_name.clone(),
         display_name_en: row.display_name_en.clone(),
         unit: row.unit.clone(),
-        value: row.value,
+        value: row.value.0,
         comparator: row.comparator.clone(),
         aspirational: row.aspirational,
         deadline: convert::date_from_str(&row.deadline),
-        baseline: row.baseline,
+        baseline: row.baseline.map(Into::into),
         aggregation: row.aggregation.clone(),
         value_basis: row.value_basis.clone(),
         reporters: convert::json_list(&row.reporters),
@@ -75,5 +78,6 @@ pub(crate) fn content_of(row: &target_revision::Model) -> Content {
         source: row.source.clone(),
         note: row.note.clone(),
         milestones: convert::json_list(&row.milestones),
+        decimal_places: u32::try_from(row.decimal_places).unwrap_or_default(),
     }
 }

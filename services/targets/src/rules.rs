@@ -3,6 +3,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use duban_kit::FieldViolation;
+use duban_proto::decimal::{self, Decimal};
 use duban_proto::{common::v1 as common, targets::v1 as pb};
 
 use crate::convert::{self, StoredMilestone};
@@ -37,7 +38,7 @@ pub struct Content {
     /// `QuantityUnit` contract name.
     pub unit: String,
     /// The figure.
-    pub value: f64,
+    pub value: Decimal,
     /// `Comparator` contract name.
     pub comparator: String,
     /// Whether the plan states the figure as an aspiration (力争, 计划).
@@ -45,7 +46,7 @@ pub struct Content {
     /// The deadline, the plan's end when the import left it unset.
     pub deadline: NaiveDate,
     /// The baseline.
-    pub baseline: Option<f64>,
+    pub baseline: Option<Decimal>,
     /// `Aggregation` contract name.
     pub aggregation: String,
     /// `ValueBasis` contract name.
@@ -60,6 +61,8 @@ pub struct Content {
     pub note: String,
     /// Milestones in period order.
     pub milestones: Vec<StoredMilestone>,
+    /// Digits after the point a reported value may have.
+    pub decimal_places: u32,
 }
 
 impl Content {
@@ -75,14 +78,12 @@ impl Content {
         check(self.display_name != other.display_name, "display_name");
         check(self.display_name_en != other.display_name_en, "display_name_en");
         check(self.unit != other.unit, "unit");
-        check(self.value.to_bits() != other.value.to_bits(), "value");
+        // Decimal equality ignores trailing zeros: 4.50 is 4.5.
+        check(self.value != other.value, "value");
         check(self.comparator != other.comparator, "comparator");
         check(self.aspirational != other.aspirational, "aspirational");
         check(self.deadline != other.deadline, "deadline");
-        check(
-            self.baseline.map(f64::to_bits) != other.baseline.map(f64::to_bits),
-            "baseline",
-        );
+        check(self.baseline != other.baseline, "baseline");
         check(self.aggregation != other.aggregation, "aggregation");
         check(self.value_basis != other.value_basis, "value_basis");
         check(self.reporters != other.reporters, "reporters");
@@ -93,6 +94,7 @@ impl Content {
         check(self.source != other.source, "source");
         check(self.note != other.note, "note");
         check(self.milestones != other.milestones, "milestones");
+        check(self.decimal_places != other.decimal_places, "decimal_places");
         fields
     }
 
@@ -252,10 +254,16 @@ pub fn validate_target(
             "PERCENT and WORKING_DAYS targets are AUTHORITATIVE: shares and averages do not add up",
         );
     }
-    check_value(target.value, unit_enum, &format!("{prefix}.value"), violations);
-    if let Some(baseline) = target.baseline {
-        check_value(baseline, unit_enum, &format!("{prefix}.baseline"), violations);
-    }
+    let figures = Figures {
+        unit: unit_enum,
+        places: None,
+    };
+    let value = figures.check(target.value.as_ref(), &format!("{prefix}.value"), violations);
+    let baseline = target
+        .baseline
+        .as_ref()
+        .and_then(|baseline| figures.check(Some(baseline), &format!("{prefix}.baseline"), violations));
+    let decimal_places = decimal_places(target, unit_enum, &format!("{prefix}.decimal_places"), violations);
     let deadline = match (&target.deadline, window) {
         (None, Some(window)) => Some(window.to),
         (Some(deadline), window) => check_deadline(deadline, window, &format!("{prefix}.deadline"), violations),
@@ -266,7 +274,10 @@ pub fn validate_target(
         check_milestones(
             &target.milestones,
             at_most,
-            unit_enum,
+            Figures {
+                unit: unit_enum,
+                places: decimal_places,
+            },
             deadline,
             window,
             prefix,
@@ -282,11 +293,11 @@ pub fn validate_target(
         display_name: target.display_name.trim().to_owned(),
         display_name_en: target.display_name_en.trim().to_owned(),
         unit: unit?.to_owned(),
-        value: target.value,
+        value: value?,
         comparator: comparator?.to_owned(),
         aspirational: target.aspirational,
         deadline: deadline?,
-        baseline: target.baseline,
+        baseline,
         aggregation: aggregation?.to_owned(),
         value_basis: value_basis?.to_owned(),
         reporters: target.reporters.clone(),
@@ -294,25 +305,100 @@ pub fn validate_target(
         source: target.source.clone(),
         note: target.note.clone(),
         milestones: convert::milestones_from_proto(&target.milestones),
+        decimal_places: decimal_places?,
     })
 }
 
-/// The rules for `value`, `baseline` and milestone values: finite, not negative, at most
-/// 100 for PERCENT, whole for counted units.
-pub fn check_value(value: f64, unit: Option<common::QuantityUnit>, field: &str, violations: &mut Vec<FieldViolation>) {
+/// A target's decimal places: as declared (0-6, 0 for counted units, and enough for the
+/// target's own figures), or else the most places its figures are written with.
+fn decimal_places(
+    target: &pb::Target,
+    unit: Option<common::QuantityUnit>,
+    field: &str,
+    violations: &mut Vec<FieldViolation>,
+) -> Option<u32> {
+    let figures = [target.value.as_ref(), target.baseline.as_ref()]
+        .into_iter()
+        .filter_map(decimal::from_proto);
+    let written = duban_catalog::plan::default_decimal_places(figures);
+    let Some(declared) = target.decimal_places else {
+        return Some(written);
+    };
+    let problem = match u32::try_from(declared) {
+        Ok(places) if places > duban_catalog::plan::MAX_DECIMAL_PLACES => Some("must be 0 to 6"),
+        Ok(0) => None,
+        Ok(_) if unit.is_some_and(is_counted) => Some("must be 0 for a counted unit"),
+        Ok(places) if places < written => Some("is fewer than the target's own figures have"),
+        Ok(_) => None,
+        Err(_) => Some("must be 0 to 6"),
+    };
+    match problem {
+        Some(problem) => {
+            violations.push(FieldViolation::new(field, problem));
+            None
+        }
+        None => u32::try_from(declared).ok(),
+    }
+}
+
+/// Whether a unit counts things, so its figures are whole.
+fn is_counted(unit: common::QuantityUnit) -> bool {
     use common::QuantityUnit as U;
-    if !value.is_finite() {
-        violations.push(FieldViolation::new(field, "must be a finite number"));
-    } else if value < 0.0 {
-        violations.push(FieldViolation::new(field, "must not be negative"));
-    } else if unit == Some(U::Percent) && value > 100.0 {
-        violations.push(FieldViolation::new(field, "must be at most 100 for PERCENT"));
-    } else if matches!(
+    matches!(
         unit,
-        Some(U::Count | U::Enterprises | U::Projects | U::HousingUnits | U::Sites | U::Routes | U::People)
-    ) && value.fract() != 0.0
-    {
-        violations.push(FieldViolation::new(field, "must be a whole number for a counted unit"));
+        U::Count | U::Enterprises | U::Projects | U::HousingUnits | U::Sites | U::Routes | U::People
+    )
+}
+
+/// What a target's figures (`value`, `baseline`, milestone values) must fit: its unit,
+/// and, once known, its decimal places.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    /// The target's unit.
+    pub unit: Option<common::QuantityUnit>,
+    /// The target's decimal places; `None` while they are derived from the figures.
+    pub places: Option<u32>,
+}
+
+impl Figures {
+    /// The rules for a figure: set, a decimal number, not negative, at most 100 for
+    /// PERCENT, whole for counted units, and within the decimal places. The number, when
+    /// it is one.
+    pub fn check(
+        &self,
+        value: Option<&common::Decimal>,
+        field: &str,
+        violations: &mut Vec<FieldViolation>,
+    ) -> Option<Decimal> {
+        let Some(value) = value else {
+            violations.push(FieldViolation::new(field, "is required"));
+            return None;
+        };
+        let value = match value.to_decimal() {
+            Ok(value) => value,
+            Err(problem) => {
+                violations.push(FieldViolation::new(field, problem.to_string()));
+                return None;
+            }
+        };
+        let problem = if value.is_sign_negative() && !value.is_zero() {
+            Some("must not be negative".to_owned())
+        } else if self.unit == Some(common::QuantityUnit::Percent) && value > Decimal::ONE_HUNDRED {
+            Some("must be at most 100 for PERCENT".to_owned())
+        } else if self.unit.is_some_and(is_counted) && !value.fract().is_zero() {
+            Some("must be a whole number for a counted unit".to_owned())
+        } else {
+            self.places
+                .filter(|places| decimal::places(value) > *places)
+                .map(|places| format!("has more than the target's {places} decimal places"))
+        };
+        match problem {
+            Some(problem) => {
+                violations.push(FieldViolation::new(field, problem));
+                None
+            }
+            None => Some(value),
+        }
     }
 }
 
@@ -350,7 +436,7 @@ pub fn check_deadline(
 pub fn check_milestones(
     milestones: &[pb::TargetMilestone],
     at_most: bool,
-    unit: Option<common::QuantityUnit>,
+    figures: Figures,
     deadline: NaiveDate,
     window: &Window,
     prefix: &str,
@@ -396,9 +482,8 @@ pub fn check_milestones(
                 seen.push(key);
             }
         }
-        check_value(
-            milestone.expected_value,
-            unit,
+        figures.check(
+            milestone.expected_value.as_ref(),
             &format!("{field}.expected_value"),
             violations,
         );

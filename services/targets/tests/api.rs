@@ -10,6 +10,12 @@ use duban_kit::{
 use duban_proto::{common::v1 as common, departments::v1 as dpb, targets::v1 as pb};
 use tonic::Code;
 
+/// An amount as the contract carries it (canonical text), for building requests and
+/// comparing answers.
+fn d(text: &str) -> Option<common::Decimal> {
+    Some(text.parse().unwrap())
+}
+
 duban_kit::backend_tests!(
     syncs_plan_targets_as_a_service_only,
     sync_keeps_revisions_and_retires_dropped_targets,
@@ -118,13 +124,14 @@ impl Fixture {
             unit: enum_value(&target.unit, "QUANTITY_UNIT_", |name| {
                 common::QuantityUnit::from_str_name(name).map(|v| v as i32)
             }),
-            value: target.value,
+            value: Some(target.value.into()),
             comparator: enum_value(&target.comparator, "COMPARATOR_", |name| {
                 common::Comparator::from_str_name(name).map(|v| v as i32)
             }),
             aspirational: target.aspirational,
             deadline: target.deadline.map(date),
-            baseline: target.baseline,
+            baseline: target.baseline.map(Into::into),
+            decimal_places: Some(target.decimal_places() as i32),
             aggregation: enum_value(&target.aggregation, "AGGREGATION_", |name| {
                 common::Aggregation::from_str_name(name).map(|v| v as i32)
             }),
@@ -194,7 +201,11 @@ async fn list(client: &mut Client, request: pb::ListTargetsRequest) -> Vec<Strin
     }
 }
 
-fn with_value(mut request: pb::SyncPlanTargetsRequest, code: &str, value: f64) -> pb::SyncPlanTargetsRequest {
+fn with_value(
+    mut request: pb::SyncPlanTargetsRequest,
+    code: &str,
+    value: Option<common::Decimal>,
+) -> pb::SyncPlanTargetsRequest {
     request
         .targets
         .iter_mut()
@@ -254,10 +265,10 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
     let target = get(&mut town, &target_name("new-enterprises"))
         .await
         .expect("any principal reads");
-    assert_eq!(target.value, 40_000.0);
+    assert_eq!(target.value, d("40000.0"));
     assert_eq!(target.revision, 1);
     assert_eq!(target.deadline, Some(ymd(2023, 12, 31)));
-    assert_eq!(target.original_value, 40_000.0);
+    assert_eq!(target.original_value, d("40000.0"));
     assert_eq!(target.revision_reason, "imported in plan revision 1");
     assert_eq!(target.revised_by.unwrap().role, dpb::Role::Service as i32);
     assert!(!target.rebaselined);
@@ -274,7 +285,7 @@ async fn syncs_plan_targets_as_a_service_only(backend: Backend) {
     // that id is refused.
     let keyed = pb::SyncPlanTargetsRequest {
         request_id: "sync-1".into(),
-        ..with_value(request.clone(), "new-enterprises", 41_000.0)
+        ..with_value(request.clone(), "new-enterprises", d("41000.0"))
     };
     let once = sync(&mut suite.sync_client(Caller::Service), keyed.clone())
         .await
@@ -304,13 +315,13 @@ async fn sync_keeps_revisions_and_retires_dropped_targets(backend: Backend) {
     let mut service = suite.sync_client(Caller::Service);
     let mut reader = suite.admin();
 
-    let mut changed = with_value(request.clone(), "new-enterprises", 45_000.0);
+    let mut changed = with_value(request.clone(), "new-enterprises", d("45000.0"));
     changed.plan_revision = 2;
     let response = sync(&mut service, changed.clone()).await.expect("syncs the change");
     assert_eq!(response.changed_paths, ["targets[new-enterprises].value"]);
     let current = get(&mut reader, &target_name("new-enterprises")).await.unwrap();
-    assert_eq!((current.revision, current.value), (2, 45_000.0));
-    assert_eq!(current.original_value, 40_000.0);
+    assert_eq!((current.revision, current.value), (2, d("45000.0")));
+    assert_eq!(current.original_value, d("40000.0"));
     assert_eq!(current.revision_reason, "imported in plan revision 2");
     assert_eq!(current.name, target_name("new-enterprises"));
 
@@ -322,18 +333,22 @@ async fn sync_keeps_revisions_and_retires_dropped_targets(backend: Backend) {
         .await
         .expect("lists revisions")
         .into_inner();
-    let listed: Vec<_> = revisions.targets.iter().map(|t| (t.name.clone(), t.value)).collect();
+    let listed: Vec<_> = revisions
+        .targets
+        .iter()
+        .map(|t| (t.name.clone(), t.value.clone()))
+        .collect();
     assert_eq!(
         listed,
         [
-            (format!("{}@2", target_name("new-enterprises")), 45_000.0),
-            (format!("{}@1", target_name("new-enterprises")), 40_000.0),
+            (format!("{}@2", target_name("new-enterprises")), d("45000.0")),
+            (format!("{}@1", target_name("new-enterprises")), d("40000.0")),
         ]
     );
     let old = get(&mut reader, &format!("{}@1", target_name("new-enterprises")))
         .await
         .unwrap();
-    assert_eq!((old.revision, old.value), (1, 40_000.0));
+    assert_eq!((old.revision, old.value), (1, d("40000.0")));
     assert_eq!(old.name, format!("{}@1", target_name("new-enterprises")));
     let none = get(&mut reader, &format!("{}@9", target_name("new-enterprises")))
         .await
@@ -420,13 +435,13 @@ async fn sync_reports_every_problem_at_once(backend: Backend) {
     for target in &mut request.targets {
         match target.code.as_str() {
             "new-enterprises" => {
-                target.value = 40_000.5;
+                target.value = d("40000.5");
                 target.reporters.clear();
             }
             "export-refund-days" => {
                 target.milestones = vec![pb::TargetMilestone {
                     period: Some(common::Period { year: 2023, month: 6 }),
-                    expected_value: 6.0,
+                    expected_value: d("6.0"),
                 }];
                 target.deadline = Some(ymd(2022, 6, 30));
             }
@@ -578,21 +593,19 @@ async fn computes_trajectories(backend: Backend) {
     // The plan is in force from 3 March 2023 (本行动方案自2023年3月3日起施行): the
     // trajectory starts there, so there are ten monthly periods, March to December.
     assert_eq!(periods.start_date, Some(ymd(2023, 3, 3)));
-    assert_eq!(periods.start_value, 0.0);
+    assert_eq!(periods.start_value, d("0.0"));
     assert_eq!(periods.points.len(), 10);
     assert_eq!(periods.points[0].period, Some(common::Period { year: 2023, month: 3 }));
     let last = periods.points.last().unwrap();
     assert_eq!(last.date, Some(ymd(2023, 12, 31)));
     assert_eq!(last.period, Some(common::Period { year: 2023, month: 12 }));
-    assert_eq!(last.expected_value, 40_000.0);
+    assert_eq!(last.expected_value, d("40000.0"));
     assert_eq!(last.source, pb::TrajectoryPointSource::Deadline as i32);
     // 30 June is day 119 of the 303 days from 3 March to 31 December.
     let june = &periods.points[3];
     assert_eq!(june.date, Some(ymd(2023, 6, 30)));
-    assert!(
-        (june.expected_value - 40_000.0 * 119.0 / 303.0).abs() < 1e-6,
-        "{june:?}"
-    );
+    // 40000 x 119 / 303 = 15709.57095…, rounded to 4 places.
+    assert_eq!(june.expected_value, d("15709.571"), "{june:?}");
     assert_eq!(june.source, pb::TrajectoryPointSource::Linear as i32);
 
     let dated = reader
@@ -613,10 +626,10 @@ async fn computes_trajectories(backend: Backend) {
             pb::TrajectoryPointSource::BeforeStart as i32,
         ]
     );
-    assert_eq!(dated.points[0].expected_value, 40_000.0);
-    assert!((dated.points[1].expected_value - 40_000.0 * 151.0 / 303.0).abs() < 1e-6);
-    assert!((19_500.0..20_500.0).contains(&dated.points[1].expected_value));
-    assert_eq!(dated.points[2].expected_value, 0.0);
+    assert_eq!(dated.points[0].expected_value, d("40000.0"));
+    // 40000 x 151 / 303 = 19933.99339…, rounded to 4 places.
+    assert_eq!(dated.points[1].expected_value, d("19933.9934"));
+    assert_eq!(dated.points[2].expected_value, d("0.0"));
     assert!(dated.points.iter().all(|p| p.period.is_none()));
 
     let flat = reader
@@ -628,11 +641,11 @@ async fn computes_trajectories(backend: Backend) {
         .expect("flat trajectory")
         .into_inner();
     assert_eq!(flat.comparator, common::Comparator::AtMost as i32);
-    assert_eq!(flat.start_value, 5.0);
+    assert_eq!(flat.start_value, d("5.0"));
     assert!(
         flat.points
             .iter()
-            .all(|p| p.expected_value == 5.0 && p.source == pb::TrajectoryPointSource::Flat as i32)
+            .all(|p| p.expected_value == d("5.0") && p.source == pb::TrajectoryPointSource::Flat as i32)
     );
 
     let bad = reader
@@ -667,7 +680,7 @@ async fn rebaselines_targets(backend: Backend) {
     let current = get(&mut admin, &name).await.unwrap();
     let rebaseline = pb::RebaselineTargetRequest {
         name: name.clone(),
-        value: Some(45_000.0),
+        value: d("45000.0"),
         reason: "district decision 2023-7".into(),
         etag: current.etag.clone(),
         ..Default::default()
@@ -707,7 +720,7 @@ async fn rebaselines_targets(backend: Backend) {
         .into_inner();
     assert_eq!(
         (done.revision, done.value, done.original_value),
-        (2, 45_000.0, 40_000.0)
+        (2, d("45000.0"), d("40000.0"))
     );
     assert!(done.rebaselined);
     assert_eq!(done.revision_reason, "district decision 2023-7");
@@ -720,9 +733,9 @@ async fn rebaselines_targets(backend: Backend) {
         .await
         .expect("syncs");
     assert!(same.changed_paths.is_empty());
-    assert_eq!(get(&mut admin, &name).await.unwrap().value, 45_000.0);
+    assert_eq!(get(&mut admin, &name).await.unwrap().value, d("45000.0"));
     // A changed plan figure conflicts with it unless told to overwrite.
-    let changed = with_value(request, "new-enterprises", 42_000.0);
+    let changed = with_value(request, "new-enterprises", d("42000.0"));
     let conflict = sync(&mut suite.sync_client(Caller::Service), changed.clone())
         .await
         .unwrap_err();
@@ -739,7 +752,10 @@ async fn rebaselines_targets(backend: Backend) {
     .expect("overwrites");
     assert_eq!(overwritten.changed_paths, ["targets[new-enterprises].value"]);
     let now = get(&mut admin, &name).await.unwrap();
-    assert_eq!((now.revision, now.value, now.original_value), (3, 42_000.0, 40_000.0));
+    assert_eq!(
+        (now.revision, now.value, now.original_value),
+        (3, d("42000.0"), d("40000.0"))
+    );
     assert!(!now.rebaselined);
     suite.stop().await;
 }

@@ -281,13 +281,15 @@ impl Workload {
     /// revisions), whole values valid for every unit.
     fn submission(&self, n: usize) -> pb::SubmitReportRequest {
         let key = &self.keys[n % self.keys.len()];
-        let value = (n % 97 + 1) as f64;
+        let value = duban_proto::common::v1::Decimal {
+            value: (n % 97 + 1).to_string(),
+        };
         let metric_values = key
             .metrics
             .iter()
             .map(|t| pb::MetricValue {
                 target_code: t.code.clone(),
-                value,
+                value: Some(value.clone()),
                 unit: t.unit,
                 basis: t.value_basis,
             })

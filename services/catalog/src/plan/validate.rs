@@ -5,6 +5,7 @@
 //! the whole list of mistakes, each with a path naming the entry by its
 //! number or code (`measures[4.2].responsible_units[6]`), not its position.
 
+use rust_decimal::Decimal;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
@@ -29,14 +30,12 @@ impl Problems {
         }
     }
 
-    fn value(&mut self, path: String, value: f64, unit: QuantityUnit) {
-        if !value.is_finite() {
-            self.add(path, "must be a finite number");
-        } else if value < 0.0 {
+    fn value(&mut self, path: String, value: Decimal, unit: QuantityUnit) {
+        if value.is_sign_negative() && !value.is_zero() {
             self.add(path, "must not be negative");
-        } else if unit == QuantityUnit::Percent && value > 100.0 {
+        } else if unit == QuantityUnit::Percent && value > Decimal::ONE_HUNDRED {
             self.add(path, "a percentage cannot exceed 100");
-        } else if unit.is_whole() && value.fract() != 0.0 {
+        } else if unit.is_whole() && !value.fract().is_zero() {
             self.add(path, format!("must be a whole number ({unit:?} are counted)"));
         }
     }

@@ -65,17 +65,9 @@ fn rag(status: i32) -> &'static str {
     }
 }
 
-fn number(value: Option<f64>) -> String {
-    value.map_or_else(
-        || "-".to_owned(),
-        |v| {
-            if v.fract() == 0.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v:.2}")
-            }
-        },
-    )
+/// An amount exactly as the contract carries it, `-` for none.
+fn amount(value: Option<&duban_proto::common::v1::Decimal>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.value.clone())
 }
 
 /// A rate the contract gives in percent (0-100).
@@ -133,10 +125,10 @@ pub fn render(overview: &pb::Overview) -> String {
                 target.measure_number,
                 target.display_name,
                 rag(t.rag).to_owned(),
-                number(t.actual),
-                number(t.expected),
-                number(Some(target.value)),
-                number(t.forecast),
+                amount(t.actual.as_ref()),
+                amount(t.expected.as_ref()),
+                amount(target.value.as_ref()),
+                amount(t.forecast.as_ref()),
             ]
         })
         .collect();
@@ -187,8 +179,11 @@ fn summary(overview: &pb::Overview) -> serde_json::Value {
         "targets": overview.targets.iter().map(|t| {
             let target = t.target.clone().unwrap_or_default();
             serde_json::json!({
-                "code": target.code, "rag": rag(t.rag), "actual": t.actual, "expected": t.expected,
-                "value": target.value, "forecast": t.forecast,
+                "code": target.code, "rag": rag(t.rag),
+                "actual": t.actual.as_ref().map(|v| v.value.as_str()),
+                "expected": t.expected.as_ref().map(|v| v.value.as_str()),
+                "value": target.value.as_ref().map(|v| v.value.as_str()),
+                "forecast": t.forecast.as_ref().map(|v| v.value.as_str()),
             })
         }).collect::<Vec<_>>(),
         "late_units": overview.compliance.as_ref().map(|c| c.late_units.iter().map(|u| u.department.clone()).collect::<Vec<_>>()),
@@ -220,11 +215,11 @@ mod tests {
                 target: Some(duban_proto::targets::v1::Target {
                     measure_number: "4.2".into(),
                     display_name: "全社会固定资产投资".into(),
-                    value: 555.0,
+                    value: Some("555".parse().unwrap()),
                     ..Default::default()
                 }),
-                actual: Some(300.0),
-                expected: Some(380.5),
+                actual: Some("300".parse().unwrap()),
+                expected: Some("380.5".parse().unwrap()),
                 rag: RagStatus::Red as i32,
                 ..Default::default()
             }],
@@ -252,7 +247,7 @@ mod tests {
         );
         assert!(
             text.lines()
-                .any(|l| l.contains("全社会固定资产投资") && l.contains("RED") && l.contains("380.50")),
+                .any(|l| l.contains("全社会固定资产投资") && l.contains("RED") && l.contains("380.5")),
             "{text}"
         );
         assert!(text.contains("Reporting rate 90.0%, on time 75.0%"), "{text}");

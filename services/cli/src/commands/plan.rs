@@ -134,11 +134,11 @@ fn measure_json(measure: &pb::Measure, all_targets: &[targets::Target]) -> Value
                 "name": target.display_name,
                 "name_en": target.display_name_en,
                 "unit": enum_name(target.unit().as_str_name(), "QUANTITY_UNIT_"),
-                "value": target.value,
+                "value": target.value.as_ref().map(|v| v.value.as_str()),
                 "comparator": enum_name(target.comparator().as_str_name(), "COMPARATOR_"),
                 "aspirational": target.aspirational,
                 "deadline": date(target.deadline.as_ref()),
-                "baseline": target.baseline,
+                "baseline": target.baseline.as_ref().map(|v| v.value.as_str()),
                 "aggregation": enum_name(target.aggregation().as_str_name(), "AGGREGATION_"),
                 "value_basis": enum_name(target.value_basis().as_str_name(), "VALUE_BASIS_"),
                 "reporters": target.reporters,
@@ -156,7 +156,7 @@ fn measure_json(measure: &pb::Measure, all_targets: &[targets::Target]) -> Value
         .iter()
         .map(|p| {
             json!({
-                "code": p.code, "name": p.name, "name_en": p.name_en, "value": p.value,
+                "code": p.code, "name": p.name, "name_en": p.name_en, "value": p.value.as_ref().map(|v| v.value.as_str()),
                 "unit": enum_name(p.unit().as_str_name(), "QUANTITY_UNIT_"),
                 "comparator": enum_name(p.comparator().as_str_name(), "COMPARATOR_"),
                 "note": p.note,

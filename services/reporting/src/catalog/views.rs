@@ -57,9 +57,11 @@ pub struct TargetInfo {
     /// `Comparator`.
     pub comparator: i32,
     /// The figure to reach.
-    pub value: f64,
+    pub value: rust_decimal::Decimal,
     /// Baseline, if any.
-    pub baseline: Option<f64>,
+    pub baseline: Option<rust_decimal::Decimal>,
+    /// Digits after the point a reported value may have.
+    pub decimal_places: u32,
     /// Department codes that report it, groups expanded.
     pub reporting_departments: Vec<String>,
 }
@@ -75,8 +77,12 @@ impl TargetInfo {
             basis: target.value_basis,
             aggregation: target.aggregation,
             comparator: target.comparator,
-            value: target.value,
-            baseline: target.baseline,
+            value: duban_proto::decimal::from_proto(target.value.as_ref()).unwrap_or_default(),
+            baseline: duban_proto::decimal::from_proto(target.baseline.as_ref()),
+            decimal_places: target
+                .decimal_places
+                .and_then(|places| u32::try_from(places).ok())
+                .unwrap_or_default(),
             reporting_departments: target.reporting_departments.clone(),
         }
     }

@@ -3,10 +3,12 @@
 mod m20261127_000002_create_reports;
 mod m20261201_000003_report_measure_key;
 mod m20261210_000004_blockers;
+mod m20261215_000004_exact_amounts;
 
 duban_kit::migrator![
     duban_kit::idempotency::CreateRequestLog,
     m20261127_000002_create_reports::CreateReports,
     m20261201_000003_report_measure_key::AddMeasureKey,
     m20261210_000004_blockers::CreateBlockers,
+    m20261215_000004_exact_amounts::ExactAmounts,
 ];

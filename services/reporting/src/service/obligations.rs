@@ -45,7 +45,7 @@ pub fn template(plan: &PlanInfo, measure: &str, department: &str) -> pb::ReportT
             target: target.name.clone(),
             unit: target.unit,
             basis: target.basis,
-            decimal_places: None,
+            decimal_places: i32::try_from(target.decimal_places).ok(),
             required: true,
         })
         .collect();

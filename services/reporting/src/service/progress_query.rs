@@ -131,7 +131,7 @@ impl Reporting {
                         row.period.as_str(),
                         row.revision,
                     ));
-                Some((row.value, row.revision, row.provisional || unreviewed))
+                Some((row.value.0, row.revision, row.provisional || unreviewed))
             } else if let Some(slot) = slot {
                 self.store.revision_before(&key, cutoff, slot).await?.and_then(|r| {
                     let unreviewed = twin.is_some() && r.state != pb::report::State::Accepted.as_str_name();

@@ -20,7 +20,7 @@ fn month(m: i32) -> Option<common::Period> {
 }
 
 /// A final report filled from an obligation's template: every slot gets `value`.
-fn filled(obligation: &pb::Obligation, value: f64) -> pb::Report {
+fn filled(obligation: &pb::Obligation, value: u32) -> pb::Report {
     let template = obligation.template.clone().unwrap_or_default();
     pb::Report {
         measure_number: obligation.measure_number.clone(),
@@ -31,7 +31,7 @@ fn filled(obligation: &pb::Obligation, value: f64) -> pb::Report {
             .iter()
             .map(|slot| pb::MetricValue {
                 target_code: slot.target_code.clone(),
-                value,
+                value: duban_proto::decimal::to_proto(Some(value.into())),
                 unit: slot.unit,
                 basis: slot.basis,
             })
@@ -85,7 +85,7 @@ async fn a_town_lists_what_it_owes_and_fills_the_template(backend: Backend) {
     );
 
     // A provisional report raises a blocker; the filled template then replaces it.
-    let mut empty = filled(&april, 1.0);
+    let mut empty = filled(&april, 1);
     empty.metric_values.clear();
     let mut provisional = empty;
     provisional.provisional = true;
@@ -97,7 +97,7 @@ async fn a_town_lists_what_it_owes_and_fills_the_template(backend: Backend) {
     town.submit_report(submit(provisional, "o-4p")).await.unwrap();
 
     // The filled template is accepted as it stands; review moves the states along.
-    let mut april_report = filled(&april, 2.0);
+    let mut april_report = filled(&april, 2);
     april_report.etag = String::new();
     let stored = town
         .submit_report(submit(april_report, "o-4"))
@@ -120,7 +120,7 @@ async fn a_town_lists_what_it_owes_and_fills_the_template(backend: Backend) {
         .unwrap();
     let may = obligations(&mut town, one(5)).await.unwrap().obligations.remove(0);
     let stored = town
-        .submit_report(submit(filled(&may, 3.0), "o-5"))
+        .submit_report(submit(filled(&may, 3), "o-5"))
         .await
         .unwrap()
         .into_inner();

@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// An amount as the contract carries it (canonical text), for building requests and
+/// comparing answers.
+fn d(text: &str) -> Option<common::Decimal> {
+    Some(text.parse().unwrap())
+}
+
 fn date(year: i32, month: i32, day: i32) -> Option<common::Date> {
     Some(common::Date { year, month, day })
 }
@@ -13,7 +19,7 @@ fn new_enterprises() -> pb::Target {
         display_name: "新增企业".into(),
         display_name_en: "New enterprises".into(),
         unit: common::QuantityUnit::Enterprises as i32,
-        value: 40_000.0,
+        value: d("40000.0"),
         comparator: common::Comparator::AtLeast as i32,
         aggregation: common::Aggregation::Sum as i32,
         value_basis: common::ValueBasis::Cumulative as i32,
@@ -53,19 +59,19 @@ fn a_valid_target_defaults_its_deadline_to_the_plan_end() {
 #[test]
 fn every_problem_is_reported_at_once_with_target_paths() {
     let mut bad = new_enterprises();
-    bad.value = 40_000.5;
-    bad.baseline = Some(-1.0);
+    bad.value = d("40000.5");
+    bad.baseline = d("-1.0");
     bad.unit = 0;
     bad.reporters.clear();
     bad.deadline = date(2022, 12, 31);
     let mut share = new_enterprises();
     share.code = "industry-share".into();
     share.unit = common::QuantityUnit::Percent as i32;
-    share.value = 135.0;
+    share.value = d("135.0");
     share.comparator = common::Comparator::AtMost as i32;
     share.milestones = vec![pb::TargetMilestone {
         period: Some(common::Period { year: 2023, month: 6 }),
-        expected_value: 30.0,
+        expected_value: d("30.0"),
     }];
     let mut unnamed = new_enterprises();
     unnamed.code = "Bad Code".into();
@@ -126,11 +132,11 @@ fn milestones_must_fit_the_plan_and_the_deadline() {
         expected_value: value,
     };
     target.milestones = vec![
-        milestone(2023, 6, 10_000.0),
-        milestone(2023, 6, 12_000.0),
-        milestone(2023, 10, 30_000.0),
-        milestone(2024, 1, 1.0),
-        milestone(2023, 3, 0.5),
+        milestone(2023, 6, d("10000.0")),
+        milestone(2023, 6, d("12000.0")),
+        milestone(2023, 10, d("30000.0")),
+        milestone(2024, 1, d("1.0")),
+        milestone(2023, 3, d("0.5")),
     ];
     let Err(violations) = validate_sync(&request(vec![target])) else {
         panic!("expected violations")
@@ -151,7 +157,7 @@ fn content_differences_name_the_fields() {
     let draft = validate_sync(&request(vec![new_enterprises()])).unwrap();
     let before = draft.targets[0].1.clone();
     let mut after = before.clone();
-    after.value = 45_000.0;
+    after.value = "45000".parse().unwrap();
     after.note = "changed".into();
     assert_eq!(before.diff(&after), ["value", "note"]);
     assert!(before.diff(&before).is_empty());

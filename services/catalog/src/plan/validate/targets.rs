@@ -5,7 +5,7 @@
 use super::Problems;
 use crate::directory::{Directory, Resolved};
 use crate::error::is_slug;
-use crate::plan::{Aggregation, Measure, Plan, QuantityUnit, Target};
+use crate::plan::{Aggregation, MAX_DECIMAL_PLACES, Measure, Plan, QuantityUnit, Target, default_decimal_places};
 
 /// The word that marks a figure as striven for rather than committed.
 const STRIVE_FOR: &str = "力争";
@@ -21,6 +21,21 @@ impl Plan {
         p.value(format!("{at}.value"), t.value, t.unit);
         if let Some(baseline) = t.baseline {
             p.value(format!("{at}.baseline"), baseline, t.unit);
+        }
+        if let Some(places) = t.decimal_places {
+            if places > MAX_DECIMAL_PLACES {
+                p.add(
+                    format!("{at}.decimal_places"),
+                    format!("must be at most {MAX_DECIMAL_PLACES}"),
+                );
+            } else if t.unit.is_whole() && places != 0 {
+                p.add(format!("{at}.decimal_places"), "must be 0 for a counted unit");
+            } else if places < default_decimal_places([t.value].into_iter().chain(t.baseline)) {
+                p.add(
+                    format!("{at}.decimal_places"),
+                    "is fewer than the target's own figures have",
+                );
+            }
         }
         if t.unit == QuantityUnit::Percent && t.aggregation == Aggregation::Sum {
             p.add(

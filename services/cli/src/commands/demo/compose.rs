@@ -137,7 +137,12 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
     );
     for value in &values {
         let (number, unit_text) = (
-            trim_number(value.metric.value),
+            value
+                .metric
+                .value
+                .as_ref()
+                .map(|v| v.value.as_str())
+                .unwrap_or_default(),
             duban_plan::quantity::unit_label_zh(value.metric.unit()),
         );
         narrative.push_str(&match value.metric.basis() {
@@ -217,13 +222,5 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
         evidence_links,
         provisional,
         ..Default::default()
-    }
-}
-
-fn trim_number(value: f64) -> String {
-    if value.fract() == 0.0 {
-        format!("{value:.0}")
-    } else {
-        format!("{value}")
     }
 }

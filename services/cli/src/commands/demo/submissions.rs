@@ -12,7 +12,7 @@ use tonic_types::RpcStatusExt;
 use super::{
     access::{Clients, clients, issue_token, revoke_token},
     report_key,
-    trajectory::{TargetPlan, counted},
+    trajectory::{TargetPlan, reported, simulated},
 };
 use crate::{
     commands::{
@@ -165,21 +165,11 @@ pub(crate) async fn live_submissions(
                     ..Default::default()
                 };
                 for value in &mut final_report.metric_values {
-                    let unit_of_measure = target_plans
-                        .iter()
-                        .find(|t| t.target.code == value.target_code)
-                        .map_or(common::QuantityUnit::Count, |t| t.target.unit());
-                    let revised = value.value * (1.0 + rng.range(0.0, 0.015));
-                    value.value = if counted(unit_of_measure) {
-                        revised.round()
-                    } else {
-                        let v = (revised * 100.0).round() / 100.0;
-                        if unit_of_measure == common::QuantityUnit::Percent {
-                            v.min(100.0)
-                        } else {
-                            v
-                        }
+                    let Some(plan) = target_plans.iter().find(|t| t.target.code == value.target_code) else {
+                        continue;
                     };
+                    let revised = simulated(value.value.as_ref()) * (1.0 + rng.range(0.0, 0.015));
+                    value.value = Some(reported(revised, &plan.target));
                 }
                 own.reporting
                     .submit_report(pb::SubmitReportRequest {

@@ -56,11 +56,12 @@ pub(crate) async fn plan_targets(
             .points
             .iter()
             .filter(|p| p.period.is_some())
-            .map(|p| (period_text(p.period.as_ref()), p.expected_value))
+            .map(|p| (period_text(p.period.as_ref()), simulated(p.expected_value.as_ref())))
             .collect();
-        let flat = trajectory.points.iter().all(|p| {
-            p.source() == targets::TrajectoryPointSource::Flat || (p.expected_value - target.value).abs() < 1e-9
-        });
+        let flat = trajectory
+            .points
+            .iter()
+            .all(|p| p.source() == targets::TrajectoryPointSource::Flat || p.expected_value == target.value);
         let mut rng = SplitMix64::for_key(seed, &["target", &target.code]);
         let lagging = lagging_codes.contains(&target.code);
         let performance = if lagging {
@@ -84,7 +85,9 @@ pub(crate) async fn plan_targets(
         // target value.
         let mut expected = expected;
         for month in months {
-            expected.entry(month.clone()).or_insert(target.value);
+            expected
+                .entry(month.clone())
+                .or_insert(simulated(target.value.as_ref()));
         }
         out.push(TargetPlan {
             target,
@@ -98,13 +101,25 @@ pub(crate) async fn plan_targets(
     Ok(out)
 }
 
-/// Whether a unit counts whole things for this unit of measure.
-pub(crate) fn counted(unit: common::QuantityUnit) -> bool {
-    use common::QuantityUnit as U;
-    matches!(
-        unit,
-        U::Count | U::Enterprises | U::Projects | U::HousingUnits | U::Sites | U::Routes | U::People
-    )
+/// A contract figure as a number for the simulation: the draws and the noise of the demo
+/// are floats, what it reports is not (see [`reported`]).
+pub(crate) fn simulated(value: Option<&common::Decimal>) -> f64 {
+    use rust_decimal::prelude::ToPrimitive as _;
+    duban_proto::decimal::from_proto(value)
+        .and_then(|v| v.to_f64())
+        .unwrap_or_default()
+}
+
+/// A simulated value as a unit reports it: at the target's decimal places (whole for
+/// counted units), never negative, at most 100 for a percentage. Formatted to the places
+/// first, so the decimal is exactly the figure written, not the float's binary value.
+pub(crate) fn reported(value: f64, target: &targets::Target) -> common::Decimal {
+    let places = usize::try_from(target.decimal_places.unwrap_or_default()).unwrap_or_default();
+    let mut value = value.max(0.0);
+    if target.unit() == common::QuantityUnit::Percent {
+        value = value.min(100.0);
+    }
+    format!("{value:.places$}").parse().unwrap_or_default()
 }
 
 /// A value computed for one target, with how it compares with the unit's share of the
@@ -131,7 +146,8 @@ pub(crate) fn values_for(
         let Some(share) = plan.shares.get(unit) else {
             continue;
         };
-        let expected_now = plan.expected.get(period).copied().unwrap_or(target.value);
+        let target_value = simulated(target.value.as_ref());
+        let expected_now = plan.expected.get(period).copied().unwrap_or(target_value);
         let months: Vec<&String> = plan.expected.keys().collect();
         let index = months.iter().position(|m| m.as_str() == period).unwrap_or(0);
         let progress = (index as f64 + 1.0) / months.len().max(1) as f64;
@@ -150,7 +166,7 @@ pub(crate) fn values_for(
                     .checked_sub(1)
                     .and_then(|i| plan.expected.get(months[i].as_str()))
                     .copied()
-                    .unwrap_or_else(|| target.baseline.unwrap_or(0.0));
+                    .unwrap_or_else(|| simulated(target.baseline.as_ref()));
                 let amount = (expected_now - before).max(0.0) * share;
                 (amount, amount * unit_performance * noise)
             }
@@ -158,9 +174,9 @@ pub(crate) fn values_for(
                 // A level that approaches the target over the year.
                 // Judged against where it should be by now, not against the year-end level.
                 let planned = if at_most {
-                    target.value * share * (1.3 - 0.3 * progress)
+                    target_value * share * (1.3 - 0.3 * progress)
                 } else {
-                    target.value * share * (0.75 + 0.25 * progress)
+                    target_value * share * (0.75 + 0.25 * progress)
                 };
                 let level = if at_most {
                     planned / unit_performance
@@ -174,22 +190,14 @@ pub(crate) fn values_for(
                 (expected, expected * unit_performance * noise)
             }
         };
-        let unit_of_measure = target.unit();
-        if unit_of_measure == common::QuantityUnit::Percent {
-            value = value.min(100.0);
-        }
-        value = value.max(0.0);
         if target.value_basis() == common::ValueBasis::Cumulative {
             // Year-to-date figures never go down.
             if let Some(before) = previous.get(&target.code) {
                 value = value.max(*before);
             }
         }
-        value = if counted(unit_of_measure) {
-            value.round()
-        } else {
-            (value * 100.0).round() / 100.0
-        };
+        let figure = reported(value, target);
+        value = simulated(Some(&figure));
         previous.insert(target.code.clone(), value);
         let ratio = if at_most {
             if value > 0.0 { expected_share / value } else { 1.0 }
@@ -201,7 +209,7 @@ pub(crate) fn values_for(
         out.push(Value {
             metric: pb::MetricValue {
                 target_code: target.code.clone(),
-                value,
+                value: Some(figure),
                 unit: target.unit,
                 basis: target.value_basis,
             },

@@ -1,6 +1,7 @@
 //! What people type: statuses, states, `--value`, `--blocker`, `--evidence`, months, report names and narratives.
 
 use anyhow::Context;
+use duban_proto::decimal::Decimal;
 use duban_proto::{common::v1 as common, reporting::v1 as pb};
 
 /// A department's overall assessment, as typed on the command line.
@@ -53,7 +54,8 @@ impl StateArg {
 }
 
 /// `--value new-enterprises=3200`: a target code and a number.
-pub fn parse_value(text: &str) -> Result<(String, f64), String> {
+/// `code=NUMBER`, the number an exact decimal (`555`, `4.47`): never read as a float.
+pub fn parse_value(text: &str) -> Result<(String, Decimal), String> {
     let (code, number) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?} is not <target-code>=<number>"))?;
@@ -61,13 +63,8 @@ pub fn parse_value(text: &str) -> Result<(String, f64), String> {
     if code.is_empty() {
         return Err(format!("{text:?} has no target code before '='"));
     }
-    let value: f64 = number
-        .trim()
-        .parse()
-        .map_err(|_| format!("{:?} is not a number (in {text:?})", number.trim()))?;
-    if !value.is_finite() {
-        return Err(format!("{text:?}: the value must be finite"));
-    }
+    let value = duban_proto::decimal::parse(number.trim())
+        .map_err(|problem| format!("{:?} {problem} (in {text:?})", number.trim()))?;
     Ok((code.to_owned(), value))
 }
 
@@ -172,9 +169,17 @@ mod tests {
     fn values_are_a_code_and_a_number() {
         assert_eq!(
             parse_value("new-enterprises=3200"),
-            Ok(("new-enterprises".into(), 3200.0))
+            Ok(("new-enterprises".into(), Decimal::from(3200)))
         );
-        assert_eq!(parse_value(" share = 35.5 "), Ok(("share".into(), 35.5)));
+        assert_eq!(
+            parse_value(" share = 35.5 "),
+            Ok(("share".into(), Decimal::new(355, 1)))
+        );
+        assert_eq!(
+            parse_value("fdi=0.1").map(|(_, v)| v + Decimal::new(2, 1)),
+            Ok(Decimal::new(3, 1))
+        );
+        assert!(parse_value("x=1e3").is_err());
         assert!(parse_value("new-enterprises").is_err());
         assert!(parse_value("=3").is_err());
         assert!(parse_value("x=abc").is_err());

@@ -8,7 +8,8 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct ValueOut {
     target: String,
-    value: f64,
+    /// The exact decimal text (a JSON string, so no reader turns it into a float).
+    value: String,
     unit: String,
     basis: String,
 }
@@ -121,7 +122,7 @@ pub fn report_out(report: &pb::Report, zone: PlanZone) -> ReportOut {
             .iter()
             .map(|v| ValueOut {
                 target: v.target_code.clone(),
-                value: v.value,
+                value: v.value.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
                 unit: enum_name(v.unit().as_str_name(), "QUANTITY_UNIT_"),
                 basis: enum_name(v.basis().as_str_name(), "VALUE_BASIS_"),
             })

@@ -27,7 +27,7 @@ pub struct Submission {
     pub status: StatusArg,
     /// `<target-code>=<number>`, in the target's unit; repeat for each target.
     #[arg(long = "value", value_parser = parse_value)]
-    pub values: Vec<(String, f64)>,
+    pub values: Vec<(String, duban_proto::decimal::Decimal)>,
     /// What was done and what comes next (`@file` reads it from a file).
     #[arg(long, default_value = "")]
     pub narrative: String,
@@ -65,7 +65,7 @@ pub struct Submission {
 pub async fn metric_values(
     targets_client: &mut TargetsServiceClient<ServiceChannel>,
     plan: &str,
-    values: &[(String, f64)],
+    values: &[(String, duban_proto::decimal::Decimal)],
 ) -> anyhow::Result<Vec<pb::MetricValue>> {
     let mut out = Vec::new();
     for (code, value) in values {
@@ -78,7 +78,7 @@ pub async fn metric_values(
             .into_inner();
         out.push(pb::MetricValue {
             target_code: code.clone(),
-            value: *value,
+            value: Some((*value).into()),
             unit: target.unit,
             basis: target.value_basis,
         });
