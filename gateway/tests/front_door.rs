@@ -10,7 +10,9 @@ mod common;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use common::{GatewaySuite, Headers, HttpAnswer, PLAN, Server, Suite, dechunk, http_request, split_head, start_suite};
+use common::{
+    GatewaySuite, Headers, HttpAnswer, PLAN, Server, Suite, dechunk, http_get, http_request, split_head, start_suite,
+};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::Period,
@@ -183,6 +185,21 @@ async fn grpc_web_on_the_gateway_port(suite: &Suite) {
         "UNAUTHENTICATED: {:?}",
         answer.trailers
     );
+
+    // The gateway's metrics count gRPC-Web calls by their gRPC status, whether it came
+    // in trailers (which gRPC-Web carries in the body) or alone in the headers.
+    let (status, metrics) = http_get(suite.metrics_addr(Server::Gateway), "/metrics").await;
+    assert_eq!(status, 200);
+    for counted in [
+        r#"{service="duban.gateway.v1.DashboardService",method="GetOverview",code="OK"} 1"#,
+        r#"{service="duban.departments.v1.DepartmentsService",method="ListGroups",code="OK"} 1"#,
+        r#"{service="duban.departments.v1.DepartmentsService",method="ListGroups",code="UNAUTHENTICATED"} 1"#,
+    ] {
+        assert!(
+            metrics.contains(&format!("\nduban_rpc_requests_total{counted}\n")),
+            "{counted} in {metrics}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------

@@ -224,8 +224,10 @@ pub fn environment(service: &Value) -> BTreeMap<String, Option<String>> {
 }
 
 /// One published port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
+    /// The host address the port is published on, if one is given (else every one).
+    pub host_ip: Option<String>,
     /// The host port, if one is given.
     pub published: Option<u16>,
     /// The container port.
@@ -248,6 +250,7 @@ pub fn ports(service: &Value) -> Result<Vec<Port>, String> {
                     .ok_or_else(|| format!("port without a target: {item:?}"))?;
                 let published = long.get("published").and_then(scalar);
                 return Ok(Port {
+                    host_ip: long.get("host_ip").and_then(scalar),
                     published: published.map(|port| parse_port(&port)).transpose()?,
                     target: parse_port(&target)?,
                 });
@@ -258,6 +261,7 @@ pub fn ports(service: &Value) -> Result<Vec<Port>, String> {
             Ok(Port {
                 target: parse_port(parts[0])?,
                 published: parts.get(1).map(|port| parse_port(port)).transpose()?,
+                host_ip: parts.get(2).map(|ip| (*ip).to_owned()),
             })
         })
         .collect()
@@ -609,23 +613,31 @@ mod tests {
     #[test]
     fn ports_in_both_syntaxes() {
         let service: Value = serde_yaml::from_str(
-            "ports:\n  - \"127.0.0.1:5433:5432\"\n  - 50052\n  - target: 80\n    published: \"8080\"\n",
+            "ports:\n  - \"127.0.0.1:5433:5432\"\n  - 50052\n  - target: 80\n    published: \"8080\"\n    host_ip: 127.0.0.1\n  - \"8081:81\"\n",
         )
         .unwrap();
         assert_eq!(
             ports(&service).unwrap(),
             vec![
                 Port {
+                    host_ip: Some("127.0.0.1".into()),
                     published: Some(5433),
                     target: 5432
                 },
                 Port {
+                    host_ip: None,
                     published: None,
                     target: 50052
                 },
                 Port {
+                    host_ip: Some("127.0.0.1".into()),
                     published: Some(8080),
                     target: 80
+                },
+                Port {
+                    host_ip: None,
+                    published: Some(8081),
+                    target: 81
                 },
             ]
         );

@@ -201,11 +201,19 @@ fn setting(settings: &Settings, path: &[&str]) -> serde_json::Value {
 }
 
 fn listen(name: &str, settings: &Settings) -> SocketAddr {
-    let listen = setting(settings, &[name, "listen"]);
-    listen
-        .as_str()
+    address(name, "listen", settings)
+}
+
+/// Where `name` serves `/metrics` (`<name>.metrics_listen`).
+fn metrics_listen(name: &str, settings: &Settings) -> SocketAddr {
+    address(name, "metrics_listen", settings)
+}
+
+fn address(name: &str, key: &str, settings: &Settings) -> SocketAddr {
+    let addr = setting(settings, &[name, key]);
+    addr.as_str()
         .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| panic!("{name}.listen is not a socket address: {listen}"))
+        .unwrap_or_else(|| panic!("{name}.{key} is not a socket address: {addr}"))
 }
 
 fn port_of(addr: &str) -> Option<u16> {
@@ -337,6 +345,19 @@ fn duban_services_serve_known_servers_and_report_health() {
                 name.to_ascii_uppercase()
             );
 
+            let metrics = metrics_listen(&name, &settings);
+            assert!(
+                metrics.ip().is_unspecified(),
+                "{name}: serves metrics on {metrics}; in a container it must bind 0.0.0.0 to be \
+                 scraped (set DUBAN__{}__METRICS_LISTEN)",
+                name.to_ascii_uppercase()
+            );
+            assert_ne!(
+                metrics.port(),
+                listen.port(),
+                "{name}: metrics need a port of their own"
+            );
+
             let ports = ports(service).unwrap_or_else(|error| panic!("{name}: {error}"));
             assert!(
                 ports
@@ -346,12 +367,18 @@ fn duban_services_serve_known_servers_and_report_health() {
                 listen.port()
             );
             for port in &ports {
-                assert_eq!(
-                    port.target,
-                    listen.port(),
+                assert!(
+                    port.target == listen.port() || port.target == metrics.port(),
                     "{name}: publishes container port {}, where nothing listens",
                     port.target
                 );
+                if port.target == metrics.port() {
+                    assert_eq!(
+                        port.host_ip.as_deref(),
+                        Some("127.0.0.1"),
+                        "{name}: metrics are published to the host's loopback only, not to the network"
+                    );
+                }
             }
 
             let healthcheck = service

@@ -31,7 +31,9 @@ pub use journal::Event;
 pub use reviewing::{ReviewDecision, ReviewRequest};
 pub use submitting::{Item, MAX_STREAM_ITEMS, Turn};
 
-use crate::{calendar, catalog::Catalog, convert, error::ReportingError, store::ReportStore};
+use crate::{
+    calendar, catalog::Catalog, convert, error::ReportingError, metrics::ReportingMetrics, store::ReportStore,
+};
 use journal::{AuditInfo, Journal, WriteJob, Writer};
 
 /// Full method names, as audit records name them.
@@ -70,15 +72,23 @@ fn parent_plan(parent: &str) -> Result<String> {
 }
 
 impl Reporting {
-    /// The domain over a store; starts the writer task.
-    pub fn new(store: ReportStore, catalog: Catalog, count_submitted: bool, stopping: CancellationToken) -> Self {
+    /// The domain over a store; starts the writer task, counting in `metrics`.
+    pub fn new(
+        store: ReportStore,
+        catalog: Catalog,
+        count_submitted: bool,
+        stopping: CancellationToken,
+        metrics: ReportingMetrics,
+    ) -> Self {
         let (events, _) = broadcast::channel(4096);
         let writer = Writer::start(
             store.db().clone(),
             Journal {
                 store: store.clone(),
                 events: events.clone(),
+                metrics: metrics.clone(),
             },
+            metrics.writer,
         );
         Self {
             store,

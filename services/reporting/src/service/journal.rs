@@ -14,6 +14,7 @@ use crate::{
     convert::{self, ReportKey},
     entity::{audit_record, report_event},
     error::ReportingError,
+    metrics::ReportingMetrics,
     store::ReportStore,
     writer::{Failure, Job},
 };
@@ -81,6 +82,8 @@ pub struct Journal {
     pub store: ReportStore,
     /// Where committed events go.
     pub events: broadcast::Sender<Event>,
+    /// Where stored submissions are counted.
+    pub metrics: ReportingMetrics,
 }
 
 #[derive(Debug)]
@@ -190,6 +193,10 @@ impl Job for WriteJob {
 
     fn committed(&self, journal: &Journal, output: &mut Written) {
         if let Some(event) = output.event.take() {
+            let (_, stored) = &event;
+            if stored.event_type == pb::ReportEventType::Submitted as i32 {
+                journal.metrics.submitted(&stored.department);
+            }
             // Nobody watching is fine: the event is stored and can be read back.
             let _ = journal.events.send(event);
         }
