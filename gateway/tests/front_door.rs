@@ -480,12 +480,14 @@ async fn live_events_follow_reports(backend: Backend) {
                 period: Some(Period { year: 2023, month: 11 }),
                 overall_status: rpb::OverallStatus::OnTrack as i32,
                 narrative: "40个区重大项目在建".into(),
-                metric_values: vec![rpb::MetricValue {
-                    target_code: target.code.clone(),
-                    value: Some("40".parse().unwrap()),
-                    unit: target.unit,
-                    basis: target.value_basis,
-                }],
+                metric_values: suite
+                    .final_values(
+                        &target.measure_number,
+                        &target.reporting_departments[0],
+                        &target.code,
+                        "40",
+                    )
+                    .await,
                 ..Default::default()
             }),
             request_id: uuid::Uuid::new_v4().to_string(),

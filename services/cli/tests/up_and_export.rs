@@ -397,6 +397,8 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
         "anting-town",
         "--value",
         "new-enterprises=4100",
+        "--value",
+        "new-100m-projects=30",
         "--json",
     ]);
     assert_eq!(value["values"][0]["unit"], "enterprises");

@@ -153,6 +153,20 @@ pub fn check_report(
         }
     }
 
+    // A final report carries every value the department owes for the measure; a
+    // provisional one (快报) may be partial, since preliminary figures arrive piecemeal
+    // and a later final revision completes them.
+    if measure.is_some() && !report.provisional {
+        for code in required_targets(plan, &report.measure_number, department) {
+            if !seen.contains(code) {
+                bad(
+                    format!("report.metric_values[{code}]"),
+                    "is required in a final report (send the value, or mark the report provisional)",
+                );
+            }
+        }
+    }
+
     if report.milestone_updates.len() > MAX_ITEMS {
         bad("report.milestone_updates".into(), "has more than 20 updates");
     }
@@ -483,6 +497,18 @@ mod tests {
             assert_eq!(found.len(), problems, "{value}: {found:?}");
             assert!(found.iter().all(|v| v.field == "report.metric_values[0].value"));
         }
+    }
+
+    #[test]
+    fn a_final_report_carries_every_value_it_owes_and_a_provisional_one_may_not() {
+        let mut report = good();
+        report.metric_values.clear();
+        assert_eq!(fields(&report), ["report.metric_values[firms]"]);
+        // The value is owed by nanxiang-town only: the tax bureau's report owes nothing.
+        let departments = ["tax-bureau".to_owned(), "nanxiang-town".to_owned()].into();
+        assert!(check_report(&report, "tax-bureau", &plan(), &departments, today()).is_empty());
+        report.provisional = true;
+        assert_eq!(fields(&report), Vec::<String>::new());
     }
 
     #[test]
