@@ -68,12 +68,14 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);
 
+    let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
+    // One reporting server per SQLite file: its writer and event feed assume so.
+    let single_copy = duban_kit::db::claim_sqlite_file(&url)?.map(std::sync::Arc::new);
     let departments = service_channel(settings, &settings.departments.endpoint_url())?;
     let measures = service_channel(settings, &settings.measures.endpoint_url())?;
     let targets = service_channel(settings, &settings.targets.endpoint_url())?;
     let server = GrpcServer::start("reporting", settings.reporting.listen, limits, &[SERVICE_NAME], routes).await?;
 
-    let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
     let auth = Authenticator::asking_departments(settings, departments.clone());
     let freshness = Freshness {
         ttl: options.catalog_ttl,
@@ -84,10 +86,15 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     let stopping = server.stopping();
     server.bring_up(ready, move || {
         let (url, auth, catalog, stopping) = (url.clone(), auth.clone(), catalog.clone(), stopping.clone());
+        let single_copy = single_copy.clone();
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             let reporting = Reporting::new(store::ReportStore::new(db), catalog, count_submitted, stopping);
-            Ok::<_, ReportingError>(grpc::State { reporting, auth })
+            Ok::<_, ReportingError>(grpc::State {
+                reporting,
+                auth,
+                _single_copy: single_copy,
+            })
         }
     });
     Ok(server)

