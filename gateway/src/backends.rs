@@ -1,6 +1,7 @@
-//! The services behind the gateway: one lazily connecting channel to each, clients
-//! that carry either the service token (catalogue data) or the caller's own token
-//! (caller-specific reads), and the cached plan structure.
+//! The services behind the gateway: one lazily connecting channel to each, spread over
+//! every replica its name resolves to, clients that carry either the service token
+//! (catalogue data) or the caller's own token (caller-specific reads), and the cached
+//! plan structure.
 
 use rust_decimal::Decimal;
 use std::{sync::Arc, time::Duration};
@@ -8,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use chrono::NaiveDate;
 use duban_kit::{
     Settings,
-    client::{CallInterceptor, interceptor},
+    client::{BalancedChannel, ServiceChannel, balance, interceptor},
 };
 use duban_plan::{
     Month, PlanCalendar,
@@ -23,48 +24,47 @@ use duban_proto::{
     reporting::v1::reporting_service_client::ReportingServiceClient,
     targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
 };
-use tonic::{
-    Request, Status,
-    service::interceptor::InterceptedService,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Request, Status, service::interceptor::InterceptedService, transport::Endpoint};
 
 use crate::error::GatewayError;
 
 /// A channel whose calls carry a token, the trace context and the remaining deadline.
-pub type Client = InterceptedService<Channel, CallInterceptor>;
+pub type Client = ServiceChannel;
 
-/// Channels to the four services.
+/// Channels to the four services, each spread over the service's replicas.
 #[derive(Debug, Clone)]
 pub struct Channels {
     /// DepartmentsService.
-    pub departments: Channel,
+    pub departments: BalancedChannel,
     /// MeasuresService.
-    pub measures: Channel,
+    pub measures: BalancedChannel,
     /// TargetsService.
-    pub targets: Channel,
+    pub targets: BalancedChannel,
     /// ReportingService.
-    pub reporting: Channel,
+    pub reporting: BalancedChannel,
 }
 
-fn lazy(endpoint: &str) -> Result<Channel, std::io::Error> {
-    Ok(Endpoint::from_shared(endpoint.to_owned())
-        .map_err(std::io::Error::other)?
+/// The gateway's connections: a page waits for them, so an unreachable replica is
+/// given up after 1 s; idle ones are pinged, since event streams sit idle for long.
+fn tuned(endpoint: Endpoint) -> Endpoint {
+    endpoint
         .connect_timeout(Duration::from_secs(1))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true)
-        .connect_lazy())
 }
 
 impl Channels {
-    /// Lazily connecting channels to the endpoints in `settings`.
+    /// Lazily connecting channels to the endpoints in `settings`, their names looked up
+    /// again every `client.resolve_interval_ms`.
     pub fn new(settings: &Settings) -> std::io::Result<Self> {
+        let interval = settings.client.resolve_interval();
+        let channel = |endpoint: String| balance::balanced(&endpoint, tuned, interval).map_err(std::io::Error::other);
         Ok(Self {
-            departments: lazy(&settings.departments.endpoint_url())?,
-            measures: lazy(&settings.measures.endpoint_url())?,
-            targets: lazy(&settings.targets.endpoint_url())?,
-            reporting: lazy(&settings.reporting.endpoint_url())?,
+            departments: channel(settings.departments.endpoint_url())?,
+            measures: channel(settings.measures.endpoint_url())?,
+            targets: channel(settings.targets.endpoint_url())?,
+            reporting: channel(settings.reporting.endpoint_url())?,
         })
     }
 }
@@ -185,7 +185,7 @@ pub struct Backends {
 impl Backends {
     /// Over `channels`, calling with `service_token`; the plan's view kept by `freshness`.
     pub fn new(channels: Channels, service_token: String, call_timeout: Duration, freshness: Freshness) -> Self {
-        let view_client = |channel: &Channel| service_client(channel, &service_token, call_timeout);
+        let view_client = |channel: &BalancedChannel| service_client(channel, &service_token, call_timeout);
         let view = Arc::new(PlanView::remote(
             view_client(&channels.measures),
             view_client(&channels.targets),
@@ -211,7 +211,7 @@ impl Backends {
         &self.channels
     }
 
-    fn client(&self, channel: &Channel, token: Option<&str>) -> Client {
+    fn client(&self, channel: &BalancedChannel, token: Option<&str>) -> Client {
         service_client(channel, token.unwrap_or(&self.service_token), self.call_timeout)
     }
 
@@ -236,7 +236,7 @@ impl Backends {
     }
 
     /// ReportingService for a long stream: token and trace context, no deadline.
-    pub fn reporting_stream(&self) -> ReportingServiceClient<InterceptedService<Channel, StreamInterceptor>> {
+    pub fn reporting_stream(&self) -> ReportingServiceClient<InterceptedService<BalancedChannel, StreamInterceptor>> {
         ReportingServiceClient::new(InterceptedService::new(
             self.channels.reporting.clone(),
             StreamInterceptor(format!("Bearer {}", self.service_token)),
@@ -267,7 +267,7 @@ impl Backends {
 
 /// A client channel over `channel` whose calls carry `token` (if it is a valid header
 /// value), the trace context and the remaining deadline.
-fn service_client(channel: &Channel, token: &str, call_timeout: Duration) -> Client {
+fn service_client(channel: &BalancedChannel, token: &str, call_timeout: Duration) -> Client {
     let interceptor = interceptor(Some(token), call_timeout)
         .unwrap_or_else(|_| interceptor(None, call_timeout).expect("no token is always valid"));
     InterceptedService::new(channel.clone(), interceptor)

@@ -8,12 +8,14 @@
 use std::time::Duration;
 
 use axum::{Router, body::Body, extract::Request, response::Response, routing::any};
-use duban_kit::{error::DependencyUnavailable, layer::current_deadline, telemetry::inject_current_context};
+use duban_kit::{
+    client::BalancedChannel, error::DependencyUnavailable, layer::current_deadline, telemetry::inject_current_context,
+};
 use duban_proto::{
     departments::v1::departments_service_server, gateway::v1::ErrorReason, measures::v1::measures_service_server,
     reporting::v1::reporting_service_server, targets::v1::targets_service_server,
 };
-use tonic::{metadata::MetadataMap, transport::Channel};
+use tonic::metadata::MetadataMap;
 use tower::ServiceExt;
 
 use crate::{backends::Channels, metrics::GatewayMetrics};
@@ -56,7 +58,7 @@ pub fn grpc_timeout(remaining: Duration) -> String {
     format!("{ms}m")
 }
 
-async fn forward(channel: Channel, service: &'static str, request: Request) -> Response {
+async fn forward(channel: BalancedChannel, service: &'static str, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     for header in HOP_BY_HOP {
         parts.headers.remove(header);

@@ -71,19 +71,21 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     // Submitted through the gateway: the call is forwarded to reporting.
     let reporting =
         ReportingServiceClient::new(testing::channel(suite.addr(Server::Gateway), Some(suite.admin_token())));
+    let others = suite
+        .final_values(&target.measure_number, &department, &target.code, "0")
+        .await;
     let submit = |month: i32, value: Decimal, status: rpb::OverallStatus, blockers: Vec<rpb::Blocker>| {
+        let mut metric_values = others.clone();
+        if let Some(own) = metric_values.iter_mut().find(|v| v.target_code == target.code) {
+            own.value = Some(value.into());
+        }
         let report = rpb::Report {
             measure_number: target.measure_number.clone(),
             department: department.clone(),
             period: Some(Period { year: 2023, month }),
             overall_status: status as i32,
             narrative: "本月进展".into(),
-            metric_values: vec![rpb::MetricValue {
-                target_code: target.code.clone(),
-                value: Some(value.into()),
-                unit: target.unit,
-                basis: target.value_basis,
-            }],
+            metric_values,
             blockers,
             ..Default::default()
         };

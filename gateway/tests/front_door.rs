@@ -4,7 +4,7 @@
 //! internal services (the suite's own plumbing) refused rather than forwarded, the
 //! page's server-sent events following a report submitted through the gateway, and
 //! `gateway.require_token` guarding the pages and the API (bearer token, login form and
-//! its cookie).
+//! its cookie), and a gateway that reaches the services by name rather than address.
 
 mod common;
 
@@ -331,7 +331,55 @@ async fn grpc_web_and_reflection(backend: Backend) {
     grpc_web_on_the_gateway_port(&suite).await;
     reflection_on_the_gateway_port(&suite).await;
     internal_services_are_not_forwarded(&suite).await;
+    services_reached_by_name(&suite).await;
     suite.stop().await;
+}
+
+/// A second gateway that knows the four services by name (`http://localhost:<port>`),
+/// as in a cluster, not by address: its channels resolve the names (the real DNS path
+/// of `duban_kit::client::balance`) and the overview and a forwarded call still work.
+async fn services_reached_by_name(suite: &Suite) {
+    let mut settings = suite.settings().clone();
+    for (section, server) in [
+        (&mut settings.departments, Server::Departments),
+        (&mut settings.measures, Server::Measures),
+        (&mut settings.targets, Server::Targets),
+        (&mut settings.reporting, Server::Reporting),
+    ] {
+        section.endpoint = format!("http://localhost:{}", suite.addr(server).port());
+    }
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    (settings.gateway.listen, settings.gateway.metrics_listen) = (any_port, any_port);
+    let gateway = duban_gateway::start(&settings).await.unwrap();
+    let addr = gateway.local_addr();
+    testing::until_serving(addr, duban_gateway::SERVICE_NAME, Duration::from_secs(10))
+        .await
+        .unwrap();
+
+    let overview = duban_proto::gateway::v1::dashboard_service_client::DashboardServiceClient::new(testing::channel(
+        addr,
+        Some(suite.admin_token()),
+    ))
+    .get_overview(GetOverviewRequest {
+        plan: PLAN.into(),
+        as_of: None,
+    })
+    .await
+    .expect("the gateway reaches the services by name")
+    .into_inner()
+    .overview
+    .unwrap();
+    assert!(overview.unreachable.is_empty(), "{:?}", overview.unreachable);
+    assert!(!overview.actions.is_empty());
+
+    let groups = duban_proto::departments::v1::departments_service_client::DepartmentsServiceClient::new(
+        testing::channel(addr, Some(suite.admin_token())),
+    )
+    .list_groups(ListGroupsRequest::default())
+    .await
+    .expect("a call forwarded by name");
+    assert!(!groups.into_inner().groups.is_empty());
+    gateway.shutdown().await;
 }
 
 /// AuthenticateToken and SyncPlanTargets are the suite's own plumbing: their servers
@@ -497,12 +545,14 @@ async fn live_events_follow_reports(backend: Backend) {
                 period: Some(Period { year: 2023, month: 11 }),
                 overall_status: rpb::OverallStatus::OnTrack as i32,
                 narrative: "40个区重大项目在建".into(),
-                metric_values: vec![rpb::MetricValue {
-                    target_code: target.code.clone(),
-                    value: Some("40".parse().unwrap()),
-                    unit: target.unit,
-                    basis: target.value_basis,
-                }],
+                metric_values: suite
+                    .final_values(
+                        &target.measure_number,
+                        &target.reporting_departments[0],
+                        &target.code,
+                        "40",
+                    )
+                    .await,
                 ..Default::default()
             }),
             request_id: uuid::Uuid::new_v4().to_string(),

@@ -1,4 +1,5 @@
-//! Shared helpers for the end-to-end and deployment checks in `tests/`: reading the repository's deployment files.
+//! Shared helpers for the end-to-end and deployment checks in `tests/`: reading the repository's deployment files
+//! (docker-compose.yml, the Dockerfile, and the Kubernetes manifests through [`kustomize`]).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -6,6 +7,8 @@ use std::{
 };
 
 use serde_yaml::Value;
+
+pub mod kustomize;
 
 /// The workspace root (the directory holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

@@ -1,8 +1,10 @@
-//! Static checks of the deployment files (no Docker needed): docker-compose.yml, the
-//! Dockerfile, .dockerignore, deploy/postgres/init.sql and deploy/otel-collector/ are
-//! read and checked against the real configuration schema, the `duban` binary's list
-//! of servers and the workspace manifest, so that drift between them fails here
-//! rather than at `docker compose up`.
+//! Static checks of the deployment files (no Docker or cluster needed): docker-compose.yml,
+//! the Dockerfile, .dockerignore, deploy/postgres/init.sql, deploy/otel-collector/ and the
+//! Kubernetes manifests in deploy/kubernetes/ (built with the kustomize subset in
+//! `duban_tests::kustomize`, and validated against the Kubernetes schemas by
+//! kubernetes-validate) are read and checked against the real configuration schema, the
+//! `duban` binary's list of servers and the workspace manifest, so that drift between them
+//! fails here rather than at `docker compose up` or `kubectl apply`.
 //!
 //! Compose services built from the Dockerfile are either servers (`serve <name>`, one
 //! for each of `duban_cli::SERVICES`) or one-shot jobs (`restart: "no"`, a `duban`
@@ -182,9 +184,38 @@ fn duban_variables(name: &str, service: &Value) -> BTreeMap<String, String> {
 
 /// The settings a Duban server in `service` loads, as the real `Settings::load` would.
 fn settings(name: &str, service: &Value) -> Settings {
-    let variables: HashMap<String, String> = duban_variables(name, service).into_iter().collect();
+    load_settings(name, &duban_variables(name, service))
+}
+
+/// The settings a Duban server loads from `variables`, as the real `Settings::load` would.
+fn load_settings(name: &str, variables: &BTreeMap<String, String>) -> Settings {
+    let variables: HashMap<String, String> = variables.clone().into_iter().collect();
     Settings::load_from(None, config::Environment::with_prefix("DUBAN").source(Some(variables)))
         .unwrap_or_else(|error| panic!("{name}: its DUBAN__ variables are not a valid configuration: {error}"))
+}
+
+/// Asserts that every variable in `variables` is a setting, written so that the
+/// configuration reads it, and that it loads as written.
+fn assert_variables_are_settings(name: &str, label: &str, variables: &BTreeMap<String, String>) {
+    for key in variables.keys() {
+        assert!(
+            key.starts_with("DUBAN__") && *key == key.to_ascii_uppercase(),
+            "{name} ({label}): {key} would be ignored; settings are DUBAN__<SECTION>__<KEY> \
+             or DUBAN__<KEY>, in capitals (e.g. DUBAN__DATA_DIR)"
+        );
+    }
+    // Unknown keys fail here: every settings struct denies unknown fields.
+    let settings = load_settings(name, variables);
+    // And each value arrives as written, not reinterpreted.
+    for (key, expected) in variables {
+        let lower = key["DUBAN__".len()..].to_ascii_lowercase();
+        let path: Vec<&str> = lower.split("__").collect();
+        let loaded = match setting(&settings, &path) {
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        assert_eq!(&loaded, expected, "{name} ({label}): {key} loads as {loaded:?}");
+    }
 }
 
 /// `settings[section][key]` through the serialised form, so any server's section can
@@ -273,25 +304,7 @@ fn every_duban_variable_is_a_real_setting() {
             if !is_server(service) {
                 variables.retain(|key, _| !CLI_VARIABLES.contains(&key.as_str()));
             }
-            for key in variables.keys() {
-                assert!(
-                    key.starts_with("DUBAN__") && *key == key.to_ascii_uppercase(),
-                    "{name}: {key} would be ignored; settings are DUBAN__<SECTION>__<KEY> \
-                     or DUBAN__<KEY>, in capitals (e.g. DUBAN__DATA_DIR)"
-                );
-            }
-            // Unknown keys fail here: every settings struct denies unknown fields.
-            let settings = settings(&name, service);
-            // And each value arrives as written, not reinterpreted.
-            for (key, expected) in &variables {
-                let lower = key["DUBAN__".len()..].to_ascii_lowercase();
-                let path: Vec<&str> = lower.split("__").collect();
-                let loaded = match setting(&settings, &path) {
-                    serde_json::Value::String(text) => text,
-                    other => other.to_string(),
-                };
-                assert_eq!(&loaded, expected, "{name} ({label}): {key} loads as {loaded:?}");
-            }
+            assert_variables_are_settings(&name, label, &variables);
         }
     }
 }
@@ -824,6 +837,9 @@ fn job_commands_parse_with_the_built_binary() {
         .map(|(subcommand, _)| subcommand.iter().map(|word| (*word).to_owned()).collect())
         .collect();
     commands.extend(jobs(&compose).values().map(|job| words(job.get("command"))));
+    for cluster in clusters() {
+        commands.extend(cluster.jobs().values().map(|job| words_at(the_container(job), "args")));
+    }
     for command in commands {
         // clap reads the arguments in order and stops at --help, so every argument
         // before it must be known.
@@ -1209,4 +1225,1283 @@ fn dockerignore_keeps_the_context_small_but_complete() {
             assert!(!hides, ".dockerignore: {pattern:?} hides {path}, which the build needs");
         }
     }
+}
+
+// --- Kubernetes (deploy/kubernetes) ---------------------------------------------------------
+
+/// The kustomizations a cluster is given: the base, and the production overlay on it.
+const KUBERNETES_BUILDS: &[&str] = &["deploy/kubernetes/base", PRODUCTION_OVERLAY];
+
+/// The production overlay: every server runs at least two pods there, and the image is
+/// the release of this workspace's version.
+const PRODUCTION_OVERLAY: &str = "deploy/kubernetes/overlays/production";
+
+/// The oldest Kubernetes the manifests are written for (native gRPC probes are GA from
+/// 1.27), as the README states it. The schema validator checks against it and against
+/// the newest version it ships.
+const OLDEST_KUBERNETES: &str = "1.27";
+
+/// The servers a HorizontalPodAutoscaler scales; the others run a fixed number of pods.
+const AUTOSCALED: &[&str] = &["gateway", "reporting"];
+
+/// The image the Dockerfile builds, as the manifests name it (without registry or tag).
+const IMAGE: &str = "duban";
+
+/// Environment variable names whose values are secrets: set only from a Secret.
+const SECRET_NAME_PARTS: &[&str] = &["TOKEN", "PASSWORD", "SECRET", "DATABASE_URL"];
+
+/// One kustomization, built.
+struct Cluster {
+    /// Where it is built from, relative to the workspace root.
+    dir: &'static str,
+    /// The objects a cluster would get.
+    objects: Vec<Value>,
+}
+
+/// Where an environment variable's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum EnvValue {
+    /// Written in the manifests (directly or through a ConfigMap).
+    Literal(String),
+    /// A key of a Secret the manifests only name.
+    Secret { name: String, key: String },
+}
+
+fn clusters() -> Vec<Cluster> {
+    KUBERNETES_BUILDS
+        .iter()
+        .map(|dir| Cluster {
+            dir,
+            objects: duban_tests::kustomize::build(&workspace_root().join(dir))
+                .unwrap_or_else(|error| panic!("{dir}: {error}")),
+        })
+        .collect()
+}
+
+/// The value at `path` inside `value`.
+fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |value, part| value.get(part))
+}
+
+/// The text at `path`, or empty.
+fn text_at(value: &Value, path: &[&str]) -> String {
+    at(value, path).and_then(scalar).unwrap_or_default()
+}
+
+/// The integer at `path`.
+fn integer_at(value: &Value, path: &[&str]) -> Option<i64> {
+    at(value, path).and_then(Value::as_i64)
+}
+
+fn is_true(value: &Value, path: &[&str]) -> bool {
+    at(value, path).and_then(Value::as_bool) == Some(true)
+}
+
+fn name_of(object: &Value) -> String {
+    text_at(object, &["metadata", "name"])
+}
+
+/// A mapping of strings (labels, a Service's selector), empty if absent.
+fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
+    value
+        .and_then(Value::as_mapping)
+        .map(|mapping| {
+            mapping
+                .iter()
+                .filter_map(|(key, value)| Some((scalar(key)?, scalar(value)?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A label selector's `matchLabels`; `matchExpressions` are not used here.
+fn match_labels(selector: &Value, what: &str) -> BTreeMap<String, String> {
+    assert!(
+        selector.get("matchExpressions").is_none(),
+        "{what}: use matchLabels only, so selections can be checked"
+    );
+    string_map(selector.get("matchLabels"))
+}
+
+/// Whether a selector (all of its labels) picks pods carrying `labels`.
+fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    selector.iter().all(|(key, value)| labels.get(key) == Some(value))
+}
+
+fn pod_spec(workload: &Value) -> &Value {
+    at(workload, &["spec", "template", "spec"]).unwrap_or_else(|| panic!("{}: no pod template", name_of(workload)))
+}
+
+fn pod_labels(workload: &Value) -> BTreeMap<String, String> {
+    string_map(at(workload, &["spec", "template", "metadata", "labels"]))
+}
+
+/// Every container of a pod template, init containers included.
+fn containers(workload: &Value) -> Vec<&Value> {
+    let spec = pod_spec(workload);
+    ["initContainers", "containers"]
+        .iter()
+        .filter_map(|field| spec.get(field).and_then(Value::as_sequence))
+        .flatten()
+        .collect()
+}
+
+/// The one container of a Duban pod.
+fn the_container(workload: &Value) -> &Value {
+    let containers = containers(workload);
+    assert_eq!(
+        containers.len(),
+        1,
+        "{}: one container per pod, the duban binary",
+        name_of(workload)
+    );
+    containers[0]
+}
+
+/// An image reference as (repository, tag).
+fn image_parts(image: &str) -> (String, String) {
+    match image.rfind(':') {
+        Some(colon) if colon > image.rfind('/').unwrap_or(0) => {
+            (image[..colon].to_owned(), image[colon + 1..].to_owned())
+        }
+        _ => (image.to_owned(), String::new()),
+    }
+}
+
+/// The number in a `--uid N` of the Dockerfile's final stage: the user the image runs as.
+fn image_uid() -> i64 {
+    let dockerfile = dockerfile();
+    dockerfile
+        .in_stage(dockerfile.final_stage(), "RUN")
+        .find_map(|run| {
+            let words = run.words();
+            let position = words.iter().position(|word| *word == "--uid")?;
+            words.get(position + 1)?.parse().ok()
+        })
+        .expect("Dockerfile: the runtime stage creates its user with `useradd --uid N`")
+}
+
+/// A resource quantity (`250m`, `2`, `128Mi`, `1Gi`) as a number of base units.
+fn quantity(text: &str) -> f64 {
+    const SUFFIXES: &[(&str, f64)] = &[
+        ("Ki", 1024.0),
+        ("Mi", 1024.0 * 1024.0),
+        ("Gi", 1024.0 * 1024.0 * 1024.0),
+        ("Ti", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+        ("m", 0.001),
+        ("k", 1e3),
+        ("M", 1e6),
+        ("G", 1e9),
+        ("T", 1e12),
+    ];
+    let (number, factor) = SUFFIXES
+        .iter()
+        .find_map(|(suffix, factor)| text.strip_suffix(suffix).map(|number| (number, *factor)))
+        .unwrap_or((text, 1.0));
+    number
+        .parse::<f64>()
+        .map(|number| number * factor)
+        .unwrap_or_else(|_| panic!("{text:?} is not a resource quantity"))
+}
+
+/// The `--addr host:port` of a job's arguments, as host and port.
+fn addr_of(name: &str, args: &[String]) -> (String, u16) {
+    let addr = flag_value(args, "--addr").unwrap_or_else(|| panic!("{name}: give --addr <service>:<port>"));
+    let (host, port) = addr
+        .rsplit_once(':')
+        .unwrap_or_else(|| panic!("{name}: --addr {addr} is not host:port"));
+    let port = port
+        .parse()
+        .unwrap_or_else(|_| panic!("{name}: --addr {addr} has no port number"));
+    (host.to_owned(), port)
+}
+
+/// The servers that call `name`, from [`CALLS`].
+fn callers(name: &str) -> BTreeSet<&'static str> {
+    CALLS
+        .iter()
+        .filter(|(_, called)| called.contains(&name))
+        .map(|(caller, _)| *caller)
+        .collect()
+}
+
+fn words_at(value: &Value, field: &str) -> Vec<String> {
+    words(value.get(field))
+}
+
+impl Cluster {
+    fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Value> + use<'a> {
+        let kind = kind.to_owned();
+        self.objects
+            .iter()
+            .filter(move |object| text_at(object, &["kind"]) == kind)
+    }
+
+    fn find(&self, kind: &str, name: &str) -> Option<&Value> {
+        self.of_kind(kind).find(|object| name_of(object) == name)
+    }
+
+    /// The Deployments, by name.
+    fn deployments(&self) -> BTreeMap<String, &Value> {
+        self.of_kind("Deployment")
+            .map(|deployment| (name_of(deployment), deployment))
+            .collect()
+    }
+
+    /// The Deployments that run a server (`serve <name>`), by that server.
+    fn servers(&self) -> BTreeMap<String, &Value> {
+        let mut servers = BTreeMap::new();
+        for (name, deployment) in self.deployments() {
+            let args = words_at(the_container(deployment), "args");
+            assert_eq!(
+                args.first().map(String::as_str),
+                Some("serve"),
+                "{}: Deployment {name} runs {args:?}; every Deployment runs `serve <server>`",
+                self.dir
+            );
+            let server = args.get(1).cloned().unwrap_or_default();
+            assert_eq!(
+                server, name,
+                "{}: Deployment {name} must be named after the server it runs, {server}",
+                self.dir
+            );
+            servers.insert(server, deployment);
+        }
+        servers
+    }
+
+    /// The Jobs, by name.
+    fn jobs(&self) -> BTreeMap<String, &Value> {
+        self.of_kind("Job").map(|job| (name_of(job), job)).collect()
+    }
+
+    /// Every Deployment and Job, by name.
+    fn workloads(&self) -> BTreeMap<String, &Value> {
+        let mut workloads = self.deployments();
+        for (name, job) in self.jobs() {
+            assert!(
+                workloads.insert(name.clone(), job).is_none(),
+                "{}: a Job and a Deployment are both called {name}",
+                self.dir
+            );
+        }
+        workloads
+    }
+
+    fn config_map(&self, name: &str) -> BTreeMap<String, String> {
+        let config_map = self
+            .find("ConfigMap", name)
+            .unwrap_or_else(|| panic!("{}: ConfigMap {name} is referenced but not defined", self.dir));
+        string_map(config_map.get("data"))
+    }
+
+    /// The environment of a workload's container, by where each value comes from.
+    fn environment(&self, workload: &Value) -> BTreeMap<String, EnvValue> {
+        let owner = name_of(workload);
+        let container = the_container(workload);
+        let mut variables = BTreeMap::new();
+        for source in container
+            .get("envFrom")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            assert!(
+                source.get("secretRef").is_none(),
+                "{}: {owner} takes a whole Secret with envFrom; name each secret variable with secretKeyRef",
+                self.dir
+            );
+            let config_map = text_at(source, &["configMapRef", "name"]);
+            for (key, value) in self.config_map(&config_map) {
+                variables.insert(key, EnvValue::Literal(value));
+            }
+        }
+        for variable in container.get("env").and_then(Value::as_sequence).into_iter().flatten() {
+            let key = text_at(variable, &["name"]);
+            let value = if let Some(value) = variable.get("value") {
+                EnvValue::Literal(scalar(value).unwrap_or_default())
+            } else if let Some(reference) = at(variable, &["valueFrom", "secretKeyRef"]) {
+                EnvValue::Secret {
+                    name: text_at(reference, &["name"]),
+                    key: text_at(reference, &["key"]),
+                }
+            } else if let Some(reference) = at(variable, &["valueFrom", "configMapKeyRef"]) {
+                let map = self.config_map(&text_at(reference, &["name"]));
+                let key = text_at(reference, &["key"]);
+                EnvValue::Literal(map.get(&key).cloned().unwrap_or_else(|| {
+                    panic!(
+                        "{}: {owner} reads key {key} of a ConfigMap that has no such key",
+                        self.dir
+                    )
+                }))
+            } else {
+                panic!(
+                    "{}: {owner}: {key} is set neither by a value, a Secret nor a ConfigMap",
+                    self.dir
+                );
+            };
+            variables.insert(key, value);
+        }
+        variables
+    }
+
+    /// What the duban process in `workload` sees: the image's `ENV` overlaid by the
+    /// manifests, only the `DUBAN*` variables, each Secret's value standing in as
+    /// `<secret name/key>`.
+    fn duban_variables(&self, workload: &Value) -> BTreeMap<String, String> {
+        let dockerfile = dockerfile();
+        let mut variables = dockerfile.env(dockerfile.final_stage());
+        for (key, value) in self.environment(workload) {
+            let value = match value {
+                EnvValue::Literal(value) => value,
+                EnvValue::Secret { name, key } => format!("<secret {name}/{key}>"),
+            };
+            variables.insert(key, value);
+        }
+        variables.retain(|key, _| key.to_ascii_uppercase().starts_with("DUBAN"));
+        variables
+    }
+
+    /// The settings the server in `deployment` loads.
+    fn settings(&self, name: &str, deployment: &Value) -> Settings {
+        load_settings(name, &self.duban_variables(deployment))
+    }
+
+    /// The port each server listens on, by server.
+    fn listen_ports(&self) -> BTreeMap<String, u16> {
+        self.servers()
+            .into_iter()
+            .map(|(name, deployment)| {
+                let port = listen(&name, &self.settings(&name, deployment)).port();
+                (name, port)
+            })
+            .collect()
+    }
+
+    /// All of it as one YAML stream.
+    fn yaml(&self) -> String {
+        self.objects
+            .iter()
+            .map(|object| serde_yaml::to_string(object).expect("objects serialise"))
+            .collect::<Vec<_>>()
+            .join("---\n")
+    }
+}
+
+/// The files a kustomization names: its resources that are files, and its patches.
+fn kustomization_files(dir: &str) -> BTreeSet<String> {
+    let kustomization: Value = serde_yaml::from_str(&read_file(&format!("{dir}/kustomization.yaml")))
+        .unwrap_or_else(|error| panic!("{dir}/kustomization.yaml: {error}"));
+    let mut files: BTreeSet<String> = words(kustomization.get("resources")).into_iter().collect();
+    files.extend(
+        kustomization
+            .get("patches")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|patch| patch.get("path").and_then(scalar)),
+    );
+    files
+}
+
+/// `object` as YAML with every mapping's keys sorted, as kubectl prints it, so two
+/// builds compare (and differ readably) whatever order their files wrote keys in.
+fn canonical_yaml(object: &Value) -> String {
+    fn sorted(value: &Value) -> Value {
+        match value {
+            Value::Mapping(mapping) => {
+                let mut entries: Vec<(&Value, &Value)> = mapping.iter().collect();
+                entries.sort_by_key(|(key, _)| scalar(key).unwrap_or_default());
+                Value::Mapping(
+                    entries
+                        .into_iter()
+                        .map(|(key, value)| (key.clone(), sorted(value)))
+                        .collect(),
+                )
+            }
+            Value::Sequence(items) => Value::Sequence(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_yaml::to_string(&sorted(object)).expect("objects serialise")
+}
+
+/// The identity of an object: apiVersion, kind, namespace, name.
+fn identity(object: &Value) -> (String, String, String, String) {
+    (
+        text_at(object, &["apiVersion"]),
+        text_at(object, &["kind"]),
+        text_at(object, &["metadata", "namespace"]),
+        name_of(object),
+    )
+}
+
+#[test]
+fn kubernetes_manifests_build_as_kubectl_kustomize_builds_them() {
+    for dir in KUBERNETES_BUILDS {
+        let named = kustomization_files(dir);
+        for entry in std::fs::read_dir(workspace_root().join(dir)).expect("the kustomization directory lists") {
+            let file = entry
+                .expect("directory entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if file.ends_with(".yaml") && file != "kustomization.yaml" {
+                assert!(
+                    named.contains(&file),
+                    "{dir}/{file} is named neither in resources nor in patches, so kustomize ignores it"
+                );
+            }
+        }
+    }
+
+    for cluster in clusters() {
+        let mut seen = BTreeSet::new();
+        for object in &cluster.objects {
+            assert!(
+                seen.insert(identity(object)),
+                "{}: {:?} is defined twice",
+                cluster.dir,
+                identity(object)
+            );
+        }
+
+        let path = workspace_root().join(cluster.dir);
+        let output = match Command::new("kubectl").arg("kustomize").arg(&path).output() {
+            Ok(output) => output,
+            Err(error) => {
+                eprintln!(
+                    "kubectl cannot be run ({error}): the tests' kustomize subset was not compared with \
+                     `kubectl kustomize {}`",
+                    cluster.dir
+                );
+                continue;
+            }
+        };
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {}: {}",
+            cluster.dir,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let theirs = duban_tests::kustomize::documents(&String::from_utf8_lossy(&output.stdout))
+            .unwrap_or_else(|error| panic!("kubectl kustomize {}: {error}", cluster.dir));
+        let theirs: BTreeMap<_, _> = theirs.iter().map(|object| (identity(object), object)).collect();
+        let ours: BTreeMap<_, _> = cluster
+            .objects
+            .iter()
+            .map(|object| (identity(object), object))
+            .collect();
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{}: the tests' kustomize and kubectl kustomize build different objects",
+            cluster.dir
+        );
+        for (id, object) in ours {
+            assert_eq!(
+                canonical_yaml(object),
+                canonical_yaml(theirs[&id]),
+                "{}: {id:?} is built differently by the tests' kustomize (left) and kubectl kustomize (right)",
+                cluster.dir
+            );
+        }
+    }
+}
+
+/// Runs kubernetes-validate (strict: unknown fields are errors) over `yaml` for
+/// `version` (its own newest when `None`). `None` if it is not installed.
+fn kubernetes_validate(yaml: &str, version: Option<&str>) -> Option<(bool, String)> {
+    use std::io::Write;
+
+    let mut command = Command::new("python3");
+    command.args(["-m", "kubernetes_validate", "--strict"]);
+    if let Some(version) = version {
+        command.args(["--kubernetes-version", version]);
+    }
+    let mut child = command
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(yaml.as_bytes())
+        .expect("kubernetes-validate reads its input");
+    let output = child.wait_with_output().expect("kubernetes-validate runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if text.contains("No module named kubernetes_validate") {
+        return None;
+    }
+    Some((output.status.success(), text))
+}
+
+#[test]
+fn kubernetes_manifests_pass_the_schema_validator() {
+    let versions = [Some(format!("{OLDEST_KUBERNETES}.0")), None];
+    // A field Kubernetes does not know: the validator must refuse it, or it checks nothing.
+    let broken =
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n    - port: 1\n  headless: true\n";
+    let Some((accepted, _)) = kubernetes_validate(broken, None) else {
+        assert!(
+            std::env::var("DUBAN_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "DUBAN_REQUIRE_PYTHON=1 but python3 cannot run kubernetes_validate (pip install kubernetes-validate)"
+        );
+        eprintln!(
+            "\n!!! kubernetes-validate is missing (pip install kubernetes-validate): SKIPPING the schema check\n"
+        );
+        return;
+    };
+    assert!(!accepted, "kubernetes-validate --strict accepts an unknown field");
+
+    // The built base holds every object of the base's files; the overlay's patches are
+    // checked as part of the overlay they make.
+    for cluster in clusters() {
+        let (label, yaml) = (cluster.dir, cluster.yaml());
+        let documents = duban_tests::kustomize::documents(&yaml)
+            .unwrap_or_else(|error| panic!("{label}: {error}"))
+            .len();
+        for version in &versions {
+            let (valid, report) =
+                kubernetes_validate(&yaml, version.as_deref()).expect("kubernetes-validate ran before");
+            let against = version.as_deref().unwrap_or("its newest version");
+            assert!(
+                valid && !report.contains("WARN") && !report.contains("ERROR"),
+                "{label} does not validate against Kubernetes {against}:\n{report}"
+            );
+            // Each object was checked against a schema, none skipped for want of one.
+            assert_eq!(
+                report.matches(" passed for resource ").count(),
+                documents,
+                "{label}: not every object was validated against Kubernetes {against}:\n{report}"
+            );
+        }
+    }
+}
+
+#[test]
+fn kubernetes_runs_every_server_as_its_configuration_says() {
+    for cluster in clusters() {
+        let dir = cluster.dir;
+        let servers = cluster.servers();
+        let in_cluster: BTreeSet<&str> = servers.keys().map(String::as_str).collect();
+        let known: BTreeSet<&str> = SERVICES.iter().copied().collect();
+        assert_eq!(
+            in_cluster, known,
+            "{dir}: the Deployments must run exactly the servers `duban serve` knows"
+        );
+        let ports = cluster.listen_ports();
+
+        for (name, deployment) in &servers {
+            let container = the_container(deployment);
+            assert!(
+                container.get("command").is_none(),
+                "{dir}: {name}: keep the image's ENTRYPOINT (duban) so `args` are its arguments"
+            );
+            let variables = cluster.duban_variables(deployment);
+            assert_variables_are_settings(name, dir, &variables);
+            let settings = cluster.settings(name, deployment);
+            let listen = listen(name, &settings);
+            assert!(
+                listen.ip().is_unspecified(),
+                "{dir}: {name} listens on {listen}; in a pod it must bind 0.0.0.0 to be reachable"
+            );
+
+            let container_ports: Vec<(String, i64)> = container
+                .get("ports")
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+                .map(|port| {
+                    (
+                        text_at(port, &["name"]),
+                        integer_at(port, &["containerPort"]).unwrap_or(0),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                container_ports.iter().map(|(_, port)| *port).collect::<Vec<_>>(),
+                [i64::from(listen.port())],
+                "{dir}: {name}: the container must declare the one port it listens on, {}",
+                listen.port()
+            );
+
+            for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+                let probe_spec = container
+                    .get(probe)
+                    .unwrap_or_else(|| panic!("{dir}: {name} has no {probe}"));
+                for other in ["exec", "httpGet", "tcpSocket"] {
+                    assert!(
+                        probe_spec.get(other).is_none(),
+                        "{dir}: {name}: the {probe} must be a native gRPC probe, not {other}"
+                    );
+                }
+                assert_eq!(
+                    integer_at(probe_spec, &["grpc", "port"]),
+                    Some(i64::from(listen.port())),
+                    "{dir}: {name}: the {probe} must ask grpc.health.v1 on the port it listens on, {}",
+                    listen.port()
+                );
+                assert_eq!(
+                    text_at(probe_spec, &["grpc", "service"]),
+                    "",
+                    "{dir}: {name}: the {probe} asks about the whole server (service \"\")"
+                );
+            }
+
+            let grace_seconds = integer_at(pod_spec(deployment), &["terminationGracePeriodSeconds"]).unwrap_or(30);
+            assert!(
+                u64::try_from(grace_seconds).unwrap_or(0) * 1000 > settings.server.shutdown_grace_ms,
+                "{dir}: {name}: terminationGracePeriodSeconds {grace_seconds} does not outlast \
+                 server.shutdown_grace_ms {}",
+                settings.server.shutdown_grace_ms
+            );
+
+            // Reached through a Service named after the server: its DNS name.
+            let service = cluster
+                .find("Service", name)
+                .unwrap_or_else(|| panic!("{dir}: no Service called {name}"));
+            let selector = string_map(at(service, &["spec", "selector"]));
+            assert!(!selector.is_empty(), "{dir}: Service {name} selects nothing");
+            for (other, workload) in cluster.workloads() {
+                assert_eq!(
+                    selects(&selector, &pod_labels(workload)),
+                    other == *name,
+                    "{dir}: Service {name} must select the pods of Deployment {name} and no others (checked {other})"
+                );
+            }
+            let service_ports = at(service, &["spec", "ports"])
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(service_ports.len(), 1, "{dir}: Service {name} has one port");
+            let service_port = &service_ports[0];
+            assert_eq!(
+                integer_at(service_port, &["port"]),
+                Some(i64::from(listen.port())),
+                "{dir}: Service {name} must offer the port {name} listens on"
+            );
+            let target = match service_port.get("targetPort") {
+                None => i64::from(listen.port()),
+                Some(Value::Number(number)) => number.as_i64().unwrap_or(0),
+                Some(named) => {
+                    let named = scalar(named).unwrap_or_default();
+                    container_ports
+                        .iter()
+                        .find(|(port_name, _)| *port_name == named)
+                        .map(|(_, port)| *port)
+                        .unwrap_or_else(|| {
+                            panic!("{dir}: Service {name} targets port {named}, which {name} does not name")
+                        })
+                }
+            };
+            assert_eq!(
+                target,
+                i64::from(listen.port()),
+                "{dir}: Service {name} targets another port"
+            );
+
+            // Servers that others call are balanced over by those callers: headless.
+            let headless = text_at(service, &["spec", "clusterIP"]) == "None";
+            if callers(name).is_empty() {
+                assert!(
+                    !headless,
+                    "{dir}: {name} is called from outside the cluster, which cannot resolve pod addresses: \
+                     give its Service a cluster IP"
+                );
+            } else {
+                assert!(
+                    headless,
+                    "{dir}: {name} is called by {:?}, which balance over its pods: make Service {name} headless \
+                     (clusterIP: None)",
+                    callers(name)
+                );
+            }
+
+            for called in calls(name) {
+                let endpoint = setting(&settings, &[called, "endpoint"]);
+                assert_eq!(
+                    endpoint.as_str().unwrap_or_default(),
+                    format!("http://{called}:{}", ports[*called]),
+                    "{dir}: {name} must reach {called} at its Service's name and the port {called} listens on \
+                     (DUBAN__{}__ENDPOINT)",
+                    called.to_ascii_uppercase()
+                );
+            }
+        }
+    }
+}
+
+/// The `kubectl create secret generic` commands in the README's Kubernetes section:
+/// (namespace, secret, key) to the literal value given.
+fn readme_secrets() -> BTreeMap<(String, String, String), String> {
+    let readme = read_file("README.md");
+    let section = readme
+        .split("\n## Run on Kubernetes")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a \"Run on Kubernetes\" section");
+    let joined = section.replace("\\\n", " ");
+    let mut secrets = BTreeMap::new();
+    for line in joined.lines().filter(|line| line.contains("create secret generic")) {
+        let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        let namespace = flag_value(&words, "-n")
+            .or_else(|| flag_value(&words, "--namespace"))
+            .unwrap_or_else(|| panic!("README: `{line}` names no namespace (-n)"));
+        let secret = words
+            .iter()
+            .position(|word| word == "generic")
+            .and_then(|position| words.get(position + 1))
+            .cloned()
+            .unwrap_or_default();
+        for word in &words {
+            if let Some((key, value)) = word
+                .strip_prefix("--from-literal=")
+                .and_then(|rest| rest.split_once('='))
+            {
+                secrets.insert(
+                    (namespace.clone(), secret.clone(), key.to_owned()),
+                    value.trim_matches(['\'', '"']).to_owned(),
+                );
+            }
+        }
+    }
+    secrets
+}
+
+#[test]
+fn kubernetes_secrets_are_referenced_never_contained() {
+    let created = created_databases(&read_file("deploy/postgres/init.sql"));
+    let documented = readme_secrets();
+    for cluster in clusters() {
+        let dir = cluster.dir;
+        assert_eq!(
+            cluster.of_kind("Secret").count(),
+            0,
+            "{dir}: the manifests must not contain a Secret"
+        );
+        let is_secret_name = |key: &str| {
+            SECRET_NAME_PARTS
+                .iter()
+                .any(|part| key.to_ascii_uppercase().contains(part))
+        };
+        for config_map in cluster.of_kind("ConfigMap") {
+            for (key, value) in string_map(config_map.get("data")) {
+                assert!(
+                    !is_secret_name(&key),
+                    "{dir}: ConfigMap {} holds {key}; secrets belong in a Secret",
+                    name_of(config_map)
+                );
+                assert!(
+                    !value.split("://").nth(1).is_some_and(|rest| rest
+                        .split('/')
+                        .next()
+                        .unwrap_or_default()
+                        .contains('@')),
+                    "{dir}: ConfigMap {}: {key} holds credentials in a URL",
+                    name_of(config_map)
+                );
+            }
+        }
+
+        let mut referenced = BTreeSet::new();
+        for (owner, workload) in cluster.workloads() {
+            for (key, value) in cluster.environment(workload) {
+                match value {
+                    EnvValue::Secret { name, key } => {
+                        referenced.insert((name, key));
+                    }
+                    EnvValue::Literal(_) => assert!(
+                        !is_secret_name(&key),
+                        "{dir}: {owner} sets {key} in the manifests; take it from a Secret (secretKeyRef)"
+                    ),
+                }
+            }
+        }
+
+        let servers = cluster.servers();
+        let secret_of =
+            |name: &str, key: &str| -> Option<EnvValue> { cluster.environment(servers[name]).get(key).cloned() };
+        let mut service_tokens = BTreeSet::new();
+        let mut database_urls = BTreeMap::new();
+        for name in servers.keys() {
+            let token = secret_of(name, "DUBAN__AUTH__SERVICE_TOKEN");
+            assert!(
+                matches!(token, Some(EnvValue::Secret { .. })),
+                "{dir}: {name} needs DUBAN__AUTH__SERVICE_TOKEN from a Secret"
+            );
+            service_tokens.insert(token);
+            let url_key = format!("DUBAN__{}__DATABASE_URL", name.to_ascii_uppercase());
+            match (has_database(name), secret_of(name, &url_key)) {
+                (true, Some(EnvValue::Secret { name: secret, key })) => {
+                    if let Some(other) = database_urls.insert((secret.clone(), key.clone()), name.clone()) {
+                        panic!("{dir}: {name} and {other} share the database URL {secret}/{key}");
+                    }
+                }
+                (true, other) => panic!(
+                    "{dir}: {name} owns a database: set {url_key} from a Secret (SQLite cannot live on a \
+                     read-only filesystem), not {other:?}"
+                ),
+                (false, None) => {}
+                (false, Some(_)) => panic!("{dir}: {name} has no database (DATABASE_LESS), but sets {url_key}"),
+            }
+        }
+        assert_eq!(
+            service_tokens.len(),
+            1,
+            "{dir}: every server must present the same service token: {service_tokens:?}"
+        );
+        let admin_token = secret_of("departments", "DUBAN__AUTH__BOOTSTRAP_ADMIN_TOKEN");
+        assert!(
+            matches!(admin_token, Some(EnvValue::Secret { .. })),
+            "{dir}: departments needs DUBAN__AUTH__BOOTSTRAP_ADMIN_TOKEN from a Secret, or there is no first administrator"
+        );
+        for (name, job) in cluster.jobs() {
+            assert_eq!(
+                cluster.environment(job).get("DUBAN_TOKEN"),
+                admin_token.as_ref(),
+                "{dir}: {name} must run with the ADMIN token departments registers"
+            );
+        }
+
+        // The README creates exactly the Secrets the manifests reference, in their namespace.
+        let namespace = cluster
+            .of_kind("Namespace")
+            .next()
+            .map(name_of)
+            .unwrap_or_else(|| panic!("{dir}: no Namespace"));
+        for object in &cluster.objects {
+            if text_at(object, &["kind"]) != "Namespace" {
+                assert_eq!(
+                    text_at(object, &["metadata", "namespace"]),
+                    namespace,
+                    "{dir}: {:?} is not in namespace {namespace}",
+                    identity(object)
+                );
+            }
+        }
+        let in_readme: BTreeSet<(String, String)> = documented
+            .keys()
+            .filter(|(secret_namespace, _, _)| *secret_namespace == namespace)
+            .map(|(_, secret, key)| (secret.clone(), key.clone()))
+            .collect();
+        assert_eq!(
+            in_readme, referenced,
+            "{dir}: the README's `kubectl -n {namespace} create secret generic` commands must create exactly \
+             the Secret keys the manifests reference"
+        );
+        for ((secret, key), server) in database_urls {
+            let value = &documented[&(namespace.clone(), secret.clone(), key.clone())];
+            let url = PostgresUrl::parse(value).unwrap_or_else(|error| panic!("README: {secret}/{key}: {error}"));
+            assert_eq!(
+                url.database,
+                format!("duban_{server}"),
+                "README: {secret}/{key} is {server}'s database URL"
+            );
+            assert!(
+                created.contains(&url.database),
+                "README: {secret}/{key} names {}, which deploy/postgres/init.sql does not create",
+                url.database
+            );
+        }
+    }
+}
+
+#[test]
+fn kubernetes_pods_run_locked_down_and_sized() {
+    let uid = image_uid();
+    let version = {
+        let root: toml::Table = read_file("Cargo.toml").parse().expect("Cargo.toml parses");
+        root["workspace"]["package"]["version"]
+            .as_str()
+            .expect("workspace.package.version")
+            .to_owned()
+    };
+    let compose_image = compose(&HashMap::new())
+        .service("departments")
+        .and_then(|service| service.get("image"))
+        .and_then(scalar)
+        .expect("docker-compose.yml names the image it builds");
+    for cluster in clusters() {
+        let dir = cluster.dir;
+        let workloads = cluster.workloads();
+        assert!(!workloads.is_empty(), "{dir}: no workloads");
+        for (name, workload) in workloads {
+            let pod = pod_spec(workload);
+            assert_eq!(
+                at(pod, &["automountServiceAccountToken"]).and_then(Value::as_bool),
+                Some(false),
+                "{dir}: {name} never talks to the Kubernetes API: automountServiceAccountToken: false"
+            );
+            for host in ["hostNetwork", "hostPID", "hostIPC"] {
+                assert!(!is_true(pod, &[host]), "{dir}: {name} must not use {host}");
+            }
+            for volume in pod.get("volumes").and_then(Value::as_sequence).into_iter().flatten() {
+                assert!(volume.get("hostPath").is_none(), "{dir}: {name} mounts a hostPath");
+            }
+            assert!(
+                is_true(pod, &["securityContext", "runAsNonRoot"]),
+                "{dir}: {name}: securityContext.runAsNonRoot: true"
+            );
+            assert_eq!(
+                integer_at(pod, &["securityContext", "runAsUser"]),
+                Some(uid),
+                "{dir}: {name}: run as the image's user, uid {uid} (numeric, so runAsNonRoot can be checked)"
+            );
+            assert_eq!(
+                text_at(pod, &["securityContext", "seccompProfile", "type"]),
+                "RuntimeDefault",
+                "{dir}: {name}: seccompProfile RuntimeDefault"
+            );
+
+            for container in containers(workload) {
+                let context = container
+                    .get("securityContext")
+                    .unwrap_or_else(|| panic!("{dir}: {name}: the container has no securityContext"));
+                assert_eq!(
+                    context.get("allowPrivilegeEscalation").and_then(Value::as_bool),
+                    Some(false),
+                    "{dir}: {name}: allowPrivilegeEscalation: false"
+                );
+                assert!(
+                    is_true(context, &["readOnlyRootFilesystem"]),
+                    "{dir}: {name}: readOnlyRootFilesystem: true"
+                );
+                assert!(
+                    !is_true(context, &["privileged"]),
+                    "{dir}: {name} must not be privileged"
+                );
+                assert!(
+                    words(at(context, &["capabilities", "drop"])).contains(&"ALL".to_owned()),
+                    "{dir}: {name}: drop ALL capabilities"
+                );
+                assert!(
+                    words(at(context, &["capabilities", "add"])).is_empty(),
+                    "{dir}: {name} needs no capabilities"
+                );
+
+                for resource in ["cpu", "memory"] {
+                    let request = text_at(container, &["resources", "requests", resource]);
+                    let limit = text_at(container, &["resources", "limits", resource]);
+                    assert!(
+                        !request.is_empty() && !limit.is_empty(),
+                        "{dir}: {name}: set both a request and a limit for {resource}"
+                    );
+                    assert!(
+                        quantity(&request) <= quantity(&limit),
+                        "{dir}: {name}: the {resource} request {request} exceeds its limit {limit}"
+                    );
+                }
+
+                let image = text_at(container, &["image"]);
+                let (repository, tag) = image_parts(&image);
+                assert!(
+                    repository == IMAGE || repository.ends_with(&format!("/{IMAGE}")),
+                    "{dir}: {name} runs {image}, not the {IMAGE} image the Dockerfile builds"
+                );
+                if dir == PRODUCTION_OVERLAY {
+                    assert_eq!(
+                        tag, version,
+                        "{dir}: {name} must run the release of this workspace's version {version}, not {image}"
+                    );
+                } else {
+                    assert_eq!(
+                        image, compose_image,
+                        "{dir}: {name} runs {image}; the base runs the image docker compose builds, {compose_image}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn kubernetes_keeps_servers_available_and_scales_gateway_and_reporting() {
+    for cluster in clusters() {
+        let dir = cluster.dir;
+        let servers = cluster.servers();
+        let workloads = cluster.workloads();
+
+        let mut autoscalers = BTreeMap::new();
+        for autoscaler in cluster.of_kind("HorizontalPodAutoscaler") {
+            let name = name_of(autoscaler);
+            let target = at(autoscaler, &["spec", "scaleTargetRef"]).expect("scaleTargetRef");
+            assert_eq!(
+                (text_at(target, &["apiVersion"]), text_at(target, &["kind"])),
+                ("apps/v1".to_owned(), "Deployment".to_owned()),
+                "{dir}: HPA {name} must scale a Deployment"
+            );
+            let deployment_name = text_at(target, &["name"]);
+            let deployment = servers
+                .get(&deployment_name)
+                .unwrap_or_else(|| panic!("{dir}: HPA {name} scales {deployment_name}, which is no server"));
+            assert!(
+                at(deployment, &["spec", "replicas"]).is_none(),
+                "{dir}: {deployment_name} is scaled by HPA {name}: leave out spec.replicas, or every apply resets it"
+            );
+            let minimum = integer_at(autoscaler, &["spec", "minReplicas"]).unwrap_or(1);
+            let maximum = integer_at(autoscaler, &["spec", "maxReplicas"]).unwrap_or(0);
+            assert!(
+                minimum >= 1 && maximum >= minimum,
+                "{dir}: HPA {name}: {minimum}..{maximum} replicas"
+            );
+            let on_cpu = at(autoscaler, &["spec", "metrics"])
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+                .any(|metric| {
+                    text_at(metric, &["type"]) == "Resource" && text_at(metric, &["resource", "name"]) == "cpu"
+                });
+            assert!(on_cpu, "{dir}: HPA {name} scales on CPU use");
+            assert!(
+                autoscalers.insert(deployment_name.clone(), minimum).is_none(),
+                "{dir}: two HPAs scale {deployment_name}"
+            );
+        }
+        let scaled: BTreeSet<&str> = autoscalers.keys().map(String::as_str).collect();
+        let expected: BTreeSet<&str> = AUTOSCALED.iter().copied().collect();
+        assert_eq!(scaled, expected, "{dir}: the servers an HPA scales");
+
+        for (name, deployment) in &servers {
+            let minimum_pods = autoscalers
+                .get(name)
+                .copied()
+                .unwrap_or_else(|| integer_at(deployment, &["spec", "replicas"]).unwrap_or(1));
+            if *dir == *PRODUCTION_OVERLAY {
+                assert!(
+                    minimum_pods >= 2,
+                    "{dir}: {name} runs {minimum_pods} pod(s) at times; production needs two, so one can go"
+                );
+            }
+            let labels = pod_labels(deployment);
+            let budgets: Vec<&Value> = cluster
+                .of_kind("PodDisruptionBudget")
+                .filter(|budget| selects(&match_labels(&budget["spec"]["selector"], dir), &labels))
+                .collect();
+            assert_eq!(budgets.len(), 1, "{dir}: {name} needs one PodDisruptionBudget");
+            let budget = budgets[0];
+            let selector = match_labels(&budget["spec"]["selector"], dir);
+            for (other, workload) in &workloads {
+                assert_eq!(
+                    selects(&selector, &pod_labels(workload)),
+                    other == name,
+                    "{dir}: PodDisruptionBudget {} must cover {name}'s pods only (checked {other})",
+                    name_of(budget)
+                );
+            }
+            // A budget that allows no eviction blocks every node drain.
+            let allows_eviction = match (
+                at(budget, &["spec", "maxUnavailable"]).map(Value::as_i64),
+                at(budget, &["spec", "minAvailable"]).map(Value::as_i64),
+            ) {
+                (Some(Some(max_unavailable)), None) => max_unavailable >= 1,
+                (None, Some(Some(min_available))) => min_available < minimum_pods,
+                other => {
+                    panic!("{dir}: {name}'s budget: give maxUnavailable or minAvailable as a number, not {other:?}")
+                }
+            };
+            assert!(
+                allows_eviction,
+                "{dir}: {name}'s PodDisruptionBudget never lets a pod go with {minimum_pods} pod(s)"
+            );
+        }
+    }
+}
+
+#[test]
+fn kubernetes_network_policies_let_in_only_callers() {
+    for cluster in clusters() {
+        let dir = cluster.dir;
+        let workloads = cluster.workloads();
+        let policies: Vec<&Value> = cluster.of_kind("NetworkPolicy").collect();
+        let denies_all = policies.iter().any(|policy| {
+            match_labels(&policy["spec"]["podSelector"], dir).is_empty()
+                && words(at(policy, &["spec", "policyTypes"])).contains(&"Ingress".to_owned())
+                && at(policy, &["spec", "ingress"])
+                    .and_then(Value::as_sequence)
+                    .is_none_or(Vec::is_empty)
+        });
+        assert!(
+            denies_all,
+            "{dir}: a NetworkPolicy must deny all ingress to every pod by default"
+        );
+
+        // Who the jobs call: the server named in their --addr.
+        let ports = cluster.listen_ports();
+        let job_targets: Vec<(String, String)> = cluster
+            .jobs()
+            .into_iter()
+            .map(|(name, job)| {
+                let (host, _) = addr_of(&name, &words_at(the_container(job), "args"));
+                (name, host)
+            })
+            .collect();
+
+        for (name, port) in &ports {
+            let labels = pod_labels(workloads[name]);
+            let mut from_anywhere = false;
+            let mut sources = BTreeSet::new();
+            for policy in policies
+                .iter()
+                .filter(|policy| selects(&match_labels(&policy["spec"]["podSelector"], dir), &labels))
+            {
+                let policy_name = name_of(policy);
+                for rule in at(policy, &["spec", "ingress"])
+                    .and_then(Value::as_sequence)
+                    .into_iter()
+                    .flatten()
+                {
+                    let rule_ports: Vec<i64> = rule
+                        .get("ports")
+                        .and_then(Value::as_sequence)
+                        .into_iter()
+                        .flatten()
+                        .map(|rule_port| integer_at(rule_port, &["port"]).unwrap_or(0))
+                        .collect();
+                    assert_eq!(
+                        rule_ports,
+                        [i64::from(*port)],
+                        "{dir}: NetworkPolicy {policy_name} must open {name}'s port {port} only"
+                    );
+                    let peers = rule
+                        .get("from")
+                        .and_then(Value::as_sequence)
+                        .cloned()
+                        .unwrap_or_default();
+                    if peers.is_empty() {
+                        from_anywhere = true;
+                    }
+                    for peer in peers {
+                        assert!(
+                            peer.get("namespaceSelector").is_none() && peer.get("ipBlock").is_none(),
+                            "{dir}: NetworkPolicy {policy_name}: admit Duban pods by podSelector only"
+                        );
+                        let selector = match_labels(&peer["podSelector"], dir);
+                        assert!(
+                            !selector.is_empty(),
+                            "{dir}: NetworkPolicy {policy_name} admits every pod"
+                        );
+                        let matched: Vec<&String> = workloads
+                            .iter()
+                            .filter(|(_, workload)| selects(&selector, &pod_labels(workload)))
+                            .map(|(source, _)| source)
+                            .collect();
+                        assert!(
+                            !matched.is_empty(),
+                            "{dir}: NetworkPolicy {policy_name} admits {selector:?}, which matches no pod"
+                        );
+                        sources.extend(matched.into_iter().cloned());
+                    }
+                }
+            }
+
+            let mut expected: BTreeSet<String> = callers(name).into_iter().map(str::to_owned).collect();
+            expected.extend(
+                job_targets
+                    .iter()
+                    .filter(|(_, host)| host == name)
+                    .map(|(job, _)| job.clone()),
+            );
+            if callers(name).is_empty() {
+                assert!(
+                    from_anywhere,
+                    "{dir}: {name} is the front door: a NetworkPolicy must admit anyone to port {port}"
+                );
+            } else {
+                assert!(
+                    !from_anywhere,
+                    "{dir}: {name} must take traffic only from its callers, not from anywhere"
+                );
+                assert_eq!(
+                    sources, expected,
+                    "{dir}: {name} must take traffic from exactly the servers and jobs that call it"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn kubernetes_job_imports_the_plan_from_the_measures_service() {
+    for cluster in clusters() {
+        let dir = cluster.dir;
+        let ports = cluster.listen_ports();
+        let jobs = cluster.jobs();
+        assert!(
+            jobs.values()
+                .any(|job| words_at(the_container(job), "args").starts_with(&["plan".to_owned(), "import".to_owned()])),
+            "{dir}: no Job runs `duban plan import`, so nothing loads the plan"
+        );
+        for (name, job) in jobs {
+            let restart = text_at(pod_spec(job), &["restartPolicy"]);
+            assert!(
+                matches!(restart.as_str(), "OnFailure" | "Never"),
+                "{dir}: {name}: restartPolicy OnFailure or Never, not {restart:?}"
+            );
+            assert!(
+                integer_at(job, &["spec", "backoffLimit"]).unwrap_or(6) >= 1,
+                "{dir}: {name}: the servers may not be up yet; let it retry (backoffLimit)"
+            );
+            let container = the_container(job);
+            assert!(
+                container.get("command").is_none(),
+                "{dir}: {name}: keep the image's ENTRYPOINT (duban) so `args` are its arguments"
+            );
+            assert!(
+                container.get("ports").is_none(),
+                "{dir}: {name} serves nothing; declare no ports"
+            );
+            let args = words_at(container, "args");
+            let (subcommand, server) = JOB_COMMANDS
+                .iter()
+                .find(|(subcommand, _)| {
+                    args.iter()
+                        .map(String::as_str)
+                        .take(subcommand.len())
+                        .eq(subcommand.iter().copied())
+                })
+                .unwrap_or_else(|| panic!("{dir}: {name}: {args:?} is not a known `duban` client command"));
+            let (host, port) = addr_of(&name, &args);
+            assert_eq!(
+                host,
+                *server,
+                "{dir}: {name}: `{}` talks to the {server} Service, not {host}",
+                subcommand.join(" ")
+            );
+            assert_eq!(
+                Some(&port),
+                ports.get(*server),
+                "{dir}: {name}: --addr {host}:{port}, but {server} listens on another port (headless: no mapping)"
+            );
+        }
+    }
+}
+
+#[test]
+fn readme_tells_how_to_run_on_kubernetes() {
+    let readme = read_file("README.md");
+    let section = readme
+        .split("\n## Run on Kubernetes")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a \"Run on Kubernetes\" section");
+    assert!(
+        section.contains(&format!("Kubernetes {OLDEST_KUBERNETES} or later")),
+        "README: say which Kubernetes the manifests need (\"Kubernetes {OLDEST_KUBERNETES} or later\")"
+    );
+    for dir in KUBERNETES_BUILDS {
+        assert!(
+            section.contains(&format!("kubectl apply -k {dir}")),
+            "README: show `kubectl apply -k {dir}`"
+        );
+    }
+    assert!(!readme_secrets().is_empty(), "README: show how to create the Secrets");
 }

@@ -34,8 +34,9 @@ fn setting_keys() -> BTreeSet<String> {
 fn readme_rows() -> Vec<(String, String)> {
     let readme = read_file("README.md");
     let section = readme
-        .split("## Configuration")
+        .split("\n## Configuration")
         .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
         .expect("README has a Configuration section");
     section
         .lines()

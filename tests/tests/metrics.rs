@@ -269,23 +269,23 @@ async fn every_server_serves_its_metrics_apart_from_its_api(backend: Backend) {
     );
 
     // A department submits through the front door, as department systems do.
-    let department = "anting-town";
+    let responsibility = suite
+        .responsibilities()
+        .await
+        .expect("the plan's responsibilities")
+        .into_iter()
+        .find(|r| r.measure == "4.1" && r.department == "anting-town")
+        .expect("安亭镇 reports on measure 4.1");
+    let department = responsibility.department.as_str();
     let token = suite.issue_token(dpb::Role::Department, department).await;
     let mut front_door = ReportingServiceClient::new(suite.channel(Server::Gateway, &token));
-    let key = ReportKey {
-        measure: "4.1".into(),
-        department: department.into(),
-        month: 6,
-    };
+    let key = ReportKey::new(&responsibility, 6);
     front_door
-        .submit_report(key.submission("6月进展".into(), vec![], "metrics-test-1".into()))
+        .submit_report(key.submission("6月进展".into(), 50, "metrics-test-1".into()))
         .await
         .expect("the submission is stored");
     // A failing call through the front door: NOT_FOUND, sent as a trailers-only answer.
-    let missing = ReportKey {
-        month: 1,
-        ..key.clone()
-    };
+    let missing = ReportKey::new(&responsibility, 1);
     let error = front_door
         .get_report(rpb::GetReportRequest { name: missing.name() })
         .await

@@ -5,9 +5,9 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-pub use duban_harness::{Caller, DashboardClient, PLAN, Server, Suite};
+pub use duban_harness::{Caller, DashboardClient, PLAN, ReportKey, Server, Suite};
 use duban_kit::testing::Backend;
-use duban_proto::{departments::v1 as dpb, gateway::v1 as pb};
+use duban_proto::{departments::v1 as dpb, gateway::v1 as pb, reporting::v1 as rpb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// All five servers, the plan imported.
@@ -21,6 +21,9 @@ pub trait GatewaySuite {
     async fn overview(&self, client: &mut DashboardClient) -> pb::Overview;
     /// A department of the directory other than `code`.
     async fn other_department(&self, code: &str) -> String;
+    /// The values of a final report by `department` on `measure`: `value` for the target
+    /// `code`, and 1 (valid in every unit) for every other target it owes there.
+    async fn final_values(&self, measure: &str, department: &str, code: &str, value: &str) -> Vec<rpb::MetricValue>;
 }
 
 impl GatewaySuite for Suite {
@@ -51,6 +54,23 @@ impl GatewaySuite for Suite {
             .map(|d| d.code)
             .find(|c| c != code)
             .unwrap()
+    }
+
+    async fn final_values(&self, measure: &str, department: &str, code: &str, value: &str) -> Vec<rpb::MetricValue> {
+        let responsibility = self
+            .responsibilities()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.measure == measure && r.department == department)
+            .expect("the department is responsible for the measure");
+        let mut values = ReportKey::new(&responsibility, 1).values(1);
+        let own = values
+            .iter_mut()
+            .find(|v| v.target_code == code)
+            .expect("the department owes the target");
+        own.value = Some(value.parse().unwrap());
+        values
     }
 }
 

@@ -16,7 +16,7 @@ pub use directory::{Directory, DirectoryHeader, Group, GroupKind, Resolved, Unit
 pub use error::{CatalogError, Problem};
 pub use plan::{
     Action, Aggregation, Cadence, Comparator, Measure, Milestone, Plan, PlanHeader, PolicyParameter, QuantityUnit,
-    Target, ValueBasis,
+    Target, ValueBasis, derived_milestone_code,
 };
 
 /// `plans/jiading-2023/plan.toml`: 嘉府规〔2023〕1号 as structured data.

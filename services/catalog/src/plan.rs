@@ -67,6 +67,13 @@ pub struct Action {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Milestone {
+    /// Slug, unique within the measure, for example `huijia-car-promotion-extension`:
+    /// what reports name the milestone by, so it keeps its meaning when the list is
+    /// reordered or the text reworded. [`Plan::validate`] requires it. Empty when
+    /// missing, so that plans stored as JSON before the field existed still read; such
+    /// a milestone is known by [`derived_milestone_code`] of its position.
+    #[serde(default)]
+    pub code: String,
     /// Start of a validity period, when the text gives one.
     #[serde(
         default,
@@ -81,6 +88,14 @@ pub struct Milestone {
     pub description: String,
     /// What is due, in English.
     pub description_en: String,
+}
+
+/// The code of the `position`-th (1-based) milestone of a measure in a plan revision
+/// stored before milestones had codes: `milestone-<position>`. In such a revision a
+/// milestone was known by its position (reports named it by number), which never
+/// changes within one revision, so the derived code means what the number meant.
+pub fn derived_milestone_code(position: usize) -> String {
+    format!("milestone-{position}")
 }
 
 /// A number that defines a policy (a rate, a cap, a subsidy) rather than a
@@ -134,6 +149,11 @@ impl Measure {
     /// The lead unit (牵头单位), as written.
     pub fn lead_unit(&self) -> Option<&str> {
         self.responsible_units.first().map(String::as_str)
+    }
+
+    /// The milestone with this code.
+    pub fn milestone(&self, code: &str) -> Option<&Milestone> {
+        self.milestones.iter().find(|m| m.code == code)
     }
 }
 

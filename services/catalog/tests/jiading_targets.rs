@@ -105,6 +105,26 @@ fn milestones_and_policy_parameters() {
     assert!(m11.milestones.iter().all(|m| m.from == Some(date(2023, 1, 1))));
     assert_eq!(plan.measure("3.2").unwrap().milestones[0].date, date(2023, 6, 30));
     assert_eq!(plan.measure("8.3").unwrap().milestones[0].date, date(2023, 12, 31));
+    let codes: Vec<&str> = plan
+        .measures
+        .iter()
+        .flat_map(|m| m.milestones.iter().map(|ms| ms.code.as_str()))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "small-taxpayer-vat-relief",
+            "nev-purchase-tax-exemption",
+            "six-taxes-two-fees-relief",
+            "excess-water-surcharge-relief",
+            "huijia-car-promotion-extension",
+            "sme-works-procurement-reservation-extension",
+        ]
+    );
+    assert_eq!(
+        m11.milestone("nev-purchase-tax-exemption").map(|m| m.date),
+        Some(date(2023, 12, 31))
+    );
 
     let param = |measure: &str, code: &str| {
         let p = plan
@@ -221,7 +241,7 @@ fn the_sme_procurement_reservation_is_a_policy_floor_with_a_milestone_not_a_targ
         (d("40"), QuantityUnit::Percent, Some(Comparator::AtLeast))
     );
     assert!(m83.text.contains("预留份额阶段性提高至40%以上政策延续到2023年底"));
-    let extension = &m83.milestones[0];
+    let extension = m83.milestone("sme-works-procurement-reservation-extension").unwrap();
     assert_eq!(extension.date, date(2023, 12, 31));
     assert!(extension.description.contains("40%以上"));
 }

@@ -42,7 +42,7 @@ fn broken_jiading_plan_reports_every_problem_with_its_path() {
         "measures[4.2].responsible_units[6]",
         "measures[2.2].responsible_units[3]",
         "measures[3.4].action",
-        "measures[3.2].milestones[0].date",
+        "measures[3.2].milestones[huijia-car-promotion-extension].date",
         "measures[9.3].text",
         "measures[1.1].number",
         "actions[1]",
@@ -178,4 +178,42 @@ fn an_unknown_time_zone_is_a_problem_at_its_path() {
     assert_eq!(paths(&plan.validate(&dir)), ["plan.time_zone"]);
     plan.header.time_zone = String::new();
     assert_eq!(paths(&plan.validate(&dir)), ["plan.time_zone"]);
+}
+
+#[test]
+fn milestone_codes_are_required_slugs_unique_within_their_measure() {
+    let (dir, mut plan) = jiading_2023();
+    let m11 = plan.measures.iter_mut().find(|m| m.number == "1.1").unwrap();
+    m11.milestones[0].code = String::new();
+    m11.milestones[1].code = "NEV_exemption".into();
+    m11.milestones[3].code = m11.milestones[2].code.clone();
+    m11.milestones[3].description = m11.milestones[2].description.clone();
+    // Another measure may use a code of 1.1: reports name milestones of their own measure.
+    let borrowed = plan.measure("1.1").unwrap().milestones[2].code.clone();
+    plan.measures.iter_mut().find(|m| m.number == "3.2").unwrap().milestones[0].code = borrowed;
+    let problems = plan.validate(&dir);
+    assert_eq!(
+        paths(&problems),
+        [
+            "measures[1.1].milestones[#0].code",
+            "measures[1.1].milestones[NEV_exemption].code",
+            "measures[1.1].milestones[six-taxes-two-fees-relief].code",
+            "measures[1.1].milestones[six-taxes-two-fees-relief].description",
+        ],
+        "{problems:#?}"
+    );
+    assert_eq!(problems[0].message, "must not be empty");
+    assert!(problems[2].message.contains("used twice in the measure"));
+}
+
+#[test]
+fn a_milestone_written_without_a_code_is_a_problem_at_its_path_not_a_parse_error() {
+    let without = BROKEN_PLAN.replace(
+        r#"responsible_units = ["区乙局"]"#,
+        "responsible_units = [\"区乙局\"]\nmilestones = [{ date = 2023-06-30, description = \"完成\", description_en = \"Done\" }]",
+    );
+    let plan = Plan::from_toml_str(&without).unwrap();
+    assert_eq!(plan.measures[0].milestones[0].code, "");
+    let dir = Directory::from_toml_str(TINY_DIRECTORY).unwrap();
+    assert!(paths(&plan.validate(&dir)).contains(&"measures[1.2].milestones[#0].code"));
 }

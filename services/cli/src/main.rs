@@ -106,8 +106,9 @@ enum ReportCommand {
     /// Submit a report for one measure and month (a department for itself; ADMIN with
     /// --department). Target units are looked up, so give only numbers.
     Submit {
+        // Boxed: its repeatable arguments make it by far the largest command.
         #[command(flatten)]
-        submission: report::Submission,
+        submission: Box<report::Submission>,
         /// Print the stored revision as JSON.
         #[arg(long)]
         json: bool,
@@ -313,7 +314,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Report { command, connection } => match command {
             ReportCommand::Submit { submission, json } => {
-                report::submit(&settings, &connection, submission, json).await?;
+                report::submit(&settings, &connection, *submission, json).await?;
             }
             ReportCommand::List { filter, json } => {
                 report::list(&settings, &connection, filter, json).await?;

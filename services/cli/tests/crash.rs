@@ -203,19 +203,13 @@ impl Fixture {
 
     /// `KEYS` report keys (measure, responsible department, month) spread over the plan.
     async fn keys(&self) -> Vec<Key> {
-        let pairs = self.suite.responsible_pairs().await.unwrap();
-        assert!(pairs.len() >= KEYS / 2, "too few measure-department pairs: {pairs:?}");
-        let step = (pairs.len() / (KEYS / 2)).max(1);
-        let chosen: Vec<_> = pairs.into_iter().step_by(step).take(KEYS / 2).collect();
-        chosen
-            .iter()
-            .flat_map(|(measure, department)| {
-                [4, 5].map(|month| Key {
-                    measure: measure.clone(),
-                    department: department.clone(),
-                    month,
-                })
-            })
+        let all = self.suite.responsibilities().await.unwrap();
+        assert!(all.len() >= KEYS / 2, "too few measure-department pairs: {all:?}");
+        let step = (all.len() / (KEYS / 2)).max(1);
+        all.iter()
+            .step_by(step)
+            .take(KEYS / 2)
+            .flat_map(|responsibility| [4, 5].map(|month| Key::new(responsibility, month)))
             .collect()
     }
 
@@ -227,11 +221,7 @@ impl Fixture {
 /// A submission whose narrative names its own request_id, so that every stored revision
 /// can be traced back to the request that stored it.
 fn submission(key: &Key, request_id: &str) -> pb::SubmitReportRequest {
-    key.submission(
-        format!("{NARRATIVE_PREFIX}{request_id}"),
-        Vec::new(),
-        request_id.to_owned(),
-    )
+    key.submission(format!("{NARRATIVE_PREFIX}{request_id}"), 1, request_id.to_owned())
 }
 
 fn request_id_of(report: &pb::Report) -> String {

@@ -270,6 +270,22 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
     assert!(reports.iter().any(|r| r["on_time"] == false), "some are late");
     assert!(reports.iter().any(|r| r["state"] == "accepted"));
     assert!(reports.iter().any(|r| r["state"] == "returned"));
+    // The lead unit of 3.2 reports its milestone by code: achieved once its day passed.
+    let promotion: Vec<(&str, &str)> = reports
+        .iter()
+        .filter(|r| r["measure"] == "3.2")
+        .flat_map(|r| r["milestones"].as_array().unwrap().iter().map(move |m| (r, m)))
+        .filter(|(_, m)| m["code"] == "huijia-car-promotion-extension")
+        .map(|(r, m)| (r["period"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert!(
+        promotion.iter().any(|(period, _)| *period < "2023-06")
+            && promotion.iter().any(|(period, _)| *period >= "2023-06")
+            && promotion
+                .iter()
+                .all(|(period, status)| (*period >= "2023-06") == (*status == "achieved")),
+        "{promotion:?}"
+    );
     assert!(
         reports
             .iter()
@@ -360,6 +376,8 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
         "6月退税办理平均时间有所延长。",
         "--blocker",
         "medium:finance-bureau:退税资金调度需协调",
+        "--milestone",
+        "nev-purchase-tax-exemption=in-progress:按月办理免税",
         "--evidence",
         "2023年6月退税台账=https://evidence.example.org/tax/2023-06.pdf",
         "--request-id",
@@ -373,6 +391,21 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
     assert_eq!(first["revision"], second["revision"], "{first}\n{second}");
     assert_eq!(first["department"], "tax-bureau");
     assert_eq!(first["blockers"][0]["support_unit"], "finance-bureau");
+    let milestone = &first["milestones"][0];
+    assert_eq!(
+        (
+            milestone["code"].as_str(),
+            milestone["status"].as_str(),
+            milestone["note"].as_str()
+        ),
+        (
+            Some("nev-purchase-tax-exemption"),
+            Some("in_progress"),
+            Some("按月办理免税")
+        ),
+        "{first}"
+    );
+    assert!(milestone["description"].as_str().unwrap().contains("免征车辆购置税"));
     let listed = suite.json(&[
         "report",
         "list",
@@ -402,6 +435,8 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
         "anting-town",
         "--value",
         "new-enterprises=4100",
+        "--value",
+        "new-100m-projects=30",
         "--json",
     ]);
     assert_eq!(value["values"][0]["unit"], "enterprises");

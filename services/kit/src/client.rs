@@ -1,6 +1,9 @@
 //! Outgoing gRPC calls: one interceptor that adds the caller's bearer token, the current
 //! trace context, and a deadline that is the remaining budget of the call being served
-//! (or a default), so deadlines shrink hop by hop instead of restarting.
+//! (or a default), so deadlines shrink hop by hop instead of restarting; over a channel
+//! spread across every address behind the endpoint's name ([`balance`]).
+
+pub mod balance;
 
 use std::time::Duration;
 
@@ -8,13 +11,16 @@ use tonic::{
     Request, Status,
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::Endpoint,
 };
+
+pub use balance::BalancedChannel;
 
 use crate::{layer::current_deadline, telemetry::inject_current_context};
 
-/// A channel whose calls carry a token, the trace context and a deadline.
-pub type ServiceChannel = InterceptedService<Channel, CallInterceptor>;
+/// A channel whose calls carry a token, the trace context and a deadline, spread over
+/// every replica of the server it calls.
+pub type ServiceChannel = InterceptedService<BalancedChannel, CallInterceptor>;
 
 /// See the module documentation.
 #[derive(Clone)]
@@ -66,7 +72,13 @@ pub enum ClientError {
         /// The endpoint as configured.
         endpoint: String,
         /// Why it is invalid.
-        source: tonic::transport::Error,
+        source: http::uri::InvalidUri,
+    },
+    /// The endpoint names no host (`http://host:port` is needed).
+    #[error("invalid endpoint {endpoint:?}: it names no host")]
+    NoHost {
+        /// The endpoint as configured.
+        endpoint: String,
     },
     /// The token cannot be sent as metadata.
     #[error("the token contains characters that cannot be sent as metadata")]
@@ -78,28 +90,41 @@ pub enum ClientError {
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A lazily connected channel to another server of the suite at `endpoint`, carrying
-/// the configured service token, with [`CALL_TIMEOUT`] per call.
+/// the configured service token, with [`CALL_TIMEOUT`] per call, spread over every
+/// address the endpoint's name resolves to (looked up again every
+/// `client.resolve_interval_ms`).
 pub fn service_channel(settings: &crate::Settings, endpoint: &str) -> std::io::Result<ServiceChannel> {
-    connect_lazy(endpoint, Some(&settings.auth.service_token), CALL_TIMEOUT).map_err(std::io::Error::other)
+    connect_lazy(
+        endpoint,
+        Some(&settings.auth.service_token),
+        CALL_TIMEOUT,
+        settings.client.resolve_interval(),
+    )
+    .map_err(std::io::Error::other)
 }
 
 /// A lazily connecting channel to `endpoint`; calls carry `token` if given, and take at
-/// most `default_timeout` when no incoming deadline is shorter.
+/// most `default_timeout` when no incoming deadline is shorter. A name in `endpoint` is
+/// looked up every `resolve_interval` and the calls spread over what it resolves to.
 pub fn connect_lazy(
     endpoint: &str,
     token: Option<&str>,
     default_timeout: Duration,
+    resolve_interval: Duration,
 ) -> Result<ServiceChannel, ClientError> {
-    let channel = Endpoint::from_shared(endpoint.to_owned())
-        .map_err(|source| ClientError::Endpoint {
-            endpoint: endpoint.to_owned(),
-            source,
-        })?
+    // The interceptor first: a bad token fails before a resolver task is started.
+    let interceptor = interceptor(token, default_timeout)?;
+    let channel = balance::balanced(endpoint, tuned, resolve_interval)?;
+    Ok(InterceptedService::new(channel, interceptor))
+}
+
+/// The connection settings of every channel between servers: a connection attempt gives
+/// up after 2 s, and an idle connection is pinged so a dead peer is noticed.
+pub fn tuned(endpoint: Endpoint) -> Endpoint {
+    endpoint
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))
-        .connect_lazy();
-    Ok(InterceptedService::new(channel, interceptor(token, default_timeout)?))
 }
 
 /// The interceptor alone, for clients built over another channel.

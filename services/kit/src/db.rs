@@ -4,15 +4,43 @@
 use std::{path::Path, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, sqlx,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use sea_orm_migration::MigratorTrait;
 
-/// Connects to `url` and applies every pending migration of `M`.
+/// The PostgreSQL advisory lock migrations run under (any constant would do: advisory
+/// locks are per database, and each server has a database of its own).
+const MIGRATION_LOCK: i64 = 0x6475_6261_6e5f_6d69; // "duban_mi"
+
+/// Connects to `url` and applies every pending migration of `M`. On PostgreSQL the
+/// migrations run under an advisory lock, so that replicas starting together migrate
+/// once: the first takes the lock and migrates, the others wait for it and then find
+/// nothing pending.
 pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> Result<DatabaseConnection, DbErr> {
     let db = connect(url).await?;
-    M::up(&db, None).await?;
+    if db.get_database_backend() != DbBackend::Postgres {
+        M::up(&db, None).await?;
+        return Ok(db);
+    }
+    // A session lock lives on one connection: hold that connection until unlocked.
+    let mut session = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(|e| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e))))?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *session)
+        .await
+        .map_err(|e| DbErr::Custom(format!("cannot take the migration lock: {e}")))?;
+    let migrated = M::up(&db, None).await;
+    let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *session)
+        .await;
+    migrated?;
+    unlocked.map_err(|e| DbErr::Custom(format!("cannot release the migration lock: {e}")))?;
     Ok(db)
 }
 
@@ -43,6 +71,54 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let db = Database::connect(options).await?;
     db.execute_unprepared("SELECT 1").await?;
     Ok(db)
+}
+
+/// On SQLite, an exclusive lock on the database file's `.lock` companion, held for as
+/// long as the returned file stays open, so that a second server on the same file
+/// refuses to start instead of racing the first (a server's writer and live event feed
+/// assume they are alone on a SQLite file: several replicas need PostgreSQL). `None`
+/// for PostgreSQL and in-memory databases. The lock goes with the process, even on a
+/// crash.
+pub fn claim_sqlite_file(url: &str) -> std::io::Result<Option<std::fs::File>> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(None);
+    };
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!(
+                "another server is using the SQLite database {path} ({lock_path} is locked); several replicas need PostgreSQL"
+            ),
+        )),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
+/// Whether a write lost a race that the database refereed: a unique key taken by a
+/// concurrent writer, or (PostgreSQL) a serialization failure or deadlock. Retrying the
+/// request decides it again against the winner's committed state.
+pub fn is_concurrent_write(error: &DbErr) -> bool {
+    if is_unique_violation(error) {
+        return true;
+    }
+    let source = match error {
+        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    matches!(
+        source.as_database_error().and_then(|e| e.code()).as_deref(),
+        Some("40001" | "40P01")
+    )
 }
 
 /// Whether a database error is a unique-constraint violation: how a taken key, a

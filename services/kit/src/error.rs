@@ -243,6 +243,16 @@ pub fn unavailable<'a>(
 /// reason `DATABASE_UNAVAILABLE`, when the database cannot be reached (retryable);
 /// INTERNAL, reason `DATABASE_ERROR`, otherwise.
 pub fn database(error: &DbErr) -> Status {
+    if crate::db::is_concurrent_write(error) {
+        // Another replica or request won a race the database refereed: not a failure.
+        tracing::info!(%error, "write lost a race with a concurrent writer");
+        return with_reason(
+            Code::Aborted,
+            "a concurrent write changed the same resource; retry with the same request_id",
+            SuiteReason::ConcurrentWrite,
+            [],
+        );
+    }
     tracing::error!(%error, "database error");
     if matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) {
         unavailable(

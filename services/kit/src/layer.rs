@@ -153,7 +153,7 @@ where
 }
 
 /// Parses the `grpc-timeout` header: an integer of at most 8 digits and a unit.
-fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
+pub(crate) fn grpc_timeout(headers: &http::HeaderMap) -> Option<Duration> {
     let value = headers.get("grpc-timeout")?.to_str().ok()?;
     let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
     let amount: u64 = digits.parse().ok()?;

@@ -24,6 +24,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Limits every gRPC server applies.
     pub server: ServerLimits,
+    /// How servers and the `duban` command reach other servers.
+    pub client: ClientSettings,
     /// Which plan data the suite serves.
     pub plan: PlanSettings,
     /// The departments server.
@@ -48,6 +50,7 @@ impl Default for Settings {
             telemetry: TelemetrySettings::default(),
             auth: AuthSettings::default(),
             server: ServerLimits::default(),
+            client: ClientSettings::default(),
             plan: PlanSettings::default(),
             departments: ServiceSettings::on_port(50052),
             measures: ServiceSettings::on_port(50053),
@@ -293,6 +296,31 @@ impl ServerLimits {
     /// `shutdown_grace_ms` as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+}
+
+/// How outgoing calls find the servers they call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientSettings {
+    /// How often a channel to an endpoint given by name (`http://departments:50052`)
+    /// looks the name up again, adding the replicas that appeared and dropping the ones
+    /// that went. Endpoints given as an IP address are never looked up.
+    pub resolve_interval_ms: u64,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            resolve_interval_ms: 5_000,
+        }
+    }
+}
+
+impl ClientSettings {
+    /// `resolve_interval_ms` as a duration, at least a millisecond.
+    pub fn resolve_interval(&self) -> Duration {
+        Duration::from_millis(self.resolve_interval_ms.max(1))
     }
 }
 

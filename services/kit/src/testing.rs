@@ -394,8 +394,13 @@ pub fn endpoint(addr: SocketAddr) -> String {
 ///
 /// If `token` cannot be sent as metadata.
 pub fn channel(addr: SocketAddr, token: Option<&str>) -> ServiceChannel {
-    connect_lazy(&endpoint(addr), token, Duration::from_secs(10))
-        .unwrap_or_else(|error| panic!("cannot build a channel to {addr}: {error}"))
+    connect_lazy(
+        &endpoint(addr),
+        token,
+        Duration::from_secs(10),
+        crate::settings::ClientSettings::default().resolve_interval(),
+    )
+    .unwrap_or_else(|error| panic!("cannot build a channel to {addr}: {error}"))
 }
 
 /// A grpc.health.v1 client for the server at `addr`.

@@ -3,7 +3,8 @@
 //! [`from_catalog`] turns a plan file (for example the embedded Jiading 2023 plan) into
 //! the dataset `ImportPlan` takes; [`to_catalog`] reads a dataset back into the catalog
 //! model that [`Plan::validate`] checks, reporting every field it cannot read with its
-//! path (`measures[4.2].milestones[0].date`). Catalog → dataset → catalog is lossless.
+//! path (`measures[3.2].milestones[huijia-car-promotion-extension].date`). Catalog →
+//! dataset → catalog is lossless.
 
 use std::collections::BTreeMap;
 
@@ -326,8 +327,9 @@ fn read_measure(r: &mut Reader, m: &pb::Measure, key: &str) -> Measure {
         .iter()
         .enumerate()
         .map(|(i, ms)| {
-            let mat = format!("{at}.milestones[{i}]");
+            let mat = format!("{at}.milestones[{}]", key_of(&ms.code, i));
             Milestone {
+                code: ms.code.clone(),
                 from: r.optional_date(format!("{mat}.start_date"), ms.start_date.as_ref()),
                 date: r.date(format!("{mat}.date"), ms.date.as_ref(), NaiveDate::default()),
                 description: ms.description.clone(),
@@ -496,6 +498,7 @@ pub fn measure_to_proto(m: &Measure, responsible_units: Vec<pb::ResponsibleUnit>
             .milestones
             .iter()
             .map(|ms| pb::Milestone {
+                code: ms.code.clone(),
                 date: Some(convert::date(ms.date)),
                 description: ms.description.clone(),
                 description_en: ms.description_en.clone(),
@@ -629,8 +632,8 @@ mod tests {
         let (_, plan) = duban_catalog::jiading_2023();
         let mut dataset = from_catalog(&plan, None);
         dataset.plan.as_mut().unwrap().effective_to = None;
-        let index = dataset.measures[1].milestones.len();
         dataset.measures[1].milestones.push(pb::Milestone {
+            code: "leap-day".into(),
             date: Some(duban_proto::common::v1::Date {
                 year: 2023,
                 month: 2,
@@ -647,7 +650,7 @@ mod tests {
             paths,
             [
                 "plan.effective_to".to_owned(),
-                format!("measures[{number}].milestones[{index}].date"),
+                format!("measures[{number}].milestones[leap-day].date"),
                 format!("targets[{code}].unit"),
             ]
         );

@@ -113,6 +113,14 @@ async fn imports_and_revises_the_jiading_plan(backend: Backend) {
         .unwrap()
         .into_inner();
     assert_eq!(m11.name, format!("{PLAN}/measures/1.2"));
+    let m32 = admin
+        .get_measure(pb::GetMeasureRequest {
+            name: format!("{PLAN}/measures/3.2"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(m32.milestones[0].code, "huijia-car-promotion-extension");
     let action4 = admin
         .get_action(pb::GetActionRequest {
             name: format!("{PLAN}/actions/4"),
@@ -204,7 +212,9 @@ async fn imports_and_revises_the_jiading_plan(backend: Backend) {
         .value
         .clone();
     assert_eq!(value, Some("41000".parse().unwrap()));
-    let reimported = import(&mut admin, exported, false).await;
+    let m11 = exported.measures.iter().find(|m| m.number == "1.1").unwrap();
+    assert_eq!(m11.milestones[1].code, "nev-purchase-tax-exemption");
+    let reimported = import(&mut admin, exported.clone(), false).await;
     assert_eq!(
         reimported.outcome,
         ImportOutcome::Unchanged as i32,
@@ -212,6 +222,32 @@ async fn imports_and_revises_the_jiading_plan(backend: Backend) {
         reimported.changed_paths
     );
     assert_eq!(reimported.plan.unwrap().revision, 2);
+
+    // Reordered milestones: a new revision, and each code still names its commitment.
+    let mut reordered = exported;
+    let m11 = reordered.measures.iter_mut().find(|m| m.number == "1.1").unwrap();
+    m11.milestones.reverse();
+    let revised = import(&mut admin, reordered, false).await;
+    assert_eq!(revised.changed_paths, ["measures[1.1].milestones"]);
+    let now = admin
+        .get_measure(pb::GetMeasureRequest {
+            name: format!("{PLAN}/measures/1.1"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let before = jiading();
+    let planned = before.measures.iter().find(|m| m.number == "1.1").unwrap();
+    let description = |milestones: &[pb::Milestone], code: &str| {
+        milestones
+            .iter()
+            .find(|m| m.code == code)
+            .map(|m| m.description.clone())
+    };
+    assert_eq!(now.milestones[2].code, "nev-purchase-tax-exemption");
+    for m in &planned.milestones {
+        assert_eq!(description(&now.milestones, &m.code), Some(m.description.clone()));
+    }
     suite.stop().await;
 }
 
@@ -233,6 +269,9 @@ async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
     broken.measures.push(duplicate);
     let target = broken.targets.iter_mut().find(|t| t.code == "new-enterprises").unwrap();
     target.measure_number = "4.9".into();
+    let m11 = broken.measures.iter_mut().find(|m| m.number == "1.1").unwrap();
+    m11.milestones[0].code.clear();
+    m11.milestones[2].code = m11.milestones[1].code.clone();
 
     let checked = import(&mut admin, broken.clone(), true).await;
     assert_eq!(checked.outcome, ImportOutcome::Invalid as i32);
@@ -247,6 +286,14 @@ async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
         (
             "targets[new-enterprises].measure".to_owned(),
             ImportProblemKind::UnknownReference,
+        ),
+        (
+            "measures[1.1].milestones[#0].code".to_owned(),
+            ImportProblemKind::MissingField,
+        ),
+        (
+            "measures[1.1].milestones[nev-purchase-tax-exemption].code".to_owned(),
+            ImportProblemKind::DuplicateKey,
         ),
     ] {
         assert!(

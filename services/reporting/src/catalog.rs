@@ -16,7 +16,7 @@ use duban_plan::{
     cache::{Derived, source},
     view::PlanView,
 };
-pub use views::{MeasureInfo, PlanInfo, TargetInfo};
+pub use views::{MeasureInfo, MilestoneInfo, PlanInfo, TargetInfo};
 
 use crate::error::ReportingError;
 

@@ -108,13 +108,23 @@ pub struct MetricRow {
     pub basis: String,
 }
 
+/// A milestone update as stored: the milestone as the plan named it when the revision
+/// was submitted (code, position, description), and what the update said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct MilestoneRow {
+    /// 1-based position in the measure's milestones then.
     number: i32,
+    /// The description then.
     description: String,
+    /// `MilestoneStatus` name.
     status: String,
+    /// `YYYY-MM-DD`, for an achieved milestone.
     achieve_date: Option<String>,
     note: String,
+    /// The milestone's code. Every stored revision has one since migration 000005 gave
+    /// the updates stored before codes the code derived from their number.
+    #[serde(default)]
+    code: String,
 }
 
 /// A blocker as a revision stores it: what the revision sent, merged with the stored
@@ -234,6 +244,7 @@ pub fn report_columns(report: &pb::Report, blockers: &[BlockerRow]) -> (String, 
         .milestone_updates
         .iter()
         .map(|m| MilestoneRow {
+            code: m.milestone_code.clone(),
             number: m.milestone_number,
             description: m.milestone_description.clone(),
             status: pb::MilestoneStatus::try_from(m.status)
@@ -306,6 +317,7 @@ pub fn report(
         milestone_updates: milestones
             .into_iter()
             .map(|m| pb::MilestoneUpdate {
+                milestone_code: m.code,
                 milestone_number: m.number,
                 milestone_description: m.description,
                 status: pb::MilestoneStatus::from_str_name(&m.status).unwrap_or_default() as i32,

@@ -24,6 +24,8 @@ pub struct State {
     pub reporting: Reporting,
     /// Checks callers' tokens.
     pub auth: Authenticator,
+    /// On SQLite, the claim on the database file, held while the server runs.
+    pub _single_copy: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl duban_kit::server::Authenticates for State {

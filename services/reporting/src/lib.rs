@@ -70,6 +70,9 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);
 
+    let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
+    // One reporting server per SQLite file: its writer and event feed assume so.
+    let single_copy = duban_kit::db::claim_sqlite_file(&url)?.map(std::sync::Arc::new);
     let departments = service_channel(settings, &settings.departments.endpoint_url())?;
     let measures = service_channel(settings, &settings.measures.endpoint_url())?;
     let targets = service_channel(settings, &settings.targets.endpoint_url())?;
@@ -85,7 +88,6 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     .await?;
     let reporting_metrics = metrics::ReportingMetrics::register(&metrics);
 
-    let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
     let auth = Authenticator::asking_departments(settings, departments.clone());
     let freshness = Freshness {
         ttl: options.catalog_ttl,
@@ -105,6 +107,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
             metrics.clone(),
             reporting_metrics.clone(),
         );
+        let single_copy = single_copy.clone();
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
@@ -115,7 +118,11 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
                 stopping,
                 reporting_metrics,
             );
-            Ok::<_, ReportingError>(grpc::State { reporting, auth })
+            Ok::<_, ReportingError>(grpc::State {
+                reporting,
+                auth,
+                _single_copy: single_copy,
+            })
         }
     });
     Ok(server)

@@ -3,7 +3,7 @@
 //! through the group-commit [`Writer`] as `journal` jobs; reads go straight to the store.
 //!
 //! Each RPC family lives in its own submodule: `submitting`, `reviewing`, `reading`,
-//! `progress_query`, `compliance_query`, `events` and `audit`; `submission` builds the
+//! `progress_query`, `compliance_query`, `events` (over the live `feed`) and `audit`; `submission` builds the
 //! rows of a submission, and `journal` is the writer's job. This module holds the
 //! shared state and the checks more than one of them needs.
 
@@ -12,6 +12,7 @@ mod blocker_changes;
 mod blockers_query;
 mod compliance_query;
 mod events;
+mod feed;
 mod journal;
 mod obligations;
 mod progress_query;
@@ -22,11 +23,11 @@ mod submitting;
 
 use duban_kit::Principal;
 use duban_plan::measure_order;
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 pub use compliance_query::expected_measures;
 pub use events::EVENT_RETENTION_US;
+pub use feed::EventFeed;
 pub use journal::Event;
 pub use reviewing::{ReviewDecision, ReviewRequest};
 pub use submitting::{Item, MAX_STREAM_ITEMS, Turn};
@@ -56,7 +57,7 @@ pub struct Reporting {
     store: ReportStore,
     writer: Writer,
     catalog: Catalog,
-    events: broadcast::Sender<Event>,
+    feed: EventFeed,
     count_submitted: bool,
     stopping: CancellationToken,
 }
@@ -80,12 +81,12 @@ impl Reporting {
         stopping: CancellationToken,
         metrics: ReportingMetrics,
     ) -> Self {
-        let (events, _) = broadcast::channel(4096);
+        let feed = EventFeed::start(store.clone(), stopping.clone());
         let writer = Writer::start(
             store.db().clone(),
             Journal {
                 store: store.clone(),
-                events: events.clone(),
+                feed: feed.clone(),
                 metrics: metrics.clone(),
             },
             metrics.writer,
@@ -94,7 +95,7 @@ impl Reporting {
             store,
             writer,
             catalog,
-            events,
+            feed,
             count_submitted,
             stopping,
         }

@@ -263,6 +263,25 @@ impl ReportStore {
             .await
     }
 
+    /// Events of every plan after a sequence, oldest first: what the live feed reads.
+    pub async fn events_since(&self, after: i64, limit: u64) -> Result<Vec<report_event::Model>, DbErr> {
+        report_event::Entity::find()
+            .filter(report_event::Column::Sequence.gt(after))
+            .order_by_asc(report_event::Column::Sequence)
+            .limit(limit)
+            .all(&self.db)
+            .await
+    }
+
+    /// The newest event's sequence (any plan), 0 if there is none.
+    pub async fn newest_event(&self) -> Result<i64, DbErr> {
+        Ok(report_event::Entity::find()
+            .order_by_desc(report_event::Column::Sequence)
+            .one(&self.db)
+            .await?
+            .map_or(0, |e| e.sequence))
+    }
+
     /// The oldest kept event's sequence (any plan), if any.
     pub async fn oldest_event(&self) -> Result<Option<i64>, DbErr> {
         Ok(report_event::Entity::find()

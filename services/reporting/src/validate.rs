@@ -11,10 +11,11 @@ use duban_proto::{
     reporting::v1 as pb,
 };
 
-use crate::{
-    calendar::{self, Month},
-    catalog::PlanInfo,
-};
+use crate::{calendar::Month, catalog::PlanInfo};
+
+mod milestones;
+
+pub use milestones::fill_milestones;
 
 /// Longest narrative, in Unicode code points.
 pub const MAX_NARRATIVE: usize = 4000;
@@ -153,74 +154,25 @@ pub fn check_report(
         }
     }
 
+    // A final report carries every value the department owes for the measure; a
+    // provisional one (快报) may be partial, since preliminary figures arrive piecemeal
+    // and a later final revision completes them.
+    if measure.is_some() && !report.provisional {
+        for code in required_targets(plan, &report.measure_number, department) {
+            if !seen.contains(code) {
+                bad(
+                    format!("report.metric_values[{code}]"),
+                    "is required in a final report (send the value, or mark the report provisional)",
+                );
+            }
+        }
+    }
+
     if report.milestone_updates.len() > MAX_ITEMS {
         bad("report.milestone_updates".into(), "has more than 20 updates");
     }
-    let milestones: &[String] = measure.map(|m| m.milestones.as_slice()).unwrap_or_default();
-    let mut seen = BTreeSet::new();
-    for (i, update) in report.milestone_updates.iter().enumerate() {
-        let field = |name: &str| format!("report.milestone_updates[{i}].{name}");
-        let by_number = usize::try_from(update.milestone_number)
-            .ok()
-            .filter(|n| *n >= 1)
-            .map(|n| n - 1);
-        let by_description = (!update.milestone_description.is_empty())
-            .then(|| milestones.iter().position(|m| *m == update.milestone_description));
-        let index = match (by_number, by_description) {
-            (None, None) if update.milestone_number < 0 => {
-                bad(field("milestone_number"), "must not be negative");
-                None
-            }
-            (None, None) => {
-                bad(
-                    field("milestone_number"),
-                    "set milestone_number or milestone_description",
-                );
-                None
-            }
-            (Some(n), _) if n >= milestones.len() => {
-                bad(field("milestone_number"), "is not a milestone of the measure");
-                None
-            }
-            (Some(n), Some(Some(d))) if n != d => {
-                bad(
-                    field("milestone_description"),
-                    "names a different milestone than milestone_number",
-                );
-                None
-            }
-            (_, Some(None)) => {
-                bad(field("milestone_description"), "is not a milestone of the measure");
-                None
-            }
-            (Some(n), _) => Some(n),
-            (None, Some(d)) => d,
-        };
-        if let Some(index) = index
-            && !seen.insert(index)
-        {
-            bad(
-                field("milestone_number"),
-                "names the same milestone as an earlier update",
-            );
-        }
-        let status = pb::MilestoneStatus::try_from(update.status).unwrap_or_default();
-        if status == pb::MilestoneStatus::Unspecified {
-            bad(field("status"), "is required");
-        }
-        match (&update.achieve_date, status == pb::MilestoneStatus::Achieved) {
-            (None, true) => bad(field("achieve_date"), "is required for an achieved milestone"),
-            (Some(_), false) => bad(field("achieve_date"), "must be empty unless the milestone is achieved"),
-            (Some(date), true) => match calendar::date_from_proto(date) {
-                None => bad(field("achieve_date"), "is not a valid date"),
-                Some(date) if date > today => bad(field("achieve_date"), "is in the future"),
-                Some(_) => {}
-            },
-            (None, false) => {}
-        }
-        if chars(&update.note) > MAX_TEXT {
-            bad(field("note"), "is longer than 1000 characters");
-        }
+    for violation in milestones::check(&report.milestone_updates, measure, today) {
+        bad(violation.field, &violation.description);
     }
 
     if report.blockers.len() > MAX_ITEMS {
@@ -295,29 +247,6 @@ pub fn required_targets<'a>(
         .map(|t| t.code.as_str())
 }
 
-/// Milestone updates with both number and description filled in (after
-/// [`check_report`] found them valid).
-pub fn fill_milestones(report: &mut pb::Report, plan: &PlanInfo) {
-    let Some(measure) = plan.measures.get(&report.measure_number) else {
-        return;
-    };
-    for update in &mut report.milestone_updates {
-        let index = if update.milestone_number >= 1 {
-            (update.milestone_number - 1) as usize
-        } else {
-            measure
-                .milestones
-                .iter()
-                .position(|m| *m == update.milestone_description)
-                .unwrap_or(0)
-        };
-        if let Some(description) = measure.milestones.get(index) {
-            update.milestone_number = index as i32 + 1;
-            update.milestone_description = description.clone();
-        }
-    }
-}
-
 /// Targets of a plan by code, for tests.
 pub type Targets = BTreeMap<String, crate::catalog::TargetInfo>;
 
@@ -326,7 +255,7 @@ mod tests {
     use super::*;
     use crate::{
         calendar::Cadence,
-        catalog::{MeasureInfo, TargetInfo},
+        catalog::{MeasureInfo, MilestoneInfo, TargetInfo},
     };
     use duban_proto::common::v1::{self as common, ValueBasis};
 
@@ -334,7 +263,10 @@ mod tests {
         let measure = MeasureInfo {
             number: "4.1".into(),
             responsible: ["tax-bureau".to_owned(), "nanxiang-town".to_owned()].into(),
-            milestones: vec!["签约".into(), "开工".into()],
+            milestones: vec![
+                MilestoneInfo::new("contract-signed", "签约"),
+                MilestoneInfo::new("works-started", "开工"),
+            ],
         };
         let target = TargetInfo {
             name: "plans/p/targets/firms@1".into(),
@@ -483,6 +415,18 @@ mod tests {
             assert_eq!(found.len(), problems, "{value}: {found:?}");
             assert!(found.iter().all(|v| v.field == "report.metric_values[0].value"));
         }
+    }
+
+    #[test]
+    fn a_final_report_carries_every_value_it_owes_and_a_provisional_one_may_not() {
+        let mut report = good();
+        report.metric_values.clear();
+        assert_eq!(fields(&report), ["report.metric_values[firms]"]);
+        // The value is owed by nanxiang-town only: the tax bureau's report owes nothing.
+        let departments = ["tax-bureau".to_owned(), "nanxiang-town".to_owned()].into();
+        assert!(check_report(&report, "tax-bureau", &plan(), &departments, today()).is_empty());
+        report.provisional = true;
+        assert_eq!(fields(&report), Vec::<String>::new());
     }
 
     #[test]

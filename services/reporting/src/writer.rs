@@ -4,7 +4,8 @@
 //! and only then answers each job. A job refused at write time (etag, state) is rolled
 //! back to its savepoint alone and does not poison the batch; if the database fails, the
 //! batch is rolled back and its jobs are retried one per transaction. What a job writes
-//! is the job's business: this module knows nothing about reports.
+//! is the job's business: this module knows nothing about reports. On PostgreSQL the
+//! writers of several replicas take turns, one batch at a time (`WRITE_TURN`).
 //!
 //! Its [`WriterMetrics`] tell how well grouping works: the jobs per transaction, how
 //! long each commit takes, and how often a batch had to be retried one by one.
@@ -16,11 +17,14 @@ use prometheus_client::metrics::{
     counter::Counter,
     histogram::{Histogram, exponential_buckets},
 };
-use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 /// Most jobs per transaction.
 pub const MAX_BATCH: usize = 128;
+
+/// The PostgreSQL transaction lock every batch takes first (released at its commit).
+const WRITE_TURN: &str = "SELECT pg_advisory_xact_lock(7238800146671040370)"; // "duban_wr
 
 /// The writer's series. Clones share them.
 #[derive(Debug, Clone)]
@@ -53,7 +57,7 @@ impl WriterMetrics {
         );
         metrics.register(
             "writer_commit_duration_seconds",
-            "Time to write and commit one batch of the group-commit writer, from BEGIN to COMMIT",
+            "Time to write and commit one batch of the group-commit writer, from BEGIN to COMMIT (on PostgreSQL including the wait for the replicas' write turn)",
             writer.commit_duration.clone(),
         );
         metrics.register(
@@ -216,6 +220,15 @@ async fn commit<J: Job>(
 ) -> Result<Vec<Result<J::Output, J::Error>>, J::Error> {
     let started = Instant::now();
     let txn = db.begin().await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        // Replicas on one database take turns: each batch holds this lock from its
+        // first statement to its commit. So every read of a batch sees what the batches
+        // before it committed (revisions, etags, request ids), and the event sequence
+        // values a batch draws are all greater than those of every batch committed
+        // before it: events commit in sequence order, and a reader that has seen
+        // sequence n has seen every event before n (see `service::feed`).
+        txn.execute_unprepared(WRITE_TURN).await?;
+    }
     let now_us = chrono::Utc::now().timestamp_micros();
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {

@@ -26,6 +26,8 @@ mod server;
 mod suite;
 
 pub use builder::{STARTUP, StartError, SuiteBuilder};
-pub use plan::{PLAN, ReportKey, jiading_dataset, responsible_departments};
+pub use plan::{PLAN, ReportKey, Responsibility, jiading_dataset, responsible_departments};
 pub use server::Server;
-pub use suite::{Caller, DashboardClient, DepartmentsClient, MeasuresClient, ReportingClient, Suite, TargetsClient};
+pub use suite::{
+    Caller, DashboardClient, DepartmentsClient, MeasuresClient, Replica, ReportingClient, Suite, TargetsClient,
+};

@@ -1,6 +1,6 @@
 //! The plan a suite imports, and the report keys tests and the benchmark write to.
 
-use duban_proto::{common::v1 as common, measures::v1 as mpb, reporting::v1 as pb};
+use duban_proto::{common::v1 as common, measures::v1 as mpb, reporting::v1 as pb, targets::v1 as tpb};
 
 use crate::{Caller, Suite};
 
@@ -27,9 +27,21 @@ pub fn responsible_departments(measure: &mpb::Measure) -> Vec<String> {
     departments
 }
 
+/// A measure, a department responsible for it, and the targets of the measure whose
+/// values the department owes in every final report (possibly none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Responsibility {
+    /// The measure's number, for example `4.3`.
+    pub measure: String,
+    /// The responsible department's code.
+    pub department: String,
+    /// The targets it reports, in code order: the slots of its report template.
+    pub owed: Vec<tpb::Target>,
+}
+
 /// Where a report is kept: a measure of [`PLAN`], a department responsible for it, and
-/// a month of 2023.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// a month of 2023, with the targets whose values the report owes.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReportKey {
     /// The measure's number, for example `4.3`.
     pub measure: String,
@@ -37,9 +49,21 @@ pub struct ReportKey {
     pub department: String,
     /// 1 to 12.
     pub month: i32,
+    /// The targets whose values a final report for this key must carry.
+    pub owed: Vec<tpb::Target>,
 }
 
 impl ReportKey {
+    /// The key of `responsibility`'s report for `month`.
+    pub fn new(responsibility: &Responsibility, month: i32) -> Self {
+        Self {
+            measure: responsibility.measure.clone(),
+            department: responsibility.department.clone(),
+            month,
+            owed: responsibility.owed.clone(),
+        }
+    }
+
     /// The report's resource name.
     pub fn name(&self) -> String {
         format!(
@@ -48,14 +72,26 @@ impl ReportKey {
         )
     }
 
-    /// A SubmitReport request for this key: on track, with `narrative` and
-    /// `metric_values`.
-    pub fn submission(
-        &self,
-        narrative: String,
-        metric_values: Vec<pb::MetricValue>,
-        request_id: String,
-    ) -> pb::SubmitReportRequest {
+    /// `value` for every owed target. A whole number from 0 to 100 is valid in every
+    /// unit (counted units, percentages, any number of decimal places).
+    pub fn values(&self, value: u8) -> Vec<pb::MetricValue> {
+        assert!(value <= 100, "{value} is not valid in every unit");
+        self.owed
+            .iter()
+            .map(|target| pb::MetricValue {
+                target_code: target.code.clone(),
+                value: Some(common::Decimal {
+                    value: value.to_string(),
+                }),
+                unit: target.unit,
+                basis: target.value_basis,
+            })
+            .collect()
+    }
+
+    /// A final SubmitReport request for this key: on track, with `narrative` and `value`
+    /// for every owed target.
+    pub fn submission(&self, narrative: String, value: u8, request_id: String) -> pb::SubmitReportRequest {
         pb::SubmitReportRequest {
             parent: PLAN.into(),
             report: Some(pb::Report {
@@ -67,7 +103,7 @@ impl ReportKey {
                 }),
                 overall_status: pb::OverallStatus::OnTrack as i32,
                 narrative,
-                metric_values,
+                metric_values: self.values(value),
                 ..Default::default()
             }),
             request_id,
@@ -77,9 +113,10 @@ impl ReportKey {
 }
 
 impl Suite {
-    /// Every (measure number, responsible department) pair of the imported plan, in
-    /// measure order, each measure's departments sorted and without repeats.
-    pub async fn responsible_pairs(&self) -> Result<Vec<(String, String)>, tonic::Status> {
+    /// Every (measure, responsible department) pair of the imported plan with the targets
+    /// the department owes values for, in measure order, each measure's departments
+    /// sorted and without repeats.
+    pub async fn responsibilities(&self) -> Result<Vec<Responsibility>, tonic::Status> {
         let measures = self
             .measures(Caller::Service)
             .list_measures(mpb::ListMeasuresRequest {
@@ -90,13 +127,34 @@ impl Suite {
             .await?
             .into_inner()
             .measures;
-        let mut pairs = Vec::new();
+        let mut targets = self
+            .targets(Caller::Service)
+            .list_targets(tpb::ListTargetsRequest {
+                parent: PLAN.into(),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await?
+            .into_inner()
+            .targets;
+        targets.sort_by(|a, b| a.code.cmp(&b.code));
+        let mut out = Vec::new();
         for measure in &measures {
             let mut departments = responsible_departments(measure);
             departments.sort();
             departments.dedup();
-            pairs.extend(departments.into_iter().map(|d| (measure.number.clone(), d)));
+            out.extend(departments.into_iter().map(|department| {
+                Responsibility {
+                    owed: targets
+                        .iter()
+                        .filter(|t| t.measure_number == measure.number && t.reporting_departments.contains(&department))
+                        .cloned()
+                        .collect(),
+                    measure: measure.number.clone(),
+                    department,
+                }
+            }));
         }
-        Ok(pairs)
+        Ok(out)
     }
 }

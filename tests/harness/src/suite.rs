@@ -281,10 +281,50 @@ impl Suite {
         }
     }
 
+    /// Starts another copy of `server` with the same settings and database, on its own
+    /// ephemeral ports (gRPC and metrics), and waits until it is SERVING: a replica, as Kubernetes would run
+    /// it (replicas need PostgreSQL; on SQLite reporting refuses a second copy). The
+    /// replica is the caller's to shut down.
+    pub async fn start_replica(&self, server: Server) -> Result<Replica, StartError> {
+        let mut settings = self.settings.clone();
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        server.listening(&mut settings, any_port, any_port);
+        let started = server
+            .launch(&settings, &self.reporting_options)
+            .await
+            .map_err(|source| StartError::Start { server, source })?;
+        let addr = started.local_addr();
+        testing::until_serving(addr, server.grpc_service(), self.startup).await?;
+        Ok(Replica { server: started, addr })
+    }
+
     /// Shuts every running server down, the last started first.
     pub async fn stop(mut self) {
         while let Some((_, server)) = self.running.pop_last() {
             server.shutdown().await;
         }
+    }
+}
+
+/// A second copy of a server of the suite, from [`Suite::start_replica`].
+pub struct Replica {
+    server: GrpcServer,
+    addr: SocketAddr,
+}
+
+impl Replica {
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A reporting client to this replica, carrying `token`.
+    pub fn reporting(&self, token: &str) -> ReportingClient {
+        ReportingServiceClient::new(testing::channel(self.addr, Some(token)))
+    }
+
+    /// Shuts it down.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }

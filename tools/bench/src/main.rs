@@ -35,10 +35,7 @@ use duban_kit::{
     client::ServiceChannel,
     testing::{self, Backend},
 };
-use duban_proto::{
-    reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient},
-    targets::v1 as tpb,
-};
+use duban_proto::reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient};
 
 /// How long each server may take to answer SERVING (a cold PostgreSQL is slow).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -128,7 +125,7 @@ async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
         work.keys.len(),
         work.keys.len() / work.months,
         work.months,
-        work.keys.iter().filter(|k| !k.metrics.is_empty()).count(),
+        work.keys.iter().filter(|k| !k.owed.is_empty()).count(),
     );
     let clients = clients(&suite, args.connections, args.clients);
     let mut leader = suite.reporting(Caller::Admin);
@@ -224,36 +221,13 @@ fn clients(suite: &Suite, connections: usize, clients: usize) -> Vec<Client> {
 /// Every (measure, responsible department, month) of the plan, with a value for each
 /// target of the measure the department reports.
 async fn workload(suite: &Suite) -> anyhow::Result<Workload> {
-    let pairs = suite.responsible_pairs().await?;
-    let all_targets = suite
-        .targets(Caller::Service)
-        .list_targets(tpb::ListTargetsRequest {
-            parent: PLAN.into(),
-            page_size: 500,
-            ..Default::default()
-        })
-        .await?
-        .into_inner()
-        .targets;
     let months: Vec<i32> = (3..=12).collect();
-    let mut keys = Vec::new();
-    for (measure, department) in pairs {
-        let metrics: Vec<tpb::Target> = all_targets
-            .iter()
-            .filter(|t| t.measure_number == measure && t.reporting_departments.contains(&department))
-            .cloned()
-            .collect();
-        for &month in &months {
-            keys.push(Key {
-                report: ReportKey {
-                    measure: measure.clone(),
-                    department: department.clone(),
-                    month,
-                },
-                metrics: metrics.clone(),
-            });
-        }
-    }
+    let keys: Vec<ReportKey> = suite
+        .responsibilities()
+        .await?
+        .iter()
+        .flat_map(|responsibility| months.iter().map(|&month| ReportKey::new(responsibility, month)))
+        .collect();
     if keys.is_empty() {
         bail!("the plan has no measure with a responsible department");
     }
@@ -263,40 +237,20 @@ async fn workload(suite: &Suite) -> anyhow::Result<Workload> {
     })
 }
 
-/// A report key, and the targets its department reports values for.
-#[derive(Debug, Clone)]
-struct Key {
-    report: ReportKey,
-    metrics: Vec<tpb::Target>,
-}
-
 #[derive(Debug)]
 struct Workload {
-    keys: Vec<Key>,
+    keys: Vec<ReportKey>,
     months: usize,
 }
 
 impl Workload {
     /// Submission `n`: keys in turn (so the plan fills evenly and every key collects
-    /// revisions), whole values valid for every unit.
+    /// revisions), with a value for every target the key owes.
     fn submission(&self, n: usize) -> pb::SubmitReportRequest {
         let key = &self.keys[n % self.keys.len()];
-        let value = duban_proto::common::v1::Decimal {
-            value: (n % 97 + 1).to_string(),
-        };
-        let metric_values = key
-            .metrics
-            .iter()
-            .map(|t| pb::MetricValue {
-                target_code: t.code.clone(),
-                value: Some(value.clone()),
-                unit: t.unit,
-                basis: t.value_basis,
-            })
-            .collect();
-        key.report.submission(
+        key.submission(
             format!("基准测试第{n}次提交：本月按计划推进。"),
-            metric_values,
+            (n % 97 + 1) as u8,
             format!("bench-{n:09}"),
         )
     }

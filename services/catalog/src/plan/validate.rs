@@ -206,8 +206,22 @@ impl Plan {
             }
         }
         let window = self.sensible_dates();
+        let (mut codes, mut descriptions) = (HashSet::new(), HashSet::new());
         for (i, ms) in m.milestones.iter().enumerate() {
-            let mat = format!("{at}.milestones[{i}]");
+            let mat = format!("{at}.milestones[{}]", entry_key(&ms.code, i));
+            if ms.code.trim().is_empty() {
+                p.require_text(format!("{mat}.code"), &ms.code);
+            } else if !is_slug(&ms.code) {
+                p.add(format!("{mat}.code"), "must be a lowercase ASCII slug");
+            } else if !codes.insert(ms.code.as_str()) {
+                p.add(format!("{mat}.code"), "milestone code is used twice in the measure");
+            }
+            if !ms.description.trim().is_empty() && !descriptions.insert(ms.description.as_str()) {
+                p.add(
+                    format!("{mat}.description"),
+                    "milestone description is used twice in the measure",
+                );
+            }
             p.date(format!("{mat}.date"), ms.date, window);
             if let Some(from) = ms.from {
                 p.date(format!("{mat}.from"), from, window);
@@ -230,6 +244,15 @@ impl Plan {
             p.require_text(format!("{pat}.name_en"), &pp.name_en);
             p.value(format!("{pat}.value"), pp.value, pp.unit);
         }
+    }
+}
+
+/// How a path names a keyed entry: by its code, or `#<index>` while it has none.
+fn entry_key(code: &str, index: usize) -> String {
+    if code.trim().is_empty() {
+        format!("#{index}")
+    } else {
+        code.to_owned()
     }
 }
 

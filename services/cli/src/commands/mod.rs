@@ -42,6 +42,7 @@ impl Connection {
             &endpoint,
             Some(&token),
             Duration::from_secs(self.timeout),
+            settings.client.resolve_interval(),
         )?)
     }
 
@@ -59,7 +60,12 @@ impl Connection {
         timeout: Duration,
     ) -> anyhow::Result<ServiceChannel> {
         let token = self.token(settings)?;
-        Ok(duban_kit::client::connect_lazy(endpoint, Some(&token), timeout)?)
+        Ok(duban_kit::client::connect_lazy(
+            endpoint,
+            Some(&token),
+            timeout,
+            settings.client.resolve_interval(),
+        )?)
     }
 
     /// The endpoint `--addr` names, or `default_endpoint`.

@@ -149,7 +149,12 @@ fn measure_json(measure: &pb::Measure, all_targets: &[targets::Target]) -> Value
     let milestones: Vec<Value> = measure
         .milestones
         .iter()
-        .map(|m| json!({"start_date": date(m.start_date.as_ref()), "date": date(m.date.as_ref()), "description": m.description, "description_en": m.description_en}))
+        .map(|m| {
+            json!({
+                "code": m.code, "start_date": date(m.start_date.as_ref()), "date": date(m.date.as_ref()),
+                "description": m.description, "description_en": m.description_en,
+            })
+        })
         .collect();
     let parameters: Vec<Value> = measure
         .policy_parameters
@@ -244,6 +249,10 @@ mod tests {
                     lead: true,
                     ..Default::default()
                 }],
+                milestones: vec![pb::Milestone {
+                    code: "huijia-car-promotion-extension".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }],
             targets: vec![],
@@ -254,6 +263,8 @@ mod tests {
         assert_eq!(unit["name"], "区经委");
         assert_eq!(unit["as_written"], "区经委(金融办)");
         assert_eq!(unit["lead"], true);
+        let milestone = &doc["actions"][0]["measures"][0]["milestones"][0];
+        assert_eq!(milestone["code"], "huijia-car-promotion-extension");
         assert!(csv(&dataset).unwrap().lines().nth(1).unwrap().starts_with("1,1.1,"));
     }
 }

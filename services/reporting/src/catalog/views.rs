@@ -16,8 +16,29 @@ pub struct MeasureInfo {
     /// Department codes responsible: listed directly, or members of a listed group
     /// (fixed members, or those designated for this measure).
     pub responsible: BTreeSet<String>,
-    /// Milestone descriptions, in order (position = index + 1).
-    pub milestones: Vec<String>,
+    /// Its milestones, in order (position = index + 1).
+    pub milestones: Vec<MilestoneInfo>,
+}
+
+/// A milestone of a measure, as reports name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MilestoneInfo {
+    /// Its stable code; for a plan served without codes (a measures server of the version
+    /// before them), the code derived from its position, as that server's revision will
+    /// show once migrated.
+    pub code: String,
+    /// Its description.
+    pub description: String,
+}
+
+impl MilestoneInfo {
+    /// A milestone as reports name it.
+    pub fn new(code: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            description: description.into(),
+        }
+    }
 }
 
 impl MeasureInfo {
@@ -34,7 +55,19 @@ impl MeasureInfo {
         MeasureInfo {
             number: measure.number.clone(),
             responsible,
-            milestones: measure.milestones.iter().map(|m| m.description.clone()).collect(),
+            milestones: measure
+                .milestones
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let code = if m.code.is_empty() {
+                        duban_catalog::derived_milestone_code(i + 1)
+                    } else {
+                        m.code.clone()
+                    };
+                    MilestoneInfo::new(code, m.description.clone())
+                })
+                .collect(),
         }
     }
 }

@@ -4,6 +4,7 @@ mod m20261127_000002_create_reports;
 mod m20261201_000003_report_measure_key;
 mod m20261210_000004_blockers;
 mod m20261215_000004_exact_amounts;
+mod m20261216_000005_milestone_codes;
 
 duban_kit::migrator![
     duban_kit::idempotency::CreateRequestLog,
@@ -11,4 +12,5 @@ duban_kit::migrator![
     m20261201_000003_report_measure_key::AddMeasureKey,
     m20261210_000004_blockers::CreateBlockers,
     m20261215_000004_exact_amounts::ExactAmounts,
+    m20261216_000005_milestone_codes::MilestoneCodes,
 ];

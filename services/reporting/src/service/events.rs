@@ -31,9 +31,7 @@ impl Reporting {
         self.catalog.plan(&plan_code).await?;
         // Subscribe before reading stored events, so that nothing committed meanwhile
         // is missed; the sequence check below drops what both deliver.
-        let mut live = self.events.subscribe();
-        let cutoff = chrono::Utc::now().timestamp_micros() - EVENT_RETENTION_US;
-        let _ = self.store.prune_events(cutoff).await;
+        let mut live = self.feed.subscribe();
         let after = request.after_sequence.max(0);
         if after > 0
             && let Some(oldest) = self.store.oldest_event().await?

@@ -7,7 +7,6 @@ use duban_kit::Principal;
 use duban_proto::reporting::v1 as pb;
 use futures::future::BoxFuture;
 use sea_orm::DatabaseTransaction;
-use tokio::sync::broadcast;
 use tonic::Status;
 
 use crate::{
@@ -75,13 +74,13 @@ pub struct AuditInfo {
     pub item_index: Option<i32>,
 }
 
-/// What every job shares: the store and the channel events are published on.
+/// What every job shares: the store, and the feed told of committed events.
 #[derive(Debug)]
 pub struct Journal {
     /// The store the changes write through.
     pub store: ReportStore,
-    /// Where committed events go.
-    pub events: broadcast::Sender<Event>,
+    /// Reads committed events back and publishes them to watchers.
+    pub feed: super::EventFeed,
     /// Where stored submissions are counted.
     pub metrics: ReportingMetrics,
 }
@@ -192,13 +191,13 @@ impl Job for WriteJob {
     }
 
     fn committed(&self, journal: &Journal, output: &mut Written) {
-        if let Some(event) = output.event.take() {
-            let (_, stored) = &event;
+        if let Some((_, stored)) = output.event.take() {
             if stored.event_type == pb::ReportEventType::Submitted as i32 {
                 journal.metrics.submitted(&stored.department);
             }
-            // Nobody watching is fine: the event is stored and can be read back.
-            let _ = journal.events.send(event);
+            // The feed reads it back from the database, in sequence order with the
+            // other replicas' events.
+            journal.feed.committed();
         }
     }
 }

@@ -56,9 +56,10 @@ pub fn template(plan: &PlanInfo, measure: &str, department: &str) -> pb::ReportT
         .unwrap_or_default()
         .iter()
         .enumerate()
-        .map(|(i, description)| pb::TemplateMilestone {
+        .map(|(i, milestone)| pb::TemplateMilestone {
             milestone_number: i as i32 + 1,
-            description: description.clone(),
+            description: milestone.description.clone(),
+            code: milestone.code.clone(),
         })
         .collect();
     pb::ReportTemplate {

@@ -87,6 +87,19 @@ async fn a_town_lists_what_it_owes_and_fills_the_template(backend: Backend) {
     // A provisional report raises a blocker; the filled template then replaces it.
     let mut empty = filled(&april, 1);
     empty.metric_values.clear();
+    // An empty final report is refused, naming every required slot; nothing is stored.
+    let refused = town.submit_report(submit(empty.clone(), "o-4e")).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    let named: Vec<String> = field_violations(&refused).into_iter().map(|v| v.field).collect();
+    let owed: Vec<String> = template
+        .slots
+        .iter()
+        .filter(|s| s.required)
+        .map(|s| format!("report.metric_values[{}]", s.target_code))
+        .collect();
+    assert_eq!(named, owed);
+    let unchanged = obligations(&mut town, one(4)).await.unwrap().obligations.remove(0);
+    assert_eq!((unchanged.state(), unchanged.revision), (pb::ObligationState::Late, 0));
     let mut provisional = empty;
     provisional.provisional = true;
     provisional.blockers = vec![pb::Blocker {

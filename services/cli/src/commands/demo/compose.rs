@@ -1,9 +1,14 @@
-//! One synthetic report: its status, narrative in Chinese, blockers and evidence.
+//! One synthetic report: its status, narrative in Chinese, milestones, blockers and evidence.
 
 use std::collections::BTreeMap;
 
 use duban_proto::{
     common::v1 as common, departments::v1 as departments, measures::v1 as measures, reporting::v1 as pb,
+};
+
+use duban_plan::{
+    Month,
+    contract::{date_from_proto, date_to_proto},
 };
 
 use super::{blockers::BlockerChain, trajectory::Value};
@@ -218,9 +223,117 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
         overall_status: status as i32,
         narrative,
         metric_values: values.into_iter().map(|v| v.metric).collect(),
+        milestone_updates: milestone_updates(measure, unit, period),
         blockers,
         evidence_links,
         provisional,
         ..Default::default()
+    }
+}
+
+/// What the measure's lead unit says of each of its milestones, named by code, at the end
+/// of `period`: achieved on its date once that has passed, not started before its
+/// validity period begins, in progress otherwise. The other units leave milestones to
+/// the lead.
+pub(crate) fn milestone_updates(
+    measure: &measures::Measure,
+    unit: &str,
+    period: &common::Period,
+) -> Vec<pb::MilestoneUpdate> {
+    let lead = measure.responsible_units.iter().find(|u| u.lead);
+    let Some(month_end) = Month::from_proto(Some(period)).map(Month::last_day) else {
+        return Vec::new();
+    };
+    if lead.is_none_or(|lead| lead.code != unit) {
+        return Vec::new();
+    }
+    measure
+        .milestones
+        .iter()
+        .filter_map(|milestone| {
+            let due = milestone.date.as_ref().and_then(date_from_proto)?;
+            let starts = milestone.start_date.as_ref().and_then(date_from_proto);
+            let status = if due <= month_end {
+                pb::MilestoneStatus::Achieved
+            } else if starts.is_some_and(|day| day > month_end) {
+                pb::MilestoneStatus::NotStarted
+            } else {
+                pb::MilestoneStatus::InProgress
+            };
+            Some(pb::MilestoneUpdate {
+                milestone_code: milestone.code.clone(),
+                status: status as i32,
+                achieve_date: (status == pb::MilestoneStatus::Achieved).then(|| date_to_proto(due)),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lead_unit_reports_each_milestone_by_code() {
+        let day = |month, day| Some(common::Date { year: 2023, month, day });
+        let measure = measures::Measure {
+            number: "3.2".into(),
+            responsible_units: vec![
+                measures::ResponsibleUnit {
+                    code: "economic-commission".into(),
+                    lead: true,
+                    ..Default::default()
+                },
+                measures::ResponsibleUnit {
+                    code: "commerce-commission".into(),
+                    ..Default::default()
+                },
+            ],
+            milestones: vec![
+                measures::Milestone {
+                    code: "huijia-car-promotion-extension".into(),
+                    date: day(6, 30),
+                    ..Default::default()
+                },
+                measures::Milestone {
+                    code: "summer-campaign".into(),
+                    start_date: day(7, 1),
+                    date: day(8, 31),
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let month = |month| common::Period { year: 2023, month };
+        let said = |unit: &str, m: i32| -> Vec<(String, pb::MilestoneStatus, bool)> {
+            milestone_updates(&measure, unit, &month(m))
+                .into_iter()
+                .map(|u| (u.milestone_code.clone(), u.status(), u.achieve_date.is_some()))
+                .collect()
+        };
+        assert!(said("commerce-commission", 7).is_empty());
+        assert_eq!(
+            said("economic-commission", 5),
+            [
+                (
+                    "huijia-car-promotion-extension".into(),
+                    pb::MilestoneStatus::InProgress,
+                    false
+                ),
+                ("summer-campaign".into(), pb::MilestoneStatus::NotStarted, false),
+            ]
+        );
+        assert_eq!(
+            said("economic-commission", 7),
+            [
+                (
+                    "huijia-car-promotion-extension".into(),
+                    pb::MilestoneStatus::Achieved,
+                    true
+                ),
+                ("summer-campaign".into(), pb::MilestoneStatus::InProgress, false),
+            ]
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! What people type: statuses, states, `--value`, `--blocker`, `--evidence`, months, report names and narratives.
+//! What people type: statuses, states, `--value`, `--milestone`, `--blocker`, `--evidence`, months, report names and narratives.
 
 use anyhow::Context;
 use duban_proto::decimal::Decimal;
@@ -66,6 +66,57 @@ pub fn parse_value(text: &str) -> Result<(String, Decimal), String> {
     let value = duban_proto::decimal::parse(number.trim())
         .map_err(|problem| format!("{:?} {problem} (in {text:?})", number.trim()))?;
     Ok((code.to_owned(), value))
+}
+
+/// `--milestone huijia-car-promotion-extension=achieved@2023-06-30`: a milestone of the
+/// measure by its code, its status (`not-started`, `in-progress`, `achieved` with the day
+/// it was achieved after `@`, or `delayed`), and after `:` an optional note (which may
+/// itself contain ':').
+pub fn parse_milestone(text: &str) -> Result<pb::MilestoneUpdate, String> {
+    let (code, rest) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not <milestone-code>=<status>[@<achieve-date>][:<note>]"))?;
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(format!("{text:?} has no milestone code before '='"));
+    }
+    let (head, note) = rest.split_once(':').unwrap_or((rest, ""));
+    let (status, achieved) = match head.split_once('@') {
+        Some((status, day)) => (status, Some(day.trim())),
+        None => (head, None),
+    };
+    let status = match status.trim().to_ascii_lowercase().as_str() {
+        "not-started" => pb::MilestoneStatus::NotStarted,
+        "in-progress" => pb::MilestoneStatus::InProgress,
+        "achieved" => pb::MilestoneStatus::Achieved,
+        "delayed" => pb::MilestoneStatus::Delayed,
+        other => {
+            return Err(format!(
+                "{other:?} is not a milestone status: not-started, in-progress, achieved or delayed"
+            ));
+        }
+    };
+    let achieve_date = match (achieved, status) {
+        (Some(day), pb::MilestoneStatus::Achieved) => {
+            let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|_| format!("{day:?} is not a day like 2023-06-30 (in {text:?})"))?;
+            Some(duban_plan::contract::date_to_proto(day))
+        }
+        (None, pb::MilestoneStatus::Achieved) => {
+            return Err(format!(
+                "{text:?}: an achieved milestone needs its day, as achieved@2023-06-30"
+            ));
+        }
+        (Some(_), _) => return Err(format!("{text:?}: only an achieved milestone has a day after '@'")),
+        (None, _) => None,
+    };
+    Ok(pb::MilestoneUpdate {
+        milestone_code: code.to_owned(),
+        status: status as i32,
+        achieve_date,
+        note: note.trim().to_owned(),
+        ..Default::default()
+    })
 }
 
 /// `--blocker "high:planning-resources-bureau:土地指标未落实"`: severity, the unit whose
@@ -185,6 +236,28 @@ mod tests {
         assert!(parse_value("x=abc").is_err());
         assert!(parse_value("x=NaN").is_err());
         assert!(parse_value("x=inf").is_err());
+    }
+
+    #[test]
+    fn milestones_are_a_code_a_status_and_maybe_a_day_and_a_note() {
+        let achieved = parse_milestone("huijia-car-promotion-extension=achieved@2023-06-30").unwrap();
+        assert_eq!(achieved.milestone_code, "huijia-car-promotion-extension");
+        assert_eq!(achieved.milestone_number, 0);
+        assert_eq!(achieved.status(), pb::MilestoneStatus::Achieved);
+        assert_eq!(
+            achieved.achieve_date.map(|d| (d.year, d.month, d.day)),
+            Some((2023, 6, 30))
+        );
+        let delayed = parse_milestone("small-taxpayer-vat-relief = Delayed : 预计9月：待市级文件").unwrap();
+        assert_eq!(delayed.status(), pb::MilestoneStatus::Delayed);
+        assert_eq!(delayed.note, "预计9月：待市级文件");
+        assert!(delayed.achieve_date.is_none());
+        assert!(parse_milestone("x=achieved").is_err());
+        assert!(parse_milestone("x=in-progress@2023-06-30").is_err());
+        assert!(parse_milestone("x=achieved@2023-02-30").is_err());
+        assert!(parse_milestone("x=done").is_err());
+        assert!(parse_milestone("=achieved@2023-06-30").is_err());
+        assert!(parse_milestone("2").is_err());
     }
 
     #[test]

@@ -16,11 +16,11 @@ use duban_proto::{
 
 pub use self::{
     args::{
-        StateArg, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, report_name,
-        resolve_blocker,
+        StateArg, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_milestone, parse_period, parse_value,
+        report_name, resolve_blocker,
     },
     list::{ListFilter, fetch_all, list},
-    output::{BlockerOut, ReportOut, ValueOut, period_text, report_out, time_text},
+    output::{BlockerOut, MilestoneOut, ReportOut, ValueOut, period_text, report_out, time_text},
     review::{Review, review},
     submit::{Submission, metric_values, submit},
 };

@@ -14,6 +14,20 @@ pub struct ValueOut {
     basis: String,
 }
 
+/// A milestone update as `--json` prints it.
+#[derive(Debug, Serialize)]
+pub struct MilestoneOut {
+    /// The milestone's code.
+    code: String,
+    /// Its description when the revision was submitted.
+    description: String,
+    /// `not_started`, `in_progress`, `achieved` or `delayed`.
+    status: String,
+    /// When it was achieved.
+    achieve_date: Option<String>,
+    note: String,
+}
+
 /// A blocker as `--json` prints it.
 #[derive(Debug, Serialize)]
 pub struct BlockerOut {
@@ -57,6 +71,8 @@ pub struct ReportOut {
     pub etag: String,
     /// The values.
     pub values: Vec<ValueOut>,
+    /// The milestone updates.
+    pub milestones: Vec<MilestoneOut>,
     /// The blockers.
     pub blockers: Vec<BlockerOut>,
     /// Evidence link URLs.
@@ -125,6 +141,17 @@ pub fn report_out(report: &pb::Report, zone: PlanZone) -> ReportOut {
                 value: v.value.as_ref().map(|v| v.value.clone()).unwrap_or_default(),
                 unit: enum_name(v.unit().as_str_name(), "QUANTITY_UNIT_"),
                 basis: enum_name(v.basis().as_str_name(), "VALUE_BASIS_"),
+            })
+            .collect(),
+        milestones: report
+            .milestone_updates
+            .iter()
+            .map(|m| MilestoneOut {
+                code: m.milestone_code.clone(),
+                description: m.milestone_description.clone(),
+                status: enum_name(m.status().as_str_name(), "MILESTONE_STATUS_"),
+                achieve_date: date_text(m.achieve_date.as_ref()),
+                note: m.note.clone(),
             })
             .collect(),
         blockers: report

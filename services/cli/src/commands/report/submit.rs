@@ -8,8 +8,8 @@ use duban_proto::{
 };
 
 use super::{
-    DEFAULT_PLAN, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_period, parse_value, plan_zone,
-    report_out, reporting, resolve_blocker,
+    DEFAULT_PLAN, StatusArg, narrative_text, parse_blocker, parse_evidence, parse_milestone, parse_period, parse_value,
+    plan_zone, report_out, reporting, resolve_blocker,
 };
 use crate::commands::{Connection, call_failed, print_json};
 
@@ -28,6 +28,11 @@ pub struct Submission {
     /// `<target-code>=<number>`, in the target's unit; repeat for each target.
     #[arg(long = "value", value_parser = parse_value)]
     pub values: Vec<(String, duban_proto::decimal::Decimal)>,
+    /// `<milestone-code>=<status>[@<achieve-date>][:<note>]`, the code as `duban plan
+    /// export` lists it and the status not-started|in-progress|achieved|delayed, for
+    /// example `huijia-car-promotion-extension=achieved@2023-06-30`; repeatable.
+    #[arg(long = "milestone", value_parser = parse_milestone)]
+    pub milestones: Vec<pb::MilestoneUpdate>,
     /// What was done and what comes next (`@file` reads it from a file).
     #[arg(long, default_value = "")]
     pub narrative: String,
@@ -110,6 +115,7 @@ pub async fn submit(
             overall_status: submission.status.to_proto() as i32,
             narrative: narrative_text(&submission.narrative)?,
             metric_values,
+            milestone_updates: submission.milestones.clone(),
             blockers: submission
                 .blockers
                 .iter()
