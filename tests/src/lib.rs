@@ -227,8 +227,10 @@ pub fn environment(service: &Value) -> BTreeMap<String, Option<String>> {
 }
 
 /// One published port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
+    /// The host address it is published on, if one is given (`host_ip`).
+    pub host_ip: Option<String>,
     /// The host port, if one is given.
     pub published: Option<u16>,
     /// The container port.
@@ -251,6 +253,7 @@ pub fn ports(service: &Value) -> Result<Vec<Port>, String> {
                     .ok_or_else(|| format!("port without a target: {item:?}"))?;
                 let published = long.get("published").and_then(scalar);
                 return Ok(Port {
+                    host_ip: long.get("host_ip").and_then(scalar),
                     published: published.map(|port| parse_port(&port)).transpose()?,
                     target: parse_port(&target)?,
                 });
@@ -259,6 +262,7 @@ pub fn ports(service: &Value) -> Result<Vec<Port>, String> {
             let without_protocol = text.split('/').next().unwrap_or_default();
             let parts: Vec<&str> = without_protocol.rsplitn(3, ':').collect();
             Ok(Port {
+                host_ip: parts.get(2).map(|ip| (*ip).to_owned()),
                 target: parse_port(parts[0])?,
                 published: parts.get(1).map(|port| parse_port(port)).transpose()?,
             })
@@ -619,14 +623,17 @@ mod tests {
             ports(&service).unwrap(),
             vec![
                 Port {
+                    host_ip: Some("127.0.0.1".into()),
                     published: Some(5433),
                     target: 5432
                 },
                 Port {
+                    host_ip: None,
                     published: None,
                     target: 50052
                 },
                 Port {
+                    host_ip: None,
                     published: Some(8080),
                     target: 80
                 },

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod layer;
 pub mod migration;
 pub mod paging;
+pub mod rate;
 pub mod server;
 pub mod settings;
 pub mod status;

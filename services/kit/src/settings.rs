@@ -219,6 +219,31 @@ pub struct AuthSettings {
     pub bootstrap_admin_token: String,
 }
 
+impl AuthSettings {
+    /// Refuses a configured service or bootstrap token shorter than
+    /// [`MIN_SECRET_CHARS`]; an empty one means "none" and is allowed.
+    pub fn check_secrets(&self) -> Result<(), SettingsError> {
+        for (setting, variable, token) in [
+            ("auth.service_token", "DUBAN__AUTH__SERVICE_TOKEN", &self.service_token),
+            (
+                "auth.bootstrap_admin_token",
+                "DUBAN__AUTH__BOOTSTRAP_ADMIN_TOKEN",
+                &self.bootstrap_admin_token,
+            ),
+        ] {
+            let length = token.chars().count();
+            if length > 0 && length < MIN_SECRET_CHARS {
+                return Err(SettingsError::WeakSecret {
+                    setting,
+                    variable,
+                    length,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
@@ -250,6 +275,12 @@ pub struct ServerLimits {
     pub max_concurrent_requests: usize,
     /// How long shutdown waits for in-flight calls and open streams before closing them.
     pub shutdown_grace_ms: u64,
+    /// Writes a department may make per second, sustained (each SubmitReports item
+    /// counts); beyond it RESOURCE_EXHAUSTED with a RetryInfo. 0 switches the limit off.
+    pub department_writes_per_second: u32,
+    /// Writes a department may make at once above the sustained rate (a full
+    /// SubmitReports stream of 1,000 items fits).
+    pub department_write_burst: u32,
 }
 
 impl Default for ServerLimits {
@@ -259,6 +290,8 @@ impl Default for ServerLimits {
             request_timeout_ms: 30_000,
             max_concurrent_requests: 256,
             shutdown_grace_ms: 5_000,
+            department_writes_per_second: 20,
+            department_write_burst: 1_000,
         }
     }
 }
@@ -340,12 +373,29 @@ impl ServiceSettings {
     }
 }
 
+/// The fewest characters a configured secret token may have: 32 characters carry at
+/// least 128 bits even as hex (`duban up` and `new_token` make 256-bit ones).
+pub const MIN_SECRET_CHARS: usize = 32;
+
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// The file, an environment variable or a default did not fit the schema.
     #[error("invalid configuration: {0}")]
     Invalid(#[from] config::ConfigError),
+    /// A configured secret is too short to resist guessing.
+    #[error(
+        "{setting} ({variable}) is {length} characters long; a token needs at least {MIN_SECRET_CHARS} \
+         (128 bits), for example `openssl rand -hex 32`"
+    )]
+    WeakSecret {
+        /// The setting, for example `auth.service_token`.
+        setting: &'static str,
+        /// Its environment variable.
+        variable: &'static str,
+        /// How long it is.
+        length: usize,
+    },
 }
 
 impl Settings {
@@ -361,7 +411,9 @@ impl Settings {
             builder = builder.add_source(config::File::from(file).required(true));
         }
         let env = env.prefix_separator("__").separator("__").try_parsing(true);
-        Ok(builder.add_source(env).build()?.try_deserialize()?)
+        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        settings.auth.check_secrets()?;
+        Ok(settings)
     }
 }
 
@@ -414,6 +466,17 @@ mod tests {
             settings.departments.database_url_in(&settings.data_dir, "departments"),
             "postgres://db/departments"
         );
+    }
+
+    #[test]
+    fn short_secrets_are_refused_by_name() {
+        for variable in ["DUBAN__AUTH__SERVICE_TOKEN", "DUBAN__AUTH__BOOTSTRAP_ADMIN_TOKEN"] {
+            let error = Settings::load_from(None, env(&[(variable, "dev-service-token")])).unwrap_err();
+            assert!(matches!(error, SettingsError::WeakSecret { length: 17, .. }), "{error}");
+            assert!(error.to_string().contains(variable), "{error}");
+            let strong = "0123456789abcdef".repeat(2);
+            assert!(Settings::load_from(None, env(&[(variable, &strong)])).is_ok());
+        }
     }
 
     #[test]

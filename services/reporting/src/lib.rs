@@ -83,13 +83,15 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     };
     let catalog = catalog::Catalog::new(PlanView::remote(measures, targets, departments, freshness));
     let count_submitted = settings.progress.count_submitted;
+    let quota = duban_kit::rate::WriteQuota::new(&settings.server);
     let stopping = server.stopping();
     server.bring_up(ready, move || {
         let (url, auth, catalog, stopping) = (url.clone(), auth.clone(), catalog.clone(), stopping.clone());
+        let quota = quota.clone();
         let single_copy = single_copy.clone();
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
-            let reporting = Reporting::new(store::ReportStore::new(db), catalog, count_submitted, stopping);
+            let reporting = Reporting::new(store::ReportStore::new(db), catalog, quota, count_submitted, stopping);
             Ok::<_, ReportingError>(grpc::State {
                 reporting,
                 auth,

@@ -21,7 +21,7 @@ mod reviewing;
 mod submission;
 mod submitting;
 
-use duban_kit::Principal;
+use duban_kit::{Principal, rate::WriteQuota};
 use duban_plan::measure_order;
 use tokio_util::sync::CancellationToken;
 
@@ -56,6 +56,7 @@ pub struct Reporting {
     writer: Writer,
     catalog: Catalog,
     feed: EventFeed,
+    quota: WriteQuota,
     count_submitted: bool,
     stopping: CancellationToken,
 }
@@ -72,7 +73,13 @@ fn parent_plan(parent: &str) -> Result<String> {
 
 impl Reporting {
     /// The domain over a store; starts the writer task.
-    pub fn new(store: ReportStore, catalog: Catalog, count_submitted: bool, stopping: CancellationToken) -> Self {
+    pub fn new(
+        store: ReportStore,
+        catalog: Catalog,
+        quota: WriteQuota,
+        count_submitted: bool,
+        stopping: CancellationToken,
+    ) -> Self {
         let feed = EventFeed::start(store.clone(), stopping.clone());
         let writer = Writer::start(
             store.db().clone(),
@@ -86,6 +93,7 @@ impl Reporting {
             writer,
             catalog,
             feed,
+            quota,
             count_submitted,
             stopping,
         }
