@@ -19,7 +19,7 @@ use std::{
     time::SystemTime,
 };
 
-use duban_kit::Settings;
+use duban_kit::{Settings, settings::DashboardAccess};
 use duban_tests::{
     Compose, Dockerfile, PostgresUrl, build, created_databases, depends_on, environment, ports, read_file, scalar,
     tag_satisfies, version_parts, volumes, words, workspace_root,
@@ -465,6 +465,38 @@ fn duban_services_serve_known_servers_and_report_health() {
                 );
             }
         }
+    }
+}
+
+/// The dashboard access a gateway with `settings` serves under `duban serve gateway`.
+fn served_dashboard_access(settings: &Settings) -> DashboardAccess {
+    settings
+        .gateway
+        .dashboard_access
+        .resolve(settings.gateway.listen, false)
+}
+
+#[test]
+fn deployed_dashboards_ask_who_you_are() {
+    for (label, host_env) in host_environments() {
+        let compose = compose(&host_env);
+        let servers = servers(&compose);
+        let gateway = servers.get("gateway").expect("compose runs the gateway");
+        assert_eq!(
+            served_dashboard_access(&settings("gateway", gateway)),
+            DashboardAccess::SignIn,
+            "compose ({label}): the dashboard must need a leadership sign-in"
+        );
+    }
+    for cluster in clusters() {
+        let servers = cluster.servers();
+        let gateway = servers.get("gateway").expect("the cluster runs the gateway");
+        assert_eq!(
+            served_dashboard_access(&cluster.settings("gateway", gateway)),
+            DashboardAccess::SignIn,
+            "{}: the dashboard must need a leadership sign-in",
+            cluster.dir
+        );
     }
 }
 

@@ -101,10 +101,17 @@ pub struct GatewaySettings {
     pub endpoint: String,
     /// The plan the dashboard at `/` and the JSON API show, as its id (`jiading-2023`).
     pub plan: String,
-    /// `false`: the dashboard, JSON API and CSV exports are open (read-only). `true`:
-    /// they need a LEADERSHIP or ADMIN token, as `Authorization: Bearer` or through the
-    /// login form (which sets a cookie).
-    pub require_token: bool,
+    /// Who may read the dashboard's pages, JSON API, CSV exports and live events over HTTP:
+    /// see [`DashboardAccess`]. `auto` (the default) means `sign_in`, except under
+    /// `duban up` with a loopback `listen`, where it means `local`.
+    pub dashboard_access: DashboardAccess,
+    /// How long a dashboard sign-in lasts, in hours, before the login form is shown again.
+    pub session_hours: u64,
+    /// `true`: the session and login cookies are always marked `Secure` (sent over HTTPS
+    /// only), for a gateway behind a TLS-terminating proxy that does not send
+    /// `X-Forwarded-Proto: https`. They are marked `Secure` anyway when the request came
+    /// over HTTPS.
+    pub cookie_secure: bool,
     /// How long the gateway trusts its cached view of the plan (plan, actions, measures,
     /// targets, department names) before reading it again: the TTL of the one rule of
     /// `duban_plan::cache` (stale copies served while a refresh fails, retried every 5 s
@@ -133,6 +140,42 @@ impl GatewaySettings {
     pub fn endpoint_url(&self) -> String {
         endpoint_url(&self.endpoint, self.listen)
     }
+
+    /// `session_hours` as a duration, at least an hour.
+    pub fn session_lifetime(&self) -> Duration {
+        Duration::from_secs(self.session_hours.max(1) * 3600)
+    }
+}
+
+/// Who may read the dashboard over HTTP. The gRPC DashboardService always needs a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DashboardAccess {
+    /// `sign_in` for `duban serve gateway` (and so every container); `local` for `duban up`
+    /// when the gateway listens on a loopback address.
+    Auto,
+    /// Every page, API call, CSV export and event stream needs a LEADERSHIP or ADMIN
+    /// sign-in (the login form's session cookie, or `Authorization: Bearer`).
+    SignIn,
+    /// Anyone may read the aggregate figures (the overview of actions, measures and
+    /// targets, without any unit's status, report text or blocker); everything else needs
+    /// a sign-in as for `sign_in`.
+    Public,
+    /// Anyone who reaches the port reads everything, as the gateway itself: for one
+    /// person's machine. Only allowed with a loopback `listen` address.
+    Local,
+}
+
+impl DashboardAccess {
+    /// What `auto` means for a gateway that listens on `listen`, started by `duban up`
+    /// (`local_user`) or on its own; any other value is itself.
+    pub fn resolve(self, listen: SocketAddr, local_user: bool) -> DashboardAccess {
+        match self {
+            DashboardAccess::Auto if local_user && listen.ip().is_loopback() => DashboardAccess::Local,
+            DashboardAccess::Auto => DashboardAccess::SignIn,
+            other => other,
+        }
+    }
 }
 
 /// `endpoint` if set, else `http://` + `listen`, with a wildcard address made loopback.
@@ -153,7 +196,9 @@ impl Default for GatewaySettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             endpoint: String::new(),
             plan: "jiading-2023".into(),
-            require_token: false,
+            dashboard_access: DashboardAccess::Auto,
+            session_hours: 12,
+            cookie_secure: false,
             catalogue_cache_seconds: 60,
             watch_interval_ms: 5000,
             amber_shortfall_percent: 10.0,
@@ -485,6 +530,21 @@ mod tests {
         let file = dir.path().join("duban.toml");
         std::fs::write(&file, "[departments]\nlisten_addr = \"0.0.0.0:6000\"\n").unwrap();
         assert!(Settings::load_from(Some(&file), env(&[])).is_err());
+    }
+
+    #[test]
+    fn dashboard_access_is_sign_in_unless_duban_up_runs_on_loopback() {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 50051));
+        let wildcard = SocketAddr::from(([0, 0, 0, 0], 50051));
+        let auto = DashboardAccess::Auto;
+        assert_eq!(auto.resolve(loopback, false), DashboardAccess::SignIn);
+        assert_eq!(auto.resolve(wildcard, false), DashboardAccess::SignIn);
+        assert_eq!(auto.resolve(wildcard, true), DashboardAccess::SignIn);
+        assert_eq!(auto.resolve(loopback, true), DashboardAccess::Local);
+        assert_eq!(DashboardAccess::Public.resolve(loopback, true), DashboardAccess::Public);
+        let settings = Settings::load_from(None, env(&[("DUBAN__GATEWAY__DASHBOARD_ACCESS", "public")])).unwrap();
+        assert_eq!(settings.gateway.dashboard_access, DashboardAccess::Public);
+        assert_eq!(Settings::default().gateway.dashboard_access, DashboardAccess::Auto);
     }
 
     #[test]
