@@ -16,6 +16,9 @@ pub enum GatewayError {
     /// Not authenticated, or the token could not be checked.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// The dashboard over HTTP was asked for more than its access lets an anonymous reader see.
+    #[error("sign in at /login with a leadership or admin token, or send `Authorization: Bearer <token>`")]
+    SignInNeeded,
     /// The caller's role may not call this.
     #[error("{0}")]
     RoleNotAllowed(String),
@@ -80,6 +83,7 @@ impl From<GatewayError> for Status {
         let message = error.to_string();
         match error {
             GatewayError::Auth(auth) => auth.into(),
+            GatewayError::SignInNeeded => error::unauthenticated(message),
             GatewayError::RoleNotAllowed(_) => error::permission_denied(ErrorReason::RoleNotAllowed, message, []),
             GatewayError::NotOwnDepartment(_) => error::permission_denied(ErrorReason::NotOwnDepartment, message, []),
             GatewayError::Invalid(violations) => error::invalid_fields(&violations),
@@ -101,7 +105,7 @@ impl GatewayError {
             GatewayError::Auth(AuthError::Denied(_))
             | GatewayError::RoleNotAllowed(_)
             | GatewayError::NotOwnDepartment(_) => H::FORBIDDEN,
-            GatewayError::Auth(_) => H::UNAUTHORIZED,
+            GatewayError::Auth(_) | GatewayError::SignInNeeded => H::UNAUTHORIZED,
             GatewayError::Invalid(_) => H::BAD_REQUEST,
             GatewayError::NotFound(_) => H::NOT_FOUND,
             GatewayError::Downstream(_) => H::BAD_GATEWAY,
@@ -121,6 +125,7 @@ mod tests {
             GatewayError::Auth(AuthError::Rejected),
             GatewayError::Auth(AuthError::Denied("no".into())),
             GatewayError::Auth(AuthError::Unavailable("down".into())),
+            GatewayError::SignInNeeded,
             GatewayError::RoleNotAllowed("departments may not".into()),
             GatewayError::NotOwnDepartment("a".into()),
             GatewayError::invalid("as_of", "is after today"),
@@ -135,6 +140,7 @@ mod tests {
         for case in &cases {
             match case {
                 GatewayError::Auth(_)
+                | GatewayError::SignInNeeded
                 | GatewayError::RoleNotAllowed(_)
                 | GatewayError::NotOwnDepartment(_)
                 | GatewayError::Invalid(_)

@@ -30,10 +30,11 @@ pub use duban_proto::gateway::v1::dashboard_service_server::SERVICE_NAME;
 
 /// Starts the gateway on `settings.gateway.listen`: DashboardService, the four services'
 /// RPCs forwarded, health, reflection and gRPC-Web, and the dashboard, JSON API and CSV
-/// over HTTP, all on one port; Prometheus `/metrics` on `gateway.metrics_listen`. It
-/// stores nothing and is SERVING at once: a service that does not answer makes views
-/// partial, not the gateway unready.
+/// over HTTP (who may read them: `gateway.dashboard_access`), all on one port; Prometheus
+/// `/metrics` on `gateway.metrics_listen`. It stores nothing and is SERVING at once: a
+/// service that does not answer makes views partial, not the gateway unready.
 pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
+    let access = http::served_access(&settings.gateway).map_err(std::io::Error::other)?;
     let tolerances = rag::PlanTolerances::from_settings(&settings.gateway).map_err(std::io::Error::other)?;
     let metrics = Metrics::new();
     let gateway_metrics = metrics::GatewayMetrics::register(&metrics);
@@ -60,7 +61,15 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     ))
     .max_decoding_message_size(limits.max_message_bytes)
     .max_encoding_message_size(limits.max_message_bytes);
-    let web = http::Web::new(dashboard, hub, interval, stop.clone(), &settings.gateway);
+    let web = http::Web::new(
+        dashboard,
+        hub,
+        interval,
+        stop.clone(),
+        &settings.gateway,
+        access,
+        settings.auth.cache_ttl(),
+    );
     let grpc = tonic::service::Routes::new(grpc)
         .into_axum_router()
         .merge(forward::routes(&channels, &gateway_metrics));

@@ -11,7 +11,7 @@ mod common;
 
 use std::{io::Write, path::PathBuf, process::Command, time::Duration};
 
-use common::{GatewaySuite, PLAN, Server, Suite, start_suite};
+use common::{GatewaySuite, PLAN, Server, Suite, start_local_suite};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::Period,
@@ -37,7 +37,8 @@ fn required() -> bool {
     std::env::var("DUBAN_REQUIRE_CHROMIUM").is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"))
 }
 
-/// Runs headless Chromium with `args` against `url`, returning stdout.
+/// Runs headless Chromium with `args` against `url`, returning stdout; fails if the page's console
+/// reports anything the Content-Security-Policy refused (an inline style or script, a foreign source).
 fn run_chromium(binary: &PathBuf, profile: &std::path::Path, args: &[String], url: &str) -> String {
     let output = Command::new(binary)
         .args([
@@ -48,6 +49,8 @@ fn run_chromium(binary: &PathBuf, profile: &std::path::Path, args: &[String], ur
             "--disable-dev-shm-usage",
             "--no-first-run",
             "--timeout=15000",
+            "--enable-logging=stderr",
+            "--v=0",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
@@ -59,6 +62,12 @@ fn run_chromium(binary: &PathBuf, profile: &std::path::Path, args: &[String], ur
         "chromium failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let console = String::from_utf8_lossy(&output.stderr);
+    let refusals: Vec<&str> = console
+        .lines()
+        .filter(|line| line.contains("Content Security Policy"))
+        .collect();
+    assert!(refusals.is_empty(), "the page broke its own CSP: {refusals:#?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -154,7 +163,8 @@ async fn dashboard_in_a_browser(backend: Backend) {
         );
         return;
     };
-    let Some(suite) = start_suite(backend).await else {
+    // The local user of `duban up`: headless Chromium cannot sign in from the command line.
+    let Some(suite) = start_local_suite(backend).await else {
         return;
     };
     demo_data(&suite).await;
@@ -175,6 +185,12 @@ async fn dashboard_in_a_browser(backend: Backend) {
     );
     assert!(dom.contains("<svg class=\"chart\""), "inline trajectory charts");
     assert!(dom.contains("id=\"lang-switch\""));
+    // The live-refresh script, served from /static/ under `script-src 'self'`, ran.
+    assert!(
+        dom.contains("data-live=\""),
+        "live.js ran: {}",
+        &dom[..dom.len().min(300)]
+    );
 
     let (binary_en, profile_en, url_en) = (binary.clone(), profile.clone(), format!("http://{addr}/?lang=en"));
     let dom =

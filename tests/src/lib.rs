@@ -229,7 +229,7 @@ pub fn environment(service: &Value) -> BTreeMap<String, Option<String>> {
 /// One published port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Port {
-    /// The host address the port is published on, if one is given (else every one).
+    /// The host address it is published on, if one is given (`host_ip`).
     pub host_ip: Option<String>,
     /// The host port, if one is given.
     pub published: Option<u16>,
@@ -262,9 +262,9 @@ pub fn ports(service: &Value) -> Result<Vec<Port>, String> {
             let without_protocol = text.split('/').next().unwrap_or_default();
             let parts: Vec<&str> = without_protocol.rsplitn(3, ':').collect();
             Ok(Port {
+                host_ip: parts.get(2).map(|ip| (*ip).to_owned()),
                 target: parse_port(parts[0])?,
                 published: parts.get(1).map(|port| parse_port(port)).transpose()?,
-                host_ip: parts.get(2).map(|ip| (*ip).to_owned()),
             })
         })
         .collect()

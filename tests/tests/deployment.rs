@@ -19,7 +19,7 @@ use std::{
     time::SystemTime,
 };
 
-use duban_kit::Settings;
+use duban_kit::{Settings, settings::DashboardAccess};
 use duban_tests::{
     Compose, Dockerfile, PostgresUrl, build, created_databases, depends_on, environment, ports, read_file, scalar,
     tag_satisfies, version_parts, volumes, words, workspace_root,
@@ -79,22 +79,83 @@ fn documented_otlp_endpoint() -> Option<String> {
     Some(text[start..].split_whitespace().next()?.to_owned())
 }
 
-/// The shell environments `docker compose` is checked under: nothing set (a plain
-/// `docker compose up`), and every documented variable set to something unusual.
+/// The secrets compose refuses to start without (`${VAR:?…}`), as `.env` would hold them.
+const REQUIRED_SECRETS: [(&str, &str); 3] = [
+    (
+        "DUBAN_SERVICE_TOKEN",
+        "5e7c0de1c0ffee5e7c0de1c0ffee5e7c0de1c0ffee5e7c0de1c0ffee5e7c0de1",
+    ),
+    (
+        "DUBAN_ADMIN_TOKEN",
+        "ad3117ad3117ad3117ad3117ad3117ad3117ad3117ad3117ad3117ad3117ad31",
+    ),
+    ("POSTGRES_PASSWORD", "s3cret-pw"),
+];
+
+/// The required secrets, as `.env` holds them.
+fn secrets_env() -> HashMap<String, String> {
+    REQUIRED_SECRETS
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// The shell environments `docker compose` is checked under: only the required
+/// secrets set (a plain `docker compose up` with `.env`), and every documented variable
+/// set to something unusual.
 fn host_environments() -> Vec<(&'static str, HashMap<String, String>)> {
-    let mut everything: HashMap<String, String> = [
-        ("DUBAN_SERVICE_TOKEN", "svc-0123456789"),
-        ("DUBAN_ADMIN_TOKEN", "adm-0123456789"),
-        ("POSTGRES_PASSWORD", "s3cret-pw"),
-        ("POSTGRES_PORT", "6543"),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_owned(), value.to_owned()))
-    .collect();
+    let secrets = secrets_env();
+    let mut everything = secrets.clone();
+    everything.insert("POSTGRES_PORT".into(), "6543".into());
+    everything.insert("DUBAN_PUBLISH_ADDRESS".into(), "0.0.0.0".into());
     if let Some(endpoint) = documented_otlp_endpoint() {
         everything.insert(OTLP_HOST_VARIABLE.to_owned(), endpoint);
     }
-    vec![("no variables set", HashMap::new()), ("every variable set", everything)]
+    vec![("only the secrets set", secrets), ("every variable set", everything)]
+}
+
+/// No known secret: without each required variable compose refuses to start, naming it.
+#[test]
+fn compose_starts_nothing_without_its_secrets() {
+    let all = secrets_env();
+    assert!(Compose::parse(&read_file("docker-compose.yml"), &all).is_ok());
+    for (missing, _) in REQUIRED_SECRETS {
+        let mut env = all.clone();
+        env.remove(missing);
+        let error = match Compose::parse(&read_file("docker-compose.yml"), &env) {
+            Ok(_) => panic!("docker-compose.yml starts without {missing}"),
+            Err(error) => error,
+        };
+        assert!(error.contains(missing), "{missing}: {error}");
+    }
+    let text = read_file("docker-compose.yml");
+    for known in ["dev-admin-token", "dev-service-token", ":-duban}"] {
+        assert!(!text.contains(known), "docker-compose.yml still carries {known}");
+    }
+    // `.env` holds them: neither git nor the Docker build context may take it.
+    for ignore in [".gitignore", ".dockerignore"] {
+        assert!(
+            read_file(ignore).lines().any(|line| line.trim() == ".env"),
+            "{ignore} does not ignore .env"
+        );
+    }
+}
+
+/// By default every port is published on the loopback address only.
+#[test]
+fn compose_publishes_on_loopback_by_default() {
+    let (_, secrets) = host_environments().remove(0);
+    let compose = compose(&secrets);
+    let mut published = 0;
+    for (name, service) in compose.services() {
+        for port in ports(service).unwrap_or_else(|error| panic!("{name}: {error}")) {
+            if port.published.is_some() {
+                published += 1;
+                assert_eq!(port.host_ip.as_deref(), Some("127.0.0.1"), "{name}: {port:?}");
+            }
+        }
+    }
+    assert!(published >= 6, "only {published} published ports");
 }
 
 fn compose(host_env: &HashMap<String, String>) -> Compose {
@@ -431,6 +492,38 @@ fn duban_services_serve_known_servers_and_report_health() {
                 );
             }
         }
+    }
+}
+
+/// The dashboard access a gateway with `settings` serves under `duban serve gateway`.
+fn served_dashboard_access(settings: &Settings) -> DashboardAccess {
+    settings
+        .gateway
+        .dashboard_access
+        .resolve(settings.gateway.listen, false)
+}
+
+#[test]
+fn deployed_dashboards_ask_who_you_are() {
+    for (label, host_env) in host_environments() {
+        let compose = compose(&host_env);
+        let servers = servers(&compose);
+        let gateway = servers.get("gateway").expect("compose runs the gateway");
+        assert_eq!(
+            served_dashboard_access(&settings("gateway", gateway)),
+            DashboardAccess::SignIn,
+            "compose ({label}): the dashboard must need a leadership sign-in"
+        );
+    }
+    for cluster in clusters() {
+        let servers = cluster.servers();
+        let gateway = servers.get("gateway").expect("the cluster runs the gateway");
+        assert_eq!(
+            served_dashboard_access(&cluster.settings("gateway", gateway)),
+            DashboardAccess::SignIn,
+            "{}: the dashboard must need a leadership sign-in",
+            cluster.dir
+        );
     }
 }
 
@@ -831,7 +924,7 @@ fn job_commands_parse_with_the_built_binary() {
         eprintln!("no fresh `duban` binary beside the tests (cargo build --bin duban); checked JOB_COMMANDS only");
         return;
     };
-    let compose = compose(&HashMap::new());
+    let compose = compose(&secrets_env());
     let mut commands: Vec<Vec<String>> = JOB_COMMANDS
         .iter()
         .map(|(subcommand, _)| subcommand.iter().map(|word| (*word).to_owned()).collect())
@@ -860,7 +953,7 @@ fn job_commands_parse_with_the_built_binary() {
 
 #[test]
 fn tracing_collector_is_optional_and_matches_its_config() {
-    let compose = compose(&HashMap::new());
+    let compose = compose(&secrets_env());
     // By default no export is configured, or it goes to a service that always runs.
     for (name, service) in servers(&compose) {
         let endpoint = setting(&settings(&name, service), &["telemetry", "otlp_endpoint"]);
@@ -958,7 +1051,7 @@ fn tracing_collector_is_optional_and_matches_its_config() {
         format!("http://{collector_name}:{grpc_port}"),
         "docker-compose.yml documents another collector endpoint than {source} listens on"
     );
-    let mut tracing_env = HashMap::new();
+    let mut tracing_env = secrets_env();
     tracing_env.insert(OTLP_HOST_VARIABLE.to_owned(), documented.clone());
     let compose = self::compose(&tracing_env);
     for (name, service) in servers(&compose) {
@@ -1108,7 +1201,7 @@ fn dockerfile_builds_the_duban_binary_and_runs_it() {
 
 #[test]
 fn dockerfile_uses_no_port_compose_does_not_publish() {
-    let compose = compose(&HashMap::new());
+    let compose = compose(&secrets_env());
     let published: BTreeSet<u16> = duban_services(&compose)
         .values()
         .flat_map(|service| ports(service).expect("ports parse"))
@@ -1551,14 +1644,14 @@ impl Cluster {
 
     /// What the duban process in `workload` sees: the image's `ENV` overlaid by the
     /// manifests, only the `DUBAN*` variables, each Secret's value standing in as
-    /// `<secret name/key>`.
+    /// `<from Secret name, key key>` (long enough to pass as a token).
     fn duban_variables(&self, workload: &Value) -> BTreeMap<String, String> {
         let dockerfile = dockerfile();
         let mut variables = dockerfile.env(dockerfile.final_stage());
         for (key, value) in self.environment(workload) {
             let value = match value {
                 EnvValue::Literal(value) => value,
-                EnvValue::Secret { name, key } => format!("<secret {name}/{key}>"),
+                EnvValue::Secret { name, key } => format!("<from Secret {name}, key {key}>"),
             };
             variables.insert(key, value);
         }
@@ -2163,7 +2256,7 @@ fn kubernetes_pods_run_locked_down_and_sized() {
             .expect("workspace.package.version")
             .to_owned()
     };
-    let compose_image = compose(&HashMap::new())
+    let compose_image = compose(&secrets_env())
         .service("departments")
         .and_then(|service| service.get("image"))
         .and_then(scalar)

@@ -30,12 +30,12 @@ const DEPARTMENTS: &str = "duban.departments.v1.DepartmentsService";
 const DASHBOARD: &str = "duban.gateway.v1.DashboardService";
 const HEALTH: &str = "grpc.health.v1.Health";
 
-/// A plain HTTP/1.1 GET with `accept` (if any): status, content type and body.
-async fn http_get(addr: SocketAddr, path: &str, accept: Option<&str>) -> (u16, String, String) {
+/// A plain HTTP/1.1 GET with `headers`: status, content type and body.
+async fn http_get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let mut request = hyper::Request::get(format!("http://{addr}{path}"));
-    if let Some(accept) = accept {
-        request = request.header(hyper::header::ACCEPT, accept);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let response = client
         .request(request.body(Empty::new()).unwrap())
@@ -58,7 +58,7 @@ struct Scrape {
 }
 
 async fn scrape(suite: &Suite, server: Server) -> Scrape {
-    let (status, content_type, text) = http_get(suite.metrics_addr(server), "/metrics", None).await;
+    let (status, content_type, text) = http_get(suite.metrics_addr(server), "/metrics", &[]).await;
     assert_eq!(status, 200, "{server}: {text}");
     assert!(
         content_type.starts_with("text/plain; version=0.0.4"),
@@ -251,7 +251,10 @@ async fn every_server_serves_its_metrics_apart_from_its_api(backend: Backend) {
     let (status, content_type, text) = http_get(
         suite.metrics_addr(Server::Reporting),
         "/metrics",
-        Some("application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3"),
+        &[(
+            "accept",
+            "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.3",
+        )],
     )
     .await;
     assert_eq!(status, 200);
@@ -262,7 +265,8 @@ async fn every_server_serves_its_metrics_apart_from_its_api(backend: Backend) {
     assert!(text.ends_with("# EOF\n"), "{text}");
     assert!(text.contains("\nduban_rpc_requests_total{"), "{text}");
     // The gateway's public port does not serve them.
-    let (status, _, body) = http_get(gateway, "/metrics", None).await;
+    let admin = format!("Bearer {}", suite.admin_token());
+    let (status, _, body) = http_get(gateway, "/metrics", &[("authorization", &admin)]).await;
     assert!(
         status != 200 || !body.contains("duban_rpc"),
         "the public port serves metrics: {status} {body}"
@@ -306,7 +310,7 @@ async fn every_server_serves_its_metrics_apart_from_its_api(backend: Backend) {
         })
         .await
         .expect("an overview");
-    let (status, _, _) = http_get(gateway, "/api/v1/overview", None).await;
+    let (status, _, _) = http_get(gateway, "/api/v1/overview", &[("authorization", &admin)]).await;
     assert_eq!(status, 200);
 
     let after = scrape_all(&suite).await;

@@ -4,7 +4,10 @@
 use askama::Template;
 use duban_proto::gateway::v1 as pb;
 
-use super::{Lang, layout::Frame};
+use super::{
+    Lang,
+    layout::{Audience, Frame},
+};
 
 #[derive(Template)]
 #[template(path = "department.html")]
@@ -27,6 +30,7 @@ fn contribution(c: &pb::ScorecardContribution) -> Option<duban_proto::common::v1
 /// The department page at `/departments/{code}`.
 pub fn department_page(
     lang: Lang,
+    audience: Audience<'_>,
     scorecard: &pb::GetDepartmentScorecardResponse,
     as_of_param: &str,
 ) -> Result<String, askama::Error> {
@@ -37,6 +41,7 @@ pub fn department_page(
         as_of: as_of_param,
         path: format!("/departments/{}", scorecard.department),
         unreachable: &scorecard.unreachable,
+        audience,
     };
     DepartmentPage {
         query: frame.query(),

@@ -1,5 +1,5 @@
-//! What every page shares: the frame (title, header with the date form and the language switch, the
-//! unreachable banner), the labels of statuses, the login and error pages.
+//! What every page shares: the frame (title, header with the date form, the language switch and sign-in
+//! or sign-out, the unreachable banner), the labels of statuses, the login and error pages.
 
 use std::borrow::Borrow;
 
@@ -24,6 +24,39 @@ pub(crate) struct Frame<'a> {
     pub path: String,
     /// The services that did not answer, for the banner.
     pub unreachable: &'a [String],
+    /// Who the page is for: what the header offers them.
+    pub audience: Audience<'a>,
+}
+
+/// Who a dashboard page is drawn for.
+#[derive(Debug, Clone, Copy)]
+pub enum Audience<'a> {
+    /// A reader with no session to end: a bearer token, or the local user of `duban up`.
+    Reader,
+    /// A reader signed in through the login form: the header has a sign-out button, whose form
+    /// carries the session's CSRF token.
+    Session {
+        /// The session's CSRF token.
+        csrf: &'a str,
+    },
+    /// An anonymous reader of the aggregate figures: the header has a sign-in link, and the overview
+    /// leaves out whatever is per unit.
+    Public,
+}
+
+impl<'a> Audience<'a> {
+    /// The CSRF token of the sign-out form, when there is a session to end.
+    pub(crate) fn logout_csrf(&self) -> Option<&'a str> {
+        match *self {
+            Audience::Session { csrf } => Some(csrf),
+            Audience::Reader | Audience::Public => None,
+        }
+    }
+
+    /// Whether only the aggregate figures are shown.
+    pub(crate) fn is_public(&self) -> bool {
+        matches!(self, Audience::Public)
+    }
 }
 
 impl<'a> Frame<'a> {
@@ -36,6 +69,7 @@ impl<'a> Frame<'a> {
             as_of: "",
             path: String::new(),
             unreachable: &[],
+            audience: Audience::Reader,
         }
     }
 
@@ -135,13 +169,16 @@ pub(crate) fn compliance_class(status: impl Borrow<i32>) -> &'static str {
 struct LoginPage<'a> {
     frame: Frame<'a>,
     problem: Option<&'a str>,
+    /// The form's CSRF token, also set as its cookie.
+    csrf: &'a str,
 }
 
-/// The login form (when `gateway.require_token` is set).
-pub fn login_page(lang: Lang, problem: Option<&str>) -> Result<String, askama::Error> {
+/// The login form, with `problem` above it and `csrf` in a hidden field.
+pub fn login_page(lang: Lang, problem: Option<&str>, csrf: &str) -> Result<String, askama::Error> {
     LoginPage {
-        frame: Frame::plain(lang, "督办 · 登录"),
+        frame: Frame::plain(lang, lang.pick("督办 · 登录", "Duban · Sign in")),
         problem,
+        csrf,
     }
     .render()
 }
@@ -177,7 +214,8 @@ mod tests {
     fn links_keep_the_date_and_the_language() {
         assert_eq!(query(Lang::Zh, ""), "");
         assert_eq!(query(Lang::En, "2023-06-30"), "?as_of=2023-06-30&lang=en");
-        let login = login_page(Lang::Zh, Some("bad")).unwrap();
+        let login = login_page(Lang::Zh, Some("bad"), "csrf-value").unwrap();
         assert!(login.contains("name=\"token\"") && login.contains("<div class=\"banner\">bad</div>"));
+        assert!(login.contains("name=\"csrf\" value=\"csrf-value\""), "{login}");
     }
 }

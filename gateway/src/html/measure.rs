@@ -8,7 +8,7 @@ use super::charts::plotted;
 use super::{
     Lang,
     charts::{Sparkline, day},
-    layout::Frame,
+    layout::{Audience, Frame},
 };
 use crate::{calendar::period_end, dashboard::quantity};
 
@@ -32,6 +32,7 @@ struct TargetRow {
 /// The measure page at `/measures/{number}`.
 pub fn measure_page(
     lang: Lang,
+    audience: Audience<'_>,
     detail: &pb::GetMeasureDetailResponse,
     as_of_param: &str,
 ) -> Result<String, askama::Error> {
@@ -43,6 +44,7 @@ pub fn measure_page(
         as_of: as_of_param,
         path: format!("/measures/{}", measure.number),
         unreachable: &detail.unreachable,
+        audience,
     };
     MeasurePage {
         query: frame.query(),

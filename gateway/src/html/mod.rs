@@ -1,6 +1,7 @@
 //! The dashboard pages, rendered on the server from askama templates (`gateway/templates/`, checked when
-//! the crate compiles, escaping every value by construction): HTML with inline CSS, inline SVG charts
-//! and a little inline JavaScript for live refresh. Nothing is loaded from elsewhere.
+//! the crate compiles, escaping every value by construction): HTML with inline SVG charts, one style
+//! sheet and one small script for live refresh, both served by the gateway itself from `gateway/static/`
+//! (so the Content-Security-Policy allows no inline script or style). Nothing is loaded from elsewhere.
 
 mod charts;
 mod department;
@@ -10,7 +11,7 @@ mod overview;
 
 pub use charts::{Sparkline, sparkline};
 pub use department::department_page;
-pub use layout::{error_page, login_page};
+pub use layout::{Audience, error_page, login_page};
 pub use measure::measure_page;
 pub use overview::overview_page;
 
@@ -28,7 +29,7 @@ pub enum Lang {
 
 impl Lang {
     /// The Chinese or the English text.
-    fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
+    pub(crate) fn pick<'a>(self, zh: &'a str, en: &'a str) -> &'a str {
         match self {
             Lang::Zh => zh,
             Lang::En => en,

@@ -11,7 +11,7 @@ use duban_proto::{gateway::v1 as pb, reporting::v1::DepartmentCompliance, target
 use super::{
     Lang,
     charts::{Sparkline, day},
-    layout::{Frame, compliance_class},
+    layout::{Audience, Frame, compliance_class},
 };
 use crate::{
     backends::{Catalogue, TargetEntry},
@@ -72,6 +72,7 @@ fn bar_width(percent: impl std::borrow::Borrow<Option<f64>>) -> String {
 /// The overview page at `/`.
 pub fn overview_page(
     lang: Lang,
+    audience: Audience<'_>,
     catalogue: &Catalogue,
     overview: &pb::Overview,
     calendar: Option<&[DepartmentCompliance]>,
@@ -94,6 +95,7 @@ pub fn overview_page(
         as_of: as_of_param,
         path: "/".to_owned(),
         unreachable: &overview.unreachable,
+        audience,
     };
     OverviewPage {
         query: frame.query(),

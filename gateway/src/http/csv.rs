@@ -1,5 +1,6 @@
-//! CSV exports of the overview and of every report, through kit's one CSV writer, with a byte-order mark
-//! for spreadsheet programs.
+//! CSV exports of the overview and of every report, through kit's one CSV writer (which neutralises any
+//! cell a spreadsheet would run as a formula), with a byte-order mark for spreadsheet programs. The
+//! reports, with their narratives, are for signed-in readers only.
 
 use axum::{
     extract::{Query, State},
@@ -66,7 +67,7 @@ fn csv_answer(name: &str, result: Result<String, ExportError>) -> Response {
 
 pub(crate) async fn csv_overview(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
     let result = async {
-        let overview = web.overview_view(&headers, &params).await?;
+        let (overview, _) = web.overview_view(&headers, &params).await?;
         Ok(overview_table(&overview)?)
     }
     .await;

@@ -1,4 +1,4 @@
-//! Server-sent events for live refresh, fed by WatchOverview.
+//! Server-sent events for live refresh, fed by WatchOverview, for whoever may read the overview.
 
 use std::{convert::Infallible, time::Duration};
 
@@ -11,34 +11,63 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::{Params, Web, json_error};
+use crate::error::GatewayError;
 
 pub(crate) async fn events(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
     let result = async {
-        let caller = web.caller(&headers).await?;
-        crate::watch::watch_overview(
+        let viewer = web.viewer(&headers).await?;
+        let public = viewer.is_public();
+        let stream = crate::watch::watch_overview(
             web.0.dashboard.clone(),
             web.0.hub.clone(),
-            caller,
+            viewer.caller(),
             web.0.plan.clone(),
             params.as_of()?,
             web.0.interval,
             web.0.stop.clone(),
         )
-        .await
+        .await?;
+        Ok::<_, GatewayError>((stream, public))
     }
     .await;
-    let stream = match result {
-        Ok(stream) => stream,
+    let (stream, public) = match result {
+        Ok(opened) => opened,
         Err(error) => return json_error(error),
     };
+    // The reader is checked again before every event and once per revocation window between them:
+    // the stream ends once the session has ended or its credential was revoked.
+    let still_allowed = {
+        let (web, headers) = (web.clone(), headers.clone());
+        move || {
+            let (web, headers) = (web.clone(), headers.clone());
+            async move { web.viewer(&headers).await.is_ok_and(|now| public || !now.is_public()) }
+        }
+    };
+    let checked_between = {
+        let (still_allowed, window) = (still_allowed.clone(), web.0.revocation_window);
+        async move {
+            loop {
+                tokio::time::sleep(window).await;
+                if !still_allowed().await {
+                    break;
+                }
+            }
+        }
+    };
     let events = stream
-        .take_while(|message| std::future::ready(message.is_ok()))
-        .filter_map(|message| {
+        .take_until(checked_between)
+        .take_while(move |message| {
+            let (ok, still_allowed) = (message.is_ok(), still_allowed.clone());
+            async move { ok && still_allowed().await }
+        })
+        .filter_map(move |message| {
             std::future::ready(message.ok().map(|m| {
                 let overview = m.overview.unwrap_or_default();
+                // The names of changed reports say which unit reported: not for the aggregate figures.
+                let changed_reports = if public { Vec::new() } else { m.changed_reports };
                 let data = json!({
                     "compute_time": overview.compute_time.map(|t| t.to_string()),
-                    "changed_reports": m.changed_reports,
+                    "changed_reports": changed_reports,
                     "unreachable": overview.unreachable,
                 });
                 Ok::<_, Infallible>(sse::Event::default().event("overview").data(data.to_string()))

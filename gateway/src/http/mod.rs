@@ -1,13 +1,17 @@
 //! HTTP for people, on the gateway's port: the dashboard pages, a read-only JSON API,
-//! CSV exports, server-sent events for live refresh (fed by WatchOverview), and a login
-//! form when `gateway.require_token` is set. (Prometheus `/metrics` is not here: it is
-//! on `gateway.metrics_listen`, apart from this public port.)
+//! CSV exports, server-sent events for live refresh (fed by WatchOverview), the login and
+//! sign-out forms, and the page's style sheet and script. Every answer carries the
+//! security headers of [`security_headers`]. (Prometheus `/metrics` is not here: it is on
+//! `gateway.metrics_listen`, apart from this public port.)
 
 mod access;
 mod api;
 mod csv;
 mod events;
 mod pages;
+mod public;
+mod session;
+mod statics;
 
 use std::{
     sync::Arc,
@@ -17,34 +21,36 @@ use std::{
 use axum::{
     Json, Router,
     extract::{MatchedPath, Request, State},
-    http::HeaderMap,
+    http::{HeaderMap, HeaderValue, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
 };
-use duban_kit::settings::GatewaySettings;
+use duban_kit::settings::{DashboardAccess, GatewaySettings};
 use duban_proto::{common::v1::Date, gateway::v1 as pb};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use self::{
-    access::{login, login_form},
+    access::{Viewer, login, login_form, logout},
     api::{api_alerts, api_department, api_measure, api_overview},
     csv::{csv_overview, csv_reports},
     events::events,
     pages::{page_department, page_measure, page_overview},
+    session::{MAX_SESSIONS, Sessions},
+    statics::static_file,
 };
 use crate::{
     calendar::{self, to_date},
-    dashboard::Dashboard,
+    dashboard::{Caller, Dashboard},
     error::GatewayError,
     html::Lang,
     metrics::GatewayMetrics,
     watch::Hub,
 };
 
-pub use access::LoginForm;
+pub use access::{LoginForm, LogoutForm};
 pub use api::overview_json;
 
 /// What the HTTP handlers share.
@@ -58,17 +64,46 @@ struct WebInner {
     interval: Duration,
     stop: CancellationToken,
     plan: String,
-    require_token: bool,
+    /// Never `auto`: resolved when the gateway starts.
+    access: DashboardAccess,
+    sessions: Sessions,
+    cookie_secure: bool,
+    /// How long a revoked token may still be accepted (the token cache's lifetime): how often an
+    /// open event stream checks its reader again.
+    revocation_window: Duration,
+}
+
+/// Why the dashboard's settings cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// `local` access on an address other hosts can reach.
+    #[error(
+        "gateway.dashboard_access = local lets anyone who reaches the port read everything, so it needs a \
+         loopback gateway.listen (it is {0}); use sign_in, or public for the aggregate figures only"
+    )]
+    LocalNeedsLoopback(std::net::SocketAddr),
+}
+
+/// The dashboard access a gateway with `settings` serves: `auto` is `sign_in` (`duban up` resolves it
+/// before it starts the gateway), and `local` is refused unless the gateway listens on loopback.
+pub fn served_access(settings: &GatewaySettings) -> Result<DashboardAccess, AccessError> {
+    let access = settings.dashboard_access.resolve(settings.listen, false);
+    if access == DashboardAccess::Local && !settings.listen.ip().is_loopback() {
+        return Err(AccessError::LocalNeedsLoopback(settings.listen));
+    }
+    Ok(access)
 }
 
 impl Web {
-    /// Over the domain, for the plan of `settings.plan`.
+    /// Over the domain, for the plan of `settings.plan`, serving `access` (from [`served_access`]).
     pub fn new(
         dashboard: Dashboard,
         hub: Arc<Hub>,
         interval: Duration,
         stop: CancellationToken,
         settings: &GatewaySettings,
+        access: DashboardAccess,
+        revocation_window: Duration,
     ) -> Self {
         Self(Arc::new(WebInner {
             dashboard,
@@ -76,7 +111,10 @@ impl Web {
             interval,
             stop,
             plan: format!("plans/{}", settings.plan),
-            require_token: settings.require_token,
+            access,
+            sessions: Sessions::new(settings.session_lifetime(), MAX_SESSIONS),
+            cookie_secure: settings.cookie_secure,
+            revocation_window: revocation_window.max(Duration::from_secs(1)),
         }))
     }
 }
@@ -120,47 +158,63 @@ impl Params {
 }
 
 /// The views fetched for a page, the JSON API and the CSV exports alike: the caller is checked
-/// first, then the request's date, then the dashboard is asked.
+/// first, then the request's date, then the dashboard is asked. The measure detail and the
+/// department scorecard (report text, blockers, a unit's detail) are for signed-in callers only.
 impl Web {
-    async fn overview_view(&self, headers: &HeaderMap, params: &Params) -> Result<pb::Overview, GatewayError> {
-        let caller = self.caller(headers).await?;
+    /// The overview and who it is for; an anonymous reader under public access gets the aggregate
+    /// figures only.
+    async fn overview_view(
+        &self,
+        headers: &HeaderMap,
+        params: &Params,
+    ) -> Result<(pb::Overview, Viewer), GatewayError> {
+        let viewer = self.viewer(headers).await?;
         let as_of = params.as_of()?;
-        self.0.dashboard.overview(&caller, &self.0.plan, as_of.as_ref()).await
+        let overview = self.overview_for(&viewer, as_of.as_ref()).await?;
+        Ok((overview, viewer))
+    }
+
+    /// The overview `viewer` may see.
+    async fn overview_for(&self, viewer: &Viewer, as_of: Option<&Date>) -> Result<pb::Overview, GatewayError> {
+        let mut overview = self.0.dashboard.overview(&viewer.caller(), &self.0.plan, as_of).await?;
+        if viewer.is_public() {
+            public::aggregates_only(&mut overview);
+        }
+        Ok(overview)
     }
 
     async fn measure_view(
         &self,
-        headers: &HeaderMap,
+        caller: &Caller,
         measure_number: String,
         params: &Params,
     ) -> Result<pb::GetMeasureDetailResponse, GatewayError> {
-        let caller = self.caller(headers).await?;
         let request = pb::GetMeasureDetailRequest {
             plan: self.0.plan.clone(),
             measure_number,
             as_of: params.as_of()?,
         };
-        self.0.dashboard.measure_detail(&caller, &request).await
+        self.0.dashboard.measure_detail(caller, &request).await
     }
 
     async fn department_view(
         &self,
-        headers: &HeaderMap,
+        caller: &Caller,
         department: String,
         params: &Params,
     ) -> Result<pb::GetDepartmentScorecardResponse, GatewayError> {
-        let caller = self.caller(headers).await?;
         let request = pb::GetDepartmentScorecardRequest {
             plan: self.0.plan.clone(),
             department,
             as_of: params.as_of()?,
         };
-        self.0.dashboard.scorecard(&caller, &request).await
+        self.0.dashboard.scorecard(caller, &request).await
     }
 }
 
 /// The dashboard's routes. Pages, the JSON API and the CSV exports are counted in
-/// `metrics` by route and status; the event stream and the login form are not.
+/// `metrics` by route and status; the event stream, the login and sign-out forms and the
+/// static files are not.
 pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
     let counted = Router::new()
         .route("/", get(page_overview))
@@ -176,8 +230,35 @@ pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
     Router::new()
         .merge(counted)
         .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/static/{file}", get(static_file))
         .route("/api/v1/events", get(events))
+        .layer(middleware::map_response(security_headers))
         .with_state(web)
+}
+
+/// The Content-Security-Policy of every answer: scripts, styles and connections from the gateway
+/// itself only (no inline script or style), no plugins, frames or `<base>`, and forms that post
+/// only back to the gateway.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers on every answer of the dashboard: the CSP, no MIME sniffing, no framing (CSP's
+/// `frame-ancestors` and the older `X-Frame-Options` for browsers that lack it), no Referer to
+/// other sites, and — unless the handler chose otherwise — no caching of what may be confidential.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
 }
 
 async fn count_request(State(metrics): State<GatewayMetrics>, request: Request, next: Next) -> Response {
@@ -207,4 +288,22 @@ pub(crate) fn json_error(error: GatewayError) -> Response {
         Json(json!({ "error": { "code": status.as_u16(), "message": error.to_string() } })),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_access_needs_a_loopback_address() {
+        let mut settings = GatewaySettings::default();
+        assert_eq!(served_access(&settings).unwrap(), DashboardAccess::SignIn);
+        settings.dashboard_access = DashboardAccess::Local;
+        assert_eq!(served_access(&settings).unwrap(), DashboardAccess::Local);
+        settings.listen = "0.0.0.0:50051".parse().unwrap();
+        let refused = served_access(&settings).unwrap_err();
+        assert!(refused.to_string().contains("0.0.0.0:50051"), "{refused}");
+        settings.dashboard_access = DashboardAccess::Public;
+        assert_eq!(served_access(&settings).unwrap(), DashboardAccess::Public);
+    }
 }

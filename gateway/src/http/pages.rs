@@ -45,7 +45,8 @@ pub(crate) async fn page_overview(
 ) -> Response {
     let lang = params.lang();
     let page = async {
-        let caller = web.caller(&headers).await?;
+        let viewer = web.viewer(&headers).await?;
+        let caller = viewer.caller();
         let as_of = params.as_of()?;
         let plan = &web.0.plan;
         let dashboard = &web.0.dashboard;
@@ -55,20 +56,33 @@ pub(crate) async fn page_overview(
             page_size: 100,
             ..Default::default()
         };
-        // The overview and the plan's structure are needed; the heatmap and the alerts may be missing.
+        // The overview and the plan's structure are needed; the heatmap and the alerts may be missing,
+        // and an anonymous reader under public access gets neither (they are per unit).
+        let full = !viewer.is_public();
         let (overview, catalogue, calendar, alerts) = futures::join!(
-            dashboard.overview(&caller, plan, as_of.as_ref()),
+            web.overview_for(&viewer, as_of.as_ref()),
             dashboard.catalogue(plan),
-            dashboard.compliance_calendar(&caller, plan, as_of.as_ref()),
-            dashboard.alerts(&caller, &alerts_request),
+            async {
+                match full {
+                    true => dashboard.compliance_calendar(&caller, plan, as_of.as_ref()).await,
+                    false => Ok(None),
+                }
+            },
+            async {
+                match full {
+                    true => dashboard.alerts(&caller, &alerts_request).await.map(Some),
+                    false => Ok(None),
+                }
+            },
         );
         let (overview, catalogue) = (overview?, catalogue?);
         Ok(html::overview_page(
             lang,
+            viewer.audience(),
             &catalogue,
             &overview,
             calendar.ok().flatten().as_deref(),
-            alerts.ok().as_ref(),
+            alerts.ok().flatten().as_ref(),
             &params.as_of,
         ))
     }
@@ -83,8 +97,13 @@ pub(crate) async fn page_measure(
     headers: HeaderMap,
 ) -> Response {
     let lang = params.lang();
-    let detail = web.measure_view(&headers, number, &params).await;
-    page_answer(lang, detail.map(|d| html::measure_page(lang, &d, &params.as_of)))
+    let page = async {
+        let viewer = web.signed_in_viewer(&headers).await?;
+        let detail = web.measure_view(&viewer.caller(), number, &params).await?;
+        Ok(html::measure_page(lang, viewer.audience(), &detail, &params.as_of))
+    }
+    .await;
+    page_answer(lang, page)
 }
 
 pub(crate) async fn page_department(
@@ -94,6 +113,16 @@ pub(crate) async fn page_department(
     headers: HeaderMap,
 ) -> Response {
     let lang = params.lang();
-    let scorecard = web.department_view(&headers, code, &params).await;
-    page_answer(lang, scorecard.map(|s| html::department_page(lang, &s, &params.as_of)))
+    let page = async {
+        let viewer = web.signed_in_viewer(&headers).await?;
+        let scorecard = web.department_view(&viewer.caller(), code, &params).await?;
+        Ok(html::department_page(
+            lang,
+            viewer.audience(),
+            &scorecard,
+            &params.as_of,
+        ))
+    }
+    .await;
+    page_answer(lang, page)
 }

@@ -6,13 +6,23 @@
 use std::{net::SocketAddr, time::Duration};
 
 pub use duban_harness::{Caller, DashboardClient, PLAN, ReportKey, Server, Suite};
-use duban_kit::testing::Backend;
+use duban_kit::{settings::DashboardAccess, testing::Backend};
 use duban_proto::{departments::v1 as dpb, gateway::v1 as pb, reporting::v1 as rpb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// All five servers, the plan imported.
 pub async fn start_suite(backend: Backend) -> Option<Suite> {
     Suite::builder(backend).all().start().await
+}
+
+/// All five servers, the plan imported, with the dashboard open to anyone on this machine as
+/// `duban up` opens it on loopback (`gateway.dashboard_access = local`).
+pub async fn start_local_suite(backend: Backend) -> Option<Suite> {
+    Suite::builder(backend)
+        .all()
+        .configure(|settings| settings.gateway.dashboard_access = DashboardAccess::Local)
+        .start()
+        .await
 }
 
 /// What the gateway's tests ask of a suite beyond the harness's clients and tokens.

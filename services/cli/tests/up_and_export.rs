@@ -473,6 +473,10 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
                 .to_owned()
         })
         .unwrap_or_else(|| panic!("duban up prints the dashboard URL:\n{banner}"));
+    assert!(
+        banner.contains("Open without signing in to anyone on this machine"),
+        "duban up says the dashboard is open on loopback:\n{banner}"
+    );
     let page = http_get(&dashboard, "/?as_of=2023-09-30");
     assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..page.len().min(300)]);
     assert!(page.contains("助企纾困行动"), "the dashboard shows the plan's actions");

@@ -2,11 +2,7 @@
 //! and an [`Authenticator`] that checks them (locally in the departments service,
 //! through `AuthenticateToken` everywhere else) and caches answers briefly.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use duban_proto::departments::v1::{self as pb, departments_service_server::SERVICE_NAME as DEPARTMENTS_SERVICE};
@@ -112,11 +108,17 @@ impl From<AuthError> for Status {
             AuthError::Denied(message) => {
                 crate::error::permission_denied(crate::status::SuiteReason::RoleNotAllowed, message, [])
             }
-            AuthError::Unavailable(_) => crate::error::unavailable(
-                crate::status::SuiteReason::DependencyUnavailable,
-                error.to_string(),
-                [("service", DEPARTMENTS_SERVICE.to_owned())],
-            ),
+            AuthError::Unavailable(detail) => {
+                // The detail (a database or transport error) is for the operators'
+                // logs; the caller, who may not even be authenticated, learns only
+                // that the check could not be made.
+                tracing::warn!(%detail, "cannot check a token");
+                crate::error::unavailable(
+                    crate::status::SuiteReason::DependencyUnavailable,
+                    "cannot check the token now; retry later",
+                    [("service", DEPARTMENTS_SERVICE.to_owned())],
+                )
+            }
         }
     }
 }
@@ -166,14 +168,25 @@ pub trait TokenVerifier: Send + Sync + 'static {
     async fn verify(&self, token: &str) -> Result<Verified, AuthError>;
 }
 
+/// The most token answers each cache of an [`Authenticator`] keeps (by token hash).
+const CACHED_ANSWERS: u64 = 10_000;
+/// How long a rejected token stays rejected without asking again: short, since it
+/// only saves work; a token cannot become valid after it was refused, as tokens are
+/// random and issued only once.
+pub const REJECTION_TTL: Duration = Duration::from_secs(10);
+
 /// Authenticates requests: the configured service token locally, every other token
-/// through a [`TokenVerifier`], with answers cached for at most `ttl`.
+/// through a [`TokenVerifier`], with answers cached for at most `ttl` and rejections
+/// for [`REJECTION_TTL`], so a flood of bogus tokens costs one lookup each per
+/// interval, not one per request. Both caches are bounded (moka: a well-kept
+/// concurrent cache with TTL and size-based eviction).
 #[derive(Clone)]
 pub struct Authenticator {
     service_token_hash: Option<String>,
     verifier: Arc<dyn TokenVerifier>,
     ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, (Verified, Instant)>>>,
+    accepted: moka::sync::Cache<String, Verified>,
+    rejected: moka::sync::Cache<String, ()>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -188,11 +201,18 @@ impl Authenticator {
     /// `service_token` empty means no caller can act as SERVICE.
     pub fn new(service_token: &str, verifier: Arc<dyn TokenVerifier>, ttl: Duration) -> Self {
         let service_token_hash = (!service_token.is_empty()).then(|| token_hash(service_token));
+        fn cache<V: Clone + Send + Sync + 'static>(ttl: Duration) -> moka::sync::Cache<String, V> {
+            moka::sync::Cache::builder()
+                .max_capacity(CACHED_ANSWERS)
+                .time_to_live(ttl.max(Duration::from_millis(1)))
+                .build()
+        }
         Self {
             service_token_hash,
             verifier,
             ttl,
-            cache: Arc::default(),
+            accepted: cache(ttl),
+            rejected: cache(REJECTION_TTL),
         }
     }
 
@@ -210,27 +230,25 @@ impl Authenticator {
                 credential: String::new(),
             });
         }
-        if let Some(hit) = self.cached(&hash) {
+        if let Some(hit) = self.accepted.get(&hash) {
             return Ok(hit);
         }
-        let verified = self.verifier.verify(token).await?;
-        if !self.ttl.is_zero() {
-            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            // Bounded: a flood of distinct valid tokens cannot grow it without limit.
-            if cache.len() >= 10_000 {
-                cache.retain(|_, (_, at)| at.elapsed() < self.ttl);
-            }
-            cache.insert(hash, (verified.clone(), Instant::now()));
+        if self.rejected.contains_key(&hash) {
+            return Err(AuthError::Rejected);
         }
-        Ok(verified)
-    }
-
-    fn cached(&self, hash: &str) -> Option<Verified> {
-        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(verified, _)| verified.clone())
+        match self.verifier.verify(token).await {
+            Ok(verified) => {
+                if !self.ttl.is_zero() {
+                    self.accepted.insert(hash, verified.clone());
+                }
+                Ok(verified)
+            }
+            Err(AuthError::Rejected) => {
+                self.rejected.insert(hash, ());
+                Err(AuthError::Rejected)
+            }
+            Err(other) => Err(other),
+        }
     }
 }
 
@@ -326,10 +344,24 @@ mod tests {
             );
         }
         assert_eq!(verifier.0.load(Ordering::SeqCst), 1);
-        assert_eq!(
-            auth.authenticate(&metadata("Bearer dbn_nobody")).await,
-            Err(AuthError::Rejected)
-        );
+        // A rejected token is remembered: a flood of it costs one lookup.
+        for _ in 0..5 {
+            assert_eq!(
+                auth.authenticate(&metadata("Bearer dbn_nobody")).await,
+                Err(AuthError::Rejected)
+            );
+        }
+        assert_eq!(verifier.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn an_unreachable_directory_is_not_described_to_the_caller() {
+        let status = Status::from(AuthError::Unavailable(
+            "error returned from database: connection to 10.0.0.7:5432 refused".into(),
+        ));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(!status.message().contains("10.0.0.7"), "{}", status.message());
+        assert!(!status.message().contains("database"), "{}", status.message());
     }
 
     #[tokio::test]

@@ -221,6 +221,19 @@ pub fn resource_exhausted(reason: impl Into<Reason>, message: impl Into<String>)
     with_reason(Code::ResourceExhausted, message, reason, [])
 }
 
+/// RESOURCE_EXHAUSTED, reason `RATE_LIMITED`, with a `google.rpc.RetryInfo` saying
+/// when the caller may write again.
+pub fn rate_limited(message: impl Into<String>, retry_after: std::time::Duration) -> Status {
+    let mut details = tonic_types::ErrorDetails::new();
+    details.set_error_info(
+        crate::status::Reason::from(SuiteReason::RateLimited).as_str(),
+        crate::status::ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
+    details.set_retry_info(Some(retry_after));
+    <Status as tonic_types::StatusExt>::with_error_details(Code::ResourceExhausted, message, details)
+}
+
 /// UNAVAILABLE, reason `DEPENDENCY_UNAVAILABLE`, metadata `service`.
 pub fn dependency_unavailable(error: &DependencyUnavailable) -> Status {
     unavailable(

@@ -13,6 +13,7 @@ pub mod layer;
 pub mod metrics;
 pub mod migration;
 pub mod paging;
+pub mod rate;
 pub mod server;
 pub mod settings;
 pub mod status;

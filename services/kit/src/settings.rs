@@ -104,10 +104,17 @@ pub struct GatewaySettings {
     pub endpoint: String,
     /// The plan the dashboard at `/` and the JSON API show, as its id (`jiading-2023`).
     pub plan: String,
-    /// `false`: the dashboard, JSON API and CSV exports are open (read-only). `true`:
-    /// they need a LEADERSHIP or ADMIN token, as `Authorization: Bearer` or through the
-    /// login form (which sets a cookie).
-    pub require_token: bool,
+    /// Who may read the dashboard's pages, JSON API, CSV exports and live events over HTTP:
+    /// see [`DashboardAccess`]. `auto` (the default) means `sign_in`, except under
+    /// `duban up` with a loopback `listen`, where it means `local`.
+    pub dashboard_access: DashboardAccess,
+    /// How long a dashboard sign-in lasts, in hours, before the login form is shown again.
+    pub session_hours: u64,
+    /// `true`: the session and login cookies are always marked `Secure` (sent over HTTPS
+    /// only), for a gateway behind a TLS-terminating proxy that does not send
+    /// `X-Forwarded-Proto: https`. They are marked `Secure` anyway when the request came
+    /// over HTTPS.
+    pub cookie_secure: bool,
     /// How long the gateway trusts its cached view of the plan (plan, actions, measures,
     /// targets, department names) before reading it again: the TTL of the one rule of
     /// `duban_plan::cache` (stale copies served while a refresh fails, retried every 5 s
@@ -144,6 +151,42 @@ impl GatewaySettings {
             metrics: self.metrics_listen,
         }
     }
+
+    /// `session_hours` as a duration, at least an hour.
+    pub fn session_lifetime(&self) -> Duration {
+        Duration::from_secs(self.session_hours.max(1) * 3600)
+    }
+}
+
+/// Who may read the dashboard over HTTP. The gRPC DashboardService always needs a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DashboardAccess {
+    /// `sign_in` for `duban serve gateway` (and so every container); `local` for `duban up`
+    /// when the gateway listens on a loopback address.
+    Auto,
+    /// Every page, API call, CSV export and event stream needs a LEADERSHIP or ADMIN
+    /// sign-in (the login form's session cookie, or `Authorization: Bearer`).
+    SignIn,
+    /// Anyone may read the aggregate figures (the overview of actions, measures and
+    /// targets, without any unit's status, report text or blocker); everything else needs
+    /// a sign-in as for `sign_in`.
+    Public,
+    /// Anyone who reaches the port reads everything, as the gateway itself: for one
+    /// person's machine. Only allowed with a loopback `listen` address.
+    Local,
+}
+
+impl DashboardAccess {
+    /// What `auto` means for a gateway that listens on `listen`, started by `duban up`
+    /// (`local_user`) or on its own; any other value is itself.
+    pub fn resolve(self, listen: SocketAddr, local_user: bool) -> DashboardAccess {
+        match self {
+            DashboardAccess::Auto if local_user && listen.ip().is_loopback() => DashboardAccess::Local,
+            DashboardAccess::Auto => DashboardAccess::SignIn,
+            other => other,
+        }
+    }
 }
 
 /// The two sockets a server binds.
@@ -177,7 +220,9 @@ impl Default for GatewaySettings {
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 50051 + METRICS_PORT_OFFSET)),
             endpoint: String::new(),
             plan: "jiading-2023".into(),
-            require_token: false,
+            dashboard_access: DashboardAccess::Auto,
+            session_hours: 12,
+            cookie_secure: false,
             catalogue_cache_seconds: 60,
             watch_interval_ms: 5000,
             amber_shortfall_percent: 10.0,
@@ -243,6 +288,31 @@ pub struct AuthSettings {
     pub bootstrap_admin_token: String,
 }
 
+impl AuthSettings {
+    /// Refuses a configured service or bootstrap token shorter than
+    /// [`MIN_SECRET_CHARS`]; an empty one means "none" and is allowed.
+    pub fn check_secrets(&self) -> Result<(), SettingsError> {
+        for (setting, variable, token) in [
+            ("auth.service_token", "DUBAN__AUTH__SERVICE_TOKEN", &self.service_token),
+            (
+                "auth.bootstrap_admin_token",
+                "DUBAN__AUTH__BOOTSTRAP_ADMIN_TOKEN",
+                &self.bootstrap_admin_token,
+            ),
+        ] {
+            let length = token.chars().count();
+            if length > 0 && length < MIN_SECRET_CHARS {
+                return Err(SettingsError::WeakSecret {
+                    setting,
+                    variable,
+                    length,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
@@ -274,6 +344,12 @@ pub struct ServerLimits {
     pub max_concurrent_requests: usize,
     /// How long shutdown waits for in-flight calls and open streams before closing them.
     pub shutdown_grace_ms: u64,
+    /// Writes a department may make per second, sustained (each SubmitReports item
+    /// counts); beyond it RESOURCE_EXHAUSTED with a RetryInfo. 0 switches the limit off.
+    pub department_writes_per_second: u32,
+    /// Writes a department may make at once above the sustained rate (a full
+    /// SubmitReports stream of 1,000 items fits).
+    pub department_write_burst: u32,
 }
 
 impl Default for ServerLimits {
@@ -283,6 +359,8 @@ impl Default for ServerLimits {
             request_timeout_ms: 30_000,
             max_concurrent_requests: 256,
             shutdown_grace_ms: 5_000,
+            department_writes_per_second: 20,
+            department_write_burst: 1_000,
         }
     }
 }
@@ -379,12 +457,29 @@ impl ServiceSettings {
     }
 }
 
+/// The fewest characters a configured secret token may have: 32 characters carry at
+/// least 128 bits even as hex (`duban up` and `new_token` make 256-bit ones).
+pub const MIN_SECRET_CHARS: usize = 32;
+
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     /// The file, an environment variable or a default did not fit the schema.
     #[error("invalid configuration: {0}")]
     Invalid(#[from] config::ConfigError),
+    /// A configured secret is too short to resist guessing.
+    #[error(
+        "{setting} ({variable}) is {length} characters long; a token needs at least {MIN_SECRET_CHARS} \
+         (128 bits), for example `openssl rand -hex 32`"
+    )]
+    WeakSecret {
+        /// The setting, for example `auth.service_token`.
+        setting: &'static str,
+        /// Its environment variable.
+        variable: &'static str,
+        /// How long it is.
+        length: usize,
+    },
 }
 
 impl Settings {
@@ -400,7 +495,9 @@ impl Settings {
             builder = builder.add_source(config::File::from(file).required(true));
         }
         let env = env.prefix_separator("__").separator("__").try_parsing(true);
-        Ok(builder.add_source(env).build()?.try_deserialize()?)
+        let settings: Settings = builder.add_source(env).build()?.try_deserialize()?;
+        settings.auth.check_secrets()?;
+        Ok(settings)
     }
 }
 
@@ -458,11 +555,37 @@ mod tests {
     }
 
     #[test]
+    fn short_secrets_are_refused_by_name() {
+        for variable in ["DUBAN__AUTH__SERVICE_TOKEN", "DUBAN__AUTH__BOOTSTRAP_ADMIN_TOKEN"] {
+            let error = Settings::load_from(None, env(&[(variable, "dev-service-token")])).unwrap_err();
+            assert!(matches!(error, SettingsError::WeakSecret { length: 17, .. }), "{error}");
+            assert!(error.to_string().contains(variable), "{error}");
+            let strong = "0123456789abcdef".repeat(2);
+            assert!(Settings::load_from(None, env(&[(variable, &strong)])).is_ok());
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_errors_not_silently_ignored() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("duban.toml");
         std::fs::write(&file, "[departments]\nlisten_addr = \"0.0.0.0:6000\"\n").unwrap();
         assert!(Settings::load_from(Some(&file), env(&[])).is_err());
+    }
+
+    #[test]
+    fn dashboard_access_is_sign_in_unless_duban_up_runs_on_loopback() {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 50051));
+        let wildcard = SocketAddr::from(([0, 0, 0, 0], 50051));
+        let auto = DashboardAccess::Auto;
+        assert_eq!(auto.resolve(loopback, false), DashboardAccess::SignIn);
+        assert_eq!(auto.resolve(wildcard, false), DashboardAccess::SignIn);
+        assert_eq!(auto.resolve(wildcard, true), DashboardAccess::SignIn);
+        assert_eq!(auto.resolve(loopback, true), DashboardAccess::Local);
+        assert_eq!(DashboardAccess::Public.resolve(loopback, true), DashboardAccess::Public);
+        let settings = Settings::load_from(None, env(&[("DUBAN__GATEWAY__DASHBOARD_ACCESS", "public")])).unwrap();
+        assert_eq!(settings.gateway.dashboard_access, DashboardAccess::Public);
+        assert_eq!(Settings::default().gateway.dashboard_access, DashboardAccess::Auto);
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub enum ReportingError {
         /// Its state.
         state: String,
     },
+    /// The department writes faster than its quota.
+    #[error(transparent)]
+    OverQuota(#[from] duban_kit::rate::OverQuota),
     /// Too many items in one stream.
     #[error("at most {0} items per stream")]
     TooManyItems(usize),
@@ -156,6 +159,7 @@ impl From<ReportingError> for Status {
             ReportingError::InvalidState { state, .. } => {
                 error::failed_precondition(ErrorReason::InvalidState, message, [("state", state)])
             }
+            ReportingError::OverQuota(over) => over.into(),
             ReportingError::TooManyItems(_) => error::resource_exhausted(ErrorReason::TooManyItems, message),
             ReportingError::EventsExpired(_) => error::out_of_range(ErrorReason::EventsExpired, message),
             ReportingError::Dependency {
@@ -223,6 +227,10 @@ mod tests {
                 name: "plans/x/reports/4.1~a~2023-04".into(),
                 state: "STATE_ACCEPTED".into(),
             },
+            duban_kit::rate::OverQuota {
+                retry_after: std::time::Duration::from_millis(50),
+            }
+            .into(),
             ReportingError::TooManyItems(1000),
             ReportingError::EventsExpired(7),
             ReportingError::Dependency {
@@ -244,6 +252,7 @@ mod tests {
                 | ReportingError::NotReporter { .. }
                 | ReportingError::EtagMismatch(_)
                 | ReportingError::InvalidState { .. }
+                | ReportingError::OverQuota(_)
                 | ReportingError::TooManyItems(_)
                 | ReportingError::EventsExpired(_)
                 | ReportingError::Dependency { .. }

@@ -97,6 +97,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     view.register_metrics(&metrics);
     let catalog = catalog::Catalog::new(view);
     let count_submitted = settings.progress.count_submitted;
+    let quota = duban_kit::rate::WriteQuota::new(&settings.server);
     let stopping = server.stopping();
     server.bring_up(ready, move || {
         let (url, auth, catalog, stopping, metrics, reporting_metrics) = (
@@ -107,6 +108,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
             metrics.clone(),
             reporting_metrics.clone(),
         );
+        let quota = quota.clone();
         let single_copy = single_copy.clone();
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
@@ -114,6 +116,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
             let reporting = Reporting::new(
                 store::ReportStore::new(db),
                 catalog,
+                quota,
                 count_submitted,
                 stopping,
                 reporting_metrics,

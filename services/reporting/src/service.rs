@@ -21,7 +21,7 @@ mod reviewing;
 mod submission;
 mod submitting;
 
-use duban_kit::Principal;
+use duban_kit::{Principal, rate::WriteQuota};
 use duban_plan::measure_order;
 use tokio_util::sync::CancellationToken;
 
@@ -58,6 +58,7 @@ pub struct Reporting {
     writer: Writer,
     catalog: Catalog,
     feed: EventFeed,
+    quota: WriteQuota,
     count_submitted: bool,
     stopping: CancellationToken,
 }
@@ -77,6 +78,7 @@ impl Reporting {
     pub fn new(
         store: ReportStore,
         catalog: Catalog,
+        quota: WriteQuota,
         count_submitted: bool,
         stopping: CancellationToken,
         metrics: ReportingMetrics,
@@ -96,6 +98,7 @@ impl Reporting {
             writer,
             catalog,
             feed,
+            quota,
             count_submitted,
             stopping,
         }

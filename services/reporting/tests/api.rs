@@ -19,7 +19,7 @@ use duban_proto::{
 };
 use futures::StreamExt;
 use tonic::Code;
-use tonic_types::RpcStatusExt;
+use tonic_types::{RpcStatusExt, StatusExt};
 
 type Client = ReportingClient;
 
@@ -1395,7 +1395,74 @@ async fn float_sums_are_exact_decimals(backend: Backend) {
     suite.stop().await;
 }
 
+/// A department over its write quota is refused at once with RESOURCE_EXHAUSTED and a
+/// RetryInfo, nothing stored; another department and the administrator go on.
+async fn departments_write_within_their_quota(backend: Backend) {
+    let Some(suite) = Suite::builder(backend)
+        .with(Server::Reporting)
+        .configure(|settings| {
+            settings.server.department_writes_per_second = 1;
+            settings.server.department_write_burst = 2;
+        })
+        .start()
+        .await
+    else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let mut dept = suite.department(&pick.department).await;
+    for month in [3, 4] {
+        dept.submit_report(submit(report(&pick, month, 1.0), &format!("quota-{month}")))
+            .await
+            .unwrap();
+    }
+    let refused = dept
+        .submit_report(submit(report(&pick, 5, 1.0), "quota-5"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(reason(&refused).as_deref(), Some("RATE_LIMITED"));
+    let retry = refused.get_details_retry_info().expect("a RetryInfo");
+    assert!(
+        retry.retry_delay.is_some_and(|d| d <= Duration::from_secs(1)),
+        "{retry:?}"
+    );
+    let stored = suite
+        .leadership()
+        .await
+        .get_report(pb::GetReportRequest {
+            name: key_name(&pick, &pick.department, 5),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stored.code(), Code::NotFound, "nothing stored for the refused write");
+    // Others are not held back by this department's bucket.
+    let mut other = suite.department(&pick.other_department).await;
+    let theirs = pb::Report {
+        department: String::new(),
+        ..report(&pick, 5, 1.0)
+    };
+    let answer = other.submit_report(submit(theirs, "quota-other")).await;
+    assert_ne!(answer.map_err(|s| s.code()).err(), Some(Code::ResourceExhausted));
+    let mut admin = suite.reporting(Caller::Admin);
+    for month in [6, 7, 8] {
+        let mut on_behalf = report(&pick, month, 1.0);
+        on_behalf.department = pick.department.clone();
+        admin
+            .submit_report(submit(on_behalf, &format!("quota-admin-{month}")))
+            .await
+            .unwrap();
+    }
+    // After the delay, the department may write again.
+    tokio::time::sleep(retry.retry_delay.unwrap()).await;
+    dept.submit_report(submit(report(&pick, 5, 1.0), "quota-5"))
+        .await
+        .unwrap();
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
+    departments_write_within_their_quota,
     submits_revises_and_reviews,
     authoritative_progress_without_scanning,
     group_commit_streams_and_events,

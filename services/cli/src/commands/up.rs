@@ -7,7 +7,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use duban_kit::{Settings, auth::new_token};
+use duban_kit::{Settings, auth::new_token, settings::DashboardAccess};
 
 use crate::{
     commands::{Connection, admin_token_path, health, plan},
@@ -27,6 +27,10 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         // Lives only as long as this process: every server in it shares it.
         settings.auth.service_token = new_token();
     }
+    // One person's machine: on loopback the dashboard opens without signing in (unless configured
+    // otherwise), and the banner says so.
+    let gateway = &mut settings.gateway;
+    gateway.dashboard_access = gateway.dashboard_access.resolve(gateway.listen, true);
 
     let mut started = Vec::new();
     for name in crate::SERVICES {
@@ -82,6 +86,7 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     if let Some(gateway) = started.iter().find(|s| s.name == "gateway") {
         let addr = gateway.server.local_addr();
         println!("Dashboard:     http://{addr}/");
+        println!("               {}", access_note(settings.gateway.dashboard_access));
         println!("Front door:    {addr}  (gRPC: every service's RPCs at one address, for department systems)\n");
     }
     println!(
@@ -100,6 +105,23 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     let _ = writeln!(std::io::stdout(), "stopping...");
     stop_all(started).await;
     Ok(())
+}
+
+/// What the banner says about who may read the dashboard.
+fn access_note(access: DashboardAccess) -> &'static str {
+    match access {
+        DashboardAccess::Local => {
+            "Open without signing in to anyone on this machine (gateway.dashboard_access = local: the gateway \
+             listens on loopback)"
+        }
+        DashboardAccess::Public => {
+            "Aggregate figures open to anyone who reaches it; the rest needs a leadership or admin sign-in \
+             (gateway.dashboard_access = public)"
+        }
+        DashboardAccess::SignIn | DashboardAccess::Auto => {
+            "Sign in with a leadership or admin token (gateway.dashboard_access = sign_in)"
+        }
+    }
 }
 
 /// Imports the configured plan through the public ImportPlan RPC. Idempotent: on a second

@@ -120,6 +120,9 @@ impl Reporting {
             }
             .name();
         }
+        // Over quota: refused before any work, and not audited, so that a flood costs
+        // the server nothing but this check.
+        self.quota.admit(&caller.principal)?;
         let prepared = self
             .prepare_submit(caller, &request, &item, method, request_for_key)
             .await;

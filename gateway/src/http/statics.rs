@@ -1,0 +1,37 @@
+//! The page's style sheet and live-refresh script, built into the binary and served from `/static/`, so
+//! that the Content-Security-Policy can forbid every inline style and script.
+
+use axum::{
+    extract::Path,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+/// The files under `/static/`: name, content type and text.
+const FILES: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/live.js"),
+    ),
+];
+
+pub(crate) async fn static_file(Path(name): Path<String>) -> Response {
+    match FILES.iter().find(|(file, ..)| *file == name) {
+        // `no-cache`: the browser keeps a copy but asks again, so a new gateway's files are used at once.
+        Some((_, content_type, text)) => (
+            [
+                (header::CONTENT_TYPE, *content_type),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            *text,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
