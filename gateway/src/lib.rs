@@ -59,6 +59,9 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     let web = http::Web::new(dashboard, hub, interval, stop.clone(), &settings.gateway);
     let grpc = tonic::service::Routes::new(grpc)
         .into_axum_router()
-        .merge(forward::routes(&channels));
+        .merge(forward::routes(
+            &channels,
+            &duban_kit::auth::ServiceCredential::from_settings(settings),
+        ));
     server::serve(settings.gateway.listen, limits, grpc, http::routes(web), stop).await
 }

@@ -4,9 +4,11 @@
 //! internal services (the suite's own plumbing) refused rather than forwarded, the
 //! page's server-sent events following a report submitted through the gateway, and
 //! `gateway.require_token` guarding the pages and the API (bearer token, login form and
-//! its cookie), and a gateway that reaches the services by name rather than address.
+//! its cookie), and a gateway that reaches the services by name rather than address;
+//! and, in `tls`, all of it over TLS and mutual TLS.
 
 mod common;
+mod tls;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 

@@ -1,7 +1,9 @@
 //! The tower layer in front of every gRPC server: it opens the request's span under the
 //! caller's trace context, sheds load beyond the concurrency limit, and enforces the
 //! deadline (the client's `grpc-timeout` or the server's own limit, whichever is
-//! shorter), making it visible to outgoing calls so they pass on what remains.
+//! shorter), making it visible to outgoing calls so they pass on what remains; and it
+//! makes the server named by the caller's verified client certificate, if any, visible
+//! to authentication.
 
 use std::{
     future::Future,
@@ -19,11 +21,21 @@ use crate::telemetry::extract_context;
 
 tokio::task_local! {
     static DEADLINE: Instant;
+    /// The Duban server named by the verified client certificate of the connection the
+    /// call came in on (mutual TLS; see `incoming::Peer`).
+    pub(crate) static CALLING_SERVER: Option<&'static str>;
 }
 
 /// The deadline of the gRPC call being handled on this task, if any.
 pub fn current_deadline() -> Option<Instant> {
     DEADLINE.try_with(|deadline| *deadline).ok()
+}
+
+/// The Duban server whose verified client certificate the call being handled on this
+/// task came with (mutual TLS), if any: half of what makes a caller SERVICE
+/// (`auth::ServiceCredential`).
+pub fn calling_server() -> Option<&'static str> {
+    CALLING_SERVER.try_with(|server| *server).ok().flatten()
 }
 
 /// Builds [`RequestService`]s that share one concurrency budget.
@@ -103,6 +115,11 @@ where
         let budget = grpc_timeout(request.headers()).map_or(self.timeout, |client| client.min(self.timeout));
         let deadline = Instant::now() + budget;
 
+        let calling_server = request
+            .extensions()
+            .get::<crate::incoming::Peer>()
+            .and_then(|peer| peer.server_name);
+
         let span = tracing::info_span!("grpc.request", rpc.method = %path, otel.kind = "server");
         let _ = span.set_parent(extract_context(request.headers()));
 
@@ -112,7 +129,7 @@ where
         Box::pin(
             async move {
                 let _permit = permit;
-                let call = DEADLINE.scope(deadline, inner.call(request));
+                let call = CALLING_SERVER.scope(calling_server, DEADLINE.scope(deadline, inner.call(request)));
                 match tokio::time::timeout_at(deadline, call).await {
                     Ok(response) => response,
                     Err(_) => Ok(crate::status::with_reason(

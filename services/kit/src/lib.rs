@@ -9,6 +9,7 @@ pub mod csv_export;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod incoming;
 pub mod layer;
 pub mod migration;
 pub mod paging;
@@ -18,6 +19,7 @@ pub mod status;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use auth::{Authenticator, Principal};
 pub use server::{GrpcServer, Ready};

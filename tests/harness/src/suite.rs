@@ -16,7 +16,7 @@ use duban_proto::{
     targets::v1::targets_service_client::TargetsServiceClient,
 };
 
-use crate::{Server, StartError, SuiteBuilder};
+use crate::{Certificates, Server, StartError, SuiteBuilder};
 
 /// The departments service's generated client, over a channel that carries a token.
 pub type DepartmentsClient = DepartmentsServiceClient<ServiceChannel>;
@@ -67,6 +67,8 @@ pub struct Suite {
     addrs: BTreeMap<Server, SocketAddr>,
     /// Declared after the servers: dropped after them.
     databases: BTreeMap<Server, TestDatabase>,
+    /// Under TLS, the CA and certificates the servers use.
+    certificates: Option<Certificates>,
 }
 
 impl Suite {
@@ -82,6 +84,7 @@ impl Suite {
         reporting_options: duban_reporting::Options,
         startup: Duration,
         databases: BTreeMap<Server, TestDatabase>,
+        certificates: Option<Certificates>,
     ) -> Suite {
         Suite {
             backend,
@@ -91,6 +94,7 @@ impl Suite {
             running: BTreeMap::new(),
             addrs: BTreeMap::new(),
             databases,
+            certificates,
         }
     }
 
@@ -108,7 +112,7 @@ impl Suite {
             .map_err(|source| StartError::Start { server, source })?;
         let addr = started.local_addr();
         self.running.insert(server, started);
-        testing::until_serving(addr, server.grpc_service(), self.startup).await?;
+        testing::until_serving_with(&self.settings.client, addr, server.grpc_service(), self.startup).await?;
         server.listening(&mut self.settings, addr);
         self.addrs.insert(server, addr);
         Ok(())
@@ -148,6 +152,11 @@ impl Suite {
         &self.settings.auth.service_token
     }
 
+    /// The CA and certificates, when the suite runs over TLS ([`crate::Transport`]).
+    pub fn certificates(&self) -> Option<&Certificates> {
+        self.certificates.as_ref()
+    }
+
     /// Where `server` listens (or listened, if it was stopped).
     ///
     /// # Panics
@@ -173,7 +182,7 @@ impl Suite {
     }
 
     /// A lazily connecting channel to `server` whose calls carry `caller`'s token and a
-    /// 10 s deadline.
+    /// 10 s deadline, over TLS as the servers' own calls are (`client.tls`).
     pub fn channel<'a>(&self, server: Server, caller: impl Into<Caller<'a>>) -> ServiceChannel {
         let token = match caller.into() {
             Caller::Admin => Some(self.admin_token()),
@@ -181,7 +190,7 @@ impl Suite {
             Caller::Anonymous => None,
             Caller::Token(token) => Some(token),
         };
-        testing::channel(self.addr(server), token)
+        testing::channel_with(&self.settings.client, self.addr(server), token)
     }
 
     /// A departments client acting as `caller`.
@@ -277,8 +286,12 @@ impl Suite {
             .await
             .map_err(|source| StartError::Start { server, source })?;
         let addr = started.local_addr();
-        testing::until_serving(addr, server.grpc_service(), self.startup).await?;
-        Ok(Replica { server: started, addr })
+        testing::until_serving_with(&settings.client, addr, server.grpc_service(), self.startup).await?;
+        Ok(Replica {
+            server: started,
+            addr,
+            client: settings.client,
+        })
     }
 
     /// Shuts every running server down, the last started first.
@@ -293,6 +306,7 @@ impl Suite {
 pub struct Replica {
     server: GrpcServer,
     addr: SocketAddr,
+    client: duban_kit::settings::ClientSettings,
 }
 
 impl Replica {
@@ -303,7 +317,7 @@ impl Replica {
 
     /// A reporting client to this replica, carrying `token`.
     pub fn reporting(&self, token: &str) -> ReportingClient {
-        ReportingServiceClient::new(testing::channel(self.addr, Some(token)))
+        ReportingServiceClient::new(testing::channel_with(&self.client, self.addr, Some(token)))
     }
 
     /// Shuts it down.

@@ -7,7 +7,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use duban_kit::{Settings, auth::new_token};
+use duban_kit::{Settings, auth::new_token, settings::ClientSettings};
 
 use crate::{
     commands::{Connection, admin_token_path, health, plan},
@@ -27,6 +27,12 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         // Lives only as long as this process: every server in it shares it.
         settings.auth.service_token = new_token();
     }
+    if settings.server.tls.enabled() && settings.client.tls.ca_file.is_empty() {
+        bail!(
+            "server.tls.cert_file is set but client.tls.ca_file is not: the servers in this process call \
+             each other and need the CA that issued the certificate (`duban certs` writes it as ca.pem)"
+        );
+    }
 
     let mut started = Vec::new();
     for name in crate::SERVICES {
@@ -38,7 +44,7 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
             }
         }
     }
-    if let Err(error) = wait_all_serving(&started, Duration::from_secs(60)).await {
+    if let Err(error) = wait_all_serving(&settings.client, &started, Duration::from_secs(60)).await {
         stop_all(started).await;
         return Err(error);
     }
@@ -78,11 +84,14 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         "Duban is up.\n\n{}",
         table(&["server", "address", "health", "database"], &rows)
     );
+    let tls = &settings.server.tls;
     if let Some(gateway) = started.iter().find(|s| s.name == "gateway") {
         let addr = gateway.server.local_addr();
-        println!("Dashboard:     http://{addr}/");
-        println!("Front door:    {addr}  (gRPC: every service's RPCs at one address, for department systems)\n");
+        let scheme = if tls.enabled() { "https" } else { "http" };
+        println!("Dashboard:     {scheme}://{addr}/");
+        println!("Front door:    {addr}  (gRPC: every service's RPCs at one address, for department systems)");
     }
+    println!("{}\n", transport_note(&settings, &started));
     println!(
         "Development admin token (also in {}):",
         admin_token_path(&settings).display()
@@ -99,6 +108,40 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     let _ = writeln!(std::io::stdout(), "stopping...");
     stop_all(started).await;
     Ok(())
+}
+
+/// What the banner says about TLS: plaintext is said out loud, and warned about when a
+/// server listens beyond loopback.
+fn transport_note(settings: &Settings, started: &[Started]) -> String {
+    let tls = &settings.server.tls;
+    if tls.mutual() {
+        return format!(
+            "Transport:     TLS with client certificates ({}), CA {}",
+            if tls.require_client_certificate {
+                "required"
+            } else {
+                "optional"
+            },
+            tls.client_ca_file
+        );
+    }
+    if tls.enabled() {
+        return format!("Transport:     TLS, certificate {}", tls.cert_file);
+    }
+    let exposed: Vec<String> = started
+        .iter()
+        .filter(|s| !s.server.local_addr().ip().is_loopback())
+        .map(|s| format!("{} ({})", s.name, s.server.local_addr()))
+        .collect();
+    if exposed.is_empty() {
+        "Transport:     plaintext on loopback, no TLS (see README, \"TLS\": `duban certs` and server.tls.*)".to_owned()
+    } else {
+        format!(
+            "WARNING:       plaintext, no TLS, on addresses other machines can reach: {}. Tokens and the \
+             login cookie cross the network readable; see README, \"TLS\".",
+            exposed.join(", ")
+        )
+    }
 }
 
 /// Imports the configured plan through the public ImportPlan RPC. Idempotent: on a second
@@ -160,12 +203,12 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     std::fs::write(path, format!("{contents}\n"))
 }
 
-async fn wait_all_serving(started: &[Started], limit: Duration) -> anyhow::Result<()> {
+async fn wait_all_serving(client: &ClientSettings, started: &[Started], limit: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     for server in started {
         let addr = server.server.local_addr().to_string();
         loop {
-            if health::check_quietly(&addr, server.grpc_service, Duration::from_secs(1)).await {
+            if health::check_quietly(client, &addr, server.grpc_service, Duration::from_secs(1)).await {
                 break;
             }
             if Instant::now() > deadline {
