@@ -282,13 +282,20 @@ impl ReportStore {
             .map_or(0, |e| e.sequence))
     }
 
-    /// The oldest kept event's sequence (any plan), if any.
-    pub async fn oldest_event(&self) -> Result<Option<i64>, DbErr> {
-        Ok(report_event::Entity::find()
+    /// The oldest event (any plan) a watcher may still resume from: the first one at or
+    /// after `cutoff_us`, or else the newest of all, which pruning keeps as the
+    /// high-water mark. Decided by time, not by what pruning has removed so far, so
+    /// the answer does not depend on when the feed last pruned.
+    pub async fn oldest_kept_event(&self, cutoff_us: i64) -> Result<Option<i64>, DbErr> {
+        let fresh = report_event::Entity::find()
+            .filter(report_event::Column::EventTimeUs.gte(cutoff_us))
             .order_by_asc(report_event::Column::Sequence)
             .one(&self.db)
-            .await?
-            .map(|e| e.sequence))
+            .await?;
+        match fresh {
+            Some(event) => Ok(Some(event.sequence)),
+            None => Ok(Some(self.newest_event().await?).filter(|sequence| *sequence > 0)),
+        }
     }
 
     /// Removes events older than `before_us`, except the newest event of all: it

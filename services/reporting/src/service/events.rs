@@ -33,8 +33,9 @@ impl Reporting {
         // is missed; the sequence check below drops what both deliver.
         let mut live = self.feed.subscribe();
         let after = request.after_sequence.max(0);
+        let cutoff = chrono::Utc::now().timestamp_micros() - EVENT_RETENTION_US;
         if after > 0
-            && let Some(oldest) = self.store.oldest_event().await?
+            && let Some(oldest) = self.store.oldest_kept_event(cutoff).await?
             && after < oldest - 1
         {
             return Err(ReportingError::EventsExpired(after));
