@@ -38,7 +38,8 @@ COPY --from=build /usr/local/bin/duban /usr/local/bin/duban
 # /var/lib/duban/data (mount a volume there to keep them).
 WORKDIR /var/lib/duban
 USER duban:duban
-# The servers' ports (gateway, departments, measures, targets, reporting), as docker-compose.yml publishes them.
-EXPOSE 50051 50052 50053 50054 50055
+# The servers' ports (gateway, departments, measures, targets, reporting), then their
+# Prometheus /metrics ports in the same order, as docker-compose.yml publishes them.
+EXPOSE 50051 50052 50053 50054 50055 50061 50062 50063 50064 50065
 ENTRYPOINT ["duban"]
 CMD ["--help"]

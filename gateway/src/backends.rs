@@ -177,7 +177,7 @@ pub struct Backends {
     channels: Channels,
     service_token: String,
     call_timeout: Duration,
-    view: PlanView,
+    view: Arc<PlanView>,
     /// Each plan's [`Catalogue`], rebuilt only when one of its answers is refreshed.
     catalogues: Derived<String, Catalogue>,
 }
@@ -186,12 +186,12 @@ impl Backends {
     /// Over `channels`, calling with `service_token`; the plan's view kept by `freshness`.
     pub fn new(channels: Channels, service_token: String, call_timeout: Duration, freshness: Freshness) -> Self {
         let view_client = |channel: &BalancedChannel| service_client(channel, &service_token, call_timeout);
-        let view = PlanView::remote(
+        let view = Arc::new(PlanView::remote(
             view_client(&channels.measures),
             view_client(&channels.targets),
             view_client(&channels.departments),
             freshness,
-        );
+        ));
         Self {
             channels,
             service_token,
@@ -199,6 +199,11 @@ impl Backends {
             view,
             catalogues: Derived::default(),
         }
+    }
+
+    /// Publishes the plan caches' ages in `metrics`.
+    pub fn register_metrics(&self, metrics: &duban_kit::metrics::Metrics) {
+        self.view.register_metrics(metrics);
     }
 
     /// The channels, for forwarding.

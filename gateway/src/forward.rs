@@ -18,7 +18,7 @@ use duban_proto::{
 use tonic::metadata::MetadataMap;
 use tower::ServiceExt;
 
-use crate::backends::Channels;
+use crate::{backends::Channels, metrics::GatewayMetrics};
 
 /// Headers that belong to one connection and must not cross the hop (HTTP/2 forbids them).
 const HOP_BY_HOP: [&str; 6] = [
@@ -30,8 +30,9 @@ const HOP_BY_HOP: [&str; 6] = [
     "host",
 ];
 
-/// Routes `/{service}/{method}` of the four services to their channels.
-pub fn routes(channels: &Channels) -> Router {
+/// Routes `/{service}/{method}` of the four services to their channels, counting each
+/// call in `metrics`.
+pub fn routes(channels: &Channels, metrics: &GatewayMetrics) -> Router {
     let mut router = Router::new();
     for (service, channel) in [
         (departments_service_server::SERVICE_NAME, &channels.departments),
@@ -39,10 +40,13 @@ pub fn routes(channels: &Channels) -> Router {
         (targets_service_server::SERVICE_NAME, &channels.targets),
         (reporting_service_server::SERVICE_NAME, &channels.reporting),
     ] {
-        let channel = channel.clone();
+        let (channel, metrics) = (channel.clone(), metrics.clone());
         router = router.route(
             &format!("/{service}/{{*method}}"),
-            any(move |request: Request| forward(channel.clone(), service, request)),
+            any(move |request: Request| {
+                metrics.forwarded(service);
+                forward(channel.clone(), service, request)
+            }),
         );
     }
     router
@@ -55,7 +59,6 @@ pub fn grpc_timeout(remaining: Duration) -> String {
 }
 
 async fn forward(channel: BalancedChannel, service: &'static str, request: Request) -> Response {
-    crate::metrics::FORWARDED.inc();
     let (mut parts, body) = request.into_parts();
     for header in HOP_BY_HOP {
         parts.headers.remove(header);

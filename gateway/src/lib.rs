@@ -18,7 +18,7 @@ pub mod watch;
 
 use std::{sync::Arc, time::Duration};
 
-use duban_kit::{Authenticator, Settings};
+use duban_kit::{Authenticator, Settings, metrics::Metrics};
 use duban_proto::gateway::v1::dashboard_service_server::DashboardServiceServer;
 use tokio_util::sync::CancellationToken;
 
@@ -29,12 +29,15 @@ pub use server::Gateway;
 pub use duban_proto::gateway::v1::dashboard_service_server::SERVICE_NAME;
 
 /// Starts the gateway on `settings.gateway.listen`: DashboardService, the four services'
-/// RPCs forwarded, health, reflection and gRPC-Web, and the dashboard, JSON API, CSV
-/// and `/metrics` over HTTP (who may read them: `gateway.dashboard_access`), all on one port. It stores nothing and is SERVING at once:
-/// a service that does not answer makes views partial, not the gateway unready.
+/// RPCs forwarded, health, reflection and gRPC-Web, and the dashboard, JSON API and CSV
+/// over HTTP (who may read them: `gateway.dashboard_access`), all on one port; Prometheus
+/// `/metrics` on `gateway.metrics_listen`. It stores nothing and is SERVING at once: a
+/// service that does not answer makes views partial, not the gateway unready.
 pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     let access = http::served_access(&settings.gateway).map_err(std::io::Error::other)?;
     let tolerances = rag::PlanTolerances::from_settings(&settings.gateway).map_err(std::io::Error::other)?;
+    let metrics = Metrics::new();
+    let gateway_metrics = metrics::GatewayMetrics::register(&metrics);
     let channels = backends::Channels::new(settings)?;
     let backends = Arc::new(backends::Backends::new(
         channels.clone(),
@@ -42,10 +45,11 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
         duban_kit::client::CALL_TIMEOUT,
         duban_plan::cache::Freshness::new(Duration::from_secs(settings.gateway.catalogue_cache_seconds)),
     ));
+    backends.register_metrics(&metrics);
     let departments = duban_kit::client::service_channel(settings, &settings.departments.endpoint_url())?;
     let auth = Authenticator::asking_departments(settings, departments);
     let stop = CancellationToken::new();
-    let dashboard = dashboard::Dashboard::new(backends.clone(), tolerances, auth);
+    let dashboard = dashboard::Dashboard::new(backends.clone(), tolerances, auth, gateway_metrics.clone());
     let hub = Arc::new(watch::Hub::new(backends, stop.clone()));
     let interval = Duration::from_millis(settings.gateway.watch_interval_ms);
     let limits = &settings.server;
@@ -68,6 +72,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     );
     let grpc = tonic::service::Routes::new(grpc)
         .into_axum_router()
-        .merge(forward::routes(&channels));
-    server::serve(settings.gateway.listen, limits, grpc, http::routes(web), stop).await
+        .merge(forward::routes(&channels, &gateway_metrics));
+    let http = http::routes(web, gateway_metrics);
+    server::serve(settings.gateway.addresses(), limits, grpc, http, &metrics, stop).await
 }

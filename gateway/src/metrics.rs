@@ -1,63 +1,145 @@
-//! Prometheus counters, written out in the text exposition format at `/metrics`.
+//! The gateway's own series, beside the RPC series every server has (where the four
+//! services' calls forwarded here are counted by method and status code, under their
+//! own service names): pages, JSON and CSV answers by route and status, overviews
+//! computed and the services missing from them, and calls forwarded by service.
+//!
+//! They are served with the rest at `/metrics` on `gateway.metrics_listen`, not on the
+//! gateway's public port.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
-/// A monotonically increasing counter.
-#[derive(Debug)]
-pub struct Counter {
-    name: &'static str,
-    help: &'static str,
-    value: AtomicU64,
+use duban_kit::metrics::Metrics;
+use duban_proto::gateway::v1 as pb;
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{
+        counter::Counter,
+        family::Family,
+        histogram::{Histogram, exponential_buckets},
+    },
+};
+
+/// An HTTP route, as the router matched it (`/measures/{number}`, never the raw path).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Route {
+    route: String,
 }
 
-impl Counter {
-    const fn new(name: &'static str, help: &'static str) -> Self {
+/// An HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Answer {
+    route: String,
+    /// The HTTP status code (`200`, `401` …).
+    status: u16,
+}
+
+/// Whether every service answered for an overview.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Outcome {
+    /// `complete`, or `partial` when a service did not answer.
+    outcome: &'static str,
+}
+
+/// One of the four services.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct Service {
+    /// Its full name (`duban.reporting.v1.ReportingService`).
+    service: String,
+}
+
+/// The gateway's series. Clones share them; [`Default`] ones count without being
+/// published (for tests).
+#[derive(Debug, Clone)]
+pub struct GatewayMetrics {
+    http_requests: Family<Answer, Counter>,
+    http_duration: Family<Route, Histogram>,
+    overviews: Family<Outcome, Counter>,
+    unreachable: Family<Service, Counter>,
+    forwarded: Family<Service, Counter>,
+}
+
+impl Default for GatewayMetrics {
+    fn default() -> Self {
         Self {
-            name,
-            help,
-            value: AtomicU64::new(0),
+            http_requests: Family::default(),
+            // 1 ms to about 16 s.
+            http_duration: Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.001, 2.0, 15))),
+            overviews: Family::default(),
+            unreachable: Family::default(),
+            forwarded: Family::default(),
+        }
+    }
+}
+
+impl GatewayMetrics {
+    /// The series, registered in `metrics`.
+    pub fn register(metrics: &Metrics) -> GatewayMetrics {
+        let gateway = GatewayMetrics::default();
+        metrics.register(
+            "gateway_http_requests",
+            "Dashboard pages, JSON and CSV answers, by route and HTTP status (the event stream and the login form are not counted)",
+            gateway.http_requests.clone(),
+        );
+        metrics.register(
+            "gateway_http_request_duration_seconds",
+            "Time to answer a dashboard page, JSON or CSV request, by route",
+            gateway.http_duration.clone(),
+        );
+        metrics.register(
+            "gateway_overviews",
+            "Overviews computed (pages, JSON API, GetOverview, WatchOverview), complete or partial",
+            gateway.overviews.clone(),
+        );
+        metrics.register(
+            "gateway_unreachable_services",
+            "Overviews computed without this service's answer (so partial), by service",
+            gateway.unreachable.clone(),
+        );
+        metrics.register(
+            "gateway_forwarded_calls",
+            "gRPC calls to the four services' public RPCs forwarded from the gateway's port, by service",
+            gateway.forwarded.clone(),
+        );
+        gateway
+    }
+
+    /// Counts an HTTP answer on `route` with `status` after `elapsed`.
+    pub fn http_answered(&self, route: &str, status: u16, elapsed: Duration) {
+        let route = route.to_owned();
+        self.http_requests
+            .get_or_create(&Answer {
+                route: route.clone(),
+                status,
+            })
+            .inc();
+        self.http_duration
+            .get_or_create(&Route { route })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a computed overview, and each service it lacks.
+    pub fn overview(&self, overview: &pb::Overview) {
+        let outcome = if overview.unreachable.is_empty() {
+            "complete"
+        } else {
+            "partial"
+        };
+        self.overviews.get_or_create(&Outcome { outcome }).inc();
+        for service in &overview.unreachable {
+            self.unreachable
+                .get_or_create(&Service {
+                    service: service.clone(),
+                })
+                .inc();
         }
     }
 
-    /// Adds one.
-    pub fn inc(&self) {
-        self.value.fetch_add(1, Ordering::Relaxed);
+    /// Counts a call forwarded to `service`.
+    pub fn forwarded(&self, service: &'static str) {
+        self.forwarded
+            .get_or_create(&Service {
+                service: service.to_owned(),
+            })
+            .inc();
     }
-
-    /// The current value.
-    pub fn get(&self) -> u64 {
-        self.value.load(Ordering::Relaxed)
-    }
-}
-
-/// Calls forwarded to a downstream service.
-pub static FORWARDED: Counter = Counter::new(
-    "duban_gateway_forwarded_calls_total",
-    "gRPC calls forwarded to a downstream service",
-);
-/// HTTP pages and API answers served.
-pub static HTTP_REQUESTS: Counter = Counter::new(
-    "duban_gateway_http_requests_total",
-    "dashboard pages, JSON and CSV answers served",
-);
-/// Overviews computed.
-pub static OVERVIEWS: Counter = Counter::new("duban_gateway_overviews_total", "overviews computed");
-/// Overviews that were partial.
-pub static PARTIAL: Counter = Counter::new(
-    "duban_gateway_partial_overviews_total",
-    "overviews computed while a service was unreachable",
-);
-
-/// Every counter, in the text exposition format.
-pub fn render() -> String {
-    let mut out = String::new();
-    for counter in [&FORWARDED, &HTTP_REQUESTS, &OVERVIEWS, &PARTIAL] {
-        out.push_str(&format!(
-            "# HELP {0} {1}\n# TYPE {0} counter\n{0} {2}\n",
-            counter.name,
-            counter.help,
-            counter.get()
-        ));
-    }
-    out
 }

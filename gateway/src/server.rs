@@ -2,9 +2,12 @@
 //! v1alpha, the request layer, bounded shutdown) that accepts HTTP/1.1 too, so that
 //! browsers reach the dashboard and gRPC-Web clients reach every RPC on the same port.
 
-use std::net::SocketAddr;
-
-use duban_kit::{GrpcServer, server::Web, settings::ServerLimits};
+use duban_kit::{
+    GrpcServer,
+    metrics::Metrics,
+    server::Web,
+    settings::{ListenAddresses, ServerLimits},
+};
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 
@@ -13,13 +16,14 @@ pub type Gateway = GrpcServer;
 
 /// Binds and serves `grpc` (gRPC services and forwarding, with health and reflection
 /// added, all behind tonic-web's translation) and `http` (pages and API, plain HTTP) on
-/// one port; `stop` ends the server and every long stream. It stores nothing, so it
-/// reports SERVING at once.
+/// one port, and `metrics` on `listen.metrics`; `stop` ends the server and every long
+/// stream. It stores nothing, so it reports SERVING at once.
 pub(crate) async fn serve(
-    listen: SocketAddr,
+    listen: ListenAddresses,
     limits: &ServerLimits,
     grpc: axum::Router,
     http: axum::Router,
+    metrics: &Metrics,
     stop: CancellationToken,
 ) -> std::io::Result<Gateway> {
     let server = GrpcServer::start_web(
@@ -28,6 +32,7 @@ pub(crate) async fn serve(
         limits,
         &[crate::SERVICE_NAME],
         Routes::from(grpc),
+        metrics,
         Web { http, stop },
     )
     .await?;

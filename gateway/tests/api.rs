@@ -306,9 +306,12 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     let (status, csv) = http_get(suite.addr(Server::Gateway), "/api/v1/reports.csv").await;
     assert_eq!(status, 200);
     assert!(csv.contains(&stored.name), "{csv}");
-    let (status, metrics) = http_get(suite.addr(Server::Gateway), "/metrics").await;
+    let (status, metrics) = http_get(suite.metrics_addr(Server::Gateway), "/metrics").await;
     assert_eq!(status, 200);
-    assert!(metrics.contains("duban_gateway_forwarded_calls_total"));
+    assert!(
+        metrics.contains(r#"duban_gateway_http_requests_total{route="/api/v1/reports.csv",status="200"} 1"#),
+        "{metrics}"
+    );
 
     // Reporting stops: the overview is partial and names it; the page shows a banner.
     suite.shut_down(Server::Reporting).await;
@@ -319,6 +322,18 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     let (status, page) = http_get(suite.addr(Server::Gateway), "/").await;
     assert_eq!(status, 200);
     assert!(page.contains("id=\"unreachable\"") && page.contains("duban.reporting.v1.ReportingService"));
+    let (_, metrics) = http_get(suite.metrics_addr(Server::Gateway), "/metrics").await;
+    let partial: f64 = metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(
+                r#"duban_gateway_unreachable_services_total{service="duban.reporting.v1.ReportingService"} "#,
+            )
+        })
+        .unwrap_or_else(|| panic!("no overview counted without reporting: {metrics}"))
+        .parse()
+        .unwrap();
+    assert!(partial >= 2.0, "the overview over gRPC and the page's: {partial}");
 
     // ... and restarts: everything recovers by itself.
     suite.restart(Server::Reporting).await;

@@ -13,8 +13,8 @@ mod common;
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use common::{
-    GatewaySuite, Headers, HttpAnswer, PLAN, Server, Suite, dechunk, http_request, split_head, start_local_suite,
-    start_suite,
+    GatewaySuite, Headers, HttpAnswer, PLAN, Server, Suite, dechunk, http_get, http_request, split_head,
+    start_local_suite, start_suite,
 };
 use duban_kit::{
     settings::DashboardAccess,
@@ -191,6 +191,21 @@ async fn grpc_web_on_the_gateway_port(suite: &Suite) {
         "UNAUTHENTICATED: {:?}",
         answer.trailers
     );
+
+    // The gateway's metrics count gRPC-Web calls by their gRPC status, whether it came
+    // in trailers (which gRPC-Web carries in the body) or alone in the headers.
+    let (status, metrics) = http_get(suite.metrics_addr(Server::Gateway), "/metrics").await;
+    assert_eq!(status, 200);
+    for counted in [
+        r#"{service="duban.gateway.v1.DashboardService",method="GetOverview",code="OK"} 1"#,
+        r#"{service="duban.departments.v1.DepartmentsService",method="ListGroups",code="OK"} 1"#,
+        r#"{service="duban.departments.v1.DepartmentsService",method="ListGroups",code="UNAUTHENTICATED"} 1"#,
+    ] {
+        assert!(
+            metrics.contains(&format!("\nduban_rpc_requests_total{counted}\n")),
+            "{counted} in {metrics}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -339,7 +354,8 @@ async fn services_reached_by_name(suite: &Suite) {
     ] {
         section.endpoint = format!("http://localhost:{}", suite.addr(server).port());
     }
-    settings.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+    (settings.gateway.listen, settings.gateway.metrics_listen) = (any_port, any_port);
     let gateway = duban_gateway::start(&settings).await.unwrap();
     let addr = gateway.local_addr();
     testing::until_serving(addr, duban_gateway::SERVICE_NAME, Duration::from_secs(10))

@@ -616,7 +616,7 @@ mod tests {
     #[test]
     fn ports_in_both_syntaxes() {
         let service: Value = serde_yaml::from_str(
-            "ports:\n  - \"127.0.0.1:5433:5432\"\n  - 50052\n  - target: 80\n    published: \"8080\"\n",
+            "ports:\n  - \"127.0.0.1:5433:5432\"\n  - 50052\n  - target: 80\n    published: \"8080\"\n    host_ip: 127.0.0.1\n  - \"8081:81\"\n",
         )
         .unwrap();
         assert_eq!(
@@ -633,9 +633,14 @@ mod tests {
                     target: 50052
                 },
                 Port {
-                    host_ip: None,
+                    host_ip: Some("127.0.0.1".into()),
                     published: Some(8080),
                     target: 80
+                },
+                Port {
+                    host_ip: None,
+                    published: Some(8081),
+                    target: 81
                 },
             ]
         );

@@ -293,11 +293,19 @@ fn setting(settings: &Settings, path: &[&str]) -> serde_json::Value {
 }
 
 fn listen(name: &str, settings: &Settings) -> SocketAddr {
-    let listen = setting(settings, &[name, "listen"]);
-    listen
-        .as_str()
+    address(name, "listen", settings)
+}
+
+/// Where `name` serves `/metrics` (`<name>.metrics_listen`).
+fn metrics_listen(name: &str, settings: &Settings) -> SocketAddr {
+    address(name, "metrics_listen", settings)
+}
+
+fn address(name: &str, key: &str, settings: &Settings) -> SocketAddr {
+    let addr = setting(settings, &[name, key]);
+    addr.as_str()
         .and_then(|text| text.parse().ok())
-        .unwrap_or_else(|| panic!("{name}.listen is not a socket address: {listen}"))
+        .unwrap_or_else(|| panic!("{name}.{key} is not a socket address: {addr}"))
 }
 
 fn port_of(addr: &str) -> Option<u16> {
@@ -411,6 +419,19 @@ fn duban_services_serve_known_servers_and_report_health() {
                 name.to_ascii_uppercase()
             );
 
+            let metrics = metrics_listen(&name, &settings);
+            assert!(
+                metrics.ip().is_unspecified(),
+                "{name}: serves metrics on {metrics}; in a container it must bind 0.0.0.0 to be \
+                 scraped (set DUBAN__{}__METRICS_LISTEN)",
+                name.to_ascii_uppercase()
+            );
+            assert_ne!(
+                metrics.port(),
+                listen.port(),
+                "{name}: metrics need a port of their own"
+            );
+
             let ports = ports(service).unwrap_or_else(|error| panic!("{name}: {error}"));
             assert!(
                 ports
@@ -420,12 +441,18 @@ fn duban_services_serve_known_servers_and_report_health() {
                 listen.port()
             );
             for port in &ports {
-                assert_eq!(
-                    port.target,
-                    listen.port(),
+                assert!(
+                    port.target == listen.port() || port.target == metrics.port(),
                     "{name}: publishes container port {}, where nothing listens",
                     port.target
                 );
+                if port.target == metrics.port() {
+                    assert_eq!(
+                        port.host_ip.as_deref(),
+                        Some("127.0.0.1"),
+                        "{name}: metrics are published to the host's loopback only, not to the network"
+                    );
+                }
             }
 
             let healthcheck = service
@@ -1313,6 +1340,10 @@ const AUTOSCALED: &[&str] = &["gateway", "reporting"];
 /// The image the Dockerfile builds, as the manifests name it (without registry or tag).
 const IMAGE: &str = "duban";
 
+/// The namespace label that lets a namespace's pods (Prometheus) reach every server's
+/// metrics port, and only that port.
+const MONITORING_NAMESPACE_LABEL: (&str, &str) = ("duban.org/monitoring", "true");
+
 /// Environment variable names whose values are secrets: set only from a Secret.
 const SECRET_NAME_PARTS: &[&str] = &["TOKEN", "PASSWORD", "SECRET", "DATABASE_URL"];
 
@@ -1644,6 +1675,17 @@ impl Cluster {
             .collect()
     }
 
+    /// The port each server serves its metrics on, by server.
+    fn metrics_ports(&self) -> BTreeMap<String, u16> {
+        self.servers()
+            .into_iter()
+            .map(|(name, deployment)| {
+                let port = metrics_listen(&name, &self.settings(&name, deployment)).port();
+                (name, port)
+            })
+            .collect()
+    }
+
     /// All of it as one YAML stream.
     fn yaml(&self) -> String {
         self.objects
@@ -1893,12 +1935,33 @@ fn kubernetes_runs_every_server_as_its_configuration_says() {
                     )
                 })
                 .collect();
-            assert_eq!(
-                container_ports.iter().map(|(_, port)| *port).collect::<Vec<_>>(),
-                [i64::from(listen.port())],
-                "{dir}: {name}: the container must declare the one port it listens on, {}",
-                listen.port()
+            let metrics = metrics_listen(name, &settings);
+            assert!(
+                metrics.ip().is_unspecified(),
+                "{dir}: {name} serves metrics on {metrics}; in a pod it must bind 0.0.0.0 to be scraped"
             );
+            assert_eq!(
+                container_ports,
+                [
+                    ("grpc".to_owned(), i64::from(listen.port())),
+                    ("metrics".to_owned(), i64::from(metrics.port()))
+                ],
+                "{dir}: {name}: the container must declare the ports it listens on: grpc {} and metrics {}",
+                listen.port(),
+                metrics.port()
+            );
+            let annotations = string_map(at(deployment, &["spec", "template", "metadata", "annotations"]));
+            for (key, value) in [
+                ("prometheus.io/scrape", "true".to_owned()),
+                ("prometheus.io/port", metrics.port().to_string()),
+                ("prometheus.io/path", "/metrics".to_owned()),
+            ] {
+                assert_eq!(
+                    annotations.get(key),
+                    Some(&value),
+                    "{dir}: {name}: its pods must tell Prometheus where /metrics is ({key})"
+                );
+            }
 
             for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
                 let probe_spec = container
@@ -1948,7 +2011,9 @@ fn kubernetes_runs_every_server_as_its_configuration_says() {
                 .and_then(Value::as_sequence)
                 .cloned()
                 .unwrap_or_default();
-            assert_eq!(service_ports.len(), 1, "{dir}: Service {name} has one port");
+            // Not the metrics port: the gateway's Service is public, and Prometheus scrapes
+            // pod by pod anyway.
+            assert_eq!(service_ports.len(), 1, "{dir}: Service {name} has one port, the API's");
             let service_port = &service_ports[0];
             assert_eq!(
                 integer_at(service_port, &["port"]),
@@ -2402,6 +2467,7 @@ fn kubernetes_network_policies_let_in_only_callers() {
 
         // Who the jobs call: the server named in their --addr.
         let ports = cluster.listen_ports();
+        let metrics_ports = cluster.metrics_ports();
         let job_targets: Vec<(String, String)> = cluster
             .jobs()
             .into_iter()
@@ -2413,7 +2479,9 @@ fn kubernetes_network_policies_let_in_only_callers() {
 
         for (name, port) in &ports {
             let labels = pod_labels(workloads[name]);
+            let metrics_port = metrics_ports[name];
             let mut from_anywhere = false;
+            let mut scraped = false;
             let mut sources = BTreeSet::new();
             for policy in policies
                 .iter()
@@ -2432,16 +2500,38 @@ fn kubernetes_network_policies_let_in_only_callers() {
                         .flatten()
                         .map(|rule_port| integer_at(rule_port, &["port"]).unwrap_or(0))
                         .collect();
-                    assert_eq!(
-                        rule_ports,
-                        [i64::from(*port)],
-                        "{dir}: NetworkPolicy {policy_name} must open {name}'s port {port} only"
-                    );
                     let peers = rule
                         .get("from")
                         .and_then(Value::as_sequence)
                         .cloned()
                         .unwrap_or_default();
+                    if rule_ports == [i64::from(metrics_port)] {
+                        // The metrics port: a monitoring namespace, nothing else.
+                        assert!(
+                            !peers.is_empty(),
+                            "{dir}: NetworkPolicy {policy_name} opens {name}'s metrics to anyone"
+                        );
+                        for peer in &peers {
+                            let (key, value) = MONITORING_NAMESPACE_LABEL;
+                            assert!(
+                                peer.get("podSelector").is_none() && peer.get("ipBlock").is_none(),
+                                "{dir}: NetworkPolicy {policy_name}: admit to metrics by namespace label only"
+                            );
+                            assert_eq!(
+                                match_labels(&peer["namespaceSelector"], dir),
+                                BTreeMap::from([(key.to_owned(), value.to_owned())]),
+                                "{dir}: NetworkPolicy {policy_name}: {name}'s metrics admit namespaces labelled {key}={value}"
+                            );
+                        }
+                        scraped = true;
+                        continue;
+                    }
+                    assert_eq!(
+                        rule_ports,
+                        [i64::from(*port)],
+                        "{dir}: NetworkPolicy {policy_name} must open {name}'s port {port} (or its metrics port \
+                         {metrics_port}) only, one per rule"
+                    );
                     if peers.is_empty() {
                         from_anywhere = true;
                     }
@@ -2469,6 +2559,10 @@ fn kubernetes_network_policies_let_in_only_callers() {
                 }
             }
 
+            assert!(
+                scraped,
+                "{dir}: no NetworkPolicy lets a monitoring namespace reach {name}'s metrics port {metrics_port}"
+            );
             let mut expected: BTreeSet<String> = callers(name).into_iter().map(str::to_owned).collect();
             expected.extend(
                 job_targets
@@ -2570,4 +2664,9 @@ fn readme_tells_how_to_run_on_kubernetes() {
         );
     }
     assert!(!readme_secrets().is_empty(), "README: show how to create the Secrets");
+    let (key, value) = MONITORING_NAMESPACE_LABEL;
+    assert!(
+        section.contains("kubectl label namespace") && section.contains(&format!("{key}={value}")),
+        "README: show how to let Prometheus's namespace reach the metrics (`kubectl label namespace … {key}={value}`)"
+    );
 }

@@ -23,7 +23,9 @@ use duban_proto::{
 };
 use tonic::metadata::MetadataMap;
 
-use crate::{backends::Backends, calendar::to_naive, error::GatewayError, rag::PlanTolerances};
+use crate::{
+    backends::Backends, calendar::to_naive, error::GatewayError, metrics::GatewayMetrics, rag::PlanTolerances,
+};
 
 /// Who is asking, and with which token caller-specific reads are made.
 #[derive(Debug, Clone)]
@@ -61,6 +63,7 @@ pub struct Dashboard {
     backends: Arc<Backends>,
     tolerances: PlanTolerances,
     auth: Authenticator,
+    metrics: GatewayMetrics,
 }
 
 /// `plans/{id}` → id, or FIELD_INVALID on `field`.
@@ -143,12 +146,19 @@ pub fn responsible_departments(measure: &Measure) -> Vec<(String, bool, String)>
 }
 
 impl Dashboard {
-    /// Over `backends`, with the RAG tolerances and the token checker.
-    pub fn new(backends: Arc<Backends>, tolerances: PlanTolerances, auth: Authenticator) -> Self {
+    /// Over `backends`, with the RAG tolerances and the token checker; overviews are
+    /// counted in `metrics`.
+    pub fn new(
+        backends: Arc<Backends>,
+        tolerances: PlanTolerances,
+        auth: Authenticator,
+        metrics: GatewayMetrics,
+    ) -> Self {
         Self {
             backends,
             tolerances,
             auth,
+            metrics,
         }
     }
 

@@ -172,7 +172,9 @@ impl Dashboard {
         let catalogue = self.backends.catalogue(&plan_id).await?;
         let as_of = resolve_as_of(as_of, catalogue.calendar.zone())?;
         let snap = self.snapshot(&catalogue, as_of, true).await;
-        Ok(self.assemble(&catalogue, &snap, as_of))
+        let overview = self.assemble(&catalogue, &snap, as_of);
+        self.metrics.overview(&overview);
+        Ok(overview)
     }
 
     /// The plan structure (for pages that show the heatmap and the plan header).

@@ -9,17 +9,18 @@ use axum::{
 use duban_proto::{common::v1::Date, gateway::v1 as pb, reporting::v1::OverallStatus};
 use serde_json::{Value, json};
 
-use super::{Params, Web, count, json_answer};
+use super::{Params, Web, json_answer};
 use crate::{
     calendar::{date_label, period_label},
     rag::Rag,
 };
 
 pub(crate) async fn api_overview(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
-    json_answer(web.overview_view(&headers, &params).await.map(|(overview, _)| {
-        count(&overview);
-        overview_json(&overview)
-    }))
+    json_answer(
+        web.overview_view(&headers, &params)
+            .await
+            .map(|(overview, _)| overview_json(&overview)),
+    )
 }
 
 pub(crate) async fn api_measure(

@@ -1,7 +1,8 @@
 //! HTTP for people, on the gateway's port: the dashboard pages, a read-only JSON API,
 //! CSV exports, server-sent events for live refresh (fed by WatchOverview), the login and
-//! sign-out forms, the page's style sheet and script, and Prometheus `/metrics`. Every
-//! answer carries the security headers of [`security_headers`].
+//! sign-out forms, and the page's style sheet and script. Every answer carries the
+//! security headers of [`security_headers`]. (Prometheus `/metrics` is not here: it is on
+//! `gateway.metrics_listen`, apart from this public port.)
 
 mod access;
 mod api;
@@ -12,11 +13,14 @@ mod public;
 mod session;
 mod statics;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     Json, Router,
-    extract::Request,
+    extract::{MatchedPath, Request, State},
     http::{HeaderMap, HeaderValue, header},
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -42,6 +46,7 @@ use crate::{
     dashboard::{Caller, Dashboard},
     error::GatewayError,
     html::Lang,
+    metrics::GatewayMetrics,
     watch::Hub,
 };
 
@@ -207,10 +212,10 @@ impl Web {
     }
 }
 
-/// The dashboard's routes. Pages, the JSON API and the CSV exports count as HTTP requests in
-/// `/metrics`; the event stream, the login and sign-out forms, the static files and `/metrics`
-/// itself do not.
-pub fn routes(web: Web) -> Router {
+/// The dashboard's routes. Pages, the JSON API and the CSV exports are counted in
+/// `metrics` by route and status; the event stream, the login and sign-out forms and the
+/// static files are not.
+pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
     let counted = Router::new()
         .route("/", get(page_overview))
         .route("/measures/{number}", get(page_measure))
@@ -221,14 +226,13 @@ pub fn routes(web: Web) -> Router {
         .route("/api/v1/measures/{number}", get(api_measure))
         .route("/api/v1/departments/{code}", get(api_department))
         .route("/api/v1/alerts", get(api_alerts))
-        .route_layer(middleware::from_fn(count_request));
+        .route_layer(middleware::from_fn_with_state(metrics, count_request));
     Router::new()
         .merge(counted)
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .route("/static/{file}", get(static_file))
         .route("/api/v1/events", get(events))
-        .route("/metrics", get(metrics))
         .layer(middleware::map_response(security_headers))
         .with_state(web)
 }
@@ -257,9 +261,16 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn count_request(request: Request, next: Next) -> Response {
-    crate::metrics::HTTP_REQUESTS.inc();
-    next.run(request).await
+async fn count_request(State(metrics): State<GatewayMetrics>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // A route layer runs only for matched routes, so the route is always known.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(String::new, |matched| matched.as_str().to_owned());
+    let response = next.run(request).await;
+    metrics.http_answered(&route, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// A JSON answer, or the error as `{"error": {"code", "message"}}` with its HTTP status.
@@ -275,21 +286,6 @@ pub(crate) fn json_error(error: GatewayError) -> Response {
     (
         status,
         Json(json!({ "error": { "code": status.as_u16(), "message": error.to_string() } })),
-    )
-        .into_response()
-}
-
-pub(crate) fn count(overview: &pb::Overview) {
-    crate::metrics::OVERVIEWS.inc();
-    if !overview.unreachable.is_empty() {
-        crate::metrics::PARTIAL.inc();
-    }
-}
-
-async fn metrics() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(),
     )
         .into_response()
 }

@@ -7,7 +7,7 @@ use axum::{
 };
 use duban_proto::gateway::v1 as pb;
 
-use super::{Params, Web, count};
+use super::{Params, Web};
 use crate::{
     error::GatewayError,
     html::{self, Lang},
@@ -76,7 +76,6 @@ pub(crate) async fn page_overview(
             },
         );
         let (overview, catalogue) = (overview?, catalogue?);
-        count(&overview);
         Ok(html::overview_page(
             lang,
             viewer.audience(),

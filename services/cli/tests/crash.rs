@@ -70,6 +70,7 @@ impl ReportingChild {
             .args(["serve", "reporting"])
             .envs(env.iter().cloned())
             .env("DUBAN__REPORTING__LISTEN", addr.to_string())
+            .env("DUBAN__REPORTING__METRICS_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(out)

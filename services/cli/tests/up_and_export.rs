@@ -33,6 +33,11 @@ impl Suite {
                 format!("DUBAN__{}__LISTEN", server.to_uppercase()),
                 format!("127.0.0.1:{}", free_port()),
             ));
+            // Nothing reaches the metrics in this test: any free port will do.
+            env.push((
+                format!("DUBAN__{}__METRICS_LISTEN", server.to_uppercase()),
+                "127.0.0.1:0".to_owned(),
+            ));
         }
         env
     }

@@ -15,7 +15,7 @@ pub mod store;
 use std::sync::Arc;
 
 use duban_catalog::directory::Directory;
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, metrics::Metrics};
 use duban_proto::departments::v1::{
     departments_internal_service_server::DepartmentsInternalServiceServer,
     departments_service_server::DepartmentsServiceServer,
@@ -30,8 +30,9 @@ pub use duban_proto::departments::v1::departments_service_server::SERVICE_NAME;
 /// The fully qualified name of the internal service (AuthenticateToken), for health checks.
 pub use duban_proto::departments::v1::departments_internal_service_server::SERVICE_NAME as INTERNAL_SERVICE_NAME;
 
-/// Starts the departments server on `settings.departments.listen`. It answers
-/// NOT_SERVING until its database is migrated and `directory` is loaded.
+/// Starts the departments server on `settings.departments.listen` (metrics on
+/// `metrics_listen`). It answers NOT_SERVING until its database is migrated and
+/// `directory` is loaded.
 pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result<GrpcServer> {
     let ready = Ready::default();
     let limits = &settings.server;
@@ -45,12 +46,14 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service).add_service(internal);
+    let metrics = Metrics::new();
     let server = GrpcServer::start(
         "departments",
-        settings.departments.listen,
+        settings.departments.addresses(),
         limits,
         &[SERVICE_NAME, INTERNAL_SERVICE_NAME],
         routes,
+        &metrics,
     )
     .await?;
 
@@ -58,9 +61,11 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
     let auth_settings = settings.auth.clone();
     let directory = Arc::new(directory);
     server.bring_up(ready, move || {
-        let (url, auth_settings, directory) = (url.clone(), auth_settings.clone(), directory.clone());
+        let (url, auth_settings, directory, metrics) =
+            (url.clone(), auth_settings.clone(), directory.clone(), metrics.clone());
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
+            metrics.watch_pool(&db);
             let departments = Departments::new(store::DirectoryStore::new(db));
             departments.seed(&directory).await?;
             departments

@@ -1,7 +1,9 @@
 //! The tower layer in front of every gRPC server: it opens the request's span under the
 //! caller's trace context, sheds load beyond the concurrency limit, and enforces the
 //! deadline (the client's `grpc-timeout` or the server's own limit, whichever is
-//! shorter), making it visible to outgoing calls so they pass on what remains.
+//! shorter), making it visible to outgoing calls so they pass on what remains. It counts
+//! the calls it answers itself (shed, or out of time) and the calls in flight; every
+//! other answer is counted behind it, by [`crate::metrics::rpc::RpcMetricsLayer`].
 
 use std::{
     future::Future,
@@ -15,7 +17,10 @@ use tokio::{sync::Semaphore, time::Instant};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::telemetry::extract_context;
+use crate::{
+    metrics::rpc::{RpcMetrics, RpcName},
+    telemetry::extract_context,
+};
 
 tokio::task_local! {
     static DEADLINE: Instant;
@@ -31,14 +36,17 @@ pub fn current_deadline() -> Option<Instant> {
 pub struct RequestLayer {
     permits: Arc<Semaphore>,
     timeout: Duration,
+    metrics: RpcMetrics,
 }
 
 impl RequestLayer {
-    /// At most `max_concurrent` calls at once, each bounded by `timeout`.
-    pub fn new(max_concurrent: usize, timeout: Duration) -> Self {
+    /// At most `max_concurrent` calls at once, each bounded by `timeout`, counted in
+    /// `metrics`.
+    pub fn new(max_concurrent: usize, timeout: Duration, metrics: RpcMetrics) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             timeout,
+            metrics,
         }
     }
 }
@@ -51,6 +59,7 @@ impl<S> tower::Layer<S> for RequestLayer {
             inner,
             permits: self.permits.clone(),
             timeout: self.timeout,
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -61,6 +70,7 @@ pub struct RequestService<S> {
     inner: S,
     permits: Arc<Semaphore>,
     timeout: Duration,
+    metrics: RpcMetrics,
 }
 
 type Response = http::Response<tonic::body::Body>;
@@ -81,7 +91,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let started = Instant::now();
         let path = request.uri().path().to_owned();
+        let name = RpcName::of(&request);
         // Health and reflection are never shed: an orchestrator must still see the
         // server as alive while it is busy.
         let exempt = path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.");
@@ -89,9 +101,14 @@ where
             None
         } else {
             match self.permits.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
+                Ok(permit) => Some((permit, self.metrics.in_flight())),
                 Err(_) => {
                     tracing::warn!(rpc.method = %path, "shedding load: concurrency limit reached");
+                    self.metrics.shed(name);
+                    if name.is_grpc() {
+                        self.metrics
+                            .answered(name, tonic::Code::ResourceExhausted, started.elapsed());
+                    }
                     let status = crate::error::resource_exhausted(
                         crate::status::SuiteReason::ServerOverloaded,
                         "server is at its concurrency limit; retry with backoff",
@@ -101,7 +118,7 @@ where
             }
         };
         let budget = grpc_timeout(request.headers()).map_or(self.timeout, |client| client.min(self.timeout));
-        let deadline = Instant::now() + budget;
+        let deadline = started + budget;
 
         let span = tracing::info_span!("grpc.request", rpc.method = %path, otel.kind = "server");
         let _ = span.set_parent(extract_context(request.headers()));
@@ -109,19 +126,25 @@ where
         // The clone is the ready-checked service only after the swap (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let metrics = self.metrics.clone();
         Box::pin(
             async move {
                 let _permit = permit;
                 let call = DEADLINE.scope(deadline, inner.call(request));
                 match tokio::time::timeout_at(deadline, call).await {
                     Ok(response) => response,
-                    Err(_) => Ok(crate::status::with_reason(
-                        tonic::Code::DeadlineExceeded,
-                        format!("call did not finish within its {} ms deadline", budget.as_millis()),
-                        crate::status::SuiteReason::DeadlineExpired,
-                        [],
-                    )
-                    .into_http()),
+                    Err(_) => {
+                        if name.is_grpc() {
+                            metrics.answered(name, tonic::Code::DeadlineExceeded, started.elapsed());
+                        }
+                        Ok(crate::status::with_reason(
+                            tonic::Code::DeadlineExceeded,
+                            format!("call did not finish within its {} ms deadline", budget.as_millis()),
+                            crate::status::SuiteReason::DeadlineExpired,
+                            [],
+                        )
+                        .into_http())
+                    }
                 }
             }
             .instrument(span),
@@ -182,13 +205,24 @@ mod tests {
     }
 
     fn request(path: &str) -> http::Request<()> {
-        http::Request::builder().uri(path).body(()).unwrap()
+        http::Request::builder()
+            .uri(path)
+            .header("content-type", "application/grpc")
+            .body(())
+            .unwrap()
     }
+
+    const LIST_GROUPS: RpcName = RpcName {
+        service: "duban.departments.v1.DepartmentsService",
+        method: "ListGroups",
+    };
 
     #[tokio::test]
     async fn sheds_calls_beyond_the_limit_but_never_health_checks() {
         let release = Arc::new(Notify::new());
-        let mut service = RequestLayer::new(1, Duration::from_secs(10)).layer(blocking(release.clone()));
+        let metrics = RpcMetrics::default();
+        let mut service =
+            RequestLayer::new(1, Duration::from_secs(10), metrics.clone()).layer(blocking(release.clone()));
         let first = tokio::spawn(
             service
                 .clone()
@@ -204,6 +238,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(grpc_status(&shed).as_deref(), Some("8"), "RESOURCE_EXHAUSTED");
+        assert_eq!(metrics.in_flight_now(), 1, "the first call holds the permit");
+        assert_eq!(metrics.shed_count(LIST_GROUPS), 1);
+        assert_eq!(
+            metrics.answered_count(LIST_GROUPS, tonic::Code::ResourceExhausted),
+            1,
+            "a shed call is answered here, so it is counted here"
+        );
         let health = tokio::spawn(service.clone().oneshot(request("/grpc.health.v1.Health/Check")));
         tokio::task::yield_now().await;
         release.notify_waiters();
@@ -215,12 +256,14 @@ mod tests {
             "true",
             "handlers see the call's deadline"
         );
+        assert_eq!(metrics.in_flight_now(), 0, "answered calls leave flight");
     }
 
     #[tokio::test]
     async fn answers_deadline_exceeded_when_the_budget_runs_out() {
         let release = Arc::new(Notify::new());
-        let mut service = RequestLayer::new(4, Duration::from_secs(10)).layer(blocking(release));
+        let metrics = RpcMetrics::default();
+        let mut service = RequestLayer::new(4, Duration::from_secs(10), metrics.clone()).layer(blocking(release));
         let mut call = request("/duban.departments.v1.DepartmentsService/ListGroups");
         call.headers_mut().insert("grpc-timeout", "50m".parse().unwrap());
         let started = std::time::Instant::now();
@@ -234,6 +277,8 @@ mod tests {
             started.elapsed() < Duration::from_secs(2),
             "the client's shorter deadline wins"
         );
+        assert_eq!(metrics.answered_count(LIST_GROUPS, tonic::Code::DeadlineExceeded), 1);
+        assert_eq!(metrics.in_flight_now(), 0);
     }
 
     fn headers(value: &str) -> http::HeaderMap {

@@ -1,5 +1,5 @@
 //! What every Duban server needs, written once: settings, telemetry, the database,
-//! start-up and shutdown, authentication, outgoing calls, pagination, error statuses and CSV exports.
+//! start-up and shutdown, metrics, authentication, outgoing calls, pagination, error statuses and CSV exports.
 
 pub mod auth;
 pub mod client;
@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod layer;
+pub mod metrics;
 pub mod migration;
 pub mod paging;
 pub mod rate;

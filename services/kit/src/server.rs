@@ -1,6 +1,7 @@
 //! Starting and stopping a gRPC server the same way everywhere: bind (port 0 works),
 //! serve health and reflection beside the service, answer NOT_SERVING until the
-//! service's state is ready, and on shutdown drain for a bounded time only.
+//! service's state is ready, count every call in the server's metrics and serve them on
+//! the metrics port, and on shutdown drain for a bounded time only.
 
 use std::{
     future::Future,
@@ -14,7 +15,15 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Status, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
-use crate::{layer::RequestLayer, settings::ServerLimits};
+use crate::{
+    layer::RequestLayer,
+    metrics::{
+        Metrics,
+        listener::MetricsListener,
+        rpc::{RpcMetrics, RpcMetricsLayer},
+    },
+    settings::{ListenAddresses, ServerLimits},
+};
 
 /// State that a service gets once its database is migrated. Until then every handler
 /// answers UNAVAILABLE, and health says NOT_SERVING.
@@ -99,6 +108,7 @@ impl<T: Authenticates> Ready<T> {
 pub struct GrpcServer {
     name: &'static str,
     local_addr: SocketAddr,
+    metrics: MetricsListener,
     services: Vec<&'static str>,
     health: HealthReporter,
     stop: CancellationToken,
@@ -120,42 +130,49 @@ pub struct Web {
 }
 
 impl GrpcServer {
-    /// Binds `listen` and serves `routes` plus grpc.health.v1 and reflection (v1 and
+    /// Binds `listen.grpc` and serves `routes` plus grpc.health.v1 and reflection (v1 and
     /// v1alpha: many clients, Python's among them, speak only v1alpha). Health starts as
-    /// NOT_SERVING for the server and for each name in `services`.
+    /// NOT_SERVING for the server and for each name in `services`. Every call is counted
+    /// in `metrics` (see [`crate::metrics::rpc`]), which are served at `/metrics` on
+    /// `listen.metrics`.
     pub async fn start(
         name: &'static str,
-        listen: SocketAddr,
+        listen: ListenAddresses,
         limits: &ServerLimits,
         services: &[&'static str],
         routes: Routes,
+        metrics: &Metrics,
     ) -> std::io::Result<GrpcServer> {
-        Self::serve(name, listen, limits, services, routes, None).await
+        Self::serve(name, listen, limits, services, routes, metrics, None).await
     }
 
     /// Like [`GrpcServer::start`], but accepting HTTP/1.1 too: the gRPC routes (with
     /// health and reflection) behind gRPC-Web translation, and `web.http` beside them.
     pub async fn start_web(
         name: &'static str,
-        listen: SocketAddr,
+        listen: ListenAddresses,
         limits: &ServerLimits,
         services: &[&'static str],
         routes: Routes,
+        metrics: &Metrics,
         web: Web,
     ) -> std::io::Result<GrpcServer> {
-        Self::serve(name, listen, limits, services, routes, Some(web)).await
+        Self::serve(name, listen, limits, services, routes, metrics, Some(web)).await
     }
 
     async fn serve(
         name: &'static str,
-        listen: SocketAddr,
+        listen: ListenAddresses,
         limits: &ServerLimits,
         services: &[&'static str],
         routes: Routes,
+        metrics: &Metrics,
         web: Option<Web>,
     ) -> std::io::Result<GrpcServer> {
-        let listener = TcpListener::bind(listen).await?;
+        let listener = TcpListener::bind(listen.grpc).await?;
         let local_addr = listener.local_addr()?;
+        let metrics_listener = MetricsListener::start(listen.metrics, metrics.clone()).await?;
+        let rpc = RpcMetrics::register(metrics, limits.max_concurrent_requests.max(1));
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_service_status("", ServingStatus::NotServing).await;
@@ -173,16 +190,19 @@ impl GrpcServer {
             .add_service(reflection().build_v1alpha().map_err(std::io::Error::other)?);
 
         let mut builder = tonic::transport::Server::builder();
+        // Counted inside gRPC-Web translation, where the status is in gRPC's own headers
+        // and trailers whatever the client spoke.
+        let grpc = routes
+            .prepare()
+            .into_axum_router()
+            .layer(RpcMetricsLayer::new(rpc.clone()));
         let (routes, stop) = match web {
-            None => (routes, CancellationToken::new()),
+            None => (Routes::from(grpc), CancellationToken::new()),
             Some(Web { http, stop }) => {
                 builder = builder.accept_http1(true);
-                let grpc = routes
-                    .prepare()
-                    .into_axum_router()
-                    // gRPC-Web only where gRPC is served: tonic-web answers 400 to any
-                    // other HTTP/1.1 request, which would shut browsers out of the pages.
-                    .layer(tonic_web::GrpcWebLayer::new());
+                // gRPC-Web only where gRPC is served: tonic-web answers 400 to any
+                // other HTTP/1.1 request, which would shut browsers out of the pages.
+                let grpc = grpc.layer(tonic_web::GrpcWebLayer::new());
                 (Routes::from(grpc.merge(http)), stop)
             }
         };
@@ -194,13 +214,15 @@ impl GrpcServer {
             .layer(RequestLayer::new(
                 limits.max_concurrent_requests,
                 limits.request_timeout(),
+                rpc,
             ))
             .add_routes(routes);
         let task = tokio::spawn(server.serve_with_incoming_shutdown(incoming, signal));
-        tracing::info!(server = name, addr = %local_addr, "listening");
+        tracing::info!(server = name, addr = %local_addr, metrics = %metrics_listener.local_addr(), "listening");
         Ok(GrpcServer {
             name,
             local_addr,
+            metrics: metrics_listener,
             services: services.to_vec(),
             health,
             stop,
@@ -213,6 +235,11 @@ impl GrpcServer {
     /// The bound address (the real port when `listen` had port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served (the real port when `listen.metrics` had port 0).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics.local_addr()
     }
 
     /// The server's name, for logs.
@@ -276,7 +303,8 @@ impl GrpcServer {
     }
 
     /// Reports NOT_SERVING, stops accepting calls, waits up to the grace period for
-    /// in-flight calls and streams, then closes whatever is still open.
+    /// in-flight calls and streams, then closes whatever is still open, and last stops
+    /// serving its metrics.
     pub async fn shutdown(self) {
         self.set_serving(false).await;
         self.stop.cancel();
@@ -299,6 +327,7 @@ impl GrpcServer {
                 );
             }
         }
+        self.metrics.shutdown().await;
     }
 }
 

@@ -97,6 +97,9 @@ pub struct GatewaySettings {
     /// Socket address the gateway binds: gRPC (DashboardService and the four services'
     /// RPCs forwarded), gRPC-Web, the dashboard and the JSON API, all on this one port.
     pub listen: SocketAddr,
+    /// Socket address of the gateway's Prometheus `/metrics` listener (see
+    /// [`ServiceSettings::metrics_listen`]).
+    pub metrics_listen: SocketAddr,
     /// URL clients use to reach it. Empty means `http://` + `listen`.
     pub endpoint: String,
     /// The plan the dashboard at `/` and the JSON API show, as its id (`jiading-2023`).
@@ -141,6 +144,14 @@ impl GatewaySettings {
         endpoint_url(&self.endpoint, self.listen)
     }
 
+    /// Where the gateway binds.
+    pub fn addresses(&self) -> ListenAddresses {
+        ListenAddresses {
+            grpc: self.listen,
+            metrics: self.metrics_listen,
+        }
+    }
+
     /// `session_hours` as a duration, at least an hour.
     pub fn session_lifetime(&self) -> Duration {
         Duration::from_secs(self.session_hours.max(1) * 3600)
@@ -178,6 +189,18 @@ impl DashboardAccess {
     }
 }
 
+/// The two sockets a server binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenAddresses {
+    /// gRPC (and, on the gateway, HTTP for people).
+    pub grpc: SocketAddr,
+    /// Prometheus `/metrics`, plain HTTP.
+    pub metrics: SocketAddr,
+}
+
+/// Each server's metrics port is its gRPC port plus this (50052 → 50062), by default.
+pub const METRICS_PORT_OFFSET: u16 = 10;
+
 /// `endpoint` if set, else `http://` + `listen`, with a wildcard address made loopback.
 fn endpoint_url(endpoint: &str, listen: SocketAddr) -> String {
     if !endpoint.is_empty() {
@@ -194,6 +217,7 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 50051 + METRICS_PORT_OFFSET)),
             endpoint: String::new(),
             plan: "jiading-2023".into(),
             dashboard_access: DashboardAccess::Auto,
@@ -385,6 +409,11 @@ impl ClientSettings {
 pub struct ServiceSettings {
     /// Socket address the server binds, for example `127.0.0.1:50052` or `0.0.0.0:50052`.
     pub listen: SocketAddr,
+    /// Socket address of the server's Prometheus `/metrics` listener: plain HTTP/1.1 on
+    /// a port of its own, so that a scraper can be let in (a NetworkPolicy, a published
+    /// port) without reaching the API, and the API's clients never see the metrics.
+    /// For example `0.0.0.0:50062`; port 0 picks a free one.
+    pub metrics_listen: SocketAddr,
     /// URL other servers and the `duban` command use to reach it, for example
     /// `http://departments:50052`. Empty means `http://` + `listen` (loopback if
     /// `listen` is a wildcard address).
@@ -395,10 +424,12 @@ pub struct ServiceSettings {
 }
 
 impl ServiceSettings {
-    /// Loopback on `port`, with the default endpoint and database.
+    /// Loopback on `port` (metrics on `port` + [`METRICS_PORT_OFFSET`]), with the default
+    /// endpoint and database.
     pub fn on_port(port: u16) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], port)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], port + METRICS_PORT_OFFSET)),
             endpoint: String::new(),
             database_url: String::new(),
         }
@@ -407,6 +438,14 @@ impl ServiceSettings {
     /// The URL clients use to reach this server.
     pub fn endpoint_url(&self) -> String {
         endpoint_url(&self.endpoint, self.listen)
+    }
+
+    /// Where this server binds.
+    pub fn addresses(&self) -> ListenAddresses {
+        ListenAddresses {
+            grpc: self.listen,
+            metrics: self.metrics_listen,
+        }
     }
 
     /// The database URL, defaulting to SQLite at `<data_dir>/<service>.db`.
@@ -478,6 +517,8 @@ mod tests {
         let settings = Settings::load_from(None, env(&[])).unwrap();
         assert_eq!(settings.departments.listen.port(), 50052);
         assert_eq!(settings.departments.endpoint_url(), "http://127.0.0.1:50052");
+        assert_eq!(settings.departments.metrics_listen.port(), 50062);
+        assert_eq!(settings.gateway.metrics_listen.port(), 50061);
         assert_eq!(
             settings.departments.database_url_in(&settings.data_dir, "departments"),
             "sqlite://data/departments.db"

@@ -376,6 +376,7 @@ pub fn test_settings(db_url: &str) -> Settings {
 pub fn test_service(db_url: &str) -> ServiceSettings {
     ServiceSettings {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         endpoint: String::new(),
         database_url: db_url.to_owned(),
     }

@@ -36,7 +36,7 @@ mod reading;
 pub mod service;
 pub mod store;
 
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel, metrics::Metrics};
 use duban_proto::measures::v1::measures_service_server::MeasuresServiceServer;
 
 pub use dataset::{from_catalog, to_catalog};
@@ -59,15 +59,31 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
 
     let departments = service_channel(settings, &settings.departments.endpoint_url())?;
     let targets = service_channel(settings, &settings.targets.endpoint_url())?;
-    let server = GrpcServer::start("measures", settings.measures.listen, limits, &[SERVICE_NAME], routes).await?;
+    let metrics = Metrics::new();
+    let server = GrpcServer::start(
+        "measures",
+        settings.measures.addresses(),
+        limits,
+        &[SERVICE_NAME],
+        routes,
+        &metrics,
+    )
+    .await?;
 
     let url = settings.measures.database_url_in(&settings.data_dir, "measures");
     let auth = Authenticator::asking_departments(settings, departments.clone());
     let directory = directory::DirectoryClient::new(departments, directory::DIRECTORY_TTL);
     server.bring_up(ready, move || {
-        let (url, auth, directory, targets) = (url.clone(), auth.clone(), directory.clone(), targets.clone());
+        let (url, auth, directory, targets, metrics) = (
+            url.clone(),
+            auth.clone(),
+            directory.clone(),
+            targets.clone(),
+            metrics.clone(),
+        );
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
+            metrics.watch_pool(&db);
             let measures = Measures::new(store::PlanStore::new(db), directory, targets);
             Ok::<_, MeasuresError>(grpc::State { measures, auth })
         }

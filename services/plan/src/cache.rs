@@ -72,7 +72,7 @@ impl Default for Freshness {
 #[derive(Debug)]
 struct Entry<V> {
     value: Arc<V>,
-    /// When it was fetched (its age, for logs).
+    /// When it was fetched (its age, for logs and metrics).
     fetched: Instant,
     /// Until when it is served without asking again: fetched + TTL, or, after a failed
     /// refresh, that failure + the retry interval.
@@ -223,6 +223,29 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
         state.entries.clear();
         state.failures.clear();
     }
+
+    /// What is cached (`plan`, `targets`, `departments`).
+    pub fn what(&self) -> &'static str {
+        self.what
+    }
+
+    /// How long an answer is trusted.
+    pub fn freshness(&self) -> Freshness {
+        self.freshness
+    }
+
+    /// How long ago each cached answer was fetched, by key: at most the TTL while the
+    /// owner answers, more while refreshes fail and the stale answer is served.
+    pub fn ages(&self) -> Vec<(K, Duration)>
+    where
+        K: Clone,
+    {
+        self.state()
+            .entries
+            .iter()
+            .map(|(key, entry)| (key.clone(), entry.fetched.elapsed()))
+            .collect()
+    }
 }
 
 /// A cached answer a projection is computed from, compared by identity.
@@ -312,6 +335,33 @@ mod tests {
         assert_eq!(get(vec![source(&a), source(&b)]), 1, "the same answers: reused");
         assert_eq!(get(vec![source(&a), source(&Arc::new(2))]), 2, "a refreshed answer");
         assert_eq!(get(vec![source(&a)]), 3, "an answer missing");
+    }
+
+    #[tokio::test]
+    async fn ages_grow_from_the_fetch_and_survive_a_failed_refresh() {
+        let cache: StaleCache<String, i32> = StaleCache::new("plan", Freshness::new(Duration::from_millis(20)));
+        assert!(cache.ages().is_empty(), "nothing cached, no age");
+        cache.get("p", || async { Ok(Some(1)) }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let failing = || async {
+            Err(PlanError::dependency(
+                Owner::Measures,
+                &tonic::Status::unavailable("down"),
+            ))
+        };
+        assert_eq!(*cache.get("p", failing).await.unwrap().unwrap(), 1, "stale served");
+        let ages = cache.ages();
+        assert_eq!(ages.len(), 1);
+        assert_eq!(ages[0].0, "p");
+        assert!(
+            ages[0].1 >= Duration::from_millis(40),
+            "a failed refresh does not make the answer younger: {:?}",
+            ages[0].1
+        );
+        // Past the retry interval, a refresh that succeeds starts the age again.
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        assert_eq!(*cache.get("p", || async { Ok(Some(2)) }).await.unwrap().unwrap(), 2);
+        assert!(cache.ages()[0].1 < Duration::from_millis(20));
     }
 
     #[tokio::test]

@@ -6,9 +6,11 @@
 //! are three separate entries, so a server can still answer with the structure while
 //! the targets service is down and nothing of its targets was ever cached.
 
+mod ages;
+
 use std::{collections::BTreeMap, sync::Arc};
 
-use duban_kit::client::ServiceChannel;
+use duban_kit::{client::ServiceChannel, metrics::Metrics};
 use duban_proto::{
     departments::v1::departments_service_client::DepartmentsServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
@@ -188,6 +190,12 @@ impl PlanView {
         self.structures.invalidate();
         self.targets.invalidate();
         self.directory.invalidate();
+    }
+
+    /// Publishes the caches' ages in `metrics` (`duban_plan_cache_age_seconds`, see
+    /// `view/ages.rs`), for as long as the view lives.
+    pub fn register_metrics(self: &Arc<Self>, metrics: &Metrics) {
+        metrics.register_collector(ages::CacheAges::of(self));
     }
 }
 

@@ -30,9 +30,9 @@ pub struct Catalog {
 
 impl Catalog {
     /// Reporting's reading of `view`.
-    pub fn new(view: PlanView) -> Self {
+    pub fn new(view: Arc<PlanView>) -> Self {
         Self {
-            view: Arc::new(view),
+            view,
             plans: Arc::default(),
         }
     }

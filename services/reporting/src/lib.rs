@@ -10,6 +10,7 @@ pub mod convert;
 pub mod entity;
 pub mod error;
 pub mod grpc;
+pub mod metrics;
 pub mod migration;
 pub mod progress;
 pub mod service;
@@ -17,9 +18,9 @@ pub mod store;
 pub mod validate;
 pub mod writer;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel, metrics::Metrics};
 use duban_plan::{cache::Freshness, view::PlanView};
 use duban_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
 
@@ -51,7 +52,8 @@ impl Default for Options {
     }
 }
 
-/// Starts the reporting server on `settings.reporting.listen`. It answers NOT_SERVING
+/// Starts the reporting server on `settings.reporting.listen` (metrics on
+/// `metrics_listen`). It answers NOT_SERVING
 /// until its database is migrated. It reads tokens, departments and designations from
 /// the departments service, and plans, measures and targets from the measures and
 /// targets services, each with the service token.
@@ -74,24 +76,51 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     let departments = service_channel(settings, &settings.departments.endpoint_url())?;
     let measures = service_channel(settings, &settings.measures.endpoint_url())?;
     let targets = service_channel(settings, &settings.targets.endpoint_url())?;
-    let server = GrpcServer::start("reporting", settings.reporting.listen, limits, &[SERVICE_NAME], routes).await?;
+    let metrics = Metrics::new();
+    let server = GrpcServer::start(
+        "reporting",
+        settings.reporting.addresses(),
+        limits,
+        &[SERVICE_NAME],
+        routes,
+        &metrics,
+    )
+    .await?;
+    let reporting_metrics = metrics::ReportingMetrics::register(&metrics);
 
     let auth = Authenticator::asking_departments(settings, departments.clone());
     let freshness = Freshness {
         ttl: options.catalog_ttl,
         retry: options.catalog_retry,
     };
-    let catalog = catalog::Catalog::new(PlanView::remote(measures, targets, departments, freshness));
+    let view = Arc::new(PlanView::remote(measures, targets, departments, freshness));
+    view.register_metrics(&metrics);
+    let catalog = catalog::Catalog::new(view);
     let count_submitted = settings.progress.count_submitted;
     let quota = duban_kit::rate::WriteQuota::new(&settings.server);
     let stopping = server.stopping();
     server.bring_up(ready, move || {
-        let (url, auth, catalog, stopping) = (url.clone(), auth.clone(), catalog.clone(), stopping.clone());
+        let (url, auth, catalog, stopping, metrics, reporting_metrics) = (
+            url.clone(),
+            auth.clone(),
+            catalog.clone(),
+            stopping.clone(),
+            metrics.clone(),
+            reporting_metrics.clone(),
+        );
         let quota = quota.clone();
         let single_copy = single_copy.clone();
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
-            let reporting = Reporting::new(store::ReportStore::new(db), catalog, quota, count_submitted, stopping);
+            metrics.watch_pool(&db);
+            let reporting = Reporting::new(
+                store::ReportStore::new(db),
+                catalog,
+                quota,
+                count_submitted,
+                stopping,
+                reporting_metrics,
+            );
             Ok::<_, ReportingError>(grpc::State {
                 reporting,
                 auth,

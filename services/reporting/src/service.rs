@@ -32,7 +32,9 @@ pub use journal::Event;
 pub use reviewing::{ReviewDecision, ReviewRequest};
 pub use submitting::{Item, MAX_STREAM_ITEMS, Turn};
 
-use crate::{calendar, catalog::Catalog, convert, error::ReportingError, store::ReportStore};
+use crate::{
+    calendar, catalog::Catalog, convert, error::ReportingError, metrics::ReportingMetrics, store::ReportStore,
+};
 use journal::{AuditInfo, Journal, WriteJob, Writer};
 
 /// Full method names, as audit records name them.
@@ -72,13 +74,14 @@ fn parent_plan(parent: &str) -> Result<String> {
 }
 
 impl Reporting {
-    /// The domain over a store; starts the writer task.
+    /// The domain over a store; starts the writer task, counting in `metrics`.
     pub fn new(
         store: ReportStore,
         catalog: Catalog,
         quota: WriteQuota,
         count_submitted: bool,
         stopping: CancellationToken,
+        metrics: ReportingMetrics,
     ) -> Self {
         let feed = EventFeed::start(store.clone(), stopping.clone());
         let writer = Writer::start(
@@ -86,7 +89,9 @@ impl Reporting {
             Journal {
                 store: store.clone(),
                 feed: feed.clone(),
+                metrics: metrics.clone(),
             },
+            metrics.writer,
         );
         Self {
             store,

@@ -6,9 +6,17 @@
 //! batch is rolled back and its jobs are retried one per transaction. What a job writes
 //! is the job's business: this module knows nothing about reports. On PostgreSQL the
 //! writers of several replicas take turns, one batch at a time (`WRITE_TURN`).
+//!
+//! Its [`WriterMetrics`] tell how well grouping works: the jobs per transaction, how
+//! long each commit takes, and how often a batch had to be retried one by one.
 
-use std::future::Future;
+use std::{future::Future, time::Instant};
 
+use duban_kit::metrics::Metrics;
+use prometheus_client::metrics::{
+    counter::Counter,
+    histogram::{Histogram, exponential_buckets},
+};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,6 +25,49 @@ pub const MAX_BATCH: usize = 128;
 
 /// The PostgreSQL transaction lock every batch takes first (released at its commit).
 const WRITE_TURN: &str = "SELECT pg_advisory_xact_lock(7238800146671040370)"; // "duban_wr
+
+/// The writer's series. Clones share them.
+#[derive(Debug, Clone)]
+pub struct WriterMetrics {
+    batch_size: Histogram,
+    commit_duration: Histogram,
+    retried_batches: Counter,
+}
+
+impl Default for WriterMetrics {
+    fn default() -> Self {
+        Self {
+            // 1, 2, 4 … 128 (MAX_BATCH).
+            batch_size: Histogram::new(exponential_buckets(1.0, 2.0, 8)),
+            // 0.5 ms to about 4 s.
+            commit_duration: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            retried_batches: Counter::default(),
+        }
+    }
+}
+
+impl WriterMetrics {
+    /// The writer's series, registered in `metrics`.
+    pub fn register(metrics: &Metrics) -> WriterMetrics {
+        let writer = WriterMetrics::default();
+        metrics.register(
+            "writer_batch_size",
+            "Jobs (submissions, reviews, refusals to audit) written in one transaction by the group-commit writer",
+            writer.batch_size.clone(),
+        );
+        metrics.register(
+            "writer_commit_duration_seconds",
+            "Time to write and commit one batch of the group-commit writer, from BEGIN to COMMIT (on PostgreSQL including the wait for the replicas' write turn)",
+            writer.commit_duration.clone(),
+        );
+        metrics.register(
+            "writer_retried_batches",
+            "Batches the database failed, whose jobs were then retried one per transaction",
+            writer.retried_batches.clone(),
+        );
+        writer
+    }
+}
 
 /// Why a job did not apply.
 #[derive(Debug)]
@@ -101,10 +152,11 @@ impl<J: Job> std::fmt::Debug for Writer<J> {
 }
 
 impl<J: Job> Writer<J> {
-    /// Starts the writer task, which writes through `db` and hands `context` to every job.
-    pub fn start(db: DatabaseConnection, context: J::Context) -> Writer<J> {
+    /// Starts the writer task, which writes through `db`, hands `context` to every job
+    /// and counts its batches in `metrics`.
+    pub fn start(db: DatabaseConnection, context: J::Context, metrics: WriterMetrics) -> Writer<J> {
         let (queue, jobs) = mpsc::channel(4096);
-        tokio::spawn(run(db, context, jobs));
+        tokio::spawn(run(db, context, jobs, metrics));
         Writer { queue }
     }
 
@@ -125,17 +177,23 @@ impl<J: Job> Writer<J> {
     }
 }
 
-async fn run<J: Job>(db: DatabaseConnection, context: J::Context, mut queue: mpsc::Receiver<Queued<J>>) {
+async fn run<J: Job>(
+    db: DatabaseConnection,
+    context: J::Context,
+    mut queue: mpsc::Receiver<Queued<J>>,
+    metrics: WriterMetrics,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (jobs, replies): (Vec<J>, Vec<_>) = batch.drain(..).map(|q| (q.job, q.reply)).unzip();
-        let outcomes = match commit(&db, &context, &jobs).await {
+        let outcomes = match commit(&db, &context, &jobs, &metrics).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
                 tracing::warn!(%error, jobs = jobs.len(), "batch failed; retrying its jobs one by one");
+                metrics.retried_batches.inc();
                 let mut outcomes = Vec::with_capacity(jobs.len());
                 for job in &jobs {
-                    match commit(&db, &context, std::slice::from_ref(job)).await {
+                    match commit(&db, &context, std::slice::from_ref(job), &metrics).await {
                         Ok(mut one) => outcomes.push(one.remove(0)),
                         Err(error) => outcomes.push(Err(error)),
                     }
@@ -153,11 +211,14 @@ async fn run<J: Job>(db: DatabaseConnection, context: J::Context, mut queue: mps
 }
 
 /// Applies `jobs` in one transaction; `Err` only when the database failed the batch.
+/// A batch that commits is counted in `metrics`.
 async fn commit<J: Job>(
     db: &DatabaseConnection,
     context: &J::Context,
     jobs: &[J],
+    metrics: &WriterMetrics,
 ) -> Result<Vec<Result<J::Output, J::Error>>, J::Error> {
+    let started = Instant::now();
     let txn = db.begin().await?;
     if db.get_database_backend() == DbBackend::Postgres {
         // Replicas on one database take turns: each batch holds this lock from its
@@ -195,5 +256,7 @@ async fn commit<J: Job>(
         outcomes.push(outcome);
     }
     txn.commit().await?;
+    metrics.batch_size.observe(jobs.len() as f64);
+    metrics.commit_duration.observe(started.elapsed().as_secs_f64());
     Ok(outcomes)
 }

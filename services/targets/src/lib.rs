@@ -16,7 +16,7 @@ mod sync;
 /// The trajectory rules, shared with the gateway.
 pub use duban_plan::trajectory;
 
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, metrics::Metrics};
 use duban_proto::{
     departments::v1::departments_service_client::DepartmentsServiceClient,
     targets::v1::{
@@ -50,21 +50,24 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service).add_service(internal);
     let channel = duban_kit::client::service_channel(settings, &settings.departments.endpoint_url())?;
+    let metrics = Metrics::new();
     let server = GrpcServer::start(
         "targets",
-        settings.targets.listen,
+        settings.targets.addresses(),
         limits,
         &[SERVICE_NAME, INTERNAL_SERVICE_NAME],
         routes,
+        &metrics,
     )
     .await?;
 
     let url = settings.targets.database_url_in(&settings.data_dir, "targets");
     let auth = Authenticator::asking_departments(settings, channel.clone());
     server.bring_up(ready, move || {
-        let (url, auth, channel) = (url.clone(), auth.clone(), channel.clone());
+        let (url, auth, channel, metrics) = (url.clone(), auth.clone(), channel.clone(), metrics.clone());
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
+            metrics.watch_pool(&db);
             let targets = Targets::new(
                 store::TargetStore::new(db),
                 Some(DepartmentsServiceClient::new(channel)),

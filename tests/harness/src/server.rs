@@ -70,21 +70,29 @@ impl Server {
     }
 
     /// Points this server's settings at `database_url` (ignored for the gateway) and
-    /// an ephemeral loopback port.
+    /// ephemeral loopback ports (gRPC and metrics).
     pub(crate) fn prepare(self, settings: &mut Settings, database_url: &str) {
         match self.service_settings(settings) {
             Some(service) => *service = testing::test_service(database_url),
-            None => settings.gateway.listen = SocketAddr::from(([127, 0, 0, 1], 0)),
+            None => {
+                let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+                (settings.gateway.listen, settings.gateway.metrics_listen) = (any_port, any_port);
+            }
         }
     }
 
     /// Records where this server listens: the servers started after it reach it
-    /// there, and a restart binds the same port.
-    pub(crate) fn listening(self, settings: &mut Settings, addr: SocketAddr) {
+    /// there, and a restart binds the same ports.
+    pub(crate) fn listening(self, settings: &mut Settings, addr: SocketAddr, metrics_addr: SocketAddr) {
         let endpoint = testing::endpoint(addr);
         match self.service_settings(settings) {
-            Some(service) => (service.listen, service.endpoint) = (addr, endpoint),
-            None => (settings.gateway.listen, settings.gateway.endpoint) = (addr, endpoint),
+            Some(service) => {
+                (service.listen, service.endpoint, service.metrics_listen) = (addr, endpoint, metrics_addr);
+            }
+            None => {
+                let gateway = &mut settings.gateway;
+                (gateway.listen, gateway.endpoint, gateway.metrics_listen) = (addr, endpoint, metrics_addr);
+            }
         }
     }
 

@@ -65,6 +65,8 @@ pub struct Suite {
     running: BTreeMap<Server, GrpcServer>,
     /// Where each server listens, kept when it is stopped.
     addrs: BTreeMap<Server, SocketAddr>,
+    /// Where each server serves `/metrics`, kept when it is stopped.
+    metrics_addrs: BTreeMap<Server, SocketAddr>,
     /// Declared after the servers: dropped after them.
     databases: BTreeMap<Server, TestDatabase>,
 }
@@ -90,6 +92,7 @@ impl Suite {
             startup,
             running: BTreeMap::new(),
             addrs: BTreeMap::new(),
+            metrics_addrs: BTreeMap::new(),
             databases,
         }
     }
@@ -106,11 +109,12 @@ impl Suite {
             .launch(&self.settings, &self.reporting_options)
             .await
             .map_err(|source| StartError::Start { server, source })?;
-        let addr = started.local_addr();
+        let (addr, metrics_addr) = (started.local_addr(), started.metrics_addr());
         self.running.insert(server, started);
         testing::until_serving(addr, server.grpc_service(), self.startup).await?;
-        server.listening(&mut self.settings, addr);
+        server.listening(&mut self.settings, addr, metrics_addr);
         self.addrs.insert(server, addr);
+        self.metrics_addrs.insert(server, metrics_addr);
         Ok(())
     }
 
@@ -155,6 +159,18 @@ impl Suite {
     /// If `server` was never started in this suite.
     pub fn addr(&self, server: Server) -> SocketAddr {
         match self.addrs.get(&server) {
+            Some(addr) => *addr,
+            None => panic!("the {server} server is not part of this suite"),
+        }
+    }
+
+    /// Where `server` serves Prometheus `/metrics` (or served, if it was stopped).
+    ///
+    /// # Panics
+    ///
+    /// If `server` was never started in this suite.
+    pub fn metrics_addr(&self, server: Server) -> SocketAddr {
+        match self.metrics_addrs.get(&server) {
             Some(addr) => *addr,
             None => panic!("the {server} server is not part of this suite"),
         }
@@ -266,12 +282,13 @@ impl Suite {
     }
 
     /// Starts another copy of `server` with the same settings and database, on its own
-    /// ephemeral port, and waits until it is SERVING: a replica, as Kubernetes would run
+    /// ephemeral ports (gRPC and metrics), and waits until it is SERVING: a replica, as Kubernetes would run
     /// it (replicas need PostgreSQL; on SQLite reporting refuses a second copy). The
     /// replica is the caller's to shut down.
     pub async fn start_replica(&self, server: Server) -> Result<Replica, StartError> {
         let mut settings = self.settings.clone();
-        server.listening(&mut settings, SocketAddr::from(([127, 0, 0, 1], 0)));
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        server.listening(&mut settings, any_port, any_port);
         let started = server
             .launch(&settings, &self.reporting_options)
             .await

@@ -70,6 +70,7 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
                 s.name.to_owned(),
                 s.server.local_addr().to_string(),
                 "SERVING".to_owned(),
+                format!("http://{}/metrics", s.server.metrics_addr()),
                 if s.database.is_empty() {
                     "-".to_owned()
                 } else {
@@ -80,7 +81,7 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         .collect();
     println!(
         "Duban is up.\n\n{}",
-        table(&["server", "address", "health", "database"], &rows)
+        table(&["server", "address", "health", "metrics", "database"], &rows)
     );
     if let Some(gateway) = started.iter().find(|s| s.name == "gateway") {
         let addr = gateway.server.local_addr();

@@ -13,6 +13,7 @@ use crate::{
     convert::{self, ReportKey},
     entity::{audit_record, report_event},
     error::ReportingError,
+    metrics::ReportingMetrics,
     store::ReportStore,
     writer::{Failure, Job},
 };
@@ -80,6 +81,8 @@ pub struct Journal {
     pub store: ReportStore,
     /// Reads committed events back and publishes them to watchers.
     pub feed: super::EventFeed,
+    /// Where stored submissions are counted.
+    pub metrics: ReportingMetrics,
 }
 
 #[derive(Debug)]
@@ -188,7 +191,10 @@ impl Job for WriteJob {
     }
 
     fn committed(&self, journal: &Journal, output: &mut Written) {
-        if output.event.take().is_some() {
+        if let Some((_, stored)) = output.event.take() {
+            if stored.event_type == pb::ReportEventType::Submitted as i32 {
+                journal.metrics.submitted(&stored.department);
+            }
             // The feed reads it back from the database, in sequence order with the
             // other replicas' events.
             journal.feed.committed();
