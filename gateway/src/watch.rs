@@ -112,7 +112,7 @@ async fn feed(backends: Arc<Backends>, parent: String, sender: broadcast::Sender
                     after = 0;
                 }
                 if !failed {
-                    tracing::warn!(code = ?status.code(), message = status.message(), "cannot watch report events; retrying");
+                    tracing::warn!(code = ?status.code(), detail = status.message(), "cannot watch report events; retrying");
                 }
                 failed = true;
             }

@@ -59,7 +59,11 @@ const JOB_COMMANDS: &[(&[&str], &str)] = &[(&["plan", "import"], "measures")];
 const CLI_VARIABLES: &[&str] = &["DUBAN_TOKEN"];
 
 /// Compose services that are not Duban servers but may run beside them.
-const INFRASTRUCTURE: &[&str] = &["postgres", "otel-collector"];
+const INFRASTRUCTURE: &[&str] = &["postgres", "otel-collector", "jaeger"];
+
+/// The port Jaeger all-in-one receives OTLP/gRPC on, and the port of its UI.
+const JAEGER_OTLP_GRPC: u16 = 4317;
+const JAEGER_UI: u16 = 16686;
 
 /// The host variable the compose file documents for switching trace export on.
 const OTLP_HOST_VARIABLE: &str = "DUBAN_OTLP_ENDPOINT";
@@ -1060,6 +1064,97 @@ fn tracing_collector_is_optional_and_matches_its_config() {
             endpoint.as_str(),
             Some(documented.as_str()),
             "{name}: with {OTLP_HOST_VARIABLE} set, it must export there"
+        );
+    }
+}
+
+#[test]
+fn tracing_profile_passes_the_traces_on_to_a_trace_ui() {
+    let compose = compose(&HashMap::new());
+    let Some((collector_name, collector)) = compose.services().into_iter().find(|(_, service)| {
+        service
+            .get("image")
+            .and_then(scalar)
+            .is_some_and(|image| image.starts_with("otel/opentelemetry-collector"))
+    }) else {
+        panic!("docker-compose.yml: no OpenTelemetry collector behind the `tracing` profile");
+    };
+    let (source, _) = volumes(collector)
+        .into_iter()
+        .find(|(source, _)| source.starts_with("./deploy/"))
+        .unwrap_or_else(|| panic!("{collector_name}: mount its config from deploy/"));
+    let config: Value = serde_yaml::from_str(&read_file(source.trim_start_matches("./")))
+        .unwrap_or_else(|error| panic!("{source}: {error}"));
+    let exporters = words(
+        config
+            .get("service")
+            .and_then(|service| service.get("pipelines"))
+            .and_then(|pipelines| pipelines.get("traces"))
+            .and_then(|traces| traces.get("exporters")),
+    );
+
+    // Every exporter that sends somewhere sends to a service of the same profile, which
+    // the collector waits for, in plain text (nothing inside the network speaks TLS).
+    let mut uis = Vec::new();
+    for exporter in &exporters {
+        let defined = config
+            .get("exporters")
+            .and_then(|defined| defined.get(exporter.as_str()))
+            .unwrap_or_else(|| panic!("{source}: exporters.{exporter} is not defined"));
+        let Some(endpoint) = defined.get("endpoint").and_then(scalar) else {
+            continue;
+        };
+        let address = endpoint.split("://").last().unwrap_or_default();
+        let (host, port) = address
+            .rsplit_once(':')
+            .unwrap_or_else(|| panic!("{source}: exporters.{exporter}.endpoint {endpoint} names no port"));
+        let port: u16 = port
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|_| panic!("{source}: exporters.{exporter}.endpoint {endpoint}: bad port"));
+        let target = compose
+            .service(host)
+            .unwrap_or_else(|| panic!("{source}: exporters.{exporter} sends to {host}, which is no compose service"));
+        assert!(
+            words(target.get("profiles")).contains(&"tracing".to_owned()),
+            "{host}: {collector_name} sends to it, so it belongs behind the `tracing` profile too"
+        );
+        assert!(
+            depends_on(collector).contains_key(host),
+            "{collector_name}: depend on {host}, which it sends its traces to"
+        );
+        assert!(
+            is_true(defined, &["tls", "insecure"]) || endpoint.starts_with("http://"),
+            "{source}: exporters.{exporter}: {host} speaks no TLS; set tls.insecure: true"
+        );
+        let image = target.get("image").and_then(scalar).unwrap_or_default();
+        if image.contains("jaegertracing/") {
+            assert_eq!(
+                port, JAEGER_OTLP_GRPC,
+                "{source}: Jaeger receives OTLP/gRPC on {JAEGER_OTLP_GRPC}, not {port}"
+            );
+            uis.push((host.to_owned(), target));
+        }
+    }
+
+    // A trace UI is reached, published where the README and the compose file send people.
+    let [(ui_name, ui)] = uis.as_slice() else {
+        panic!(
+            "{source}: the traces pipeline must send to one Jaeger service, not {:?}",
+            uis.len()
+        );
+    };
+    let published = ports(ui)
+        .unwrap_or_else(|error| panic!("{ui_name}: {error}"))
+        .into_iter()
+        .find(|port| port.target == JAEGER_UI)
+        .and_then(|port| port.published)
+        .unwrap_or_else(|| panic!("{ui_name}: publish the UI's port {JAEGER_UI}"));
+    let url = format!("http://localhost:{published}");
+    for file in ["README.md", "docker-compose.yml"] {
+        assert!(
+            read_file(file).contains(&url),
+            "{file}: say where the trace UI is ({url})"
         );
     }
 }

@@ -253,9 +253,9 @@ impl Dashboard {
 
 fn note(snap: &mut Snapshot, status: &tonic::Status) {
     if matches!(status.code(), Code::PermissionDenied | Code::Unauthenticated) {
-        tracing::warn!(message = status.message(), "reporting refused a dashboard read");
+        tracing::warn!(detail = status.message(), "reporting refused a dashboard read");
     } else {
-        tracing::warn!(code = ?status.code(), message = status.message(), "reporting did not answer");
+        tracing::warn!(code = ?status.code(), detail = status.message(), "reporting did not answer");
         snap.unreachable.insert(reporting_service_server::SERVICE_NAME);
     }
 }

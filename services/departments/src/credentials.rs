@@ -62,7 +62,7 @@ impl Departments {
         if stored.credential.as_ref().map(|c| &c.name) != Some(&format!("credentials/{}", row.id)) {
             return Ok(stored);
         }
-        tracing::info!(credential = row.id, role = %row.role, department = ?row.department, "issued credential");
+        tracing::info!(credential = row.id, role = %row.role, for_department = ?row.department, "issued credential");
         Ok(pb::IssueCredentialResponse {
             credential: stored.credential,
             token,

@@ -64,11 +64,13 @@ impl DepartmentsService for DepartmentsGrpc {
     }
 
     async fn create_department(&self, request: Request<pb::CreateDepartmentRequest>) -> Reply<pb::Department> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.create_department(&caller, request.into_inner()).await)
     }
 
     async fn update_department(&self, request: Request<pb::UpdateDepartmentRequest>) -> Reply<pb::Department> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.update_department(&caller, request.into_inner()).await)
     }
@@ -108,6 +110,7 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::UpdateGroupDesignationRequest>,
     ) -> Reply<pb::GroupDesignation> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.ready.principal(&request).await?;
         reply(
             state
@@ -121,6 +124,7 @@ impl DepartmentsService for DepartmentsGrpc {
         &self,
         request: Request<pb::IssueCredentialRequest>,
     ) -> Reply<pb::IssueCredentialResponse> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.issue_credential(&caller, request.into_inner()).await)
     }
@@ -134,6 +138,7 @@ impl DepartmentsService for DepartmentsGrpc {
     }
 
     async fn revoke_credential(&self, request: Request<pb::RevokeCredentialRequest>) -> Reply<pb::Credential> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.ready.principal(&request).await?;
         reply(state.departments.revoke_credential(&caller, request.into_inner()).await)
     }

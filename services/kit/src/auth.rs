@@ -221,8 +221,15 @@ impl Authenticator {
         Ok(self.verify(bearer_token(metadata)?).await?.principal)
     }
 
-    /// Who `token` belongs to.
+    /// Who `token` belongs to; the answer is recorded on the request's span (see
+    /// [`crate::telemetry::record_caller`]), so the call's log lines name the caller.
     pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+        let verified = self.look_up(token).await?;
+        crate::telemetry::record_caller(&verified.principal);
+        Ok(verified)
+    }
+
+    async fn look_up(&self, token: &str) -> Result<Verified, AuthError> {
         let hash = token_hash(token);
         if self.service_token_hash.as_deref() == Some(hash.as_str()) {
             return Ok(Verified {

@@ -1,9 +1,10 @@
 //! The tower layer in front of every gRPC server: it opens the request's span under the
-//! caller's trace context, sheds load beyond the concurrency limit, and enforces the
-//! deadline (the client's `grpc-timeout` or the server's own limit, whichever is
-//! shorter), making it visible to outgoing calls so they pass on what remains. It counts
-//! the calls it answers itself (shed, or out of time) and the calls in flight; every
-//! other answer is counted behind it, by [`crate::metrics::rpc::RpcMetricsLayer`].
+//! caller's trace context (the span other code records the caller and the request id
+//! on), sheds load beyond the concurrency limit, and enforces the deadline (the client's
+//! `grpc-timeout` or the server's own limit, whichever is shorter), making it visible to
+//! outgoing calls so they pass on what remains. It counts the calls it answers itself
+//! (shed, or out of time) and the calls in flight; every other answer is counted behind
+//! it, by [`crate::metrics::rpc::RpcMetricsLayer`].
 
 use std::{
     future::Future,
@@ -24,6 +25,7 @@ use crate::{
 
 tokio::task_local! {
     static DEADLINE: Instant;
+    static REQUEST_SPAN: tracing::Span;
 }
 
 /// The deadline of the gRPC call being handled on this task, if any.
@@ -31,19 +33,34 @@ pub fn current_deadline() -> Option<Instant> {
     DEADLINE.try_with(|deadline| *deadline).ok()
 }
 
+/// Runs `record` on the span of the call being handled on this task, if any: the span
+/// this layer opened, whichever span is current below it (a database statement's, say).
+pub(crate) fn with_request_span(record: impl FnOnce(&tracing::Span)) {
+    let _ = REQUEST_SPAN.try_with(record);
+}
+
+/// Paths that get no span: probes and scrapes arrive every few seconds and would bury
+/// the traces of real calls.
+fn untraced(path: &str) -> bool {
+    path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") || path == "/metrics"
+}
+
 /// Builds [`RequestService`]s that share one concurrency budget.
 #[derive(Clone)]
 pub struct RequestLayer {
+    server: &'static str,
     permits: Arc<Semaphore>,
     timeout: Duration,
     metrics: RpcMetrics,
 }
 
 impl RequestLayer {
-    /// At most `max_concurrent` calls at once, each bounded by `timeout`, counted in
-    /// `metrics`.
-    pub fn new(max_concurrent: usize, timeout: Duration, metrics: RpcMetrics) -> Self {
+    /// For the server named `server` (recorded on every request span as
+    /// `duban.server`): at most `max_concurrent` calls at once, each bounded by `timeout`,
+    /// counted in `metrics`.
+    pub fn new(server: &'static str, max_concurrent: usize, timeout: Duration, metrics: RpcMetrics) -> Self {
         Self {
+            server,
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             timeout,
             metrics,
@@ -57,6 +74,7 @@ impl<S> tower::Layer<S> for RequestLayer {
     fn layer(&self, inner: S) -> Self::Service {
         RequestService {
             inner,
+            server: self.server,
             permits: self.permits.clone(),
             timeout: self.timeout,
             metrics: self.metrics.clone(),
@@ -68,6 +86,7 @@ impl<S> tower::Layer<S> for RequestLayer {
 #[derive(Clone)]
 pub struct RequestService<S> {
     inner: S,
+    server: &'static str,
     permits: Arc<Semaphore>,
     timeout: Duration,
     metrics: RpcMetrics,
@@ -120,18 +139,22 @@ where
         let budget = grpc_timeout(request.headers()).map_or(self.timeout, |client| client.min(self.timeout));
         let deadline = started + budget;
 
-        let span = tracing::info_span!("grpc.request", rpc.method = %path, otel.kind = "server");
-        let _ = span.set_parent(extract_context(request.headers()));
+        let span = if untraced(&path) {
+            tracing::Span::none()
+        } else {
+            request_span(self.server, &request)
+        };
 
         // The clone is the ready-checked service only after the swap (tower's rule).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let metrics = self.metrics.clone();
+        let request_span = span.clone();
         Box::pin(
             async move {
                 let _permit = permit;
-                let call = DEADLINE.scope(deadline, inner.call(request));
-                match tokio::time::timeout_at(deadline, call).await {
+                let call = REQUEST_SPAN.scope(request_span.clone(), DEADLINE.scope(deadline, inner.call(request)));
+                let response = match tokio::time::timeout_at(deadline, call).await {
                     Ok(response) => response,
                     Err(_) => {
                         if name.is_grpc() {
@@ -145,10 +168,61 @@ where
                         )
                         .into_http())
                     }
+                };
+                if let Ok(response) = &response {
+                    record_failure(&request_span, response);
                 }
+                response
             }
             .instrument(span),
         )
+    }
+}
+
+/// The span of one call, under the caller's trace context: named after the RPC
+/// (`duban.reporting.v1.ReportingService/SubmitReport`) or, for a page, `GET /path`.
+fn request_span<B>(server: &'static str, request: &http::Request<B>) -> tracing::Span {
+    let path = request.uri().path();
+    let grpc = request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|kind| kind.as_bytes().starts_with(b"application/grpc"));
+    let name = if grpc {
+        path.trim_start_matches('/').to_owned()
+    } else {
+        format!("{} {path}", request.method())
+    };
+    let span = tracing::info_span!(
+        "grpc.request",
+        otel.name = name,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        rpc.method = path,
+        rpc.grpc.status_code = tracing::field::Empty,
+        duban.server = server,
+        principal = tracing::field::Empty,
+        department = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+    );
+    let _ = span.set_parent(extract_context(request.headers()));
+    span
+}
+
+/// Marks the span failed when the answer is an error status sent at once (how tonic
+/// answers every failed unary call); a status in the trailers of a streamed answer is
+/// not seen here.
+fn record_failure(span: &tracing::Span, response: &Response) {
+    let Some(code) = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<i32>().ok())
+    else {
+        return;
+    };
+    if code != tonic::Code::Ok as i32 {
+        span.record("rpc.grpc.status_code", code);
+        span.record("otel.status_code", "ERROR");
     }
 }
 
@@ -222,7 +296,7 @@ mod tests {
         let release = Arc::new(Notify::new());
         let metrics = RpcMetrics::default();
         let mut service =
-            RequestLayer::new(1, Duration::from_secs(10), metrics.clone()).layer(blocking(release.clone()));
+            RequestLayer::new("test", 1, Duration::from_secs(10), metrics.clone()).layer(blocking(release.clone()));
         let first = tokio::spawn(
             service
                 .clone()
@@ -263,7 +337,8 @@ mod tests {
     async fn answers_deadline_exceeded_when_the_budget_runs_out() {
         let release = Arc::new(Notify::new());
         let metrics = RpcMetrics::default();
-        let mut service = RequestLayer::new(4, Duration::from_secs(10), metrics.clone()).layer(blocking(release));
+        let mut service =
+            RequestLayer::new("test", 4, Duration::from_secs(10), metrics.clone()).layer(blocking(release));
         let mut call = request("/duban.departments.v1.DepartmentsService/ListGroups");
         call.headers_mut().insert("grpc-timeout", "50m".parse().unwrap());
         let started = std::time::Instant::now();

@@ -212,6 +212,7 @@ impl GrpcServer {
         let server = builder
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(RequestLayer::new(
+                name,
                 limits.max_concurrent_requests,
                 limits.request_timeout(),
                 rpc,

@@ -75,6 +75,7 @@ impl MeasuresService for MeasuresGrpc {
     }
 
     async fn import_plan(&self, request: Request<pb::ImportPlanRequest>) -> Reply<pb::ImportPlanResponse> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.ready.principal(&request).await?;
         reply(state.measures.import_plan(&caller, request.into_inner()).await)
     }

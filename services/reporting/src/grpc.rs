@@ -69,6 +69,7 @@ fn item_error(error: &ReportingError) -> tonic_types::pb::Status {
 #[tonic::async_trait]
 impl ReportingService for ReportingGrpc {
     async fn submit_report(&self, request: Request<pb::SubmitReportRequest>) -> Reply<pb::Report> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.caller(&request).await?;
         let request = request.into_inner();
         reply(
@@ -186,12 +187,14 @@ impl ReportingService for ReportingGrpc {
     }
 
     async fn accept_report(&self, request: Request<pb::AcceptReportRequest>) -> Reply<pb::Report> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.caller(&request).await?;
         let r = request.get_ref();
         reply(state.reporting.review(&caller, ReviewRequest::from(r), r).await)
     }
 
     async fn return_report(&self, request: Request<pb::ReturnReportRequest>) -> Reply<pb::Report> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.caller(&request).await?;
         let r = request.get_ref();
         reply(state.reporting.review(&caller, ReviewRequest::from(r), r).await)

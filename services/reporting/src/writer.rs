@@ -9,6 +9,11 @@
 //!
 //! Its [`WriterMetrics`] tell how well grouping works: the jobs per transaction, how
 //! long each commit takes, and how often a batch had to be retried one by one.
+//!
+//! Traces: a job carries the span of the call that queued it. Its statements run under a
+//! `write.job` span that is a child of that span, inside a `write.transaction` span (the
+//! BEGIN and COMMIT) that is a child of the first job's and linked from the others', so
+//! that each call's trace shows its own writes and the commit it waited for.
 
 use std::{future::Future, time::Instant};
 
@@ -19,6 +24,7 @@ use prometheus_client::metrics::{
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
+use tracing::{Instrument, Span};
 
 /// Most jobs per transaction.
 pub const MAX_BATCH: usize = 128;
@@ -129,6 +135,8 @@ pub trait Job: Send + Sync + 'static {
 
 struct Queued<J: Job> {
     job: J,
+    /// The span of the call that queued the job.
+    caller: Span,
     reply: oneshot::Sender<Result<J::Output, J::Error>>,
 }
 
@@ -170,7 +178,11 @@ impl<J: Job> Writer<J> {
     pub async fn queue(&self, job: J) -> Result<impl Future<Output = Result<J::Output, J::Error>> + use<J>, J::Error> {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Queued { job, reply })
+            .send(Queued {
+                job,
+                caller: Span::current(),
+                reply,
+            })
             .await
             .map_err(|_| J::Error::from(WriterStopped))?;
         Ok(async move { answer.await.map_err(|_| J::Error::from(WriterStopped))? })
@@ -185,15 +197,22 @@ async fn run<J: Job>(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (jobs, replies): (Vec<J>, Vec<_>) = batch.drain(..).map(|q| (q.job, q.reply)).unzip();
-        let outcomes = match commit(&db, &context, &jobs, &metrics).await {
+        let mut jobs = Vec::with_capacity(batch.len());
+        let mut callers = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for queued in batch.drain(..) {
+            jobs.push(queued.job);
+            callers.push(queued.caller);
+            replies.push(queued.reply);
+        }
+        let outcomes = match commit(&db, &context, &jobs, &callers, &metrics).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
                 tracing::warn!(%error, jobs = jobs.len(), "batch failed; retrying its jobs one by one");
                 metrics.retried_batches.inc();
                 let mut outcomes = Vec::with_capacity(jobs.len());
-                for job in &jobs {
-                    match commit(&db, &context, std::slice::from_ref(job), &metrics).await {
+                for (job, caller) in jobs.iter().zip(&callers) {
+                    match commit(&db, &context, std::slice::from_ref(job), std::slice::from_ref(caller), &metrics).await {
                         Ok(mut one) => outcomes.push(one.remove(0)),
                         Err(error) => outcomes.push(Err(error)),
                     }
@@ -210,12 +229,38 @@ async fn run<J: Job>(
     }
 }
 
-/// Applies `jobs` in one transaction; `Err` only when the database failed the batch.
-/// A batch that commits is counted in `metrics`.
+=======
+/// The span of one transaction: a child of the first caller's span (so that a call
+/// committed alone finds its BEGIN and COMMIT in its own trace), linked from the others'.
+fn transaction_span(callers: &[Span]) -> Span {
+    let span = match callers.first() {
+        Some(first) => tracing::info_span!(parent: first, "write.transaction", jobs = callers.len()),
+        None => tracing::info_span!("write.transaction", jobs = 0),
+    };
+    for caller in callers.iter().skip(1) {
+        span.follows_from(caller);
+    }
+    span
+}
+
+/// Applies `jobs` (queued by `callers`) in one transaction; `Err` only when the
+/// database failed the batch. A batch that commits is counted in `metrics`.
 async fn commit<J: Job>(
     db: &DatabaseConnection,
     context: &J::Context,
     jobs: &[J],
+    callers: &[Span],
+    metrics: &WriterMetrics,
+) -> Result<Vec<Result<J::Output, J::Error>>, J::Error> {
+    let span = transaction_span(callers);
+    transact(db, context, jobs, callers, metrics).instrument(span).await
+}
+
+async fn transact<J: Job>(
+    db: &DatabaseConnection,
+    context: &J::Context,
+    jobs: &[J],
+    callers: &[Span],
     metrics: &WriterMetrics,
 ) -> Result<Vec<Result<J::Output, J::Error>>, J::Error> {
     let started = Instant::now();
@@ -231,29 +276,34 @@ async fn commit<J: Job>(
     }
     let now_us = chrono::Utc::now().timestamp_micros();
     let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let outcome = match job.known_outcome() {
-            Some(outcome) => outcome,
-            None => {
-                let savepoint = txn.begin().await?;
-                match job.apply(context, &savepoint, now_us).await {
-                    Ok(output) => {
-                        savepoint.commit().await?;
-                        Ok(output)
-                    }
-                    Err(Failure::Refused(error)) => {
-                        savepoint.rollback().await?;
-                        Err(error)
-                    }
-                    Err(Failure::Database(error)) => {
-                        savepoint.rollback().await?;
-                        return Err(error);
+    for (job, caller) in jobs.iter().zip(callers) {
+        let step = async {
+            let outcome = match job.known_outcome() {
+                Some(outcome) => outcome,
+                None => {
+                    let savepoint = txn.begin().await?;
+                    match job.apply(context, &savepoint, now_us).await {
+                        Ok(output) => {
+                            savepoint.commit().await?;
+                            Ok(output)
+                        }
+                        Err(Failure::Refused(error)) => {
+                            savepoint.rollback().await?;
+                            Err(error)
+                        }
+                        Err(Failure::Database(error)) => {
+                            savepoint.rollback().await?;
+                            return Err(error);
+                        }
                     }
                 }
-            }
+            };
+            job.record(context, &txn, &outcome, now_us).await?;
+            Ok(outcome)
         };
-        job.record(context, &txn, &outcome, now_us).await?;
-        outcomes.push(outcome);
+        let job_span = tracing::info_span!(parent: caller, "write.job");
+        job_span.follows_from(Span::current());
+        outcomes.push(step.instrument(job_span).await?);
     }
     txn.commit().await?;
     metrics.batch_size.observe(jobs.len() as f64);

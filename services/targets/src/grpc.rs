@@ -55,6 +55,7 @@ impl TargetsService for TargetsGrpc {
     }
 
     async fn rebaseline_target(&self, request: Request<pb::RebaselineTargetRequest>) -> Reply<pb::Target> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.caller(&request).await?;
         reply(state.targets.rebaseline(&caller, request.into_inner()).await)
     }
@@ -81,6 +82,7 @@ impl TargetsInternalService for TargetsGrpc {
         &self,
         request: Request<pb::SyncPlanTargetsRequest>,
     ) -> Reply<pb::SyncPlanTargetsResponse> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
         let (state, caller) = self.caller(&request).await?;
         reply(state.targets.sync_plan_targets(&caller, request.into_inner()).await)
     }

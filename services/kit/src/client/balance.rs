@@ -246,7 +246,7 @@ impl Resolver {
     /// Makes the balancer's addresses `found`. Fails when the balancer is gone.
     async fn apply(&mut self, found: Vec<SocketAddr>) -> Result<(), ()> {
         if self.failing {
-            tracing::info!(target = %self.target.name, "the name resolves again");
+            tracing::info!(endpoint = %self.target.name, "the name resolves again");
             self.failing = false;
         }
         let found: BTreeMap<SocketAddr, Endpoint> = found
@@ -281,7 +281,7 @@ impl Resolver {
             }
         }
         tracing::info!(
-            target = %self.target.name,
+            endpoint = %self.target.name,
             ?added,
             ?gone,
             replicas = self.current.len(),
@@ -293,13 +293,13 @@ impl Resolver {
     fn failed(&mut self, error: &str) {
         if !self.failing {
             tracing::warn!(
-                target = %self.target.name,
+                endpoint = %self.target.name,
                 error,
                 kept = self.current.len(),
                 "cannot resolve the name; keeping the last known addresses"
             );
         } else {
-            tracing::debug!(target = %self.target.name, error, "cannot resolve the name");
+            tracing::debug!(endpoint = %self.target.name, error, "cannot resolve the name");
         }
         self.failing = true;
     }

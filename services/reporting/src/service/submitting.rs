@@ -150,7 +150,9 @@ impl Reporting {
                 turn.wait().await;
                 let committed = self.writer.queue(WriteJob::change(*submission, audit)).await;
                 turn.pass();
-                Ok(committed?.await?.report)
+                let report = committed?.await?.report;
+                tracing::info!(report = %report.name, revision = report.revision, "stored a report revision");
+                Ok(report)
             }
         }
     }
