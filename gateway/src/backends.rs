@@ -58,8 +58,8 @@ impl Channels {
     /// Lazily connecting channels to the endpoints in `settings`, their names looked up
     /// again every `client.resolve_interval_ms`.
     pub fn new(settings: &Settings) -> std::io::Result<Self> {
-        let interval = settings.client.resolve_interval();
-        let channel = |endpoint: String| balance::balanced(&endpoint, tuned, interval).map_err(std::io::Error::other);
+        let channel =
+            |endpoint: String| balance::balanced(&endpoint, tuned, &settings.client).map_err(std::io::Error::other);
         Ok(Self {
             departments: channel(settings.departments.endpoint_url())?,
             measures: channel(settings.measures.endpoint_url())?,

@@ -43,6 +43,18 @@ pub enum GatewayError {
     /// A downstream service refused the call for another reason; passed on as is.
     #[error("{}", .0.message())]
     Downstream(Status),
+    /// The gateway is stopping; open streams end with this.
+    #[error("the gateway is shutting down; reconnect")]
+    ShuttingDown,
+    /// An answer made elsewhere, passed on as is: the failure of a computation several
+    /// callers share (a watched overview), or a full bound on open streams.
+    #[error("{}", .status.message())]
+    Answered {
+        /// The status it was answered with over gRPC.
+        status: Status,
+        /// The HTTP status it was answered with over HTTP.
+        http: http::StatusCode,
+    },
 }
 
 impl GatewayError {
@@ -91,7 +103,8 @@ impl From<GatewayError> for Status {
             GatewayError::Dependency { service, message } => {
                 error::dependency_unavailable(&DependencyUnavailable { service, message })
             }
-            GatewayError::Downstream(status) => status,
+            GatewayError::Downstream(status) | GatewayError::Answered { status, .. } => status,
+            GatewayError::ShuttingDown => error::unavailable(ErrorReason::ShuttingDown, message, []),
         }
     }
 }
@@ -109,6 +122,8 @@ impl GatewayError {
             GatewayError::Invalid(_) => H::BAD_REQUEST,
             GatewayError::NotFound(_) => H::NOT_FOUND,
             GatewayError::Downstream(_) => H::BAD_GATEWAY,
+            GatewayError::ShuttingDown => H::SERVICE_UNAVAILABLE,
+            GatewayError::Answered { http, .. } => *http,
         }
     }
 }
@@ -119,7 +134,7 @@ mod tests {
 
     /// One error of every kind the gateway makes itself. The match has no wildcard, so a
     /// new variant does not compile until it is added here too. (`Downstream` passes a
-    /// service's own status on, with that service's reason.)
+    /// service's own status on, with that service's reason; `Answered` passes one of these on.)
     fn one_of_each() -> Vec<GatewayError> {
         let cases = vec![
             GatewayError::Auth(AuthError::Rejected),
@@ -136,6 +151,7 @@ mod tests {
                 service: "duban.measures.v1.MeasuresService",
                 message: "down".into(),
             },
+            GatewayError::ShuttingDown,
         ];
         for case in &cases {
             match case {
@@ -146,7 +162,9 @@ mod tests {
                 | GatewayError::Invalid(_)
                 | GatewayError::NotFound(_)
                 | GatewayError::Dependency { .. }
-                | GatewayError::Downstream(_) => {}
+                | GatewayError::ShuttingDown
+                | GatewayError::Downstream(_)
+                | GatewayError::Answered { .. } => {}
             }
         }
         cases

@@ -4,12 +4,21 @@
 //! (its `authorization` too: each service still decides who may do what), with the
 //! deadline replaced by what remains of this call's budget and `traceparent` by the
 //! gateway's span, so the trace continues through the hop.
+//!
+//! One check happens here: under mutual TLS the gateway's connections to the services
+//! carry its own service certificate, so a call bearing the service token is forwarded
+//! only if it came with a Duban server's certificate itself. Otherwise anyone holding
+//! the token could act as SERVICE through the front door without one.
 
 use std::time::Duration;
 
 use axum::{Router, body::Body, extract::Request, response::Response, routing::any};
 use duban_kit::{
-    client::BalancedChannel, error::DependencyUnavailable, layer::current_deadline, telemetry::inject_current_context,
+    auth::{ServiceCredential, bearer_token},
+    client::BalancedChannel,
+    error::DependencyUnavailable,
+    layer::current_deadline,
+    telemetry::inject_current_context,
 };
 use duban_proto::{
     departments::v1::departments_service_server, gateway::v1::ErrorReason, measures::v1::measures_service_server,
@@ -31,8 +40,9 @@ const HOP_BY_HOP: [&str; 6] = [
 ];
 
 /// Routes `/{service}/{method}` of the four services to their channels, counting each
-/// call in `metrics`.
-pub fn routes(channels: &Channels, metrics: &GatewayMetrics) -> Router {
+/// call in `metrics`; a call with the service token goes on only if `service_credential`
+/// accepts it from this caller.
+pub fn routes(channels: &Channels, metrics: &GatewayMetrics, service_credential: &ServiceCredential) -> Router {
     let mut router = Router::new();
     for (service, channel) in [
         (departments_service_server::SERVICE_NAME, &channels.departments),
@@ -40,12 +50,12 @@ pub fn routes(channels: &Channels, metrics: &GatewayMetrics) -> Router {
         (targets_service_server::SERVICE_NAME, &channels.targets),
         (reporting_service_server::SERVICE_NAME, &channels.reporting),
     ] {
-        let (channel, metrics) = (channel.clone(), metrics.clone());
+        let (channel, metrics, credential) = (channel.clone(), metrics.clone(), service_credential.clone());
         router = router.route(
             &format!("/{service}/{{*method}}"),
             any(move |request: Request| {
                 metrics.forwarded(service);
-                forward(channel.clone(), service, request)
+                forward(channel.clone(), credential.clone(), service, request)
             }),
         );
     }
@@ -58,7 +68,12 @@ pub fn grpc_timeout(remaining: Duration) -> String {
     format!("{ms}m")
 }
 
-async fn forward(channel: BalancedChannel, service: &'static str, request: Request) -> Response {
+async fn forward(
+    channel: BalancedChannel,
+    credential: ServiceCredential,
+    service: &'static str,
+    request: Request,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     for header in HOP_BY_HOP {
         parts.headers.remove(header);
@@ -83,6 +98,11 @@ async fn forward(channel: BalancedChannel, service: &'static str, request: Reque
         }
     }
     let mut metadata = MetadataMap::from_headers(std::mem::take(&mut parts.headers));
+    if let Ok(token) = bearer_token(&metadata)
+        && let Err(refused) = credential.check(token)
+    {
+        return tonic::Status::from(refused).into_http();
+    }
     inject_current_context(&mut metadata);
     parts.headers = metadata.into_headers();
     let request = http::Request::from_parts(parts, tonic::body::Body::new(body));

@@ -3,9 +3,9 @@
 
 use std::{sync::Arc, time::Duration};
 
+use duban_kit::streams::{OpenStreams, Recheck};
 use duban_proto::gateway::v1::{self as pb, dashboard_service_server::DashboardService};
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::{dashboard::Dashboard, watch::Hub};
@@ -15,18 +15,19 @@ use crate::{dashboard::Dashboard, watch::Hub};
 pub struct DashboardGrpc {
     dashboard: Dashboard,
     hub: Arc<Hub>,
-    interval: Duration,
-    stop: CancellationToken,
+    streams: OpenStreams,
+    revocation_window: Duration,
 }
 
 impl DashboardGrpc {
-    /// Handlers over the domain and the live feeds.
-    pub fn new(dashboard: Dashboard, hub: Arc<Hub>, interval: Duration, stop: CancellationToken) -> Self {
+    /// Handlers over the domain and the live feeds; WatchOverview streams are bounded by
+    /// `streams` and re-checked once per `revocation_window`.
+    pub fn new(dashboard: Dashboard, hub: Arc<Hub>, streams: OpenStreams, revocation_window: Duration) -> Self {
         Self {
             dashboard,
             hub,
-            interval,
-            stop,
+            streams,
+            revocation_window,
         }
     }
 }
@@ -77,16 +78,13 @@ impl DashboardService for DashboardGrpc {
     async fn watch_overview(&self, request: Request<pb::WatchOverviewRequest>) -> Reply<Self::WatchOverviewStream> {
         let caller = self.dashboard.caller(request.metadata()).await?;
         let request = request.into_inner();
-        let stream = crate::watch::watch_overview(
-            self.dashboard.clone(),
-            self.hub.clone(),
-            caller,
-            request.plan,
-            request.as_of,
-            self.interval,
-            self.stop.clone(),
-        )
-        .await?;
-        Ok(Response::new(stream))
+        let permit = self.streams.open(&caller.principal, caller.token.as_deref())?;
+        let stream = self.hub.watch_overview(&caller, &request.plan, request.as_of).await?;
+        let recheck = Recheck {
+            authenticator: self.dashboard.authenticator().clone(),
+            token: caller.token,
+            every: self.revocation_window,
+        };
+        Ok(Response::new(duban_kit::streams::guarded(stream, permit, recheck)))
     }
 }

@@ -50,29 +50,38 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     let auth = Authenticator::asking_departments(settings, departments);
     let stop = CancellationToken::new();
     let dashboard = dashboard::Dashboard::new(backends.clone(), tolerances, auth, gateway_metrics.clone());
-    let hub = Arc::new(watch::Hub::new(backends, stop.clone()));
     let interval = Duration::from_millis(settings.gateway.watch_interval_ms);
+    let hub = Arc::new(watch::Hub::new(backends, dashboard.clone(), interval, stop.clone()));
     let limits = &settings.server;
+    // One bound for WatchOverview and the pages' live refresh: both are this server's streams.
+    let streams = duban_kit::streams::OpenStreams::new(limits);
     let grpc = DashboardServiceServer::new(grpc::DashboardGrpc::new(
         dashboard.clone(),
         hub.clone(),
-        interval,
-        stop.clone(),
+        streams.clone(),
+        settings.auth.cache_ttl(),
     ))
     .max_decoding_message_size(limits.max_message_bytes)
     .max_encoding_message_size(limits.max_message_bytes);
+    // A gateway that speaks TLS itself serves every page over HTTPS: its cookies are
+    // always Secure, though HTTP/1.1 requests do not carry the scheme to tell.
+    let mut page_settings = settings.gateway.clone();
+    page_settings.cookie_secure |= limits.tls.enabled();
     let web = http::Web::new(
         dashboard,
         hub,
-        interval,
-        stop.clone(),
-        &settings.gateway,
+        streams,
+        &page_settings,
         access,
         settings.auth.cache_ttl(),
     );
     let grpc = tonic::service::Routes::new(grpc)
         .into_axum_router()
-        .merge(forward::routes(&channels, &gateway_metrics));
+        .merge(forward::routes(
+            &channels,
+            &gateway_metrics,
+            &duban_kit::auth::ServiceCredential::from_settings(settings),
+        ));
     let http = http::routes(web, gateway_metrics);
     server::serve(settings.gateway.addresses(), limits, grpc, http, &metrics, stop).await
 }

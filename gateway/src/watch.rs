@@ -1,7 +1,10 @@
 //! Live updates: one feed per plan follows ReportingService.WatchReportEvents (resuming
-//! after the last sequence, reconnecting with backoff), and WatchOverview subscribers
-//! get a fresh overview when events arrive, coalesced to one per interval, and at
-//! midnight in the plan's time zone when they follow "today".
+//! after the last sequence, reconnecting with backoff), and one shared computation per
+//! (plan, as_of) watched turns its changes into overviews, coalesced to one per
+//! interval, and at midnight in the plan's time zone when it follows "today". Every
+//! watcher of the same (plan, as_of), by WatchOverview or the page's live refresh, gets
+//! those same overviews: a hundred open dashboards cost one computation per change, not
+//! a hundred. A watcher that reads slowly gets the latest overview, not every one.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -9,10 +12,12 @@ use std::{
     time::Duration,
 };
 
+use futures::{StreamExt, stream::BoxStream};
+
 use chrono::Utc;
 use duban_proto::{common::v1::Date, gateway::v1::WatchOverviewResponse, reporting::v1::WatchReportEventsRequest};
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::WatchStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
@@ -27,22 +32,196 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Change(pub String);
 
-/// The per-plan feeds.
+/// One push of a shared overview computation, as every watcher receives it: an
+/// overview, or the failure that ended the computation (as gRPC and HTTP answer it).
+type Pushed = Arc<Result<WatchOverviewResponse, (Status, http::StatusCode)>>;
+
+/// Which overview a computation keeps: the plan, and the day (`None`: today).
+type OverviewKey = (String, Option<(i32, i32, i32)>);
+
+/// The per-plan feeds and the shared overview computations.
 #[derive(Debug)]
 pub struct Hub {
     backends: Arc<Backends>,
+    dashboard: Dashboard,
+    interval: Duration,
     stop: CancellationToken,
     feeds: Mutex<HashMap<String, broadcast::Sender<Change>>>,
+    overviews: Mutex<HashMap<OverviewKey, Arc<watch::Sender<Option<Pushed>>>>>,
 }
 
 impl Hub {
-    /// Feeds stop when `stop` is cancelled.
-    pub fn new(backends: Arc<Backends>, stop: CancellationToken) -> Self {
+    /// Overviews computed by `dashboard`, at most one per `interval` per (plan, as_of);
+    /// feeds and computations stop when `stop` is cancelled.
+    pub fn new(backends: Arc<Backends>, dashboard: Dashboard, interval: Duration, stop: CancellationToken) -> Self {
         Self {
             backends,
+            dashboard,
+            interval,
             stop,
             feeds: Mutex::default(),
+            overviews: Mutex::default(),
         }
+    }
+
+    /// WatchOverview for `caller`: checked at once (an error is the call's, not the
+    /// stream's), then the shared computation's overviews, the latest first.
+    pub async fn watch_overview(
+        self: &Arc<Self>,
+        caller: &Caller,
+        plan: &str,
+        as_of: Option<Date>,
+    ) -> Result<BoxStream<'static, Result<WatchOverviewResponse, Status>>, GatewayError> {
+        caller.require_reader("WatchOverview")?;
+        let plan_id = crate::dashboard::plan_id(plan, "plan")?;
+        let key = (plan_id, as_of.as_ref().map(|d| (d.year, d.month, d.day)));
+        let mut receiver = {
+            let mut overviews = self.overviews.lock().unwrap_or_else(|e| e.into_inner());
+            match overviews.get(&key) {
+                Some(sender) => sender.subscribe(),
+                None => {
+                    let (sender, receiver) = watch::channel(None);
+                    let sender = Arc::new(sender);
+                    overviews.insert(key.clone(), sender.clone());
+                    tokio::spawn(self.clone().compute(key, plan.to_owned(), as_of, sender));
+                    receiver
+                }
+            }
+        };
+        // The first overview (or why there is none) answers the call itself.
+        let first = receiver
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| GatewayError::ShuttingDown)?
+            .clone();
+        if let Some(Err((status, http))) = first.as_deref() {
+            return Err(GatewayError::Answered {
+                status: status.clone(),
+                http: *http,
+            });
+        }
+        let stream = WatchStream::new(receiver)
+            .filter_map(std::future::ready)
+            .map(|pushed| pushed.as_ref().clone().map_err(|(status, _)| status));
+        // A failed push is the last one.
+        let mut ended = false;
+        Ok(stream
+            .take_while(move |item| {
+                let go_on = !ended;
+                ended |= item.is_err();
+                std::future::ready(go_on)
+            })
+            .boxed())
+    }
+
+    /// The shared computation of `key`'s overview: runs while anyone watches it.
+    async fn compute(
+        self: Arc<Self>,
+        key: OverviewKey,
+        plan: String,
+        as_of: Option<Date>,
+        sender: Arc<watch::Sender<Option<Pushed>>>,
+    ) {
+        let mut changes = self.subscribe(&key.0);
+        let overview = |changed: BTreeSet<String>| {
+            let hub = self.clone();
+            let (plan, as_of) = (plan.clone(), as_of);
+            async move {
+                let overview = hub.dashboard.overview(&Caller::anonymous(), &plan, as_of.as_ref()).await?;
+                Ok::<_, GatewayError>(WatchOverviewResponse {
+                    overview: Some(overview),
+                    changed_reports: changed.into_iter().filter(|r| !r.is_empty()).collect(),
+                })
+            }
+        };
+        let publish = |pushed: Result<WatchOverviewResponse, GatewayError>| {
+            let failed = pushed.is_err();
+            let pushed = pushed.map_err(|error| (error.http_status(), Status::from(error)));
+            sender.send_replace(Some(Arc::new(pushed.map_err(|(http, status)| (status, http)))));
+            failed
+        };
+        // "Today" turns at midnight in the plan's own zone.
+        let zone = match self.dashboard.catalogue(&plan).await {
+            Ok(catalogue) => catalogue.calendar.zone(),
+            Err(error) => {
+                publish(Err(error));
+                self.forget(&key, &sender);
+                return;
+            }
+        };
+        if publish(overview(BTreeSet::new()).await) {
+            self.forget(&key, &sender);
+            return;
+        }
+        let mut last_push = tokio::time::Instant::now();
+        loop {
+            let mut changed: BTreeSet<String> = BTreeSet::new();
+            // One second past midnight, so that "today" has surely turned.
+            let midnight = tokio::time::sleep(zone.until_next_midnight(Utc::now()) + Duration::from_secs(1));
+            tokio::pin!(midnight);
+            // Wait for the first change (or midnight when following today), or for the
+            // last watcher to leave.
+            tokio::select! {
+                () = self.stop.cancelled() => {
+                    publish(Err(GatewayError::ShuttingDown));
+                    self.forget(&key, &sender);
+                    return;
+                }
+                () = sender.closed() => {
+                    if self.forget(&key, &sender) {
+                        return;
+                    }
+                    continue;
+                }
+                () = &mut midnight, if as_of.is_none() => {}
+                change = changes.recv() => match change {
+                    Ok(Change(report)) => { changed.insert(report); }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => {
+                        publish(Err(GatewayError::ShuttingDown));
+                        self.forget(&key, &sender);
+                        return;
+                    }
+                },
+            }
+            // Coalesce until the interval since the last push has passed.
+            let until = last_push + self.interval;
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep_until(until) => break,
+                    () = self.stop.cancelled() => break,
+                    change = changes.recv() => match change {
+                        Ok(Change(report)) => { changed.insert(report); }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                }
+            }
+            if self.stop.is_cancelled() {
+                continue;
+            }
+            last_push = tokio::time::Instant::now();
+            if publish(overview(changed).await) {
+                self.forget(&key, &sender);
+                return;
+            }
+        }
+    }
+
+    /// Takes `key`'s computation out of the map if nobody watches it any more (or it has
+    /// failed: its watchers have its last word and new ones start afresh). Under the
+    /// map's lock, so that a watcher arriving meanwhile either joins it or starts a new
+    /// one. Whether it was taken out.
+    fn forget(&self, key: &OverviewKey, sender: &Arc<watch::Sender<Option<Pushed>>>) -> bool {
+        let mut overviews = self.overviews.lock().unwrap_or_else(|e| e.into_inner());
+        let failed = sender.borrow().as_deref().is_some_and(Result::is_err);
+        if (failed || sender.receiver_count() == 0)
+            && overviews.get(key).is_some_and(|current| Arc::ptr_eq(current, sender))
+        {
+            overviews.remove(key);
+            return true;
+        }
+        false
     }
 
     /// Changes of `plan_id`, starting a feed for it if none runs.
@@ -125,86 +304,3 @@ async fn feed(backends: Arc<Backends>, parent: String, sender: broadcast::Sender
     }
 }
 
-/// WatchOverview: validates at once (errors are the call's), then streams.
-pub async fn watch_overview(
-    dashboard: Dashboard,
-    hub: Arc<Hub>,
-    caller: Caller,
-    plan: String,
-    as_of: Option<Date>,
-    interval: Duration,
-    stop: CancellationToken,
-) -> Result<ReceiverStream<Result<WatchOverviewResponse, Status>>, GatewayError> {
-    let first = dashboard.overview(&caller, &plan, as_of.as_ref()).await?;
-    // "Today" turns at midnight in the plan's own zone.
-    let zone = dashboard.catalogue(&plan).await?.calendar.zone();
-    let plan_id = crate::dashboard::plan_id(&plan, "plan")?;
-    let mut changes = hub.subscribe(&plan_id);
-    let (sender, receiver) = mpsc::channel(4);
-    tokio::spawn(async move {
-        if sender
-            .send(Ok(WatchOverviewResponse {
-                overview: Some(first),
-                changed_reports: Vec::new(),
-            }))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let mut last_push = tokio::time::Instant::now();
-        loop {
-            let mut changed: BTreeSet<String> = BTreeSet::new();
-            // One second past midnight, so that "today" has surely turned.
-            let midnight = tokio::time::sleep(zone.until_next_midnight(Utc::now()) + Duration::from_secs(1));
-            tokio::pin!(midnight);
-            // Wait for the first change (or midnight when following today).
-            tokio::select! {
-                () = stop.cancelled() => {
-                    let _ = sender.send(Err(duban_kit::error::unavailable(
-                        duban_proto::gateway::v1::ErrorReason::ShuttingDown,
-                        "the gateway is shutting down; reconnect",
-                        [],
-                    ))).await;
-                    return;
-                }
-                () = sender.closed() => return,
-                () = &mut midnight, if as_of.is_none() => {}
-                change = changes.recv() => match change {
-                    Ok(Change(report)) => { changed.insert(report); }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {}
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
-            }
-            // Coalesce until the interval since the last push has passed.
-            let until = last_push + interval;
-            loop {
-                tokio::select! {
-                    () = tokio::time::sleep_until(until) => break,
-                    () = stop.cancelled() => break,
-                    change = changes.recv() => match change {
-                        Ok(Change(report)) => { changed.insert(report); }
-                        Err(broadcast::error::RecvError::Lagged(_)) => {}
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    },
-                }
-            }
-            let overview = match dashboard.overview(&caller, &plan, as_of.as_ref()).await {
-                Ok(overview) => overview,
-                Err(error) => {
-                    let _ = sender.send(Err(error.into())).await;
-                    return;
-                }
-            };
-            last_push = tokio::time::Instant::now();
-            let message = WatchOverviewResponse {
-                overview: Some(overview),
-                changed_reports: changed.into_iter().filter(|r| !r.is_empty()).collect(),
-            };
-            if sender.send(Ok(message)).await.is_err() {
-                return;
-            }
-        }
-    });
-    Ok(ReceiverStream::new(receiver))
-}

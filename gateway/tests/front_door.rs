@@ -6,9 +6,11 @@
 //! dashboard asking who you are by default (bearer tokens, the login form with its CSRF
 //! token, sessions that end at sign-out and at revocation, the security headers, formulas
 //! neutralised in the reports CSV) and serving only aggregate figures under public access,
-//! and a gateway that reaches the services by name rather than address.
+//! a gateway that reaches the services by name rather than address,
+//! and, in `tls`, all of it over TLS and mutual TLS.
 
 mod common;
+mod tls;
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 

@@ -46,7 +46,7 @@ impl Caller {
         }
     }
 
-    fn require_reader(&self, what: &str) -> Result<(), GatewayError> {
+    pub(crate) fn require_reader(&self, what: &str) -> Result<(), GatewayError> {
         match &self.principal {
             Principal::Leadership | Principal::Admin | Principal::Service => Ok(()),
             other => Err(GatewayError::RoleNotAllowed(format!(
@@ -165,6 +165,11 @@ impl Dashboard {
     /// The backends, for forwarding and watching.
     pub fn backends(&self) -> &Arc<Backends> {
         &self.backends
+    }
+
+    /// The authenticator callers are checked with (for the re-check of open streams).
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.auth
     }
 
     /// Who is calling, from gRPC metadata.

@@ -17,20 +17,22 @@ pub(crate) async fn events(State(web): State<Web>, Query(params): Query<Params>,
     let result = async {
         let viewer = web.viewer(&headers).await?;
         let public = viewer.is_public();
-        let stream = crate::watch::watch_overview(
-            web.0.dashboard.clone(),
-            web.0.hub.clone(),
-            viewer.caller(),
-            web.0.plan.clone(),
-            params.as_of()?,
-            web.0.interval,
-            web.0.stop.clone(),
-        )
-        .await?;
-        Ok::<_, GatewayError>((stream, public))
+        let caller = viewer.caller();
+        // A reader without a token of their own (local or public access) reads as the gateway,
+        // but their stream still counts against the server's bound.
+        let permit = match caller.token.as_deref() {
+            Some(token) => web.0.streams.open(&caller.principal, Some(token)),
+            None => web.0.streams.open_anonymous(),
+        }
+        .map_err(|status| GatewayError::Answered {
+            status,
+            http: http::StatusCode::TOO_MANY_REQUESTS,
+        })?;
+        let stream = web.0.hub.watch_overview(&caller, &web.0.plan, params.as_of()?).await?;
+        Ok::<_, GatewayError>((stream, permit, public))
     }
     .await;
-    let (stream, public) = match result {
+    let (stream, permit, public) = match result {
         Ok(opened) => opened,
         Err(error) => return json_error(error),
     };
@@ -55,6 +57,11 @@ pub(crate) async fn events(State(web): State<Web>, Query(params): Query<Params>,
         }
     };
     let events = stream
+        // The stream's place in the server's bound, held while it is served.
+        .map(move |message| {
+            let _held = &permit;
+            message
+        })
         .take_until(checked_between)
         .take_while(move |message| {
             let (ok, still_allowed) = (message.is_ok(), still_allowed.clone());

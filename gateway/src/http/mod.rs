@@ -26,11 +26,13 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use duban_kit::settings::{DashboardAccess, GatewaySettings};
+use duban_kit::{
+    settings::{DashboardAccess, GatewaySettings},
+    streams::OpenStreams,
+};
 use duban_proto::{common::v1::Date, gateway::v1 as pb};
 use serde::Deserialize;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 
 use self::{
     access::{Viewer, login, login_form, logout},
@@ -61,8 +63,8 @@ pub struct Web(Arc<WebInner>);
 struct WebInner {
     dashboard: Dashboard,
     hub: Arc<Hub>,
-    interval: Duration,
-    stop: CancellationToken,
+    /// The server's bound on open streams, shared with WatchOverview.
+    streams: OpenStreams,
     plan: String,
     /// Never `auto`: resolved when the gateway starts.
     access: DashboardAccess,
@@ -99,8 +101,7 @@ impl Web {
     pub fn new(
         dashboard: Dashboard,
         hub: Arc<Hub>,
-        interval: Duration,
-        stop: CancellationToken,
+        streams: OpenStreams,
         settings: &GatewaySettings,
         access: DashboardAccess,
         revocation_window: Duration,
@@ -108,8 +109,7 @@ impl Web {
         Self(Arc::new(WebInner {
             dashboard,
             hub,
-            interval,
-            stop,
+            streams,
             plan: format!("plans/{}", settings.plan),
             access,
             sessions: Sessions::new(settings.session_lifetime(), MAX_SESSIONS),

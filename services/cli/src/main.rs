@@ -32,6 +32,20 @@ enum Command {
         #[arg(value_parser = clap::builder::PossibleValuesParser::new(duban_cli::SERVICES))]
         service: String,
     },
+    /// Write a development CA and certificates for every server (TLS for `duban up`,
+    /// docker compose and test clusters), and print the settings that use them.
+    Certs {
+        /// The directory to write them into.
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+        /// More DNS names or IP addresses for every server certificate (the gateway's
+        /// public name, say), comma-separated or repeated.
+        #[arg(long, value_delimiter = ',')]
+        names: Vec<String>,
+        /// Replace an existing set (certificates of the old CA stop being trusted).
+        #[arg(long)]
+        force: bool,
+    },
     /// Exit 0 if a server answers SERVING to grpc.health.v1, non-zero otherwise.
     Health {
         /// `host:port` of the server.
@@ -258,8 +272,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 duban_kit::telemetry::init(&format!("duban-{service}"), &settings.log, &settings.telemetry)?;
             commands::up::serve(&service, settings).await?;
         }
+        Command::Certs { out, names, force } => commands::certs::write(&out, &names, force)?,
         Command::Health { addr, service, timeout } => {
-            let serving = commands::health::check(&addr, &service, Duration::from_secs(timeout)).await;
+            let serving =
+                commands::health::check(&settings.client, &addr, &service, Duration::from_secs(timeout)).await;
             return Ok(if serving { ExitCode::SUCCESS } else { ExitCode::FAILURE });
         }
         Command::Departments {

@@ -15,7 +15,7 @@ pub mod store;
 use std::sync::Arc;
 
 use duban_catalog::directory::Directory;
-use duban_kit::{Authenticator, GrpcServer, Ready, Settings, metrics::Metrics};
+use duban_kit::{Authenticator, GrpcServer, Ready, Settings, auth::ServiceCredential, metrics::Metrics};
 use duban_proto::departments::v1::{
     departments_internal_service_server::DepartmentsInternalServiceServer,
     departments_service_server::DepartmentsServiceServer,
@@ -59,10 +59,16 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
 
     let url = settings.departments.database_url_in(&settings.data_dir, "departments");
     let auth_settings = settings.auth.clone();
+    let service = ServiceCredential::from_settings(settings);
     let directory = Arc::new(directory);
     server.bring_up(ready, move || {
-        let (url, auth_settings, directory, metrics) =
-            (url.clone(), auth_settings.clone(), directory.clone(), metrics.clone());
+        let (url, auth_settings, directory, service, metrics) = (
+            url.clone(),
+            auth_settings.clone(),
+            directory.clone(),
+            service.clone(),
+            metrics.clone(),
+        );
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
@@ -73,7 +79,7 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
                 .await?;
             let verifier = Arc::new(credentials::LocalVerifier(departments.clone()));
             // No cache here: this service owns the credentials, so it checks them fresh.
-            let auth = Authenticator::new(&auth_settings.service_token, verifier, std::time::Duration::ZERO);
+            let auth = Authenticator::new(service, verifier, std::time::Duration::ZERO);
             let header = directory.header();
             let directory = duban_proto::departments::v1::Directory {
                 code: header.code.clone(),

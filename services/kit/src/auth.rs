@@ -95,6 +95,13 @@ pub enum AuthError {
     /// The directory that checks tokens could not be asked.
     #[error("cannot check the token now: {0}")]
     Unavailable(String),
+    /// The service token, over a connection without the verified client certificate of
+    /// a Duban server that mutual TLS makes a condition of acting as SERVICE.
+    #[error(
+        "the service token is accepted only with a Duban server's verified client certificate (mutual TLS), \
+         and this connection has none"
+    )]
+    ServiceCertificateMissing,
 }
 
 impl From<AuthError> for Status {
@@ -102,7 +109,7 @@ impl From<AuthError> for Status {
         // The contracts' vocabulary: one reason for every unusable token (the message
         // says which case), one for every refusal of a known caller.
         match error {
-            AuthError::Missing | AuthError::Malformed | AuthError::Rejected => {
+            AuthError::Missing | AuthError::Malformed | AuthError::Rejected | AuthError::ServiceCertificateMissing => {
                 crate::error::unauthenticated(error.to_string())
             }
             AuthError::Denied(message) => {
@@ -175,14 +182,73 @@ const CACHED_ANSWERS: u64 = 10_000;
 /// random and issued only once.
 pub const REJECTION_TTL: Duration = Duration::from_secs(10);
 
-/// Authenticates requests: the configured service token locally, every other token
-/// through a [`TokenVerifier`], with answers cached for at most `ttl` and rejections
-/// for [`REJECTION_TTL`], so a flood of bogus tokens costs one lookup each per
-/// interval, not one per request. Both caches are bounded (moka: a well-kept
-/// concurrent cache with TTL and size-based eviction).
+/// How a caller proves it is another Duban service: the shared service token, and under
+/// mutual TLS (`server.tls.client_ca_file`) also, on the connection the call came in on,
+/// a verified client certificate naming a Duban server (`crate::tls::SERVER_NAMES`).
+/// Both, not the certificate alone: the gateway's front door forwards department
+/// systems' calls over its own certificate, and a forwarded call without a token must
+/// not become SERVICE.
+#[derive(Clone, Default)]
+pub struct ServiceCredential {
+    token_hash: Option<String>,
+    certificate_required: bool,
+}
+
+impl std::fmt::Debug for ServiceCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceCredential")
+            .field("certificate_required", &self.certificate_required)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServiceCredential {
+    /// `service_token` empty means no caller can act as SERVICE; `certificate_required`
+    /// adds the client certificate to the token.
+    pub fn new(service_token: &str, certificate_required: bool) -> Self {
+        Self {
+            token_hash: (!service_token.is_empty()).then(|| token_hash(service_token)),
+            certificate_required,
+        }
+    }
+
+    /// From `auth.service_token`, with the certificate required when the server runs
+    /// mutual TLS, or presents a client certificate itself (`client.tls.cert_file`): a
+    /// server that calls others with a server's certificate must not let the bare token
+    /// in, or it would pass the token on under its own certificate (the gateway's front
+    /// door does exactly that with the calls it forwards).
+    pub fn from_settings(settings: &crate::Settings) -> Self {
+        let certificate_required = settings.server.tls.mutual() || !settings.client.tls.cert_file.is_empty();
+        Self::new(&settings.auth.service_token, certificate_required)
+    }
+
+    /// Whether `token` makes the current call SERVICE: `Ok(true)` if it is the service
+    /// token and the call came with what else is required, `Ok(false)` if it is another
+    /// token, [`AuthError::ServiceCertificateMissing`] if it is the service token on a
+    /// connection without a Duban server's verified certificate.
+    pub fn check(&self, token: &str) -> Result<bool, AuthError> {
+        self.check_hash(&token_hash(token))
+    }
+
+    fn check_hash(&self, hash: &str) -> Result<bool, AuthError> {
+        if self.token_hash.as_deref() != Some(hash) {
+            return Ok(false);
+        }
+        if self.certificate_required && crate::layer::calling_server().is_none() {
+            return Err(AuthError::ServiceCertificateMissing);
+        }
+        Ok(true)
+    }
+}
+
+/// Authenticates requests: the configured service token locally (see
+/// [`ServiceCredential`]), every other token through a [`TokenVerifier`], with answers
+/// cached for at most `ttl` and rejections for [`REJECTION_TTL`], so a flood of bogus
+/// tokens costs one lookup each per interval, not one per request. Both caches are
+/// bounded (moka: a well-kept concurrent cache with TTL and size-based eviction).
 #[derive(Clone)]
 pub struct Authenticator {
-    service_token_hash: Option<String>,
+    service: ServiceCredential,
     verifier: Arc<dyn TokenVerifier>,
     ttl: Duration,
     accepted: moka::sync::Cache<String, Verified>,
@@ -198,9 +264,8 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// `service_token` empty means no caller can act as SERVICE.
-    pub fn new(service_token: &str, verifier: Arc<dyn TokenVerifier>, ttl: Duration) -> Self {
-        let service_token_hash = (!service_token.is_empty()).then(|| token_hash(service_token));
+    /// Callers prove they are a service with `service`; other tokens go to `verifier`.
+    pub fn new(service: ServiceCredential, verifier: Arc<dyn TokenVerifier>, ttl: Duration) -> Self {
         fn cache<V: Clone + Send + Sync + 'static>(ttl: Duration) -> moka::sync::Cache<String, V> {
             moka::sync::Cache::builder()
                 .max_capacity(CACHED_ANSWERS)
@@ -208,7 +273,7 @@ impl Authenticator {
                 .build()
         }
         Self {
-            service_token_hash,
+            service,
             verifier,
             ttl,
             accepted: cache(ttl),
@@ -229,9 +294,38 @@ impl Authenticator {
         Ok(verified)
     }
 
+    /// Who `token` belongs to now: as [`Authenticator::verify`] but never answered from
+    /// the cache of accepted tokens, so a revocation is seen at once. For the periodic
+    /// re-check of long-lived streams (`crate::streams`), not for every call.
+    pub async fn verify_fresh(&self, token: &str) -> Result<Verified, AuthError> {
+        let hash = token_hash(token);
+        if self.service.check_hash(&hash)? {
+            return Ok(Verified {
+                principal: Principal::Service,
+                credential: String::new(),
+            });
+        }
+        match self.verifier.verify(token).await {
+            Ok(verified) => {
+                if !self.ttl.is_zero() {
+                    self.accepted.insert(hash, verified.clone());
+                }
+                Ok(verified)
+            }
+            Err(AuthError::Rejected) => {
+                self.accepted.invalidate(&hash);
+                self.rejected.insert(hash, ());
+                Err(AuthError::Rejected)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
     async fn look_up(&self, token: &str) -> Result<Verified, AuthError> {
         let hash = token_hash(token);
-        if self.service_token_hash.as_deref() == Some(hash.as_str()) {
+        // Never asked of the directory nor cached: whether the service token makes a
+        // call SERVICE depends on the connection it came in on.
+        if self.service.check_hash(&hash)? {
             return Ok(Verified {
                 principal: Principal::Service,
                 credential: String::new(),
@@ -265,7 +359,7 @@ impl Authenticator {
     /// each answer for `auth.cache_ttl_seconds`.
     pub fn asking_departments(settings: &crate::Settings, departments: crate::client::ServiceChannel) -> Self {
         Self::new(
-            &settings.auth.service_token,
+            ServiceCredential::from_settings(settings),
             std::sync::Arc::new(RemoteVerifier::new(departments)),
             settings.auth.cache_ttl(),
         )
@@ -338,7 +432,11 @@ mod tests {
     #[tokio::test]
     async fn service_token_is_checked_locally_and_others_are_cached() {
         let verifier = Arc::new(Counting(AtomicUsize::new(0)));
-        let auth = Authenticator::new("dbn_service", verifier.clone(), Duration::from_secs(10));
+        let auth = Authenticator::new(
+            ServiceCredential::new("dbn_service", false),
+            verifier.clone(),
+            Duration::from_secs(10),
+        );
         assert_eq!(
             auth.authenticate(&metadata("Bearer dbn_service")).await,
             Ok(Principal::Service)
@@ -372,9 +470,61 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn under_mutual_tls_the_service_token_needs_a_servers_certificate() {
+        let verifier = Arc::new(Counting(AtomicUsize::new(0)));
+        let auth = Authenticator::new(
+            ServiceCredential::new("dbn_service", true),
+            verifier.clone(),
+            Duration::from_secs(10),
+        );
+        assert_eq!(
+            auth.authenticate(&metadata("Bearer dbn_service")).await,
+            Err(AuthError::ServiceCertificateMissing)
+        );
+        // What the request layer does for a connection whose certificate names a server.
+        let with_certificate = crate::layer::CALLING_SERVER
+            .scope(Some("gateway"), auth.authenticate(&metadata("Bearer dbn_service")))
+            .await;
+        assert_eq!(with_certificate, Ok(Principal::Service));
+        assert_eq!(
+            auth.authenticate(&metadata("Bearer dbn_leader")).await,
+            Ok(Principal::Leadership),
+            "other tokens need no certificate"
+        );
+        assert_eq!(
+            verifier.0.load(Ordering::SeqCst),
+            1,
+            "the service token is never asked about"
+        );
+        assert_eq!(
+            Status::from(AuthError::ServiceCertificateMissing).code(),
+            Code::Unauthenticated
+        );
+    }
+
+    #[test]
+    fn a_server_holding_a_service_certificate_never_takes_the_bare_token() {
+        let mut settings = crate::Settings::default();
+        settings.auth.service_token = "dbn_service".into();
+        assert_eq!(
+            ServiceCredential::from_settings(&settings).check("dbn_service"),
+            Ok(true)
+        );
+        settings.client.tls.cert_file = "service.pem".into();
+        assert_eq!(
+            ServiceCredential::from_settings(&settings).check("dbn_service"),
+            Err(AuthError::ServiceCertificateMissing)
+        );
+        assert_eq!(
+            ServiceCredential::from_settings(&settings).check("dbn_other"),
+            Ok(false)
+        );
+    }
+
+    #[tokio::test]
     async fn zero_ttl_asks_every_time() {
         let verifier = Arc::new(Counting(AtomicUsize::new(0)));
-        let auth = Authenticator::new("", verifier.clone(), Duration::ZERO);
+        let auth = Authenticator::new(ServiceCredential::default(), verifier.clone(), Duration::ZERO);
         auth.authenticate(&metadata("Bearer dbn_leader")).await.unwrap();
         auth.authenticate(&metadata("Bearer dbn_leader")).await.unwrap();
         assert_eq!(verifier.0.load(Ordering::SeqCst), 2);

@@ -1,7 +1,8 @@
 //! Outgoing gRPC calls: one interceptor that adds the caller's bearer token, the current
 //! trace context, and a deadline that is the remaining budget of the call being served
 //! (or a default), so deadlines shrink hop by hop instead of restarting; over a channel
-//! spread across every address behind the endpoint's name ([`balance`]).
+//! spread across every address behind the endpoint's name ([`balance`]), and over TLS
+//! as `client.tls` says (`crate::tls::client`).
 
 pub mod balance;
 
@@ -16,7 +17,7 @@ use tonic::{
 
 pub use balance::BalancedChannel;
 
-use crate::{layer::current_deadline, telemetry::inject_current_context};
+use crate::{layer::current_deadline, settings::ClientSettings, telemetry::inject_current_context};
 
 /// A channel whose calls carry a token, the trace context and a deadline, spread over
 /// every replica of the server it calls.
@@ -83,6 +84,12 @@ pub enum ClientError {
     /// The token cannot be sent as metadata.
     #[error("the token contains characters that cannot be sent as metadata")]
     Token,
+    /// A `client.tls` file is missing or unusable.
+    #[error(transparent)]
+    TlsFiles(#[from] crate::tls::TlsError),
+    /// tonic refused the TLS configuration (a certificate or key it cannot read).
+    #[error("invalid TLS configuration: {0}")]
+    Tls(tonic::transport::Error),
 }
 
 /// How long a call to another server of the suite may take when the incoming call
@@ -92,29 +99,30 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// A lazily connected channel to another server of the suite at `endpoint`, carrying
 /// the configured service token, with [`CALL_TIMEOUT`] per call, spread over every
 /// address the endpoint's name resolves to (looked up again every
-/// `client.resolve_interval_ms`).
+/// `client.resolve_interval_ms`), over TLS as `client.tls` says.
 pub fn service_channel(settings: &crate::Settings, endpoint: &str) -> std::io::Result<ServiceChannel> {
     connect_lazy(
         endpoint,
         Some(&settings.auth.service_token),
         CALL_TIMEOUT,
-        settings.client.resolve_interval(),
+        &settings.client,
     )
     .map_err(std::io::Error::other)
 }
 
 /// A lazily connecting channel to `endpoint`; calls carry `token` if given, and take at
 /// most `default_timeout` when no incoming deadline is shorter. A name in `endpoint` is
-/// looked up every `resolve_interval` and the calls spread over what it resolves to.
+/// looked up every `client.resolve_interval_ms` and the calls spread over what it
+/// resolves to; `client.tls` decides TLS.
 pub fn connect_lazy(
     endpoint: &str,
     token: Option<&str>,
     default_timeout: Duration,
-    resolve_interval: Duration,
+    client: &ClientSettings,
 ) -> Result<ServiceChannel, ClientError> {
     // The interceptor first: a bad token fails before a resolver task is started.
     let interceptor = interceptor(token, default_timeout)?;
-    let channel = balance::balanced(endpoint, tuned, resolve_interval)?;
+    let channel = balance::balanced(endpoint, tuned, client)?;
     Ok(InterceptedService::new(channel, interceptor))
 }
 

@@ -1,7 +1,7 @@
 //! Connections that can be cut. tonic runs each connection as its own task, so stopping
 //! the server task leaves open streams (a health `Watch`, an event stream) running. Each
-//! accepted connection is wrapped here: once the shutdown grace period is over, its next
-//! read or write fails and hyper closes it.
+//! accepted connection is wrapped here (`incoming::accept`): once the shutdown grace
+//! period is over, its next read or write fails and hyper closes it.
 
 use std::{
     future::Future,
@@ -10,10 +10,8 @@ use std::{
     task::{Context, Poll},
 };
 
-use futures::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
-use tonic::transport::server::Connected;
 
 /// A connection that fails once its token is cancelled.
 pub struct ClosableIo<IO> {
@@ -66,29 +64,4 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for ClosableIo<IO> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-}
-
-impl<IO: Connected> Connected for ClosableIo<IO> {
-    type ConnectInfo = IO::ConnectInfo;
-
-    fn connect_info(&self) -> Self::ConnectInfo {
-        self.inner.connect_info()
-    }
-}
-
-/// The connections `listener` accepts, with Nagle's algorithm off and each one cut when
-/// `cut` is cancelled. tonic ignores its own `tcp_nodelay` setting for connections it
-/// is handed, and without it a larger response waits ~40 ms for the peer's delayed ACK.
-pub fn accept(
-    listener: tokio::net::TcpListener,
-    cut: CancellationToken,
-) -> impl Stream<Item = io::Result<ClosableIo<tokio::net::TcpStream>>> {
-    use futures::StreamExt;
-    tokio_stream::wrappers::TcpListenerStream::new(listener).map(move |connection| {
-        let stream = connection?;
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY");
-        }
-        Ok(ClosableIo::new(stream, &cut))
-    })
 }

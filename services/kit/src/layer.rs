@@ -4,7 +4,8 @@
 //! `grpc-timeout` or the server's own limit, whichever is shorter), making it visible to
 //! outgoing calls so they pass on what remains. It counts the calls it answers itself
 //! (shed, or out of time) and the calls in flight; every other answer is counted behind
-//! it, by [`crate::metrics::rpc::RpcMetricsLayer`].
+//! it, by [`crate::metrics::rpc::RpcMetricsLayer`]. It also makes the server named by
+//! the caller's verified client certificate, if any, visible to authentication.
 
 use std::{
     future::Future,
@@ -26,6 +27,9 @@ use crate::{
 tokio::task_local! {
     static DEADLINE: Instant;
     static REQUEST_SPAN: tracing::Span;
+    /// The Duban server named by the verified client certificate of the connection the
+    /// call came in on (mutual TLS; see `incoming::Peer`).
+    pub(crate) static CALLING_SERVER: Option<&'static str>;
 }
 
 /// The deadline of the gRPC call being handled on this task, if any.
@@ -43,6 +47,13 @@ pub(crate) fn with_request_span(record: impl FnOnce(&tracing::Span)) {
 /// the traces of real calls.
 fn untraced(path: &str) -> bool {
     path.starts_with("/grpc.health.") || path.starts_with("/grpc.reflection.") || path == "/metrics"
+}
+
+/// The Duban server whose verified client certificate the call being handled on this
+/// task came with (mutual TLS), if any: half of what makes a caller SERVICE
+/// (`auth::ServiceCredential`).
+pub fn calling_server() -> Option<&'static str> {
+    CALLING_SERVER.try_with(|server| *server).ok().flatten()
 }
 
 /// Builds [`RequestService`]s that share one concurrency budget.
@@ -139,6 +150,11 @@ where
         let budget = grpc_timeout(request.headers()).map_or(self.timeout, |client| client.min(self.timeout));
         let deadline = started + budget;
 
+        let calling_server = request
+            .extensions()
+            .get::<crate::incoming::Peer>()
+            .and_then(|peer| peer.server_name);
+
         let span = if untraced(&path) {
             tracing::Span::none()
         } else {
@@ -153,7 +169,10 @@ where
         Box::pin(
             async move {
                 let _permit = permit;
-                let call = REQUEST_SPAN.scope(request_span.clone(), DEADLINE.scope(deadline, inner.call(request)));
+                let call = CALLING_SERVER.scope(
+                    calling_server,
+                    REQUEST_SPAN.scope(request_span.clone(), DEADLINE.scope(deadline, inner.call(request))),
+                );
                 let response = match tokio::time::timeout_at(deadline, call).await {
                     Ok(response) => response,
                     Err(_) => {

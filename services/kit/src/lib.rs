@@ -9,6 +9,7 @@ pub mod csv_export;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod incoming;
 pub mod layer;
 pub mod metrics;
 pub mod migration;
@@ -17,9 +18,11 @@ pub mod rate;
 pub mod server;
 pub mod settings;
 pub mod status;
+pub mod streams;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod tls;
 
 pub use auth::{Authenticator, Principal};
 pub use server::{GrpcServer, Ready};

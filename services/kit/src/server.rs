@@ -1,7 +1,8 @@
 //! Starting and stopping a gRPC server the same way everywhere: bind (port 0 works),
-//! serve health and reflection beside the service, answer NOT_SERVING until the
-//! service's state is ready, count every call in the server's metrics and serve them on
-//! the metrics port, and on shutdown drain for a bounded time only.
+//! speak TLS when `server.tls` says so, serve health and reflection beside the service,
+//! answer NOT_SERVING until the service's state is ready, count every call in the
+//! server's metrics and serve them on the metrics port (plain HTTP), and on shutdown
+//! drain for a bounded time only.
 
 use std::{
     future::Future,
@@ -169,6 +170,8 @@ impl GrpcServer {
         metrics: &Metrics,
         web: Option<Web>,
     ) -> std::io::Result<GrpcServer> {
+        // Before binding: a TLS file that cannot be used stops the start at once.
+        let tls = crate::tls::server::acceptor(&limits.tls, web.is_some())?;
         let listener = TcpListener::bind(listen.grpc).await?;
         let local_addr = listener.local_addr()?;
         let metrics_listener = MetricsListener::start(listen.metrics, metrics.clone()).await?;
@@ -208,7 +211,7 @@ impl GrpcServer {
         };
         let cut = CancellationToken::new();
         let signal = stop.clone().cancelled_owned();
-        let incoming = crate::closable::accept(listener, cut.clone());
+        let incoming = crate::incoming::accept(listener, cut.clone(), tls);
         let server = builder
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .layer(RequestLayer::new(
@@ -219,7 +222,13 @@ impl GrpcServer {
             ))
             .add_routes(routes);
         let task = tokio::spawn(server.serve_with_incoming_shutdown(incoming, signal));
-        tracing::info!(server = name, addr = %local_addr, metrics = %metrics_listener.local_addr(), "listening");
+        let transport = match (limits.tls.enabled(), limits.tls.mutual()) {
+            (false, _) => "plaintext",
+            (true, false) => "tls",
+            (true, true) if limits.tls.require_client_certificate => "mutual tls",
+            (true, true) => "tls, client certificates optional",
+        };
+        tracing::info!(server = name, addr = %local_addr, transport, metrics = %metrics_listener.local_addr(), "listening");
         Ok(GrpcServer {
             name,
             local_addr,

@@ -330,7 +330,7 @@ impl AuthSettings {
     }
 }
 
-/// Limits every gRPC server applies, to protect itself and its database.
+/// Limits every gRPC server applies, to protect itself and its database, and its TLS.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerLimits {
@@ -350,6 +350,14 @@ pub struct ServerLimits {
     /// Writes a department may make at once above the sustained rate (a full
     /// SubmitReports stream of 1,000 items fits).
     pub department_write_burst: u32,
+    /// Long-lived streams (WatchReportEvents, WatchOverview, the dashboard's live
+    /// refresh) open at once on this server, from every caller but SERVICE; beyond it
+    /// RESOURCE_EXHAUSTED, reason TOO_MANY_STREAMS.
+    pub max_open_streams: usize,
+    /// Long-lived streams any one token may hold open at once on this server.
+    pub max_streams_per_credential: usize,
+    /// TLS on the server's port; off (plaintext) unless a certificate is given.
+    pub tls: ServerTlsSettings,
 }
 
 impl Default for ServerLimits {
@@ -361,7 +369,52 @@ impl Default for ServerLimits {
             shutdown_grace_ms: 5_000,
             department_writes_per_second: 20,
             department_write_burst: 1_000,
+            max_open_streams: 1_024,
+            max_streams_per_credential: 16,
+            tls: ServerTlsSettings::default(),
         }
+    }
+}
+
+/// TLS on a server's port (PEM files, as `duban certs` writes them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerTlsSettings {
+    /// The server's certificate chain. Empty: no TLS, the port speaks plaintext.
+    pub cert_file: String,
+    /// The certificate's private key.
+    pub key_file: String,
+    /// Mutual TLS: client certificates are verified against this CA, and only a caller
+    /// whose verified certificate names a Duban server may act as SERVICE. Empty: no
+    /// client certificates are asked for.
+    pub client_ca_file: String,
+    /// With `client_ca_file`: `true` refuses a connection without a valid client
+    /// certificate; `false` lets it in without one (department systems at the gateway),
+    /// though it still cannot act as SERVICE.
+    pub require_client_certificate: bool,
+}
+
+impl Default for ServerTlsSettings {
+    fn default() -> Self {
+        Self {
+            cert_file: String::new(),
+            key_file: String::new(),
+            client_ca_file: String::new(),
+            require_client_certificate: true,
+        }
+    }
+}
+
+impl ServerTlsSettings {
+    /// Whether the port speaks TLS.
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.is_empty()
+    }
+
+    /// Whether client certificates are verified (mutual TLS), which makes a verified
+    /// service certificate a condition of acting as SERVICE.
+    pub fn mutual(&self) -> bool {
+        self.enabled() && !self.client_ca_file.is_empty()
     }
 }
 
@@ -385,14 +438,35 @@ pub struct ClientSettings {
     /// looks the name up again, adding the replicas that appeared and dropping the ones
     /// that went. Endpoints given as an IP address are never looked up.
     pub resolve_interval_ms: u64,
+    /// TLS on calls to the servers of the suite.
+    pub tls: ClientTlsSettings,
 }
 
 impl Default for ClientSettings {
     fn default() -> Self {
         Self {
             resolve_interval_ms: 5_000,
+            tls: ClientTlsSettings::default(),
         }
     }
+}
+
+/// TLS on outgoing calls (PEM files). With a CA file every call to a server of the suite
+/// is made over TLS, whatever the endpoint's scheme; without one, only calls to an
+/// `https://` endpoint are, verified against the system's roots.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientTlsSettings {
+    /// The CA that issued the servers' certificates. Empty: plaintext, except to
+    /// `https://` endpoints.
+    pub ca_file: String,
+    /// The certificate presented to servers that ask for one (mutual TLS): for a server,
+    /// a certificate naming a Duban server, which lets it act as SERVICE; a server that
+    /// has one takes the service token only from callers with such a certificate too
+    /// (`auth::ServiceCredential`). Empty: none.
+    pub cert_file: String,
+    /// Its private key.
+    pub key_file: String,
 }
 
 impl ClientSettings {
@@ -563,6 +637,30 @@ mod tests {
             let strong = "0123456789abcdef".repeat(2);
             assert!(Settings::load_from(None, env(&[(variable, &strong)])).is_ok());
         }
+    }
+
+    #[test]
+    fn tls_is_off_by_default_and_set_through_nested_variables() {
+        let defaults = Settings::load_from(None, env(&[])).unwrap();
+        assert!(!defaults.server.tls.enabled() && !defaults.server.tls.mutual());
+        assert!(defaults.client.tls.ca_file.is_empty());
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("DUBAN__SERVER__TLS__CERT_FILE", "/certs/departments.pem"),
+                ("DUBAN__SERVER__TLS__KEY_FILE", "/certs/departments-key.pem"),
+                ("DUBAN__SERVER__TLS__CLIENT_CA_FILE", "/certs/ca.pem"),
+                ("DUBAN__SERVER__TLS__REQUIRE_CLIENT_CERTIFICATE", "false"),
+                ("DUBAN__CLIENT__TLS__CA_FILE", "/certs/ca.pem"),
+                ("DUBAN__CLIENT__TLS__CERT_FILE", "/certs/service.pem"),
+            ]),
+        )
+        .unwrap();
+        assert!(settings.server.tls.mutual());
+        assert!(!settings.server.tls.require_client_certificate);
+        assert_eq!(settings.server.tls.key_file, "/certs/departments-key.pem");
+        assert_eq!(settings.client.tls.ca_file, "/certs/ca.pem");
+        assert_eq!(settings.client.tls.cert_file, "/certs/service.pem");
     }
 
     #[test]

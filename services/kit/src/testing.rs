@@ -32,7 +32,7 @@ use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus,
 use crate::{
     Settings,
     client::{ServiceChannel, connect_lazy},
-    settings::{AuthSettings, ServerLimits, ServiceSettings},
+    settings::{AuthSettings, ClientSettings, ServerLimits, ServiceSettings},
 };
 
 /// The PostgreSQL server tests use when `DUBAN_TEST_DATABASE_URL` is not set: its
@@ -394,13 +394,18 @@ pub fn endpoint(addr: SocketAddr) -> String {
 ///
 /// If `token` cannot be sent as metadata.
 pub fn channel(addr: SocketAddr, token: Option<&str>) -> ServiceChannel {
-    connect_lazy(
-        &endpoint(addr),
-        token,
-        Duration::from_secs(10),
-        crate::settings::ClientSettings::default().resolve_interval(),
-    )
-    .unwrap_or_else(|error| panic!("cannot build a channel to {addr}: {error}"))
+    channel_with(&ClientSettings::default(), addr, token)
+}
+
+/// As [`channel`], over TLS as `client.tls` says (a CA file: TLS, verified against it,
+/// with the client certificate if one is set).
+///
+/// # Panics
+///
+/// If `token` cannot be sent as metadata, or a `client.tls` file is unusable.
+pub fn channel_with(client: &ClientSettings, addr: SocketAddr, token: Option<&str>) -> ServiceChannel {
+    connect_lazy(&endpoint(addr), token, Duration::from_secs(10), client)
+        .unwrap_or_else(|error| panic!("cannot build a channel to {addr}: {error}"))
 }
 
 /// A grpc.health.v1 client for the server at `addr`.
@@ -441,7 +446,23 @@ pub struct NotServing {
 /// Like [`wait_serving`], with an error instead of a panic, for callers that report
 /// failures themselves (the benchmark).
 pub async fn until_serving(addr: SocketAddr, service: &str, timeout: Duration) -> Result<(), NotServing> {
-    let mut client = health_client(addr);
+    until_serving_with(&ClientSettings::default(), addr, service, timeout).await
+}
+
+/// As [`until_serving`], asking over TLS as `client.tls` says.
+///
+/// # Panics
+///
+/// If a `client.tls` file is unusable.
+pub async fn until_serving_with(
+    client: &ClientSettings,
+    addr: SocketAddr,
+    service: &str,
+    timeout: Duration,
+) -> Result<(), NotServing> {
+    let channel = connect_lazy(&endpoint(addr), None, Duration::from_secs(2), client)
+        .unwrap_or_else(|error| panic!("cannot build a channel to {addr}: {error}"));
+    let mut client = HealthClient::new(channel);
     let deadline = Instant::now() + timeout;
     loop {
         let mut request = tonic::Request::new(HealthCheckRequest {

@@ -39,6 +39,10 @@ impl duban_kit::server::Authenticates for State {
 pub struct ReportingGrpc {
     /// The state, once the database is ready.
     pub ready: Ready<State>,
+    /// The bound on open WatchReportEvents streams.
+    pub streams: duban_kit::streams::OpenStreams,
+    /// How often an open stream's token is verified again (`auth.cache_ttl_seconds`).
+    pub revocation_window: std::time::Duration,
 }
 
 impl ReportingGrpc {
@@ -217,12 +221,21 @@ impl ReportingService for ReportingGrpc {
         request: Request<pb::WatchReportEventsRequest>,
     ) -> Reply<Self::WatchReportEventsStream> {
         let (state, caller) = self.caller(&request).await?;
+        let token = duban_kit::auth::bearer_token(request.metadata())
+            .ok()
+            .map(str::to_owned);
+        let permit = self.streams.open(&caller.principal, token.as_deref())?;
         let stream = state
             .reporting
             .watch(&caller, request.into_inner())
             .await
             .map_err(Status::from)?;
-        Ok(Response::new(Box::pin(stream)))
+        let recheck = duban_kit::streams::Recheck {
+            authenticator: state.auth.clone(),
+            token,
+            every: self.revocation_window,
+        };
+        Ok(Response::new(Box::pin(duban_kit::streams::guarded(stream, permit, recheck))))
     }
 
     async fn list_audit_records(

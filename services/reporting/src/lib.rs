@@ -65,7 +65,11 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
 pub async fn start_with(settings: &Settings, options: Options) -> std::io::Result<GrpcServer> {
     let ready: Ready<grpc::State> = Ready::default();
     let limits = &settings.server;
-    let service = ReportingServiceServer::new(grpc::ReportingGrpc { ready: ready.clone() })
+    let service = ReportingServiceServer::new(grpc::ReportingGrpc {
+        ready: ready.clone(),
+        streams: duban_kit::streams::OpenStreams::new(limits),
+        revocation_window: settings.auth.cache_ttl(),
+    })
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);

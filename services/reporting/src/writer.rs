@@ -229,7 +229,6 @@ async fn run<J: Job>(
     }
 }
 
-=======
 /// The span of one transaction: a child of the first caller's span (so that a call
 /// committed alone finds its BEGIN and COMMIT in its own trace), linked from the others'.
 fn transaction_span(callers: &[Span]) -> Span {

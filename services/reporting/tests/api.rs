@@ -1186,7 +1186,7 @@ async fn a_thousand_items_in_one_stream(backend: Backend) {
         &testing::endpoint(suite.addr(Server::Reporting)),
         Some(&token),
         Duration::from_millis(timeout_ms),
-        duban_kit::settings::ClientSettings::default().resolve_interval(),
+        &suite.settings().client,
     )
     .unwrap();
     let mut dept = ReportingServiceClient::new(channel);

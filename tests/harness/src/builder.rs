@@ -5,9 +5,10 @@ use std::{collections::BTreeSet, time::Duration};
 use duban_kit::{
     Settings,
     testing::{self, Backend, NotServing, TestDatabase},
+    tls::certs::CertsError,
 };
 
-use crate::{Server, Suite};
+use crate::{Server, Suite, Transport};
 
 /// How long a server may take to answer SERVING, unless [`SuiteBuilder::startup_timeout`]
 /// says otherwise.
@@ -34,6 +35,9 @@ pub enum StartError {
     /// The measures server refused the Jiading plan.
     #[error("the plan does not import: {0}")]
     Import(Box<tonic::Status>),
+    /// The development certificates for [`Transport::Tls`] could not be made.
+    #[error("cannot make the suite's certificates: {0}")]
+    Certificates(#[from] CertsError),
 }
 
 /// A change to the settings, made before any server starts.
@@ -49,6 +53,7 @@ pub struct SuiteBuilder {
     configure: Vec<SettingsChange>,
     reporting_options: duban_reporting::Options,
     startup: Duration,
+    transport: Transport,
 }
 
 impl SuiteBuilder {
@@ -60,6 +65,7 @@ impl SuiteBuilder {
             configure: Vec::new(),
             reporting_options: duban_reporting::Options::default(),
             startup: STARTUP,
+            transport: Transport::Plaintext,
         }
     }
 
@@ -97,6 +103,14 @@ impl SuiteBuilder {
         self
     }
 
+    /// How the servers and the suite's clients talk ([`Transport::Plaintext`] by
+    /// default). TLS settings are made before [`SuiteBuilder::configure`]'s changes, which
+    /// may adjust them.
+    pub fn transport(mut self, transport: Transport) -> SuiteBuilder {
+        self.transport = transport;
+        self
+    }
+
     /// How long each server may take to answer SERVING ([`STARTUP`] by default).
     pub fn startup_timeout(mut self, timeout: Duration) -> SuiteBuilder {
         self.startup = timeout;
@@ -131,6 +145,10 @@ impl SuiteBuilder {
         let mut settings = testing::test_settings("");
         settings.gateway.watch_interval_ms = 200;
         settings.gateway.catalogue_cache_seconds = 1;
+        let certificates = match self.transport {
+            Transport::Plaintext => None,
+            transport => Some(crate::tls::Certificates::new(transport, &mut settings)?),
+        };
         for change in self.configure {
             change(&mut settings);
         }
@@ -140,6 +158,7 @@ impl SuiteBuilder {
             self.reporting_options,
             self.startup,
             databases.into_iter().collect(),
+            certificates,
         );
         for server in self.servers {
             suite.prepare(server);

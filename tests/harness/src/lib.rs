@@ -1,7 +1,7 @@
 //! The one way to start the Duban suite for a test or the benchmark: any subset of the
 //! five servers in this process, on ephemeral loopback ports, each on a fresh database
 //! (SQLite or PostgreSQL), the Jiading 2023 plan imported, with generated clients and
-//! tokens at hand.
+//! tokens at hand; over plaintext, TLS or mutual TLS ([`Transport`]).
 //!
 //! ```ignore
 //! async fn submits_a_report(backend: Backend) {
@@ -24,6 +24,7 @@ mod builder;
 mod plan;
 mod server;
 mod suite;
+mod tls;
 
 pub use builder::{STARTUP, StartError, SuiteBuilder};
 pub use plan::{PLAN, ReportKey, Responsibility, jiading_dataset, responsible_departments};
@@ -31,3 +32,4 @@ pub use server::Server;
 pub use suite::{
     Caller, DashboardClient, DepartmentsClient, MeasuresClient, Replica, ReportingClient, Suite, TargetsClient,
 };
+pub use tls::{Certificates, Transport};

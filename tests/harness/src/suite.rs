@@ -16,7 +16,7 @@ use duban_proto::{
     targets::v1::targets_service_client::TargetsServiceClient,
 };
 
-use crate::{Server, StartError, SuiteBuilder};
+use crate::{Certificates, Server, StartError, SuiteBuilder};
 
 /// The departments service's generated client, over a channel that carries a token.
 pub type DepartmentsClient = DepartmentsServiceClient<ServiceChannel>;
@@ -69,6 +69,8 @@ pub struct Suite {
     metrics_addrs: BTreeMap<Server, SocketAddr>,
     /// Declared after the servers: dropped after them.
     databases: BTreeMap<Server, TestDatabase>,
+    /// Under TLS, the CA and certificates the servers use.
+    certificates: Option<Certificates>,
 }
 
 impl Suite {
@@ -84,6 +86,7 @@ impl Suite {
         reporting_options: duban_reporting::Options,
         startup: Duration,
         databases: BTreeMap<Server, TestDatabase>,
+        certificates: Option<Certificates>,
     ) -> Suite {
         Suite {
             backend,
@@ -94,6 +97,7 @@ impl Suite {
             addrs: BTreeMap::new(),
             metrics_addrs: BTreeMap::new(),
             databases,
+            certificates,
         }
     }
 
@@ -111,7 +115,7 @@ impl Suite {
             .map_err(|source| StartError::Start { server, source })?;
         let (addr, metrics_addr) = (started.local_addr(), started.metrics_addr());
         self.running.insert(server, started);
-        testing::until_serving(addr, server.grpc_service(), self.startup).await?;
+        testing::until_serving_with(&self.settings.client, addr, server.grpc_service(), self.startup).await?;
         server.listening(&mut self.settings, addr, metrics_addr);
         self.addrs.insert(server, addr);
         self.metrics_addrs.insert(server, metrics_addr);
@@ -152,6 +156,11 @@ impl Suite {
         &self.settings.auth.service_token
     }
 
+    /// The CA and certificates, when the suite runs over TLS ([`crate::Transport`]).
+    pub fn certificates(&self) -> Option<&Certificates> {
+        self.certificates.as_ref()
+    }
+
     /// Where `server` listens (or listened, if it was stopped).
     ///
     /// # Panics
@@ -189,7 +198,7 @@ impl Suite {
     }
 
     /// A lazily connecting channel to `server` whose calls carry `caller`'s token and a
-    /// 10 s deadline.
+    /// 10 s deadline, over TLS as the servers' own calls are (`client.tls`).
     pub fn channel<'a>(&self, server: Server, caller: impl Into<Caller<'a>>) -> ServiceChannel {
         let token = match caller.into() {
             Caller::Admin => Some(self.admin_token()),
@@ -197,7 +206,7 @@ impl Suite {
             Caller::Anonymous => None,
             Caller::Token(token) => Some(token),
         };
-        testing::channel(self.addr(server), token)
+        testing::channel_with(&self.settings.client, self.addr(server), token)
     }
 
     /// A departments client acting as `caller`.
@@ -294,8 +303,12 @@ impl Suite {
             .await
             .map_err(|source| StartError::Start { server, source })?;
         let addr = started.local_addr();
-        testing::until_serving(addr, server.grpc_service(), self.startup).await?;
-        Ok(Replica { server: started, addr })
+        testing::until_serving_with(&settings.client, addr, server.grpc_service(), self.startup).await?;
+        Ok(Replica {
+            server: started,
+            addr,
+            client: settings.client,
+        })
     }
 
     /// Shuts every running server down, the last started first.
@@ -310,6 +323,7 @@ impl Suite {
 pub struct Replica {
     server: GrpcServer,
     addr: SocketAddr,
+    client: duban_kit::settings::ClientSettings,
 }
 
 impl Replica {
@@ -320,7 +334,7 @@ impl Replica {
 
     /// A reporting client to this replica, carrying `token`.
     pub fn reporting(&self, token: &str) -> ReportingClient {
-        ReportingServiceClient::new(testing::channel(self.addr, Some(token)))
+        ReportingServiceClient::new(testing::channel_with(&self.client, self.addr, Some(token)))
     }
 
     /// Shuts it down.

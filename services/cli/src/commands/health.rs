@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use duban_kit::settings::ClientSettings;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
-/// Asks `addr` for the status of `service` (empty = the whole server). Returns whether
-/// it is SERVING; prints the status either way.
-pub async fn check(addr: &str, service: &str, timeout: Duration) -> bool {
-    let (serving, report) = probe(addr, service, timeout).await;
+/// Asks `addr` for the status of `service` (empty = the whole server), over TLS as
+/// `client.tls` says. Returns whether it is SERVING; prints the status either way.
+pub async fn check(client: &ClientSettings, addr: &str, service: &str, timeout: Duration) -> bool {
+    let (serving, report) = probe(client, addr, service, timeout).await;
     if serving {
         println!("{report}");
     } else {
@@ -17,21 +18,18 @@ pub async fn check(addr: &str, service: &str, timeout: Duration) -> bool {
 }
 
 /// As [`check`], printing nothing.
-pub async fn check_quietly(addr: &str, service: &str, timeout: Duration) -> bool {
-    probe(addr, service, timeout).await.0
+pub async fn check_quietly(client: &ClientSettings, addr: &str, service: &str, timeout: Duration) -> bool {
+    probe(client, addr, service, timeout).await.0
 }
 
-async fn probe(addr: &str, service: &str, timeout: Duration) -> (bool, String) {
+async fn probe(client: &ClientSettings, addr: &str, service: &str, timeout: Duration) -> (bool, String) {
     let endpoint = if addr.contains("://") {
         addr.to_owned()
     } else {
         format!("http://{addr}")
     };
     let result = async {
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())?
-            .connect_timeout(timeout)
-            .connect()
-            .await?;
+        let channel = duban_kit::client::balance::balanced(&endpoint, duban_kit::client::tuned, client)?;
         let mut request = tonic::Request::new(HealthCheckRequest {
             service: service.to_owned(),
         });

@@ -1,5 +1,6 @@
 //! One module per `duban` subcommand.
 
+pub mod certs;
 pub mod dashboard;
 pub mod demo;
 pub mod departments;
@@ -42,7 +43,7 @@ impl Connection {
             &endpoint,
             Some(&token),
             Duration::from_secs(self.timeout),
-            settings.client.resolve_interval(),
+            &settings.client,
         )?)
     }
 
@@ -64,7 +65,7 @@ impl Connection {
             endpoint,
             Some(&token),
             timeout,
-            settings.client.resolve_interval(),
+            &settings.client,
         )?)
     }
 

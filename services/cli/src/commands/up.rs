@@ -7,7 +7,11 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use duban_kit::{Settings, auth::new_token, settings::DashboardAccess};
+use duban_kit::{
+    Settings,
+    auth::new_token,
+    settings::{ClientSettings, DashboardAccess},
+};
 
 use crate::{
     commands::{Connection, admin_token_path, health, plan},
@@ -31,6 +35,12 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
     // otherwise), and the banner says so.
     let gateway = &mut settings.gateway;
     gateway.dashboard_access = gateway.dashboard_access.resolve(gateway.listen, true);
+    if settings.server.tls.enabled() && settings.client.tls.ca_file.is_empty() {
+        bail!(
+            "server.tls.cert_file is set but client.tls.ca_file is not: the servers in this process call \
+             each other and need the CA that issued the certificate (`duban certs` writes it as ca.pem)"
+        );
+    }
 
     let mut started = Vec::new();
     for name in crate::SERVICES {
@@ -42,7 +52,7 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
             }
         }
     }
-    if let Err(error) = wait_all_serving(&started, Duration::from_secs(60)).await {
+    if let Err(error) = wait_all_serving(&settings.client, &started, Duration::from_secs(60)).await {
         stop_all(started).await;
         return Err(error);
     }
@@ -83,12 +93,15 @@ pub async fn up(mut settings: Settings) -> anyhow::Result<()> {
         "Duban is up.\n\n{}",
         table(&["server", "address", "health", "metrics", "database"], &rows)
     );
+    let tls = &settings.server.tls;
     if let Some(gateway) = started.iter().find(|s| s.name == "gateway") {
         let addr = gateway.server.local_addr();
-        println!("Dashboard:     http://{addr}/");
+        let scheme = if tls.enabled() { "https" } else { "http" };
+        println!("Dashboard:     {scheme}://{addr}/");
         println!("               {}", access_note(settings.gateway.dashboard_access));
-        println!("Front door:    {addr}  (gRPC: every service's RPCs at one address, for department systems)\n");
+        println!("Front door:    {addr}  (gRPC: every service's RPCs at one address, for department systems)");
     }
+    println!("{}\n", transport_note(&settings, &started));
     println!(
         "Development admin token (also in {}):",
         admin_token_path(&settings).display()
@@ -121,6 +134,40 @@ fn access_note(access: DashboardAccess) -> &'static str {
         DashboardAccess::SignIn | DashboardAccess::Auto => {
             "Sign in with a leadership or admin token (gateway.dashboard_access = sign_in)"
         }
+    }
+}
+
+/// What the banner says about TLS: plaintext is said out loud, and warned about when a
+/// server listens beyond loopback.
+fn transport_note(settings: &Settings, started: &[Started]) -> String {
+    let tls = &settings.server.tls;
+    if tls.mutual() {
+        return format!(
+            "Transport:     TLS with client certificates ({}), CA {}",
+            if tls.require_client_certificate {
+                "required"
+            } else {
+                "optional"
+            },
+            tls.client_ca_file
+        );
+    }
+    if tls.enabled() {
+        return format!("Transport:     TLS, certificate {}", tls.cert_file);
+    }
+    let exposed: Vec<String> = started
+        .iter()
+        .filter(|s| !s.server.local_addr().ip().is_loopback())
+        .map(|s| format!("{} ({})", s.name, s.server.local_addr()))
+        .collect();
+    if exposed.is_empty() {
+        "Transport:     plaintext on loopback, no TLS (see README, \"TLS\": `duban certs` and server.tls.*)".to_owned()
+    } else {
+        format!(
+            "WARNING:       plaintext, no TLS, on addresses other machines can reach: {}. Tokens and the \
+             login cookie cross the network readable; see README, \"TLS\".",
+            exposed.join(", ")
+        )
     }
 }
 
@@ -183,12 +230,12 @@ fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> 
     std::fs::write(path, format!("{contents}\n"))
 }
 
-async fn wait_all_serving(started: &[Started], limit: Duration) -> anyhow::Result<()> {
+async fn wait_all_serving(client: &ClientSettings, started: &[Started], limit: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + limit;
     for server in started {
         let addr = server.server.local_addr().to_string();
         loop {
-            if health::check_quietly(&addr, server.grpc_service, Duration::from_secs(1)).await {
+            if health::check_quietly(client, &addr, server.grpc_service, Duration::from_secs(1)).await {
                 break;
             }
             if Instant::now() > deadline {

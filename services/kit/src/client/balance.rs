@@ -7,7 +7,9 @@
 //! address is one plain lazily connected channel, never looked up.
 //!
 //! Every request keeps the configured name as its origin (`:authority`
-//! `departments:50052`), whichever address carries it, so that TLS can check the name.
+//! `departments:50052`), whichever address carries it, and under TLS every connection
+//! checks the server's certificate against that name, never against the address (see
+//! `crate::tls::client`).
 //!
 //! A lookup that fails, or finds nothing, keeps the last known addresses (and logs a
 //! warning once per run of failures). Before the first lookup has finished, calls wait
@@ -37,11 +39,12 @@ use tokio::sync::{mpsc, watch};
 use tonic::{
     Status,
     body::Body,
-    transport::{Channel, Endpoint, channel::Change},
+    transport::{Channel, ClientTlsConfig, Endpoint, channel::Change},
 };
 use tower::{Service, ServiceExt};
 
 use super::ClientError;
+use crate::settings::ClientSettings;
 
 /// How long one lookup may take before it counts as failed.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,23 +78,27 @@ impl AddressSource for Dns {
 }
 
 /// A channel to `endpoint`, spread over every address its name resolves to through DNS,
-/// looked up again every `resolve_interval`; each connection set up by `tuning`.
-pub fn balanced(endpoint: &str, tuning: Tuning, resolve_interval: Duration) -> Result<BalancedChannel, ClientError> {
-    balanced_with(endpoint, tuning, resolve_interval, Dns)
+/// looked up again every `client.resolve_interval_ms`; each connection set up by
+/// `tuning`, over TLS as `client.tls` says.
+pub fn balanced(endpoint: &str, tuning: Tuning, client: &ClientSettings) -> Result<BalancedChannel, ClientError> {
+    balanced_with(endpoint, tuning, client, Dns)
 }
 
 /// As [`balanced`], with the addresses taken from `source`.
 pub fn balanced_with(
     endpoint: &str,
     tuning: Tuning,
-    resolve_interval: Duration,
+    client: &ClientSettings,
     source: impl AddressSource,
 ) -> Result<BalancedChannel, ClientError> {
-    let target = Target::parse(endpoint)?;
+    let target = Target::parse(endpoint, client)?;
+    let resolve_interval = client.resolve_interval();
     if let Some(ip) = target.ip() {
-        let uri = target.uri_for(SocketAddr::new(ip, target.port));
+        let endpoint = target
+            .endpoint_for(SocketAddr::new(ip, target.port), tuning)
+            .map_err(ClientError::Tls)?;
         return Ok(BalancedChannel {
-            channel: tuning(Endpoint::from(uri)).connect_lazy(),
+            channel: endpoint.connect_lazy(),
             known: None,
             name: target.name.clone(),
         });
@@ -118,9 +125,12 @@ pub fn balanced_with(
 /// The server a channel calls, as configured.
 #[derive(Debug, Clone)]
 struct Target {
-    /// `http://departments:50052`: the origin of every request.
+    /// `http://departments:50052` (`https://` under TLS): the origin of every request.
     origin: Uri,
+    /// `https` when the calls go over TLS.
     scheme: Scheme,
+    /// TLS for every connection, checking the certificate against `host`.
+    tls: Option<ClientTlsConfig>,
     /// The host without the brackets of an IPv6 literal.
     host: String,
     port: u16,
@@ -129,7 +139,7 @@ struct Target {
 }
 
 impl Target {
-    fn parse(endpoint: &str) -> Result<Target, ClientError> {
+    fn parse(endpoint: &str, client: &ClientSettings) -> Result<Target, ClientError> {
         let uri: Uri = endpoint.parse().map_err(|source| ClientError::Endpoint {
             endpoint: endpoint.to_owned(),
             source,
@@ -137,7 +147,7 @@ impl Target {
         let no_host = || ClientError::NoHost {
             endpoint: endpoint.to_owned(),
         };
-        let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
+        let configured = uri.scheme().cloned().unwrap_or(Scheme::HTTP);
         let authority = uri.authority().ok_or_else(no_host)?.clone();
         let host = authority
             .host()
@@ -149,16 +159,26 @@ impl Target {
         }
         let port = authority
             .port_u16()
-            .unwrap_or(if scheme == Scheme::HTTPS { 443 } else { 80 });
+            .unwrap_or(if configured == Scheme::HTTPS { 443 } else { 80 });
+        let tls = crate::tls::client::for_endpoint(&client.tls, configured == Scheme::HTTPS, &host)?;
+        // tonic's connector speaks TLS only to `https` URIs.
+        let scheme = if tls.is_some() { Scheme::HTTPS } else { configured };
         let origin = Uri::builder()
             .scheme(scheme.clone())
             .authority(authority.clone())
             .path_and_query("/")
             .build()
             .map_err(|_| no_host())?;
+        if let Some(tls) = &tls {
+            // tonic reads the certificates here; a bad file fails now, not at each lookup.
+            Endpoint::from(origin.clone())
+                .tls_config(tls.clone())
+                .map_err(ClientError::Tls)?;
+        }
         Ok(Target {
             origin,
             scheme,
+            tls,
             name: format!("{}:{port}", authority.host()).into(),
             host,
             port,
@@ -183,9 +203,14 @@ impl Target {
             .unwrap_or_else(|_| self.origin.clone())
     }
 
-    /// The endpoint of one replica: connects to `address`, names the configured origin.
-    fn endpoint_for(&self, address: SocketAddr, tuning: Tuning) -> Endpoint {
-        tuning(Endpoint::from(self.uri_for(address))).origin(self.origin.clone())
+    /// The endpoint of one replica: connects to `address`, names the configured origin
+    /// and, under TLS, checks the configured host's name. Fails only where `parse` did.
+    fn endpoint_for(&self, address: SocketAddr, tuning: Tuning) -> Result<Endpoint, tonic::transport::Error> {
+        let endpoint = tuning(Endpoint::from(self.uri_for(address))).origin(self.origin.clone());
+        match &self.tls {
+            Some(tls) => endpoint.tls_config(tls.clone()),
+            None => Ok(endpoint),
+        }
     }
 }
 
@@ -251,7 +276,13 @@ impl Resolver {
         }
         let found: BTreeMap<SocketAddr, Endpoint> = found
             .into_iter()
-            .map(|address| (address, self.target.endpoint_for(address, self.tuning)))
+            .filter_map(|address| match self.target.endpoint_for(address, self.tuning) {
+                Ok(endpoint) => Some((address, endpoint)),
+                Err(error) => {
+                    tracing::error!(target = %self.target.name, %address, %error, "cannot set up a connection");
+                    None
+                }
+            })
             .collect();
         let gone: Vec<SocketAddr> = self
             .current

@@ -13,15 +13,28 @@ use std::{
 };
 
 use tokio::{net::TcpListener, task::JoinHandle};
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 use super::*;
-use crate::client::tuned;
+use crate::{
+    client::tuned,
+    settings::{ClientTlsSettings, ServerTlsSettings},
+    tls::certs::DevCa,
+};
 
 /// How often the tests' channels look their name up again.
 const INTERVAL: Duration = Duration::from_millis(20);
+
+/// Client settings that look names up every [`INTERVAL`], in plaintext.
+fn plaintext() -> ClientSettings {
+    ClientSettings {
+        resolve_interval_ms: INTERVAL.as_millis() as u64,
+        ..ClientSettings::default()
+    }
+}
 
 /// A grpc.health.v1 server that records the `:authority` of every call it answers.
 struct Replica {
@@ -32,6 +45,11 @@ struct Replica {
 
 impl Replica {
     async fn start(addr: SocketAddr) -> io::Result<Replica> {
+        Self::serve(addr, None).await
+    }
+
+    /// A replica whose port speaks TLS through kit's handshake (`incoming::accept`).
+    async fn serve(addr: SocketAddr, tls: Option<TlsAcceptor>) -> io::Result<Replica> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let authorities = Arc::new(Mutex::new(Vec::new()));
@@ -46,7 +64,7 @@ impl Replica {
             tonic::transport::Server::builder()
                 .layer(record)
                 .add_service(health)
-                .serve_with_incoming(TcpListenerStream::new(listener))
+                .serve_with_incoming(crate::incoming::accept(listener, CancellationToken::new(), tls))
                 .await
                 .unwrap();
         });
@@ -76,11 +94,18 @@ impl Drop for Replica {
 
 /// Two replicas on one port: 127.0.0.1:P and 127.0.0.2:P.
 async fn two_replicas() -> (Replica, Replica) {
+    two_replicas_speaking(None).await
+}
+
+/// As [`two_replicas`], over TLS if `tls` is given.
+async fn two_replicas_speaking(tls: Option<TlsAcceptor>) -> (Replica, Replica) {
     let second_ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
     // The port is free on 127.0.0.1; on 127.0.0.2 it almost surely is too.
     for _ in 0..20 {
-        let first = Replica::start(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-        if let Ok(second) = Replica::start(SocketAddr::new(second_ip, first.addr.port())).await {
+        let first = Replica::serve(SocketAddr::from(([127, 0, 0, 1], 0)), tls.clone())
+            .await
+            .unwrap();
+        if let Ok(second) = Replica::serve(SocketAddr::new(second_ip, first.addr.port()), tls.clone()).await {
             return (first, second);
         }
     }
@@ -153,7 +178,7 @@ async fn calls_spread_over_every_address_and_follow_the_changes() {
     let (first, second) = two_replicas().await;
     let table = Table::answering(Ok(vec![first.addr, second.addr]));
     let endpoint = format!("http://replicas.test:{}", first.addr.port());
-    let channel = balanced_with(&endpoint, tuned, INTERVAL, table.clone()).unwrap();
+    let channel = balanced_with(&endpoint, tuned, &plaintext(), table.clone()).unwrap();
 
     // 40 calls all on one of two replicas: odds 2^-39.
     check(&channel, 40).await;
@@ -197,7 +222,7 @@ async fn a_name_that_resolves_to_nothing_fails_unavailable_within_the_deadline()
         ("no address", Table::answering(Ok(vec![]))),
         ("no answer", Table::default()),
     ] {
-        let channel = balanced_with("http://nowhere.test:50052", tuned, INTERVAL, table).unwrap();
+        let channel = balanced_with("http://nowhere.test:50052", tuned, &plaintext(), table).unwrap();
         let mut client = HealthClient::new(channel);
         for _ in 0..2 {
             let mut request = tonic::Request::new(HealthCheckRequest::default());
@@ -221,7 +246,7 @@ async fn a_name_that_resolves_to_nothing_fails_unavailable_within_the_deadline()
 async fn the_resolver_stops_when_the_channel_is_dropped() {
     let (first, _second) = two_replicas().await;
     let table = Table::answering(Ok(vec![first.addr]));
-    let channel = balanced_with("http://replicas.test:1", tuned, INTERVAL, table.clone()).unwrap();
+    let channel = balanced_with("http://replicas.test:1", tuned, &plaintext(), table.clone()).unwrap();
     check(&channel, 1).await;
     table.wait_for_lookups(2).await;
     drop(channel);
@@ -236,7 +261,7 @@ async fn the_resolver_stops_when_the_channel_is_dropped() {
 async fn an_ip_address_is_never_looked_up() {
     let (first, _second) = two_replicas().await;
     let table = Table::answering(Err("never asked"));
-    let channel = balanced_with(&format!("http://{}", first.addr), tuned, INTERVAL, table.clone()).unwrap();
+    let channel = balanced_with(&format!("http://{}", first.addr), tuned, &plaintext(), table.clone()).unwrap();
     check(&channel, 3).await;
     tokio::time::sleep(INTERVAL * 3).await;
     assert_eq!(table.lookups(), 0);
@@ -255,7 +280,7 @@ async fn localhost_resolves_through_dns() {
         replicas.push(Replica::start(SocketAddr::new(address.ip(), port)).await.unwrap());
     }
 
-    let channel = balanced(&format!("http://localhost:{port}"), tuned, INTERVAL).unwrap();
+    let channel = balanced(&format!("http://localhost:{port}"), tuned, &plaintext()).unwrap();
     check(&channel, 10).await;
     let authorities: Vec<String> = replicas.iter().flat_map(Replica::authorities).collect();
     assert_eq!(authorities.len(), 10);
@@ -269,11 +294,93 @@ async fn localhost_resolves_through_dns() {
 #[test]
 fn endpoints_without_a_host_are_refused() {
     for endpoint in ["/departments", "http://:50052", "not a url"] {
-        assert!(Target::parse(endpoint).is_err(), "{endpoint}");
+        assert!(Target::parse(endpoint, &plaintext()).is_err(), "{endpoint}");
     }
-    let target = Target::parse("http://[::1]:50052").unwrap();
+    let target = Target::parse("http://[::1]:50052", &plaintext()).unwrap();
     assert_eq!(target.ip(), Some(IpAddr::from(std::net::Ipv6Addr::LOCALHOST)));
     assert_eq!(&*target.name, "[::1]:50052");
-    let target = Target::parse("https://departments").unwrap();
+    let target = Target::parse("https://departments", &plaintext()).unwrap();
     assert_eq!((target.host.as_str(), target.port), ("departments", 443));
+}
+
+/// PEM files of a fresh CA's certificate and of a server certificate for `names`, in `dir`.
+fn server_files(dir: &std::path::Path, ca: &DevCa, names: &[&str]) -> (String, ServerTlsSettings) {
+    let pair = ca
+        .server(&names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>())
+        .unwrap();
+    let write = |name: &str, contents: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    };
+    let settings = ServerTlsSettings {
+        cert_file: write("server.pem", &pair.certificate),
+        key_file: write("server-key.pem", &pair.private_key),
+        ..ServerTlsSettings::default()
+    };
+    (write("ca.pem", &ca.certificate()), settings)
+}
+
+/// Client settings trusting the CA in `ca_file`, calling over TLS.
+fn trusting(ca_file: &str) -> ClientSettings {
+    ClientSettings {
+        tls: ClientTlsSettings {
+            ca_file: ca_file.to_owned(),
+            ..ClientTlsSettings::default()
+        },
+        ..plaintext()
+    }
+}
+
+/// The status of one health check that must fail.
+async fn refused(channel: BalancedChannel) -> tonic::Status {
+    let mut request = tonic::Request::new(HealthCheckRequest::default());
+    request.set_timeout(Duration::from_secs(5));
+    HealthClient::new(channel).check(request).await.unwrap_err()
+}
+
+#[tokio::test]
+async fn under_tls_every_replica_is_checked_against_the_configured_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_file, server) = server_files(dir.path(), &DevCa::new().unwrap(), &["replicas.test"]);
+    let acceptor = crate::tls::server::acceptor(&server, false).unwrap().unwrap();
+    let (first, second) = two_replicas_speaking(Some(acceptor)).await;
+    let table = Table::answering(Ok(vec![first.addr, second.addr]));
+    let port = first.addr.port();
+
+    // A CA file makes every call TLS, `http://` endpoint or not; the certificate names
+    // the host, not the addresses the calls go to.
+    let endpoint = format!("http://replicas.test:{port}");
+    let channel = balanced_with(&endpoint, tuned, &trusting(&ca_file), table.clone()).unwrap();
+    check(&channel, 40).await;
+    assert!(
+        first.calls() > 0 && second.calls() > 0,
+        "calls must reach both replicas"
+    );
+    for authority in first.authorities().into_iter().chain(second.authorities()) {
+        assert_eq!(authority, format!("replicas.test:{port}"));
+    }
+    let answered = first.calls() + second.calls();
+
+    // The same replicas named by an address their certificate does not carry.
+    let by_address = balanced_with(
+        &format!("http://{}", first.addr),
+        tuned,
+        &trusting(&ca_file),
+        table.clone(),
+    );
+    let status = refused(by_address.unwrap()).await;
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+
+    // A client trusting another CA.
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, _) = server_files(other.path(), &DevCa::new().unwrap(), &["replicas.test"]);
+    let status = refused(balanced_with(&endpoint, tuned, &trusting(&other_ca), table.clone()).unwrap()).await;
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+
+    // A plaintext client: the server takes its HTTP/2 preface for a bad ClientHello and
+    // closes the connection, which tonic reports as an UNKNOWN transport error.
+    let status = refused(balanced_with(&endpoint, tuned, &plaintext(), table).unwrap()).await;
+    assert!(matches!(status.code(), Code::Unknown | Code::Unavailable), "{status:?}");
+    assert_eq!(first.calls() + second.calls(), answered, "no refused call was answered");
 }
