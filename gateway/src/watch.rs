@@ -127,7 +127,10 @@ impl Hub {
             let hub = self.clone();
             let (plan, as_of) = (plan.clone(), as_of);
             async move {
-                let overview = hub.dashboard.overview(&Caller::anonymous(), &plan, as_of.as_ref()).await?;
+                let overview = hub
+                    .dashboard
+                    .overview(&Caller::anonymous(), &plan, as_of.as_ref())
+                    .await?;
                 Ok::<_, GatewayError>(WatchOverviewResponse {
                     overview: Some(overview),
                     changed_reports: changed.into_iter().filter(|r| !r.is_empty()).collect(),
@@ -303,4 +306,3 @@ async fn feed(backends: Arc<Backends>, parent: String, sender: broadcast::Sender
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
-

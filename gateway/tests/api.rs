@@ -18,7 +18,7 @@ use common::{Caller, GatewaySuite, PLAN, Server, http_get, start_local_suite, st
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::{Aggregation, Comparator, Period, ValueBasis},
-    departments::v1::{ListDepartmentsRequest, departments_service_client::DepartmentsServiceClient},
+    departments::v1::{self as dpb, ListDepartmentsRequest, departments_service_client::DepartmentsServiceClient},
     gateway::v1::{self as pb, RagStatus},
     reporting::v1::{self as rpb, reporting_service_client::ReportingServiceClient},
 };
@@ -556,7 +556,144 @@ async fn open_blockers_stay_until_resolved(backend: Backend) {
     suite.stop().await;
 }
 
+/// Every overview the gateway has computed, by any route: its `gateway_overviews` counter.
+async fn overviews_computed(suite: &common::Suite) -> f64 {
+    let (_, metrics) = http_get(suite.metrics_addr(Server::Gateway), "/metrics").await;
+    metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("duban_gateway_overviews_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// WatchOverview under the stream rules of SECURITY.md: every watcher of one (plan,
+/// as_of) gets the overview of ONE computation per change; one token holds at most
+/// `server.max_streams_per_credential` streams (RESOURCE_EXHAUSTED, TOO_MANY_STREAMS
+/// beyond) and gets its place back when one closes; a revoked token's stream ends with
+/// UNAUTHENTICATED, CREDENTIAL_REVOKED, within the revocation window, though nothing
+/// changed meanwhile.
+async fn watch_streams_are_shared_bounded_and_revocable(backend: Backend) {
+    let Some(suite) = common::Suite::builder(backend)
+        .all()
+        .configure(|settings| {
+            settings.server.max_streams_per_credential = 2;
+            settings.auth.cache_ttl_seconds = 1;
+        })
+        .start()
+        .await
+    else {
+        return;
+    };
+    let request = || pb::WatchOverviewRequest {
+        plan: PLAN.into(),
+        as_of: None,
+    };
+    let leadership = suite.issue_token(dpb::Role::Leadership, "").await;
+    let mut watchers = Vec::new();
+    for caller in [leadership.as_str(), leadership.as_str(), suite.admin_token()] {
+        let mut watcher = suite
+            .dashboard(caller)
+            .watch_overview(request())
+            .await
+            .unwrap()
+            .into_inner();
+        let first = watcher.message().await.unwrap().unwrap();
+        assert!(first.overview.is_some());
+        watchers.push(watcher);
+    }
+    let refused = suite
+        .dashboard(leadership.as_str())
+        .watch_overview(request())
+        .await
+        .expect_err("a third stream of one token");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(duban_kit::status::reason(&refused).as_deref(), Some("TOO_MANY_STREAMS"));
+
+    // One report, three watchers: one overview computed, the same one pushed to each.
+    let before = overviews_computed(&suite).await;
+    let responsibility = suite.responsibilities().await.unwrap().remove(0);
+    let key = common::ReportKey::new(&responsibility, 3);
+    let stored = suite
+        .reporting(Caller::Admin)
+        .submit_report(key.submission("三月进展".into(), 1, uuid::Uuid::new_v4().to_string()))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut pushed = Vec::new();
+    for watcher in &mut watchers {
+        let push = tokio::time::timeout(Duration::from_secs(15), watcher.message())
+            .await
+            .expect("a push after the report")
+            .unwrap()
+            .unwrap();
+        assert_eq!(push.changed_reports, std::slice::from_ref(&stored.name));
+        pushed.push(push.overview.unwrap().compute_time);
+    }
+    assert!(pushed.windows(2).all(|pair| pair[0] == pair[1]), "{pushed:?}");
+    assert_eq!(
+        overviews_computed(&suite).await - before,
+        1.0,
+        "one computation for three watchers"
+    );
+
+    // A closed stream gives its place back.
+    drop(watchers.remove(0));
+    let mut again = None;
+    for _ in 0..50 {
+        match suite.dashboard(leadership.as_str()).watch_overview(request()).await {
+            Ok(stream) => {
+                again = Some(stream.into_inner());
+                break;
+            }
+            Err(status) => assert_eq!(status.code(), Code::ResourceExhausted),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut again = again.expect("the place of the closed stream");
+    again.message().await.unwrap().unwrap();
+
+    // Revoked: the stream ends by itself within the window (1 s here), no change needed.
+    let credential = suite
+        .departments(Caller::Admin)
+        .list_credentials(dpb::ListCredentialsRequest {
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .credentials
+        .into_iter()
+        .find(|c| c.role == dpb::Role::Leadership as i32)
+        .expect("the leadership credential");
+    suite
+        .departments(Caller::Admin)
+        .revoke_credential(dpb::RevokeCredentialRequest {
+            name: credential.name,
+            request_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match again.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("the stream ended without saying why"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("the revoked token's stream ends within the revocation window");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+    assert_eq!(duban_kit::status::reason(&ended).as_deref(), Some("CREDENTIAL_REVOKED"));
+    // The administrator's stream goes on.
+    drop(watchers);
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
+    watch_streams_are_shared_bounded_and_revocable,
     follows_reports_through_the_front_door,
     department_callers_see_only_their_own,
     open_blockers_stay_until_resolved

@@ -1070,7 +1070,7 @@ fn tracing_collector_is_optional_and_matches_its_config() {
 
 #[test]
 fn tracing_profile_passes_the_traces_on_to_a_trace_ui() {
-    let compose = compose(&HashMap::new());
+    let compose = compose(&secrets_env());
     let Some((collector_name, collector)) = compose.services().into_iter().find(|(_, service)| {
         service
             .get("image")

@@ -31,19 +31,22 @@ use crate::{
     status::SuiteReason,
 };
 
+/// Open streams by token hash.
+type CountsByCredential = Arc<Mutex<HashMap<String, usize>>>;
+
 /// The open streams of one server. Cloning shares the counts.
 #[derive(Debug, Clone)]
 pub struct OpenStreams {
     total: Arc<Semaphore>,
     per_credential: usize,
-    by_credential: Arc<Mutex<HashMap<String, usize>>>,
+    by_credential: CountsByCredential,
 }
 
 /// One open stream's place in the counts, given back when dropped.
 #[derive(Debug)]
 pub struct StreamPermit {
     _total: Option<OwnedSemaphorePermit>,
-    credential: Option<(String, Arc<Mutex<HashMap<String, usize>>>)>,
+    credential: Option<(String, CountsByCredential)>,
 }
 
 impl Drop for StreamPermit {

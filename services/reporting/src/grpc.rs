@@ -235,7 +235,9 @@ impl ReportingService for ReportingGrpc {
             token,
             every: self.revocation_window,
         };
-        Ok(Response::new(Box::pin(duban_kit::streams::guarded(stream, permit, recheck))))
+        Ok(Response::new(Box::pin(duban_kit::streams::guarded(
+            stream, permit, recheck,
+        ))))
     }
 
     async fn list_audit_records(

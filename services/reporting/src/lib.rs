@@ -70,8 +70,8 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         streams: duban_kit::streams::OpenStreams::new(limits),
         revocation_window: settings.auth.cache_ttl(),
     })
-        .max_decoding_message_size(limits.max_message_bytes)
-        .max_encoding_message_size(limits.max_message_bytes);
+    .max_decoding_message_size(limits.max_message_bytes)
+    .max_encoding_message_size(limits.max_message_bytes);
     let routes = tonic::service::Routes::new(service);
 
     let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");

@@ -212,7 +212,15 @@ async fn run<J: Job>(
                 metrics.retried_batches.inc();
                 let mut outcomes = Vec::with_capacity(jobs.len());
                 for (job, caller) in jobs.iter().zip(&callers) {
-                    match commit(&db, &context, std::slice::from_ref(job), std::slice::from_ref(caller), &metrics).await {
+                    match commit(
+                        &db,
+                        &context,
+                        std::slice::from_ref(job),
+                        std::slice::from_ref(caller),
+                        &metrics,
+                    )
+                    .await
+                    {
                         Ok(mut one) => outcomes.push(one.remove(0)),
                         Err(error) => outcomes.push(Err(error)),
                     }
