@@ -269,7 +269,7 @@ impl Backends {
 /// value), the trace context and the remaining deadline.
 fn service_client(channel: &BalancedChannel, token: &str, call_timeout: Duration) -> Client {
     let interceptor = interceptor(Some(token), call_timeout)
-        .unwrap_or_else(|_| interceptor(None, call_timeout).expect("no token is always valid"));
+        .unwrap_or_else(|_| duban_kit::client::untokened_interceptor(call_timeout));
     InterceptedService::new(channel.clone(), interceptor)
 }
 

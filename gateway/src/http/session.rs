@@ -41,14 +41,23 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// What a live session holds.
-#[derive(Debug, Clone)]
+/// What a live session holds. Its `Debug` shows neither token: a session printed by
+/// mistake must not put a credential in a log.
+#[derive(Clone)]
 pub(crate) struct Session {
     /// The bearer token the user signed in with, checked again on every use.
     pub token: String,
     /// The token the sign-out form must carry.
     pub csrf: String,
     expires: Instant,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The sessions of this gateway process.

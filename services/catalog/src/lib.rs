@@ -7,6 +7,10 @@
 //! system at run time. The Jiading 2023 files are compiled into the binary
 //! so that services never depend on where the repository is checked out.
 
+// A panic reachable from a request drops the call without an answer (in the writer's
+// task, every call queued behind it too): non-test code handles the error instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod dates;
 pub mod directory;
 mod error;

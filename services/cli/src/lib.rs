@@ -2,6 +2,10 @@
 //! and calls the services for people and scripts (`departments`, `token`, `plan`,
 //! `report`, `demo`, `dashboard`).
 
+// A panic reachable from a request drops the call without an answer (in the writer's
+// task, every call queued behind it too): non-test code handles the error instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod commands;
 pub mod output;
 pub mod prng;

@@ -2,6 +2,10 @@
 //! per-measure designations of "relevant" groups, and the credentials every caller
 //! authenticates with.
 
+// A panic reachable from a request drops the call without an answer (in the writer's
+// task, every call queued behind it too): non-test code handles the error instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod convert;
 pub mod credentials;
 pub mod entity;
@@ -61,7 +65,9 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
     let auth_settings = settings.auth.clone();
     let service = ServiceCredential::from_settings(settings);
     let directory = Arc::new(directory);
+    let stopping = server.stopping();
     server.bring_up(ready, move || {
+        let stopping = stopping.clone();
         let (url, auth_settings, directory, service, metrics) = (
             url.clone(),
             auth_settings.clone(),
@@ -72,7 +78,7 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
-            let departments = Departments::new(store::DirectoryStore::new(db));
+            let departments = Departments::new(store::DirectoryStore::new(db.clone()));
             departments.seed(&directory).await?;
             departments
                 .ensure_bootstrap_admin(&auth_settings.bootstrap_admin_token)
@@ -86,6 +92,8 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
                 display_name: header.name.clone(),
                 display_name_en: header.name_en.clone(),
             };
+            // Last: an attempt that failed above is retried, and must not leave a pruner behind.
+            duban_kit::idempotency::keep_pruned(db, stopping);
             Ok::<_, DepartmentsError>(grpc::State {
                 departments,
                 auth,

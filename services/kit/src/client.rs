@@ -137,12 +137,20 @@ pub fn tuned(endpoint: Endpoint) -> Endpoint {
 
 /// The interceptor alone, for clients built over another channel.
 pub fn interceptor(token: Option<&str>, default_timeout: Duration) -> Result<CallInterceptor, ClientError> {
-    let authorization = match token.filter(|token| !token.is_empty()) {
-        Some(token) => Some(format!("Bearer {token}").parse().map_err(|_| ClientError::Token)?),
-        None => None,
+    let Some(token) = token.filter(|token| !token.is_empty()) else {
+        return Ok(untokened_interceptor(default_timeout));
     };
     Ok(CallInterceptor {
-        authorization,
+        authorization: Some(format!("Bearer {token}").parse().map_err(|_| ClientError::Token)?),
         default_timeout,
     })
 }
+
+/// As [`interceptor`] for calls that carry no token (which cannot fail).
+pub fn untokened_interceptor(default_timeout: Duration) -> CallInterceptor {
+    CallInterceptor {
+        authorization: None,
+        default_timeout,
+    }
+}
+

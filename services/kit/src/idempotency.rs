@@ -2,10 +2,18 @@
 //! in the same transaction as the write it acknowledges, so a retry gets that response
 //! back and writes nothing, even across a crash. Each service's migrator includes
 //! [`CreateRequestLog`] to own this table in its own database.
+//!
+//! Retention: an id is remembered for [`REQUEST_ID_RETENTION`] after its first answer,
+//! then forgotten ([`forget_before`]); a retry after that is a new request. Reporting
+//! forgets inside its single writer; the other services, whose writes are independent
+//! single-row transactions, run [`keep_pruned`] beside them.
 
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use std::time::Duration;
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use sea_orm_migration::prelude::*;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 use crate::status::FieldViolation;
 
@@ -38,6 +46,50 @@ pub mod request_log {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// How long a request id is remembered after its first answer. AIP-155 asks for at
+/// least an hour; a day lets a department system that failed in the evening retry the
+/// next morning without storing its report twice.
+pub const REQUEST_ID_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// How often [`keep_pruned`] forgets expired request ids: each run deletes about this
+/// long's worth of the oldest rows, so every DELETE stays short.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// The time before which request ids are forgotten, for a clock reading `now_us`.
+pub fn retention_cutoff(now_us: i64) -> i64 {
+    now_us.saturating_sub(REQUEST_ID_RETENTION.as_micros().try_into().unwrap_or(i64::MAX))
+}
+
+/// Forgets the request ids first answered before `before_us`; how many were forgotten.
+pub async fn forget_before(db: &impl ConnectionTrait, before_us: i64) -> Result<u64, DbErr> {
+    Ok(request_log::Entity::delete_many()
+        .filter(request_log::Column::CreateTimeUs.lt(before_us))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Forgets expired request ids of `db` every [`PRUNE_EVERY`] until `stopping`: for a
+/// service without a single writer. It touches only rows a day old, which no write
+/// of the moment reads or locks, so it cannot hold a write up.
+pub fn keep_pruned(db: DatabaseConnection, stopping: CancellationToken) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let cutoff = retention_cutoff(chrono::Utc::now().timestamp_micros());
+            match forget_before(&db, cutoff).await {
+                Ok(0) => {}
+                Ok(forgotten) => tracing::debug!(forgotten, "forgot expired request ids"),
+                Err(error) => tracing::warn!(%error, "cannot forget expired request ids; retrying later"),
+            }
+        }
+    });
 }
 
 /// Who and what a request id belongs to.
@@ -257,4 +309,59 @@ impl MigrationTrait for CreateRequestLog {
             .drop_table(Table::drop().table(RequestLog::Table).to_owned())
             .await
     }
+}
+
+// Needs the `testing` feature, which the workspace's test build turns on (the servers'
+// tests ask for it).
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::{Backend, TestDatabase};
+
+    struct RequestLogOnly;
+
+    impl MigratorTrait for RequestLogOnly {
+        fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+            vec![Box::new(CreateRequestLog)]
+        }
+    }
+
+    async fn remember(db: &impl ConnectionTrait, request_id: &str, create_time_us: i64) {
+        let row = request_log::ActiveModel {
+            caller: Set("department:anting-town".into()),
+            method: Set("/duban.reporting.v1.ReportingService/SubmitReport".into()),
+            request_id: Set(request_id.into()),
+            request_sha256: Set(String::new()),
+            response: Set(Vec::new()),
+            create_time_us: Set(create_time_us),
+        };
+        request_log::Entity::insert(row).exec(db).await.unwrap();
+    }
+
+    async fn expired_request_ids_are_forgotten_and_recent_ones_kept(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend).await else {
+            return;
+        };
+        let db = crate::db::connect_and_migrate::<RequestLogOnly>(database.url())
+            .await
+            .unwrap();
+        let now = chrono::Utc::now().timestamp_micros();
+        let cutoff = retention_cutoff(now);
+        assert_eq!(now - cutoff, 24 * 3600 * 1_000_000, "a day");
+        remember(&db, "two-days-old", now - 2 * 24 * 3600 * 1_000_000).await;
+        remember(&db, "just-expired", cutoff - 1).await;
+        remember(&db, "an-hour-old", now - 3600 * 1_000_000).await;
+        assert_eq!(forget_before(&db, cutoff).await.unwrap(), 2);
+        let kept: Vec<String> = request_log::Entity::find()
+            .all(&db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.request_id)
+            .collect();
+        assert_eq!(kept, ["an-hour-old"]);
+        assert_eq!(forget_before(&db, cutoff).await.unwrap(), 0);
+    }
+
+    crate::backend_tests!(expired_request_ids_are_forgotten_and_recent_ones_kept);
 }

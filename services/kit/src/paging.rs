@@ -12,6 +12,11 @@ use crate::status::FieldViolation;
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 /// Largest page served; larger requests are clamped (AIP-158).
 pub const MAX_PAGE_SIZE: u64 = 500;
+/// Largest position a page token may hold: far beyond any listing (2^40 rows), and far
+/// below where an offset plus a page size could overflow or a database refuse it. The
+/// token format is public (its fingerprint only binds it to a filter), so a forged
+/// token must be refused here, not trusted.
+pub const MAX_OFFSET: u64 = 1 << 40;
 
 /// Where a page starts and how long it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +53,7 @@ impl Page {
 
     /// The token for the page after this one, or empty if `total` rows are all served.
     pub fn next_token(&self, total: u64, filter: &str) -> String {
-        let next = self.offset + self.size;
+        let next = self.offset.saturating_add(self.size);
         if next >= total {
             String::new()
         } else {
@@ -65,7 +70,10 @@ fn decode(token: &str, filter: &str) -> Result<u64, FieldViolation> {
     if print != format!("{:016x}", fingerprint(filter)) {
         return Err(FieldViolation::new("page_token", "was issued for a different filter"));
     }
-    offset.parse().map_err(|_| invalid())
+    match offset.parse::<u64>() {
+        Ok(offset) if offset <= MAX_OFFSET => Ok(offset),
+        _ => Err(invalid()),
+    }
 }
 
 /// FNV-1a: stable across processes and versions, unlike `DefaultHasher`.
@@ -135,6 +143,23 @@ mod tests {
         let start = (page.offset as usize).min(rows.len());
         let end = (start + page.size as usize).min(rows.len());
         Ok((rows[start..end].to_vec(), page.next_token(rows.len() as u64, "rows")))
+    }
+
+    #[test]
+    fn forged_positions_beyond_any_listing_are_refused() {
+        let forged = |offset: &str| URL_SAFE_NO_PAD.encode(format!("{offset}:{:016x}", fingerprint("rows")));
+        for offset in [
+            u64::MAX.to_string(),
+            (u64::MAX - 1).to_string(),
+            (MAX_OFFSET + 1).to_string(),
+            "-1".into(),
+        ] {
+            let refused = Page::from_request(10, &forged(&offset), "rows").unwrap_err();
+            assert_eq!(refused.field, "page_token", "{offset}");
+        }
+        let furthest = Page::from_request(500, &forged(&MAX_OFFSET.to_string()), "rows").unwrap();
+        assert!(!furthest.next_token(u64::MAX, "rows").is_empty());
+        assert_eq!(furthest.window([1, 2, 3]).count(), 0);
     }
 
     #[tokio::test]

@@ -22,6 +22,10 @@
 //! targets service (`SyncPlanTargets`, idempotent) and only then commits the new
 //! revision, so a failure in between is safe to retry.
 
+// A panic reachable from a request drops the call without an answer (in the writer's
+// task, every call queued behind it too): non-test code handles the error instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod check;
 pub mod content;
 pub mod convert;
@@ -73,7 +77,9 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
     let url = settings.measures.database_url_in(&settings.data_dir, "measures");
     let auth = Authenticator::asking_departments(settings, departments.clone());
     let directory = directory::DirectoryClient::new(departments, directory::DIRECTORY_TTL);
+    let stopping = server.stopping();
     server.bring_up(ready, move || {
+        let stopping = stopping.clone();
         let (url, auth, directory, targets, metrics) = (
             url.clone(),
             auth.clone(),
@@ -84,6 +90,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
+            duban_kit::idempotency::keep_pruned(db.clone(), stopping);
             let measures = Measures::new(store::PlanStore::new(db), directory, targets);
             Ok::<_, MeasuresError>(grpc::State { measures, auth })
         }

@@ -6,6 +6,10 @@
 //! service, reporting and the gateway all answer questions about the plan through it, so
 //! no two of them can disagree on a due date, a day's end or an expected value.
 
+// A panic reachable from a request drops the call without an answer (in the writer's
+// task, every call queued behind it too): non-test code handles the error instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod cache;
 pub mod calendar;
 pub mod contract;

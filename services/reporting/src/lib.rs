@@ -3,6 +3,10 @@
 //! stream and an audit trail. Writes go through one writer task that commits
 //! concurrent submissions together (group commit, see [`writer`]).
 
+// A panic reachable from a request drops the call without an answer (in the writer's
+// task, every call queued behind it too): non-test code handles the error instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod calendar;
 pub mod catalog;
 pub mod compliance;

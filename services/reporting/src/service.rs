@@ -93,6 +93,7 @@ impl Reporting {
             },
             metrics.writer,
         );
+        keep_pruned(writer.clone(), stopping.clone());
         Self {
             store,
             writer,
@@ -132,4 +133,21 @@ impl Reporting {
             },
         }
     }
+}
+
+/// Queues the writer's housekeeping (see `journal`) at once and then every
+/// `idempotency::PRUNE_EVERY`, until `stopping`.
+fn keep_pruned(writer: Writer, stopping: CancellationToken) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(duban_kit::idempotency::PRUNE_EVERY);
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            if let Err(error) = writer.write(WriteJob::housekeeping()).await {
+                tracing::warn!(%error, "cannot forget expired request ids and events; retrying later");
+            }
+        }
+    });
 }

@@ -301,10 +301,10 @@ impl ReportStore {
     /// Removes events older than `before_us`, except the newest event of all: it
     /// stays as the high-water mark, so that a watcher resuming from a pruned sequence
     /// is told EVENTS_EXPIRED even when every event has expired.
-    pub async fn prune_events(&self, before_us: i64) -> Result<u64, DbErr> {
+    pub async fn prune_events(&self, db: &impl ConnectionTrait, before_us: i64) -> Result<u64, DbErr> {
         let Some(newest) = report_event::Entity::find()
             .order_by_desc(report_event::Column::Sequence)
-            .one(&self.db)
+            .one(db)
             .await?
         else {
             return Ok(0);
@@ -312,7 +312,7 @@ impl ReportStore {
         Ok(report_event::Entity::delete_many()
             .filter(report_event::Column::EventTimeUs.lt(before_us))
             .filter(report_event::Column::Sequence.lt(newest.sequence))
-            .exec(&self.db)
+            .exec(db)
             .await?
             .rows_affected)
     }

@@ -1,6 +1,10 @@
 //! The targets service: the quantified targets of a plan, every revision of them, and
 //! the trajectory each is expected to follow until its deadline.
 
+// A panic reachable from a request drops the call without an answer (in the writer's
+// task, every call queued behind it too): non-test code handles the error instead.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod convert;
 pub mod entity;
 pub mod error;
@@ -63,11 +67,14 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
 
     let url = settings.targets.database_url_in(&settings.data_dir, "targets");
     let auth = Authenticator::asking_departments(settings, channel.clone());
+    let stopping = server.stopping();
     server.bring_up(ready, move || {
+        let stopping = stopping.clone();
         let (url, auth, channel, metrics) = (url.clone(), auth.clone(), channel.clone(), metrics.clone());
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
+            duban_kit::idempotency::keep_pruned(db.clone(), stopping);
             let targets = Targets::new(
                 store::TargetStore::new(db),
                 Some(DepartmentsServiceClient::new(channel)),

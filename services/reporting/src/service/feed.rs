@@ -18,7 +18,7 @@ use sea_orm::{ConnectionTrait, DbBackend, sqlx::postgres::PgListener};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use super::{EVENT_RETENTION_US, Event};
+use super::Event;
 use crate::{convert, store::ReportStore};
 
 /// The PostgreSQL notification channel a replica announces its commits on.
@@ -27,8 +27,6 @@ pub const CHANNEL: &str = "duban_report_events";
 pub const POLL: Duration = Duration::from_secs(1);
 /// Events are read this many at a time.
 const PAGE: u64 = 500;
-/// How often expired events are pruned.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Watchers further behind than this many events are cut off (STREAM_LAGGED).
 const CAPACITY: usize = 4096;
 
@@ -75,7 +73,6 @@ async fn run(store: ReportStore, events: broadcast::Sender<Event>, wake: Arc<Not
     };
     let postgres = store.db().get_database_backend() == DbBackend::Postgres;
     let mut listener = if postgres { listen(&store).await } else { None };
-    let mut prune = tokio::time::interval(PRUNE_EVERY);
     loop {
         tokio::select! {
             () = stopping.cancelled() => return,
@@ -89,13 +86,6 @@ async fn run(store: ReportStore, events: broadcast::Sender<Event>, wake: Arc<Not
             }
             () = notified(&mut listener) => {}
             () = tokio::time::sleep(POLL) => {}
-            _ = prune.tick() => {
-                let cutoff = chrono::Utc::now().timestamp_micros() - EVENT_RETENTION_US;
-                if let Err(error) = store.prune_events(cutoff).await {
-                    tracing::warn!(%error, "cannot prune expired events");
-                }
-                continue;
-            }
         }
         last = publish(&store, &events, last).await;
     }

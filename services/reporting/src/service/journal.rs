@@ -1,7 +1,9 @@
 //! The reporting service's job for the group-commit [`Writer`]: a change to the reports
 //! (a submission or a review, which know how to write themselves) or only the outcome of
 //! a refused or validate_only call, and in both cases its audit record; after the commit
-//! the change's event is published.
+//! the change's event is published. And housekeeping: forgetting request ids and events
+//! past their retention, in the writer's own turn, so that it never contends with a
+//! write (nor, on PostgreSQL, with another replica's).
 
 use duban_kit::Principal;
 use duban_proto::reporting::v1 as pb;
@@ -90,6 +92,10 @@ enum What {
     Change(Box<dyn Change>),
     /// A refused or validate_only call: what the caller was answered (the resource on success).
     Outcome(Result<String, ReportingError>),
+    /// Forgets request ids past `idempotency::REQUEST_ID_RETENTION` and events past
+    /// [`super::EVENT_RETENTION_US`] (the newest event stays, see `prune_events`).
+    /// Audit records are kept: they are the plan's record of who reported what.
+    Housekeeping,
 }
 
 /// One job of the reporting writer.
@@ -105,6 +111,14 @@ impl WriteJob {
         Self {
             what: What::Change(Box::new(change)),
             audit,
+        }
+    }
+
+    /// Forgets what is kept no longer (see [`What::Housekeeping`]); audits nothing.
+    pub fn housekeeping() -> Self {
+        Self {
+            what: What::Housekeeping,
+            audit: AuditInfo::default(),
         }
     }
 
@@ -125,7 +139,7 @@ impl Job for WriteJob {
 
     fn known_outcome(&self) -> Option<Result<Written, ReportingError>> {
         match &self.what {
-            What::Change(_) => None,
+            What::Change(_) | What::Housekeeping => None,
             What::Outcome(outcome) => Some(outcome.clone().map(|_| Written::default())),
         }
     }
@@ -139,6 +153,19 @@ impl Job for WriteJob {
         match &self.what {
             What::Change(change) => change.write(&journal.store, txn, now_us).await,
             What::Outcome(_) => Ok(Written::default()),
+            What::Housekeeping => {
+                let forgotten =
+                    duban_kit::idempotency::forget_before(txn, duban_kit::idempotency::retention_cutoff(now_us))
+                        .await?;
+                let pruned = journal
+                    .store
+                    .prune_events(txn, now_us.saturating_sub(super::EVENT_RETENTION_US))
+                    .await?;
+                if forgotten + pruned > 0 {
+                    tracing::debug!(forgotten, pruned, "forgot expired request ids and events");
+                }
+                Ok(Written::default())
+            }
         }
     }
 
@@ -149,6 +176,9 @@ impl Job for WriteJob {
         outcome: &Result<Written, ReportingError>,
         now_us: i64,
     ) -> Result<(), sea_orm::DbErr> {
+        if matches!(self.what, What::Housekeeping) {
+            return Ok(());
+        }
         let audit = &self.audit;
         let resource = match (outcome, &self.what) {
             (Ok(written), What::Change(_)) => ReportKey::parse(&written.report.name)
@@ -265,4 +295,107 @@ pub async fn replayed(
         .await
         .map_err(ReportingError::from)?;
     Ok(stored.map(|report| Written { report, event: None }))
+}
+
+#[cfg(test)]
+mod tests {
+    use duban_kit::{
+        idempotency::{self, REQUEST_ID_RETENTION, request_log},
+        testing::{Backend, TestDatabase},
+    };
+    use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::service::{EVENT_RETENTION_US, EventFeed};
+
+    const HOUR_US: i64 = 3600 * 1_000_000;
+
+    async fn remember(store: &ReportStore, request_id: &str, create_time_us: i64) {
+        let row = request_log::ActiveModel {
+            caller: Set("department:anting-town".into()),
+            method: Set("/duban.reporting.v1.ReportingService/SubmitReport".into()),
+            request_id: Set(request_id.into()),
+            request_sha256: Set(String::new()),
+            response: Set(Vec::new()),
+            create_time_us: Set(create_time_us),
+        };
+        request_log::Entity::insert(row).exec(store.db()).await.unwrap();
+    }
+
+    async fn happened(store: &ReportStore, event_time_us: i64) -> i64 {
+        let key = ReportKey::parse("plans/jiading-2023/reports/1.1~anting-town~2023-03")
+            .unwrap()
+            .0;
+        let actor = Principal::Department("anting-town".into());
+        let row = event_row(
+            &key,
+            pb::ReportEventType::Submitted,
+            1,
+            (&actor, ""),
+            false,
+            event_time_us,
+        );
+        store.insert_event(store.db(), row).await.unwrap().sequence
+    }
+
+    /// The writer forgets request ids a day old and events a week old (but the newest
+    /// event, the high-water mark), keeps what is younger, and audits nothing of it.
+    async fn housekeeping_forgets_only_what_has_expired(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend).await else {
+            return;
+        };
+        let db = duban_kit::db::connect_and_migrate::<crate::migration::Migrator>(database.url())
+            .await
+            .unwrap();
+        let store = ReportStore::new(db);
+        let now = chrono::Utc::now().timestamp_micros();
+        let day_us = i64::try_from(REQUEST_ID_RETENTION.as_micros()).unwrap();
+        remember(&store, "yesterday-morning", now - day_us - HOUR_US).await;
+        remember(&store, "this-morning", now - 3 * HOUR_US).await;
+        let expired = happened(&store, now - EVENT_RETENTION_US - HOUR_US).await;
+        let recent = happened(&store, now - HOUR_US).await;
+        let newest_but_old = happened(&store, now - EVENT_RETENTION_US - 2 * HOUR_US).await;
+
+        let stopping = CancellationToken::new();
+        let journal = Journal {
+            store: store.clone(),
+            feed: EventFeed::start(store.clone(), stopping.clone()),
+            metrics: ReportingMetrics::register(&duban_kit::metrics::Metrics::new()),
+        };
+        let writer = Writer::start(
+            store.db().clone(),
+            journal,
+            ReportingMetrics::register(&duban_kit::metrics::Metrics::new()).writer,
+        );
+        writer.write(WriteJob::housekeeping()).await.unwrap();
+
+        let kept: Vec<String> = request_log::Entity::find()
+            .all(store.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.request_id)
+            .collect();
+        assert_eq!(kept, ["this-morning"]);
+        let events: Vec<i64> = report_event::Entity::find()
+            .order_by_asc(report_event::Column::Sequence)
+            .all(store.db())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|row| row.sequence)
+            .collect();
+        assert!(!events.contains(&expired), "{events:?}");
+        assert_eq!(
+            events,
+            [recent, newest_but_old],
+            "the newest stays as the high-water mark"
+        );
+        assert!(audit_record::Entity::find().all(store.db()).await.unwrap().is_empty());
+        assert_eq!(idempotency::forget_before(store.db(), 0).await.unwrap(), 0);
+        stopping.cancel();
+    }
+
+    duban_kit::backend_tests!(housekeeping_forgets_only_what_has_expired);
 }
