@@ -2,128 +2,10 @@
 //! server and loads the plan, the other subcommands read it back, and a second start
 //! changes nothing.
 
-use std::{
-    io::{BufRead, BufReader},
-    net::TcpListener,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+mod common;
 
+use common::{Suite, http_get};
 use serde_json::Value;
-
-const DUBAN: &str = env!("CARGO_BIN_EXE_duban");
-
-/// `duban up` in its own data directory, on free loopback ports.
-struct Suite {
-    child: Child,
-    env: Vec<(String, String)>,
-    stdout: Vec<String>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-impl Suite {
-    fn env_for(data_dir: &Path) -> Vec<(String, String)> {
-        let mut env = vec![("DUBAN__DATA_DIR".to_owned(), data_dir.display().to_string())];
-        for server in duban_cli::SERVICES {
-            env.push((
-                format!("DUBAN__{}__LISTEN", server.to_uppercase()),
-                format!("127.0.0.1:{}", free_port()),
-            ));
-            // Nothing reaches the metrics in this test: any free port will do.
-            env.push((
-                format!("DUBAN__{}__METRICS_LISTEN", server.to_uppercase()),
-                "127.0.0.1:0".to_owned(),
-            ));
-        }
-        env
-    }
-
-    /// Starts `duban up` and waits for its "Duban is up." banner.
-    fn up(env: Vec<(String, String)>) -> Suite {
-        let mut child = Command::new(DUBAN)
-            .arg("up")
-            .envs(env.iter().cloned())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("duban up starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut stdout = Vec::new();
-        while Instant::now() < deadline {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    let done = line.starts_with("Stop:");
-                    stdout.push(line);
-                    if done {
-                        // Keep reading, so that the server never writes into a closed pipe.
-                        std::thread::spawn(move || lines.for_each(drop));
-                        return Suite { child, env, stdout };
-                    }
-                }
-                _ => break,
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("duban up never said it was up; it printed:\n{}", stdout.join("\n"));
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let output = Command::new(DUBAN)
-            .args(args)
-            .envs(self.env.iter().cloned())
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "duban {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    }
-
-    /// Runs a command that must fail; returns its stderr.
-    fn run_failing(&self, args: &[&str]) -> String {
-        let output = Command::new(DUBAN)
-            .args(args)
-            .envs(self.env.iter().cloned())
-            .output()
-            .unwrap();
-        assert!(
-            !output.status.success(),
-            "duban {args:?} should have failed:\n{}",
-            String::from_utf8_lossy(&output.stdout)
-        );
-        String::from_utf8(output.stderr).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let text = self.run(args);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("duban {args:?} printed no JSON ({e}):\n{text}"))
-    }
-
-    /// Ctrl-C, as a person would stop it; it must exit cleanly and promptly.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "duban up exited with {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "duban up did not stop within 20 s of Ctrl-C");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
 
 #[test]
 fn up_loads_the_plan_once_and_the_commands_read_it_back() {
@@ -481,19 +363,4 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
     assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..page.len().min(300)]);
     assert!(page.contains("助企纾困行动"), "the dashboard shows the plan's actions");
     suite.stop();
-}
-
-/// A plain HTTP/1.1 GET, as a browser would send it.
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    String::from_utf8_lossy(&response).into_owned()
 }
