@@ -153,4 +153,3 @@ pub fn untokened_interceptor(default_timeout: Duration) -> CallInterceptor {
         default_timeout,
     }
 }
-

@@ -1462,7 +1462,73 @@ async fn departments_write_within_their_quota(backend: Backend) {
     suite.stop().await;
 }
 
+/// WatchReportEvents under the stream rules (SECURITY.md): one token holds at most
+/// `server.max_streams_per_credential` streams, and a revoked token's stream ends with
+/// UNAUTHENTICATED, CREDENTIAL_REVOKED, within the revocation window though no event
+/// came meanwhile; another token's stream goes on.
+async fn event_streams_are_bounded_and_end_when_revoked(backend: Backend) {
+    let Some(suite) = Suite::builder(backend)
+        .with(Server::Reporting)
+        .configure(|settings| {
+            settings.server.max_streams_per_credential = 1;
+            settings.auth.cache_ttl_seconds = 1;
+        })
+        .start()
+        .await
+    else {
+        return;
+    };
+    let issued = suite
+        .departments(Caller::Admin)
+        .issue_credential(dpb::IssueCredentialRequest {
+            credential: Some(dpb::Credential {
+                role: dpb::Role::Leadership as i32,
+                description: "watches, then is revoked".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut leader = suite.reporting(&issued.token);
+    let mut watching = leader.watch_report_events(watch_after(0)).await.unwrap().into_inner();
+    let refused = leader.watch_report_events(watch_after(0)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(reason(&refused).as_deref(), Some("TOO_MANY_STREAMS"));
+    let mut admin = suite
+        .reporting(Caller::Admin)
+        .watch_report_events(watch_after(0))
+        .await
+        .unwrap()
+        .into_inner();
+
+    suite
+        .departments(Caller::Admin)
+        .revoke_credential(dpb::RevokeCredentialRequest {
+            name: issued.credential.unwrap().name,
+            request_id: "revoke-the-watcher".into(),
+        })
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), watching.message())
+        .await
+        .expect("the revoked token's stream ends within the revocation window")
+        .expect_err("it ends with a status");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+    assert_eq!(reason(&ended).as_deref(), Some("CREDENTIAL_REVOKED"));
+    // The administrator's stream is still open: nothing ends it within a window.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(2500), admin.message())
+            .await
+            .is_err(),
+        "the administrator's stream must stay open"
+    );
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
+    event_streams_are_bounded_and_end_when_revoked,
     departments_write_within_their_quota,
     submits_revises_and_reviews,
     authoritative_progress_without_scanning,
