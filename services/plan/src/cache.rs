@@ -15,11 +15,19 @@
 //!
 //! A refresh that fails keeps serving the stale answer (logged), and the next attempt
 //! waits [`Freshness::retry`], so an outage costs one failed call per retry interval
-//! rather than one per request. While one caller refreshes, others holding a stale
-//! answer use it instead of waiting. Something never cached fails as soon as its fetch
-//! fails, and callers that queued behind that same failed attempt share its error
-//! instead of each trying again. An answer of "does not exist" is not cached: the entry
-//! is forgotten and the next caller asks again.
+//! rather than one per request. While one caller refreshes a key, others holding a
+//! stale answer use it instead of waiting; callers of other keys are not held up (one
+//! refresh at a time per key, any number of keys at once). Something never cached fails
+//! as soon as its fetch fails, and callers that queued behind that same failed attempt
+//! share its error instead of each trying again.
+//!
+//! # Names that do not exist
+//!
+//! An answer of "does not exist" is remembered for [`ABSENT_TTL`], so a caller asking
+//! for the same wrong name again and again costs one fetch a second, and a plan
+//! imported a moment later is seen within that second. What is remembered of absent
+//! names and failed fetches is bounded ([`MAX_REMEMBERED`] keys each), so a flood of
+//! random names, during an outage or not, cannot grow the cache.
 
 use std::{
     any::Any,
@@ -33,6 +41,12 @@ use std::{
 };
 
 use crate::PlanError;
+
+/// How long "does not exist" is remembered for a key.
+pub const ABSENT_TTL: Duration = Duration::from_secs(1);
+
+/// Most absent names, and most failed first fetches, remembered at once.
+pub const MAX_REMEMBERED: usize = 1024;
 
 /// How long an answer is trusted unless a server chooses otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
@@ -97,9 +111,26 @@ impl<V> Entry<V> {
 
 struct State<K, V> {
     entries: HashMap<K, Entry<V>>,
+    /// Keys the owner said do not exist, and until when that is trusted.
+    absent: HashMap<K, Instant>,
     /// The last failed fetch of something not cached, so that callers that waited for
     /// that attempt share its answer.
     failures: HashMap<K, (Instant, PlanError)>,
+    /// The refresh of each key being fetched: one fetch per key at a time.
+    refreshing: HashMap<K, Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl<K: Eq + Hash, V> State<K, V> {
+    /// Makes room for one more remembered absence or failure: drops what no longer
+    /// matters, and if the map is still full, everything (they only save fetches).
+    fn make_room<T>(map: &mut HashMap<K, T>, still_matters: impl Fn(&T) -> bool) {
+        if map.len() >= MAX_REMEMBERED {
+            map.retain(|_, value| still_matters(value));
+            if map.len() >= MAX_REMEMBERED {
+                map.clear();
+            }
+        }
+    }
 }
 
 /// Answers by key, kept by the rule in the module documentation.
@@ -108,8 +139,6 @@ pub struct StaleCache<K, V> {
     what: &'static str,
     freshness: Freshness,
     state: Mutex<State<K, V>>,
-    /// One refresh at a time.
-    refresh: tokio::sync::Mutex<()>,
 }
 
 impl<K, V> Debug for StaleCache<K, V> {
@@ -129,9 +158,10 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
             freshness,
             state: Mutex::new(State {
                 entries: HashMap::new(),
+                absent: HashMap::new(),
                 failures: HashMap::new(),
+                refreshing: HashMap::new(),
             }),
-            refresh: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -149,15 +179,29 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
         Fut: Future<Output = Result<Option<V>, PlanError>>,
     {
         let asked = Instant::now();
-        let cached = self.state().entries.get(key).cloned();
+        let (cached, refresh) = {
+            let mut state = self.state();
+            if state.absent.get(key).is_some_and(|until| asked < *until) {
+                return Ok(None);
+            }
+            let refresh = match state.refreshing.get(key) {
+                Some(refresh) => refresh.clone(),
+                None => {
+                    let refresh = Arc::new(tokio::sync::Mutex::new(()));
+                    state.refreshing.insert(key.to_owned(), refresh.clone());
+                    refresh
+                }
+            };
+            (state.entries.get(key).cloned(), refresh)
+        };
         let _single = match &cached {
             Some(entry) if entry.fresh() => return Ok(Some(entry.value.clone())),
             // Someone is refreshing already: the stale answer will do meanwhile.
-            Some(entry) => match self.refresh.try_lock() {
+            Some(entry) => match refresh.try_lock() {
                 Ok(guard) => guard,
                 Err(_) => return Ok(Some(entry.value.clone())),
             },
-            None => self.refresh.lock().await,
+            None => refresh.lock().await,
         };
         let stale = {
             let state = self.state();
@@ -165,6 +209,9 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
                 Some(entry) if entry.fresh() => return Ok(Some(entry.value.clone())),
                 Some(entry) => Some(entry.clone()),
                 None => {
+                    if state.absent.get(key).is_some_and(|until| Instant::now() < *until) {
+                        return Ok(None);
+                    }
                     if let Some((at, error)) = state.failures.get(key)
                         && *at >= asked
                     {
@@ -177,10 +224,16 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
         let answer = fetch().await;
         let now = Instant::now();
         let mut state = self.state();
+        // Nobody else holds this key's refresh: forget it, so the map holds only keys
+        // being fetched.
+        if Arc::strong_count(&refresh) <= 2 {
+            state.refreshing.remove(key);
+        }
         match answer {
             Ok(Some(value)) => {
                 let value = Arc::new(value);
                 state.failures.remove(key);
+                state.absent.remove(key);
                 let entry = Entry {
                     value: value.clone(),
                     fetched: now,
@@ -192,6 +245,8 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
             Ok(None) => {
                 state.entries.remove(key);
                 state.failures.remove(key);
+                State::<K, V>::make_room(&mut state.absent, |until| now < *until);
+                state.absent.insert(key.to_owned(), now + ABSENT_TTL);
                 Ok(None)
             }
             Err(error) => match stale {
@@ -210,6 +265,10 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
                     Ok(Some(value))
                 }
                 None => {
+                    // Only callers queued behind this very attempt share it: a failure
+                    // older than the retry interval has no one left waiting for it.
+                    let retry = self.freshness.retry;
+                    State::<K, V>::make_room(&mut state.failures, |(at, _)| now.duration_since(*at) < retry);
                     state.failures.insert(key.to_owned(), (now, error.clone()));
                     Err(error)
                 }
@@ -217,10 +276,18 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
         }
     }
 
+    /// How many absent names and failed first fetches are remembered (for tests of the
+    /// bound).
+    pub fn remembered(&self) -> (usize, usize) {
+        let state = self.state();
+        (state.absent.len(), state.failures.len())
+    }
+
     /// Forgets everything cached, so the next call asks again.
     pub fn invalidate(&self) {
         let mut state = self.state();
         state.entries.clear();
+        state.absent.clear();
         state.failures.clear();
     }
 
@@ -362,6 +429,79 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(25)).await;
         assert_eq!(*cache.get("p", || async { Ok(Some(2)) }).await.unwrap().unwrap(), 2);
         assert!(cache.ages()[0].1 < Duration::from_millis(20));
+    }
+
+    fn down() -> PlanError {
+        PlanError::dependency(Owner::Measures, &tonic::Status::unavailable("down"))
+    }
+
+    #[tokio::test]
+    async fn a_slow_fetch_holds_up_only_callers_of_the_same_key() {
+        let cache: Arc<StaleCache<String, i32>> = Arc::new(StaleCache::new("plan", Freshness::default()));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let slow = tokio::spawn({
+            let (cache, release) = (cache.clone(), release.clone());
+            async move {
+                cache
+                    .get("slow", || async move {
+                        release.notified().await;
+                        Ok(Some(1))
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let other = tokio::time::timeout(Duration::from_millis(500), cache.get("other", || async { Ok(Some(2)) }))
+            .await
+            .expect("another key is fetched while the slow one waits");
+        assert_eq!(*other.unwrap().unwrap(), 2);
+        release.notify_one();
+        assert_eq!(*slow.await.unwrap().unwrap().unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn does_not_exist_is_remembered_for_a_second() {
+        let cache: StaleCache<String, i32> = StaleCache::new("plan", Freshness::default());
+        let fetches = std::sync::atomic::AtomicUsize::new(0);
+        let missing = || async {
+            fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(None)
+        };
+        for _ in 0..5 {
+            assert!(cache.get("nowhere", missing).await.unwrap().is_none());
+        }
+        assert_eq!(fetches.load(std::sync::atomic::Ordering::SeqCst), 1, "asked once");
+        tokio::time::sleep(ABSENT_TTL + Duration::from_millis(50)).await;
+        assert!(cache.get("nowhere", missing).await.unwrap().is_none());
+        assert_eq!(
+            fetches.load(std::sync::atomic::Ordering::SeqCst),
+            2,
+            "asked again after a second"
+        );
+        // Imported meanwhile: a caller who knows invalidates, and it is found at once.
+        assert!(cache.get("nowhere", || async { Ok(Some(7)) }).await.unwrap().is_none());
+        cache.invalidate();
+        assert_eq!(
+            *cache.get("nowhere", || async { Ok(Some(7)) }).await.unwrap().unwrap(),
+            7
+        );
+    }
+
+    #[tokio::test]
+    async fn a_flood_of_random_names_is_remembered_within_a_bound() {
+        let cache: StaleCache<String, i32> = StaleCache::new("plan", Freshness::default());
+        for n in 0..3 * MAX_REMEMBERED {
+            let _ = cache.get(format!("absent-{n}").as_str(), || async { Ok(None) }).await;
+            let _ = cache
+                .get(format!("failing-{n}").as_str(), || async { Err(down()) })
+                .await;
+        }
+        let (absent, failures) = cache.remembered();
+        assert!(
+            absent <= MAX_REMEMBERED && failures <= MAX_REMEMBERED,
+            "{absent} {failures}"
+        );
+        assert!(cache.state().refreshing.is_empty(), "no refresh left behind");
     }
 
     #[tokio::test]
