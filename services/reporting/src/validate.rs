@@ -30,6 +30,23 @@ pub const MAX_TITLE: usize = 200;
 /// Longest URL.
 pub const MAX_URL: usize = 2000;
 
+/// How far above its target's scale (the larger of its value and baseline, at least 1)
+/// a reported value may be. Beyond it the figure is taken for a slip, a wrong unit or
+/// digits typed twice (40000 enterprises reported as 40000000), and refused rather than
+/// painting a target GREEN; a thousandfold leaves room for every real overshoot. It also
+/// keeps every sum of values far from the limits of exact decimals.
+pub const PLAUSIBLE_FACTOR: u32 = 1000;
+
+/// The largest value [`PLAUSIBLE_FACTOR`] allows for `target`.
+fn plausible_max(target: &crate::catalog::TargetInfo) -> Decimal {
+    let scale = target
+        .value
+        .abs()
+        .max(target.baseline.unwrap_or_default().abs())
+        .max(Decimal::ONE);
+    scale.saturating_mul(Decimal::from(PLAUSIBLE_FACTOR))
+}
+
 /// Units whose values must be whole numbers.
 fn counted(unit: i32) -> bool {
     use QuantityUnit as U;
@@ -144,6 +161,15 @@ pub fn check_report(
             bad(field("value"), "must not be negative");
         } else if value.unit == QuantityUnit::Percent as i32 && number > Decimal::ONE_HUNDRED {
             bad(field("value"), "must be at most 100 for a percentage");
+        } else if number > plausible_max(target) {
+            bad(
+                field("value"),
+                &format!(
+                    "is implausibly large: more than {PLAUSIBLE_FACTOR} times the target's scale (at most {}); \
+                     check the unit and the digits",
+                    plausible_max(target).normalize()
+                ),
+            );
         } else if counted(value.unit) && !number.fract().is_zero() {
             bad(field("value"), "must be a whole number for a counted unit");
         } else if decimal::places(number) > target.decimal_places {
@@ -333,6 +359,38 @@ mod tests {
     #[test]
     fn a_good_report_passes() {
         assert_eq!(fields(&good()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn values_beyond_a_thousand_times_the_target_are_refused_as_slips() {
+        let with_value = |value: &str, target_value: &str| {
+            let mut plan = plan();
+            if let Some(target) = plan.targets.get_mut("firms") {
+                target.value = target_value.parse().unwrap();
+            }
+            let mut report = good();
+            report.metric_values[0].value = Some(common::Decimal { value: value.into() });
+            let departments = ["tax-bureau".to_owned(), "nanxiang-town".to_owned()].into();
+            check_report(&report, "nanxiang-town", &plan, &departments, today())
+        };
+        // A target of 0 (a baseline-free count) still allows a thousand.
+        assert!(with_value("1000", "0").is_empty());
+        assert_eq!(with_value("1001", "0")[0].field, "report.metric_values[0].value");
+        assert!(with_value("40000000", "40000").is_empty());
+        let refused = with_value("40000001", "40000");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert!(refused[0].description.contains("implausibly large"), "{refused:?}");
+        // Far beyond: refused too, never summed.
+        assert_eq!(with_value("79228162514264337593543950335", "40000").len(), 1);
+    }
+
+    #[test]
+    fn a_year_beyond_the_calendar_is_a_named_violation_not_a_panic() {
+        for year in [262_143, 262_144, i32::MAX, i32::MIN, -1] {
+            let mut report = good();
+            report.period = Some(common::Period { year, month: 12 });
+            assert!(fields(&report).contains(&"report.period".to_owned()), "year {year}");
+        }
     }
 
     #[test]
