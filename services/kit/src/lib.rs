@@ -1,7 +1,8 @@
 //! What every Duban server needs, written once: settings, telemetry, the database,
-//! start-up and shutdown, metrics, authentication, outgoing calls, pagination, error statuses and CSV exports.
+//! start-up and shutdown, request bounds, metrics, authentication, outgoing calls, pagination, error statuses and CSV exports.
 
 pub mod auth;
+pub mod bounds;
 pub mod client;
 pub mod closable;
 pub mod columns;

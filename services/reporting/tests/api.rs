@@ -25,6 +25,8 @@ type Client = ReportingClient;
 
 #[path = "api/blockers.rs"]
 mod blockers;
+#[path = "api/bounds.rs"]
+mod bounds;
 #[path = "api/milestones.rs"]
 mod milestones;
 #[path = "api/obligations.rs"]
