@@ -4,8 +4,6 @@
 
 use std::{env, fs, path::PathBuf};
 
-use protox::prost::Message;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     let mut protos = Vec::new();
@@ -25,9 +23,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The set includes every import (the vendored google.api and google.rpc files and the
     // well-known types), so that reflection clients can resolve every file they are given.
-    let fds = protox::compile(&protos, [&root])?;
+    // The embedded set is encoded by protox itself, which keeps the custom options
+    // (`duban.common.v1.max_length` …) that servers read their request bounds from;
+    // `prost_types` drops extensions, so encoding `fds` would lose them.
+    let mut compiler = protox::Compiler::new([&root])?;
+    compiler
+        .include_source_info(true)
+        .include_imports(true)
+        .open_files(&protos)?;
+    let fds = compiler.file_descriptor_set();
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(out_dir.join("duban_descriptor.bin"), fds.encode_to_vec())?;
+    fs::write(
+        out_dir.join("duban_descriptor.bin"),
+        compiler.encode_file_descriptor_set(),
+    )?;
 
     tonic_prost_build::configure()
         .build_client(true)

@@ -1,11 +1,12 @@
 //! What every Duban server needs, written once: settings, telemetry, the database,
-//! start-up and shutdown, metrics, authentication, outgoing calls, pagination, error statuses and CSV exports.
+//! start-up and shutdown, request bounds, metrics, authentication, outgoing calls, pagination, error statuses and CSV exports.
 
 // A panic reachable from a request drops the call without an answer (in the writer's
 // task, every call queued behind it too): non-test code handles the error instead.
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
+pub mod bounds;
 pub mod client;
 pub mod closable;
 pub mod columns;

@@ -1,6 +1,7 @@
 //! Starting and stopping a gRPC server the same way everywhere: bind (port 0 works),
 //! speak TLS when `server.tls` says so, serve health and reflection beside the service,
-//! answer NOT_SERVING until the service's state is ready, count every call in the
+//! answer NOT_SERVING until the service's state is ready, check every request against
+//! the bounds its proto declares ([`crate::bounds`]), count every call in the
 //! server's metrics and serve them on the metrics port (plain HTTP), and on shutdown
 //! drain for a bounded time only.
 
@@ -17,6 +18,7 @@ use tonic::{Status, service::Routes};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{
+    bounds::{BoundsLayer, Catalogue},
     layer::RequestLayer,
     metrics::{
         Metrics,
@@ -195,9 +197,12 @@ impl GrpcServer {
         let mut builder = tonic::transport::Server::builder();
         // Counted inside gRPC-Web translation, where the status is in gRPC's own headers
         // and trailers whatever the client spoke.
+        // Bounds are checked inside both, so every message past one is counted, and
+        // after gRPC-Web translation, so they hold whatever the client spoke.
         let grpc = routes
             .prepare()
             .into_axum_router()
+            .layer(BoundsLayer::new(catalogue()?, limits.max_message_bytes))
             .layer(RpcMetricsLayer::new(rpc.clone()));
         let (routes, stop) = match web {
             None => (Routes::from(grpc), CancellationToken::new()),
@@ -339,6 +344,16 @@ impl GrpcServer {
         }
         self.metrics.shutdown().await;
     }
+}
+
+/// The bounds of every Duban RPC, read once per process and shared by its servers.
+fn catalogue() -> std::io::Result<Arc<Catalogue>> {
+    static CATALOGUE: OnceLock<Arc<Catalogue>> = OnceLock::new();
+    if let Some(catalogue) = CATALOGUE.get() {
+        return Ok(catalogue.clone());
+    }
+    let catalogue = Arc::new(Catalogue::duban().map_err(std::io::Error::other)?);
+    Ok(CATALOGUE.get_or_init(|| catalogue).clone())
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -122,6 +122,14 @@ impl ReportingService for ReportingGrpc {
                 item = stream.next(), if pending.len() < crate::writer::MAX_BATCH => match item {
                     None => break,
                     Some(Err(status)) => return Err(status),
+                    // Kit's bounds layer already ends the stream there; this keeps the
+                    // limit if the handler is ever served without it.
+                    Some(Ok(_)) if index >= MAX_STREAM_ITEMS => {
+                        return Err(duban_kit::bounds::too_many_stream_messages(
+                            "duban.reporting.v1.ReportingService/SubmitReports",
+                            MAX_STREAM_ITEMS,
+                        ));
+                    }
                     Some(Ok(item)) => {
                         let i = index as i32;
                         index += 1;
@@ -130,9 +138,6 @@ impl ReportingService for ReportingGrpc {
                         let turn = turns();
                         pending.push_back(async move {
                             let request_id = item.request_id.clone();
-                            if i as usize >= MAX_STREAM_ITEMS {
-                                return (i, request_id, Err(ReportingError::TooManyItems(MAX_STREAM_ITEMS)));
-                            }
                             let submit = pb::SubmitReportRequest {
                                 parent: item.parent.clone(),
                                 report: item.report.clone(),

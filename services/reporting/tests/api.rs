@@ -25,6 +25,8 @@ type Client = ReportingClient;
 
 #[path = "api/blockers.rs"]
 mod blockers;
+#[path = "api/bounds.rs"]
+mod bounds;
 #[path = "api/milestones.rs"]
 mod milestones;
 #[path = "api/obligations.rs"]
@@ -329,9 +331,9 @@ async fn submits_revises_and_reviews(backend: Backend) {
     let not_own = dept.submit_report(submit(theirs, "")).await.unwrap_err();
     assert_eq!(not_own.code(), Code::PermissionDenied);
 
-    // Several violations at once.
+    // Several violations at once. (A field past its bound, such as a narrative over
+    // 4000 characters, is answered alone and before these: see api/bounds.rs.)
     let mut bad = report(&pick, 4, f64::NAN);
-    bad.narrative = "字".repeat(4001);
     bad.metric_values[0].unit = common::QuantityUnit::Routes as i32;
     let duplicate = bad.metric_values.len();
     bad.metric_values.push(bad.metric_values[0].clone());
@@ -344,7 +346,6 @@ async fn submits_revises_and_reviews(backend: Backend) {
     assert_eq!(invalid.code(), Code::InvalidArgument);
     let fields: Vec<_> = field_violations(&invalid).into_iter().map(|v| v.field).collect();
     for expected in [
-        "report.narrative",
         "report.metric_values[0].unit",
         "report.metric_values[0].value",
         &format!("report.metric_values[{duplicate}].target_code"),
