@@ -121,6 +121,30 @@ pub fn is_concurrent_write(error: &DbErr) -> bool {
     )
 }
 
+/// Whether a database error means the database could not be reached or went away: no
+/// connection could be had (refused, timed out, pool closed), or one broke in the middle of
+/// a statement (an I/O error, a TLS failure), or PostgreSQL said it is shutting down or
+/// refuses connections (SQLSTATE class 08, 57P01-57P03, 53300). Such a failure is
+/// retryable and says nothing about the request, unlike a failed statement.
+pub fn is_unreachable(error: &DbErr) -> bool {
+    let source = match error {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    match source.as_ref() {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
 /// Whether a database error is a unique-constraint violation: how a taken key, a
 /// concurrent duplicate or an idempotency key is told apart from a real failure.
 pub fn is_unique_violation(error: &DbErr) -> bool {

@@ -267,7 +267,10 @@ pub fn database(error: &DbErr) -> Status {
         );
     }
     tracing::error!(%error, "database error");
-    if matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) {
+    // A connection that breaks in the middle of a statement fails it with an I/O error,
+    // not a connection error: it is the database going away all the same, so retryable
+    // UNAVAILABLE, not INTERNAL (issue 12, PostgreSQL stops mid-run).
+    if crate::db::is_unreachable(error) {
         unavailable(
             SuiteReason::DatabaseUnavailable,
             "the database is unavailable; retry later",
@@ -378,5 +381,20 @@ mod tests {
         assert!(!status.message().contains("secret"));
         let status = database(&DbErr::Conn(sea_orm::RuntimeErr::Internal("down".into())));
         assert_eq!(status.code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn a_connection_broken_mid_statement_is_unavailable() {
+        let broken = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by peer");
+        let error = DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(
+            sea_orm::sqlx::Error::Io(broken),
+        )));
+        let status = database(&error);
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(reason(&status).as_deref(), Some("DATABASE_UNAVAILABLE"));
+        let timed_out = DbErr::Exec(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(
+            sea_orm::sqlx::Error::PoolTimedOut,
+        )));
+        assert_eq!(database(&timed_out).code(), Code::Unavailable);
     }
 }

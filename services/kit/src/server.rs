@@ -12,6 +12,7 @@ use std::{
     time::Duration,
 };
 
+use sea_orm::DatabaseConnection;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tonic::{Status, service::Routes};
@@ -27,6 +28,13 @@ use crate::{
     },
     settings::{ListenAddresses, ServerLimits},
 };
+
+/// How often [`GrpcServer::watch_database`] checks that the database answers.
+pub const DATABASE_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long that check may take before the database counts as gone: longer than a
+/// connection takes to come from a busy pool, shorter than a balancer's patience.
+const DATABASE_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// State that a service gets once its database is migrated. Until then every handler
 /// answers UNAVAILABLE, and health says NOT_SERVING.
@@ -269,15 +277,7 @@ impl GrpcServer {
 
     /// Marks the server and its services SERVING (or NOT_SERVING).
     pub async fn set_serving(&self, serving: bool) {
-        let status = if serving {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
-        self.health.set_service_status("", status).await;
-        for service in &self.services {
-            self.health.set_service_status(*service, status).await;
-        }
+        set_status(&self.health, &self.services, serving).await;
     }
 
     /// Runs `init` until it succeeds (retrying with backoff, since a database may start
@@ -297,10 +297,7 @@ impl GrpcServer {
                 match init().await {
                     Ok(state) => {
                         ready.set(state);
-                        health.set_service_status("", ServingStatus::Serving).await;
-                        for service in &services {
-                            health.set_service_status(*service, ServingStatus::Serving).await;
-                        }
+                        set_status(&health, &services, true).await;
                         tracing::info!(server = name, "serving");
                         return;
                     }
@@ -315,6 +312,59 @@ impl GrpcServer {
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         })
+    }
+
+    /// Once `ready` holds the state, checks every [`DATABASE_PROBE_INTERVAL`] that the
+    /// state's `database` answers, and reports NOT_SERVING while it does not and SERVING
+    /// again when it does, so that an orchestrator or a balancer sees a server whose
+    /// database went away (its calls answer UNAVAILABLE meanwhile) and sees it recover
+    /// without a restart. Stops when the server shuts down.
+    pub fn watch_database<T, F>(&self, ready: Ready<T>, database: F) -> JoinHandle<()>
+    where
+        T: Send + Sync + 'static,
+        F: Fn(&T) -> &DatabaseConnection + Send + 'static,
+    {
+        let (name, health, services, stop) = (self.name, self.health.clone(), self.services.clone(), self.stop.clone());
+        tokio::spawn(async move {
+            // `bring_up` reports SERVING as soon as the state is ready.
+            let mut serving = true;
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(DATABASE_PROBE_INTERVAL) => {}
+                }
+                let Ok(state) = ready.get() else { continue };
+                let answered = matches!(
+                    tokio::time::timeout(DATABASE_PROBE_TIMEOUT, database(state).ping()).await,
+                    Ok(Ok(()))
+                );
+                // Once shutting down, NOT_SERVING stays.
+                if answered == serving || stop.is_cancelled() {
+                    continue;
+                }
+                serving = answered;
+                if serving {
+                    tracing::info!(server = name, "the database answers again: serving");
+                } else {
+                    tracing::warn!(server = name, "the database does not answer: not serving");
+                }
+                set_status(&health, &services, serving).await;
+            }
+        })
+    }
+
+    /// Stops the server as a crash would, for fault tests: no NOT_SERVING, no drain, no
+    /// GOAWAY; every connection is cut at once (callers see their calls fail mid-way),
+    /// the listener closes, and the server's background work (its writer, its streams,
+    /// its health watcher) ends. Its port can be bound again once this returns.
+    pub async fn kill(self) {
+        self.task.abort();
+        self.cut.cancel();
+        self.stop.cancel();
+        // The aborted task has dropped the listener once it is joined.
+        let _ = self.task.await;
+        self.metrics.shutdown().await;
+        tracing::warn!(server = self.name, "killed");
     }
 
     /// Reports NOT_SERVING, stops accepting calls, waits up to the grace period for
@@ -354,6 +404,19 @@ fn catalogue() -> std::io::Result<Arc<Catalogue>> {
     }
     let catalogue = Arc::new(Catalogue::duban().map_err(std::io::Error::other)?);
     Ok(CATALOGUE.get_or_init(|| catalogue).clone())
+}
+
+/// Marks the server (the empty name) and each of `services` SERVING or NOT_SERVING.
+async fn set_status(health: &HealthReporter, services: &[&'static str], serving: bool) {
+    let status = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    health.set_service_status("", status).await;
+    for service in services {
+        health.set_service_status(*service, status).await;
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

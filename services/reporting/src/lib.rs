@@ -107,6 +107,8 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     let count_submitted = settings.progress.count_submitted;
     let quota = duban_kit::rate::WriteQuota::new(&settings.server);
     let stopping = server.stopping();
+    // NOT_SERVING while the database does not answer, SERVING again when it does.
+    server.watch_database(ready.clone(), |state: &grpc::State| state.reporting.database());
     server.bring_up(ready, move || {
         let (url, auth, catalog, stopping, metrics, reporting_metrics) = (
             url.clone(),

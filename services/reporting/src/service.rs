@@ -105,6 +105,11 @@ impl Reporting {
         }
     }
 
+    /// The database the reports are stored in (for the health watcher).
+    pub fn database(&self) -> &sea_orm::DatabaseConnection {
+        self.store.db()
+    }
+
     /// Records a refused or failed call and returns its error.
     async fn refuse(&self, audit: AuditInfo, error: ReportingError) -> ReportingError {
         if let Err(audit_error) = self.writer.write(WriteJob::audit_only(Err(error.clone()), audit)).await {

@@ -1,6 +1,10 @@
 //! Choosing which servers to start and how, then starting them in order.
 
-use std::{collections::BTreeSet, time::Duration};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    net::SocketAddr,
+    time::Duration,
+};
 
 use duban_kit::{
     Settings,
@@ -54,6 +58,7 @@ pub struct SuiteBuilder {
     reporting_options: duban_reporting::Options,
     startup: Duration,
     transport: Transport,
+    proxied: BTreeMap<Server, SocketAddr>,
 }
 
 impl SuiteBuilder {
@@ -66,6 +71,7 @@ impl SuiteBuilder {
             reporting_options: duban_reporting::Options::default(),
             startup: STARTUP,
             transport: Transport::Plaintext,
+            proxied: BTreeMap::new(),
         }
     }
 
@@ -108,6 +114,15 @@ impl SuiteBuilder {
     /// may adjust them.
     pub fn transport(mut self, transport: Transport) -> SuiteBuilder {
         self.transport = transport;
+        self
+    }
+
+    /// Makes `server` reach its database through `proxy` (a [`crate::TcpProxy`] the test
+    /// controls) instead of directly: its `database_url` names the proxy's address, for
+    /// restarts too. [`Suite::database_url`] still gives the direct URL, for reading the
+    /// database whatever the proxy does. No effect on SQLite.
+    pub fn database_through(mut self, server: Server, proxy: SocketAddr) -> SuiteBuilder {
+        self.proxied.insert(server, proxy);
         self
     }
 
@@ -158,6 +173,7 @@ impl SuiteBuilder {
             self.reporting_options,
             self.startup,
             databases.into_iter().collect(),
+            self.proxied,
             certificates,
         );
         for server in self.servers {

@@ -22,12 +22,14 @@
 
 mod builder;
 mod plan;
+mod proxy;
 mod server;
 mod suite;
 mod tls;
 
 pub use builder::{STARTUP, StartError, SuiteBuilder};
 pub use plan::{PLAN, ReportKey, Responsibility, jiading_dataset, responsible_departments};
+pub use proxy::TcpProxy;
 pub use server::Server;
 pub use suite::{
     Caller, DashboardClient, DepartmentsClient, MeasuresClient, Replica, ReportingClient, Suite, TargetsClient,

@@ -69,6 +69,8 @@ pub struct Suite {
     metrics_addrs: BTreeMap<Server, SocketAddr>,
     /// Declared after the servers: dropped after them.
     databases: BTreeMap<Server, TestDatabase>,
+    /// The servers that reach their database through a proxy, and its address.
+    proxied: BTreeMap<Server, SocketAddr>,
     /// Under TLS, the CA and certificates the servers use.
     certificates: Option<Certificates>,
 }
@@ -86,6 +88,7 @@ impl Suite {
         reporting_options: duban_reporting::Options,
         startup: Duration,
         databases: BTreeMap<Server, TestDatabase>,
+        proxied: BTreeMap<Server, SocketAddr>,
         certificates: Option<Certificates>,
     ) -> Suite {
         Suite {
@@ -97,6 +100,7 @@ impl Suite {
             addrs: BTreeMap::new(),
             metrics_addrs: BTreeMap::new(),
             databases,
+            proxied,
             certificates,
         }
     }
@@ -104,7 +108,11 @@ impl Suite {
     /// Points `server`'s settings at its database and an ephemeral port.
     pub(crate) fn prepare(&mut self, server: Server) {
         let url = self.databases.get(&server).map_or("", TestDatabase::url);
-        server.prepare(&mut self.settings, url);
+        let url = match self.proxied.get(&server) {
+            Some(proxy) => crate::proxy::through(url, *proxy),
+            None => url.to_owned(),
+        };
+        server.prepare(&mut self.settings, &url);
     }
 
     /// Starts `server` with the current settings and waits until it is SERVING.
@@ -262,6 +270,15 @@ impl Suite {
     pub async fn shut_down(&mut self, server: Server) {
         if let Some(running) = self.running.remove(&server) {
             running.shutdown().await;
+        }
+    }
+
+    /// Kills `server` as a crash would ([`GrpcServer::kill`]: no drain, connections cut
+    /// mid-call); its address and database stay, for [`Suite::restart`]. Nothing if it
+    /// is not running.
+    pub async fn kill(&mut self, server: Server) {
+        if let Some(running) = self.running.remove(&server) {
+            running.kill().await;
         }
     }
 
