@@ -66,6 +66,10 @@ pub async fn start(settings: &Settings, directory: Directory) -> std::io::Result
     let service = ServiceCredential::from_settings(settings);
     let directory = Arc::new(directory);
     let stopping = server.stopping();
+    // NOT_SERVING while the database does not answer, SERVING again when it does.
+    server.watch_database(ready.clone(), |state: &grpc::State| {
+        duban_kit::idempotency::RequestLogged::request_log_db(&state.departments)
+    });
     server.bring_up(ready, move || {
         let stopping = stopping.clone();
         let (url, auth_settings, directory, service, metrics) = (

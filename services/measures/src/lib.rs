@@ -78,6 +78,10 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
     let auth = Authenticator::asking_departments(settings, departments.clone());
     let directory = directory::DirectoryClient::new(departments, directory::DIRECTORY_TTL);
     let stopping = server.stopping();
+    // NOT_SERVING while the database does not answer, SERVING again when it does.
+    server.watch_database(ready.clone(), |state: &grpc::State| {
+        duban_kit::idempotency::RequestLogged::request_log_db(&state.measures)
+    });
     server.bring_up(ready, move || {
         let stopping = stopping.clone();
         let (url, auth, directory, targets, metrics) = (

@@ -68,6 +68,10 @@ pub async fn start(settings: &Settings) -> std::io::Result<GrpcServer> {
     let url = settings.targets.database_url_in(&settings.data_dir, "targets");
     let auth = Authenticator::asking_departments(settings, channel.clone());
     let stopping = server.stopping();
+    // NOT_SERVING while the database does not answer, SERVING again when it does.
+    server.watch_database(ready.clone(), |state: &grpc::State| {
+        duban_kit::idempotency::RequestLogged::request_log_db(&state.targets)
+    });
     server.bring_up(ready, move || {
         let stopping = stopping.clone();
         let (url, auth, channel, metrics) = (url.clone(), auth.clone(), channel.clone(), metrics.clone());
