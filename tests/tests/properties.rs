@@ -22,7 +22,7 @@ use std::{
 
 use duban_harness::{Caller, PLAN, ReportKey, Responsibility, Server, Suite};
 use duban_kit::{status, testing::Backend};
-use duban_proto::{common::v1 as common, decimal::Decimal, reporting::v1 as rpb};
+use duban_proto::{common::v1 as common, decimal::Decimal, departments::v1 as dpb, reporting::v1 as rpb};
 use proptest::{
     prelude::*,
     sample::Index,
@@ -581,4 +581,325 @@ fn submit_report_refuses_with_named_fields_and_stores_exactly_what_it_accepts() 
         }
     });
     runtime.block_on(suite.stop());
+}
+
+// ---------------------------------------------------------------------------------------
+// Departments: CreateDepartment, UpdateDepartment, UpdateGroupDesignation, IssueCredential,
+// RevokeCredential
+// ---------------------------------------------------------------------------------------
+
+/// One change to a valid department (for CreateDepartment or UpdateDepartment).
+#[derive(Debug, Clone)]
+enum DepartmentChange {
+    Name(String),
+    Code(String),
+    DisplayName(String),
+    DisplayNameEn(String),
+    Kind(i32),
+    Aliases(Vec<String>),
+    /// An alias sent twice.
+    DuplicateAlias,
+    /// The display name repeated as an alias.
+    AliasIsName,
+    Etag(String),
+    Mask(Vec<String>),
+    RequestId(String),
+    ValidateOnly,
+}
+
+fn department_change() -> impl Strategy<Value = DepartmentChange> {
+    use DepartmentChange as C;
+    let mask_path = prop_oneof![
+        prop::sample::select(vec![
+            "display_name",
+            "display_name_en",
+            "kind",
+            "aliases",
+            "code",
+            "name",
+            "etag",
+            "*"
+        ])
+        .prop_map(str::to_owned),
+        wild_text(),
+    ];
+    prop_oneof![
+        wild_text().prop_map(C::Name),
+        prop_oneof![wild_text(), "[a-z][a-z0-9-]{0,70}", Just("tax-bureau".to_owned())].prop_map(C::Code),
+        prop_oneof![wild_text(), Just("区税务局".to_owned())].prop_map(C::DisplayName),
+        wild_text().prop_map(C::DisplayNameEn),
+        wild_enum().prop_map(C::Kind),
+        prop::collection::vec(wild_text(), 0..4).prop_map(C::Aliases),
+        Just(C::DuplicateAlias),
+        Just(C::AliasIsName),
+        wild_text().prop_map(C::Etag),
+        prop::collection::vec(mask_path, 0..3).prop_map(C::Mask),
+        wild_text().prop_map(C::RequestId),
+        Just(C::ValidateOnly),
+    ]
+}
+
+/// A department write as generated: the department, its mask, request id and
+/// validate_only (CreateDepartment ignores the mask).
+#[derive(Debug, Clone, Default)]
+struct DepartmentWrite {
+    department: dpb::Department,
+    mask: Option<Vec<String>>,
+    request_id: String,
+    validate_only: bool,
+}
+
+fn apply_department_change(write: &mut DepartmentWrite, change: &DepartmentChange) {
+    use DepartmentChange as C;
+    let department = &mut write.department;
+    match change {
+        C::Name(name) => department.name.clone_from(name),
+        C::Code(code) => department.code.clone_from(code),
+        C::DisplayName(name) => department.display_name.clone_from(name),
+        C::DisplayNameEn(name) => department.display_name_en.clone_from(name),
+        C::Kind(kind) => department.kind = *kind,
+        C::Aliases(aliases) => department.aliases.clone_from(aliases),
+        C::DuplicateAlias => {
+            let alias = department.aliases.first().cloned().unwrap_or_else(|| "别名".into());
+            department.aliases.extend([alias.clone(), alias]);
+        }
+        C::AliasIsName => department.aliases.push(department.display_name.clone()),
+        C::Etag(etag) => department.etag.clone_from(etag),
+        C::Mask(paths) => write.mask = Some(paths.clone()),
+        C::RequestId(id) => write.request_id.clone_from(id),
+        C::ValidateOnly => write.validate_only = true,
+    }
+}
+
+fn department_changes() -> impl Strategy<Value = Vec<DepartmentChange>> {
+    prop_oneof![1 => Just(Vec::new()), 3 => prop::collection::vec(department_change(), 1..4)]
+}
+
+/// A valid new unit, unique in this process: `n` keeps codes and names apart.
+fn new_department(n: u64) -> dpb::Department {
+    dpb::Department {
+        code: format!("property-unit-{n}"),
+        display_name: format!("属性测试单位{n}"),
+        display_name_en: format!("Property test unit {n}"),
+        kind: dpb::DepartmentKind::Bureau as i32,
+        aliases: vec![format!("属性测试{n}号单位")],
+        ..Default::default()
+    }
+}
+
+/// How many units the directory holds.
+async fn department_count(suite: &Suite) -> i32 {
+    suite
+        .departments(Caller::Admin)
+        .list_departments(dpb::ListDepartmentsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .total_size
+}
+
+/// The unit named `name`, if any.
+async fn department(suite: &Suite, name: &str) -> Option<dpb::Department> {
+    suite
+        .departments(Caller::Admin)
+        .get_department(dpb::GetDepartmentRequest { name: name.to_owned() })
+        .await
+        .ok()
+        .map(tonic::Response::into_inner)
+}
+
+/// Checks that `stored` carries the names, kind and aliases `expected` has. Names are
+/// stored without leading and trailing white space (the departments service trims them,
+/// as it trims credential descriptions): the one normalisation allowed.
+fn department_stored_as(expected: &dpb::Department, stored: &dpb::Department) -> Result<(), TestCaseError> {
+    prop_assert_eq!(&stored.code, &expected.code);
+    prop_assert_eq!(stored.display_name.as_str(), expected.display_name.trim());
+    prop_assert_eq!(stored.display_name_en.as_str(), expected.display_name_en.trim());
+    prop_assert_eq!(stored.kind, expected.kind);
+    prop_assert_eq!(&stored.aliases, &expected.aliases);
+    Ok(())
+}
+
+/// A process-wide counter for unique codes and names.
+fn next_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Starts the departments server alone on SQLite.
+async fn departments_suite() -> Suite {
+    Suite::builder(Backend::Sqlite)
+        .with(Server::Departments)
+        .start()
+        .await
+        .expect("SQLite is always available")
+}
+
+#[test]
+fn create_department_refuses_with_named_fields_and_stores_exactly_what_it_accepts() {
+    let runtime = runtime();
+    let suite = runtime.block_on(departments_suite());
+    check(&runtime, department_changes(), |changes| {
+        let suite = &suite;
+        async move {
+            let mut write = DepartmentWrite {
+                department: new_department(next_number()),
+                request_id: fresh_id("create"),
+                ..Default::default()
+            };
+            for change in &changes {
+                apply_department_change(&mut write, change);
+            }
+            let before = department_count(suite).await;
+            let answer = suite
+                .departments(Caller::Admin)
+                .create_department(dpb::CreateDepartmentRequest {
+                    department: Some(write.department.clone()),
+                    request_id: write.request_id.clone(),
+                    validate_only: write.validate_only,
+                })
+                .await
+                .map(tonic::Response::into_inner);
+            let after = department_count(suite).await;
+            if changes.is_empty() {
+                prop_assert!(answer.is_ok(), "a valid unit was refused: {:?}", answer);
+            }
+            match &answer {
+                Err(status) => {
+                    refusal_is_sound(status)?;
+                    prop_assert_eq!(before, after, "a refused CreateDepartment added a unit: {:?}", status);
+                }
+                Ok(_) if write.validate_only => prop_assert_eq!(before, after, "validate_only added a unit"),
+                Ok(created) => {
+                    prop_assert_eq!(after, before + 1);
+                    let stored = department(suite, &created.name).await;
+                    prop_assert!(stored.is_some(), "{} was answered but is not stored", created.name);
+                    department_stored_as(&write.department, &stored.unwrap())?;
+                    department_stored_as(&write.department, created)?;
+                }
+            }
+            Ok(())
+        }
+    });
+    runtime.block_on(suite.stop());
+}
+
+/// What UpdateDepartment should leave stored: with no mask, each field `sent` sets
+/// replaces the stored one; with a mask, exactly the fields it names do.
+fn updated(before: &dpb::Department, sent: &dpb::Department, mask: Option<&[String]>) -> dpb::Department {
+    let takes = |field: &str, set: bool| match mask {
+        None | Some([]) => set,
+        Some(paths) => paths.iter().any(|p| p == field),
+    };
+    let mut out = before.clone();
+    if takes("display_name", !sent.display_name.is_empty()) {
+        out.display_name.clone_from(&sent.display_name);
+    }
+    if takes("display_name_en", !sent.display_name_en.is_empty()) {
+        out.display_name_en.clone_from(&sent.display_name_en);
+    }
+    if takes("kind", sent.kind != 0) {
+        out.kind = sent.kind;
+    }
+    if takes("aliases", !sent.aliases.is_empty()) {
+        out.aliases.clone_from(&sent.aliases);
+    }
+    out
+}
+
+#[test]
+fn update_department_refuses_with_named_fields_and_stores_exactly_what_it_accepts() {
+    let runtime = runtime();
+    let suite = runtime.block_on(departments_suite());
+    let target = runtime.block_on(async {
+        suite
+            .departments(Caller::Admin)
+            .create_department(dpb::CreateDepartmentRequest {
+                department: Some(new_department(next_number())),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    });
+    check(&runtime, department_changes(), |changes| {
+        let (suite, target) = (&suite, &target.name);
+        async move {
+            let before = department(suite, target).await.unwrap();
+            let n = next_number();
+            let mut write = DepartmentWrite {
+                department: dpb::Department {
+                    name: target.clone(),
+                    display_name: format!("属性测试改名单位{n}"),
+                    aliases: vec![format!("属性测试改名{n}号")],
+                    etag: before.etag.clone(),
+                    ..Default::default()
+                },
+                request_id: fresh_id("update"),
+                ..Default::default()
+            };
+            for change in &changes {
+                apply_department_change(&mut write, change);
+            }
+            let units_before = department_count(suite).await;
+            let answer = suite
+                .departments(Caller::Admin)
+                .update_department(dpb::UpdateDepartmentRequest {
+                    department: Some(write.department.clone()),
+                    update_mask: write.mask.clone().map(|paths| prost_types::FieldMask { paths }),
+                    request_id: write.request_id.clone(),
+                    validate_only: write.validate_only,
+                })
+                .await
+                .map(tonic::Response::into_inner);
+            let after = department(suite, target).await.unwrap();
+            prop_assert_eq!(
+                department_count(suite).await,
+                units_before,
+                "UpdateDepartment changed the unit count"
+            );
+            if changes.is_empty() {
+                prop_assert!(answer.is_ok(), "a valid update was refused: {:?}", answer);
+            }
+            match &answer {
+                Err(status) => {
+                    refusal_is_sound(status)?;
+                    prop_assert_eq!(
+                        &before,
+                        &after,
+                        "a refused UpdateDepartment changed the unit: {:?}",
+                        status
+                    );
+                }
+                Ok(_) if write.validate_only => prop_assert_eq!(&before, &after, "validate_only changed the unit"),
+                Ok(answered) if answered.name == *target => {
+                    let expected = updated(&before, &write.department, write.mask.as_deref());
+                    department_stored_as(&expected, &after)?;
+                    department_stored_as(&expected, answered)?;
+                }
+                Ok(answered) => {
+                    prop_assert!(false, "an update of {} answered {}", target, answered.name);
+                }
+            }
+            Ok(())
+        }
+    });
+    runtime.block_on(suite.stop());
+}
+
+/// The case the SubmitReport property found: a 4,001-character department was echoed in
+/// the refusal's message and details, the trailers passed the client's header limit, and
+/// the caller saw INTERNAL (h2 COMPRESSION_ERROR) instead of the refusal.
+#[test]
+fn a_huge_department_is_refused_not_answered_with_internal() {
+    let runtime = runtime();
+    runtime.block_on(async {
+        let (suite, responsibilities) = reporting_suite().await;
+        let mut request = ReportKey::new(&responsibilities[0], 3).submission("按计划推进".into(), 7, fresh_id("huge"));
+        apply_report_change(&mut request, &ReportChange::Department("字".repeat(4_001)));
+        let answer = suite.reporting(Caller::Admin).submit_report(request).await;
+        let status = answer.expect_err("an unknown department is refused");
+        refusal_is_sound(&status).unwrap();
+        suite.stop().await;
+    });
 }
