@@ -903,3 +903,279 @@ fn a_huge_department_is_refused_not_answered_with_internal() {
         suite.stop().await;
     });
 }
+
+/// Every credential, revoked ones too, oldest first.
+async fn credentials(suite: &Suite) -> Vec<dpb::Credential> {
+    let mut departments = suite.departments(Caller::Admin);
+    let mut out = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = departments
+            .list_credentials(dpb::ListCredentialsRequest {
+                page_size: 500,
+                page_token,
+                show_revoked: true,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        out.extend(page.credentials);
+        if page.next_page_token.is_empty() {
+            return out;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+/// A generated IssueCredential request: role, department and description, each either
+/// the valid one or arbitrary.
+fn credential_request() -> impl Strategy<Value = dpb::IssueCredentialRequest> {
+    let role = prop_oneof![3 => Just(dpb::Role::Department as i32), 1 => wild_enum()];
+    let department = prop_oneof![3 => Just("tax-bureau".to_owned()), 1 => Just(String::new()), 1 => wild_text()];
+    let description = prop_oneof![2 => Just("属性测试系统".to_owned()), 1 => wild_text()];
+    let request_id = prop_oneof![3 => Just(None), 1 => wild_text().prop_map(Some)];
+    (role, department, description, request_id, prop::bool::weighted(0.1)).prop_map(
+        |(role, department, description, request_id, validate_only)| dpb::IssueCredentialRequest {
+            credential: Some(dpb::Credential {
+                role,
+                department,
+                description,
+                ..Default::default()
+            }),
+            request_id: request_id.unwrap_or_else(|| fresh_id("issue")),
+            validate_only,
+        },
+    )
+}
+
+#[test]
+fn issue_credential_refuses_with_named_fields_and_stores_exactly_what_it_accepts() {
+    let runtime = runtime();
+    let suite = runtime.block_on(departments_suite());
+    check(&runtime, credential_request(), |request| {
+        let suite = &suite;
+        async move {
+            let sent = request.credential.clone().unwrap_or_default();
+            let valid = sent.role == dpb::Role::Department as i32
+                && sent.department == "tax-bureau"
+                && sent.description == "属性测试系统";
+            let before = credentials(suite).await;
+            let answer = suite
+                .departments(Caller::Admin)
+                .issue_credential(request.clone())
+                .await
+                .map(tonic::Response::into_inner);
+            let after = credentials(suite).await;
+            if valid {
+                prop_assert!(answer.is_ok(), "a valid credential was refused: {:?}", answer);
+            }
+            match &answer {
+                Err(status) => {
+                    refusal_is_sound(status)?;
+                    prop_assert_eq!(
+                        &before,
+                        &after,
+                        "a refused IssueCredential stored a credential: {:?}",
+                        status
+                    );
+                }
+                Ok(_) if request.validate_only => prop_assert_eq!(&before, &after, "validate_only stored a credential"),
+                Ok(issued) => {
+                    let issued = issued.credential.clone().unwrap_or_default();
+                    prop_assert_eq!(after.len(), before.len() + 1, "no new credential is listed");
+                    let stored = after.iter().find(|c| c.name == issued.name);
+                    prop_assert_eq!(stored, Some(&issued), "the answer is not what is stored");
+                    prop_assert_eq!(issued.role, sent.role);
+                    prop_assert_eq!(&issued.department, &sent.department);
+                    prop_assert_eq!(issued.description.as_str(), sent.description.trim());
+                }
+            }
+            Ok(())
+        }
+    });
+    runtime.block_on(suite.stop());
+}
+
+#[test]
+fn revoke_credential_refuses_with_named_fields_and_revokes_exactly_what_it_names() {
+    let runtime = runtime();
+    let suite = runtime.block_on(departments_suite());
+    // Either a live credential issued for the case, or an arbitrary name.
+    let name = prop_oneof![2 => Just(None), 1 => wild_text().prop_map(Some)];
+    let request_id = prop_oneof![3 => Just(None), 1 => wild_text().prop_map(Some)];
+    check(&runtime, (name, request_id), |(name, request_id)| {
+        let suite = &suite;
+        async move {
+            let issued = suite
+                .departments(Caller::Admin)
+                .issue_credential(dpb::IssueCredentialRequest {
+                    credential: Some(dpb::Credential {
+                        role: dpb::Role::Leadership as i32,
+                        description: "to be revoked".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .credential
+                .unwrap_or_default();
+            let name = name.unwrap_or_else(|| issued.name.clone());
+            let before = credentials(suite).await;
+            let answer = suite
+                .departments(Caller::Admin)
+                .revoke_credential(dpb::RevokeCredentialRequest {
+                    name: name.clone(),
+                    request_id: request_id.unwrap_or_else(|| fresh_id("revoke")),
+                })
+                .await
+                .map(tonic::Response::into_inner);
+            let after = credentials(suite).await;
+            if name == issued.name {
+                prop_assert!(answer.is_ok(), "a live credential was not revoked: {:?}", answer);
+            }
+            match &answer {
+                Err(status) => {
+                    refusal_is_sound(status)?;
+                    prop_assert_eq!(
+                        &before,
+                        &after,
+                        "a refused RevokeCredential changed a credential: {:?}",
+                        status
+                    );
+                }
+                Ok(revoked) => {
+                    prop_assert_eq!(&revoked.name, &name);
+                    prop_assert!(revoked.revoke_time.is_some(), "the answer is not revoked");
+                    let changed: Vec<_> = after.iter().filter(|c| !before.contains(c)).collect();
+                    prop_assert!(changed.len() <= 1, "more than one credential changed: {:?}", changed);
+                    prop_assert!(changed.iter().all(|c| c.name == name), "another credential changed");
+                    prop_assert_eq!(after.iter().find(|c| c.name == name), Some(revoked));
+                }
+            }
+            Ok(())
+        }
+    });
+    runtime.block_on(suite.stop());
+}
+
+// ---------------------------------------------------------------------------------------
+// AcceptReport and ReturnReport
+// ---------------------------------------------------------------------------------------
+
+/// A generated review: accept or return, and which of name, etag, reason/comment and
+/// request id are arbitrary instead of the valid ones.
+#[derive(Debug, Clone)]
+struct ReviewCase {
+    accept: bool,
+    responsibility: Index,
+    month: i32,
+    name: Option<String>,
+    etag: Option<String>,
+    reason: Option<String>,
+    request_id: Option<String>,
+}
+
+fn review_case() -> impl Strategy<Value = ReviewCase> {
+    let arbitrary = || prop_oneof![2 => Just(None), 1 => wild_text().prop_map(Some)];
+    (
+        any::<bool>(),
+        any::<Index>(),
+        3i32..=12,
+        arbitrary(),
+        arbitrary(),
+        arbitrary(),
+        arbitrary(),
+    )
+        .prop_map(
+            |(accept, responsibility, month, name, etag, reason, request_id)| ReviewCase {
+                accept,
+                responsibility,
+                month,
+                name,
+                etag,
+                reason,
+                request_id,
+            },
+        )
+}
+
+#[test]
+fn accept_and_return_refuse_with_named_fields_and_store_exactly_the_review_sent() {
+    let runtime = runtime();
+    let (suite, responsibilities) = runtime.block_on(reporting_suite());
+    check(&runtime, review_case(), |case| {
+        let (suite, responsibilities) = (&suite, &responsibilities);
+        async move {
+            // A fresh SUBMITTED revision to review.
+            let key = ReportKey::new(case.responsibility.get(responsibilities), case.month);
+            let mut submission = key.submission("按计划推进".into(), 7, fresh_id("to-review"));
+            if let Some(report) = submission.report.as_mut() {
+                report.department.clone_from(&key.department);
+            }
+            let submitted = suite
+                .reporting(Caller::Admin)
+                .submit_report(submission)
+                .await
+                .unwrap()
+                .into_inner();
+            let valid = case.name.is_none()
+                && case.etag.is_none()
+                && case.request_id.as_deref().is_none_or(|id| !id.is_empty())
+                && (case.accept || case.reason.as_deref().is_none_or(|r| !r.trim().is_empty()));
+            let name = case.name.clone().unwrap_or_else(|| key.name());
+            let etag = case.etag.clone().unwrap_or_else(|| submitted.etag.clone());
+            let reason = case.reason.clone().unwrap_or_else(|| "请补充佐证材料".into());
+            let request_id = case.request_id.clone().unwrap_or_else(|| fresh_id("review"));
+            let before = stored_reports(suite).await;
+            let mut reporting = suite.reporting(Caller::Admin);
+            let answer = if case.accept {
+                reporting
+                    .accept_report(rpb::AcceptReportRequest {
+                        name: name.clone(),
+                        etag,
+                        comment: reason.clone(),
+                        request_id,
+                    })
+                    .await
+            } else {
+                reporting
+                    .return_report(rpb::ReturnReportRequest {
+                        name: name.clone(),
+                        etag,
+                        reason: reason.clone(),
+                        request_id,
+                    })
+                    .await
+            }
+            .map(tonic::Response::into_inner);
+            let after = stored_reports(suite).await;
+            if valid && reason.chars().count() <= 1000 {
+                prop_assert!(answer.is_ok(), "a valid review was refused: {:?}", answer);
+            }
+            match &answer {
+                Err(status) => {
+                    refusal_is_sound(status)?;
+                    prop_assert_eq!(&before, &after, "a refused review changed a report: {:?}", status);
+                }
+                Ok(reviewed) => {
+                    let expected = if case.accept {
+                        rpb::report::State::Accepted
+                    } else {
+                        rpb::report::State::Returned
+                    };
+                    prop_assert_eq!(reviewed.state, expected as i32);
+                    prop_assert_eq!(reviewed.revision, submitted.revision, "a review made a revision");
+                    let review = reviewed.review.clone().unwrap_or_default();
+                    prop_assert_eq!(review.reason.as_str(), reason.as_str());
+                    let stored = read_back(suite, &answer).await;
+                    prop_assert_eq!(stored.as_ref().map(|r| r.state), Some(expected as i32));
+                    prop_assert_eq!(stored.and_then(|r| r.review).map(|r| r.reason), Some(reason));
+                }
+            }
+            Ok(())
+        }
+    });
+    runtime.block_on(suite.stop());
+}
