@@ -89,7 +89,11 @@ fn is_field_path(field: &str) -> bool {
         && field.split('.').all(|segment| {
             let name = segment.split('[').next().unwrap_or_default();
             let index_closed = !segment.contains('[') || segment.ends_with(']');
-            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') && index_closed
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && index_closed
         })
 }
 
@@ -1173,6 +1177,116 @@ fn accept_and_return_refuse_with_named_fields_and_store_exactly_the_review_sent(
                     prop_assert_eq!(stored.as_ref().map(|r| r.state), Some(expected as i32));
                     prop_assert_eq!(stored.and_then(|r| r.review).map(|r| r.reason), Some(reason));
                 }
+            }
+            Ok(())
+        }
+    });
+    runtime.block_on(suite.stop());
+}
+
+// ---------------------------------------------------------------------------------------
+// SubmitReports
+// ---------------------------------------------------------------------------------------
+
+/// One generated SubmitReports item: a SubmitReport case, perhaps as a backfill with an
+/// arbitrary submit time (seconds and nanos).
+#[derive(Debug, Clone)]
+struct StreamItem {
+    report: ReportCase,
+    backfill: bool,
+    submit_time: Option<(i64, i32)>,
+}
+
+fn stream_item() -> impl Strategy<Value = StreamItem> {
+    let submit_time = prop::option::of(prop_oneof![
+        // 2023-03-03 to 2024-01-01, the plan's span.
+        (1_677_801_600i64..1_704_067_200, 0i32..1_000_000_000),
+        (any::<i64>(), any::<i32>()),
+    ]);
+    (report_case(), prop::bool::weighted(0.2), submit_time).prop_map(|(report, backfill, submit_time)| StreamItem {
+        report,
+        backfill,
+        submit_time,
+    })
+}
+
+#[test]
+fn submit_reports_refuses_items_with_named_fields_and_stores_exactly_what_it_accepts() {
+    let runtime = runtime();
+    let (suite, responsibilities) = runtime.block_on(reporting_suite());
+    let items = prop::collection::vec(stream_item(), 1..4);
+    check(&runtime, items, |items| {
+        let (suite, responsibilities) = (&suite, &responsibilities);
+        async move {
+            let requests: Vec<rpb::SubmitReportsRequest> = items
+                .iter()
+                .map(|item| {
+                    let single = report_request(responsibilities, &item.report);
+                    rpb::SubmitReportsRequest {
+                        parent: single.parent,
+                        report: single.report,
+                        request_id: single.request_id,
+                        validate_only: single.validate_only,
+                        backfill: item.backfill,
+                        submit_time: item
+                            .submit_time
+                            .map(|(seconds, nanos)| prost_types::Timestamp { seconds, nanos }),
+                    }
+                })
+                .collect();
+            let before = stored_reports(suite).await;
+            let answer = suite
+                .reporting(Caller::Admin)
+                .submit_reports(tokio_stream::iter(requests.clone()))
+                .await
+                .map(tonic::Response::into_inner);
+            let after = stored_reports(suite).await;
+            let response = match answer {
+                Err(status) => {
+                    refusal_is_sound(&status)?;
+                    prop_assert_eq!(&before, &after, "a refused stream stored reports: {:?}", status);
+                    return Ok(());
+                }
+                Ok(response) => response,
+            };
+            prop_assert_eq!(response.results.len(), requests.len(), "not one result per item");
+            // Items are checked one by one against the state between them: only the
+            // reports they name can change, so compare the rest of `before` and `after`.
+            let mut touched = std::collections::BTreeSet::new();
+            for (index, (result, request)) in response.results.iter().zip(&requests).enumerate() {
+                prop_assert_eq!(result.index, index as i32);
+                prop_assert_eq!(&result.request_id, &request.request_id);
+                match &result.outcome {
+                    Some(rpb::submit_reports_result::Outcome::Error(error)) => {
+                        let status = Status::with_details(
+                            Code::from_i32(error.code),
+                            error.message.clone(),
+                            prost::Message::encode_to_vec(error).into(),
+                        );
+                        refusal_is_sound(&status)?;
+                    }
+                    Some(rpb::submit_reports_result::Outcome::Report(report)) => {
+                        if !request.validate_only {
+                            touched.insert(report.name.split('@').next().unwrap_or_default().to_owned());
+                            let sent = request.report.clone().unwrap_or_default();
+                            report_stored_as_sent(&sent, report)?;
+                            prop_assert_eq!(report.backfilled, request.backfill);
+                        }
+                    }
+                    None => prop_assert!(false, "item {} has no outcome", index),
+                }
+            }
+            let untouched = |reports: &BTreeMap<String, (i32, String)>| -> BTreeMap<String, (i32, String)> {
+                reports
+                    .iter()
+                    .filter(|(name, _)| !touched.contains(*name))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect()
+            };
+            prop_assert_eq!(untouched(&before), untouched(&after), "a refused item stored a report");
+            for name in &touched {
+                let grew = after.get(name).map(|(r, _)| *r) > before.get(name).map(|(r, _)| *r);
+                prop_assert!(grew, "{} was answered as stored but has no new revision", name);
             }
             Ok(())
         }
