@@ -8,7 +8,9 @@ use sea_orm::DbErr;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::status::{FieldViolation, Reason, SuiteReason, with_reason};
+use crate::status::{
+    FieldViolation, MAX_ECHO_CHARS, MAX_MESSAGE_CHARS, MAX_VIOLATION_BYTES, Reason, SuiteReason, bounded, with_reason,
+};
 
 /// The named resource does not exist. Its status says which kind of resource: reason
 /// `<TYPE>_NOT_FOUND` from the service's `ErrorReason` (for example `PLAN_NOT_FOUND`) and a
@@ -127,15 +129,28 @@ pub fn request_id_reused(violation: &FieldViolation) -> Status {
 
 fn bad_request(violations: &[FieldViolation], reason: Reason) -> Status {
     let mut details = ErrorDetails::new();
+    // Bounded like every status (`status::MAX_ECHO_CHARS`): a path or a description may
+    // echo the request, and hundreds of violations would pass the clients' trailer limit.
+    let mut budget = MAX_VIOLATION_BYTES;
     for violation in violations {
-        details.add_bad_request_violation(violation.field.clone(), violation.description.clone());
+        let field = bounded(&violation.field, MAX_ECHO_CHARS);
+        let description = bounded(&violation.description, MAX_ECHO_CHARS);
+        let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+            break;
+        };
+        budget = left;
+        details.add_bad_request_violation(field, description);
     }
     details.set_error_info(
         reason.as_str(),
         crate::status::ERROR_DOMAIN,
         std::collections::HashMap::new(),
     );
-    Status::with_error_details(Code::InvalidArgument, summary(violations), details)
+    Status::with_error_details(
+        Code::InvalidArgument,
+        bounded(&summary(violations), MAX_MESSAGE_CHARS),
+        details,
+    )
 }
 
 /// `field: description (and n more)`, the message of a status with field violations.
@@ -151,14 +166,16 @@ pub fn summary(violations: &[FieldViolation]) -> String {
 /// `name`, and a `google.rpc.ResourceInfo` with the resource type and name.
 pub fn not_found(error: &NotFound) -> Status {
     let resource_type = error.resource_type();
+    // The name comes from the request: bounded, as every status echo is.
+    let name = bounded(&error.name, MAX_ECHO_CHARS);
     let metadata = [
         ("resource".to_owned(), resource_type.clone()),
-        ("name".to_owned(), error.name.clone()),
+        ("name".to_owned(), name.clone()),
     ];
     let mut details = ErrorDetails::new();
     details.set_error_info(error.reason().as_str(), crate::status::ERROR_DOMAIN, metadata);
-    details.set_resource_info(resource_type, error.name.clone(), "", "");
-    Status::with_error_details(Code::NotFound, error.to_string(), details)
+    details.set_resource_info(resource_type, name, "", "");
+    Status::with_error_details(Code::NotFound, bounded(&error.to_string(), MAX_MESSAGE_CHARS), details)
 }
 
 /// UNAUTHENTICATED, reason `TOKEN_INVALID`: the token is missing, malformed, unknown or revoked.

@@ -69,17 +69,43 @@ impl FieldViolation {
     }
 }
 
-/// A status of any code with an `ErrorInfo` reason and metadata.
+/// Most characters of request data a status echoes (a name, a code, a department), and
+/// of any one field path or description. A status travels in HTTP/2 trailers, which
+/// clients cap (hyper and tonic at 16 KiB, gRPC core at 8 KiB): echoing a 4,001-character
+/// department percent-encoded in `grpc-message` and again in the details made the client
+/// drop the connection (COMPRESSION_ERROR or PROTOCOL_ERROR), so the caller saw INTERNAL
+/// instead of the refusal (found by the property tests, issue 12). With these bounds a
+/// status stays under about 10 KiB on the wire whatever the request held.
+pub const MAX_ECHO_CHARS: usize = 100;
+/// Most characters of a status message (up to 9 bytes each once percent-encoded).
+pub const MAX_MESSAGE_CHARS: usize = 200;
+/// Most bytes of field paths and descriptions one `BadRequest` carries: past it the
+/// remaining violations are left out (the message says how many there are in all).
+pub const MAX_VIOLATION_BYTES: usize = 4096;
+
+/// `text` cut to at most `max` characters, with `…` marking a cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// A status of any code with an `ErrorInfo` reason and metadata; the message and every
+/// metadata value bounded ([`MAX_MESSAGE_CHARS`], [`MAX_ECHO_CHARS`]).
 pub fn with_reason<'a>(
     code: Code,
     message: impl Into<String>,
     reason: impl Into<Reason>,
     metadata: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Status {
-    let metadata: HashMap<String, String> = metadata.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    let metadata: HashMap<String, String> = metadata
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), bounded(&v, MAX_ECHO_CHARS)))
+        .collect();
     let mut details = ErrorDetails::new();
     details.set_error_info(reason.into().as_str(), ERROR_DOMAIN, metadata);
-    Status::with_error_details(code, message, details)
+    Status::with_error_details(code, bounded(&message.into(), MAX_MESSAGE_CHARS), details)
 }
 
 /// Reads the field violations back out of a status (for clients and tests).

@@ -8,7 +8,7 @@ use duban_kit::{
     auth::AuthError,
     error::{self, DependencyUnavailable, EtagMismatch, NotFound},
     idempotency::ReplayError,
-    status::ERROR_DOMAIN,
+    status::{ERROR_DOMAIN, MAX_MESSAGE_CHARS, bounded},
 };
 use duban_proto::measures::v1::ErrorReason;
 use sea_orm::DbErr;
@@ -105,14 +105,22 @@ impl From<MeasuresError> for Status {
             } => {
                 let mut details = ErrorDetails::new();
                 for problem in &problems {
-                    details.add_bad_request_violation(format!("dataset.{}", problem.path), problem.message.clone());
+                    details.add_bad_request_violation(
+                        format!("dataset.{}", problem.path),
+                        bounded(&problem.message, MAX_MESSAGE_CHARS),
+                    );
                 }
+                // Bounded like every status: the units echo the dataset (see
+                // `duban_kit::status::MAX_ECHO_CHARS`).
                 let metadata = HashMap::from([
                     ("problem_count".to_owned(), problems.len().to_string()),
-                    ("unresolved_units".to_owned(), unresolved_units.join(",")),
+                    (
+                        "unresolved_units".to_owned(),
+                        bounded(&unresolved_units.join(","), MAX_MESSAGE_CHARS),
+                    ),
                 ]);
                 details.set_error_info(ErrorReason::DatasetInvalid.as_str_name(), ERROR_DOMAIN, metadata);
-                Status::with_error_details(Code::InvalidArgument, message, details)
+                Status::with_error_details(Code::InvalidArgument, bounded(&message, MAX_MESSAGE_CHARS), details)
             }
             MeasuresError::NotFound(not_found) => not_found.into(),
             MeasuresError::EtagMismatch(stale) => stale.into(),
