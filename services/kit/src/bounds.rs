@@ -154,6 +154,7 @@ impl Catalogue {
                         let path = map_path(&path, key);
                         if let MapKey::String(key) = key {
                             length(&path, key.chars().count(), bounds.max_length, "characters", found);
+                            no_nul(&path, key, found);
                         }
                         self.value(element, &path, bounds, found);
                     }
@@ -169,7 +170,10 @@ impl Catalogue {
 
     fn value(&self, value: &Value, path: &str, bounds: FieldBounds, found: &mut Vec<FieldViolation>) {
         match value {
-            Value::String(text) => length(path, text.chars().count(), bounds.max_length, "characters", found),
+            Value::String(text) => {
+                length(path, text.chars().count(), bounds.max_length, "characters", found);
+                no_nul(path, text, found);
+            }
             Value::Bytes(bytes) => length(path, bytes.len(), bounds.max_length, "bytes", found),
             Value::Message(message) => self.walk(message, path, found),
             _ => {}
@@ -195,6 +199,15 @@ fn length(path: &str, length: usize, max: usize, unit: &str, found: &mut Vec<Fie
             path,
             format!("must be at most {max} {unit} long, is {length}"),
         ));
+    }
+}
+
+/// U+0000 in text: valid protobuf, but PostgreSQL's text columns refuse it, so it would
+/// fail the write with a database error (and SQLite would keep what PostgreSQL cannot).
+/// Refused on every string for one behaviour on both.
+fn no_nul(path: &str, text: &str, found: &mut Vec<FieldViolation>) {
+    if text.contains('\0') {
+        found.push(FieldViolation::new(path, "must not contain the NUL character (U+0000)"));
     }
 }
 
@@ -532,6 +545,26 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(catalogue.violations(&dynamic(&catalogue, SUBMIT_REPORT, &request)), []);
+    }
+
+    #[test]
+    fn refuses_the_nul_character_anywhere_in_text() {
+        let catalogue = catalogue();
+        let request = pb::SubmitReportRequest {
+            parent: "plans/p".into(),
+            report: Some(pb::Report {
+                narrative: "本月\0进展".into(),
+                metric_values: vec![metric("t\0")],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let violations = catalogue.violations(&dynamic(&catalogue, SUBMIT_REPORT, &request));
+        assert_eq!(
+            fields(&violations),
+            ["report.narrative", "report.metric_values[0].target_code"]
+        );
+        assert!(violations[0].description.contains("U+0000"));
     }
 
     #[test]
