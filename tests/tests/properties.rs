@@ -1274,7 +1274,7 @@ fn submit_reports_refuses_items_with_named_fields_and_stores_exactly_what_it_acc
                         .unwrap_or(0);
                     let may_change: std::collections::BTreeSet<String> = requests[..processed.min(requests.len())]
                         .iter()
-                        .filter_map(|request| stream_report_name(request))
+                        .filter_map(stream_report_name)
                         .collect();
                     let unchanged = |reports: &BTreeMap<String, (i32, String)>| -> BTreeMap<String, (i32, String)> {
                         reports

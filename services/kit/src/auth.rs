@@ -289,7 +289,7 @@ impl Authenticator {
     /// Who `token` belongs to; the answer is recorded on the request's span (see
     /// [`crate::telemetry::record_caller`]), so the call's log lines name the caller.
     pub async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
-        let verified = self.look_up(token).await?;
+        let verified = self.look_up(token, true).await?;
         crate::telemetry::record_caller(&verified.principal);
         Ok(verified)
     }
@@ -298,12 +298,27 @@ impl Authenticator {
     /// the cache of accepted tokens, so a revocation is seen at once. For the periodic
     /// re-check of long-lived streams (`crate::streams`), not for every call.
     pub async fn verify_fresh(&self, token: &str) -> Result<Verified, AuthError> {
+        self.look_up(token, false).await
+    }
+
+    /// Who `token` belongs to, from the caches when `cached` allows and they know.
+    async fn look_up(&self, token: &str, cached: bool) -> Result<Verified, AuthError> {
         let hash = token_hash(token);
+        // Never asked of the directory nor cached: whether the service token makes a
+        // call SERVICE depends on the connection it came in on.
         if self.service.check_hash(&hash)? {
             return Ok(Verified {
                 principal: Principal::Service,
                 credential: String::new(),
             });
+        }
+        if cached {
+            if let Some(hit) = self.accepted.get(&hash) {
+                return Ok(hit);
+            }
+            if self.rejected.contains_key(&hash) {
+                return Err(AuthError::Rejected);
+            }
         }
         match self.verifier.verify(token).await {
             Ok(verified) => {
@@ -314,37 +329,6 @@ impl Authenticator {
             }
             Err(AuthError::Rejected) => {
                 self.accepted.invalidate(&hash);
-                self.rejected.insert(hash, ());
-                Err(AuthError::Rejected)
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    async fn look_up(&self, token: &str) -> Result<Verified, AuthError> {
-        let hash = token_hash(token);
-        // Never asked of the directory nor cached: whether the service token makes a
-        // call SERVICE depends on the connection it came in on.
-        if self.service.check_hash(&hash)? {
-            return Ok(Verified {
-                principal: Principal::Service,
-                credential: String::new(),
-            });
-        }
-        if let Some(hit) = self.accepted.get(&hash) {
-            return Ok(hit);
-        }
-        if self.rejected.contains_key(&hash) {
-            return Err(AuthError::Rejected);
-        }
-        match self.verifier.verify(token).await {
-            Ok(verified) => {
-                if !self.ttl.is_zero() {
-                    self.accepted.insert(hash, verified.clone());
-                }
-                Ok(verified)
-            }
-            Err(AuthError::Rejected) => {
                 self.rejected.insert(hash, ());
                 Err(AuthError::Rejected)
             }
@@ -457,6 +441,40 @@ mod tests {
             );
         }
         assert_eq!(verifier.0.load(Ordering::SeqCst), 2);
+    }
+
+    /// Accepts `dbn_leader` until revoked.
+    struct Revocable(std::sync::atomic::AtomicBool);
+
+    #[tonic::async_trait]
+    impl TokenVerifier for Revocable {
+        async fn verify(&self, token: &str) -> Result<Verified, AuthError> {
+            match token {
+                "dbn_leader" if !self.0.load(Ordering::SeqCst) => Ok(Verified {
+                    principal: Principal::Leadership,
+                    credential: "credentials/1".into(),
+                }),
+                _ => Err(AuthError::Rejected),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_fresh_check_sees_a_revocation_the_cache_does_not_yet() {
+        let verifier = Arc::new(Revocable(std::sync::atomic::AtomicBool::new(false)));
+        let auth = Authenticator::new(ServiceCredential::default(), verifier.clone(), Duration::from_secs(30));
+        assert!(auth.verify("dbn_leader").await.is_ok());
+        verifier.0.store(true, Ordering::SeqCst);
+        assert!(
+            auth.verify("dbn_leader").await.is_ok(),
+            "cached for the revocation window"
+        );
+        assert_eq!(auth.verify_fresh("dbn_leader").await, Err(AuthError::Rejected));
+        assert_eq!(
+            auth.verify("dbn_leader").await,
+            Err(AuthError::Rejected),
+            "a fresh refusal replaces the cached acceptance"
+        );
     }
 
     #[test]
