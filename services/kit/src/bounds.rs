@@ -23,7 +23,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame};
 use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, FieldDescriptor, MapKey, Value};
 use tonic::Status;
@@ -353,9 +353,11 @@ impl<B> CheckedBody<B> {
     /// byte after it once passing on), or the status that ends the body. One message at
     /// a time, so that every message before one past a bound is still passed on.
     fn take_checked(&mut self) -> Result<Option<Bytes>, Status> {
-        if self.state == State::Checking && self.buffer.len() >= FRAME_PREFIX {
-            let compressed = self.buffer[0] != 0;
-            let length = usize::try_from((&self.buffer[1..FRAME_PREFIX]).get_u32()).unwrap_or(usize::MAX);
+        if self.state == State::Checking
+            && let Some(&[flag, a, b, c, d]) = self.buffer.get(..FRAME_PREFIX)
+        {
+            let compressed = flag != 0;
+            let length = usize::try_from(u32::from_be_bytes([a, b, c, d])).unwrap_or(usize::MAX);
             if compressed || length > self.max_message_bytes {
                 self.state = State::PassingOn;
             } else if let Some(message) = self.buffer.get(FRAME_PREFIX..FRAME_PREFIX + length) {

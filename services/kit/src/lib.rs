@@ -3,7 +3,7 @@
 
 // A panic reachable from a request drops the call without an answer (in the writer's
 // task, every call queued behind it too): non-test code handles the error instead.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod auth;
 pub mod bounds;

@@ -137,13 +137,17 @@ impl Shape {
             return point(self.value, PointSource::Deadline);
         }
         let knots = self.knots();
-        if let Some(&(_, value)) = knots[1..knots.len() - 1].iter().find(|(day, _)| *day == date) {
+        let milestones = knots.get(1..knots.len().saturating_sub(1)).unwrap_or_default();
+        if let Some(&(_, value)) = milestones.iter().find(|(day, _)| *day == date) {
             return point(value, PointSource::Milestone);
         }
         let value = knots
             .windows(2)
-            .find(|pair| pair[0].0 <= date && date <= pair[1].0)
-            .map_or(self.value, |pair| interpolate(pair[0], pair[1], date));
+            .find_map(|pair| match pair {
+                [from, to] if from.0 <= date && date <= to.0 => Some(interpolate(*from, *to, date)),
+                _ => None,
+            })
+            .unwrap_or(self.value);
         point(value, PointSource::Linear)
     }
 

@@ -222,7 +222,7 @@ pub fn validate_target(
     for (index, reporter) in target.reporters.iter().enumerate() {
         if !is_slug(reporter) {
             bad(&format!("reporters[{index}]"), "must be a department or group code");
-        } else if target.reporters[..index].contains(reporter) {
+        } else if target.reporters.iter().take(index).any(|earlier| earlier == reporter) {
             bad(&format!("reporters[{index}]"), "is listed twice");
         }
     }

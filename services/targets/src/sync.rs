@@ -96,7 +96,10 @@ impl Targets {
                 )));
                 continue;
             };
-            let (now, import) = (&current[code], &imported[code]);
+            // Both are filled above for every pointer.
+            let (Some(now), Some(import)) = (current.get(code), imported.get(code)) else {
+                continue;
+            };
             let differs = content_of(import).diff(content);
             if pointer.retired {
                 changed_paths.push(format!("targets[{code}]"));

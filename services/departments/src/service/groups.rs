@@ -111,7 +111,7 @@ impl Departments {
         };
         for (index, member) in draft.members.iter().enumerate() {
             let field = format!("designation.members[{index}]");
-            if draft.members[..index].contains(member) {
+            if draft.members.iter().take(index).any(|earlier| earlier == member) {
                 violations.push(FieldViolation::new(field, format!("{member:?} is listed twice")));
                 continue;
             }

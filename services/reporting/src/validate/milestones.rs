@@ -154,7 +154,9 @@ pub fn fill_milestones(report: &mut pb::Report, plan: &PlanInfo) {
         let Ok(index) = named(update, &measure.milestones) else {
             continue;
         };
-        let milestone = &measure.milestones[index];
+        let Some(milestone) = measure.milestones.get(index) else {
+            continue;
+        };
         update.milestone_code.clone_from(&milestone.code);
         update.milestone_number = index as i32 + 1;
         update.milestone_description.clone_from(&milestone.description);
