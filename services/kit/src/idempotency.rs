@@ -316,7 +316,7 @@ impl MigrationTrait for CreateRequestLog {
 #[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
-    use crate::testing::{Backend, TestDatabase};
+    use crate::testing::{Backend, TestDatabase, remember_request_id as remember};
 
     struct RequestLogOnly;
 
@@ -324,18 +324,6 @@ mod tests {
         fn migrations() -> Vec<Box<dyn MigrationTrait>> {
             vec![Box::new(CreateRequestLog)]
         }
-    }
-
-    async fn remember(db: &impl ConnectionTrait, request_id: &str, create_time_us: i64) {
-        let row = request_log::ActiveModel {
-            caller: Set("department:anting-town".into()),
-            method: Set("/duban.reporting.v1.ReportingService/SubmitReport".into()),
-            request_id: Set(request_id.into()),
-            request_sha256: Set(String::new()),
-            response: Set(Vec::new()),
-            create_time_us: Set(create_time_us),
-        };
-        request_log::Entity::insert(row).exec(db).await.unwrap();
     }
 
     async fn expired_request_ids_are_forgotten_and_recent_ones_kept(backend: Backend) {

@@ -532,6 +532,30 @@ pub fn assert_reasons_listed(
     }
 }
 
+/// Stores a request id of a department's SubmitReport as answered at `create_time_us`
+/// (empty request hash and response), for tests of its retention.
+///
+/// # Panics
+///
+/// If the row cannot be stored.
+pub async fn remember_request_id(db: &impl ConnectionTrait, request_id: &str, create_time_us: i64) {
+    use sea_orm::{ActiveValue::Set, EntityTrait};
+
+    use crate::idempotency::request_log;
+
+    let row = request_log::ActiveModel {
+        caller: Set("department:anting-town".into()),
+        method: Set("/duban.reporting.v1.ReportingService/SubmitReport".into()),
+        request_id: Set(request_id.into()),
+        request_sha256: Set(String::new()),
+        response: Set(Vec::new()),
+        create_time_us: Set(create_time_us),
+    };
+    if let Err(error) = request_log::Entity::insert(row).exec(db).await {
+        panic!("cannot store the request id {request_id}: {error}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

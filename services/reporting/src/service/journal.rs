@@ -301,27 +301,15 @@ pub async fn replayed(
 mod tests {
     use duban_kit::{
         idempotency::{self, REQUEST_ID_RETENTION, request_log},
-        testing::{Backend, TestDatabase},
+        testing::{Backend, TestDatabase, remember_request_id},
     };
-    use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
+    use sea_orm::{EntityTrait, QueryOrder};
     use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::service::{EVENT_RETENTION_US, EventFeed};
 
     const HOUR_US: i64 = 3600 * 1_000_000;
-
-    async fn remember(store: &ReportStore, request_id: &str, create_time_us: i64) {
-        let row = request_log::ActiveModel {
-            caller: Set("department:anting-town".into()),
-            method: Set("/duban.reporting.v1.ReportingService/SubmitReport".into()),
-            request_id: Set(request_id.into()),
-            request_sha256: Set(String::new()),
-            response: Set(Vec::new()),
-            create_time_us: Set(create_time_us),
-        };
-        request_log::Entity::insert(row).exec(store.db()).await.unwrap();
-    }
 
     async fn happened(store: &ReportStore, event_time_us: i64) -> i64 {
         let key = ReportKey::parse("plans/jiading-2023/reports/1.1~anting-town~2023-03")
@@ -351,8 +339,8 @@ mod tests {
         let store = ReportStore::new(db);
         let now = chrono::Utc::now().timestamp_micros();
         let day_us = i64::try_from(REQUEST_ID_RETENTION.as_micros()).unwrap();
-        remember(&store, "yesterday-morning", now - day_us - HOUR_US).await;
-        remember(&store, "this-morning", now - 3 * HOUR_US).await;
+        remember_request_id(store.db(), "yesterday-morning", now - day_us - HOUR_US).await;
+        remember_request_id(store.db(), "this-morning", now - 3 * HOUR_US).await;
         let expired = happened(&store, now - EVENT_RETENTION_US - HOUR_US).await;
         let recent = happened(&store, now - HOUR_US).await;
         let newest_but_old = happened(&store, now - EVENT_RETENTION_US - 2 * HOUR_US).await;
