@@ -15,11 +15,16 @@
 //! naming every field past its bound), which tonic answers before a unary handler runs
 //! and a streaming handler reads as the stream's error. The message after a stream's
 //! last allowed one ends it the same way, so the server stops reading at the limit.
+//!
+//! An RPC whose response has one result per stream message declares
+//! `stream_item_results`: a message of it past a field bound is passed on, and its
+//! violations wait in the call's [`ItemViolations`] for the handler, which answers that
+//! message alone (the other messages are read and answered as usual).
 
 use std::{
     collections::HashMap,
     pin::Pin,
-    sync::Arc,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
 };
 
@@ -58,6 +63,9 @@ struct Method {
     input: prost_reflect::MessageDescriptor,
     /// The most messages of a client stream; `None` for a single request message.
     max_stream_items: Option<usize>,
+    /// The handler answers a message past a field bound in its own result
+    /// (`stream_item_results`), reading the violations from [`ItemViolations`].
+    item_results: bool,
 }
 
 /// Every field's and every RPC's bounds, read once from a descriptor set.
@@ -79,10 +87,11 @@ impl Catalogue {
     pub fn decode(descriptor_set: &[u8]) -> Result<Self, prost_reflect::DescriptorError> {
         let pool = DescriptorPool::decode(descriptor_set)?;
         let extension = |name: &str| pool.get_extension_by_name(&format!("duban.common.v1.{name}"));
-        let (max_length, max_items, max_stream_items) = (
+        let (max_length, max_items, max_stream_items, stream_item_results) = (
             extension("max_length"),
             extension("max_items"),
             extension("max_stream_items"),
+            extension("stream_item_results"),
         );
         let fields = pool
             .all_messages()
@@ -104,6 +113,11 @@ impl Catalogue {
                 let max_stream_items = method
                     .is_client_streaming()
                     .then(|| option(&method.options(), max_stream_items.as_ref()).unwrap_or(DEFAULT_MAX_STREAM_ITEMS));
+                let item_results = method.is_client_streaming()
+                    && stream_item_results.as_ref().is_some_and(|extension| {
+                        let options = method.options();
+                        options.has_extension(extension) && options.get_extension(extension).as_bool() == Some(true)
+                    });
                 let input = method.input();
                 (
                     format!("/{name}"),
@@ -111,6 +125,7 @@ impl Catalogue {
                         name,
                         input,
                         max_stream_items,
+                        item_results,
                     }),
                 )
             })
@@ -247,6 +262,37 @@ pub fn too_many_stream_messages(method: &str, max: usize) -> Status {
     )
 }
 
+/// The field violations of the messages of one client stream whose RPC answers them per
+/// message (`stream_item_results`), by 0-based message index, waiting for the handler.
+/// The layer puts it in the request's extensions; the handler takes each message's
+/// violations as it reads the message, so it holds at most those read ahead.
+#[derive(Debug, Clone, Default)]
+pub struct ItemViolations(Arc<Mutex<HashMap<usize, Vec<FieldViolation>>>>);
+
+impl ItemViolations {
+    /// The call's violations, if the layer checks its messages (absent when the
+    /// handler is served without the layer, as in a unit test).
+    pub fn of(extensions: &http::Extensions) -> Option<Self> {
+        extensions.get::<Self>().cloned()
+    }
+
+    /// The violations of message `index`, once: empty when it is within its bounds.
+    pub fn take(&self, index: usize) -> Vec<FieldViolation> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&index)
+            .unwrap_or_default()
+    }
+
+    fn record(&self, index: usize, violations: Vec<FieldViolation>) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(index, violations);
+    }
+}
+
 /// Builds [`BoundsService`]s over one [`Catalogue`].
 #[derive(Debug, Clone)]
 pub struct BoundsLayer {
@@ -303,11 +349,16 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = self.layer.catalogue.methods.get(request.uri().path()).cloned();
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let body = match method {
             Some(method) => axum::body::Body::new(CheckedBody {
                 inner: body,
                 catalogue: self.layer.catalogue.clone(),
+                item_violations: method.item_results.then(|| {
+                    let violations = ItemViolations::default();
+                    parts.extensions.insert(violations.clone());
+                    violations
+                }),
                 method,
                 max_message_bytes: self.layer.max_message_bytes,
                 buffer: BytesMut::new(),
@@ -338,6 +389,9 @@ struct CheckedBody<B> {
     inner: B,
     catalogue: Arc<Catalogue>,
     method: Arc<Method>,
+    /// Where a message past a field bound is recorded instead of ending the body
+    /// (`stream_item_results`).
+    item_violations: Option<ItemViolations>,
     max_message_bytes: usize,
     /// Bytes read but not yet passed on: at most one incomplete message.
     buffer: BytesMut,
@@ -361,7 +415,13 @@ impl<B> CheckedBody<B> {
             if compressed || length > self.max_message_bytes {
                 self.state = State::PassingOn;
             } else if let Some(message) = self.buffer.get(FRAME_PREFIX..FRAME_PREFIX + length) {
-                check(&self.catalogue, &self.method, self.messages, message)?;
+                check(
+                    &self.catalogue,
+                    &self.method,
+                    self.item_violations.as_ref(),
+                    self.messages,
+                    message,
+                )?;
                 self.messages += 1;
                 return Ok(Some(self.buffer.split_to(FRAME_PREFIX + length).freeze()));
             }
@@ -374,8 +434,14 @@ impl<B> CheckedBody<B> {
 }
 
 /// Checks message `index` (0-based) of a call to `method`: its place in the stream,
-/// then its fields.
-fn check(catalogue: &Catalogue, method: &Method, index: usize, encoded: &[u8]) -> Result<(), Status> {
+/// then its fields (recorded in `item_violations`, when given, rather than refused).
+fn check(
+    catalogue: &Catalogue,
+    method: &Method,
+    item_violations: Option<&ItemViolations>,
+    index: usize,
+    encoded: &[u8],
+) -> Result<(), Status> {
     if let Some(max) = method.max_stream_items
         && index >= max
     {
@@ -387,6 +453,10 @@ fn check(catalogue: &Catalogue, method: &Method, index: usize, encoded: &[u8]) -
     };
     let violations = catalogue.violations(&message);
     if violations.is_empty() {
+        return Ok(());
+    }
+    if let Some(item_violations) = item_violations {
+        item_violations.record(index, violations);
         return Ok(());
     }
     let status = crate::error::invalid_fields(&violations);
@@ -602,9 +672,19 @@ mod tests {
     fn checked(path: &str, body: axum::body::Body) -> CheckedBody<axum::body::Body> {
         let catalogue = catalogue();
         let method = catalogue.methods[path].clone();
+        checked_as(catalogue, method, body)
+    }
+
+    /// A body checked for `method`, with the [`ItemViolations`] the layer would give it.
+    fn checked_as(
+        catalogue: Arc<Catalogue>,
+        method: Arc<Method>,
+        body: axum::body::Body,
+    ) -> CheckedBody<axum::body::Body> {
         CheckedBody {
             inner: body,
             catalogue,
+            item_violations: method.item_results.then(ItemViolations::default),
             method,
             max_message_bytes: 4 << 20,
             buffer: BytesMut::new(),
@@ -663,10 +743,41 @@ mod tests {
         );
     }
 
+    #[test]
+    fn reads_which_streams_answer_each_message_in_its_own_result() {
+        let catalogue = catalogue();
+        assert!(catalogue.methods[SUBMIT_REPORTS].item_results);
+        assert!(!catalogue.methods[SUBMIT_REPORT].item_results, "not a stream");
+    }
+
+    #[tokio::test]
+    async fn leaves_a_message_past_a_bound_to_its_own_result_when_the_rpc_answers_per_message() {
+        let items = vec![item("a"), item(&"r".repeat(129)), item("c"), item(&"\0".repeat(2))];
+        let expected: Vec<u8> = body(&items, usize::MAX).collect().await.unwrap().to_bytes().to_vec();
+        let body = checked(SUBMIT_REPORTS, body(&items, 3));
+        let violations = body.item_violations.clone().expect("SubmitReports answers per item");
+        let (passed, error) = read(body).await;
+        assert!(error.is_none(), "the stream goes on: {error:?}");
+        assert!(passed == expected, "every message is passed on");
+        let fields = |index| violations.take(index).into_iter().map(|v| v.field).collect::<Vec<_>>();
+        assert_eq!(fields(0), Vec::<String>::new());
+        assert_eq!(fields(1), ["request_id"]);
+        assert_eq!(fields(1), Vec::<String>::new(), "taken once");
+        assert_eq!(fields(2), Vec::<String>::new());
+        assert_eq!(fields(3), ["request_id"]);
+    }
+
     #[tokio::test]
     async fn ends_a_stream_at_a_message_past_a_bound_naming_its_field_and_index() {
         let items = vec![item("a"), item(&"r".repeat(129)), item("c")];
-        let (passed, error) = read(checked(SUBMIT_REPORTS, body(&items, 3))).await;
+        // A client stream that does not answer per message (none does today but the
+        // layer keeps the rule for the next one).
+        let catalogue = catalogue();
+        let method = Arc::new(Method {
+            item_results: false,
+            ..(*catalogue.methods[SUBMIT_REPORTS]).clone()
+        });
+        let (passed, error) = read(checked_as(catalogue, method, body(&items, 3))).await;
         let error = error.unwrap();
         assert_eq!(error.code(), tonic::Code::InvalidArgument);
         assert!(

@@ -70,6 +70,9 @@ fn item_error(error: &ReportingError) -> tonic_types::pb::Status {
     })
 }
 
+/// One SubmitReports item on its way: its index, its echoed request id and its result.
+type ItemFuture = Pin<Box<dyn std::future::Future<Output = (i32, String, Result<pb::Report, ReportingError>)> + Send>>;
+
 #[tonic::async_trait]
 impl ReportingService for ReportingGrpc {
     async fn submit_report(&self, request: Request<pb::SubmitReportRequest>) -> Reply<pb::Report> {
@@ -110,6 +113,9 @@ impl ReportingService for ReportingGrpc {
                 .await
                 .into());
         }
+        // Kit's bounds layer leaves an item past a field bound to its own result
+        // (`stream_item_results` on the RPC); its violations wait here.
+        let item_violations = duban_kit::bounds::ItemViolations::of(request.extensions());
         let mut stream = request.into_inner();
         let mut pending = futures::stream::FuturesOrdered::new();
         let mut turns = Turn::chain();
@@ -132,11 +138,28 @@ impl ReportingService for ReportingGrpc {
                     }
                     Some(Ok(item)) => {
                         let i = index as i32;
+                        let violations = item_violations.as_ref().map(|v| v.take(index)).unwrap_or_default();
                         index += 1;
                         let reporting = state.reporting.clone();
                         let caller = caller.clone();
+                        if !violations.is_empty() {
+                            // No turn: the next item waits for the one before this.
+                            pending.push_back(Box::pin(async move {
+                                // The echo keeps the result within its own bounds.
+                                let request_id = if violations.iter().any(|v| v.field == "request_id") {
+                                    String::new()
+                                } else {
+                                    item.request_id
+                                };
+                                let error = reporting
+                                    .audit_refusal(&caller, method::SUBMIT_MANY, "", ReportingError::Invalid(violations))
+                                    .await;
+                                (i, request_id, Err(error))
+                            }) as ItemFuture);
+                            continue;
+                        }
                         let turn = turns();
-                        pending.push_back(async move {
+                        pending.push_back(Box::pin(async move {
                             let request_id = item.request_id.clone();
                             let submit = pb::SubmitReportRequest {
                                 parent: item.parent.clone(),
@@ -147,7 +170,7 @@ impl ReportingService for ReportingGrpc {
                             let extra = Item { backfill: item.backfill, submit_time: item.submit_time, index: Some(i) };
                             let result = reporting.submit(&caller, submit, method::SUBMIT_MANY, extra, turn, &item).await;
                             (i, request_id, result)
-                        });
+                        }) as ItemFuture);
                     }
                 },
                 Some(done) = pending.next(), if !pending.is_empty() => results.push(done),

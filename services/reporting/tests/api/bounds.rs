@@ -178,7 +178,69 @@ async fn a_stream_is_cut_at_its_limit(backend: Backend) {
     suite.stop().await;
 }
 
+/// An item of a SubmitReports stream with a field past its bound is refused in its own
+/// result, naming the field within the item; the items around it are stored as usual
+/// (`stream_item_results`), and a request id past its bound is not echoed.
+async fn a_stream_item_past_a_bound_is_refused_alone(backend: Backend) {
+    let Some(suite) = start(backend).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let mut dept = suite.department(&pick.department).await;
+    let item = |month: i32, request_id: String| {
+        let single = submit(report(&pick, month, 1.0), &request_id);
+        pb::SubmitReportsRequest {
+            parent: single.parent,
+            report: single.report,
+            request_id: single.request_id,
+            ..Default::default()
+        }
+    };
+    let mut long_narrative = item(4, "long-narrative".into());
+    long_narrative.report.as_mut().unwrap().narrative = "进".repeat(4001);
+    let items = vec![
+        item(3, "before".into()),
+        long_narrative,
+        item(5, "r".repeat(129)),
+        item(6, "after".into()),
+    ];
+    let response = dept
+        .submit_reports(futures::stream::iter(items))
+        .await
+        .expect("the stream is answered item by item")
+        .into_inner();
+    assert_eq!((response.succeeded_count, response.failed_count), (2, 2));
+    let outcome = |index: usize| response.results[index].outcome.clone().unwrap();
+    let refused = |index: usize| match outcome(index) {
+        pb::submit_reports_result::Outcome::Error(error) => {
+            let status = tonic::Status::with_details(
+                Code::from(error.code),
+                error.message.clone(),
+                prost::Message::encode_to_vec(&error).into(),
+            );
+            assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+            named(&status)
+        }
+        other => panic!("item {index} was not refused: {other:?}"),
+    };
+    assert_eq!(refused(1), BTreeSet::from(["report.narrative".to_owned()]));
+    assert_eq!(refused(2), BTreeSet::from(["request_id".to_owned()]));
+    let echoed: Vec<&str> = response.results.iter().map(|r| r.request_id.as_str()).collect();
+    assert_eq!(echoed, ["before", "long-narrative", "", "after"]);
+    let mut leadership = suite.leadership().await;
+    for (month, stored) in [(3, true), (4, false), (5, false), (6, true)] {
+        let found = leadership
+            .get_report(pb::GetReportRequest {
+                name: key_name(&pick, &pick.department, month),
+            })
+            .await;
+        assert_eq!(found.is_ok(), stored, "month {month}: {found:?}");
+    }
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
+    a_stream_item_past_a_bound_is_refused_alone,
     oversize_keys_are_refused_alone,
     names_every_field_past_its_bound,
     a_stream_is_cut_at_its_limit,
