@@ -178,6 +178,7 @@ fn reporting_rows() -> Vec<Row> {
         // Every department may watch; it receives only its own department's events.
         server_stream(S, "WatchReportEvents", watch_report_events,            [UNAUTH, UNAUTH, UNAUTH, OK,     OK,     OK,     OK, OK]),
         rpc(S, "ListAuditRecords",       list_audit_records,                  [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
+        rpc(S, "PurgeAuditRecords",      purge_audit_records,                 [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
         rpc(S, "ListBlockers",           list_blockers,                       [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
         rpc(S, "ListObligations",        list_obligations,                    [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
     ]
@@ -551,6 +552,20 @@ async fn watch_report_events(_: Arc<Fixture>) -> rpb::WatchReportEventsRequest {
 
 async fn list_audit_records(_: Arc<Fixture>) -> rpb::ListAuditRecordsRequest {
     rpb::ListAuditRecordsRequest::default()
+}
+
+/// A count only (no `force`): the records of two years ago, which a fresh suite has none of.
+async fn purge_audit_records(_: Arc<Fixture>) -> rpb::PurgeAuditRecordsRequest {
+    rpb::PurgeAuditRecordsRequest {
+        end_time: Some(prost_types::Timestamp {
+            seconds: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |now| now.as_secs() as i64)
+                - 2 * 366 * 86_400,
+            nanos: 0,
+        }),
+        ..Default::default()
+    }
 }
 
 async fn list_blockers(f: Arc<Fixture>) -> rpb::ListBlockersRequest {

@@ -105,6 +105,13 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// The reporting server's audit trail (ADMIN).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Fill the running suite with realistic synthetic reports for every responsible unit
     /// and month of the plan, deterministically from a seed (ADMIN; safe to run again).
     Demo {
@@ -205,6 +212,24 @@ enum PlanCommand {
         /// Check it and report every problem; write nothing.
         #[arg(long)]
         validate_only: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Copy the audit records older than a date into a JSON Lines file (one record a
+    /// line); with --purge, then delete exactly those records from the server. Records
+    /// are kept at least 365 days.
+    Archive {
+        /// Archive the records before this day (midnight UTC, YYYY-MM-DD) or RFC 3339 time.
+        #[arg(long, value_parser = commands::audit::parse_before)]
+        before: prost_types::Timestamp,
+        /// The archive file to write; it must not exist.
+        #[arg(long)]
+        output: PathBuf,
+        /// After the archive is written and synced, delete its records from the server.
+        #[arg(long)]
+        purge: bool,
     },
 }
 
@@ -360,6 +385,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report::review(&settings, &connection, &plan, &name, etag, review, json).await?;
             }
         },
+        Command::Audit {
+            command: AuditCommand::Archive { before, output, purge },
+            connection,
+        } => commands::audit::archive(&settings, &connection, before, &output, purge).await?,
         Command::Demo { seed, plan, connection } => {
             let summary = commands::demo::demo(&settings, &connection, &plan, seed).await?;
             summary.print(&plan, seed);

@@ -203,7 +203,7 @@ pub mod report_event {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// One record per write attempt or refused call; never changed or deleted.
+/// One record per write attempt or refused call; never changed, deleted only by an archive purge (PurgeAuditRecords).
 pub mod audit_record {
     use sea_orm::entity::prelude::*;
 

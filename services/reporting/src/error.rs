@@ -71,6 +71,14 @@ pub enum ReportingError {
     /// Too many items in one stream.
     #[error("at most {0} items per stream")]
     TooManyItems(usize),
+    /// A purge named another number of archived audit records than there are.
+    #[error("{expected} audit records were archived, but {count} are before end_time; archive them again")]
+    ArchiveIncomplete {
+        /// The caller's `expected_count`.
+        expected: i64,
+        /// How many there are.
+        count: u64,
+    },
     /// `after_sequence` is older than the kept events.
     #[error("events after sequence {0} are no longer kept; re-read with ListReports and watch from 0")]
     EventsExpired(i64),
@@ -162,6 +170,9 @@ impl From<ReportingError> for Status {
             ReportingError::OverQuota(over) => over.into(),
             ReportingError::TooManyItems(_) => error::resource_exhausted(ErrorReason::TooManyItems, message),
             ReportingError::EventsExpired(_) => error::out_of_range(ErrorReason::EventsExpired, message),
+            ReportingError::ArchiveIncomplete { count, .. } => {
+                error::failed_precondition(ErrorReason::ArchiveIncomplete, message, [("count", count.to_string())])
+            }
             ReportingError::Dependency {
                 service,
                 message: answered,
@@ -233,6 +244,7 @@ mod tests {
             .into(),
             ReportingError::TooManyItems(1000),
             ReportingError::EventsExpired(7),
+            ReportingError::ArchiveIncomplete { expected: 3, count: 4 },
             ReportingError::Dependency {
                 service: "measures",
                 message: "down".into(),
@@ -255,6 +267,7 @@ mod tests {
                 | ReportingError::OverQuota(_)
                 | ReportingError::TooManyItems(_)
                 | ReportingError::EventsExpired(_)
+                | ReportingError::ArchiveIncomplete { .. }
                 | ReportingError::Dependency { .. }
                 | ReportingError::ShuttingDown
                 | ReportingError::Db(_) => {}

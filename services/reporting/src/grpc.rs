@@ -268,6 +268,15 @@ impl ReportingService for ReportingGrpc {
         ))))
     }
 
+    async fn purge_audit_records(
+        &self,
+        request: Request<pb::PurgeAuditRecordsRequest>,
+    ) -> Reply<pb::PurgeAuditRecordsResponse> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.purge_audit(&caller, request.get_ref()).await)
+    }
+
     async fn list_audit_records(
         &self,
         request: Request<pb::ListAuditRecordsRequest>,

@@ -47,6 +47,8 @@ pub mod method {
     pub const ACCEPT: &str = "/duban.reporting.v1.ReportingService/AcceptReport";
     /// ReturnReport.
     pub const RETURN: &str = "/duban.reporting.v1.ReportingService/ReturnReport";
+    /// PurgeAuditRecords.
+    pub const PURGE_AUDIT: &str = "/duban.reporting.v1.ReportingService/PurgeAuditRecords";
 }
 
 type Result<T> = std::result::Result<T, ReportingError>;

@@ -353,7 +353,24 @@ impl ReportStore {
         Ok((rows, total))
     }
 
+    /// How many audit records are older than `end_us`.
+    pub async fn count_audit_before(&self, db: &impl ConnectionTrait, end_us: i64) -> Result<u64, DbErr> {
+        audit_record::Entity::find()
+            .filter(audit_record::Column::TimeUs.lt(end_us))
+            .count(db)
+            .await
+    }
+
     // ---- write steps, run by the writer inside its transaction ----
+
+    /// Deletes the audit records older than `end_us` (an archived range).
+    pub async fn delete_audit_before(&self, db: &impl ConnectionTrait, end_us: i64) -> Result<u64, DbErr> {
+        Ok(audit_record::Entity::delete_many()
+            .filter(audit_record::Column::TimeUs.lt(end_us))
+            .exec(db)
+            .await?
+            .rows_affected)
+    }
 
     // Writes are single statements that return nothing: the caller holds the row
     // already, so reading it back (as `ActiveModel::insert` and `update` do) would only

@@ -1,5 +1,6 @@
 //! One module per `duban` subcommand.
 
+pub mod audit;
 pub mod certs;
 pub mod dashboard;
 pub mod demo;

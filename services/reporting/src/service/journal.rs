@@ -2,8 +2,8 @@
 //! (a submission or a review, which know how to write themselves) or only the outcome of
 //! a refused or validate_only call, and in both cases its audit record; after the commit
 //! the change's event is published. And housekeeping: forgetting request ids and events
-//! past their retention, in the writer's own turn, so that it never contends with a
-//! write (nor, on PostgreSQL, with another replica's).
+//! past their retention, and purging archived audit records, in the writer's own turn,
+//! so that it never contends with a write (nor, on PostgreSQL, with another replica's).
 
 use duban_kit::Principal;
 use duban_proto::reporting::v1 as pb;
@@ -31,6 +31,8 @@ pub type Event = (String, pb::WatchReportEventsResponse);
 pub struct Written {
     /// The report as the caller sees it.
     pub report: pb::Report,
+    /// For a purge: how many audit records it deleted (or, without `force`, would).
+    pub purge_count: i64,
     /// The event to publish after the commit (none for a replayed request).
     pub event: Option<Event>,
 }
@@ -96,6 +98,60 @@ enum What {
     /// [`super::EVENT_RETENTION_US`] (the newest event stays, see `prune_events`).
     /// Audit records are kept: they are the plan's record of who reported what.
     Housekeeping,
+    /// PurgeAuditRecords: deletes archived audit records.
+    Purge(Purge),
+}
+
+/// A PurgeAuditRecords call, checked.
+#[derive(Debug)]
+pub struct Purge {
+    /// Records before this time (microseconds) are purged.
+    pub end_us: i64,
+    /// How many the caller archived.
+    pub expected_count: i64,
+    /// Delete; otherwise only count.
+    pub force: bool,
+    /// The idempotency key of the call.
+    pub request: Option<duban_kit::idempotency::RequestKey>,
+}
+
+impl Purge {
+    async fn apply(&self, store: &ReportStore, txn: &DatabaseTransaction) -> Result<Written, Failure<ReportingError>> {
+        let written = |purge_count| Written {
+            purge_count,
+            ..Written::default()
+        };
+        let stored = duban_kit::idempotency::replay_keyed::<pb::PurgeAuditRecordsResponse>(txn, &self.request)
+            .await
+            .map_err(ReportingError::from)?;
+        if let Some(stored) = stored {
+            return Ok(written(stored.purge_count));
+        }
+        let count = store.count_audit_before(txn, self.end_us).await?;
+        let purge_count = if self.force {
+            if u64::try_from(self.expected_count).ok() != Some(count) {
+                return Err(Failure::Refused(ReportingError::ArchiveIncomplete {
+                    expected: self.expected_count,
+                    count,
+                }));
+            }
+            store.delete_audit_before(txn, self.end_us).await?
+        } else {
+            count
+        };
+        let response = pb::PurgeAuditRecordsResponse {
+            purge_count: i64::try_from(purge_count).unwrap_or(i64::MAX),
+        };
+        if let Some(request) = &self.request
+            && !duban_kit::idempotency::record(txn, request, &response).await?
+        {
+            // A concurrent retry with the same id won: retried alone, this replays it.
+            return Err(Failure::Database(ReportingError::from(sea_orm::DbErr::Custom(
+                "a concurrent request with the same request_id won".into(),
+            ))));
+        }
+        Ok(written(response.purge_count))
+    }
 }
 
 /// One job of the reporting writer.
@@ -122,6 +178,14 @@ impl WriteJob {
         }
     }
 
+    /// Purges (or counts) archived audit records, and audits the call.
+    pub fn purge(purge: Purge, audit: AuditInfo) -> Self {
+        Self {
+            what: What::Purge(purge),
+            audit,
+        }
+    }
+
     /// Only audits a call whose answer is already known (a refusal, a replay, a
     /// validate_only check): `outcome` is the resource named, or the error answered.
     pub fn audit_only(outcome: Result<String, ReportingError>, audit: AuditInfo) -> Self {
@@ -139,7 +203,7 @@ impl Job for WriteJob {
 
     fn known_outcome(&self) -> Option<Result<Written, ReportingError>> {
         match &self.what {
-            What::Change(_) | What::Housekeeping => None,
+            What::Change(_) | What::Housekeeping | What::Purge(_) => None,
             What::Outcome(outcome) => Some(outcome.clone().map(|_| Written::default())),
         }
     }
@@ -153,6 +217,7 @@ impl Job for WriteJob {
         match &self.what {
             What::Change(change) => change.write(&journal.store, txn, now_us).await,
             What::Outcome(_) => Ok(Written::default()),
+            What::Purge(purge) => purge.apply(&journal.store, txn).await,
             What::Housekeeping => {
                 let forgotten =
                     duban_kit::idempotency::forget_before(txn, duban_kit::idempotency::retention_cutoff(now_us))
@@ -282,6 +347,7 @@ pub async fn finish(
     Ok(Written {
         report: response,
         event: Some((plan, convert::event(&stored))),
+        purge_count: 0,
     })
 }
 
@@ -294,7 +360,10 @@ pub async fn replayed(
     let stored = duban_kit::idempotency::replay_keyed::<pb::Report>(txn, request)
         .await
         .map_err(ReportingError::from)?;
-    Ok(stored.map(|report| Written { report, event: None }))
+    Ok(stored.map(|report| Written {
+        report,
+        ..Written::default()
+    }))
 }
 
 #[cfg(test)]
