@@ -280,6 +280,21 @@ impl Plan {
     }
 }
 
+/// Most characters of a key that names an entry in a problem's path: longer than any code
+/// or number, short enough for the path to be read (and sent) whole.
+pub const MAX_KEY_CHARS: usize = 64;
+
+/// How a problem's path names an entry of a keyed list (measures by number; targets,
+/// milestones and policy parameters by code): by its key, or by `#<index>` (0-based)
+/// when the key cannot name it: blank, longer than [`MAX_KEY_CHARS`], or with a bracket
+/// or a control character. `measures[4.2]`, `targets[#3]`.
+pub fn entry_key(key: &str, index: usize) -> String {
+    let unusable = key.trim().is_empty()
+        || key.chars().count() > MAX_KEY_CHARS
+        || key.chars().any(|c| c == '[' || c == ']' || c.is_control());
+    if unusable { format!("#{index}") } else { key.to_owned() }
+}
+
 /// The largest number of decimal places a target may accept.
 pub const MAX_DECIMAL_PLACES: u32 = 6;
 

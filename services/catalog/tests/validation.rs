@@ -75,6 +75,32 @@ fn broken_jiading_plan_reports_every_problem_with_its_path() {
     assert!(matches!(err, CatalogError::Invalid(ref p) if p.len() == problems.len()));
 }
 
+/// Found by the ImportPlan property (issue 12): an entry whose key cannot name it in a
+/// path (blank, with a bracket, too long) is named by its index, as a blank milestone code
+/// always was: `policy_parameters[]` and `targets[a]b]` were not field paths.
+#[test]
+fn entries_without_a_usable_key_are_named_by_index() {
+    let (dir, mut plan) = jiading_2023();
+    let m11 = plan.measures.iter().position(|m| m.number == "1.1").unwrap();
+    plan.measures[m11].policy_parameters[1].code.clear();
+    plan.measures[m11].milestones[0].code = "A".repeat(65);
+    let t = plan.targets.len() - 1;
+    plan.targets[t].code = "a]b".into();
+    plan.measures[m11].number = " ".into();
+    let problems = plan.validate(&dir);
+    let got = paths(&problems);
+    for path in [
+        format!("measures[#{m11}].number"),
+        format!("measures[#{m11}].policy_parameters[#1].code"),
+        format!("measures[#{m11}].milestones[#0].code"),
+        format!("targets[#{t}].code"),
+    ] {
+        assert!(got.contains(&path.as_str()), "missing {path} in {got:#?}");
+    }
+    assert_eq!(duban_catalog::entry_key("4.2", 7), "4.2");
+    assert_eq!(duban_catalog::entry_key("a\tb", 7), "#7");
+}
+
 /// Serialises a plan back to TOML (which has a `nan` literal), so that
 /// `load` sees the broken text as a maintainer would have written it.
 fn toml_of(plan: &Plan) -> String {

@@ -32,11 +32,7 @@ pub(crate) fn check(data: &pb::PlanDataset, read: dataset::Read, directory: &Dir
     let mut pinned: BTreeSet<String> = BTreeSet::new();
     let mut units = BTreeMap::new();
     for (i, (m, pm)) in plan.measures.iter().zip(&data.measures).enumerate() {
-        let key = if m.number.trim().is_empty() {
-            format!("#{i}")
-        } else {
-            m.number.clone()
-        };
+        let key = duban_catalog::entry_key(&m.number, i);
         let any_lead = pm.responsible_units.iter().any(|u| u.lead);
         let mut refs = Vec::new();
         for (j, unit) in pm.responsible_units.iter().enumerate() {
@@ -87,14 +83,15 @@ pub(crate) fn check(data: &pb::PlanDataset, read: dataset::Read, directory: &Dir
     for found in plan.validate(directory) {
         // A pinned unit need not resolve by name, and a field already reported as
         // unreadable is not reported again through its placeholder.
-        let pinned_ok = pinned.contains(&found.path)
-            && !problems.iter().any(|p| p.path == format!("{}.code", found.path))
+        let path = dataset_path(&found.path);
+        let pinned_ok = pinned.contains(&path)
+            && !problems.iter().any(|p| p.path == format!("{path}.code"))
             && found.message.contains("is not a unit or group");
-        if pinned_ok || structural.iter().any(|s| found.path.starts_with(s.as_str())) {
+        if pinned_ok || structural.iter().any(|s| path.starts_with(s.as_str())) {
             continue;
         }
         let kind = dataset::classify(&found);
-        problems.push(dataset::problem(found.path, found.message, kind));
+        problems.push(dataset::problem(path, found.message, kind));
     }
     // Only a valid plan has a canonical form; an invalid one is returned as read.
     if problems.is_empty() {
@@ -109,6 +106,34 @@ pub(crate) fn check(data: &pb::PlanDataset, read: dataset::Read, directory: &Dir
             target_milestones,
         },
     }
+}
+
+/// Fields the catalog model (and a plan file) names differently from the dataset: the
+/// list whose element has the field, the catalog's name, and the dataset's.
+const RENAMED_FIELDS: [(&str, &str, &str); 6] = [
+    ("measures", "action", "action_number"),
+    ("milestones", "from", "start_date"),
+    ("targets", "measure", "measure_number"),
+    ("targets", "name", "display_name"),
+    ("targets", "name_en", "display_name_en"),
+    ("targets", "basis", "value_basis"),
+];
+
+/// A catalog problem's path in the dataset's field names (`measures[4.2].action` is
+/// `measures[4.2].action_number`), so that it names a field of the request.
+fn dataset_path(path: &str) -> String {
+    for (list, catalog, field) in RENAMED_FIELDS {
+        let renamed = path
+            .strip_suffix(catalog)
+            .and_then(|element| element.strip_suffix('.'))
+            .filter(|element| element.ends_with(']'))
+            .and_then(|element| element.rfind('[').map(|open| (element, open)))
+            .filter(|(element, open)| element.get(..*open).is_some_and(|before| before.ends_with(list)));
+        if let Some((element, _)) = renamed {
+            return format!("{element}.{field}");
+        }
+    }
+    path.to_owned()
 }
 
 /// Puts a valid plan in canonical form: actions, measures and targets in number (then
@@ -212,7 +237,10 @@ mod tests {
                 ImportProblemKind::UnresolvedUnit,
             ),
             ("measures[1.1].number".to_owned(), ImportProblemKind::DuplicateKey),
-            (format!("targets[{code}].measure"), ImportProblemKind::UnknownReference),
+            (
+                format!("targets[{code}].measure_number"),
+                ImportProblemKind::UnknownReference,
+            ),
         ] {
             assert!(
                 found.contains(&(path.clone(), kind as i32)),
@@ -220,6 +248,37 @@ mod tests {
             );
         }
         assert_eq!(checked.unresolved, ["区不存在局"]);
+    }
+
+    /// Found by the ImportPlan property (issue 12): problems the catalog found were
+    /// named by the catalog's fields (`measures[1.1].action`), which the request does
+    /// not have.
+    #[test]
+    fn problems_name_the_fields_of_the_dataset() {
+        let (directory, mut data) = jiading();
+        let m11 = data.measures.iter_mut().find(|m| m.number == "1.1").unwrap();
+        m11.action_number = 2;
+        let code = m11.milestones[0].code.clone();
+        m11.milestones[0].start_date = Some(convert::date(chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()));
+        let target = &mut data.targets[0];
+        target.display_name = " ".into();
+        target.display_name_en.clear();
+        let target = target.code.clone();
+        let paths: Vec<String> = run(&data, &directory).problems.into_iter().map(|p| p.path).collect();
+        for path in [
+            "measures[1.1].action_number".to_owned(),
+            format!("measures[1.1].milestones[{code}].start_date"),
+            format!("targets[{target}].display_name"),
+            format!("targets[{target}].display_name_en"),
+        ] {
+            assert!(paths.contains(&path), "{path} missing from {paths:?}");
+        }
+        assert_eq!(dataset_path("targets[a.name].name"), "targets[a.name].display_name");
+        assert_eq!(dataset_path("plan.title"), "plan.title");
+        assert_eq!(
+            dataset_path("measures[1.1].policy_parameters[x].name"),
+            "measures[1.1].policy_parameters[x].name"
+        );
     }
 
     #[test]

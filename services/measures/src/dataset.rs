@@ -180,6 +180,16 @@ impl Reader {
         }
     }
 
+    /// An optional comparator: UNSPECIFIED is none, a value the contract does not list
+    /// is a problem (it would otherwise be stored as none).
+    fn optional_comparator(&mut self, path: String, value: i32) -> Option<duban_catalog::Comparator> {
+        let comparator = convert::comparator_from_proto(value);
+        if comparator.is_none() && value != 0 {
+            self.invalid(path, format!("{value} is not a comparator"));
+        }
+        comparator
+    }
+
     fn number(&mut self, path: String, value: i32) -> u32 {
         u32::try_from(value).unwrap_or_else(|_| {
             self.invalid(path, format!("{value} is negative"));
@@ -195,12 +205,9 @@ impl Reader {
     }
 }
 
+/// How a path names an element of a keyed list, as the catalog's problems do.
 fn key(key: &str, index: usize) -> String {
-    if key.trim().is_empty() {
-        format!("#{index}")
-    } else {
-        key.to_owned()
-    }
+    duban_catalog::entry_key(key, index)
 }
 
 /// Reads a dataset; see [`Read`].
@@ -354,7 +361,7 @@ fn read_measure(r: &mut Reader, m: &pb::Measure, key: &str) -> Measure {
                     "a unit",
                     duban_catalog::QuantityUnit::Count,
                 ),
-                comparator: convert::comparator_from_proto(pp.comparator),
+                comparator: r.optional_comparator(format!("{pat}.comparator"), pp.comparator),
                 note: non_empty(&pp.note),
             }
         })
@@ -625,6 +632,21 @@ mod tests {
         target.reporters = vec!["all-towns".into()];
         let back = to_catalog(&dataset).unwrap();
         assert_eq!(back.target("new-enterprises").unwrap().reporters, ["各街镇"]);
+    }
+
+    /// Found by the ImportPlan property (issue 12): a policy parameter's comparator the
+    /// contract does not list was stored as UNSPECIFIED instead of refused.
+    #[test]
+    fn an_unknown_parameter_comparator_is_a_problem() {
+        let (_, plan) = duban_catalog::jiading_2023();
+        let mut dataset = from_catalog(&plan, None);
+        let m12 = dataset.measures.iter_mut().find(|m| m.number == "1.2").unwrap();
+        m12.policy_parameters[0].comparator = 99;
+        m12.policy_parameters[1].comparator = 0;
+        let code = m12.policy_parameters[0].code.clone();
+        let problems = to_catalog(&dataset).unwrap_err();
+        let paths: Vec<_> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(paths, [format!("measures[1.2].policy_parameters[{code}].comparator")]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use duban_kit::{
     auth::AuthError,
     error::{self, DependencyUnavailable, EtagMismatch, NotFound},
     idempotency::ReplayError,
-    status::{ERROR_DOMAIN, MAX_MESSAGE_CHARS, bounded},
+    status::{ERROR_DOMAIN, MAX_ECHO_CHARS, MAX_MESSAGE_CHARS, MAX_VIOLATION_BYTES, bounded},
 };
 use duban_proto::measures::v1::ErrorReason;
 use sea_orm::DbErr;
@@ -104,11 +104,21 @@ impl From<MeasuresError> for Status {
                 unresolved_units,
             } => {
                 let mut details = ErrorDetails::new();
+                // As every BadRequest (`duban_kit::error::invalid_fields`): at most
+                // MAX_VIOLATION_BYTES in all, or hundreds of problems pass the clients'
+                // trailer limit and the caller sees INTERNAL instead. A path is never cut
+                // (it would no longer name a field): one too long for what is left is
+                // left out, as are the rest once the budget is spent; `problem_count`
+                // and the message count them all.
+                let mut budget = MAX_VIOLATION_BYTES;
                 for problem in &problems {
-                    details.add_bad_request_violation(
-                        format!("dataset.{}", problem.path),
-                        bounded(&problem.message, MAX_MESSAGE_CHARS),
-                    );
+                    let field = format!("dataset.{}", problem.path);
+                    let description = bounded(&problem.message, MAX_ECHO_CHARS);
+                    let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+                        continue;
+                    };
+                    budget = left;
+                    details.add_bad_request_violation(field, description);
                 }
                 // Bounded like every status: the units echo the dataset (see
                 // `duban_kit::status::MAX_ECHO_CHARS`).
@@ -182,6 +192,29 @@ mod tests {
             }
         }
         cases
+    }
+
+    /// Found by the ImportPlan property (issue 12): a target sent 159 times made as many
+    /// problems, the BadRequest passed the client's trailer limit, and the caller saw
+    /// INTERNAL (h2 PROTOCOL_ERROR) instead of the refusal.
+    #[test]
+    fn hundreds_of_problems_stay_within_the_violation_budget() {
+        let problem = |i: usize| ImportProblem {
+            path: format!("targets[worker-relay-stations-{i}].code"),
+            message: format!("target code is used twice {}", "字".repeat(300)),
+            kind: 3,
+        };
+        let status = Status::from(MeasuresError::DatasetInvalid {
+            problems: (0..1000).map(problem).collect(),
+            unresolved_units: Vec::new(),
+        });
+        let violations = duban_kit::status::field_violations(&status);
+        assert!(!violations.is_empty());
+        let size: usize = violations.iter().map(|v| v.field.len() + v.description.len()).sum();
+        assert!(size <= MAX_VIOLATION_BYTES, "{size} bytes of violations");
+        assert_eq!(violations[0].field, "dataset.targets[worker-relay-stations-0].code");
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.metadata["problem_count"], "1000");
     }
 
     #[test]

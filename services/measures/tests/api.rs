@@ -284,7 +284,7 @@ async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
         ),
         ("measures[3.2].number".to_owned(), ImportProblemKind::DuplicateKey),
         (
-            "targets[new-enterprises].measure".to_owned(),
+            "targets[new-enterprises].measure_number".to_owned(),
             ImportProblemKind::UnknownReference,
         ),
         (
@@ -338,7 +338,7 @@ async fn reports_every_problem_and_refuses_non_admins(backend: Backend) {
         .map(|v| v.field)
         .collect();
     assert!(fields.contains(&format!("dataset.measures[4.2].responsible_units[{unknown_at}]")));
-    assert!(fields.contains(&"dataset.targets[new-enterprises].measure".to_owned()));
+    assert!(fields.contains(&"dataset.targets[new-enterprises].measure_number".to_owned()));
     assert!(
         status.message().contains("区不存在局") || {
             use tonic_types::StatusExt;

@@ -290,8 +290,10 @@ pub fn validate_target(
     Some(Content {
         measure_number: target.measure_number.clone(),
         action_number: action_number?,
-        display_name: target.display_name.trim().to_owned(),
-        display_name_en: target.display_name_en.trim().to_owned(),
+        // As sent, as the measures service stores the plan: a trimmed name would make the
+        // export of the current revision differ from what was imported.
+        display_name: target.display_name.clone(),
+        display_name_en: target.display_name_en.clone(),
         unit: unit?.to_owned(),
         value: value?,
         comparator: comparator?.to_owned(),

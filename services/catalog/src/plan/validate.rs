@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 
-use super::{Measure, Plan, QuantityUnit};
+use super::{Measure, Plan, QuantityUnit, entry_key};
 use crate::directory::{Directory, Resolved};
 use crate::error::{Problem, is_slug};
 
@@ -56,18 +56,20 @@ impl Plan {
         self.check_actions(&mut p);
         let mut numbers = HashSet::new();
         let mut codes = HashSet::new();
-        for m in &self.measures {
+        for (i, m) in self.measures.iter().enumerate() {
+            let at = format!("measures[{}]", entry_key(&m.number, i));
             if !numbers.insert(m.number.as_str()) {
-                p.add(format!("measures[{}].number", m.number), "measure number is used twice");
+                p.add(format!("{at}.number"), "measure number is used twice");
             }
-            self.check_measure(m, directory, &mut codes, &mut p);
+            self.check_measure(m, &at, directory, &mut codes, &mut p);
         }
         let mut codes = HashSet::new();
-        for t in &self.targets {
+        for (i, t) in self.targets.iter().enumerate() {
+            let at = format!("targets[{}]", entry_key(&t.code, i));
             if !codes.insert(t.code.as_str()) {
-                p.add(format!("targets[{}].code", t.code), "target code is used twice");
+                p.add(format!("{at}.code"), "target code is used twice");
             }
-            self.check_target(t, directory, &mut p);
+            self.check_target(t, &at, directory, &mut p);
         }
         p.0
     }
@@ -147,8 +149,14 @@ impl Plan {
         }
     }
 
-    fn check_measure<'a>(&self, m: &'a Measure, dir: &Directory, param_codes: &mut HashSet<&'a str>, p: &mut Problems) {
-        let at = format!("measures[{}]", m.number);
+    fn check_measure<'a>(
+        &self,
+        m: &'a Measure,
+        at: &str,
+        dir: &Directory,
+        param_codes: &mut HashSet<&'a str>,
+        p: &mut Problems,
+    ) {
         match m.number.split_once('.').map(|(a, _)| a.parse::<u32>()) {
             Some(Ok(a)) if item_of(&m.number).is_some() => {
                 if a != m.action {
@@ -232,8 +240,8 @@ impl Plan {
             p.require_text(format!("{mat}.description"), &ms.description);
             p.require_text(format!("{mat}.description_en"), &ms.description_en);
         }
-        for pp in &m.policy_parameters {
-            let pat = format!("{at}.policy_parameters[{}]", pp.code);
+        for (i, pp) in m.policy_parameters.iter().enumerate() {
+            let pat = format!("{at}.policy_parameters[{}]", entry_key(&pp.code, i));
             if !is_slug(&pp.code) {
                 p.add(format!("{pat}.code"), "must be a lowercase ASCII slug");
             }
@@ -244,15 +252,6 @@ impl Plan {
             p.require_text(format!("{pat}.name_en"), &pp.name_en);
             p.value(format!("{pat}.value"), pp.value, pp.unit);
         }
-    }
-}
-
-/// How a path names a keyed entry: by its code, or `#<index>` while it has none.
-fn entry_key(code: &str, index: usize) -> String {
-    if code.trim().is_empty() {
-        format!("#{index}")
-    } else {
-        code.to_owned()
     }
 }
 

@@ -56,6 +56,20 @@ fn a_valid_target_defaults_its_deadline_to_the_plan_end() {
     assert_eq!(content.unit, "QUANTITY_UNIT_ENTERPRISES");
 }
 
+/// Found by the ImportPlan property (issue 12): names were stored trimmed, so the export
+/// of the current revision differed from the dataset imported (and imported back as a
+/// new revision).
+#[test]
+fn names_are_stored_as_sent() {
+    let mut target = new_enterprises();
+    target.display_name = " 新增企业 ".into();
+    target.display_name_en = "New enterprises ".into();
+    let draft = validate_sync(&request(vec![target])).unwrap();
+    let (_, content) = &draft.targets[0];
+    assert_eq!(content.display_name, " 新增企业 ");
+    assert_eq!(content.display_name_en, "New enterprises ");
+}
+
 #[test]
 fn every_problem_is_reported_at_once_with_target_paths() {
     let mut bad = new_enterprises();

@@ -11,8 +11,7 @@ use crate::plan::{Aggregation, MAX_DECIMAL_PLACES, Measure, Plan, QuantityUnit, 
 const STRIVE_FOR: &str = "力争";
 
 impl Plan {
-    pub(super) fn check_target(&self, t: &Target, dir: &Directory, p: &mut Problems) {
-        let at = format!("targets[{}]", t.code);
+    pub(super) fn check_target(&self, t: &Target, at: &str, dir: &Directory, p: &mut Problems) {
         if !is_slug(&t.code) {
             p.add(format!("{at}.code"), "must be a lowercase ASCII slug");
         }
