@@ -1,6 +1,7 @@
-//! The one front door: every public RPC of the four services, served on the gateway's
-//! port by forwarding the raw gRPC (or, after tonic-web's translation, gRPC-Web) call
-//! to the owning service by path prefix. The caller's metadata goes along unchanged
+//! The one front door: every public RPC of the four services (two on the reporting server:
+//! ReportingService and SupervisionOrdersService), served on the gateway's port by
+//! forwarding the raw gRPC (or, after tonic-web's translation, gRPC-Web) call to the
+//! owning service by path prefix. The caller's metadata goes along unchanged
 //! (its `authorization` too: each service still decides who may do what), with the
 //! deadline replaced by what remains of this call's budget and `traceparent` by the
 //! gateway's span, so the trace continues through the hop.
@@ -21,8 +22,11 @@ use duban_kit::{
     telemetry::inject_current_context,
 };
 use duban_proto::{
-    departments::v1::departments_service_server, gateway::v1::ErrorReason, measures::v1::measures_service_server,
-    reporting::v1::reporting_service_server, targets::v1::targets_service_server,
+    departments::v1::departments_service_server,
+    gateway::v1::ErrorReason,
+    measures::v1::measures_service_server,
+    reporting::v1::{reporting_service_server, supervision_orders_service_server},
+    targets::v1::targets_service_server,
 };
 use tonic::metadata::MetadataMap;
 use tower::ServiceExt;
@@ -49,6 +53,8 @@ pub fn routes(channels: &Channels, metrics: &GatewayMetrics, service_credential:
         (measures_service_server::SERVICE_NAME, &channels.measures),
         (targets_service_server::SERVICE_NAME, &channels.targets),
         (reporting_service_server::SERVICE_NAME, &channels.reporting),
+        // Supervision orders are served by the reporting server, beside ReportingService.
+        (supervision_orders_service_server::SERVICE_NAME, &channels.reporting),
     ] {
         let (channel, metrics, credential) = (channel.clone(), metrics.clone(), service_credential.clone());
         router = router.route(

@@ -182,6 +182,28 @@ fn reporting_rows() -> Vec<Row> {
         rpc(S, "ListBlockers",           list_blockers,                       [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
         rpc(S, "ListObligations",        list_obligations,                    [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
     ]
+    .into_iter()
+    .chain(orders_rows())
+    .collect()
+}
+
+/// SupervisionOrdersService, served by the reporting server. Every order is addressed to
+/// RESPONSIBLE alone, so OTHER is a unit it does not address; each write cell acts on a
+/// fresh order of its own.
+#[rustfmt::skip]
+fn orders_rows() -> Vec<Row> {
+    const S: &str = "duban.reporting.v1.SupervisionOrdersService/";
+    vec![
+        rpc(S, "OpenOrder",              open_order,                          [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK,     OK, DENIED]),
+        rpc(S, "GetOrder",               get_order,                           [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
+        // A department lists the orders addressed to it (none, for OTHER).
+        rpc(S, "ListOrders",             list_orders,                         [UNAUTH, UNAUTH, UNAUTH, OK,     OK,     OK,     OK, OK]),
+        // Only the unit addressed answers, for itself: not even ADMIN answers for it.
+        rpc(S, "RespondToOrder",         respond_to_order,                    [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, DENIED, DENIED]),
+        rpc(S, "AcceptOrderResponse",    accept_order_response,               [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK,     OK, DENIED]),
+        rpc(S, "ReturnOrderResponse",    return_order_response,               [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK,     OK, DENIED]),
+        rpc(S, "WithdrawOrder",          withdraw_order,                      [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK,     OK, DENIED]),
+    ]
 }
 
 /// The gateway's own DashboardService (served on the gateway's port only).
@@ -584,6 +606,86 @@ async fn list_obligations(f: Arc<Fixture>) -> rpb::ListObligationsRequest {
     }
 }
 
+/// An order addressed to the responsible department, due on a day that stays ahead.
+fn order_request(f: &Fixture) -> rpb::OpenOrderRequest {
+    rpb::OpenOrderRequest {
+        parent: PLAN.into(),
+        order: Some(rpb::Order {
+            title: "authorisation matrix".into(),
+            level: rpb::OrderLevel::Blue as i32,
+            text: "authorisation matrix".into(),
+            departments: vec![f.responsible.clone()],
+            response_due: Some(duban_proto::common::v1::Date {
+                year: 2099,
+                month: 12,
+                day: 31,
+            }),
+            ..Default::default()
+        }),
+        request_id: f.request_id(),
+    }
+}
+
+async fn open_order(f: Arc<Fixture>) -> rpb::OpenOrderRequest {
+    order_request(&f)
+}
+
+async fn get_order(f: Arc<Fixture>) -> rpb::GetOrderRequest {
+    rpb::GetOrderRequest {
+        name: f.fresh_order(false).await.name,
+    }
+}
+
+async fn list_orders(_: Arc<Fixture>) -> rpb::ListOrdersRequest {
+    rpb::ListOrdersRequest {
+        parent: PLAN.into(),
+        ..Default::default()
+    }
+}
+
+async fn respond_to_order(f: Arc<Fixture>) -> rpb::RespondToOrderRequest {
+    let order = f.fresh_order(false).await;
+    rpb::RespondToOrderRequest {
+        name: order.name,
+        text: "authorisation matrix".into(),
+        etag: order.etag,
+        request_id: f.request_id(),
+        ..Default::default()
+    }
+}
+
+async fn accept_order_response(f: Arc<Fixture>) -> rpb::AcceptOrderResponseRequest {
+    let order = f.fresh_order(true).await;
+    rpb::AcceptOrderResponseRequest {
+        name: order.name,
+        department: f.responsible.clone(),
+        etag: order.etag,
+        request_id: f.request_id(),
+        ..Default::default()
+    }
+}
+
+async fn return_order_response(f: Arc<Fixture>) -> rpb::ReturnOrderResponseRequest {
+    let order = f.fresh_order(true).await;
+    rpb::ReturnOrderResponseRequest {
+        name: order.name,
+        department: f.responsible.clone(),
+        reason: "authorisation matrix".into(),
+        etag: order.etag,
+        request_id: f.request_id(),
+    }
+}
+
+async fn withdraw_order(f: Arc<Fixture>) -> rpb::WithdrawOrderRequest {
+    let order = f.fresh_order(false).await;
+    rpb::WithdrawOrderRequest {
+        name: order.name,
+        etag: order.etag,
+        request_id: f.request_id(),
+        ..Default::default()
+    }
+}
+
 async fn get_overview(_: Arc<Fixture>) -> gpb::GetOverviewRequest {
     gpb::GetOverviewRequest {
         plan: PLAN.into(),
@@ -954,6 +1056,32 @@ impl Fixture {
             .unwrap()
             .into_inner();
         (report.name, report.etag)
+    }
+
+    /// A new order addressed to the responsible department, opened by the administrator
+    /// and, if `answered`, answered by that department: for a cell that acts on it.
+    async fn fresh_order(&self, answered: bool) -> rpb::Order {
+        let channel = self.suite.channel(Server::Reporting, Caller::Admin);
+        let order = rpb::supervision_orders_service_client::SupervisionOrdersServiceClient::new(channel)
+            .open_order(order_request(self))
+            .await
+            .unwrap()
+            .into_inner();
+        if !answered {
+            return order;
+        }
+        let channel = self.suite.channel(Server::Reporting, &self.tokens.responsible);
+        rpb::supervision_orders_service_client::SupervisionOrdersServiceClient::new(channel)
+            .respond_to_order(rpb::RespondToOrderRequest {
+                name: order.name,
+                text: "to be reviewed".into(),
+                etag: order.etag,
+                request_id: self.request_id(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
     }
 
     /// The `authorization` value `column` sends.

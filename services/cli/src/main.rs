@@ -105,6 +105,14 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Supervision orders (督办单): open, list, answer, close, return and withdraw them
+    /// (`--addr` is the reporting server).
+    Orders {
+        #[command(subcommand)]
+        command: OrdersCommand,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// The reporting server's audit trail (ADMIN).
     Audit {
         #[command(subcommand)]
@@ -178,6 +186,91 @@ enum ReportCommand {
         #[arg(long, default_value = report::DEFAULT_PLAN)]
         plan: String,
         /// Print the reviewed revision as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrdersCommand {
+    /// Open an order addressed to one or more units (LEADERSHIP or ADMIN).
+    Open {
+        #[command(flatten)]
+        opening: commands::orders::Opening,
+        /// Print the order as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the orders (all pages); a unit's token lists those addressed to it.
+    List {
+        #[command(flatten)]
+        filter: commands::orders::OrderFilter,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer an order in writing (a unit, with its own token).
+    Respond {
+        /// The order's number, or its name `plans/<plan>/orders/<n>`.
+        order: String,
+        /// The answer.
+        #[arg(long)]
+        text: String,
+        /// Evidence, `title=url`; repeatable.
+        #[arg(long, value_parser = commands::orders::evidence)]
+        evidence: Vec<duban_proto::reporting::v1::EvidenceLink>,
+        /// The plan id, for order numbers.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the order as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a unit's answer and close its part (办结; LEADERSHIP or ADMIN).
+    Close {
+        /// The order, as for `respond`.
+        order: String,
+        /// The unit whose answer is accepted.
+        #[arg(long)]
+        department: String,
+        /// A comment for the unit.
+        #[arg(long, default_value = "")]
+        comment: String,
+        /// The plan id, for order numbers.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the order as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a unit's answer back with a reason (LEADERSHIP or ADMIN).
+    Return {
+        /// The order, as for `respond`.
+        order: String,
+        /// The unit whose answer is sent back.
+        #[arg(long)]
+        department: String,
+        /// What the unit must do or answer better.
+        #[arg(long)]
+        reason: String,
+        /// The plan id, for order numbers.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the order as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Withdraw an order that is not closed (LEADERSHIP or ADMIN).
+    Withdraw {
+        /// The order, as for `respond`.
+        order: String,
+        /// Why, shown to the units.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// The plan id, for order numbers.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the order as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -385,6 +478,55 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report::review(&settings, &connection, &plan, &name, etag, review, json).await?;
             }
         },
+        Command::Orders { command, connection } => {
+            use commands::orders::{self, Step};
+            match command {
+                OrdersCommand::Open { opening, json } => {
+                    orders::open(&settings, &connection, opening, json).await?;
+                }
+                OrdersCommand::List { filter, json } => {
+                    orders::list(&settings, &connection, filter, json).await?;
+                }
+                OrdersCommand::Respond {
+                    order,
+                    text,
+                    evidence,
+                    plan,
+                    json,
+                } => {
+                    let step = Step::Respond { text, evidence };
+                    orders::step(&settings, &connection, &plan, &order, step, json).await?;
+                }
+                OrdersCommand::Close {
+                    order,
+                    department,
+                    comment,
+                    plan,
+                    json,
+                } => {
+                    let step = Step::Close { department, comment };
+                    orders::step(&settings, &connection, &plan, &order, step, json).await?;
+                }
+                OrdersCommand::Return {
+                    order,
+                    department,
+                    reason,
+                    plan,
+                    json,
+                } => {
+                    let step = Step::Return { department, reason };
+                    orders::step(&settings, &connection, &plan, &order, step, json).await?;
+                }
+                OrdersCommand::Withdraw {
+                    order,
+                    reason,
+                    plan,
+                    json,
+                } => {
+                    orders::step(&settings, &connection, &plan, &order, Step::Withdraw { reason }, json).await?;
+                }
+            }
+        }
         Command::Audit {
             command: AuditCommand::Archive { before, output, purge },
             connection,

@@ -197,6 +197,35 @@ pub fn metric_rows(row: &report_revision::Model) -> Vec<MetricRow> {
 
 pub use duban_kit::columns::{micros, timestamp};
 
+mod orders;
+
+pub use orders::{due_date, order, order_etag, order_name, parse_order_name, part_state};
+
+/// Evidence links as stored (JSON).
+pub fn evidence_json(links: &[pb::EvidenceLink]) -> String {
+    let rows: Vec<EvidenceRow> = links
+        .iter()
+        .map(|l| EvidenceRow {
+            title: l.title.clone(),
+            url: l.url.clone(),
+            sha256: l.sha256.clone(),
+        })
+        .collect();
+    json(&rows)
+}
+
+/// Stored evidence links (JSON) as the contract's.
+pub fn evidence_links(stored: &str) -> Vec<pb::EvidenceLink> {
+    let rows: Vec<EvidenceRow> = serde_json::from_str(stored).unwrap_or_default();
+    rows.into_iter()
+        .map(|l| pb::EvidenceLink {
+            title: l.title,
+            url: l.url,
+            sha256: l.sha256,
+        })
+        .collect()
+}
+
 /// A principal as the contract spells it, from stored columns.
 pub fn principal(role: &str, department: &str, credential: &str) -> Option<dpb::Principal> {
     (!role.is_empty()).then(|| dpb::Principal {

@@ -296,3 +296,106 @@ pub mod blocker {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Supervision orders (督办单): one row per order; its parts are `order_part`.
+pub mod supervision_order {
+    use sea_orm::entity::prelude::*;
+
+    /// One order.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "supervision_order")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// 1, 2, ... per plan, in the order opened: the `{order}` of its name.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub number: i32,
+        /// The title.
+        pub title: String,
+        /// Role name of the issuer.
+        pub issuer_role: String,
+        /// The issuer's credential, `credentials/{id}`, or empty.
+        pub issuer_credential: String,
+        /// `OrderLevel` contract name.
+        pub level: String,
+        /// What `subject` is: `measure`, `target`, `blocker`, or empty for none.
+        pub subject_kind: String,
+        /// The measure number, target code or blocker name; empty for none.
+        pub subject: String,
+        /// The order's text.
+        pub body: String,
+        /// The addressed department codes, in order, as JSON.
+        pub departments: String,
+        /// `YYYY-MM-DD` in the plan's time zone.
+        pub response_due: String,
+        /// `OrderState` contract name.
+        pub state: String,
+        /// 1 when opened, one more with every change: the etag.
+        pub version: i32,
+        /// Why it was withdrawn, or empty.
+        pub withdraw_reason: String,
+        /// When it was opened.
+        pub create_time_us: i64,
+        /// Last change to it or a part.
+        pub update_time_us: i64,
+        /// When it became CLOSED or WITHDRAWN.
+        pub close_time_us: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One addressed unit's part of a supervision order: its state, latest answer and review.
+pub mod order_part {
+    use sea_orm::entity::prelude::*;
+
+    /// One part.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_part")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// The order's number.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub order_number: i32,
+        /// The addressed department's code.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department: String,
+        /// Its place in the order's `departments`, from 0.
+        pub position: i32,
+        /// `OrderPartState` contract name.
+        pub state: String,
+        /// The latest answer, or empty.
+        pub response_text: String,
+        /// The latest answer's evidence links, as JSON.
+        pub evidence_links: String,
+        /// The credential that answered, or empty.
+        pub responder_credential: String,
+        /// When the latest answer came.
+        pub respond_time_us: Option<i64>,
+        /// 0 before the first answer, then 1, 2, ...
+        pub response_revision: i32,
+        /// `OrderReview.Outcome` contract name of the latest answer's review, or empty.
+        pub review_outcome: String,
+        /// The comment or reason of that review.
+        pub review_reason: String,
+        /// Role name of the reviewer, or empty.
+        pub reviewer_role: String,
+        /// The reviewer's credential, or empty.
+        pub reviewer_credential: String,
+        /// When it was reviewed.
+        pub review_time_us: Option<i64>,
+        /// Last change.
+        pub update_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

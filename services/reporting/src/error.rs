@@ -71,6 +71,24 @@ pub enum ReportingError {
     /// Too many items in one stream.
     #[error("at most {0} items per stream")]
     TooManyItems(usize),
+    /// A DEPARTMENT acted on an order that does not address it, or on another unit's part.
+    #[error("the order does not address {department}, or {department} named another unit's part")]
+    OrderNotAddressed {
+        /// The caller's department.
+        department: String,
+    },
+    /// The order or the unit's part is in a state that does not allow the call.
+    #[error("{name}: {what} is {state}, which does not allow this")]
+    OrderStateInvalid {
+        /// The order.
+        name: String,
+        /// `department`'s part, or `the order`.
+        what: String,
+        /// The part's (or the order's) state.
+        state: String,
+        /// The part's department; empty for the order.
+        department: String,
+    },
     /// A purge named another number of archived audit records than there are.
     #[error("{expected} audit records were archived, but {count} are before end_time; archive them again")]
     ArchiveIncomplete {
@@ -167,6 +185,14 @@ impl From<ReportingError> for Status {
             ReportingError::InvalidState { state, .. } => {
                 error::failed_precondition(ErrorReason::InvalidState, message, [("state", state)])
             }
+            ReportingError::OrderNotAddressed { department } => {
+                error::permission_denied(ErrorReason::OrderNotAddressed, message, [("department", department)])
+            }
+            ReportingError::OrderStateInvalid { state, department, .. } => error::failed_precondition(
+                ErrorReason::OrderStateInvalid,
+                message,
+                [("state", state), ("department", department)],
+            ),
             ReportingError::OverQuota(over) => over.into(),
             ReportingError::TooManyItems(_) => error::resource_exhausted(ErrorReason::TooManyItems, message),
             ReportingError::EventsExpired(_) => error::out_of_range(ErrorReason::EventsExpired, message),
@@ -238,6 +264,14 @@ mod tests {
                 name: "plans/x/reports/4.1~a~2023-04".into(),
                 state: "STATE_ACCEPTED".into(),
             },
+            NotFound::new(ErrorReason::OrderNotFound, "plans/x/orders/1").into(),
+            ReportingError::OrderNotAddressed { department: "a".into() },
+            ReportingError::OrderStateInvalid {
+                name: "plans/x/orders/1".into(),
+                what: "a's part".into(),
+                state: "ORDER_PART_STATE_CLOSED".into(),
+                department: "a".into(),
+            },
             duban_kit::rate::OverQuota {
                 retry_after: std::time::Duration::from_millis(50),
             }
@@ -264,6 +298,8 @@ mod tests {
                 | ReportingError::NotReporter { .. }
                 | ReportingError::EtagMismatch(_)
                 | ReportingError::InvalidState { .. }
+                | ReportingError::OrderNotAddressed { .. }
+                | ReportingError::OrderStateInvalid { .. }
                 | ReportingError::OverQuota(_)
                 | ReportingError::TooManyItems(_)
                 | ReportingError::EventsExpired(_)

@@ -1,5 +1,10 @@
 //! The gRPC adapter: each handler authenticates, hands the request to the domain, and
-//! turns the domain's error into a status. No rule lives here.
+//! turns the domain's error into a status. No rule lives here. SupervisionOrdersService,
+//! served beside ReportingService on the same state, is in `orders`.
+
+mod orders;
+
+pub use orders::OrdersGrpc;
 
 use std::pin::Pin;
 

@@ -26,13 +26,17 @@ use std::{sync::Arc, time::Duration};
 
 use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel, metrics::Metrics};
 use duban_plan::{cache::Freshness, view::PlanView};
-use duban_proto::reporting::v1::reporting_service_server::ReportingServiceServer;
+use duban_proto::reporting::v1::{
+    reporting_service_server::ReportingServiceServer, supervision_orders_service_server::SupervisionOrdersServiceServer,
+};
 
 pub use error::ReportingError;
 pub use service::Reporting;
 
 /// The fully qualified gRPC service name, as health checks and reflection know it.
 pub use duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME;
+/// The name of the supervision orders service, served beside it.
+pub use duban_proto::reporting::v1::supervision_orders_service_server::SERVICE_NAME as ORDERS_SERVICE_NAME;
 
 /// What `start` does not read from [`Settings`]: tuning with production defaults, which
 /// tests shorten.
@@ -76,7 +80,10 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     })
     .max_decoding_message_size(limits.max_message_bytes)
     .max_encoding_message_size(limits.max_message_bytes);
-    let routes = tonic::service::Routes::new(service);
+    let orders = SupervisionOrdersServiceServer::new(grpc::OrdersGrpc { ready: ready.clone() })
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service).add_service(orders);
 
     let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
     // One reporting server per SQLite file: its writer and event feed assume so.
@@ -89,7 +96,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         "reporting",
         settings.reporting.addresses(),
         limits,
-        &[SERVICE_NAME],
+        &[SERVICE_NAME, ORDERS_SERVICE_NAME],
         routes,
         &metrics,
     )

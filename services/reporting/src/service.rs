@@ -15,6 +15,7 @@ mod events;
 mod feed;
 mod journal;
 mod obligations;
+mod orders;
 mod progress_query;
 mod reading;
 mod reviewing;
@@ -29,6 +30,7 @@ pub use compliance_query::expected_measures;
 pub use events::EVENT_RETENTION_US;
 pub use feed::EventFeed;
 pub use journal::Event;
+pub use orders::{DecisionRequest, rules as order_rules};
 pub use reviewing::{ReviewDecision, ReviewRequest};
 pub use submitting::{Item, MAX_STREAM_ITEMS, Turn};
 
@@ -49,6 +51,16 @@ pub mod method {
     pub const RETURN: &str = "/duban.reporting.v1.ReportingService/ReturnReport";
     /// PurgeAuditRecords.
     pub const PURGE_AUDIT: &str = "/duban.reporting.v1.ReportingService/PurgeAuditRecords";
+    /// SupervisionOrdersService.OpenOrder.
+    pub const OPEN_ORDER: &str = "/duban.reporting.v1.SupervisionOrdersService/OpenOrder";
+    /// SupervisionOrdersService.RespondToOrder.
+    pub const RESPOND_TO_ORDER: &str = "/duban.reporting.v1.SupervisionOrdersService/RespondToOrder";
+    /// SupervisionOrdersService.AcceptOrderResponse.
+    pub const ACCEPT_ORDER_RESPONSE: &str = "/duban.reporting.v1.SupervisionOrdersService/AcceptOrderResponse";
+    /// SupervisionOrdersService.ReturnOrderResponse.
+    pub const RETURN_ORDER_RESPONSE: &str = "/duban.reporting.v1.SupervisionOrdersService/ReturnOrderResponse";
+    /// SupervisionOrdersService.WithdrawOrder.
+    pub const WITHDRAW_ORDER: &str = "/duban.reporting.v1.SupervisionOrdersService/WithdrawOrder";
 }
 
 type Result<T> = std::result::Result<T, ReportingError>;

@@ -7,8 +7,10 @@ use sea_orm::{
 };
 
 mod blockers;
+mod orders;
 
 pub use blockers::BlockerFilter;
+pub use orders::StoredOrder;
 
 use crate::{
     convert::{self, ReportKey},

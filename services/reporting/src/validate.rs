@@ -235,11 +235,21 @@ pub fn check_report(
         }
     }
 
-    if report.evidence_links.len() > MAX_ITEMS {
-        bad("report.evidence_links".into(), "has more than 20 links");
+    out.extend(check_evidence(&report.evidence_links, "report.evidence_links"));
+    out
+}
+
+/// Checks evidence links (a report's, or an answer to a supervision order's) held in the
+/// field `path`: at most 20, each with a title, an absolute http(s) URL and, if given, a
+/// SHA-256 in lower-case hex.
+pub fn check_evidence(links: &[pb::EvidenceLink], path: &str) -> Vec<FieldViolation> {
+    let mut out = Vec::new();
+    let mut bad = |field: String, description: &str| out.push(FieldViolation::new(field, description));
+    if links.len() > MAX_ITEMS {
+        bad(path.to_owned(), "has more than 20 links");
     }
-    for (i, link) in report.evidence_links.iter().enumerate() {
-        let field = |name: &str| format!("report.evidence_links[{i}].{name}");
+    for (i, link) in links.iter().enumerate() {
+        let field = |name: &str| format!("{path}[{i}].{name}");
         if link.title.trim().is_empty() {
             bad(field("title"), "is required");
         } else if chars(&link.title) > MAX_TITLE {

@@ -31,6 +31,8 @@ mod bounds;
 mod milestones;
 #[path = "api/obligations.rs"]
 mod obligations;
+#[path = "api/orders.rs"]
+mod orders;
 #[path = "api/replicas.rs"]
 mod replicas;
 

@@ -31,6 +31,8 @@ pub type Event = (String, pb::WatchReportEventsResponse);
 pub struct Written {
     /// The report as the caller sees it.
     pub report: pb::Report,
+    /// For a supervision order's change: the order as the caller sees it.
+    pub order: pb::Order,
     /// For a purge: how many audit records it deleted (or, without `force`, would).
     pub purge_count: i64,
     /// The event to publish after the commit (none for a replayed request).
@@ -246,6 +248,7 @@ impl Job for WriteJob {
         }
         let audit = &self.audit;
         let resource = match (outcome, &self.what) {
+            (Ok(written), What::Change(_)) if !written.order.name.is_empty() => written.order.name.clone(),
             (Ok(written), What::Change(_)) => ReportKey::parse(&written.report.name)
                 .map_or(written.report.name.clone(), |(key, _)| {
                     key.revision_name(written.report.revision)
@@ -347,7 +350,7 @@ pub async fn finish(
     Ok(Written {
         report: response,
         event: Some((plan, convert::event(&stored))),
-        purge_count: 0,
+        ..Written::default()
     })
 }
 

@@ -193,7 +193,9 @@ impl Reporting {
                 }
             })
             .collect();
+        let orders = self.order_obligations(&plan_code, &department, today).await?;
         Ok(pb::ListObligationsResponse {
+            orders,
             obligations,
             next_page_token: page.next_token(total, &fingerprint),
             total_size: total as i32,
