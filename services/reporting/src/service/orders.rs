@@ -21,7 +21,7 @@ use duban_proto::reporting::v1::{self as pb, ErrorReason, OrderPartState as Part
 
 use super::{
     Reporting, Result,
-    journal::{AuditInfo, WriteJob},
+    journal::{AuditInfo, Change, WriteJob},
     method, parent_plan, role_not_allowed,
 };
 use crate::{calendar, convert, error::ReportingError, validate};
@@ -145,7 +145,18 @@ impl Reporting {
             resource: request.parent.clone(),
             ..Default::default()
         };
-        match self.prepare_opening(caller, request).await {
+        let prepared = self.prepare_opening(caller, request).await;
+        self.write_order_change(audit, prepared).await
+    }
+
+    /// Writes a prepared change to an order, answers a retried request with what it
+    /// was answered before, or answers the refusal; audited in every case.
+    async fn write_order_change(
+        &self,
+        audit: AuditInfo,
+        prepared: Result<std::result::Result<impl Change + 'static, pb::Order>>,
+    ) -> Result<pb::Order> {
+        match prepared {
             Err(error) => Err(self.refuse(audit, error).await),
             Ok(Err(stored)) => {
                 let _ = self
@@ -154,7 +165,7 @@ impl Reporting {
                     .await;
                 Ok(stored)
             }
-            Ok(Ok(opening)) => Ok(self.writer.write(WriteJob::change(opening, audit)).await?.order),
+            Ok(Ok(change)) => Ok(self.writer.write(WriteJob::change(change, audit)).await?.order),
         }
     }
 
@@ -296,17 +307,8 @@ impl Reporting {
             // Over quota: refused before any work, and not audited, as submissions are.
             self.quota.admit(&caller.principal)?;
         }
-        match self.prepare_decision(caller, action, decision, request_for_key).await {
-            Err(error) => Err(self.refuse(audit, error).await),
-            Ok(Err(stored)) => {
-                let _ = self
-                    .writer
-                    .write(WriteJob::audit_only(Ok(stored.name.clone()), audit))
-                    .await;
-                Ok(stored)
-            }
-            Ok(Ok(decision)) => Ok(self.writer.write(WriteJob::change(decision, audit)).await?.order),
-        }
+        let prepared = self.prepare_decision(caller, action, decision, request_for_key).await;
+        self.write_order_change(audit, prepared).await
     }
 
     async fn prepare_decision(
