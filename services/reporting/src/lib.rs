@@ -13,6 +13,7 @@ pub mod compliance;
 pub mod convert;
 pub mod entity;
 pub mod error;
+pub mod follow_up;
 pub mod grpc;
 pub mod metrics;
 pub mod migration;
