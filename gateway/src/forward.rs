@@ -21,8 +21,11 @@ use duban_kit::{
     telemetry::inject_current_context,
 };
 use duban_proto::{
-    departments::v1::departments_service_server, gateway::v1::ErrorReason, measures::v1::measures_service_server,
-    reporting::v1::reporting_service_server, targets::v1::targets_service_server,
+    departments::v1::departments_service_server,
+    gateway::v1::ErrorReason,
+    measures::v1::measures_service_server,
+    reporting::v1::{notices_service_server, reporting_service_server},
+    targets::v1::targets_service_server,
 };
 use tonic::metadata::MetadataMap;
 use tower::ServiceExt;
@@ -49,6 +52,7 @@ pub fn routes(channels: &Channels, metrics: &GatewayMetrics, service_credential:
         (measures_service_server::SERVICE_NAME, &channels.measures),
         (targets_service_server::SERVICE_NAME, &channels.targets),
         (reporting_service_server::SERVICE_NAME, &channels.reporting),
+        (notices_service_server::SERVICE_NAME, &channels.reporting),
     ] {
         let (channel, metrics, credential) = (channel.clone(), metrics.clone(), service_credential.clone());
         router = router.route(

@@ -1,6 +1,8 @@
 //! The gRPC adapter: each handler authenticates, hands the request to the domain, and
 //! turns the domain's error into a status. No rule lives here.
 
+mod notices;
+
 use std::pin::Pin;
 
 use duban_kit::{
@@ -16,6 +18,8 @@ use crate::{
     error::ReportingError,
     service::{Item, MAX_STREAM_ITEMS, Reporting, ReviewRequest, Turn, method},
 };
+
+pub use notices::NoticesGrpc;
 
 /// What the handlers need once the database is ready.
 #[derive(Debug)]

@@ -7,8 +7,10 @@ use sea_orm::{
 };
 
 mod blockers;
+mod notices;
 
 pub use blockers::BlockerFilter;
+pub use notices::NoticeFilter;
 
 use crate::{
     convert::{self, ReportKey},

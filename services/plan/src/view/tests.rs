@@ -70,6 +70,10 @@ impl PlanSource for Fake {
         }
         Ok(BTreeMap::from([("a".to_owned(), "A".to_owned())]))
     }
+
+    async fn plan_codes(&self) -> Result<Vec<String>, PlanError> {
+        Ok(vec!["p".to_owned()])
+    }
 }
 
 fn view(fake: &Arc<Fake>, ttl: Duration, retry: Duration) -> PlanView {

@@ -5,6 +5,7 @@ mod m20261201_000003_report_measure_key;
 mod m20261210_000004_blockers;
 mod m20261215_000004_exact_amounts;
 mod m20261216_000005_milestone_codes;
+mod m20261220_000006_notices;
 
 duban_kit::migrator![
     duban_kit::idempotency::CreateRequestLog,
@@ -13,4 +14,5 @@ duban_kit::migrator![
     m20261210_000004_blockers::CreateBlockers,
     m20261215_000004_exact_amounts::ExactAmounts,
     m20261216_000005_milestone_codes::MilestoneCodes,
+    m20261220_000006_notices::CreateNotices,
 ];
