@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod departments;
 pub mod health;
+pub mod notices;
 pub mod plan;
 pub mod report;
 pub mod token;
