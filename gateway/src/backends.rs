@@ -311,6 +311,7 @@ mod tests {
             effective_from: d(3, 3),
             effective_to: d(12, 31),
             cadence: duban_plan::Cadence::monthly(5),
+            follow_up: Default::default(),
         };
         let entry = TargetEntry::new(target, &calendar, &calendar.periods());
         assert_eq!(entry.expected_at(d(1, 1)), Decimal::from(0));

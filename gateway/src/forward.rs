@@ -25,7 +25,7 @@ use duban_proto::{
     departments::v1::departments_service_server,
     gateway::v1::ErrorReason,
     measures::v1::measures_service_server,
-    reporting::v1::{reporting_service_server, supervision_orders_service_server},
+    reporting::v1::{notices_service_server, reporting_service_server, supervision_orders_service_server},
     targets::v1::targets_service_server,
 };
 use tonic::metadata::MetadataMap;
@@ -53,8 +53,10 @@ pub fn routes(channels: &Channels, metrics: &GatewayMetrics, service_credential:
         (measures_service_server::SERVICE_NAME, &channels.measures),
         (targets_service_server::SERVICE_NAME, &channels.targets),
         (reporting_service_server::SERVICE_NAME, &channels.reporting),
-        // Supervision orders are served by the reporting server, beside ReportingService.
+        // Supervision orders and notices are served by the reporting server, beside
+        // ReportingService.
         (supervision_orders_service_server::SERVICE_NAME, &channels.reporting),
+        (notices_service_server::SERVICE_NAME, &channels.reporting),
     ] {
         let (channel, metrics, credential) = (channel.clone(), metrics.clone(), service_credential.clone());
         router = router.route(

@@ -206,6 +206,23 @@ fn orders_rows() -> Vec<Row> {
     ]
 }
 
+/// NoticesService, on the reporting server. The notice named is a BLUE notice addressed
+/// to RESPONSIBLE (its March 2023 reports were missing on their due day).
+#[rustfmt::skip]
+fn notices_rows() -> Vec<Row> {
+    const S: &str = "duban.reporting.v1.NoticesService/";
+    vec![
+        rpc(S, "ListNotices",            list_notices_unfiltered,             [UNAUTH, UNAUTH, UNAUTH, OK,     OK,     OK,     OK, OK])
+            .labelled("no filter: a department gets its own"),
+        rpc(S, "ListNotices",            list_notices_naming_responsible,     [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK])
+            .labelled("naming the responsible department"),
+        rpc(S, "GetNotice",              get_notice,                          [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
+        // Only the department addressed acknowledges (idempotent, so OK every time).
+        rpc(S, "AcknowledgeNotice",      acknowledge_notice,                  [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, DENIED, DENIED]),
+        rpc(S, "EvaluateNotices",        evaluate_notices,                    [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
+    ]
+}
+
 /// The gateway's own DashboardService (served on the gateway's port only).
 #[rustfmt::skip]
 fn dashboard_rows() -> Vec<Row> {
@@ -686,6 +703,43 @@ async fn withdraw_order(f: Arc<Fixture>) -> rpb::WithdrawOrderRequest {
     }
 }
 
+async fn list_notices_unfiltered(_: Arc<Fixture>) -> rpb::ListNoticesRequest {
+    rpb::ListNoticesRequest {
+        parent: PLAN.into(),
+        ..Default::default()
+    }
+}
+
+async fn list_notices_naming_responsible(f: Arc<Fixture>) -> rpb::ListNoticesRequest {
+    rpb::ListNoticesRequest {
+        parent: PLAN.into(),
+        department: f.responsible.clone(),
+        ..Default::default()
+    }
+}
+
+async fn get_notice(f: Arc<Fixture>) -> rpb::GetNoticeRequest {
+    rpb::GetNoticeRequest { name: f.notice.clone() }
+}
+
+async fn acknowledge_notice(f: Arc<Fixture>) -> rpb::AcknowledgeNoticeRequest {
+    rpb::AcknowledgeNoticeRequest { name: f.notice.clone() }
+}
+
+async fn evaluate_notices(_: Arc<Fixture>) -> rpb::EvaluateNoticesRequest {
+    rpb::EvaluateNoticesRequest {
+        parent: PLAN.into(),
+        as_of: Some(MARCH_DUE_DAY),
+    }
+}
+
+/// The due day of the March 2023 reports: the day the fixture's notice fired.
+const MARCH_DUE_DAY: duban_proto::common::v1::Date = duban_proto::common::v1::Date {
+    year: 2023,
+    month: 4,
+    day: 5,
+};
+
 async fn get_overview(_: Arc<Fixture>) -> gpb::GetOverviewRequest {
     gpb::GetOverviewRequest {
         plan: PLAN.into(),
@@ -762,11 +816,12 @@ async fn every_caller_gets_exactly_what_the_rules_allow(backend: Backend) {
     let fixture = Arc::new(Fixture::new(suite).await);
     let mut answers = Vec::new();
 
-    let services: [(Server, Table); 4] = [
+    let services: [(Server, Table); 5] = [
         (Server::Departments, departments_rows),
         (Server::Measures, measures_rows),
         (Server::Targets, targets_rows),
         (Server::Reporting, reporting_rows),
+        (Server::Reporting, notices_rows),
     ];
     for (server, rows) in services {
         for row in rows().iter().chain(&health_rows()) {
@@ -853,6 +908,8 @@ struct Fixture {
     targets: Vec<tpb::Target>,
     /// A target the responsible department owes on the key's measure.
     target: tpb::Target,
+    /// A notice addressed to the responsible department.
+    notice: String,
     request_ids: AtomicU64,
 }
 
@@ -922,6 +979,17 @@ impl Fixture {
             .find(|t| t.code == key.owed[0].code)
             .expect("the owed target is a current target")
             .clone();
+        // The March reports were due on 2023-04-05 and nobody sent them: a BLUE notice
+        // for every unit, the responsible department's among them.
+        suite
+            .notices(Caller::Admin)
+            .evaluate_notices(rpb::EvaluateNoticesRequest {
+                parent: PLAN.into(),
+                as_of: Some(MARCH_DUE_DAY),
+            })
+            .await
+            .expect("the administrator evaluates the March due day");
+        let notice = format!("{PLAN}/notices/2023-04-05~overdue~{responsible}~2023-03");
         let mut fixture = Fixture {
             suite,
             tokens,
@@ -934,6 +1002,7 @@ impl Fixture {
             plan,
             targets,
             target,
+            notice,
             request_ids: AtomicU64::new(0),
         };
         let first = fixture

@@ -19,8 +19,8 @@ pub mod plan;
 pub use directory::{Directory, DirectoryHeader, Group, GroupKind, Resolved, Unit, UnitKind, normalize_unit_name};
 pub use error::{CatalogError, Problem};
 pub use plan::{
-    Action, Aggregation, Cadence, Comparator, Measure, Milestone, Plan, PlanHeader, PolicyParameter, QuantityUnit,
-    Target, ValueBasis, derived_milestone_code, entry_key,
+    Action, Aggregation, Cadence, Comparator, FollowUp, Measure, Milestone, Plan, PlanHeader, PolicyParameter,
+    QuantityUnit, Target, ValueBasis, derived_milestone_code, entry_key,
 };
 
 /// `plans/jiading-2023/plan.toml`: 嘉府规〔2023〕1号 as structured data.

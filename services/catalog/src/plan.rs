@@ -4,9 +4,11 @@
 //! Parsing only checks the shape; [`Plan::validate`] checks the content
 //! against a [`Directory`](crate::Directory) and reports every problem.
 
+mod follow_up;
 mod kinds;
 mod validate;
 
+pub use follow_up::FollowUp;
 pub use kinds::{Aggregation, Cadence, Comparator, QuantityUnit, ValueBasis, day_of_following_month};
 
 use chrono::{Datelike, NaiveDate};
@@ -49,6 +51,18 @@ pub struct PlanHeader {
     pub time_zone: String,
     /// Reporting cadence.
     pub cadence: Cadence,
+    /// When units are reminded and missing reports escalated (`[plan.follow_up]`);
+    /// `None` when the file has no such section, which follows [`FollowUp::default`].
+    /// Left out of the JSON when `None`, so plans stored before it hash the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+}
+
+impl PlanHeader {
+    /// The follow-up rules in force: the file's, or the defaults.
+    pub fn follow_up_rules(&self) -> FollowUp {
+        self.follow_up.unwrap_or_default()
+    }
 }
 
 /// One of the plan's actions (一、… 十、).

@@ -86,3 +86,52 @@ fn model_round_trips_through_json() {
     let back: Directory = serde_json::from_str(&json).unwrap();
     assert_eq!(back.resolve("区经委(金融办)"), dir.resolve("区经委"));
 }
+
+/// The follow-up rules are read from `[plan.follow_up]`; a plan without the section,
+/// or a section that names only some rules, gets Duban's defaults for the rest.
+#[test]
+fn follow_up_rules_come_from_the_file_with_defaults_when_absent() {
+    use duban_catalog::FollowUp;
+    let (dir, plan) = jiading_2023();
+    let rules = plan.header.follow_up.expect("plan.toml has [plan.follow_up]");
+    assert_eq!(
+        (
+            rules.remind_days_before_due,
+            rules.yellow_after_days_late,
+            rules.red_after_days_late,
+            rules.red_after_periods_red,
+            rules.run_at_text()
+        ),
+        (3, 5, 15, 2, "09:00".to_owned())
+    );
+    let start = JIADING_2023_PLAN.find("[plan.follow_up]").unwrap();
+    let end = start + JIADING_2023_PLAN[start..].find("[[actions]]").unwrap();
+    let without = format!("{}{}", &JIADING_2023_PLAN[..start], &JIADING_2023_PLAN[end..]);
+    let bare = Plan::from_toml_str(&without).unwrap();
+    assert_eq!(bare.header.follow_up, None);
+    assert_eq!(bare.header.follow_up_rules(), FollowUp::default());
+    assert!(bare.validate(&dir).is_empty());
+    // Stored without the section, the JSON is what it was before the section existed.
+    assert!(!serde_json::to_string(&bare).unwrap().contains("follow_up"));
+
+    let partial = JIADING_2023_PLAN.replace(
+        &JIADING_2023_PLAN[start..end],
+        "[plan.follow_up]\nyellow_after_days_late = 7\nrun_at = \"08:30\"\n\n",
+    );
+    let partial = Plan::from_toml_str(&partial).unwrap().header.follow_up_rules();
+    assert_eq!(
+        (
+            partial.yellow_after_days_late,
+            partial.red_after_days_late,
+            partial.run_at_text()
+        ),
+        (7, 15, "08:30".to_owned())
+    );
+
+    let broken = JIADING_2023_PLAN.replace("red_after_days_late = 15", "red_after_days_late = 4");
+    let problems = Plan::from_toml_str(&broken).unwrap().validate(&dir);
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["plan.follow_up.red_after_days_late"]);
+    let bad_time = JIADING_2023_PLAN.replace("run_at = \"09:00\"", "run_at = \"9 am\"");
+    assert!(Plan::from_toml_str(&bad_time).is_err());
+}

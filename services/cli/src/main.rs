@@ -113,6 +113,14 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Follow-up notices (reminders and escalations): list, acknowledge, evaluate a day
+    /// (`--addr` is the reporting server).
+    Notices {
+        #[command(subcommand)]
+        command: NoticesCommand,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// The reporting server's audit trail (ADMIN).
     Audit {
         #[command(subcommand)]
@@ -305,6 +313,43 @@ enum PlanCommand {
         /// Check it and report every problem; write nothing.
         #[arg(long)]
         validate_only: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NoticesCommand {
+    /// List notices, newest day first (all pages); a department token lists its own.
+    List {
+        #[command(flatten)]
+        filter: commands::notices::NoticeFilter,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge a notice as read (已阅), with the token of the department it is
+    /// addressed to.
+    Ack {
+        /// `plans/<plan>/notices/<notice>`, or just the part after `notices/`.
+        notice: String,
+        /// The plan id, for short names.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the acknowledged notice as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Evaluate one day's follow-up rules by hand and store the notices due (ADMIN);
+    /// each notice is stored once, so running it again stores nothing more.
+    Evaluate {
+        /// The day, YYYY-MM-DD, in the plan's time zone; not after today.
+        #[arg(long, value_parser = commands::notices::parse_day)]
+        as_of: chrono::NaiveDate,
+        /// The plan id.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -527,6 +572,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Notices { command, connection } => match command {
+            NoticesCommand::List { filter, json } => {
+                commands::notices::list(&settings, &connection, filter, json).await?
+            }
+            NoticesCommand::Ack { notice, plan, json } => {
+                commands::notices::ack(&settings, &connection, &plan, &notice, json).await?;
+            }
+            NoticesCommand::Evaluate { as_of, plan, json } => {
+                commands::notices::evaluate(&settings, &connection, &plan, as_of, json).await?;
+            }
+        },
         Command::Audit {
             command: AuditCommand::Archive { before, output, purge },
             connection,

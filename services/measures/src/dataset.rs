@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use duban_catalog::{
-    Action, Cadence, Directory, Measure, Milestone, Plan, PlanHeader, PolicyParameter, Problem, Resolved, Target,
+    Action, Cadence, Directory, FollowUp, Measure, Milestone, Plan, PlanHeader, PolicyParameter, Problem, Resolved,
+    Target,
 };
 use duban_proto::{
     measures::v1::{self as pb, ImportProblem, ImportProblemKind},
@@ -234,6 +235,7 @@ pub(crate) fn read(dataset: &pb::PlanDataset) -> Read {
             Cadence::Monthly { due_day }
         }
     };
+    let follow_up = p.follow_up.as_ref().map(|rules| follow_up_from_proto(&mut r, rules));
     let (issue_date, effective_from, effective_to) = if header.is_some() {
         (
             r.date("plan.issue_date".into(), p.issue_date.as_ref(), placeholder),
@@ -256,6 +258,7 @@ pub(crate) fn read(dataset: &pb::PlanDataset) -> Read {
         directory: p.directory,
         time_zone: p.time_zone,
         cadence,
+        follow_up,
     };
     let actions = dataset
         .actions
@@ -478,7 +481,48 @@ pub fn header_to_proto(h: &PlanHeader) -> pb::Plan {
             frequency: frequency as i32,
             due_day: due_day as i32,
         }),
+        follow_up: h.follow_up.as_ref().map(follow_up_to_proto),
         ..Default::default()
+    }
+}
+
+/// A plan's follow-up rules in the contract.
+pub fn follow_up_to_proto(rules: &FollowUp) -> pb::FollowUpRules {
+    let days = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    pb::FollowUpRules {
+        remind_days_before_due: days(rules.remind_days_before_due),
+        yellow_after_days_late: days(rules.yellow_after_days_late),
+        red_after_days_late: days(rules.red_after_days_late),
+        red_after_periods_red: days(rules.red_after_periods_red),
+        run_at: rules.run_at_text(),
+    }
+}
+
+/// The contract's follow-up rules, every field as given (the catalog's validation
+/// judges the values); a malformed `run_at` is a problem at its path.
+fn follow_up_from_proto(r: &mut Reader, rules: &pb::FollowUpRules) -> FollowUp {
+    let run_at = FollowUp::parse_run_at(&rules.run_at).unwrap_or_else(|| {
+        r.invalid(
+            "plan.follow_up.run_at".into(),
+            format!("{:?} is not a time of day such as 09:00", rules.run_at),
+        );
+        FollowUp::default().run_at
+    });
+    FollowUp {
+        remind_days_before_due: r.number(
+            "plan.follow_up.remind_days_before_due".into(),
+            rules.remind_days_before_due,
+        ),
+        yellow_after_days_late: r.number(
+            "plan.follow_up.yellow_after_days_late".into(),
+            rules.yellow_after_days_late,
+        ),
+        red_after_days_late: r.number("plan.follow_up.red_after_days_late".into(), rules.red_after_days_late),
+        red_after_periods_red: r.number(
+            "plan.follow_up.red_after_periods_red".into(),
+            rules.red_after_periods_red,
+        ),
+        run_at,
     }
 }
 

@@ -2,7 +2,7 @@
 //! reporting periods between the plan's first and last effective days.
 
 use chrono::{Datelike, NaiveDate};
-use duban_catalog::plan::day_of_following_month;
+use duban_catalog::{FollowUp, plan::day_of_following_month};
 use duban_proto::{
     common::v1::Period,
     measures::v1::{Plan, ReportingFrequency},
@@ -185,7 +185,8 @@ impl Cadence {
     }
 }
 
-/// A plan's reporting calendar: its effective days and its cadence.
+/// A plan's reporting calendar: its effective days, its cadence, and when its reports
+/// are followed up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanCalendar {
     /// First effective day.
@@ -194,6 +195,36 @@ pub struct PlanCalendar {
     pub effective_to: NaiveDate,
     /// When reports are due.
     pub cadence: Cadence,
+    /// When units are reminded and missing reports escalated.
+    pub follow_up: FollowUp,
+}
+
+/// The follow-up rules as the contract carries them: a plan without them (imported
+/// without `[plan.follow_up]`, or stored before the field existed) follows
+/// [`FollowUp::default`]; rules that are set but invalid make an invalid plan (the
+/// import refuses them, so only a damaged store has them).
+pub fn follow_up_from_contract(plan: &Plan) -> Result<FollowUp, PlanError> {
+    let Some(rules) = plan.follow_up.as_ref() else {
+        return Ok(FollowUp::default());
+    };
+    let invalid = |field: &'static str, problem: &str| PlanError::InvalidPlan {
+        plan: plan.name.clone(),
+        field,
+        problem: problem.to_owned(),
+    };
+    let days = |field: &'static str, value: i32| u32::try_from(value).map_err(|_| invalid(field, "is negative"));
+    let read = FollowUp {
+        remind_days_before_due: days("follow_up.remind_days_before_due", rules.remind_days_before_due)?,
+        yellow_after_days_late: days("follow_up.yellow_after_days_late", rules.yellow_after_days_late)?,
+        red_after_days_late: days("follow_up.red_after_days_late", rules.red_after_days_late)?,
+        red_after_periods_red: days("follow_up.red_after_periods_red", rules.red_after_periods_red)?,
+        run_at: FollowUp::parse_run_at(&rules.run_at)
+            .ok_or_else(|| invalid("follow_up.run_at", "is not a time of day such as 09:00"))?,
+    };
+    match read.problems().first() {
+        Some((_, problem)) => Err(invalid("follow_up", problem)),
+        None => Ok(read),
+    }
 }
 
 impl PlanCalendar {
@@ -211,6 +242,7 @@ impl PlanCalendar {
             effective_from: day("effective_from", plan.effective_from.as_ref())?,
             effective_to: day("effective_to", plan.effective_to.as_ref())?,
             cadence: Cadence::from_contract(plan)?,
+            follow_up: follow_up_from_contract(plan)?,
         })
     }
 
@@ -306,6 +338,37 @@ mod tests {
         let keys: Vec<_> = quarterly.periods().into_iter().map(Month::key).collect();
         assert_eq!(keys, ["2023-03", "2023-06", "2023-09", "2023-12"]);
         assert_eq!(quarterly.zone(), PlanZone::default());
+    }
+
+    #[test]
+    fn follow_up_rules_default_when_absent_and_are_read_when_set() {
+        let mut plan = plan(ReportingFrequency::Monthly);
+        assert_eq!(
+            PlanCalendar::from_contract(&plan).unwrap().follow_up,
+            FollowUp::default()
+        );
+        plan.follow_up = Some(duban_proto::measures::v1::FollowUpRules {
+            remind_days_before_due: 0,
+            yellow_after_days_late: 2,
+            red_after_days_late: 9,
+            red_after_periods_red: 3,
+            run_at: "07:45".into(),
+        });
+        let rules = PlanCalendar::from_contract(&plan).unwrap().follow_up;
+        assert_eq!(
+            (
+                rules.remind_days_before_due,
+                rules.yellow_after_days_late,
+                rules.red_after_days_late
+            ),
+            (0, 2, 9)
+        );
+        assert_eq!(
+            (rules.red_after_periods_red, rules.run_at_text()),
+            (3, "07:45".to_owned())
+        );
+        plan.follow_up.as_mut().unwrap().red_after_days_late = 1;
+        assert!(PlanCalendar::from_contract(&plan).is_err());
     }
 
     #[test]

@@ -48,6 +48,23 @@ pub async fn all_groups(client: &DepartmentsServiceClient<ServiceChannel>) -> Re
     .await
 }
 
+/// The id of every plan the measures service holds, in id order.
+pub async fn all_plan_codes(client: &MeasuresServiceClient<ServiceChannel>) -> Result<Vec<String>, Status> {
+    read_all_pages(|page_token| {
+        let mut client = client.clone();
+        async move {
+            let request = mpb::ListPlansRequest {
+                page_size: READ_ALL_PAGE_SIZE,
+                page_token,
+            };
+            let page = client.list_plans(request).await?.into_inner();
+            let codes = page.plans.into_iter().map(|plan| plan.id).collect();
+            Ok((codes, page.next_page_token))
+        }
+    })
+    .await
+}
+
 /// Every action of the plan `parent` (`plans/{plan}`).
 pub async fn all_actions(
     client: &MeasuresServiceClient<ServiceChannel>,

@@ -53,6 +53,8 @@ pub trait PlanSource: Send + Sync + 'static {
     async fn targets(&self, code: &str) -> Result<Option<Vec<tpb::Target>>, PlanError>;
     /// Every department of the directory: code to canonical name.
     async fn department_names(&self) -> Result<DepartmentNames, PlanError>;
+    /// The id of every plan, in id order.
+    async fn plan_codes(&self) -> Result<Vec<String>, PlanError>;
 }
 
 /// Reads the measures, targets and departments services.
@@ -119,6 +121,12 @@ impl PlanSource for RemoteSource {
             .map_err(|status| PlanError::dependency(Owner::Departments, &status))?;
         Ok(departments.into_iter().map(|d| (d.code, d.display_name)).collect())
     }
+
+    async fn plan_codes(&self) -> Result<Vec<String>, PlanError> {
+        listing::all_plan_codes(&self.measures)
+            .await
+            .map_err(|status| PlanError::dependency(Owner::Measures, &status))
+    }
 }
 
 /// The cached view: plans' structures and targets by plan code, and the directory.
@@ -183,6 +191,12 @@ impl PlanView {
             .await?;
         // The source always answers with a directory; none would mean no names.
         Ok(names.unwrap_or_default())
+    }
+
+    /// The id of every plan, asked each time (not cached): for work that visits every
+    /// plan now and then, such as reporting's daily follow-up.
+    pub async fn plan_codes(&self) -> Result<Vec<String>, PlanError> {
+        self.source.plan_codes().await
     }
 
     /// Forgets everything cached, so the next calls ask again.

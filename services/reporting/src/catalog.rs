@@ -48,6 +48,11 @@ impl Catalog {
         }))
     }
 
+    /// The id of every plan (asked each time).
+    pub async fn plan_codes(&self) -> Result<Vec<String>, ReportingError> {
+        Ok(self.view.plan_codes().await?)
+    }
+
     /// Every department, code to canonical name (stale if a refresh fails).
     pub async fn departments(&self) -> Result<Arc<BTreeMap<String, String>>, ReportingError> {
         Ok(self.view.department_names().await?)

@@ -8,6 +8,10 @@ use duban_proto::{
 };
 use serde::{Deserialize, Serialize};
 
+mod notices;
+
+pub use notices::{addressed_to, notice, notice_name, notice_row, parse_notice_name};
+
 use crate::{
     calendar::{self, Cadence, Month},
     entity::{audit_record, report, report_event, report_revision},

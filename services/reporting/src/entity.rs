@@ -399,3 +399,58 @@ pub mod order_part {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Follow-up notices: one row per reminder or escalation, keyed by the plan and the
+/// notice's deduplication key, so that it is stored once (inserts do nothing on
+/// conflict).
+pub mod notice {
+    use sea_orm::entity::prelude::*;
+
+    /// One notice.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notice")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// `{day}~{rule}~{department}~{period}`: the deduplication key, and the last
+        /// segment of the notice's name.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        /// `NoticeLevel` contract name.
+        pub level: String,
+        /// `NoticeRule` contract name.
+        pub rule: String,
+        /// `YYYY-MM-DD`: the day its rule fired.
+        pub day: String,
+        /// Code of the unit whose reports it is about.
+        pub department: String,
+        /// `YYYY-MM`.
+        pub period: String,
+        /// `YYYY-MM-DD`: when those reports were due.
+        pub due_date: String,
+        /// JSON array of the measure numbers not submitted.
+        pub reports: String,
+        /// JSON array of the department codes it is addressed to.
+        pub recipient_departments: String,
+        /// JSON array of the `Role` contract names it is addressed to.
+        pub recipient_roles: String,
+        /// Why, in Chinese.
+        pub reason: String,
+        /// Why, in English.
+        pub reason_en: String,
+        /// When it was stored.
+        pub create_time_us: i64,
+        /// `NoticeDeliveryState` contract name.
+        pub delivery_state: String,
+        /// When the addressed department acknowledged it.
+        pub acknowledge_time_us: Option<i64>,
+        /// Code of the department that acknowledged it, or empty.
+        pub acknowledged_by: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -97,6 +97,9 @@ pub enum ReportingError {
         /// How many there are.
         count: u64,
     },
+    /// A DEPARTMENT caller named a notice not addressed to it.
+    #[error("{0}")]
+    NoticeNotAddressed(String),
     /// `after_sequence` is older than the kept events.
     #[error("events after sequence {0} are no longer kept; re-read with ListReports and watch from 0")]
     EventsExpired(i64),
@@ -195,6 +198,9 @@ impl From<ReportingError> for Status {
             ),
             ReportingError::OverQuota(over) => over.into(),
             ReportingError::TooManyItems(_) => error::resource_exhausted(ErrorReason::TooManyItems, message),
+            ReportingError::NoticeNotAddressed(_) => {
+                error::permission_denied(ErrorReason::NoticeNotAddressed, message, [])
+            }
             ReportingError::EventsExpired(_) => error::out_of_range(ErrorReason::EventsExpired, message),
             ReportingError::ArchiveIncomplete { count, .. } => {
                 error::failed_precondition(ErrorReason::ArchiveIncomplete, message, [("count", count.to_string())])
@@ -278,6 +284,12 @@ mod tests {
             .into(),
             ReportingError::TooManyItems(1000),
             ReportingError::EventsExpired(7),
+            NotFound::new(
+                ErrorReason::NoticeNotFound,
+                "plans/x/notices/2023-04-05~overdue~a~2023-03",
+            )
+            .into(),
+            ReportingError::NoticeNotAddressed("not yours".into()),
             ReportingError::ArchiveIncomplete { expected: 3, count: 4 },
             ReportingError::Dependency {
                 service: "measures",
@@ -303,6 +315,7 @@ mod tests {
                 | ReportingError::OverQuota(_)
                 | ReportingError::TooManyItems(_)
                 | ReportingError::EventsExpired(_)
+                | ReportingError::NoticeNotAddressed(_)
                 | ReportingError::ArchiveIncomplete { .. }
                 | ReportingError::Dependency { .. }
                 | ReportingError::ShuttingDown

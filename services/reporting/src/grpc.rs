@@ -6,6 +6,8 @@ mod orders;
 
 pub use orders::OrdersGrpc;
 
+mod notices;
+
 use std::pin::Pin;
 
 use duban_kit::{
@@ -21,6 +23,8 @@ use crate::{
     error::ReportingError,
     service::{Item, MAX_STREAM_ITEMS, Reporting, ReviewRequest, Turn, method},
 };
+
+pub use notices::NoticesGrpc;
 
 /// What the handlers need once the database is ready.
 #[derive(Debug)]

@@ -13,6 +13,7 @@ pub mod compliance;
 pub mod convert;
 pub mod entity;
 pub mod error;
+pub mod follow_up;
 pub mod grpc;
 pub mod metrics;
 pub mod migration;
@@ -27,16 +28,20 @@ use std::{sync::Arc, time::Duration};
 use duban_kit::{Authenticator, GrpcServer, Ready, Settings, client::service_channel, metrics::Metrics};
 use duban_plan::{cache::Freshness, view::PlanView};
 use duban_proto::reporting::v1::{
-    reporting_service_server::ReportingServiceServer, supervision_orders_service_server::SupervisionOrdersServiceServer,
+    notices_service_server::NoticesServiceServer, reporting_service_server::ReportingServiceServer,
+    supervision_orders_service_server::SupervisionOrdersServiceServer,
 };
 
 pub use error::ReportingError;
 pub use service::Reporting;
 
+/// The fully qualified name of the follow-up notices' service, served beside it.
+pub use duban_proto::reporting::v1::notices_service_server::SERVICE_NAME as NOTICES_SERVICE_NAME;
 /// The fully qualified gRPC service name, as health checks and reflection know it.
 pub use duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME;
 /// The name of the supervision orders service, served beside it.
 pub use duban_proto::reporting::v1::supervision_orders_service_server::SERVICE_NAME as ORDERS_SERVICE_NAME;
+pub use service::follow_up_daily::Clock;
 
 /// What `start` does not read from [`Settings`]: tuning with production defaults, which
 /// tests shorten.
@@ -48,6 +53,9 @@ pub struct Options {
     /// After a failed refresh, how long the stale answer is served before the next
     /// attempt ([`duban_plan::cache::DEFAULT_RETRY`]).
     pub catalog_retry: Duration,
+    /// The clock of the daily follow-up run (the system clock; a fixed one in tests, so
+    /// that "the day" is known).
+    pub follow_up_clock: Clock,
 }
 
 impl Default for Options {
@@ -56,6 +64,7 @@ impl Default for Options {
         Self {
             catalog_ttl: freshness.ttl,
             catalog_retry: freshness.retry,
+            follow_up_clock: Clock::default(),
         }
     }
 }
@@ -83,7 +92,12 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     let orders = SupervisionOrdersServiceServer::new(grpc::OrdersGrpc { ready: ready.clone() })
         .max_decoding_message_size(limits.max_message_bytes)
         .max_encoding_message_size(limits.max_message_bytes);
-    let routes = tonic::service::Routes::new(service).add_service(orders);
+    let notices = NoticesServiceServer::new(grpc::NoticesGrpc { ready: ready.clone() })
+        .max_decoding_message_size(limits.max_message_bytes)
+        .max_encoding_message_size(limits.max_message_bytes);
+    let routes = tonic::service::Routes::new(service)
+        .add_service(orders)
+        .add_service(notices);
 
     let url = settings.reporting.database_url_in(&settings.data_dir, "reporting");
     // One reporting server per SQLite file: its writer and event feed assume so.
@@ -96,7 +110,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         "reporting",
         settings.reporting.addresses(),
         limits,
-        &[SERVICE_NAME, ORDERS_SERVICE_NAME],
+        &[SERVICE_NAME, ORDERS_SERVICE_NAME, NOTICES_SERVICE_NAME],
         routes,
         &metrics,
     )
@@ -127,6 +141,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         );
         let quota = quota.clone();
         let single_copy = single_copy.clone();
+        let clock = options.follow_up_clock.clone();
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
@@ -135,9 +150,10 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
                 catalog,
                 quota,
                 count_submitted,
-                stopping,
+                stopping.clone(),
                 reporting_metrics,
             );
+            service::follow_up_daily::start(reporting.clone(), clock, stopping);
             Ok::<_, ReportingError>(grpc::State {
                 reporting,
                 auth,

@@ -3,7 +3,8 @@
 //! through the group-commit [`Writer`] as `journal` jobs; reads go straight to the store.
 //!
 //! Each RPC family lives in its own submodule: `submitting`, `reviewing`, `reading`,
-//! `progress_query`, `compliance_query`, `events` (over the live `feed`) and `audit`; `submission` builds the
+//! `progress_query`, `compliance_query`, `events` (over the live `feed`), `audit` and `notices` (with
+//! its daily run, `follow_up_daily`); `submission` builds the
 //! rows of a submission, and `journal` is the writer's job. This module holds the
 //! shared state and the checks more than one of them needs.
 
@@ -13,7 +14,9 @@ mod blockers_query;
 mod compliance_query;
 mod events;
 mod feed;
+pub mod follow_up_daily;
 mod journal;
+mod notices;
 mod obligations;
 mod orders;
 mod progress_query;
@@ -31,6 +34,7 @@ pub use events::EVENT_RETENTION_US;
 pub use feed::EventFeed;
 pub use journal::Event;
 pub use orders::{DecisionRequest, rules as order_rules};
+pub use notices::Evaluated;
 pub use reviewing::{ReviewDecision, ReviewRequest};
 pub use submitting::{Item, MAX_STREAM_ITEMS, Turn};
 
@@ -61,6 +65,10 @@ pub mod method {
     pub const RETURN_ORDER_RESPONSE: &str = "/duban.reporting.v1.SupervisionOrdersService/ReturnOrderResponse";
     /// SupervisionOrdersService.WithdrawOrder.
     pub const WITHDRAW_ORDER: &str = "/duban.reporting.v1.SupervisionOrdersService/WithdrawOrder";
+    /// AcknowledgeNotice.
+    pub const ACKNOWLEDGE_NOTICE: &str = "/duban.reporting.v1.NoticesService/AcknowledgeNotice";
+    /// EvaluateNotices, and the daily run (audited without a caller).
+    pub const EVALUATE_NOTICES: &str = "/duban.reporting.v1.NoticesService/EvaluateNotices";
 }
 
 type Result<T> = std::result::Result<T, ReportingError>;

@@ -7,9 +7,11 @@ use sea_orm::{
 };
 
 mod blockers;
+mod notices;
 mod orders;
 
 pub use blockers::BlockerFilter;
+pub use notices::NoticeFilter;
 pub use orders::StoredOrder;
 
 use crate::{

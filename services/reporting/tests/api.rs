@@ -29,6 +29,8 @@ mod blockers;
 mod bounds;
 #[path = "api/milestones.rs"]
 mod milestones;
+#[path = "api/notices.rs"]
+mod notices;
 #[path = "api/obligations.rs"]
 mod obligations;
 #[path = "api/orders.rs"]
@@ -773,6 +775,7 @@ async fn serves_from_cache_while_measures_and_targets_are_down(backend: Backend)
     let options = duban_reporting::Options {
         catalog_ttl: ttl,
         catalog_retry: ttl,
+        ..duban_reporting::Options::default()
     };
     let Some(mut suite) = Suite::builder(backend)
         .with(Server::Reporting)

@@ -32,6 +32,7 @@ pub use plan::{PLAN, ReportKey, Responsibility, jiading_dataset, responsible_dep
 pub use proxy::TcpProxy;
 pub use server::Server;
 pub use suite::{
-    Caller, DashboardClient, DepartmentsClient, MeasuresClient, Replica, ReportingClient, Suite, TargetsClient,
+    Caller, DashboardClient, DepartmentsClient, MeasuresClient, NoticesClient, Replica, ReportingClient, Suite,
+    TargetsClient,
 };
 pub use tls::{Certificates, Transport};

@@ -12,7 +12,7 @@ use duban_proto::{
     departments::v1::{self as dpb, departments_service_client::DepartmentsServiceClient},
     gateway::v1::dashboard_service_client::DashboardServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
-    reporting::v1::reporting_service_client::ReportingServiceClient,
+    reporting::v1::{notices_service_client::NoticesServiceClient, reporting_service_client::ReportingServiceClient},
     targets::v1::targets_service_client::TargetsServiceClient,
 };
 
@@ -26,6 +26,8 @@ pub type TargetsClient = TargetsServiceClient<ServiceChannel>;
 pub type MeasuresClient = MeasuresServiceClient<ServiceChannel>;
 /// The reporting service's generated client.
 pub type ReportingClient = ReportingServiceClient<ServiceChannel>;
+/// The reporting server's NoticesService client.
+pub type NoticesClient = NoticesServiceClient<ServiceChannel>;
 /// The gateway's DashboardService client.
 pub type DashboardClient = DashboardServiceClient<ServiceChannel>;
 
@@ -235,6 +237,11 @@ impl Suite {
     /// A reporting client acting as `caller`.
     pub fn reporting<'a>(&self, caller: impl Into<Caller<'a>>) -> ReportingClient {
         ReportingServiceClient::new(self.channel(Server::Reporting, caller))
+    }
+
+    /// A NoticesService client (on the reporting server) acting as `caller`.
+    pub fn notices<'a>(&self, caller: impl Into<Caller<'a>>) -> NoticesClient {
+        NoticesServiceClient::new(self.channel(Server::Reporting, caller))
     }
 
     /// A DashboardService client on the gateway, acting as `caller`.

@@ -123,6 +123,9 @@ impl Plan {
                 "must be 1..=28 so that the day exists in every month",
             );
         }
+        for (field, problem) in h.follow_up.map(|rules| rules.problems()).unwrap_or_default() {
+            p.add(format!("plan.follow_up.{field}"), problem);
+        }
     }
 
     fn check_actions(&self, p: &mut Problems) {

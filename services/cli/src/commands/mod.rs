@@ -7,6 +7,7 @@ pub mod demo;
 pub mod departments;
 pub mod health;
 pub mod orders;
+pub mod notices;
 pub mod plan;
 pub mod report;
 pub mod token;

@@ -106,6 +106,13 @@ pub fn document(dataset: &pb::PlanDataset) -> Value {
                 "frequency": enum_name(cadence.frequency().as_str_name(), "REPORTING_FREQUENCY_"),
                 "due_day": cadence.due_day,
             })),
+            "follow_up": plan.follow_up.as_ref().map(|rules| json!({
+                "remind_days_before_due": rules.remind_days_before_due,
+                "yellow_after_days_late": rules.yellow_after_days_late,
+                "red_after_days_late": rules.red_after_days_late,
+                "red_after_periods_red": rules.red_after_periods_red,
+                "run_at": rules.run_at,
+            })),
         },
         "actions": actions,
     })

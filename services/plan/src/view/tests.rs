@@ -33,6 +33,7 @@ fn plan(revision: i32) -> PlanStructure {
             effective_from: NaiveDate::from_ymd_opt(2023, 3, 3).unwrap(),
             effective_to: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
             cadence: Cadence::monthly(5),
+            follow_up: Default::default(),
         },
         actions: Vec::new(),
         measures: Vec::new(),
@@ -68,6 +69,10 @@ impl PlanSource for Fake {
             return Err(down(Owner::Departments));
         }
         Ok(BTreeMap::from([("a".to_owned(), "A".to_owned())]))
+    }
+
+    async fn plan_codes(&self) -> Result<Vec<String>, PlanError> {
+        Ok(vec!["p".to_owned()])
     }
 }
 

@@ -134,6 +134,8 @@ pub struct PlanInfo {
     pub effective_to: NaiveDate,
     /// When reports are due.
     pub cadence: Cadence,
+    /// When units are reminded and missing reports escalated.
+    pub follow_up: duban_catalog::FollowUp,
     /// Its measures by number.
     pub measures: BTreeMap<String, MeasureInfo>,
     /// Its targets by code.
@@ -160,6 +162,7 @@ impl PlanInfo {
             effective_from: calendar.effective_from,
             effective_to: calendar.effective_to,
             cadence: calendar.cadence,
+            follow_up: calendar.follow_up,
             measures,
             targets,
         }

@@ -6,6 +6,7 @@ mod m20261210_000004_blockers;
 mod m20261215_000004_exact_amounts;
 mod m20261216_000005_milestone_codes;
 mod m20261220_000006_supervision_orders;
+mod m20261221_000007_notices;
 
 duban_kit::migrator![
     duban_kit::idempotency::CreateRequestLog,
@@ -15,4 +16,5 @@ duban_kit::migrator![
     m20261215_000004_exact_amounts::ExactAmounts,
     m20261216_000005_milestone_codes::MilestoneCodes,
     m20261220_000006_supervision_orders::SupervisionOrders,
+    m20261221_000007_notices::CreateNotices,
 ];

@@ -13,7 +13,7 @@ use tonic::Status;
 
 use crate::{
     convert::{self, ReportKey},
-    entity::{audit_record, report_event},
+    entity::{audit_record, notice, report_event},
     error::ReportingError,
     metrics::ReportingMetrics,
     store::ReportStore,
@@ -37,6 +37,10 @@ pub struct Written {
     pub purge_count: i64,
     /// The event to publish after the commit (none for a replayed request).
     pub event: Option<Event>,
+    /// For a notices change: the notice as stored after it (an acknowledgement).
+    pub notice: Option<notice::Model>,
+    /// For a notices change: how many notices it stored.
+    pub stored_count: u64,
 }
 
 /// A change to the reports that knows how to write itself inside a transaction.
@@ -102,6 +106,73 @@ enum What {
     Housekeeping,
     /// PurgeAuditRecords: deletes archived audit records.
     Purge(Purge),
+    /// Stores the day's notices, or acknowledges one.
+    Notices(NoticeChange),
+}
+
+/// A change to the follow-up notices.
+#[derive(Debug)]
+pub enum NoticeChange {
+    /// Stores the notices not stored yet (by plan and key), each with the commit's time.
+    Store(Vec<notice::Model>),
+    /// The first acknowledgement of a notice by the department it is addressed to;
+    /// checked here, in the transaction, so that it is audited with its refusal.
+    Acknowledge {
+        /// The plan's slug.
+        plan: String,
+        /// The notice's key.
+        id: String,
+        /// The acknowledging department.
+        department: String,
+    },
+}
+
+impl NoticeChange {
+    async fn apply(
+        &self,
+        store: &ReportStore,
+        txn: &DatabaseTransaction,
+        now_us: i64,
+    ) -> Result<Written, Failure<ReportingError>> {
+        match self {
+            NoticeChange::Store(rows) => {
+                let rows = rows
+                    .iter()
+                    .cloned()
+                    .map(|row| notice::Model {
+                        create_time_us: now_us,
+                        ..row
+                    })
+                    .collect();
+                let stored_count = store.insert_notices(txn, rows).await?;
+                Ok(Written {
+                    stored_count,
+                    ..Written::default()
+                })
+            }
+            NoticeChange::Acknowledge { plan, id, department } => {
+                let name = convert::notice_name(plan, id);
+                let found = store.notice(txn, plan, id).await?;
+                let found = found.ok_or_else(|| {
+                    ReportingError::from(duban_kit::error::NotFound::new(
+                        pb::ErrorReason::NoticeNotFound,
+                        name.clone(),
+                    ))
+                })?;
+                if !convert::addressed_to(&found, department) {
+                    return Err(Failure::Refused(ReportingError::NoticeNotAddressed(format!(
+                        "{name} is not addressed to {department}"
+                    ))));
+                }
+                store.acknowledge_notice(txn, plan, id, department, now_us).await?;
+                let notice = store.notice(txn, plan, id).await?;
+                Ok(Written {
+                    notice,
+                    ..Written::default()
+                })
+            }
+        }
+    }
 }
 
 /// A PurgeAuditRecords call, checked.
@@ -188,6 +259,15 @@ impl WriteJob {
         }
     }
 
+    /// Stores notices or acknowledges one, and audits it (a daily run without a
+    /// caller is audited as EvaluateNotices with no principal).
+    pub fn notices(change: NoticeChange, audit: AuditInfo) -> Self {
+        Self {
+            what: What::Notices(change),
+            audit,
+        }
+    }
+
     /// Only audits a call whose answer is already known (a refusal, a replay, a
     /// validate_only check): `outcome` is the resource named, or the error answered.
     pub fn audit_only(outcome: Result<String, ReportingError>, audit: AuditInfo) -> Self {
@@ -205,7 +285,7 @@ impl Job for WriteJob {
 
     fn known_outcome(&self) -> Option<Result<Written, ReportingError>> {
         match &self.what {
-            What::Change(_) | What::Housekeeping | What::Purge(_) => None,
+            What::Change(_) | What::Housekeeping | What::Purge(_) | What::Notices(_) => None,
             What::Outcome(outcome) => Some(outcome.clone().map(|_| Written::default())),
         }
     }
@@ -220,6 +300,7 @@ impl Job for WriteJob {
             What::Change(change) => change.write(&journal.store, txn, now_us).await,
             What::Outcome(_) => Ok(Written::default()),
             What::Purge(purge) => purge.apply(&journal.store, txn).await,
+            What::Notices(change) => change.apply(&journal.store, txn, now_us).await,
             What::Housekeeping => {
                 let forgotten =
                     duban_kit::idempotency::forget_before(txn, duban_kit::idempotency::retention_cutoff(now_us))

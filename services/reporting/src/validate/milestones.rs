@@ -220,6 +220,7 @@ mod tests {
             effective_from: from,
             effective_to: to,
             cadence: calendar::Cadence::monthly(5),
+            follow_up: Default::default(),
             measures: [(measure.number.clone(), measure)].into(),
             targets: Default::default(),
         }

@@ -55,6 +55,7 @@ async fn a_code_keeps_its_meaning_when_a_reimport_reorders_milestones(backend: B
     let options = duban_reporting::Options {
         catalog_ttl: ttl,
         catalog_retry: ttl,
+        ..duban_reporting::Options::default()
     };
     let Some(suite) = Suite::builder(backend)
         .with(Server::Reporting)

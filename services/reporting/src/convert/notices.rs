@@ -1,0 +1,116 @@
+//! Notices: their names, the rows the follow-up rules' due notices become, and the rows
+//! as the contract's message.
+
+use duban_proto::{departments::v1::Role, reporting::v1 as pb};
+
+use super::{ReportKey, json, timestamp};
+use crate::{calendar, entity::notice, follow_up::DueNotice};
+
+/// `plans/{plan}/notices/{notice}`.
+pub fn notice_name(plan: &str, id: &str) -> String {
+    format!("plans/{plan}/notices/{id}")
+}
+
+/// Parses a notice name into plan and notice key; `None` if malformed.
+pub fn parse_notice_name(name: &str) -> Option<(&str, &str)> {
+    let (plan, id) = name.strip_prefix("plans/")?.split_once("/notices/")?;
+    (!plan.is_empty() && !plan.contains('/') && !id.is_empty() && !id.contains('/')).then_some((plan, id))
+}
+
+/// Whether a stored notice is addressed to `department`.
+pub fn addressed_to(row: &notice::Model, department: &str) -> bool {
+    serde_json::from_str::<Vec<String>>(&row.recipient_departments)
+        .unwrap_or_default()
+        .iter()
+        .any(|code| code == department)
+}
+
+/// The row of a notice due (its create time is the commit's, set by the writer), PENDING
+/// and not acknowledged.
+pub fn notice_row(plan: &str, due: &DueNotice) -> notice::Model {
+    let roles: Vec<&str> = due.rule.roles().iter().map(|role| role.as_str_name()).collect();
+    notice::Model {
+        plan: plan.to_owned(),
+        id: due.id(),
+        level: due.rule.level().as_str_name().to_owned(),
+        rule: due.rule.to_proto().as_str_name().to_owned(),
+        day: calendar::date_key(due.day),
+        department: due.department.clone(),
+        period: due.period.key(),
+        due_date: calendar::date_key(due.due),
+        reports: json(&due.measures),
+        recipient_departments: json(&[due.department.as_str()]),
+        recipient_roles: json(&roles),
+        reason: due.reason.clone(),
+        reason_en: due.reason_en.clone(),
+        create_time_us: 0,
+        delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
+        acknowledge_time_us: None,
+        acknowledged_by: String::new(),
+    }
+}
+
+/// A stored notice as the contract's message.
+pub fn notice(row: &notice::Model) -> pb::Notice {
+    let list = |text: &str| serde_json::from_str::<Vec<String>>(text).unwrap_or_default();
+    let period = calendar::Month::parse(&row.period);
+    let reports = match period {
+        Some(period) => list(&row.reports)
+            .into_iter()
+            .map(|measure| {
+                ReportKey {
+                    plan: row.plan.clone(),
+                    measure,
+                    department: row.department.clone(),
+                    period,
+                }
+                .name()
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let day = |text: &str| calendar::parse_date(text).map(calendar::date_to_proto);
+    pb::Notice {
+        name: notice_name(&row.plan, &row.id),
+        level: pb::NoticeLevel::from_str_name(&row.level).unwrap_or_default() as i32,
+        rule: pb::NoticeRule::from_str_name(&row.rule).unwrap_or_default() as i32,
+        day: day(&row.day),
+        department: row.department.clone(),
+        period: period.map(calendar::Month::to_proto),
+        due_date: day(&row.due_date),
+        reports,
+        recipient_departments: list(&row.recipient_departments),
+        recipient_roles: list(&row.recipient_roles)
+            .iter()
+            .map(|role| Role::from_str_name(role).unwrap_or_default() as i32)
+            .collect(),
+        reason: row.reason.clone(),
+        reason_en: row.reason_en.clone(),
+        create_time: Some(timestamp(row.create_time_us)),
+        delivery_state: pb::NoticeDeliveryState::from_str_name(&row.delivery_state).unwrap_or_default() as i32,
+        acknowledge_time: row.acknowledge_time_us.map(timestamp),
+        acknowledged_by: row.acknowledged_by.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        let name = notice_name("jiading-2023", "2023-04-05~overdue~anting-town~2023-03");
+        assert_eq!(
+            parse_notice_name(&name),
+            Some(("jiading-2023", "2023-04-05~overdue~anting-town~2023-03"))
+        );
+        for bad in [
+            "plans//notices/x",
+            "plans/p/notices/",
+            "plans/p/reports/x",
+            "plans/p/notices/a/b",
+        ] {
+            assert_eq!(parse_notice_name(bad), None, "{bad}");
+        }
+    }
+}

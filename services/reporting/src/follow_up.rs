@@ -1,0 +1,418 @@
+//! Follow-up (pure): which reminders and escalation notices are due on a day, from a
+//! plan's follow-up rules, its calendar and what each unit has submitted. No database,
+//! no clock: the caller says which day it is and what was submitted.
+//!
+//! For each unit and reporting period, over the reports not submitted by the end of the
+//! day, the highest level reached is due: DUE_SOON (REMINDER) from
+//! `remind_days_before_due` days before the due day until the day before it; OVERDUE
+//! (BLUE) from the due day; LATE (YELLOW) from `yellow_after_days_late` days after it;
+//! LONG_LATE (RED) from `red_after_days_late` days after it, for [`CATCH_UP_DAYS`] days.
+//! Each is due every day of its window and keyed by the day its rule fired, so the
+//! caller stores it once (the key is unique) and a day on which nothing ran is caught
+//! up the next day.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use duban_catalog::FollowUp;
+use duban_proto::{departments::v1::Role, reporting::v1 as pb};
+
+use crate::calendar::{Cadence, Month};
+
+/// How long the last level (RED) stays due after its day, so that a week without any
+/// server running still issues it; after that a plan's old periods cost nothing.
+pub const CATCH_UP_DAYS: i64 = 7;
+
+/// The rules of one plan and the calendar they apply to.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// When reports are due.
+    pub cadence: Cadence,
+    /// Every reporting period of the plan.
+    pub periods: Vec<Month>,
+    /// When units are reminded and reports escalated.
+    pub rules: FollowUp,
+}
+
+/// What is known of the plan's reports: who owes which, and when each was first
+/// submitted.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// Department code to the measure numbers it reports on, in order.
+    pub owed: BTreeMap<String, Vec<String>>,
+    /// (measure, department, period) to the first submission's time, microseconds.
+    pub first_submits: BTreeMap<(String, String, Month), i64>,
+    /// Department code to its name, for the reason text (the code when missing).
+    pub names: BTreeMap<String, String>,
+}
+
+/// A follow-up rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rule {
+    /// REMINDER before the due day.
+    DueSoon,
+    /// BLUE from the due day.
+    Overdue,
+    /// YELLOW, late past the yellow threshold.
+    Late,
+    /// RED, late past the red threshold.
+    LongLate,
+}
+
+impl Rule {
+    /// The rule's word in notice names.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Rule::DueSoon => "due-soon",
+            Rule::Overdue => "overdue",
+            Rule::Late => "late",
+            Rule::LongLate => "long-late",
+        }
+    }
+
+    /// The contract's rule.
+    pub fn to_proto(self) -> pb::NoticeRule {
+        match self {
+            Rule::DueSoon => pb::NoticeRule::DueSoon,
+            Rule::Overdue => pb::NoticeRule::Overdue,
+            Rule::Late => pb::NoticeRule::Late,
+            Rule::LongLate => pb::NoticeRule::LongLate,
+        }
+    }
+
+    /// The level its notices have.
+    pub fn level(self) -> pb::NoticeLevel {
+        match self {
+            Rule::DueSoon => pb::NoticeLevel::Reminder,
+            Rule::Overdue => pb::NoticeLevel::Blue,
+            Rule::Late => pb::NoticeLevel::Yellow,
+            Rule::LongLate => pb::NoticeLevel::Red,
+        }
+    }
+
+    /// Who it goes to besides the unit.
+    pub fn roles(self) -> Vec<Role> {
+        match self {
+            Rule::DueSoon | Rule::Overdue => Vec::new(),
+            Rule::Late | Rule::LongLate => vec![Role::Leadership],
+        }
+    }
+}
+
+/// A notice due on the day evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueNotice {
+    /// The rule that issued it.
+    pub rule: Rule,
+    /// The day its rule fired (on or before the day evaluated).
+    pub day: NaiveDate,
+    /// The unit whose reports it is about.
+    pub department: String,
+    /// Their period.
+    pub period: Month,
+    /// Their due day.
+    pub due: NaiveDate,
+    /// Measure numbers not submitted, in order.
+    pub measures: Vec<String>,
+    /// Why, in Chinese.
+    pub reason: String,
+    /// Why, in English.
+    pub reason_en: String,
+}
+
+impl DueNotice {
+    /// The deduplication key and notice id: `{day}~{rule}~{department}~{period}`.
+    pub fn id(&self) -> String {
+        notice_id(self.day, self.rule, &self.department, self.period)
+    }
+}
+
+/// `{day}~{rule}~{department}~{period}`.
+pub fn notice_id(day: NaiveDate, rule: Rule, department: &str, period: Month) -> String {
+    format!(
+        "{}~{}~{department}~{}",
+        day.format("%Y-%m-%d"),
+        rule.slug(),
+        period.key()
+    )
+}
+
+/// The rule due on `day` for a report due on `due`, and the day it fired; `None` before
+/// the reminder and after the last level's catch-up.
+pub fn rule_on(rules: &FollowUp, due: NaiveDate, day: NaiveDate) -> Option<(Rule, NaiveDate)> {
+    let late = (day - due).num_days();
+    let fired = |days: u32| due + chrono::Duration::days(i64::from(days));
+    if late < 0 {
+        let remind = i64::from(rules.remind_days_before_due);
+        return (remind > 0 && -late <= remind).then(|| (Rule::DueSoon, due - chrono::Duration::days(remind)));
+    }
+    let (yellow, red) = (
+        i64::from(rules.yellow_after_days_late),
+        i64::from(rules.red_after_days_late),
+    );
+    if late >= red {
+        (late < red + CATCH_UP_DAYS).then(|| (Rule::LongLate, fired(rules.red_after_days_late)))
+    } else if late >= yellow {
+        Some((Rule::Late, fired(rules.yellow_after_days_late)))
+    } else {
+        Some((Rule::Overdue, due))
+    }
+}
+
+/// Every notice due on `day`, by period, then department. A report counts as submitted
+/// if its first revision was stored before the end of `day` in the plan's zone.
+pub fn due_notices(schedule: &Schedule, facts: &Facts, day: NaiveDate) -> Vec<DueNotice> {
+    let zone = schedule.cadence.zone;
+    let day_end = zone.end_of_day_us(day);
+    let mut out = Vec::new();
+    for period in &schedule.periods {
+        let due = schedule.cadence.due_date(*period);
+        let Some((rule, fired)) = rule_on(&schedule.rules, due, day) else {
+            continue;
+        };
+        for (department, measures) in &facts.owed {
+            let missing: Vec<String> = measures
+                .iter()
+                .filter(|measure| {
+                    let key = ((*measure).clone(), department.clone(), *period);
+                    facts.first_submits.get(&key).is_none_or(|at| *at >= day_end)
+                })
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            let name = facts.names.get(department).map_or(department.as_str(), String::as_str);
+            let (reason, reason_en) = reasons(rule, name, *period, due, fired, &missing);
+            out.push(DueNotice {
+                rule,
+                day: fired,
+                department: department.clone(),
+                period: *period,
+                due,
+                measures: missing,
+                reason,
+                reason_en,
+            });
+        }
+    }
+    out
+}
+
+fn reasons(
+    rule: Rule,
+    unit: &str,
+    period: Month,
+    due: NaiveDate,
+    fired: NaiveDate,
+    missing: &[String],
+) -> (String, String) {
+    let (period, count) = (period.key(), missing.len());
+    let (list_zh, list_en) = (missing.join("、"), missing.join(", "));
+    let late = (fired - due).num_days();
+    match rule {
+        Rule::DueSoon => (
+            format!("{unit}：{period}期报告将于{due}到期，尚有{count}项措施未报送（{list_zh}）。"),
+            format!("{unit}: the {period} reports are due on {due}; {count} measure(s) not submitted yet ({list_en})."),
+        ),
+        Rule::Overdue => (
+            format!("{unit}：{period}期报告于{due}到期，尚有{count}项措施未报送（{list_zh}）。"),
+            format!("{unit}: the {period} reports were due on {due}; {count} measure(s) not submitted ({list_en})."),
+        ),
+        Rule::Late | Rule::LongLate => {
+            let (colour, colour_en) = if rule == Rule::Late {
+                ("黄色", "yellow")
+            } else {
+                ("红色", "red")
+            };
+            (
+                format!(
+                    "{colour}督办：{unit}：{period}期报告已逾期{late}天（到期日{due}），尚有{count}项措施未报送（{list_zh}）。"
+                ),
+                format!(
+                    "Escalated ({colour_en}): {unit}: the {period} reports are {late} days late (due {due}); {count} measure(s) not submitted ({list_en})."
+                ),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2023, m, d).unwrap()
+    }
+
+    /// Monthly reports due on the 5th, March to May 2023, Duban's default rules (remind
+    /// 3 days before, YELLOW 5 and RED 15 days late); two units owe measures 4.1 and 4.2.
+    fn schedule() -> Schedule {
+        Schedule {
+            cadence: Cadence::monthly(5),
+            periods: (3..=5).map(|m| Month::new(2023, m).unwrap()).collect(),
+            rules: FollowUp::default(),
+        }
+    }
+
+    /// (measure, department, period month, day submitted).
+    type Submitted<'a> = &'a [(&'a str, &'a str, u32, NaiveDate)];
+
+    fn facts(submitted: Submitted<'_>) -> Facts {
+        let zone = Cadence::monthly(5).zone;
+        Facts {
+            owed: ["anting-town", "nanxiang-town"]
+                .into_iter()
+                .map(|d| (d.to_owned(), vec!["4.1".to_owned(), "4.2".to_owned()]))
+                .collect(),
+            first_submits: submitted
+                .iter()
+                .map(|(measure, department, month, on)| {
+                    (
+                        (
+                            (*measure).to_owned(),
+                            (*department).to_owned(),
+                            Month::new(2023, *month).unwrap(),
+                        ),
+                        zone.start_of_day_us(*on) + 3_600_000_000,
+                    )
+                })
+                .collect(),
+            names: BTreeMap::from([("anting-town".to_owned(), "安亭镇".to_owned())]),
+        }
+    }
+
+    /// (rule, day fired, department, period month, missing measures) of each notice.
+    fn summary(notices: &[DueNotice]) -> Vec<(Rule, NaiveDate, &str, u32, String)> {
+        notices
+            .iter()
+            .map(|n| {
+                (
+                    n.rule,
+                    n.day,
+                    n.department.as_str(),
+                    n.period.month,
+                    n.measures.join(","),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_rules_as_a_table() {
+        use Rule::*;
+        let none: Submitted<'_> = &[];
+        // anting filed both March reports on 4-03; nanxiang filed 4.1 late on 4-12.
+        let some = &[
+            ("4.1", "anting-town", 3, day(4, 3)),
+            ("4.2", "anting-town", 3, day(4, 3)),
+            ("4.1", "nanxiang-town", 3, day(4, 12)),
+        ];
+        let both = |rule, fired, month, measures: &str| {
+            vec![
+                (rule, fired, "anting-town", month, measures.to_owned()),
+                (rule, fired, "nanxiang-town", month, measures.to_owned()),
+            ]
+        };
+        let on_the_day = &[
+            ("4.1", "anting-town", 3, day(4, 3)),
+            ("4.2", "anting-town", 3, day(4, 3)),
+        ];
+        let table: Vec<(&str, NaiveDate, Submitted<'_>, Vec<_>)> = vec![
+            ("long before the due day: nothing", day(3, 20), none, vec![]),
+            (
+                "3 days before: a reminder",
+                day(4, 2),
+                none,
+                both(DueSoon, day(4, 2), 3, "4.1,4.2"),
+            ),
+            (
+                "the day before: the same reminder",
+                day(4, 4),
+                none,
+                both(DueSoon, day(4, 2), 3, "4.1,4.2"),
+            ),
+            (
+                "the due day: BLUE",
+                day(4, 5),
+                none,
+                both(Overdue, day(4, 5), 3, "4.1,4.2"),
+            ),
+            (
+                "4 days late: still the BLUE",
+                day(4, 9),
+                none,
+                both(Overdue, day(4, 5), 3, "4.1,4.2"),
+            ),
+            (
+                "5 days late: YELLOW",
+                day(4, 10),
+                none,
+                both(Late, day(4, 10), 3, "4.1,4.2"),
+            ),
+            (
+                "15 days late: RED",
+                day(4, 20),
+                none,
+                both(LongLate, day(4, 20), 3, "4.1,4.2"),
+            ),
+            (
+                "RED is due for a week, then nothing",
+                day(4, 26),
+                none,
+                both(LongLate, day(4, 20), 3, "4.1,4.2"),
+            ),
+            ("a week after RED: nothing for March", day(4, 27), none, vec![]),
+            (
+                "submitted on time: no BLUE; submitted late stops the escalation",
+                day(4, 12),
+                some,
+                vec![(Late, day(4, 10), "nanxiang-town", 3, "4.2".to_owned())],
+            ),
+            (
+                "submitted on the evaluated day counts as submitted",
+                day(4, 3),
+                on_the_day,
+                vec![(DueSoon, day(4, 2), "nanxiang-town", 3, "4.1,4.2".to_owned())],
+            ),
+            (
+                "a new period: BLUE for April, nothing more for March",
+                day(5, 5),
+                none,
+                // March is 30 days late: its RED (4-20) was due until 4-26.
+                both(Overdue, day(5, 5), 4, "4.1,4.2"),
+            ),
+            ("the plan ended: nothing after its last period", day(7, 1), none, vec![]),
+        ];
+        for (case, on, submitted, expected) in table {
+            let notices = due_notices(&schedule(), &facts(submitted), on);
+            assert_eq!(summary(&notices), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn ids_are_the_dedup_key_and_reasons_name_the_unit_and_the_lateness() {
+        let notices = due_notices(&schedule(), &facts(&[]), day(4, 11));
+        let anting = &notices[0];
+        assert_eq!(anting.id(), "2023-04-10~late~anting-town~2023-03");
+        assert_eq!(
+            anting.reason,
+            "黄色督办：安亭镇：2023-03期报告已逾期5天（到期日2023-04-05），尚有2项措施未报送（4.1、4.2）。"
+        );
+        assert!(anting.reason_en.contains("5 days late"), "{}", anting.reason_en);
+        assert_eq!(notices[1].reason_en.split(':').nth(1).unwrap().trim(), "nanxiang-town");
+        // The same notice on the next day: the same key.
+        assert_eq!(due_notices(&schedule(), &facts(&[]), day(4, 12))[0].id(), anting.id());
+    }
+
+    #[test]
+    fn no_reminder_when_the_rules_say_zero_days() {
+        let mut schedule = schedule();
+        schedule.rules.remind_days_before_due = 0;
+        assert!(due_notices(&schedule, &facts(&[]), day(4, 4)).is_empty());
+        assert_eq!(
+            rule_on(&schedule.rules, day(4, 5), day(4, 5)),
+            Some((Rule::Overdue, day(4, 5)))
+        );
+    }
+}
