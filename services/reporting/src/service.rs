@@ -33,8 +33,8 @@ pub use compliance_query::expected_measures;
 pub use events::EVENT_RETENTION_US;
 pub use feed::EventFeed;
 pub use journal::Event;
-pub use orders::{DecisionRequest, rules as order_rules};
 pub use notices::Evaluated;
+pub use orders::{DecisionRequest, rules as order_rules};
 pub use reviewing::{ReviewDecision, ReviewRequest};
 pub use submitting::{Item, MAX_STREAM_ITEMS, Turn};
 

@@ -6,7 +6,10 @@ use duban_kit::{Settings, client::ServiceChannel};
 use duban_proto::{
     departments::v1::{self as departments, departments_service_client::DepartmentsServiceClient},
     measures::v1::measures_service_client::MeasuresServiceClient,
-    reporting::v1::reporting_service_client::ReportingServiceClient,
+    reporting::v1::{
+        notices_service_client::NoticesServiceClient, reporting_service_client::ReportingServiceClient,
+        supervision_orders_service_client::SupervisionOrdersServiceClient,
+    },
     targets::v1::targets_service_client::TargetsServiceClient,
 };
 
@@ -49,6 +52,32 @@ pub(crate) fn clients(settings: &Settings, connection: &Connection, token: Optio
             timeout,
         )?),
     })
+}
+
+/// A notices client.
+pub(crate) type NoticesClient = NoticesServiceClient<ServiceChannel>;
+/// A supervision orders client.
+pub(crate) type OrdersClient = SupervisionOrdersServiceClient<ServiceChannel>;
+
+/// Clients of the reporting server's follow-up services, with `token` or the command's own.
+pub(crate) fn follow_up_clients(
+    settings: &Settings,
+    connection: &Connection,
+    token: Option<&str>,
+) -> anyhow::Result<(NoticesClient, OrdersClient)> {
+    let connection = Connection {
+        token: token.map(str::to_owned).or_else(|| connection.token.clone()),
+        ..connection.clone()
+    };
+    let channel = connection.channel_with_timeout(
+        settings,
+        &connection.endpoint(&settings.reporting.endpoint_url()),
+        Duration::from_secs(connection.timeout.max(60)),
+    )?;
+    Ok((
+        NoticesServiceClient::new(channel.clone()),
+        SupervisionOrdersServiceClient::new(channel),
+    ))
 }
 
 /// Issues a token, for the demo only; the caller revokes it when done.

@@ -16,6 +16,9 @@
 //! 3. Reviews one month as leadership: accepts most of it and returns one report.
 //! 4. The live path: a few units get their own tokens and replace their provisional
 //!    (快报) figures for the last month with final ones through SubmitReport.
+//! 5. The follow-up: the notices the plan's rules raised on the days they fire
+//!    (EvaluateNotices), and two supervision orders about a lagging target, one answered
+//!    by its unit and closed, one open (`follow_up`).
 //!
 //! Every write carries a request id derived from the seed and the report key, and keys
 //! already stored are skipped, so running it again with the same seed adds nothing.
@@ -24,6 +27,7 @@ mod access;
 mod blockers;
 mod calendar;
 mod compose;
+mod follow_up;
 mod review;
 mod submissions;
 mod summary;
@@ -210,6 +214,17 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     .await?;
     summary.live = live;
     summary.live_units = live_names;
+
+    // The follow-up: notices on the days the rules fired, and two orders.
+    let months: Vec<Month> = periods.iter().filter_map(|p| Month::from_proto(Some(p))).collect();
+    let demo_plan = follow_up::DemoPlan {
+        plan_id,
+        seed,
+        calendar: &calendar,
+        periods: &months,
+        target_plans: &target_plans,
+    };
+    summary.follow_up = follow_up::follow_up(&mut c, settings, connection, demo_plan).await?;
 
     // The totals, read back from the service.
     let all = fetch_all(

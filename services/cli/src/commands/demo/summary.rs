@@ -45,6 +45,8 @@ pub struct Summary {
     pub lagging_targets: Vec<String>,
     /// The month reviewed.
     pub review_month: String,
+    /// Notices and supervision orders.
+    pub follow_up: super::follow_up::FollowUpDone,
 }
 
 impl Summary {
@@ -94,6 +96,19 @@ impl Summary {
         println!(
             "  targets set to lag their trajectory: {}",
             self.lagging_targets.join(", ")
+        );
+        let follow_up = &self.follow_up;
+        println!(
+            "  follow-up notices: rules evaluated on {} days, {} notices due, {} stored now",
+            follow_up.days, follow_up.notices_due, follow_up.notices_stored
+        );
+        println!(
+            "  supervision orders: {}",
+            if follow_up.orders.is_empty() {
+                "none (no target lags)".to_owned()
+            } else {
+                follow_up.orders.join("; ")
+            }
         );
     }
 }
