@@ -121,7 +121,14 @@ fn departments_rows() -> Vec<Row> {
         rpc(S, "ListCredentials",        list_credentials,         [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
         rpc(S, "RevokeCredential",       revoke_credential,        [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
         rpc(S, "GetCallerIdentity",      get_caller_identity,      [UNAUTH, UNAUTH, UNAUTH, OK,     OK,     OK,     OK, OK]),
+        rpc(S, "CreateEndpoint",         create_endpoint,          [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, OK, DENIED]),
+        rpc(S, "GetEndpoint",            get_endpoint,             [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
+        rpc(S, "ListEndpoints",          list_endpoints,           [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
+        rpc(S, "UpdateEndpoint",         update_endpoint,          [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, OK, DENIED]),
+        rpc(S, "DeleteEndpoint",         delete_endpoint,          [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, OK, DENIED]),
+        rpc(S, "RotateEndpointSecret",   rotate_endpoint_secret,   [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, OK, DENIED]),
         rpc(INTERNAL, "AuthenticateToken", authenticate_token,     [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, OK]).internal(),
+        rpc(INTERNAL, "ListDeliveryEndpoints", list_delivery_endpoints, [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, DENIED, OK]).internal(),
     ]
 }
 
@@ -388,6 +395,70 @@ async fn revoke_credential(f: Arc<Fixture>) -> dpb::RevokeCredentialRequest {
 
 async fn get_caller_identity(_: Arc<Fixture>) -> dpb::GetCallerIdentityRequest {
     dpb::GetCallerIdentityRequest {}
+}
+
+async fn create_endpoint(f: Arc<Fixture>) -> dpb::CreateEndpointRequest {
+    dpb::CreateEndpointRequest {
+        parent: format!("departments/{}", f.responsible),
+        endpoint: Some(dpb::NotificationEndpoint {
+            kind: dpb::EndpointKind::Email as i32,
+            address: "duty@authz.example.org".into(),
+            ..Default::default()
+        }),
+        request_id: f.request_id(),
+        validate_only: true,
+    }
+}
+
+async fn get_endpoint(f: Arc<Fixture>) -> dpb::GetEndpointRequest {
+    dpb::GetEndpointRequest {
+        name: f.endpoint.clone(),
+    }
+}
+
+async fn list_endpoints(f: Arc<Fixture>) -> dpb::ListEndpointsRequest {
+    dpb::ListEndpointsRequest {
+        parent: format!("departments/{}", f.responsible),
+        ..Default::default()
+    }
+}
+
+async fn update_endpoint(f: Arc<Fixture>) -> dpb::UpdateEndpointRequest {
+    dpb::UpdateEndpointRequest {
+        endpoint: Some(dpb::NotificationEndpoint {
+            name: f.endpoint.clone(),
+            description: "authorisation matrix".into(),
+            ..Default::default()
+        }),
+        update_mask: None,
+        request_id: f.request_id(),
+        validate_only: true,
+    }
+}
+
+async fn delete_endpoint(f: Arc<Fixture>) -> dpb::DeleteEndpointRequest {
+    dpb::DeleteEndpointRequest {
+        name: f.endpoint.clone(),
+        etag: String::new(),
+        request_id: f.request_id(),
+        validate_only: true,
+    }
+}
+
+/// A real rotation: each allowed cell gives the fixture's webhook a new secret.
+async fn rotate_endpoint_secret(f: Arc<Fixture>) -> dpb::RotateEndpointSecretRequest {
+    dpb::RotateEndpointSecretRequest {
+        name: f.endpoint.clone(),
+        etag: String::new(),
+        request_id: f.request_id(),
+    }
+}
+
+async fn list_delivery_endpoints(f: Arc<Fixture>) -> dpb::ListDeliveryEndpointsRequest {
+    dpb::ListDeliveryEndpointsRequest {
+        parent: format!("departments/{}", f.responsible),
+        ..Default::default()
+    }
 }
 
 async fn authenticate_token(f: Arc<Fixture>) -> dpb::AuthenticateTokenRequest {
@@ -902,6 +973,8 @@ struct Fixture {
     department: dpb::Department,
     /// A designation the administrator made for this test.
     designation: dpb::GroupDesignation,
+    /// A webhook endpoint of the responsible department, by resource name.
+    endpoint: String,
     /// The plan as imported.
     plan: mpb::Plan,
     /// The plan's current targets.
@@ -948,6 +1021,24 @@ impl Fixture {
             .unwrap()
             .into_inner();
         let designation = designate(&suite).await;
+        let endpoint = admin_departments
+            .clone()
+            .create_endpoint(dpb::CreateEndpointRequest {
+                parent: format!("departments/{responsible}"),
+                endpoint: Some(dpb::NotificationEndpoint {
+                    kind: dpb::EndpointKind::Webhook as i32,
+                    url: "https://hooks.example.org/authz".into(),
+                    ..Default::default()
+                }),
+                request_id: String::new(),
+                validate_only: false,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .endpoint
+            .unwrap()
+            .name;
         let plan = suite
             .measures(Caller::Admin)
             .get_plan(mpb::GetPlanRequest { name: PLAN.into() })
@@ -999,6 +1090,7 @@ impl Fixture {
             measure_action,
             department,
             designation,
+            endpoint,
             plan,
             targets,
             target,

@@ -9,6 +9,7 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use duban_cli::commands::{
     self, Connection,
+    endpoints::{LanguageArg, LevelArg},
     plan::Format as PlanFormat,
     report::{self as report},
     token::RoleArg,
@@ -292,6 +293,81 @@ enum DepartmentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Where units want their notices delivered: webhooks and e-mail addresses (ADMIN
+    /// for any unit, a department for its own; leadership reads).
+    Endpoints {
+        #[command(subcommand)]
+        command: EndpointsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EndpointsCommand {
+    /// Add an endpoint; a webhook's signing secret is printed once.
+    Add {
+        /// The unit's code.
+        #[arg(long)]
+        department: String,
+        /// A webhook URL (https; http only to a loopback host).
+        #[arg(long, conflicts_with = "email", required_unless_present = "email")]
+        webhook: Option<String>,
+        /// Or an e-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// The notices' language.
+        #[arg(long, value_enum, default_value = "zh")]
+        language: LanguageArg,
+        /// Only these levels, comma-separated (for example `yellow,red`); all when absent.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        levels: Vec<LevelArg>,
+        /// Who reads it, for the people who manage it.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a unit's endpoints, or every one you may read (never their secrets).
+    List {
+        /// Only this unit's.
+        #[arg(long)]
+        department: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an endpoint, `departments/<code>/endpoints/<id>`.
+    Remove {
+        /// The endpoint's name.
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a webhook a new signing secret, printed once; the old one stops at once.
+    RotateSecret {
+        /// The endpoint's name.
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop delivering to an endpoint, keeping its configuration and secret.
+    Disable {
+        /// The endpoint's name.
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver to an endpoint again.
+    Enable {
+        /// The endpoint's name.
+        name: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -451,6 +527,49 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             commands::departments::list(&settings, &connection, json).await?;
         }
+        Command::Departments {
+            command: DepartmentsCommand::Endpoints { command },
+            connection,
+        } => match command {
+            EndpointsCommand::Add {
+                department,
+                webhook,
+                email,
+                language,
+                levels,
+                description,
+                json,
+            } => {
+                let target = match (webhook, email) {
+                    (Some(url), None) => commands::endpoints::Target::Webhook(url),
+                    (None, Some(address)) => commands::endpoints::Target::Email(address),
+                    _ => anyhow::bail!("give exactly one of --webhook <url> or --email <address>"),
+                };
+                let new = commands::endpoints::NewEndpoint {
+                    department,
+                    target,
+                    language,
+                    levels,
+                    description,
+                };
+                commands::endpoints::add(&settings, &connection, new, json).await?;
+            }
+            EndpointsCommand::List { department, json } => {
+                commands::endpoints::list(&settings, &connection, department, json).await?;
+            }
+            EndpointsCommand::Remove { name, json } => {
+                commands::endpoints::remove(&settings, &connection, &name, json).await?;
+            }
+            EndpointsCommand::RotateSecret { name, json } => {
+                commands::endpoints::rotate_secret(&settings, &connection, &name, json).await?;
+            }
+            EndpointsCommand::Disable { name, json } => {
+                commands::endpoints::set_enabled(&settings, &connection, &name, false, json).await?;
+            }
+            EndpointsCommand::Enable { name, json } => {
+                commands::endpoints::set_enabled(&settings, &connection, &name, true, json).await?;
+            }
+        },
         Command::Plan {
             command: PlanCommand::Export { format, plan },
             connection,

@@ -2,7 +2,8 @@
 //! the most verbose logging an operator would switch on (`RUST_LOG=debug,duban=trace`:
 //! every Duban crate at trace, everything else at debug) in JSON; the test runs the demo,
 //! reads the dashboard in the terminal and over HTTP (bearer token and login form),
-//! issues tokens, uses them at the front door and at the servers, sends a token nobody
+//! issues tokens, uses them at the front door and at the servers, has a department add a
+//! webhook and rotate its signing secret, sends a token nobody
 //! issued and tokens in malformed `authorization` headers, revokes a token and uses it
 //! once the revocation window has passed, and stops the suite with Ctrl-C. Then it
 //! searches everything the suite logged for every token of the run: none may appear.
@@ -17,7 +18,7 @@
 //!
 //! What is searched for, verbatim: the development admin token, the service token
 //! (configured, so that it is known), every token issued here, the login session's id,
-//! and the tokens nobody issued. The demo issues and revokes tokens of its own that it
+//! both signing secrets of the webhook, and the tokens nobody issued. The demo issues and revokes tokens of its own that it
 //! never prints; they are caught by their shape: no log line may contain `dbn_` followed
 //! by a whole token's 43 characters (a credential's 8-character `token_prefix` may appear).
 //! Token hashes are stored by design and are not searched for.
@@ -78,6 +79,7 @@ fn no_token_of_a_full_run_appears_in_its_logs() {
     let (leadership, leadership_credential) = issue(&suite, &["--role", "leadership"]);
     let (department, department_credential) = issue(&suite, &["--department", "tax-bureau"]);
     let session = read_the_dashboard(&gateway, &leadership);
+    let (first_secret, rotated_secret) = configure_a_webhook(&suite, &department);
     submit_at_the_front_door(&suite, &gateway, &department).expect("a department submits its own report");
     use_unknown_and_malformed_tokens(&suite, &gateway, &departments, &department);
     assert_status(
@@ -121,6 +123,8 @@ fn no_token_of_a_full_run_appears_in_its_logs() {
             department.as_str(),
         ),
         ("the login session's id", session.as_str()),
+        ("a webhook's first signing secret", first_secret.as_str()),
+        ("a webhook's rotated signing secret", rotated_secret.as_str()),
         ("the unknown token", UNKNOWN_TOKEN),
     ];
     let mut leaks: Vec<String> = searched
@@ -160,6 +164,37 @@ fn issue(suite: &Suite, who: &[&str]) -> (String, u64) {
         .and_then(|number| number.parse().ok())
         .unwrap_or_else(|| panic!("a credential name: {issued}"));
     (token, number)
+}
+
+/// The department adds a webhook for its notices, lists it, rotates its secret and
+/// disables it, with `duban departments endpoints`: both secrets it was shown.
+fn configure_a_webhook(suite: &Suite, department: &str) -> (String, String) {
+    let endpoints = |args: &[&str]| {
+        let mut all = vec!["departments", "endpoints"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--json", "--token", department]);
+        suite.json(&all)
+    };
+    let added = endpoints(&[
+        "add",
+        "--department",
+        "tax-bureau",
+        "--webhook",
+        "https://hooks.example.org/logscan",
+        "--levels",
+        "yellow,red",
+    ]);
+    let first = added["secret"].as_str().expect("the secret, once").to_owned();
+    let name = added["name"].as_str().expect("the endpoint's name").to_owned();
+    let listed = endpoints(&["list"]);
+    assert_eq!(listed[0]["levels"], serde_json::json!(["yellow", "red"]), "{listed}");
+    assert!(listed[0].get("secret").is_none(), "a listing shows no secret: {listed}");
+    let rotated = endpoints(&["rotate-secret", &name]);
+    let second = rotated["secret"].as_str().expect("the new secret, once").to_owned();
+    assert_ne!(first, second);
+    let disabled = endpoints(&["disable", &name]);
+    assert_eq!(disabled["enabled"], false, "{disabled}");
+    (first, second)
 }
 
 /// Reads the overview and the reports export with the leadership token, then signs in at

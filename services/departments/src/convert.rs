@@ -3,7 +3,7 @@
 use duban_catalog::directory::{GroupKind, UnitKind};
 use duban_proto::departments::v1 as pb;
 
-use crate::entity::{credential, designation, unit, unit_group};
+use crate::entity::{credential, designation, notification_endpoint, unit, unit_group};
 
 pub use duban_kit::columns::{json_list, timestamp, to_json};
 
@@ -140,6 +140,75 @@ pub fn credential(row: &credential::Model) -> pb::Credential {
     }
 }
 
+/// The stored name of a notice level, or `None` for UNSPECIFIED and unknown numbers.
+pub fn notice_level_str(level: i32) -> Option<&'static str> {
+    Some(match pb::NoticeLevel::try_from(level).ok()? {
+        pb::NoticeLevel::Unspecified => return None,
+        pb::NoticeLevel::Reminder => "reminder",
+        pb::NoticeLevel::Blue => "blue",
+        pb::NoticeLevel::Yellow => "yellow",
+        pb::NoticeLevel::Red => "red",
+        pb::NoticeLevel::Order => "order",
+    })
+}
+
+/// A stored notice level in the contract.
+pub fn notice_level_from_str(level: &str) -> pb::NoticeLevel {
+    match level {
+        "reminder" => pb::NoticeLevel::Reminder,
+        "blue" => pb::NoticeLevel::Blue,
+        "yellow" => pb::NoticeLevel::Yellow,
+        "red" => pb::NoticeLevel::Red,
+        "order" => pb::NoticeLevel::Order,
+        _ => pb::NoticeLevel::Unspecified,
+    }
+}
+
+/// The resource name of a notification endpoint.
+pub fn endpoint_name(department: &str, id: i64) -> String {
+    format!("departments/{department}/endpoints/{id}")
+}
+
+/// Characters of a webhook secret shown in `secret_prefix`: its fixed prefix and four more.
+pub const SHOWN_SECRET_CHARS: usize = "dbn_whsec_".len() + 4;
+
+/// An endpoint row as a `NotificationEndpoint`: never with its secret, only the
+/// secret's first characters.
+pub fn endpoint(row: &notification_endpoint::Model) -> pb::NotificationEndpoint {
+    let kind = match row.kind.as_str() {
+        "webhook" => pb::EndpointKind::Webhook,
+        "email" => pb::EndpointKind::Email,
+        _ => pb::EndpointKind::Unspecified,
+    };
+    let levels: Vec<String> = json_list(&row.levels);
+    pb::NotificationEndpoint {
+        name: endpoint_name(&row.department, row.id),
+        kind: kind as i32,
+        url: if kind == pb::EndpointKind::Webhook {
+            row.target.clone()
+        } else {
+            String::new()
+        },
+        address: if kind == pb::EndpointKind::Email {
+            row.target.clone()
+        } else {
+            String::new()
+        },
+        language: row.language.clone(),
+        levels: levels.iter().map(|level| notice_level_from_str(level) as i32).collect(),
+        enabled: Some(row.enabled),
+        description: row.description.clone(),
+        secret_prefix: row
+            .secret
+            .as_deref()
+            .map(|secret| secret.chars().take(SHOWN_SECRET_CHARS).collect())
+            .unwrap_or_default(),
+        create_time: Some(timestamp(row.create_time_us)),
+        update_time: Some(timestamp(row.update_time_us)),
+        etag: etag(row.version),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +228,16 @@ mod tests {
         }
         assert_eq!(unit_kind_from_proto(0), None);
         assert_eq!(unit_kind_from_str("ministry"), None);
+    }
+
+    #[test]
+    fn notice_levels_round_trip_and_unspecified_is_refused() {
+        for level in 1..=5 {
+            let stored = notice_level_from_str(notice_level_str(level).unwrap());
+            assert_eq!(stored as i32, level);
+        }
+        assert_eq!(notice_level_str(0), None);
+        assert_eq!(notice_level_str(6), None);
     }
 
     #[test]

@@ -157,3 +157,63 @@ pub mod credential {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Notification endpoints: where a unit wants its notices delivered.
+pub mod notification_endpoint {
+    use sea_orm::entity::prelude::*;
+
+    /// One endpoint. `Debug` leaves the secret out, so that no log line can carry it.
+    #[derive(Clone, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "notification_endpoint")]
+    pub struct Model {
+        /// Sequential id, the `{id}` of `departments/{code}/endpoints/{id}`.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Code of the unit it belongs to.
+        pub department: String,
+        /// 0 to 9, unique per unit: what bounds a unit to 10 endpoints.
+        pub slot: i32,
+        /// `webhook` or `email`.
+        pub kind: String,
+        /// The webhook's URL or the e-mail address.
+        pub target: String,
+        /// `zh` or `en`.
+        pub language: String,
+        /// JSON array of the levels wanted (`reminder`, `blue` ...); empty means all.
+        pub levels: String,
+        /// Whether notices are delivered to it.
+        pub enabled: bool,
+        /// Free text.
+        pub description: String,
+        /// A webhook's signing secret, kept as is because the delivery worker signs
+        /// with it (SECURITY.md); `None` for e-mail.
+        pub secret: Option<String>,
+        /// Bumped on every change; the etag.
+        pub version: i64,
+        /// Creation time.
+        pub create_time_us: i64,
+        /// Last change.
+        pub update_time_us: i64,
+    }
+
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("notification_endpoint::Model")
+                .field("id", &self.id)
+                .field("department", &self.department)
+                .field("slot", &self.slot)
+                .field("kind", &self.kind)
+                .field("language", &self.language)
+                .field("levels", &self.levels)
+                .field("enabled", &self.enabled)
+                .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+                .field("version", &self.version)
+                .finish_non_exhaustive()
+        }
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -20,7 +20,7 @@ pub enum DepartmentsError {
     /// The request has invalid fields; every one is listed.
     #[error("invalid request: {}", error::summary(.0))]
     Invalid(Vec<FieldViolation>),
-    /// A `department`, `group`, `designation`, `credential` or `unit` does not exist.
+    /// A `department`, `group`, `designation`, `credential`, `endpoint` or `unit` does not exist.
     #[error(transparent)]
     NotFound(#[from] NotFound),
     /// The code of a new unit is already a unit's or a group's.
@@ -38,6 +38,26 @@ pub enum DepartmentsError {
         what: String,
         /// Who owns it: its code, or "another unit or group" when a concurrent writer won.
         owner: String,
+    },
+    /// A DEPARTMENT caller named another unit's notification endpoints.
+    #[error(
+        "a department manages and reads its own unit's notification endpoints only; {department:?} is not the caller's"
+    )]
+    NotOwnDepartment {
+        /// The unit named.
+        department: String,
+    },
+    /// The unit already has as many notification endpoints as it may.
+    #[error("the unit already has {limit} notification endpoints, the most it may have; delete one first")]
+    EndpointLimitReached {
+        /// The limit.
+        limit: usize,
+    },
+    /// RotateEndpointSecret on an e-mail endpoint.
+    #[error("{name} is an e-mail endpoint, which has no secret")]
+    EndpointNotWebhook {
+        /// The endpoint's resource name.
+        name: String,
     },
     /// The caller's etag is stale (AIP-154).
     #[error(transparent)]
@@ -72,6 +92,17 @@ impl From<DepartmentsError> for Status {
             DepartmentsError::NameTaken { field, owner, .. } => {
                 error::already_exists(ErrorReason::NameTaken, message, [("field", field), ("owner", owner)])
             }
+            DepartmentsError::NotOwnDepartment { department } => {
+                error::permission_denied(ErrorReason::NotOwnDepartment, message, [("department", department)])
+            }
+            DepartmentsError::EndpointLimitReached { limit } => error::failed_precondition(
+                ErrorReason::EndpointLimitReached,
+                message,
+                [("field", "parent".to_owned()), ("limit", limit.to_string())],
+            ),
+            DepartmentsError::EndpointNotWebhook { name } => {
+                error::failed_precondition(ErrorReason::EndpointNotWebhook, message, [("name", name)])
+            }
             DepartmentsError::EtagMismatch(stale) => stale.into(),
             DepartmentsError::Replay(replay) => replay.into(),
             DepartmentsError::Db(db) => error::database(&db),
@@ -96,6 +127,12 @@ mod tests {
             NotFound::new(ErrorReason::GroupNotFound, "groups/x").into(),
             NotFound::new(ErrorReason::DesignationNotFound, "groups/x/designations/y").into(),
             NotFound::new(ErrorReason::CredentialNotFound, "credentials/x").into(),
+            NotFound::new(ErrorReason::EndpointNotFound, "departments/x/endpoints/1").into(),
+            DepartmentsError::NotOwnDepartment { department: "x".into() },
+            DepartmentsError::EndpointLimitReached { limit: 10 },
+            DepartmentsError::EndpointNotWebhook {
+                name: "departments/x/endpoints/1".into(),
+            },
             DepartmentsError::CodeTaken { code: "x".into() },
             DepartmentsError::NameTaken {
                 field: "department.aliases[0]".into(),
@@ -117,6 +154,9 @@ mod tests {
                 | DepartmentsError::NotFound(_)
                 | DepartmentsError::CodeTaken { .. }
                 | DepartmentsError::NameTaken { .. }
+                | DepartmentsError::NotOwnDepartment { .. }
+                | DepartmentsError::EndpointLimitReached { .. }
+                | DepartmentsError::EndpointNotWebhook { .. }
                 | DepartmentsError::EtagMismatch(_)
                 | DepartmentsError::Replay(_)
                 | DepartmentsError::Db(_) => {}

@@ -147,6 +147,48 @@ impl DepartmentsService for DepartmentsGrpc {
         let (state, caller) = self.ready.caller(request.metadata()).await?;
         reply(state.departments.caller_identity(&caller).await)
     }
+
+    async fn create_endpoint(&self, request: Request<pb::CreateEndpointRequest>) -> Reply<pb::CreateEndpointResponse> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
+        let (state, caller) = self.ready.principal(&request).await?;
+        reply(state.departments.create_endpoint(&caller, request.into_inner()).await)
+    }
+
+    async fn get_endpoint(&self, request: Request<pb::GetEndpointRequest>) -> Reply<pb::NotificationEndpoint> {
+        let (state, caller) = self.ready.principal(&request).await?;
+        reply(state.departments.get_endpoint(&caller, &request.get_ref().name).await)
+    }
+
+    async fn list_endpoints(&self, request: Request<pb::ListEndpointsRequest>) -> Reply<pb::ListEndpointsResponse> {
+        let (state, caller) = self.ready.principal(&request).await?;
+        reply(state.departments.list_endpoints(&caller, request.get_ref()).await)
+    }
+
+    async fn update_endpoint(&self, request: Request<pb::UpdateEndpointRequest>) -> Reply<pb::NotificationEndpoint> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
+        let (state, caller) = self.ready.principal(&request).await?;
+        reply(state.departments.update_endpoint(&caller, request.into_inner()).await)
+    }
+
+    async fn delete_endpoint(&self, request: Request<pb::DeleteEndpointRequest>) -> Reply<pb::NotificationEndpoint> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
+        let (state, caller) = self.ready.principal(&request).await?;
+        reply(state.departments.delete_endpoint(&caller, request.into_inner()).await)
+    }
+
+    async fn rotate_endpoint_secret(
+        &self,
+        request: Request<pb::RotateEndpointSecretRequest>,
+    ) -> Reply<pb::RotateEndpointSecretResponse> {
+        duban_kit::telemetry::record_request_id(&request.get_ref().request_id);
+        let (state, caller) = self.ready.principal(&request).await?;
+        reply(
+            state
+                .departments
+                .rotate_endpoint_secret(&caller, request.into_inner())
+                .await,
+        )
+    }
 }
 
 /// Implements `duban.departments.v1.DepartmentsInternalService`: the suite's own
@@ -162,6 +204,19 @@ impl DepartmentsInternalService for DepartmentsGrpc {
             state
                 .departments
                 .authenticate_token(&caller, &request.get_ref().token, state.token_cache_ttl)
+                .await,
+        )
+    }
+
+    async fn list_delivery_endpoints(
+        &self,
+        request: Request<pb::ListDeliveryEndpointsRequest>,
+    ) -> Reply<pb::ListDeliveryEndpointsResponse> {
+        let (state, caller) = self.ready.principal(&request).await?;
+        reply(
+            state
+                .departments
+                .list_delivery_endpoints(&caller, request.get_ref())
                 .await,
         )
     }

@@ -2,9 +2,11 @@
 //! may do what, what is valid, and how retries and concurrent edits behave.
 //!
 //! Each family lives in its own submodule: `units` (departments and name resolution),
-//! `groups` (groups and their designations) and `validation` (a unit's fields and
+//! `groups` (groups and their designations), `endpoints` (where units want their
+//! notices delivered) and `validation` (a unit's fields and
 //! resource names). This module holds the shared state, idempotency and error helpers.
 
+mod endpoints;
 mod groups;
 mod units;
 mod validation;

@@ -6,7 +6,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use crate::entity::{credential, designation, unit, unit_group, unit_name};
+use crate::entity::{credential, designation, notification_endpoint as endpoint, unit, unit_group, unit_name};
 
 pub use duban_kit::db::is_unique_violation;
 
@@ -270,6 +270,97 @@ impl DirectoryStore {
         let mut active: credential::ActiveModel = row.into();
         active.revoke_time_us = Set(Some(time_us));
         active.update(db).await
+    }
+
+    /// One notification endpoint of a unit.
+    pub async fn endpoint(&self, department: &str, id: i64) -> Result<Option<endpoint::Model>, DbErr> {
+        endpoint::Entity::find_by_id(id)
+            .filter(endpoint::Column::Department.eq(department))
+            .one(&self.db)
+            .await
+    }
+
+    /// A page of notification endpoints of one unit (or of every unit), by unit code then
+    /// oldest first, optionally only the enabled ones, and the total count.
+    pub async fn endpoints(
+        &self,
+        department: Option<&str>,
+        enabled_only: bool,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(Vec<endpoint::Model>, u64), DbErr> {
+        let mut query = endpoint::Entity::find();
+        if let Some(department) = department {
+            query = query.filter(endpoint::Column::Department.eq(department));
+        }
+        if enabled_only {
+            query = query.filter(endpoint::Column::Enabled.eq(true));
+        }
+        let total = query.clone().count(&self.db).await?;
+        let rows = query
+            .order_by_asc(endpoint::Column::Department)
+            .order_by_asc(endpoint::Column::Id)
+            .offset(offset)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// The slots a unit's endpoints take, read within `db` (a transaction).
+    pub async fn endpoint_slots(&self, db: &impl ConnectionTrait, department: &str) -> Result<Vec<i32>, DbErr> {
+        endpoint::Entity::find()
+            .select_only()
+            .column(endpoint::Column::Slot)
+            .filter(endpoint::Column::Department.eq(department))
+            .into_tuple()
+            .all(db)
+            .await
+    }
+
+    /// Stores a new endpoint and returns it with its id; a unique violation if a
+    /// concurrent create took the same slot.
+    pub async fn insert_endpoint(
+        &self,
+        db: &impl ConnectionTrait,
+        row: endpoint::ActiveModel,
+    ) -> Result<endpoint::Model, DbErr> {
+        row.insert(db).await
+    }
+
+    /// Replaces an endpoint only if its stored version is still `expected`; `false` if a
+    /// concurrent writer changed or deleted it first.
+    pub async fn update_endpoint_if_version(
+        &self,
+        db: &impl ConnectionTrait,
+        row: endpoint::Model,
+        expected: i64,
+    ) -> Result<bool, DbErr> {
+        let id = row.id;
+        let active: endpoint::ActiveModel = row.into();
+        let result = endpoint::Entity::update_many()
+            .set(active.reset_all())
+            .filter(endpoint::Column::Id.eq(id))
+            .filter(endpoint::Column::Version.eq(expected))
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Deletes an endpoint only if its stored version is still `expected`; `false` if a
+    /// concurrent writer changed or deleted it first.
+    pub async fn delete_endpoint_if_version(
+        &self,
+        db: &impl ConnectionTrait,
+        id: i64,
+        expected: i64,
+    ) -> Result<bool, DbErr> {
+        let result = endpoint::Entity::delete_many()
+            .filter(endpoint::Column::Id.eq(id))
+            .filter(endpoint::Column::Version.eq(expected))
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected == 1)
     }
 
     /// Runs `work` in a transaction.

@@ -3,6 +3,7 @@
 //! (`<scenario>::sqlite`, `<scenario>::postgres`). PostgreSQL scenarios are skipped
 //! loudly when the server is unreachable, unless `DUBAN_REQUIRE_POSTGRES=1`.
 
+mod endpoints;
 mod support;
 
 use std::time::{Duration, Instant};

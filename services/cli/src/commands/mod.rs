@@ -5,6 +5,7 @@ pub mod certs;
 pub mod dashboard;
 pub mod demo;
 pub mod departments;
+pub mod endpoints;
 pub mod health;
 pub mod notices;
 pub mod orders;
