@@ -21,7 +21,10 @@ use duban_proto::{
     common::v1::Period,
     departments::v1::departments_service_client::DepartmentsServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
-    reporting::v1::reporting_service_client::ReportingServiceClient,
+    reporting::v1::{
+        notices_service_client::NoticesServiceClient, reporting_service_client::ReportingServiceClient,
+        supervision_orders_service_client::SupervisionOrdersServiceClient,
+    },
     targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
 };
 use tonic::{Request, Status, service::interceptor::InterceptedService, transport::Endpoint};
@@ -233,6 +236,16 @@ impl Backends {
     /// ReportingService with `token` (the caller's), or the service token.
     pub fn reporting(&self, token: Option<&str>) -> ReportingServiceClient<Client> {
         ReportingServiceClient::new(self.client(&self.channels.reporting, token))
+    }
+
+    /// The reporting server's SupervisionOrdersService, with `token` or the service token.
+    pub fn orders(&self, token: Option<&str>) -> SupervisionOrdersServiceClient<Client> {
+        SupervisionOrdersServiceClient::new(self.client(&self.channels.reporting, token))
+    }
+
+    /// The reporting server's NoticesService, with `token` or the service token.
+    pub fn notices(&self, token: Option<&str>) -> NoticesServiceClient<Client> {
+        NoticesServiceClient::new(self.client(&self.channels.reporting, token))
     }
 
     /// ReportingService for a long stream: token and trace context, no deadline.

@@ -14,7 +14,7 @@ fn amount(value: &Option<duban_proto::common::v1::Decimal>) -> Decimal {
     value.as_ref().map_or(Decimal::ZERO, |v| v.to_decimal().unwrap())
 }
 
-use common::{Caller, GatewaySuite, PLAN, Server, http_get, start_local_suite, start_suite};
+use common::{Caller, GatewaySuite, PLAN, Server, http_get, http_request, start_local_suite, start_suite};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::{Aggregation, Comparator, Period, ValueBasis},
@@ -692,7 +692,135 @@ async fn watch_streams_are_shared_bounded_and_revocable(backend: Backend) {
     suite.stop().await;
 }
 
+/// A unit's page shows its open supervision orders and the follow-up notices of the 30
+/// days up to the date shown: in the gRPC scorecard, to the unit itself, and in the
+/// page's HTML and JSON, to leadership; another unit's orders are not among them.
+async fn the_department_page_shows_its_orders_and_recent_notices(backend: Backend) {
+    use duban_proto::{
+        common::v1::Date,
+        departments::v1::Role,
+        reporting::v1::{self as rpb, supervision_orders_service_client::SupervisionOrdersServiceClient},
+    };
+    let Some(suite) = start_suite(backend).await else {
+        return;
+    };
+    let mut orders = SupervisionOrdersServiceClient::new(suite.channel(Server::Reporting, Caller::Admin));
+    let order = |department: &str, title: &str| rpb::OpenOrderRequest {
+        parent: PLAN.into(),
+        order: Some(rpb::Order {
+            title: title.into(),
+            level: rpb::OrderLevel::Yellow as i32,
+            text: "请书面说明进展。".into(),
+            departments: vec![department.into()],
+            response_due: Some(Date {
+                year: 2099,
+                month: 12,
+                day: 31,
+            }),
+            ..Default::default()
+        }),
+        request_id: format!("page-{department}"),
+    };
+    orders
+        .open_order(order("nanxiang-town", "关于南翔镇签约项目的督办"))
+        .await
+        .unwrap();
+    orders
+        .open_order(order("anting-town", "关于安亭镇的督办"))
+        .await
+        .unwrap();
+    // The March reports' due day: nobody has reported, so every unit gets a BLUE notice.
+    suite
+        .notices(Caller::Admin)
+        .evaluate_notices(rpb::EvaluateNoticesRequest {
+            parent: PLAN.into(),
+            as_of: Some(Date {
+                year: 2023,
+                month: 4,
+                day: 5,
+            }),
+        })
+        .await
+        .unwrap();
+
+    let token = suite.issue_token(Role::Department, "nanxiang-town").await;
+    let scorecard = |as_of: Date| pb::GetDepartmentScorecardRequest {
+        plan: PLAN.into(),
+        department: "nanxiang-town".into(),
+        as_of: Some(as_of),
+    };
+    let page = suite
+        .dashboard(&token)
+        .get_department_scorecard(scorecard(Date {
+            year: 2023,
+            month: 4,
+            day: 10,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    let titles: Vec<&str> = page.open_orders.iter().map(|o| o.title.as_str()).collect();
+    assert_eq!(titles, ["关于南翔镇签约项目的督办"], "its own open order only");
+    let levels: Vec<rpb::NoticeLevel> = page.recent_notices.iter().map(rpb::Notice::level).collect();
+    assert!(levels.contains(&rpb::NoticeLevel::Blue), "{levels:?}");
+    assert!(page.recent_notices.iter().all(|n| n.department == "nanxiang-town"));
+    // A month later the notices are older than 30 days; the order is still open.
+    let later = suite
+        .dashboard(&token)
+        .get_department_scorecard(scorecard(Date {
+            year: 2023,
+            month: 6,
+            day: 1,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        later.recent_notices.iter().all(|n| n.day.unwrap().month >= 5),
+        "{:?}",
+        later.recent_notices
+    );
+    assert_eq!(later.open_orders.len(), 1);
+
+    // The pages are leadership's (a unit reads its own through the API above).
+    let leadership = suite.issue_token(Role::Leadership, "").await;
+    let bearer = format!("Bearer {leadership}");
+    let html = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        "/departments/nanxiang-town?as_of=2023-04-10",
+        &[("Authorization", &bearer)],
+        b"",
+    )
+    .await;
+    assert_eq!(html.status, 200, "{}", html.text());
+    let text = html.text();
+    assert!(text.contains("关于南翔镇签约项目的督办"), "the order is on the page");
+    assert!(text.contains("badge blue"), "a blue notice is on the page");
+    assert!(!text.contains("关于安亭镇的督办"));
+    let json = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        "/api/v1/departments/nanxiang-town?as_of=2023-04-10",
+        &[("Authorization", &bearer)],
+        b"",
+    )
+    .await;
+    assert_eq!(json.status, 200, "{}", json.text());
+    let value: serde_json::Value = serde_json::from_str(&json.text()).unwrap();
+    assert_eq!(value["open_orders"][0]["title"], "关于南翔镇签约项目的督办");
+    assert!(
+        value["recent_notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["level"] == "BLUE")
+    );
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
+    the_department_page_shows_its_orders_and_recent_notices,
     watch_streams_are_shared_bounded_and_revocable,
     follows_reports_through_the_front_door,
     department_callers_see_only_their_own,

@@ -7,6 +7,9 @@ use duban_proto::{gateway::v1 as pb, reporting::v1 as rpb};
 use rust_decimal::{Decimal, RoundingStrategy, prelude::ToPrimitive as _};
 use tonic::Code;
 
+use chrono::NaiveDate;
+use duban_kit::paging::{READ_ALL_PAGE_SIZE, read_all_pages};
+
 use super::{Caller, Dashboard, plan_id, resolve_as_of, responsible_departments};
 use crate::{calendar::to_date, error::GatewayError};
 
@@ -35,11 +38,23 @@ impl Dashboard {
             return Err(duban_kit::error::NotFound::new(ErrorReason::DepartmentNotFound, code).into());
         }
         let parent = format!("plans/{plan_id}");
-        // The department's own calendar is read with the caller's own token.
-        let (snap, own) = futures::join!(
+        // The department's own calendar, orders and notices are read with the caller's
+        // own token: reporting decides what this reader may see.
+        let (snap, own, follow_up) = futures::join!(
             self.snapshot(&catalogue, as_of, false),
             self.compliance(&parent, as_of, caller, Some(code)),
+            self.follow_up(&parent, as_of, caller, code),
         );
+        let (open_orders, recent_notices, follow_up_unreachable) = match follow_up {
+            Ok((orders, notices)) => (orders, notices, None),
+            Err(status) if matches!(status.code(), Code::PermissionDenied | Code::Unauthenticated) => {
+                return Err(GatewayError::Downstream(status));
+            }
+            Err(status) => {
+                tracing::warn!(%status, "the follow-up services did not answer");
+                (Vec::new(), Vec::new(), Some(FOLLOW_UP_SERVICES))
+            }
+        };
         let overview = self.assemble(&catalogue, &snap, as_of);
         let own = match own {
             Ok(own) => own.departments.into_iter().find(|d| d.department == code),
@@ -105,10 +120,82 @@ impl Dashboard {
             reporting_rate: own.and_then(|d| d.reporting_rate),
             on_time_rate: own.and_then(|d| d.on_time_rate),
             contributions,
-            unreachable: overview.unreachable,
+            unreachable: overview
+                .unreachable
+                .into_iter()
+                .chain(follow_up_unreachable.into_iter().flatten().map(|s| (*s).to_owned()))
+                .collect(),
+            open_orders,
+            recent_notices,
         })
     }
+
+    /// The department's open supervision orders (oldest first) and its notices of the
+    /// 30 days up to `as_of` (newest first), as `caller` may read them.
+    async fn follow_up(
+        &self,
+        parent: &str,
+        as_of: NaiveDate,
+        caller: &Caller,
+        code: &str,
+    ) -> Result<(Vec<rpb::Order>, Vec<rpb::Notice>), tonic::Status> {
+        let orders = self.backends.orders(caller.token.as_deref());
+        let notices = self.backends.notices(caller.token.as_deref());
+        let (orders, notices) = futures::try_join!(
+            read_all_pages(|page_token| {
+                let mut client = orders.clone();
+                let request = rpb::ListOrdersRequest {
+                    parent: parent.to_owned(),
+                    department: code.to_owned(),
+                    state: rpb::OrderState::Open as i32,
+                    page_size: READ_ALL_PAGE_SIZE,
+                    page_token,
+                    ..Default::default()
+                };
+                async move {
+                    let page = client.list_orders(request).await?.into_inner();
+                    Ok::<_, tonic::Status>((page.orders, page.next_page_token))
+                }
+            }),
+            read_all_pages(|page_token| {
+                let mut client = notices.clone();
+                let request = rpb::ListNoticesRequest {
+                    parent: parent.to_owned(),
+                    department: code.to_owned(),
+                    page_size: READ_ALL_PAGE_SIZE,
+                    page_token,
+                    ..Default::default()
+                };
+                async move {
+                    let page = client.list_notices(request).await?.into_inner();
+                    Ok::<_, tonic::Status>((page.notices, page.next_page_token))
+                }
+            }),
+        )?;
+        let since = as_of - chrono::Days::new(RECENT_NOTICE_DAYS);
+        let mut recent: Vec<rpb::Notice> = notices
+            .into_iter()
+            .filter(|notice| {
+                notice
+                    .day
+                    .as_ref()
+                    .and_then(crate::calendar::to_naive)
+                    .is_some_and(|day| day > since && day <= as_of)
+            })
+            .collect();
+        recent.sort_by(|a, b| b.name.cmp(&a.name));
+        Ok((orders, recent))
+    }
 }
+
+/// How far back the department page shows notices.
+const RECENT_NOTICE_DAYS: u64 = 30;
+
+/// What the page names when the follow-up could not be read.
+const FOLLOW_UP_SERVICES: &[&str] = &[
+    "duban.reporting.v1.SupervisionOrdersService",
+    "duban.reporting.v1.NoticesService",
+];
 
 /// `part` as a percentage of `whole`, in decimal, rounded to 2 places for display.
 fn percent(part: Decimal, whole: Decimal) -> f64 {

@@ -2,7 +2,7 @@
 //! contributions.
 
 use askama::Template;
-use duban_proto::gateway::v1 as pb;
+use duban_proto::{gateway::v1 as pb, reporting::v1 as rpb};
 
 use super::{
     Lang,
@@ -25,6 +25,64 @@ fn own_status(measure: &pb::ScorecardMeasure) -> i32 {
 /// The department's contribution to a target, if it reported one.
 fn contribution(c: &pb::ScorecardContribution) -> Option<duban_proto::common::v1::Decimal> {
     c.contribution.as_ref().and_then(|c| c.value.clone())
+}
+
+/// A day as the page writes it, `2023-04-05`.
+fn day(date: &Option<duban_proto::common::v1::Date>) -> String {
+    date.as_ref()
+        .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+        .unwrap_or_default()
+}
+
+/// The badge class of a follow-up colour: blue, yellow (amber) or red; reminders grey.
+fn colour_class(level: &str) -> &'static str {
+    match level {
+        "BLUE" => "blue",
+        "YELLOW" => "amber",
+        "RED" => "red",
+        _ => "",
+    }
+}
+
+/// An order's level: its badge class and its label.
+fn order_level(lang: &Lang, order: &rpb::Order) -> (&'static str, &'static str) {
+    let level = order.level().as_str_name().trim_start_matches("ORDER_LEVEL_");
+    let label = match level {
+        "BLUE" => lang.pick("蓝色督办", "Blue"),
+        "YELLOW" => lang.pick("黄色督办", "Yellow"),
+        "RED" => lang.pick("红色督办", "Red"),
+        _ => "",
+    };
+    (colour_class(level), label)
+}
+
+/// A notice's level: its badge class and its label.
+fn notice_level(lang: &Lang, notice: &rpb::Notice) -> (&'static str, &'static str) {
+    let level = notice.level().as_str_name().trim_start_matches("NOTICE_LEVEL_");
+    let label = match level {
+        "REMINDER" => lang.pick("催报提醒", "Reminder"),
+        "BLUE" => lang.pick("蓝色", "Blue"),
+        "YELLOW" => lang.pick("黄色", "Yellow"),
+        "RED" => lang.pick("红色", "Red"),
+        _ => "",
+    };
+    (colour_class(level), label)
+}
+
+/// Where the department's own part of an order stands.
+fn part_state(lang: &Lang, order: &rpb::Order, department: &str) -> &'static str {
+    let state = order
+        .parts
+        .iter()
+        .find(|part| part.department == department)
+        .map(rpb::OrderPart::state);
+    match state {
+        Some(rpb::OrderPartState::Open) => lang.pick("待答复", "awaiting its answer"),
+        Some(rpb::OrderPartState::Responded) => lang.pick("已答复，待审核", "answered, awaiting review"),
+        Some(rpb::OrderPartState::Returned) => lang.pick("已退回，待重新答复", "returned, to answer again"),
+        Some(rpb::OrderPartState::Closed) => lang.pick("已办结", "closed"),
+        _ => "",
+    }
 }
 
 /// The department page at `/departments/{code}`.

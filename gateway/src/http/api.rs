@@ -243,6 +243,26 @@ fn scorecard_json(s: &pb::GetDepartmentScorecardResponse) -> Value {
             "value": amount_json(c.contribution.as_ref().and_then(|c| c.value.as_ref())),
             "share_percent": c.share_percent,
         })).collect::<Vec<_>>(),
+        "open_orders": s.open_orders.iter().map(|o| json!({
+            "name": o.name,
+            "title": o.title,
+            "level": o.level().as_str_name().trim_start_matches("ORDER_LEVEL_"),
+            "response_due": date_json(o.response_due.as_ref()),
+            "overdue": o.overdue,
+            "parts": o.parts.iter().map(|p| json!({
+                "department": p.department,
+                "state": p.state().as_str_name().trim_start_matches("ORDER_PART_STATE_"),
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "recent_notices": s.recent_notices.iter().map(|n| json!({
+            "name": n.name,
+            "day": date_json(n.day.as_ref()),
+            "level": n.level().as_str_name().trim_start_matches("NOTICE_LEVEL_"),
+            "period": period_json(n.period.as_ref()),
+            "reason": n.reason,
+            "reason_en": n.reason_en,
+            "acknowledged": n.acknowledge_time.is_some(),
+        })).collect::<Vec<_>>(),
         "unreachable": s.unreachable,
     })
 }
