@@ -447,6 +447,17 @@ pub mod notice {
         pub acknowledge_time_us: Option<i64>,
         /// Code of the department that acknowledged it, or empty.
         pub acknowledged_by: String,
+        /// How many delivery rounds failed.
+        pub delivery_attempts: i32,
+        /// When a FAILED notice is pushed again, or a PENDING one waiting for an
+        /// e-mail channel is looked at again.
+        pub next_attempt_time_us: Option<i64>,
+        /// What the last failed round answered, or empty.
+        pub last_error: String,
+        /// When every matching endpoint had accepted it.
+        pub delivered_time_us: Option<i64>,
+        /// JSON array of the endpoint names that accepted it already.
+        pub delivered_endpoints: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

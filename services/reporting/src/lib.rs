@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod compliance;
 pub mod convert;
+pub mod delivery;
 pub mod entity;
 pub mod error;
 pub mod follow_up;
@@ -56,6 +57,8 @@ pub struct Options {
     /// The clock of the daily follow-up run (the system clock; a fixed one in tests, so
     /// that "the day" is known).
     pub follow_up_clock: Clock,
+    /// The delivery worker's clock and timing (tests shorten its interval and backoff).
+    pub delivery: delivery::DeliveryOptions,
 }
 
 impl Default for Options {
@@ -65,6 +68,7 @@ impl Default for Options {
             catalog_ttl: freshness.ttl,
             catalog_retry: freshness.retry,
             follow_up_clock: Clock::default(),
+            delivery: delivery::DeliveryOptions::default(),
         }
     }
 }
@@ -122,6 +126,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         ttl: options.catalog_ttl,
         retry: options.catalog_retry,
     };
+    let delivery_channel = departments.clone();
     let view = Arc::new(PlanView::remote(measures, targets, departments, freshness));
     view.register_metrics(&metrics);
     let catalog = catalog::Catalog::new(view);
@@ -142,6 +147,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         let quota = quota.clone();
         let single_copy = single_copy.clone();
         let clock = options.follow_up_clock.clone();
+        let (delivery_options, delivery_channel) = (options.delivery.clone(), delivery_channel.clone());
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
@@ -153,7 +159,8 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
                 stopping.clone(),
                 reporting_metrics,
             );
-            service::follow_up_daily::start(reporting.clone(), clock, stopping);
+            service::follow_up_daily::start(reporting.clone(), clock, stopping.clone());
+            delivery::start(reporting.clone(), delivery_channel, delivery_options, stopping);
             Ok::<_, ReportingError>(grpc::State {
                 reporting,
                 auth,

@@ -11,7 +11,7 @@ mod notices;
 mod orders;
 
 pub use blockers::BlockerFilter;
-pub use notices::NoticeFilter;
+pub use notices::{DeliveryUpdate, NoticeFilter};
 pub use orders::StoredOrder;
 
 use crate::{

@@ -27,6 +27,8 @@ type Client = ReportingClient;
 mod blockers;
 #[path = "api/bounds.rs"]
 mod bounds;
+#[path = "api/delivery.rs"]
+mod delivery;
 #[path = "api/milestones.rs"]
 mod milestones;
 #[path = "api/notices.rs"]

@@ -47,6 +47,11 @@ pub fn notice_row(plan: &str, due: &DueNotice) -> notice::Model {
         delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
         acknowledge_time_us: None,
         acknowledged_by: String::new(),
+        delivery_attempts: 0,
+        next_attempt_time_us: None,
+        last_error: String::new(),
+        delivered_time_us: None,
+        delivered_endpoints: "[]".to_owned(),
     }
 }
 
@@ -90,6 +95,15 @@ pub fn notice(row: &notice::Model) -> pb::Notice {
         delivery_state: pb::NoticeDeliveryState::from_str_name(&row.delivery_state).unwrap_or_default() as i32,
         acknowledge_time: row.acknowledge_time_us.map(timestamp),
         acknowledged_by: row.acknowledged_by.clone(),
+        delivery_attempts: row.delivery_attempts,
+        // A PENDING notice waiting for an e-mail channel has a recheck time too: not
+        // a retry, so not shown.
+        next_delivery_time: (row.delivery_state == pb::NoticeDeliveryState::Failed.as_str_name())
+            .then_some(row.next_attempt_time_us)
+            .flatten()
+            .map(timestamp),
+        last_delivery_error: row.last_error.clone(),
+        delivered_time: row.delivered_time_us.map(timestamp),
     }
 }
 

@@ -7,6 +7,7 @@ mod m20261215_000004_exact_amounts;
 mod m20261216_000005_milestone_codes;
 mod m20261220_000006_supervision_orders;
 mod m20261221_000007_notices;
+mod m20261222_000008_notice_delivery;
 
 duban_kit::migrator![
     duban_kit::idempotency::CreateRequestLog,
@@ -17,4 +18,5 @@ duban_kit::migrator![
     m20261216_000005_milestone_codes::MilestoneCodes,
     m20261220_000006_supervision_orders::SupervisionOrders,
     m20261221_000007_notices::CreateNotices,
+    m20261222_000008_notice_delivery::NoticeDelivery,
 ];

@@ -125,6 +125,16 @@ pub enum NoticeChange {
         /// The acknowledging department.
         department: String,
     },
+    /// A delivery round's outcome for one notice (the delivery worker's bookkeeping,
+    /// not a caller's write: not audited, as housekeeping is not).
+    Deliver {
+        /// The plan's slug.
+        plan: String,
+        /// The notice's key.
+        id: String,
+        /// What the round decided.
+        update: crate::store::DeliveryUpdate,
+    },
 }
 
 impl NoticeChange {
@@ -145,6 +155,13 @@ impl NoticeChange {
                     })
                     .collect();
                 let stored_count = store.insert_notices(txn, rows).await?;
+                Ok(Written {
+                    stored_count,
+                    ..Written::default()
+                })
+            }
+            NoticeChange::Deliver { plan, id, update } => {
+                let stored_count = store.record_delivery(txn, plan, id, update, now_us).await?;
                 Ok(Written {
                     stored_count,
                     ..Written::default()
@@ -324,7 +341,10 @@ impl Job for WriteJob {
         outcome: &Result<Written, ReportingError>,
         now_us: i64,
     ) -> Result<(), sea_orm::DbErr> {
-        if matches!(self.what, What::Housekeeping) {
+        if matches!(
+            self.what,
+            What::Housekeeping | What::Notices(NoticeChange::Deliver { .. })
+        ) {
             return Ok(());
         }
         let audit = &self.audit;

@@ -241,3 +241,33 @@ fn notice_key(name: &str) -> Result<(&str, &str)> {
     convert::parse_notice_name(name)
         .ok_or_else(|| ReportingError::invalid("name", "must be `plans/{plan}/notices/{notice}`"))
 }
+
+impl Reporting {
+    /// The notices whose delivery is due at `now_us` (see
+    /// [`crate::store::ReportStore::notices_to_deliver`]).
+    pub(crate) async fn notices_to_deliver(
+        &self,
+        now_us: i64,
+        limit: u64,
+    ) -> Result<Vec<crate::entity::notice::Model>> {
+        Ok(self.store.notices_to_deliver(now_us, limit).await?)
+    }
+
+    /// Records a delivery round's outcome for one notice through the writer.
+    pub(crate) async fn record_delivery(
+        &self,
+        plan: &str,
+        id: &str,
+        update: crate::store::DeliveryUpdate,
+    ) -> Result<()> {
+        let change = NoticeChange::Deliver {
+            plan: plan.to_owned(),
+            id: id.to_owned(),
+            update,
+        };
+        self.writer
+            .write(WriteJob::notices(change, AuditInfo::default()))
+            .await?;
+        Ok(())
+    }
+}

@@ -101,3 +101,70 @@ impl ReportStore {
         Ok(())
     }
 }
+
+/// What one delivery round decided for a notice, written by the writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryUpdate {
+    /// `NoticeDeliveryState` contract name.
+    pub state: String,
+    /// Failed rounds so far.
+    pub attempts: i32,
+    /// When it is looked at again (FAILED, or PENDING waiting for e-mail).
+    pub next_attempt_time_us: Option<i64>,
+    /// The last failure, or empty.
+    pub last_error: String,
+    /// Whether it is delivered now (its time is the commit's).
+    pub delivered: bool,
+    /// JSON array of the endpoints that accepted it so far.
+    pub delivered_endpoints: String,
+}
+
+impl ReportStore {
+    /// The notices of every plan whose delivery is due at `now_us`: PENDING, or FAILED,
+    /// with no next attempt time or one passed; oldest first, at most `limit`.
+    pub async fn notices_to_deliver(&self, now_us: i64, limit: u64) -> Result<Vec<notice::Model>, DbErr> {
+        use duban_proto::reporting::v1::NoticeDeliveryState as S;
+        use notice::Column as C;
+        use sea_orm::{Condition, QuerySelect};
+        notice::Entity::find()
+            .filter(C::DeliveryState.is_in([S::Pending.as_str_name(), S::Failed.as_str_name()]))
+            .filter(
+                Condition::any()
+                    .add(C::NextAttemptTimeUs.is_null())
+                    .add(C::NextAttemptTimeUs.lte(now_us)),
+            )
+            .order_by_asc(C::CreateTimeUs)
+            .order_by_asc(C::Plan)
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await
+    }
+
+    /// Records a delivery round's outcome, unless another round (another replica)
+    /// finished the notice meanwhile: only a PENDING or FAILED notice changes.
+    pub async fn record_delivery(
+        &self,
+        db: &impl ConnectionTrait,
+        plan: &str,
+        id: &str,
+        update: &DeliveryUpdate,
+        now_us: i64,
+    ) -> Result<u64, DbErr> {
+        use duban_proto::reporting::v1::NoticeDeliveryState as S;
+        use notice::Column as C;
+        let result = notice::Entity::update_many()
+            .col_expr(C::DeliveryState, update.state.as_str().into())
+            .col_expr(C::DeliveryAttempts, update.attempts.into())
+            .col_expr(C::NextAttemptTimeUs, update.next_attempt_time_us.into())
+            .col_expr(C::LastError, update.last_error.as_str().into())
+            .col_expr(C::DeliveredTimeUs, update.delivered.then_some(now_us).into())
+            .col_expr(C::DeliveredEndpoints, update.delivered_endpoints.as_str().into())
+            .filter(C::Plan.eq(plan))
+            .filter(C::Id.eq(id))
+            .filter(C::DeliveryState.is_in([S::Pending.as_str_name(), S::Failed.as_str_name()]))
+            .exec(db)
+            .await?;
+        Ok(result.rows_affected)
+    }
+}
