@@ -18,6 +18,7 @@ pub mod incoming;
 pub mod layer;
 pub mod metrics;
 pub mod migration;
+pub mod net;
 pub mod paging;
 pub mod rate;
 pub mod server;

@@ -320,7 +320,8 @@ async fn post(
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| e.to_string())?;
         let host_for_tcp = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let tcp = tokio::net::TcpStream::connect((host_for_tcp.as_str(), port))
+        let address = checked_address(&host_for_tcp, port, https).await?;
+        let tcp = tokio::net::TcpStream::connect(address)
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
         let status = if https {
@@ -343,6 +344,29 @@ async fn post(
     tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}
+
+/// The address to connect to for `host`: every address the name resolves to must be
+/// one the endpoint's configuration allows (public, or loopback; plain http to loopback
+/// only), checked now rather than when the URL was configured, since a name can be
+/// pointed at an internal host later. The connection goes to the address checked, not
+/// to a second resolution of the name.
+async fn checked_address(host: &str, port: u16, https: bool) -> Result<std::net::SocketAddr, String> {
+    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    let allowed = |ip: std::net::IpAddr| ip.is_loopback() || (https && duban_kit::net::is_public_ip(ip));
+    if let Some(refused) = addresses.iter().find(|address| !allowed(address.ip())) {
+        return Err(format!(
+            "{host} resolves to {}, which a webhook may not reach",
+            refused.ip()
+        ));
+    }
+    addresses
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{host} resolves to no address"))
 }
 
 /// Sends `request` over `io` with HTTP/1.1 and returns the answer's status.
@@ -390,6 +414,23 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[tokio::test]
+    async fn sends_only_to_addresses_the_configuration_allows() {
+        assert!(
+            checked_address("127.0.0.1", 80, false).await.is_ok(),
+            "loopback, for development"
+        );
+        assert!(checked_address("localhost", 80, false).await.is_ok());
+        let refused = checked_address("10.1.2.3", 443, true).await.unwrap_err();
+        assert!(refused.contains("10.1.2.3"), "{refused}");
+        assert!(checked_address("169.254.169.254", 80, false).await.is_err());
+        assert!(
+            checked_address("8.8.8.8", 80, false).await.is_err(),
+            "plain http only to loopback"
+        );
+        assert!(checked_address("8.8.8.8", 443, true).await.is_ok());
     }
 
     #[test]

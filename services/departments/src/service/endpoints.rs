@@ -648,41 +648,13 @@ fn check_webhook_url(raw: &str) -> std::result::Result<String, String> {
     };
     if let Some(ip) = ip
         && !ip.is_loopback()
-        && !is_public(ip)
+        && !duban_kit::net::is_public_ip(ip)
     {
         return Err(format!(
             "must not point at {ip}, a private, link-local or otherwise non-public address"
         ));
     }
     Ok(url.to_string())
-}
-
-/// Whether an address may be on the public internet: not private, link-local, shared,
-/// unspecified, broadcast, multicast or documentation space.
-fn is_public(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(ip) => {
-            let [a, b, ..] = ip.octets();
-            !(ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.is_multicast()
-                || ip.is_documentation()
-                || a == 0
-                // 100.64.0.0/10, carrier-grade NAT.
-                || (a == 100 && (64..128).contains(&b)))
-        }
-        IpAddr::V6(ip) => {
-            let first = ip.segments()[0];
-            !(ip.is_unspecified()
-                || ip.is_multicast()
-                // fc00::/7 unique local, fe80::/10 link-local.
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || ip.to_ipv4_mapped().is_some_and(|v4| !is_public(IpAddr::V4(v4))))
-        }
-    }
 }
 
 /// An e-mail address as stored (`local@domain`, the domain lower-cased and in its
