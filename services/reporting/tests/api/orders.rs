@@ -38,6 +38,17 @@ fn opening(departments: &[&str], request_id: &str) -> pb::OpenOrderRequest {
     }
 }
 
+/// Accepting `department`'s answer to `order` as it now stands (its etag).
+fn accept(order: &pb::Order, department: &str, request_id: &str) -> pb::AcceptOrderResponseRequest {
+    pb::AcceptOrderResponseRequest {
+        name: order.name.clone(),
+        department: department.into(),
+        etag: order.etag.clone(),
+        request_id: request_id.into(),
+        ..Default::default()
+    }
+}
+
 fn respond(order: &pb::Order, text: &str, request_id: &str) -> pb::RespondToOrderRequest {
     pb::RespondToOrderRequest {
         name: order.name.clone(),
@@ -247,24 +258,12 @@ async fn a_whole_life_cycle_with_its_refusals(backend: Backend) {
 
     // Review: a unit may not review; accepting an unanswered part is refused by state.
     let refused = unit_a
-        .accept_order_response(pb::AcceptOrderResponseRequest {
-            name: order.name.clone(),
-            department: a.into(),
-            etag: answered.etag.clone(),
-            request_id: "a-accepts".into(),
-            ..Default::default()
-        })
+        .accept_order_response(accept(&answered, a, "a-accepts"))
         .await
         .unwrap_err();
     assert_eq!(why(&refused), (Code::PermissionDenied, Some("ROLE_NOT_ALLOWED".into())));
     let refused = leader
-        .accept_order_response(pb::AcceptOrderResponseRequest {
-            name: order.name.clone(),
-            department: b.into(),
-            etag: answered.etag.clone(),
-            request_id: "accept-b-early".into(),
-            ..Default::default()
-        })
+        .accept_order_response(accept(&answered, b, "accept-b-early"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -297,13 +296,7 @@ async fn a_whole_life_cycle_with_its_refusals(backend: Backend) {
         (Part::Returned, "请补充时间节点", returned.etag.as_str())
     );
     let refused = leader
-        .accept_order_response(pb::AcceptOrderResponseRequest {
-            name: order.name.clone(),
-            department: a.into(),
-            etag: returned.etag.clone(),
-            request_id: "accept-returned".into(),
-            ..Default::default()
-        })
+        .accept_order_response(accept(&returned, a, "accept-returned"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -325,11 +318,8 @@ async fn a_whole_life_cycle_with_its_refusals(backend: Backend) {
     assert!(a_part.review.is_none(), "a new answer has not been reviewed");
     let closed_a = admin
         .accept_order_response(pb::AcceptOrderResponseRequest {
-            name: order.name.clone(),
-            department: a.into(),
             comment: "同意办结".into(),
-            etag: answered.etag.clone(),
-            request_id: "accept-a".into(),
+            ..accept(&answered, a, "accept-a")
         })
         .await
         .unwrap()
@@ -346,13 +336,7 @@ async fn a_whole_life_cycle_with_its_refusals(backend: Backend) {
         .unwrap()
         .into_inner();
     let closed = leader
-        .accept_order_response(pb::AcceptOrderResponseRequest {
-            name: order.name.clone(),
-            department: b.into(),
-            etag: answered.etag.clone(),
-            request_id: "accept-b".into(),
-            ..Default::default()
-        })
+        .accept_order_response(accept(&answered, b, "accept-b"))
         .await
         .unwrap()
         .into_inner();
