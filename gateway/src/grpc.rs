@@ -68,6 +68,16 @@ impl DashboardService for DashboardGrpc {
         ))
     }
 
+    async fn list_unit_rankings(
+        &self,
+        request: Request<pb::ListUnitRankingsRequest>,
+    ) -> Reply<pb::ListUnitRankingsResponse> {
+        let caller = self.dashboard.caller(request.metadata()).await?;
+        Ok(Response::new(
+            self.dashboard.rankings(&caller, request.get_ref()).await?,
+        ))
+    }
+
     async fn list_alerts(&self, request: Request<pb::ListAlertsRequest>) -> Reply<pb::ListAlertsResponse> {
         let caller = self.dashboard.caller(request.metadata()).await?;
         Ok(Response::new(self.dashboard.alerts(&caller, request.get_ref()).await?))

@@ -819,7 +819,212 @@ async fn the_department_page_shows_its_orders_and_recent_notices(backend: Backen
     suite.stop().await;
 }
 
+/// The ranking (晾晒): every responsible unit of the plan, ranked by discipline (a unit
+/// that filed on time before one that filed late), with its returned reports and open
+/// orders counted, filtered by kind, in the order asked; leadership's only; the same rows
+/// on the page, in JSON and in CSV.
+async fn units_are_ranked_by_discipline_returns_and_orders(backend: Backend) {
+    use duban_proto::{
+        common::v1::Date,
+        departments::v1::{DepartmentKind, Role},
+        reporting::v1::supervision_orders_service_client::SupervisionOrdersServiceClient,
+    };
+    let Some(suite) = start_suite(backend).await else {
+        return;
+    };
+    let as_of = Date {
+        year: 2023,
+        month: 4,
+        day: 30,
+    };
+    let mut dashboard = suite.dashboard(suite.admin_token());
+    let overview = suite.overview(&mut dashboard).await;
+    // Two towns responsible for the same measure: one files March on time, one late.
+    let measure = overview
+        .measures
+        .iter()
+        .find(|m| m.units.iter().filter(|u| u.department.ends_with("-town")).count() >= 2)
+        .expect("a measure of several towns");
+    let towns: Vec<String> = measure
+        .units
+        .iter()
+        .map(|u| u.department.clone())
+        .filter(|d| d.ends_with("-town"))
+        .take(2)
+        .collect();
+    let (punctual, tardy) = (towns[0].clone(), towns[1].clone());
+    let item = |department: &str, day: u32| {
+        let submit = chrono::NaiveDate::from_ymd_opt(2023, 4, day)
+            .unwrap()
+            .and_hms_opt(2, 0, 0)
+            .unwrap()
+            .and_utc();
+        rpb::SubmitReportsRequest {
+            parent: PLAN.into(),
+            report: Some(rpb::Report {
+                measure_number: measure.measure_number.clone(),
+                department: department.into(),
+                period: Some(Period { year: 2023, month: 3 }),
+                overall_status: rpb::OverallStatus::OnTrack as i32,
+                narrative: "按计划推进".into(),
+                ..Default::default()
+            }),
+            request_id: format!("rank-{department}"),
+            backfill: true,
+            submit_time: Some(prost_types::Timestamp {
+                seconds: submit.timestamp(),
+                nanos: 0,
+            }),
+            ..Default::default()
+        }
+    };
+    let mut reporting = suite.reporting(Caller::Admin);
+    let stored = reporting
+        .submit_reports(tokio_stream::iter([item(&punctual, 3), item(&tardy, 25)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.succeeded_count, 2, "{:?}", stored.results);
+    let late_report = stored
+        .results
+        .iter()
+        .find_map(|r| match &r.outcome {
+            Some(rpb::submit_reports_result::Outcome::Report(report)) if report.department == tardy => {
+                Some(report.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    reporting
+        .return_report(rpb::ReturnReportRequest {
+            name: late_report.name.clone(),
+            etag: late_report.etag.clone(),
+            reason: "请补充佐证材料".into(),
+            request_id: "rank-return".into(),
+        })
+        .await
+        .unwrap();
+    let mut orders = SupervisionOrdersServiceClient::new(suite.channel(Server::Reporting, Caller::Admin));
+    orders
+        .open_order(rpb::OpenOrderRequest {
+            parent: PLAN.into(),
+            order: Some(rpb::Order {
+                title: "关于报送滞后的督办".into(),
+                level: rpb::OrderLevel::Blue as i32,
+                text: "请说明原因。".into(),
+                departments: vec![tardy.clone()],
+                response_due: Some(Date {
+                    year: 2099,
+                    month: 12,
+                    day: 31,
+                }),
+                ..Default::default()
+            }),
+            request_id: "rank-order".into(),
+        })
+        .await
+        .unwrap();
+
+    let leadership = suite.issue_token(Role::Leadership, "").await;
+    let request = |kind: DepartmentKind, order_by: &str| pb::ListUnitRankingsRequest {
+        plan: PLAN.into(),
+        as_of: Some(as_of),
+        kind: kind as i32,
+        order_by: order_by.into(),
+    };
+    let all = suite
+        .dashboard(&leadership)
+        .list_unit_rankings(request(DepartmentKind::Unspecified, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(all.unreachable.is_empty(), "{:?}", all.unreachable);
+    let responsible: std::collections::BTreeSet<&str> = overview
+        .measures
+        .iter()
+        .flat_map(|m| m.units.iter().map(|u| u.department.as_str()))
+        .collect();
+    let ranked: std::collections::BTreeSet<&str> = all.rankings.iter().map(|r| r.department.as_str()).collect();
+    assert_eq!(ranked, responsible, "every responsible unit, once");
+    let row = |code: &str| all.rankings.iter().find(|r| r.department == code).unwrap().clone();
+    let (p, t) = (row(&punctual), row(&tardy));
+    assert_eq!((p.on_time_count, p.received_count), (1, 1));
+    assert_eq!((t.on_time_count, t.received_count), (0, 1));
+    assert_eq!((p.returned_count, t.returned_count), (0, 1));
+    assert_eq!(
+        (p.open_order_count, t.open_order_count, t.overdue_order_count),
+        (0, 1, 0)
+    );
+    assert_eq!(p.kind, DepartmentKind::TownOrStreet as i32);
+    assert!(p.rank < t.rank, "on time ranks above late: {} vs {}", p.rank, t.rank);
+    assert_eq!(all.rankings[0].rank, 1);
+    assert!(
+        all.rankings
+            .windows(2)
+            .all(|w| w[0].rank <= w[1].rank && w[0].on_time_rate.unwrap_or(-1.0) >= w[1].on_time_rate.unwrap_or(-1.0)),
+        "ranked by on-time rate first"
+    );
+
+    // By returns, worst first, towns only.
+    let towns_only = suite
+        .dashboard(&leadership)
+        .list_unit_rankings(request(DepartmentKind::TownOrStreet, "returned_count desc"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        towns_only
+            .rankings
+            .iter()
+            .all(|r| r.kind == DepartmentKind::TownOrStreet as i32)
+    );
+    assert!(towns_only.rankings.len() < all.rankings.len());
+    assert_eq!(towns_only.rankings[0].department, tardy);
+    assert_eq!(towns_only.order_by, "returned_count desc");
+
+    let bad = suite
+        .dashboard(&leadership)
+        .list_unit_rankings(request(DepartmentKind::Unspecified, "speed desc"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("order_by"), "{}", bad.message());
+    let unit = suite.issue_token(Role::Department, &punctual).await;
+    let denied = suite
+        .dashboard(&unit)
+        .list_unit_rankings(request(DepartmentKind::Unspecified, ""))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    // The page, the JSON and the CSV carry the same ranking.
+    let bearer = format!("Bearer {leadership}");
+    let headers = [("Authorization", bearer.as_str())];
+    let get = |path: &'static str| http_request(suite.addr(Server::Gateway), "GET", path, &headers, b"");
+    let page = get("/units?as_of=2023-04-30&kind=town_or_street").await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let text = page.text();
+    assert_eq!(text.matches("<tr data-department=").count(), towns_only.rankings.len());
+    assert!(text.contains(&format!("data-department=\"{tardy}\"")));
+    let json = get("/api/v1/units?as_of=2023-04-30&order_by=returned_count+desc").await;
+    let value: serde_json::Value = serde_json::from_str(&json.text()).unwrap();
+    assert_eq!(value["rankings"][0]["department"], tardy.as_str());
+    assert_eq!(value["rankings"][0]["returned_count"], 1);
+    assert_eq!(value["rankings"][0]["kind"], "town_or_street");
+    let csv = get("/api/v1/units.csv?as_of=2023-04-30&kind=town_or_street").await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(
+        csv.text().lines().count(),
+        towns_only.rankings.len() + 1,
+        "a header and one row per unit"
+    );
+    let unknown = get("/api/v1/units?kind=towns").await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text());
+    suite.stop().await;
+}
+
 duban_kit::backend_tests!(
+    units_are_ranked_by_discipline_returns_and_orders,
     the_department_page_shows_its_orders_and_recent_notices,
     watch_streams_are_shared_bounded_and_revocable,
     follows_reports_through_the_front_door,

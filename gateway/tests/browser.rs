@@ -202,6 +202,37 @@ async fn dashboard_in_a_browser(backend: Backend) {
 
     let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
+
+    // The ranking of units: every responsible unit in a row, sortable, on a desktop and on a
+    // 390 px phone, where the table scrolls sideways inside its own box.
+    let ranking_url = format!("http://{addr}/units?as_of=2023-07-31");
+    let (b, p, u) = (binary.clone(), profile.clone(), ranking_url.clone());
+    let dom = tokio::task::spawn_blocking(move || run_chromium(&b, &p, &["--dump-dom".into()], &u))
+        .await
+        .unwrap();
+    let rows = dom.matches("<tr data-department=").count();
+    assert!(rows >= 40, "every responsible unit is ranked: {rows} rows");
+    assert!(dom.contains("<td class=\"rank\">1</td>"), "the first is ranked 1");
+    assert!(dom.contains("class=\"sort\"") && dom.contains("id=\"kind-filter\""));
+    assert!(
+        dom.contains("<div class=\"scroll\">"),
+        "the table scrolls inside its box on a phone"
+    );
+    for (name, size) in [("desktop", "1440,1800"), ("phone", "390,1600")] {
+        let shot = artifacts.join(format!("units-{name}-{backend}.png"));
+        let _ = std::fs::remove_file(&shot);
+        let args = vec![
+            format!("--screenshot={}", shot.display()),
+            format!("--window-size={size}"),
+        ];
+        let (b, p, u) = (binary.clone(), profile.clone(), ranking_url.clone());
+        tokio::task::spawn_blocking(move || run_chromium(&b, &p, &args, &u))
+            .await
+            .unwrap();
+        let bytes = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+        assert!(bytes > 10_000, "a screenshot at {} ({bytes} bytes)", shot.display());
+    }
+
     let shot = artifacts.join(format!("dashboard-{backend}.png"));
     let _ = std::fs::remove_file(&shot);
     let args = vec![

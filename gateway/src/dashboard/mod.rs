@@ -6,6 +6,7 @@
 mod alerts;
 mod measure;
 mod overview;
+mod ranking;
 mod scorecard;
 mod snapshot;
 mod status;

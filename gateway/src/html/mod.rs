@@ -8,12 +8,14 @@ mod department;
 mod layout;
 mod measure;
 mod overview;
+mod units;
 
 pub use charts::{Sparkline, sparkline};
 pub use department::department_page;
 pub use layout::{Audience, error_page, login_page};
 pub use measure::measure_page;
 pub use overview::overview_page;
+pub use units::{KINDS, kind_from_param, units_page};
 
 // The helpers the templates call by path (`crate::html::num(..)`).
 use layout::{amount, compliance_class, num, period, rag_class};

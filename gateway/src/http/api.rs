@@ -74,6 +74,53 @@ pub(crate) async fn api_alerts(State(web): State<Web>, Query(params): Query<Para
     json_answer(result)
 }
 
+pub(crate) async fn api_units(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    let result = async {
+        let caller = web.caller(&headers).await?;
+        let rankings = web.rankings_view(&caller, &params).await?;
+        Ok(json!({
+            "as_of": date_json(rankings.as_of.as_ref()),
+            "order_by": rankings.order_by,
+            "rankings": rankings.rankings.iter().map(ranking_json).collect::<Vec<_>>(),
+            "unreachable": rankings.unreachable,
+        }))
+    }
+    .await;
+    json_answer(result)
+}
+
+/// One unit's place: kinds by their directory name (`town_or_street`), rates unset as null.
+fn ranking_json(r: &pb::UnitRanking) -> Value {
+    json!({
+        "rank": r.rank,
+        "department": r.department,
+        "display_name": r.display_name,
+        "display_name_en": r.display_name_en,
+        "kind": kind_name(r.kind),
+        "expected_count": r.expected_count,
+        "received_count": r.received_count,
+        "on_time_count": r.on_time_count,
+        "reporting_rate": r.reporting_rate,
+        "on_time_rate": r.on_time_rate,
+        "returned_count": r.returned_count,
+        "open_order_count": r.open_order_count,
+        "overdue_order_count": r.overdue_order_count,
+        "target_count": r.target_count,
+        "green_target_count": r.green_target_count,
+        "amber_target_count": r.amber_target_count,
+        "red_target_count": r.red_target_count,
+        "delivery_rate": r.delivery_rate,
+    })
+}
+
+/// A kind's directory name (`town_or_street`), empty when unknown.
+pub(crate) fn kind_name(kind: i32) -> &'static str {
+    crate::html::KINDS
+        .iter()
+        .find(|(_, k)| *k as i32 == kind)
+        .map_or("", |(name, _)| name)
+}
+
 fn date_json(date: Option<&Date>) -> Value {
     date.map_or(Value::Null, |d| Value::String(date_label(d)))
 }

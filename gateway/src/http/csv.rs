@@ -74,6 +74,60 @@ pub(crate) async fn csv_overview(State(web): State<Web>, Query(params): Query<Pa
     csv_answer("overview.csv", result)
 }
 
+pub(crate) async fn csv_units(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    let result = async {
+        let caller = web.caller(&headers).await?;
+        let rankings = web.rankings_view(&caller, &params).await?;
+        Ok(units_table(&rankings)?)
+    }
+    .await;
+    csv_answer("units.csv", result)
+}
+
+fn units_table(rankings: &pb::ListUnitRankingsResponse) -> Result<String, CsvExportError> {
+    let mut table = CsvExport::new([
+        "rank",
+        "department",
+        "name",
+        "kind",
+        "expected",
+        "received",
+        "on_time",
+        "reporting_rate_percent",
+        "on_time_rate_percent",
+        "returned",
+        "open_orders",
+        "overdue_orders",
+        "targets",
+        "green",
+        "amber",
+        "red",
+        "delivery_rate_percent",
+    ])?;
+    for r in &rankings.rankings {
+        table.record([
+            r.rank.to_string(),
+            r.department.clone(),
+            r.display_name.clone(),
+            super::api::kind_name(r.kind).to_owned(),
+            r.expected_count.to_string(),
+            r.received_count.to_string(),
+            r.on_time_count.to_string(),
+            opt(r.reporting_rate),
+            opt(r.on_time_rate),
+            r.returned_count.to_string(),
+            r.open_order_count.to_string(),
+            r.overdue_order_count.to_string(),
+            r.target_count.to_string(),
+            r.green_target_count.to_string(),
+            r.amber_target_count.to_string(),
+            r.red_target_count.to_string(),
+            opt(r.delivery_rate),
+        ])?;
+    }
+    table.finish()
+}
+
 fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
     let mut table = CsvExport::new([
         "section", "number", "code", "name", "rag", "actual", "expected", "target", "percent", "forecast",

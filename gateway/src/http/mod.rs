@@ -30,16 +30,16 @@ use duban_kit::{
     settings::{DashboardAccess, GatewaySettings},
     streams::OpenStreams,
 };
-use duban_proto::{common::v1::Date, gateway::v1 as pb};
+use duban_proto::{common::v1::Date, departments::v1::DepartmentKind, gateway::v1 as pb};
 use serde::Deserialize;
 use serde_json::json;
 
 use self::{
     access::{Viewer, login, login_form, logout},
-    api::{api_alerts, api_department, api_measure, api_overview},
-    csv::{csv_overview, csv_reports},
+    api::{api_alerts, api_department, api_measure, api_overview, api_units},
+    csv::{csv_overview, csv_reports, csv_units},
     events::events,
-    pages::{page_department, page_measure, page_overview},
+    pages::{page_department, page_measure, page_overview, page_units},
     session::{MAX_SESSIONS, Sessions},
     statics::static_file,
 };
@@ -47,7 +47,7 @@ use crate::{
     calendar::{self, to_date},
     dashboard::{Caller, Dashboard},
     error::GatewayError,
-    html::Lang,
+    html::{self, Lang},
     metrics::GatewayMetrics,
     watch::Hub,
 };
@@ -140,6 +140,12 @@ pub struct Params {
     /// ListAlerts: page token.
     #[serde(default)]
     pub page_token: String,
+    /// ListUnitRankings: only units of this kind (`town_or_street`, ...; empty for all).
+    #[serde(default)]
+    pub kind: String,
+    /// ListUnitRankings: the order (AIP-132), e.g. `on_time_rate desc`.
+    #[serde(default)]
+    pub order_by: String,
 }
 
 impl Params {
@@ -210,6 +216,27 @@ impl Web {
         };
         self.0.dashboard.scorecard(caller, &request).await
     }
+
+    async fn rankings_view(
+        &self,
+        caller: &Caller,
+        params: &Params,
+    ) -> Result<pb::ListUnitRankingsResponse, GatewayError> {
+        let kind = match params.kind.trim() {
+            "" => DepartmentKind::Unspecified,
+            name => html::kind_from_param(name).ok_or_else(|| {
+                let names: Vec<&str> = html::KINDS.iter().map(|(n, _)| *n).collect();
+                GatewayError::invalid("kind", format!("must be one of {}", names.join(", ")))
+            })?,
+        };
+        let request = pb::ListUnitRankingsRequest {
+            plan: self.0.plan.clone(),
+            as_of: params.as_of()?,
+            kind: kind as i32,
+            order_by: params.order_by.clone(),
+        };
+        self.0.dashboard.rankings(caller, &request).await
+    }
 }
 
 /// The dashboard's routes. Pages, the JSON API and the CSV exports are counted in
@@ -220,6 +247,9 @@ pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
         .route("/", get(page_overview))
         .route("/measures/{number}", get(page_measure))
         .route("/departments/{code}", get(page_department))
+        .route("/units", get(page_units))
+        .route("/api/v1/units", get(api_units))
+        .route("/api/v1/units.csv", get(csv_units))
         .route("/api/v1/overview", get(api_overview))
         .route("/api/v1/overview.csv", get(csv_overview))
         .route("/api/v1/reports.csv", get(csv_reports))

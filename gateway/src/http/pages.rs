@@ -126,3 +126,20 @@ pub(crate) async fn page_department(
     .await;
     page_answer(lang, page)
 }
+
+pub(crate) async fn page_units(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    let lang = params.lang();
+    let page = async {
+        let viewer = web.signed_in_viewer(&headers).await?;
+        let rankings = web.rankings_view(&viewer.caller(), &params).await?;
+        Ok(html::units_page(
+            lang,
+            viewer.audience(),
+            &rankings,
+            &params.as_of,
+            params.kind.trim(),
+        ))
+    }
+    .await;
+    page_answer(lang, page)
+}

@@ -517,6 +517,27 @@ impl ReportStore {
         Ok(())
     }
 
+    /// How many revisions of each (department, period) of `plan` submitted before
+    /// `before_us` are RETURNED: one row per pair with at least one. By submit time, not
+    /// review time: a view of a past date counts what was filed by then and found wanting,
+    /// and backfilled history is reviewed after the fact.
+    pub async fn returned_counts(&self, plan: &str, before_us: i64) -> Result<Vec<(String, String, i64)>, DbErr> {
+        use report_revision::Column as C;
+        report_revision::Entity::find()
+            .select_only()
+            .column(C::Department)
+            .column(C::Period)
+            .column_as(C::Revision.count(), "returned")
+            .filter(C::Plan.eq(plan))
+            .filter(C::State.eq(duban_proto::reporting::v1::report::State::Returned.as_str_name()))
+            .filter(C::SubmitTimeUs.lt(before_us))
+            .group_by(C::Department)
+            .group_by(C::Period)
+            .into_tuple()
+            .all(&self.db)
+            .await
+    }
+
     /// Number of revision rows (for tests and diagnostics).
     pub async fn revision_count(&self) -> Result<u64, DbErr> {
         report_revision::Entity::find().count(&self.db).await

@@ -86,6 +86,17 @@ impl Reporting {
             .into_iter()
             .map(|p| ((p.measure_number, p.department, p.period), p.first_submit_time_us))
             .collect();
+        let range_keys: Vec<String> = range.iter().map(|m| m.key()).collect();
+        let mut returned: BTreeMap<String, i32> = BTreeMap::new();
+        for (code, period, count) in self
+            .store
+            .returned_counts(&plan_code, plan.cadence.zone.end_of_day_us(as_of))
+            .await?
+        {
+            if range_keys.contains(&period) {
+                *returned.entry(code).or_default() += i32::try_from(count).unwrap_or(i32::MAX);
+            }
+        }
         let names = self.catalog.departments().await.ok();
         let mut totals = Tally::default();
         let mut overdue = Vec::new();
@@ -134,6 +145,7 @@ impl Reporting {
             entry.on_time_count = tally.on_time;
             entry.reporting_rate = tally.reporting_rate();
             entry.on_time_rate = tally.on_time_rate();
+            entry.returned_count = returned.get(code).copied().unwrap_or(0);
             totals.merge(tally);
             if missing {
                 overdue.push(code.clone());
