@@ -798,6 +798,111 @@ async fn the_department_page_shows_its_orders_and_recent_notices(backend: Backen
     assert!(text.contains("关于南翔镇签约项目的督办"), "the order is on the page");
     assert!(text.contains("badge blue"), "a blue notice is on the page");
     assert!(!text.contains("关于安亭镇的督办"));
+
+    // The overview sums the follow-up up: every notice of the 30 days by colour, as
+    // NoticesService lists them, and the two open orders.
+    let blue = suite
+        .notices(Caller::Admin)
+        .list_notices(rpb::ListNoticesRequest {
+            parent: PLAN.into(),
+            level: rpb::NoticeLevel::Blue as i32,
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notices
+        .len() as i32;
+    assert!(blue > 0);
+    let overview = suite
+        .dashboard(&leadership)
+        .get_overview(pb::GetOverviewRequest {
+            plan: PLAN.into(),
+            as_of: Some(Date {
+                year: 2023,
+                month: 4,
+                day: 10,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .overview
+        .unwrap();
+    let follow_up = overview.follow_up.expect("the follow-up summary");
+    let counts: Vec<(rpb::NoticeLevel, i32, i32)> = follow_up
+        .notices
+        .iter()
+        .map(|n| (n.level(), n.count, n.unacknowledged_count))
+        .collect();
+    assert!(counts.contains(&(rpb::NoticeLevel::Blue, blue, blue)), "{counts:?}");
+    assert_eq!(
+        (follow_up.open_order_part_count, follow_up.overdue_order_part_count),
+        (2, 0)
+    );
+    assert_eq!(follow_up.open_orders.len(), 1, "both orders are yellow");
+    // Thirty days later the April notices have left the window; the orders have not.
+    let later = suite
+        .dashboard(&leadership)
+        .get_overview(pb::GetOverviewRequest {
+            plan: PLAN.into(),
+            as_of: Some(Date {
+                year: 2023,
+                month: 5,
+                day: 10,
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .overview
+        .unwrap()
+        .follow_up
+        .unwrap();
+    assert!(
+        later
+            .notices
+            .iter()
+            .all(|n| n.level() != rpb::NoticeLevel::Blue || n.count < blue)
+    );
+    assert_eq!(later.open_order_part_count, 2);
+    let refused = suite
+        .notices(Caller::Token(&token))
+        .get_follow_up_summary(rpb::GetFollowUpSummaryRequest {
+            parent: PLAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::PermissionDenied,
+        "a unit does not see every unit's follow-up"
+    );
+    let page = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        "/?as_of=2023-04-10",
+        &[("Authorization", &bearer)],
+        b"",
+    )
+    .await;
+    assert!(
+        page.text().contains("id=\"follow-up\""),
+        "the overview shows the follow-up"
+    );
+    let json = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        "/api/v1/overview?as_of=2023-04-10",
+        &[("Authorization", &bearer)],
+        b"",
+    )
+    .await;
+    let value: serde_json::Value = serde_json::from_str(&json.text()).unwrap();
+    assert_eq!(value["follow_up"]["open_order_part_count"], 2);
+
     let json = http_request(
         suite.addr(Server::Gateway),
         "GET",

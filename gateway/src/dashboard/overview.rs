@@ -157,6 +157,7 @@ impl Dashboard {
                 .as_ref()
                 .map(|c| Self::compliance_summary(catalogue, c, as_of)),
             unreachable: snap.unreachable.iter().map(|s| (*s).to_owned()).collect(),
+            follow_up: snap.follow_up.clone(),
         }
     }
 

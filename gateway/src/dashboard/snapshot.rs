@@ -9,7 +9,8 @@ use duban_proto::{
     common::v1::Period,
     reporting::v1::{
         self as rpb, Blocker, BlockerState, DepartmentCompliance, GetComplianceRequest, GetProgressRequest,
-        ListBlockersRequest, ListReportsRequest, Report, TargetProgress, reporting_service_server,
+        ListBlockersRequest, ListReportsRequest, Report, TargetProgress, notices_service_server,
+        reporting_service_server,
     },
     targets::v1::targets_service_server,
 };
@@ -35,6 +36,9 @@ pub(crate) struct Snapshot {
     /// department and number. A report lists only the blocker changes of its revision,
     /// so open blockers carried forward are read from ListBlockers, not from reports.
     pub(crate) open_blockers: Vec<Blocker>,
+    /// The follow-up in figures (notices of the 30 days up to `as_of`, open orders); read
+    /// for the overview only.
+    pub(crate) follow_up: Option<rpb::FollowUpSummary>,
     pub(crate) unreachable: BTreeSet<&'static str>,
 }
 
@@ -91,12 +95,32 @@ impl Dashboard {
         };
         let compliance = self.compliance(&parent, as_of, caller, None);
         let open_blockers = self.open_blockers(&parent, caller);
-        let (progress, series, compliance, open_blockers) = futures::join!(
+        let follow_up = async {
+            if !with_series {
+                return None;
+            }
+            let request = rpb::GetFollowUpSummaryRequest {
+                parent: parent.clone(),
+                as_of: Some(to_date(as_of)),
+                window_days: 0,
+            };
+            Some(self.backends.notices(None).get_follow_up_summary(request).await)
+        };
+        let (progress, series, compliance, open_blockers, follow_up) = futures::join!(
             progress_call(None),
             join_all(series_periods.iter().map(|p| progress_call(Some(*p)))),
             compliance,
             open_blockers,
+            follow_up,
         );
+        match follow_up {
+            Some(Ok(summary)) => snap.follow_up = Some(summary.into_inner()),
+            Some(Err(status)) => {
+                tracing::warn!(code = ?status.code(), detail = status.message(), "the follow-up summary did not answer");
+                snap.unreachable.insert(notices_service_server::SERVICE_NAME);
+            }
+            None => {}
+        }
         match open_blockers {
             Ok(blockers) => {
                 let zone = catalogue.calendar.zone();

@@ -58,15 +58,7 @@ fn order_level(lang: &Lang, order: &rpb::Order) -> (&'static str, &'static str) 
 
 /// A notice's level: its badge class and its label.
 fn notice_level(lang: &Lang, notice: &rpb::Notice) -> (&'static str, &'static str) {
-    let level = notice.level().as_str_name().trim_start_matches("NOTICE_LEVEL_");
-    let label = match level {
-        "REMINDER" => lang.pick("催报提醒", "Reminder"),
-        "BLUE" => lang.pick("蓝色", "Blue"),
-        "YELLOW" => lang.pick("黄色", "Yellow"),
-        "RED" => lang.pick("红色", "Red"),
-        _ => "",
-    };
-    (colour_class(level), label)
+    super::layout::notice_badge(*lang, notice.level)
 }
 
 /// Where the department's own part of an order stands.

@@ -199,6 +199,20 @@ pub fn error_page(lang: Lang, message: &str) -> Result<String, askama::Error> {
     .render()
 }
 
+/// A follow-up notice's level (`NoticeLevel`): its badge class (blue, amber, red; none for
+/// a reminder) and its label.
+pub(crate) fn notice_badge(lang: impl Borrow<Lang>, level: impl Borrow<i32>) -> (&'static str, &'static str) {
+    use duban_proto::reporting::v1::NoticeLevel;
+    let lang = *lang.borrow();
+    match NoticeLevel::try_from(*level.borrow()).unwrap_or(NoticeLevel::Unspecified) {
+        NoticeLevel::Reminder => ("", lang.pick("催报提醒", "Reminder")),
+        NoticeLevel::Blue => ("blue", lang.pick("蓝色", "Blue")),
+        NoticeLevel::Yellow => ("amber", lang.pick("黄色", "Yellow")),
+        NoticeLevel::Red => ("red", lang.pick("红色", "Red")),
+        NoticeLevel::Unspecified => ("", ""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,7 +18,7 @@ pub use overview::overview_page;
 pub use units::{KINDS, kind_from_param, units_page};
 
 // The helpers the templates call by path (`crate::html::num(..)`).
-use layout::{amount, compliance_class, num, period, rag_class};
+use layout::{amount, compliance_class, notice_badge, num, period, rag_class};
 
 /// The page language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

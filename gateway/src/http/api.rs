@@ -6,7 +6,11 @@ use axum::{
     http::HeaderMap,
     response::Response,
 };
-use duban_proto::{common::v1::Date, gateway::v1 as pb, reporting::v1::OverallStatus};
+use duban_proto::{
+    common::v1::Date,
+    gateway::v1 as pb,
+    reporting::v1::{self as rpb, OverallStatus},
+};
 use serde_json::{Value, json};
 
 use super::{Params, Web, json_answer};
@@ -121,6 +125,25 @@ pub(crate) fn kind_name(kind: i32) -> &'static str {
         .map_or("", |(name, _)| name)
 }
 
+/// The follow-up in figures: levels by their contract name without prefix (`BLUE`).
+fn follow_up_json(f: &rpb::FollowUpSummary) -> Value {
+    json!({
+        "as_of": date_json(f.as_of.as_ref()),
+        "window_days": f.window_days,
+        "notices": f.notices.iter().map(|n| json!({
+            "level": n.level().as_str_name().trim_start_matches("NOTICE_LEVEL_"),
+            "count": n.count,
+            "unacknowledged_count": n.unacknowledged_count,
+        })).collect::<Vec<_>>(),
+        "open_orders": f.open_orders.iter().map(|o| json!({
+            "level": o.level().as_str_name().trim_start_matches("ORDER_LEVEL_"),
+            "count": o.count,
+        })).collect::<Vec<_>>(),
+        "open_order_part_count": f.open_order_part_count,
+        "overdue_order_part_count": f.overdue_order_part_count,
+    })
+}
+
 fn date_json(date: Option<&Date>) -> Value {
     date.map_or(Value::Null, |d| Value::String(date_label(d)))
 }
@@ -214,6 +237,7 @@ pub fn overview_json(o: &pb::Overview) -> Value {
                 "max_days_overdue": l.max_days_overdue,
             })).collect::<Vec<_>>(),
         })),
+        "follow_up": o.follow_up.as_ref().map(follow_up_json),
         "unreachable": o.unreachable,
     })
 }

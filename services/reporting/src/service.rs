@@ -15,6 +15,7 @@ mod compliance_query;
 mod events;
 mod feed;
 pub mod follow_up_daily;
+mod follow_up_summary;
 mod journal;
 mod notices;
 mod obligations;

@@ -7,6 +7,7 @@ use sea_orm::{
 };
 
 mod blockers;
+mod follow_up_summary;
 mod notices;
 mod orders;
 

@@ -34,6 +34,14 @@ impl NoticesService for NoticesGrpc {
         reply(state.reporting.list_notices(&caller, request.get_ref()).await)
     }
 
+    async fn get_follow_up_summary(
+        &self,
+        request: Request<pb::GetFollowUpSummaryRequest>,
+    ) -> Reply<pb::FollowUpSummary> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.get_follow_up_summary(&caller, request.get_ref()).await)
+    }
+
     async fn get_notice(&self, request: Request<pb::GetNoticeRequest>) -> Reply<pb::Notice> {
         let (state, caller) = self.caller(&request).await?;
         reply(state.reporting.get_notice(&caller, request.get_ref()).await)

@@ -133,7 +133,7 @@ fn order_key(name: &str) -> std::result::Result<(String, i32), FieldViolation> {
 }
 
 /// Where one answer stands, for a unit's obligations: owed or awaiting review.
-const UNCLOSED: [Part; 3] = [Part::Open, Part::Responded, Part::Returned];
+pub(super) const UNCLOSED: [Part; 3] = [Part::Open, Part::Responded, Part::Returned];
 
 impl Reporting {
     /// OpenOrder.
