@@ -149,6 +149,59 @@ async fn demo_data(suite: &Suite) {
     );
 }
 
+/// Backfills 48 district major projects under way (of 50, a level target) for March to June.
+async fn level_target_reports(suite: &Suite) {
+    let mut dashboard = suite.dashboard(suite.admin_token());
+    let overview = suite.overview(&mut dashboard).await;
+    let target = overview
+        .targets
+        .iter()
+        .filter_map(|t| t.target.as_ref())
+        .find(|t| t.code == "district-major-projects")
+        .expect("the level target")
+        .clone();
+    let department = target.reporting_departments[0].clone();
+    let values = suite
+        .final_values("4.2", &department, "district-major-projects", "48")
+        .await;
+    let items: Vec<rpb::SubmitReportsRequest> = (3..=6)
+        .map(|month| {
+            let submit = chrono::NaiveDate::from_ymd_opt(2023, month as u32 + 1, 4)
+                .unwrap()
+                .and_hms_opt(3, 0, 0)
+                .unwrap()
+                .and_utc();
+            rpb::SubmitReportsRequest {
+                parent: PLAN.into(),
+                report: Some(rpb::Report {
+                    measure_number: "4.2".into(),
+                    department: department.clone(),
+                    period: Some(Period { year: 2023, month }),
+                    overall_status: rpb::OverallStatus::OnTrack as i32,
+                    narrative: "重大项目推进".into(),
+                    metric_values: values.clone(),
+                    ..Default::default()
+                }),
+                request_id: format!("level-{month}"),
+                backfill: true,
+                submit_time: Some(prost_types::Timestamp {
+                    seconds: submit.timestamp(),
+                    nanos: 0,
+                }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let mut reporting =
+        ReportingServiceClient::new(testing::channel(suite.addr(Server::Gateway), Some(suite.admin_token())));
+    let response = reporting
+        .submit_reports(tokio_stream::iter(items))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.succeeded_count, 4, "{:?}", response.results);
+}
+
 async fn dashboard_in_a_browser(backend: Backend) {
     let Some(binary) = chromium() else {
         if required() {
@@ -203,6 +256,31 @@ async fn dashboard_in_a_browser(backend: Backend) {
     let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
 
+    // A level target's chart on its measure's page: 48 of 50 projects under way, drawn on an
+    // axis from zero with the target line, month labels and the unit.
+    level_target_reports(&suite).await;
+    let measure_url = format!("http://{addr}/measures/4.2?as_of=2023-07-31");
+    let (b, p, u) = (binary.clone(), profile.clone(), measure_url.clone());
+    let dom = tokio::task::spawn_blocking(move || run_chromium(&b, &p, &["--dump-dom".into()], &u))
+        .await
+        .unwrap();
+    let chart = dom
+        .split("data-target=\"district-major-projects\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .expect("the level target's section");
+    assert!(chart.contains("class=\"target-chart\""), "{chart}");
+    assert!(
+        chart.contains(">3月<") && chart.contains(">个项目<") && chart.contains("目标 50个项目"),
+        "{chart}"
+    );
+    // March to July: a level stands until the next report, so July shows June's 48.
+    assert_eq!(chart.matches("class=\"actual-dot\"").count(), 5);
+    assert!(
+        chart.contains(">0<") && chart.contains(">50<"),
+        "the value axis runs from 0 past 50"
+    );
+
     // The ranking of units: every responsible unit in a row, sortable, on a desktop and on a
     // 390 px phone, where the table scrolls sideways inside its own box.
     let ranking_url = format!("http://{addr}/units?as_of=2023-07-31");
@@ -218,14 +296,18 @@ async fn dashboard_in_a_browser(backend: Backend) {
         dom.contains("<div class=\"scroll\">"),
         "the table scrolls inside its box on a phone"
     );
-    for (name, size) in [("desktop", "1440,1800"), ("phone", "390,1600")] {
-        let shot = artifacts.join(format!("units-{name}-{backend}.png"));
+    let pages = [("units", &ranking_url), ("measure", &measure_url)];
+    for ((page, url), (name, size)) in pages
+        .into_iter()
+        .flat_map(|page| [(page, ("desktop", "1440,1800")), (page, ("phone", "390,1600"))])
+    {
+        let shot = artifacts.join(format!("{page}-{name}-{backend}.png"));
         let _ = std::fs::remove_file(&shot);
         let args = vec![
             format!("--screenshot={}", shot.display()),
             format!("--window-size={size}"),
         ];
-        let (b, p, u) = (binary.clone(), profile.clone(), ranking_url.clone());
+        let (b, p, u) = (binary.clone(), profile.clone(), url.clone());
         tokio::task::spawn_blocking(move || run_chromium(&b, &p, &args, &u))
             .await
             .unwrap();

@@ -227,6 +227,8 @@ fn notices_rows() -> Vec<Row> {
         // Only the department addressed acknowledges (idempotent, so OK every time).
         rpc(S, "AcknowledgeNotice",      acknowledge_notice,                  [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, DENIED, DENIED]),
         rpc(S, "EvaluateNotices",        evaluate_notices,                    [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
+        // Every unit's follow-up in figures: leadership's, not a unit's.
+        rpc(S, "GetFollowUpSummary",     get_follow_up_summary,               [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK,     OK, OK]),
     ]
 }
 
@@ -244,6 +246,8 @@ fn dashboard_rows() -> Vec<Row> {
         // A department's alerts are forced to its own.
         rpc(S, "ListAlerts",             list_alerts,                         [UNAUTH, UNAUTH, UNAUTH, OK,     OK,     OK, OK, OK]),
         server_stream(S, "WatchOverview", watch_overview,                     [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK, OK, OK]),
+        // A ranking names every unit: not even a unit's own row is shown to it here.
+        rpc(S, "ListUnitRankings",       list_unit_rankings,                  [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK, OK, OK]),
     ]
 }
 
@@ -276,6 +280,9 @@ fn http_rows() -> Vec<HttpRow> {
         http("GET",  "/api/v1/measures/{measure}",         reader),
         http("GET",  "/api/v1/departments/{department}",   reader),
         http("GET",  "/api/v1/alerts",                     reader),
+        http("GET",  "/units",                             page),
+        http("GET",  "/api/v1/units",                      reader),
+        http("GET",  "/api/v1/units.csv",                  reader),
         http("GET",  "/api/v1/events",                     reader),
         http("GET",  "/login",                             open),
         // The token in the form, with a matching CSRF cookie: a session for LEADERSHIP and
@@ -804,6 +811,14 @@ async fn evaluate_notices(_: Arc<Fixture>) -> rpb::EvaluateNoticesRequest {
     }
 }
 
+async fn get_follow_up_summary(_: Arc<Fixture>) -> rpb::GetFollowUpSummaryRequest {
+    rpb::GetFollowUpSummaryRequest {
+        parent: PLAN.into(),
+        as_of: Some(MARCH_DUE_DAY),
+        window_days: 0,
+    }
+}
+
 /// The due day of the March 2023 reports: the day the fixture's notice fired.
 const MARCH_DUE_DAY: duban_proto::common::v1::Date = duban_proto::common::v1::Date {
     year: 2023,
@@ -836,6 +851,13 @@ async fn get_department_scorecard(f: Arc<Fixture>) -> gpb::GetDepartmentScorecar
 
 async fn list_alerts(_: Arc<Fixture>) -> gpb::ListAlertsRequest {
     gpb::ListAlertsRequest {
+        plan: PLAN.into(),
+        ..Default::default()
+    }
+}
+
+async fn list_unit_rankings(_: Arc<Fixture>) -> gpb::ListUnitRankingsRequest {
+    gpb::ListUnitRankingsRequest {
         plan: PLAN.into(),
         ..Default::default()
     }

@@ -5,7 +5,7 @@ use askama::Template;
 
 /// A coordinate inside the chart's box, written with one decimal.
 #[derive(Debug, Clone, Copy)]
-pub struct Px(f64);
+pub struct Px(pub f64);
 
 impl std::fmt::Display for Px {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

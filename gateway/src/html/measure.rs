@@ -4,13 +4,19 @@
 use askama::Template;
 use duban_proto::{gateway::v1 as pb, targets::v1::Target};
 
-use super::charts::plotted;
+use duban_plan::quantity::{unit_label_en, unit_label_zh};
+use duban_proto::common::v1::QuantityUnit;
+
 use super::{
     Lang,
-    charts::{Sparkline, day},
+    charts::plotted,
     layout::{Audience, Frame},
+    target_chart::{ChartData, MonthPoint, TargetChart},
 };
-use crate::{calendar::period_end, dashboard::quantity};
+use crate::{
+    calendar::{period_end, to_naive},
+    dashboard::quantity,
+};
 
 #[derive(Template)]
 #[template(path = "measure.html")]
@@ -26,7 +32,7 @@ struct TargetRow {
     status: pb::TargetStatus,
     target: Target,
     goal: String,
-    chart: Option<Sparkline>,
+    chart: Option<TargetChart>,
 }
 
 /// The measure page at `/measures/{number}`.
@@ -51,31 +57,63 @@ pub fn measure_page(
         frame,
         detail,
         text: measure.text,
-        targets: detail.targets.iter().map(target_row).collect(),
+        targets: detail.targets.iter().map(|t| target_row(lang, t)).collect(),
     }
     .render()
 }
 
-fn target_row(detail: &pb::TargetDetail) -> TargetRow {
+fn target_row(lang: Lang, detail: &pb::TargetDetail) -> TargetRow {
     let status = detail.status.clone().unwrap_or_default();
     let target = status.target.clone().unwrap_or_default();
-    let series = |value: fn(&pb::SeriesPoint) -> Option<f64>| -> Vec<(f64, f64)> {
-        detail
-            .series
-            .iter()
-            .filter_map(|p| Some((day(period_end(p.period.as_ref()?)?), value(p)?)))
-            .collect()
-    };
-    let expected = series(|p| plotted(p.expected.as_ref()));
-    // Every monthly actual as a dot; the latest also as the chart's marker.
-    let actuals = series(|p| plotted(p.actual.as_ref()));
+    let goal = target
+        .value
+        .as_ref()
+        .map(|v| quantity(v, target.unit))
+        .unwrap_or_default();
+    let unit = QuantityUnit::try_from(target.unit).unwrap_or(QuantityUnit::Unspecified);
+    let months: Vec<MonthPoint> = detail
+        .series
+        .iter()
+        .filter_map(|p| {
+            Some(MonthPoint {
+                end: period_end(p.period.as_ref()?)?,
+                expected: plotted(p.expected.as_ref()),
+                actual: plotted(p.actual.as_ref()),
+                provisional: p.provisional,
+            })
+        })
+        .collect();
+    let start = detail
+        .series
+        .first()
+        .and_then(|p| p.period.as_ref())
+        .and_then(|p| chrono::NaiveDate::from_ymd_opt(p.year, u32::try_from(p.month).ok()?, 1));
+    let deadline = target
+        .deadline
+        .as_ref()
+        .and_then(to_naive)
+        .or_else(|| months.last().map(|m| m.end));
+    let chart = start.and_then(|start| {
+        TargetChart::new(&ChartData {
+            start,
+            target: plotted(target.value.as_ref())?,
+            target_label: match lang {
+                Lang::Zh => format!("目标 {goal}"),
+                Lang::En => format!(
+                    "Target {} {}",
+                    target.value.as_ref().map_or("", |v| v.value.as_str()),
+                    unit_label_en(unit)
+                ),
+            },
+            forecast: deadline.zip(plotted(status.forecast.as_ref())),
+            unit: lang.pick(unit_label_zh(unit), unit_label_en(unit)).to_owned(),
+            english: lang == Lang::En,
+            months,
+        })
+    });
     TargetRow {
-        chart: Sparkline::new(&expected, actuals.last().copied(), None, &actuals, 360.0, 90.0),
-        goal: target
-            .value
-            .as_ref()
-            .map(|v| quantity(v, target.unit))
-            .unwrap_or_default(),
+        chart,
+        goal,
         status,
         target,
     }

@@ -8,6 +8,7 @@ mod department;
 mod layout;
 mod measure;
 mod overview;
+mod target_chart;
 mod units;
 
 pub use charts::{Sparkline, sparkline};

@@ -25,6 +25,29 @@ pub fn unit_label_zh(unit: QuantityUnit) -> &'static str {
     }
 }
 
+/// The English unit written after a number (`210 100M CNY`, `5 working days`); empty when
+/// unspecified.
+pub fn unit_label_en(unit: QuantityUnit) -> &'static str {
+    use QuantityUnit as U;
+    match unit {
+        U::Count => "",
+        U::Enterprises => "enterprises",
+        U::Projects => "projects",
+        U::Cny => "CNY",
+        U::Cny10k => "10k CNY",
+        U::Cny100m => "100M CNY",
+        U::Usd100m => "100M USD",
+        U::SquareMeters => "m²",
+        U::HousingUnits => "housing units",
+        U::WorkingDays => "working days",
+        U::Percent => "%",
+        U::Sites => "sites",
+        U::Routes => "routes",
+        U::People => "people",
+        U::Unspecified => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
