@@ -208,6 +208,7 @@ async fn the_bulletin_and_the_excel_exports_agree_with_the_overview(backend: Bac
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert!(content_type.contains("wordprocessingml"), "{content_type}");
     let doc = dump("docx_dump.py", &body, "docx");
+    let docx_bytes = body;
     assert_eq!(
         (&doc["page"]["width_mm"], &doc["page"]["height_mm"]),
         (&Value::from(210), &Value::from(297)),
@@ -351,6 +352,19 @@ async fn the_bulletin_and_the_excel_exports_agree_with_the_overview(backend: Bac
         expected - received
     )));
     assert!(page.contains("href=\"/static/bulletin.css\"") && !page.contains("<script"));
+    // Kept for a person to look at (print the page to PDF from a browser), as the browser test keeps its screenshots.
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let (status, content_type, file) = get(&suite, "/api/v1/bulletin?period=2023-09&format=html&download=1").await;
+    assert_eq!(status, 200);
+    assert!(content_type.starts_with("text/html"));
+    let file_text = String::from_utf8(file).unwrap();
+    assert!(
+        file_text.contains("<style>") && !file_text.contains("/static/bulletin.css"),
+        "the page as a file, styled on its own"
+    );
+    std::fs::write(artifacts.join(format!("bulletin-2023-09-{backend}.html")), &file_text).unwrap();
+    std::fs::write(artifacts.join(format!("bulletin-2023-09-{backend}.docx")), &docx_bytes).unwrap();
     let (status, _, css) = get(&suite, "/static/bulletin.css").await;
     assert_eq!(status, 200);
     assert!(String::from_utf8(css).unwrap().contains("@page{size:A4"));
