@@ -251,6 +251,16 @@ async fn the_bulletin_and_the_excel_exports_agree_with_the_overview(backend: Bac
     for table in tables {
         assert_eq!(table["borders"]["top"], "single", "bordered: {table}");
         assert_eq!(table["borders"]["insideH"], "single", "bordered: {table}");
+        let widths: f64 = table["column_widths_mm"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w.as_f64().expect("every column has its width"))
+            .sum();
+        assert!(
+            (150.0..=156.5).contains(&widths),
+            "across the 156 mm text block: {widths}"
+        );
     }
     let cells = |t: usize, r: usize| -> Vec<String> {
         tables[t]["rows"][r]

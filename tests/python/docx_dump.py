@@ -1,6 +1,6 @@
 """Dumps a .docx as JSON, as python-docx (a reader nobody in Duban wrote) reads it: the page size and
 margins, every paragraph with its alignment and the East Asian font of its runs, and every table with
-its cells and borders. The Rust test of the monthly bulletin checks this dump.
+its cells, borders and column widths. The Rust test of the monthly bulletin checks this dump.
 
 Usage: python3 docx_dump.py FILE.docx
 """
@@ -52,6 +52,10 @@ def main(path):
             {
                 "rows": [[cell.text for cell in row.cells] for row in table.rows],
                 "borders": table_borders(table),
+                "column_widths_mm": [
+                    round(column.width.mm, 1) if column.width is not None else None
+                    for column in table.columns
+                ],
             }
             for table in document.tables
         ],

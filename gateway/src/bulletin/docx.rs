@@ -10,6 +10,8 @@ use docx_rs::{
     TableCell, TableRow, WidthType,
 };
 
+use unicode_width::UnicodeWidthStr;
+
 use super::{Bulletin, Table};
 use crate::html::Lang;
 
@@ -63,23 +65,45 @@ fn text(lang: Lang, content: &str) -> Paragraph {
     }
 }
 
-fn cell(content: &str, header: bool) -> TableCell {
+fn cell(content: &str, header: bool, width: usize) -> TableCell {
     let run = run(content, if header { HEADING_FONT } else { TEXT_FONT }, TABLE_SIZE);
-    TableCell::new().add_paragraph(
+    TableCell::new().width(width, WidthType::Dxa).add_paragraph(
         Paragraph::new()
             .add_run(if header { run.bold() } else { run })
             .align(AlignmentType::Center),
     )
 }
 
+/// The columns' widths across the text block, in proportion to their widest text (a CJK character
+/// counts double; a long text counts as 24, since it wraps), so that a reader that does not fit
+/// columns itself (WPS, older Word) lays the table out as Word does.
+fn column_widths(content: &Table) -> Vec<usize> {
+    let mut widest: Vec<usize> = content.header.iter().map(|h| h.width().clamp(4, 24)).collect();
+    for row in &content.rows {
+        for (width, text) in widest.iter_mut().zip(row) {
+            *width = (*width).max(text.width().clamp(4, 24));
+        }
+    }
+    let total: usize = widest.iter().sum::<usize>().max(1);
+    widest.iter().map(|w| TEXT_WIDTH * w / total).collect()
+}
+
 /// A table across the text block, every border single (docx-rs's default table borders).
 fn table(content: &Table) -> DocxTable {
-    let header = TableRow::new(content.header.iter().map(|h| cell(h, true)).collect()).cant_split();
-    let rows = content
-        .rows
-        .iter()
-        .map(|row| TableRow::new(row.iter().map(|c| cell(c, false)).collect()).cant_split());
-    DocxTable::new(std::iter::once(header).chain(rows).collect())
+    let widths = column_widths(content);
+    let row = |texts: &[String], header: bool| {
+        TableRow::new(
+            texts
+                .iter()
+                .zip(&widths)
+                .map(|(text, width)| cell(text, header, *width))
+                .collect(),
+        )
+        .cant_split()
+    };
+    let rows = std::iter::once(row(&content.header, true)).chain(content.rows.iter().map(|r| row(r, false)));
+    DocxTable::new(rows.collect())
+        .set_grid(widths.clone())
         .width(TEXT_WIDTH, WidthType::Dxa)
         .align(docx_rs::TableAlignmentType::Center)
 }
