@@ -550,4 +550,37 @@ mod tests {
         let bytes = workbook(&[sheet]).unwrap();
         assert!(bytes.starts_with(b"PK"));
     }
+
+    /// The neutralising apostrophe is for the CSV's sake and for consistency: rust_xlsxwriter's
+    /// `write_string` itself stores a shared string, which no spreadsheet evaluates, as openpyxl
+    /// confirms (skipped without python3 and openpyxl, as the end-to-end test is).
+    #[test]
+    fn write_string_never_writes_a_formula() {
+        let openpyxl = std::process::Command::new("python3")
+            .args(["-c", "import openpyxl"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !openpyxl {
+            assert!(
+                std::env::var("DUBAN_REQUIRE_PYTHON").as_deref() != Ok("1"),
+                "openpyxl is missing"
+            );
+            return;
+        }
+        let mut book = Workbook::new();
+        book.add_worksheet().write_string(0, 0, "=1+1").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("raw.xlsx");
+        std::fs::write(&file, book.save_to_buffer().unwrap()).unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/python/xlsx_dump.py");
+        let output = std::process::Command::new("python3")
+            .arg(script)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let dump: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let cell = &dump["sheets"][0]["rows"][0][0];
+        assert_eq!((&cell["type"], &cell["value"]), (&"s".into(), &"=1+1".into()), "{cell}");
+    }
 }
