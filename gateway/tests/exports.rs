@@ -184,6 +184,19 @@ async fn the_bulletin_and_the_excel_exports_agree_with_the_overview(backend: Bac
     )
     .await;
     assert_eq!(anonymous.status, 401);
+    let anonymous = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        "/api/v1/bulletin?period=2023-09&format=html",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (anonymous.status, anonymous.header("location")),
+        (303, Some("/login")),
+        "the page sends to sign in"
+    );
     for bad in ["2023-9", "2022-12", "2099-01"] {
         let (status, ..) = get(&suite, &format!("/api/v1/bulletin?period={bad}")).await;
         assert_eq!(status, 400, "period {bad}");
