@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod backends;
+pub mod bulletin;
 pub mod calendar;
 pub mod dashboard;
 pub mod error;

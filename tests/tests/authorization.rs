@@ -283,6 +283,12 @@ fn http_rows() -> Vec<HttpRow> {
         http("GET",  "/units",                             page),
         http("GET",  "/api/v1/units",                      reader),
         http("GET",  "/api/v1/units.csv",                  reader),
+        http("GET",  "/api/v1/overview.xlsx",              reader),
+        http("GET",  "/api/v1/reports.xlsx",               reader),
+        http("GET",  "/api/v1/export.xlsx",                reader),
+        http("GET",  "/api/v1/bulletin?period=2023-09",    reader),
+        // The print page is a page: a browser that may not read it goes to the login form.
+        http("GET",  "/api/v1/bulletin?period=2023-09&format=html", page),
         http("GET",  "/api/v1/events",                     reader),
         http("GET",  "/login",                             open),
         // The token in the form, with a matching CSRF cookie: a session for LEADERSHIP and

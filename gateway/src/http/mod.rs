@@ -6,12 +6,14 @@
 
 mod access;
 mod api;
+mod bulletin;
 mod csv;
 mod events;
 mod pages;
 mod public;
 mod session;
 mod statics;
+mod xlsx;
 
 use std::{
     sync::Arc,
@@ -37,11 +39,13 @@ use serde_json::json;
 use self::{
     access::{Viewer, login, login_form, logout},
     api::{api_alerts, api_department, api_measure, api_overview, api_units},
+    bulletin::api_bulletin,
     csv::{csv_overview, csv_reports, csv_units},
     events::events,
     pages::{page_department, page_measure, page_overview, page_units},
     session::{MAX_SESSIONS, Sessions},
     statics::static_file,
+    xlsx::{xlsx_export, xlsx_overview, xlsx_reports},
 };
 use crate::{
     calendar::{self, to_date},
@@ -73,6 +77,8 @@ struct WebInner {
     /// How long a revoked token may still be accepted (the token cache's lifetime): how often an
     /// open event stream checks its reader again.
     revocation_window: Duration,
+    /// The monthly bulletin's document number format (`gateway.bulletin_number`).
+    bulletin_number: String,
 }
 
 /// Why the dashboard's settings cannot be served.
@@ -115,6 +121,7 @@ impl Web {
             sessions: Sessions::new(settings.session_lifetime(), MAX_SESSIONS),
             cookie_secure: settings.cookie_secure,
             revocation_window: revocation_window.max(Duration::from_secs(1)),
+            bulletin_number: settings.bulletin_number.clone(),
         }))
     }
 }
@@ -253,6 +260,10 @@ pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
         .route("/api/v1/overview", get(api_overview))
         .route("/api/v1/overview.csv", get(csv_overview))
         .route("/api/v1/reports.csv", get(csv_reports))
+        .route("/api/v1/overview.xlsx", get(xlsx_overview))
+        .route("/api/v1/reports.xlsx", get(xlsx_reports))
+        .route("/api/v1/export.xlsx", get(xlsx_export))
+        .route("/api/v1/bulletin", get(api_bulletin))
         .route("/api/v1/measures/{number}", get(api_measure))
         .route("/api/v1/departments/{code}", get(api_department))
         .route("/api/v1/alerts", get(api_alerts))

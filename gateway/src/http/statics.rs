@@ -14,6 +14,7 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/css; charset=utf-8",
         include_str!("../../static/style.css"),
     ),
+    ("bulletin.css", "text/css; charset=utf-8", crate::bulletin::page::STYLE),
     (
         "live.js",
         "text/javascript; charset=utf-8",

@@ -1,6 +1,6 @@
 //! The `duban` command: runs the suite (`up`) or one server (`serve`), probes health,
 //! and calls the services for people and scripts (`departments`, `token`, `plan`,
-//! `report`, `audit`, `demo`, `dashboard`).
+//! `report`, `audit`, `demo`, `dashboard`, `bulletin`).
 
 // A panic reachable from a request drops the call without an answer (in the writer's
 // task, every call queued behind it too): non-test code handles the error instead.

@@ -85,6 +85,24 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// The monthly bulletin (月度通报) of a month, from the gateway, saved as Word (.docx) or as a
+    /// page to print (.html).
+    Bulletin {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        period: String,
+        /// `en` for English; Chinese by default.
+        #[arg(long, default_value = "zh")]
+        lang: String,
+        /// The plan id.
+        #[arg(long, default_value = "jiading-2023")]
+        plan: String,
+        /// The file to write: `.docx` for Word, `.html` for a page to print (to PDF from a browser).
+        #[arg(long)]
+        output: std::path::PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// The plan as the running services hold it.
     Plan {
         #[command(subcommand)]
@@ -509,6 +527,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             connection,
         } => {
             commands::dashboard::show(&settings, &connection, &plan, &as_of, json).await?;
+        }
+        Command::Bulletin {
+            period,
+            lang,
+            plan,
+            output,
+            connection,
+        } => {
+            commands::bulletin::save(&settings, &connection, &plan, &period, &lang, &output).await?;
         }
         Command::Serve { service } => {
             let _telemetry =

@@ -362,5 +362,35 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
     let page = http_get(&dashboard, "/?as_of=2023-09-30");
     assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..page.len().min(300)]);
     assert!(page.contains("助企纾困行动"), "the dashboard shows the plan's actions");
+
+    // The monthly bulletin, as the gateway assembles it, saved by the command (the document itself is
+    // read back with python-docx in gateway/tests/exports.rs).
+    let files = tempfile::tempdir().unwrap();
+    let docx = files.path().join("通报.docx");
+    let saved = suite.run(&["bulletin", "--period", "2023-09", "--output", docx.to_str().unwrap()]);
+    assert!(saved.contains("bytes"), "{saved}");
+    let bytes = std::fs::read(&docx).unwrap();
+    assert!(
+        bytes.starts_with(b"PK") && bytes.len() > 5_000,
+        "a Word package of {} bytes",
+        bytes.len()
+    );
+    let html = files.path().join("bulletin.html");
+    suite.run(&[
+        "bulletin",
+        "--period",
+        "2023-09",
+        "--lang",
+        "en",
+        "--output",
+        html.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("Monthly Progress Bulletin (September 2023)") && page.contains("<style>"),
+        "a page to print, its style sheet inside"
+    );
+    let refused = suite.run_failing(&["bulletin", "--period", "2023-13", "--output", docx.to_str().unwrap()]);
+    assert!(refused.contains("period"), "{refused}");
     suite.stop();
 }

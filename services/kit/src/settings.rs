@@ -136,6 +136,9 @@ pub struct GatewaySettings {
     /// `plan:shortfall/at_most/approximately` entries separated by `;`, for example
     /// `jiading-2023:10/10/95;other-plan:5/5/90`. Empty means none.
     pub rag_overrides: String,
+    /// The monthly bulletin's document number (文号): `{year}` and `{month}` stand for the
+    /// period's (the month without a leading zero), as in the default `督办通报〔{year}〕{month}号`.
+    pub bulletin_number: String,
 }
 
 impl GatewaySettings {
@@ -229,6 +232,7 @@ impl Default for GatewaySettings {
             amber_at_most_percent: 10.0,
             approximately_percent: 95.0,
             rag_overrides: String::new(),
+            bulletin_number: "督办通报〔{year}〕{month}号".into(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! How a plan's quantities are written after a number in Chinese, the one wording the
+//! How a plan's quantities are written after a number, in Chinese and in English, the one wording the
 //! dashboard, the documents and the demo narratives share.
 
 use duban_proto::common::v1::QuantityUnit;
@@ -25,18 +25,17 @@ pub fn unit_label_zh(unit: QuantityUnit) -> &'static str {
     }
 }
 
-/// The English unit written after a number (`210 100M CNY`, `5 working days`); empty when
-/// unspecified.
+/// The English unit written after a number: `210 CNY 100m`, `5 working days`; empty when unspecified.
 pub fn unit_label_en(unit: QuantityUnit) -> &'static str {
     use QuantityUnit as U;
     match unit {
-        U::Count => "",
+        U::Count => "count",
         U::Enterprises => "enterprises",
         U::Projects => "projects",
         U::Cny => "CNY",
-        U::Cny10k => "10k CNY",
-        U::Cny100m => "100M CNY",
-        U::Usd100m => "100M USD",
+        U::Cny10k => "CNY 10k",
+        U::Cny100m => "CNY 100m",
+        U::Usd100m => "USD 100m",
         U::SquareMeters => "m²",
         U::HousingUnits => "housing units",
         U::WorkingDays => "working days",
@@ -58,6 +57,11 @@ mod tests {
             let Ok(unit) = QuantityUnit::try_from(value) else {
                 continue;
             };
+            assert_eq!(
+                unit_label_en(unit).is_empty(),
+                unit == QuantityUnit::Unspecified,
+                "{unit:?}"
+            );
             assert_eq!(
                 unit_label_zh(unit).is_empty(),
                 unit == QuantityUnit::Unspecified,

@@ -1,6 +1,7 @@
 //! One module per `duban` subcommand.
 
 pub mod audit;
+pub mod bulletin;
 pub mod certs;
 pub mod dashboard;
 pub mod demo;
