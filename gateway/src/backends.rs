@@ -325,6 +325,7 @@ mod tests {
             effective_to: d(12, 31),
             cadence: duban_plan::Cadence::monthly(5),
             follow_up: Default::default(),
+            rag: Default::default(),
         };
         let entry = TargetEntry::new(target, &calendar, &calendar.periods());
         assert_eq!(entry.expected_at(d(1, 1)), Decimal::from(0));

@@ -17,7 +17,8 @@ pub mod grpc;
 pub mod html;
 pub mod http;
 pub mod metrics;
-pub mod rag;
+/// The RAG rules: one home, `duban_plan::rag`, shared with reporting's follow-up.
+pub use duban_plan::rag;
 pub mod server;
 pub mod watch;
 
@@ -40,7 +41,6 @@ pub use duban_proto::gateway::v1::dashboard_service_server::SERVICE_NAME;
 /// service that does not answer makes views partial, not the gateway unready.
 pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     let access = http::served_access(&settings.gateway).map_err(std::io::Error::other)?;
-    let tolerances = rag::PlanTolerances::from_settings(&settings.gateway).map_err(std::io::Error::other)?;
     let metrics = Metrics::new();
     let gateway_metrics = metrics::GatewayMetrics::register(&metrics);
     let channels = backends::Channels::new(settings)?;
@@ -54,7 +54,7 @@ pub async fn start(settings: &Settings) -> std::io::Result<Gateway> {
     let departments = duban_kit::client::service_channel(settings, &settings.departments.endpoint_url())?;
     let auth = Authenticator::asking_departments(settings, departments);
     let stop = CancellationToken::new();
-    let dashboard = dashboard::Dashboard::new(backends.clone(), tolerances, auth, gateway_metrics.clone());
+    let dashboard = dashboard::Dashboard::new(backends.clone(), auth, gateway_metrics.clone());
     let interval = Duration::from_millis(settings.gateway.watch_interval_ms);
     let hub = Arc::new(watch::Hub::new(backends, dashboard.clone(), interval, stop.clone()));
     let limits = &settings.server;

@@ -108,7 +108,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     let mut watch = dashboard
         .watch_overview(pb::WatchOverviewRequest {
             plan: PLAN.into(),
-            as_of: None,
+            as_of: Some(common::today()),
         })
         .await
         .unwrap()
@@ -172,7 +172,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
         .get_measure_detail(pb::GetMeasureDetailRequest {
             plan: PLAN.into(),
             measure_number: target.measure_number.clone(),
-            as_of: None,
+            as_of: Some(common::today()),
         })
         .await
         .unwrap()
@@ -191,7 +191,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
         .get_department_scorecard(pb::GetDepartmentScorecardRequest {
             plan: PLAN.into(),
             department: department.clone(),
-            as_of: None,
+            as_of: Some(common::today()),
         })
         .await
         .unwrap()
@@ -207,6 +207,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     let support = dashboard
         .list_alerts(pb::ListAlertsRequest {
             plan: PLAN.into(),
+            as_of: Some(common::today()),
             department: helper.clone(),
             kinds: vec![pb::AlertKind::SupportRequested as i32],
             ..Default::default()
@@ -218,6 +219,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     let all = dashboard
         .list_alerts(pb::ListAlertsRequest {
             plan: PLAN.into(),
+            as_of: Some(common::today()),
             page_size: 500,
             ..Default::default()
         })
@@ -246,7 +248,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
         .get_measure_detail(pb::GetMeasureDetailRequest {
             plan: PLAN.into(),
             measure_number: "99.9".into(),
-            as_of: None,
+            as_of: Some(common::today()),
         })
         .await
         .unwrap_err();
@@ -316,7 +318,12 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     // Reporting stops: the overview is partial and names it; the page shows a banner.
     suite.shut_down(Server::Reporting).await;
     let overview = suite.overview(&mut dashboard).await;
-    assert_eq!(overview.unreachable, ["duban.reporting.v1.ReportingService"]);
+    // Both services of the reporting server: the reports and the follow-up.
+    assert_eq!(
+        overview.unreachable,
+        ["duban.reporting.v1.NoticesService", "duban.reporting.v1.ReportingService"]
+    );
+    assert!(overview.follow_up.is_none());
     assert_eq!(overview.actions.len(), 10);
     assert!(overview.compliance.is_none());
     let (status, page) = http_get(suite.addr(Server::Gateway), "/").await;
@@ -497,6 +504,7 @@ async fn open_blockers_stay_until_resolved(backend: Backend) {
             dashboard
                 .list_alerts(pb::ListAlertsRequest {
                     plan: PLAN.into(),
+                    as_of: Some(common::today()),
                     department: helper,
                     kinds: vec![pb::AlertKind::SupportRequested as i32],
                     ..Default::default()
@@ -518,7 +526,7 @@ async fn open_blockers_stay_until_resolved(backend: Backend) {
     // Carried forward: November's report does not list it, and it is still shown.
     let mut overviews = dashboard.clone();
     assert_eq!(open_count(&suite.overview(&mut overviews).await), Some(1));
-    let shown = detail(None).await;
+    let shown = detail(Some(common::today())).await;
     assert_eq!(shown.open_blockers.len(), 1);
     let open = &shown.open_blockers[0];
     assert_eq!(open.blocker.as_ref().unwrap().name, name);
@@ -551,7 +559,7 @@ async fn open_blockers_stay_until_resolved(backend: Backend) {
     )
     .await;
     assert_eq!(open_count(&suite.overview(&mut overviews).await), Some(0));
-    assert!(detail(None).await.open_blockers.is_empty());
+    assert!(detail(Some(common::today())).await.open_blockers.is_empty());
     assert!(support_alerts().await.is_empty());
     suite.stop().await;
 }

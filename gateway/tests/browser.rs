@@ -238,6 +238,27 @@ async fn dashboard_in_a_browser(backend: Backend) {
     );
     assert!(dom.contains("<svg class=\"chart\""), "inline trajectory charts");
     assert!(dom.contains("id=\"lang-switch\""));
+    // Two colours side by side, with their legend: every action card and measure row has a
+    // delivery and a reporting-discipline badge. Units stopped reporting after June, so
+    // discipline is RED where nothing is behind its trajectory: a missing report alone
+    // leaves delivery as it is.
+    assert!(dom.contains("id=\"rag-legend\"") && dom.contains("缺报不计入进展"));
+    assert!(
+        dom.matches("badge discipline ").count() >= 10 + 29,
+        "two colours on cards and rows"
+    );
+    let rows: Vec<&str> = dom.split("<tr").filter(|row| row.contains("data-measure=")).collect();
+    assert_eq!(rows.len(), 29, "a row per measure");
+    assert!(
+        rows.iter()
+            .any(|row| row.contains("badge discipline red") && !row.contains("class=\"badge red\"")),
+        "a measure whose reports are missing but whose delivery is not RED"
+    );
+    // The plan ended in 2023: the page opens on its last day, and says so.
+    assert!(
+        dom.contains("计划已于 2023-12-31 结束，显示截至该日的情况"),
+        "the date note"
+    );
     // The live-refresh script, served from /static/ under `script-src 'self'`, ran.
     assert!(
         dom.contains("data-live=\""),
@@ -251,6 +272,11 @@ async fn dashboard_in_a_browser(backend: Backend) {
             .await
             .unwrap();
     assert!(dom.contains("lang=\"en\"") && dom.contains("Reporting compliance") && dom.contains("Alerts"));
+    assert!(dom.contains("The plan ended on 2023-12-31; showing its state on that day"));
+    assert!(
+        dom.contains("a missing report does not count against delivery"),
+        "the legend in English"
+    );
     assert_eq!(dom.matches("class=\"card action-card").count(), 10);
 
     let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");

@@ -588,7 +588,9 @@ async fn live_events_follow_reports(backend: Backend) {
         .unwrap();
     assert_eq!(now.actual, Some("40".parse().unwrap()));
     assert_eq!(now.percent_complete, Some(80.0));
-    let (status, body) = common::http_get(addr, "/api/v1/overview").await;
+    // As of today: with no date the plan's last day is shown, before this report.
+    let path = format!("/api/v1/overview?as_of={}", common::today_param());
+    let (status, body) = common::http_get(addr, &path).await;
     assert_eq!(status, 200);
     let json: Value = serde_json::from_str(&body).unwrap();
     let row = json["targets"]

@@ -28,7 +28,7 @@ impl Dashboard {
         };
         let plan_id = plan_id(&request.plan, "plan")?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
+        let (as_of, _) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
         let mut violations = Vec::new();
         let mut kinds = Vec::new();
         for (i, kind) in request.kinds.iter().enumerate() {

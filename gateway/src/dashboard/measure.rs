@@ -19,7 +19,7 @@ impl Dashboard {
         caller.require_reader("GetMeasureDetail")?;
         let plan_id = plan_id(&request.plan, "plan")?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
+        let (as_of, _) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
         let measure = catalogue
             .measures
             .iter()
@@ -86,7 +86,8 @@ impl Dashboard {
         Ok(pb::GetMeasureDetailResponse {
             measure: Some(measure.clone()),
             as_of: Some(to_date(as_of)),
-            rag: Self::measure_rag(&statuses, &units).to_proto() as i32,
+            rag: Self::measure_rag(&catalogue, &statuses, &units).to_proto() as i32,
+            discipline: Self::measure_discipline(&units).to_proto() as i32,
             targets,
             units,
             latest_reports,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use duban_kit::{Authenticator, Principal, auth::bearer_token};
-use duban_plan::PlanZone;
+use duban_plan::PlanCalendar;
 use duban_proto::{
     common::v1::{Date, Period},
     gateway::v1 as pb,
@@ -24,9 +24,7 @@ use duban_proto::{
 };
 use tonic::metadata::MetadataMap;
 
-use crate::{
-    backends::Backends, calendar::to_naive, error::GatewayError, metrics::GatewayMetrics, rag::PlanTolerances,
-};
+use crate::{backends::Backends, calendar::to_naive, error::GatewayError, metrics::GatewayMetrics};
 
 /// Who is asking, and with which token caller-specific reads are made.
 #[derive(Debug, Clone)]
@@ -62,7 +60,6 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct Dashboard {
     backends: Arc<Backends>,
-    tolerances: PlanTolerances,
     auth: Authenticator,
     metrics: GatewayMetrics,
 }
@@ -84,12 +81,23 @@ pub fn plan_id(name: &str, field: &str) -> Result<String, GatewayError> {
     }
 }
 
-/// The date a view is for: `as_of`, or today in the plan's `zone`; a future or invalid
-/// date is FIELD_INVALID.
-pub fn resolve_as_of(as_of: Option<&Date>, zone: PlanZone) -> Result<NaiveDate, GatewayError> {
+/// The date a view is for, and why: `as_of` if given (a future or invalid date is
+/// FIELD_INVALID), else the plan's default view day (today in its zone, or its last
+/// effective day once it has ended: `PlanCalendar::default_view_day`).
+pub fn resolve_as_of(
+    as_of: Option<&Date>,
+    calendar: &PlanCalendar,
+) -> Result<(NaiveDate, pb::AsOfBasis), GatewayError> {
+    let zone = calendar.zone();
     let today = zone.today();
     let Some(date) = as_of else {
-        return Ok(today);
+        let day = calendar.default_view_day(today);
+        let basis = if day < today {
+            pb::AsOfBasis::PlanEnd
+        } else {
+            pb::AsOfBasis::Today
+        };
+        return Ok((day, basis));
     };
     let date = to_naive(date).ok_or_else(|| GatewayError::invalid("as_of", "is not a valid date"))?;
     if date > today {
@@ -98,7 +106,7 @@ pub fn resolve_as_of(as_of: Option<&Date>, zone: PlanZone) -> Result<NaiveDate, 
             format!("is after today ({})", zone.name()),
         ));
     }
-    Ok(date)
+    Ok((date, pb::AsOfBasis::Requested))
 }
 
 /// Orders measure numbers as the plan does: 4.9 before 4.10.
@@ -147,17 +155,11 @@ pub fn responsible_departments(measure: &Measure) -> Vec<(String, bool, String)>
 }
 
 impl Dashboard {
-    /// Over `backends`, with the RAG tolerances and the token checker; overviews are
-    /// counted in `metrics`.
-    pub fn new(
-        backends: Arc<Backends>,
-        tolerances: PlanTolerances,
-        auth: Authenticator,
-        metrics: GatewayMetrics,
-    ) -> Self {
+    /// Over `backends`, with the token checker; overviews are counted in `metrics`. The
+    /// RAG tolerances are each plan's own (`Catalogue::calendar.rag`).
+    pub fn new(backends: Arc<Backends>, auth: Authenticator, metrics: GatewayMetrics) -> Self {
         Self {
             backends,
-            tolerances,
             auth,
             metrics,
         }
@@ -202,14 +204,25 @@ mod tests {
     use super::*;
     use crate::calendar::to_date;
 
+    fn calendar(effective_to: NaiveDate) -> PlanCalendar {
+        PlanCalendar {
+            effective_from: NaiveDate::from_ymd_opt(2023, 3, 3).unwrap(),
+            effective_to,
+            cadence: duban_plan::Cadence::monthly(5),
+            follow_up: Default::default(),
+            rag: Default::default(),
+        }
+    }
+
     #[test]
     fn plan_names_and_dates_are_validated() {
         assert_eq!(plan_id("plans/jiading-2023", "plan").unwrap(), "jiading-2023");
         assert!(plan_id("jiading-2023", "plan").is_err());
         assert!(plan_id("plans/Bad_Plan", "plan").is_err());
-        let zone = PlanZone::default();
+        let running = calendar(NaiveDate::MAX);
+        let zone = running.zone();
         let tomorrow = zone.today() + chrono::Duration::days(1);
-        assert!(resolve_as_of(Some(&to_date(tomorrow)), zone).is_err());
+        assert!(resolve_as_of(Some(&to_date(tomorrow)), &running).is_err());
         assert!(
             resolve_as_of(
                 Some(&Date {
@@ -217,11 +230,32 @@ mod tests {
                     month: 2,
                     day: 30
                 }),
-                zone
+                &running
             )
             .is_err()
         );
-        assert_eq!(resolve_as_of(None, zone).unwrap(), zone.today());
+        assert_eq!(
+            resolve_as_of(None, &running).unwrap(),
+            (zone.today(), pb::AsOfBasis::Today)
+        );
+    }
+
+    #[test]
+    fn a_plan_that_has_ended_opens_on_its_last_day() {
+        let end = NaiveDate::from_ymd_opt(2023, 12, 31).unwrap();
+        let ended = calendar(end);
+        assert_eq!(resolve_as_of(None, &ended).unwrap(), (end, pb::AsOfBasis::PlanEnd));
+        // A date asked for is kept, before or after the plan's end.
+        let june = NaiveDate::from_ymd_opt(2023, 6, 30).unwrap();
+        assert_eq!(
+            resolve_as_of(Some(&to_date(june)), &ended).unwrap(),
+            (june, pb::AsOfBasis::Requested)
+        );
+        let later = NaiveDate::from_ymd_opt(2024, 3, 1).unwrap();
+        assert_eq!(resolve_as_of(Some(&to_date(later)), &ended).unwrap().0, later);
+        // On its last day, the plan is shown as of today.
+        let today = calendar(ended.zone().today());
+        assert_eq!(resolve_as_of(None, &today).unwrap().1, pb::AsOfBasis::Today);
     }
 
     #[test]

@@ -99,7 +99,8 @@ impl Dashboard {
                     measure_number: m.number.clone(),
                     title: m.title.clone(),
                     title_en: m.title_en.clone(),
-                    rag: Self::measure_rag(&own, &units).to_proto() as i32,
+                    rag: Self::measure_rag(catalogue, &own, &units).to_proto() as i32,
+                    discipline: Self::measure_discipline(&units).to_proto() as i32,
                     target_codes: own
                         .iter()
                         .filter_map(|t| t.target.as_ref().map(|t| t.code.clone()))
@@ -136,6 +137,7 @@ impl Dashboard {
                     title_en: a.title_en.clone(),
                     percent: (!percents.is_empty()).then(|| percents.iter().sum::<f64>() / percents.len() as f64),
                     rag: rag::worst(own.iter().map(|m| Rag::from_proto(m.rag))).to_proto() as i32,
+                    discipline: rag::worst(own.iter().map(|m| Rag::from_proto(m.discipline))).to_proto() as i32,
                     measure_count: own.len() as i32,
                     red_count: count(Rag::Red),
                     amber_count: count(Rag::Amber),
@@ -158,6 +160,8 @@ impl Dashboard {
                 .map(|c| Self::compliance_summary(catalogue, c, as_of)),
             unreachable: snap.unreachable.iter().map(|s| (*s).to_owned()).collect(),
             follow_up: snap.follow_up.clone(),
+            // The caller that resolved `as_of` says why (`overview`).
+            as_of_basis: pb::AsOfBasis::Unspecified as i32,
         }
     }
 
@@ -171,9 +175,10 @@ impl Dashboard {
         caller.require_reader("GetOverview")?;
         let plan_id = plan_id(plan, "plan")?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let as_of = resolve_as_of(as_of, catalogue.calendar.zone())?;
+        let (as_of, basis) = resolve_as_of(as_of, &catalogue.calendar)?;
         let snap = self.snapshot(&catalogue, as_of, true).await;
-        let overview = self.assemble(&catalogue, &snap, as_of);
+        let mut overview = self.assemble(&catalogue, &snap, as_of);
+        overview.as_of_basis = basis as i32;
         self.metrics.overview(&overview);
         Ok(overview)
     }
@@ -193,7 +198,7 @@ impl Dashboard {
         caller.require_reader("the compliance calendar")?;
         let plan_id = plan_id(plan, "plan")?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let as_of = resolve_as_of(as_of, catalogue.calendar.zone())?;
+        let (as_of, _) = resolve_as_of(as_of, &catalogue.calendar)?;
         let parent = format!("plans/{plan_id}");
         Ok(self
             .compliance(&parent, as_of, caller, None)

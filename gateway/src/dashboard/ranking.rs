@@ -217,7 +217,7 @@ impl Dashboard {
         let kind = DepartmentKind::try_from(request.kind)
             .map_err(|_| GatewayError::invalid("kind", "is not a DepartmentKind"))?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
+        let (as_of, _) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
         let parent = format!("plans/{plan_id}");
         let (snap, directory, orders) = futures::join!(
             self.snapshot(&catalogue, as_of, false),

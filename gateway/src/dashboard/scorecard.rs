@@ -32,7 +32,7 @@ impl Dashboard {
             return Err(GatewayError::invalid("department", "is required"));
         }
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let as_of = resolve_as_of(request.as_of.as_ref(), catalogue.calendar.zone())?;
+        let (as_of, _) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
         let code = request.department.as_str();
         if !catalogue.department_names.is_empty() && !catalogue.department_names.contains_key(code) {
             return Err(duban_kit::error::NotFound::new(ErrorReason::DepartmentNotFound, code).into());
@@ -77,6 +77,7 @@ impl Dashboard {
                     lead,
                     via_group: via,
                     rag: status.rag,
+                    discipline: status.discipline,
                     own_status: status.units.iter().find(|u| u.department == code).cloned(),
                 })
             })

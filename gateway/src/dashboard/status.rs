@@ -1,4 +1,5 @@
-//! One target's status with its RAG and forecast, the responsible units' report statuses, and a measure's rating.
+//! One target's status with its two colours (delivery and reporting discipline) and forecast, the responsible
+//! units' report statuses, and a measure's two colours.
 
 use chrono::NaiveDate;
 use duban_proto::{
@@ -6,6 +7,7 @@ use duban_proto::{
     gateway::v1 as pb,
     measures::v1::Measure,
     reporting::v1::{ComplianceStatus, OverallStatus},
+    targets::v1::Target,
 };
 
 use duban_plan::Month;
@@ -16,7 +18,7 @@ use super::{Dashboard, responsible_departments, snapshot::Snapshot};
 use crate::{
     backends::{Catalogue, TargetEntry},
     calendar::{period_end, to_date},
-    rag::{self, Rag, TargetFacts},
+    rag::{self, Rag, TargetFacts, UnitFacts},
 };
 
 impl Dashboard {
@@ -49,9 +51,10 @@ impl Dashboard {
                     expected_at_latest_period: expected_at_latest,
                     reports_due: catalogue.calendar.first_due_passed(as_of),
                 },
-                &self.tolerances.for_plan(&catalogue.plan_id),
+                &catalogue.calendar.rag,
             )
         };
+        let discipline = Self::target_discipline(catalogue, snap, target, as_of);
         let mut series: Vec<(NaiveDate, Decimal)> = snap
             .series
             .iter()
@@ -75,6 +78,7 @@ impl Dashboard {
             expected: Some(entry.expected_at(as_of).into()),
             expected_at_latest_period: decimal::to_proto(expected_at_latest),
             rag: rag.to_proto() as i32,
+            discipline: discipline.to_proto() as i32,
             percent_complete: actual.map(|a| rag::percent_complete(comparator, value, entry.start.1, a)),
             // A forecast is a figure like the target's own: at its decimal places.
             forecast: actual
@@ -97,6 +101,40 @@ impl Dashboard {
             .cloned()
     }
 
+    /// Where `department`'s report on `measure` for the latest due period stands:
+    /// UNSPECIFIED without the compliance calendar, NOT_DUE before any due day.
+    fn latest_compliance(
+        snap: &Snapshot,
+        latest_due: Option<&Period>,
+        department: &str,
+        measure: &str,
+    ) -> ComplianceStatus {
+        match (&snap.compliance, latest_due) {
+            (None, _) => ComplianceStatus::Unspecified,
+            (Some(_), None) => ComplianceStatus::NotDue,
+            (Some(c), Some(due)) => c
+                .departments
+                .iter()
+                .find(|d| d.department == department)
+                .and_then(|d| d.periods.iter().find(|p| p.period.as_ref() == Some(due)))
+                .and_then(|p| p.measures.iter().find(|m| m.measure_number == measure))
+                .map_or(ComplianceStatus::Unspecified, |m| {
+                    ComplianceStatus::try_from(m.status).unwrap_or_default()
+                }),
+        }
+    }
+
+    /// A target's reporting discipline: its reporting departments' reports on its
+    /// measure for the latest due period.
+    fn target_discipline(catalogue: &Catalogue, snap: &Snapshot, target: &Target, as_of: NaiveDate) -> Rag {
+        let latest_due = Self::latest_due_period(catalogue, as_of);
+        rag::discipline(
+            target.reporting_departments.iter().map(|department| {
+                Self::latest_compliance(snap, latest_due.as_ref(), department, &target.measure_number)
+            }),
+        )
+    }
+
     pub(crate) fn unit_statuses(
         &self,
         catalogue: &Catalogue,
@@ -109,19 +147,7 @@ impl Dashboard {
             .into_iter()
             .map(|(code, ..)| {
                 let report = snap.reports.get(&(measure.number.clone(), code.clone()));
-                let compliance = match (&snap.compliance, &latest_due) {
-                    (None, _) => ComplianceStatus::Unspecified,
-                    (Some(_), None) => ComplianceStatus::NotDue,
-                    (Some(c), Some(due)) => c
-                        .departments
-                        .iter()
-                        .find(|d| d.department == code)
-                        .and_then(|d| d.periods.iter().find(|p| p.period.as_ref() == Some(due)))
-                        .and_then(|p| p.measures.iter().find(|m| m.measure_number == measure.number))
-                        .map_or(ComplianceStatus::Unspecified, |m| {
-                            ComplianceStatus::try_from(m.status).unwrap_or_default()
-                        }),
-                };
+                let compliance = Self::latest_compliance(snap, latest_due.as_ref(), &code, &measure.number);
                 pb::UnitReportStatus {
                     display_name: catalogue.department_name(&code),
                     department: code,
@@ -135,21 +161,32 @@ impl Dashboard {
             .collect()
     }
 
-    pub(crate) fn measure_rag(targets: &[pb::TargetStatus], units: &[pb::UnitReportStatus]) -> Rag {
-        rag::worst(
-            targets
-                .iter()
-                .map(|t| Rag::from_proto(t.rag))
-                .chain(
-                    units
-                        .iter()
-                        .map(|u| rag::status_rag(OverallStatus::try_from(u.latest_status).unwrap_or_default())),
-                )
-                .chain(
-                    units
-                        .iter()
-                        .map(|u| rag::compliance_rag(ComplianceStatus::try_from(u.compliance).unwrap_or_default())),
-                ),
+    /// A measure's delivery (see `duban_plan::rag::measure_delivery`), with its plan's rules.
+    pub(crate) fn measure_rag(
+        catalogue: &Catalogue,
+        targets: &[pb::TargetStatus],
+        units: &[pb::UnitReportStatus],
+    ) -> Rag {
+        rag::measure_delivery(
+            targets.iter().map(|t| Rag::from_proto(t.rag)),
+            &unit_facts(units),
+            &catalogue.calendar.rag,
         )
     }
+
+    /// A measure's reporting discipline: its units' reports for the latest due period.
+    pub(crate) fn measure_discipline(units: &[pb::UnitReportStatus]) -> Rag {
+        rag::discipline(unit_facts(units).iter().map(|u| u.compliance))
+    }
+}
+
+/// The units' parts in a measure's colours.
+fn unit_facts(units: &[pb::UnitReportStatus]) -> Vec<UnitFacts> {
+    units
+        .iter()
+        .map(|u| UnitFacts {
+            latest_status: OverallStatus::try_from(u.latest_status).unwrap_or_default(),
+            compliance: ComplianceStatus::try_from(u.compliance).unwrap_or_default(),
+        })
+        .collect()
 }

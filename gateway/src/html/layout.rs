@@ -141,6 +141,16 @@ impl Lang {
         }
     }
 
+    /// A reporting-discipline rating's name in this language.
+    pub(crate) fn discipline_label(self, rag: impl Borrow<i32>) -> &'static str {
+        match Rag::from_proto(*rag.borrow()) {
+            Rag::Green => self.pick("按时", "On time"),
+            Rag::Amber => self.pick("迟报", "Late"),
+            Rag::Red => self.pick("缺报", "Missing"),
+            Rag::NoData => self.pick("未到期", "Not due"),
+        }
+    }
+
     /// A report's overall status in this language.
     pub(crate) fn status_name(self, status: impl Borrow<i32>) -> &'static str {
         match OverallStatus::try_from(*status.borrow()).unwrap_or_default() {

@@ -29,6 +29,8 @@ struct OverviewPage<'a> {
     targets: Vec<TargetRow<'a>>,
     heatmap: Option<Heatmap<'a>>,
     alerts: Option<Alerts<'a>>,
+    /// Why the page shows the date it does, when it is not today.
+    as_of_note: Option<String>,
 }
 
 struct TargetRow<'a> {
@@ -104,8 +106,18 @@ pub fn overview_page(
         targets: target_rows(catalogue, overview),
         heatmap: calendar.map(|departments| heatmap(catalogue, departments)),
         alerts: alerts.map(|alerts| alert_rows(lang, alerts)),
+        as_of_note: as_of_note(lang, overview),
     }
     .render()
+}
+
+/// The note that says why the page shows another day than today: the plan has ended.
+fn as_of_note(lang: Lang, overview: &pb::Overview) -> Option<String> {
+    let day = overview.as_of.as_ref().map(date_label)?;
+    (overview.as_of_basis == pb::AsOfBasis::PlanEnd as i32).then(|| match lang {
+        Lang::Zh => format!("计划已于 {day} 结束，显示截至该日的情况。"),
+        Lang::En => format!("The plan ended on {day}; showing its state on that day."),
+    })
 }
 
 fn target_rows<'a>(catalogue: &Catalogue, overview: &'a pb::Overview) -> Vec<TargetRow<'a>> {

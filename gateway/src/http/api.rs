@@ -179,6 +179,7 @@ fn target_json(t: &pb::TargetStatus) -> Value {
         "expected": amount_json(t.expected.as_ref()),
         "expected_at_latest_period": amount_json(t.expected_at_latest_period.as_ref()),
         "rag": rag_json(t.rag),
+        "discipline": rag_json(t.discipline),
         "percent_complete": t.percent_complete,
         "forecast": amount_json(t.forecast.as_ref()),
         "forecast_date": date_json(t.forecast_date.as_ref()),
@@ -202,6 +203,7 @@ pub fn overview_json(o: &pb::Overview) -> Value {
         "plan": o.plan,
         "plan_revision": o.plan_revision,
         "as_of": date_json(o.as_of.as_ref()),
+        "as_of_basis": pb::AsOfBasis::try_from(o.as_of_basis).map(|b| b.as_str_name()).unwrap_or_default(),
         "compute_time": o.compute_time.as_ref().map(ToString::to_string),
         "actions": o.actions.iter().map(|a| json!({
             "action_number": a.action_number,
@@ -209,6 +211,7 @@ pub fn overview_json(o: &pb::Overview) -> Value {
             "title_en": a.title_en,
             "percent": a.percent,
             "rag": rag_json(a.rag),
+            "discipline": rag_json(a.discipline),
             "measure_count": a.measure_count,
             "red_count": a.red_count,
             "amber_count": a.amber_count,
@@ -220,6 +223,7 @@ pub fn overview_json(o: &pb::Overview) -> Value {
             "title": m.title,
             "title_en": m.title_en,
             "rag": rag_json(m.rag),
+            "discipline": rag_json(m.discipline),
             "target_codes": m.target_codes,
             "units": m.units.iter().map(unit_json).collect::<Vec<_>>(),
             "open_blocker_count": m.open_blocker_count,
@@ -251,6 +255,7 @@ fn measure_json(d: &pb::GetMeasureDetailResponse) -> Value {
         "text": m.text,
         "as_of": date_json(d.as_of.as_ref()),
         "rag": rag_json(d.rag),
+        "discipline": rag_json(d.discipline),
         "targets": d.targets.iter().map(|t| json!({
             "status": t.status.as_ref().map(target_json),
             "series": t.series.iter().map(|p| json!({
@@ -297,6 +302,7 @@ fn scorecard_json(s: &pb::GetDepartmentScorecardResponse) -> Value {
             "lead": m.lead,
             "via_group": m.via_group,
             "rag": rag_json(m.rag),
+            "discipline": rag_json(m.discipline),
             "own_status": m.own_status.as_ref().map(unit_json),
         })).collect::<Vec<_>>(),
         "calendar": s.calendar.iter().map(|p| json!({

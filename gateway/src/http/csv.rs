@@ -130,7 +130,17 @@ fn units_table(rankings: &pb::ListUnitRankingsResponse) -> Result<String, CsvExp
 
 fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
     let mut table = CsvExport::new([
-        "section", "number", "code", "name", "rag", "actual", "expected", "target", "percent", "forecast",
+        "section",
+        "number",
+        "code",
+        "name",
+        "rag",
+        "discipline",
+        "actual",
+        "expected",
+        "target",
+        "percent",
+        "forecast",
     ])?;
     let none = String::new;
     for a in &overview.actions {
@@ -140,6 +150,7 @@ fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
             none(),
             a.title.clone(),
             Rag::from_proto(a.rag).name().into(),
+            Rag::from_proto(a.discipline).name().into(),
             none(),
             none(),
             none(),
@@ -154,6 +165,7 @@ fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
             none(),
             m.title.clone(),
             Rag::from_proto(m.rag).name().into(),
+            Rag::from_proto(m.discipline).name().into(),
             none(),
             none(),
             none(),
@@ -169,6 +181,7 @@ fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
             target.code,
             target.display_name,
             Rag::from_proto(t.rag).name().into(),
+            Rag::from_proto(t.discipline).name().into(),
             amount(t.actual.as_ref()),
             amount(t.expected.as_ref()),
             amount(target.value.as_ref()),
@@ -263,6 +276,8 @@ mod tests {
                 action_number: 1,
                 title: "助企纾困, 稳岗".into(),
                 percent: Some(50.0),
+                rag: pb::RagStatus::Green as i32,
+                discipline: pb::RagStatus::Red as i32,
                 ..Default::default()
             }],
             ..Default::default()
@@ -271,8 +286,8 @@ mod tests {
         let mut lines = text.lines();
         assert_eq!(
             lines.next(),
-            Some("section,number,code,name,rag,actual,expected,target,percent,forecast")
+            Some("section,number,code,name,rag,discipline,actual,expected,target,percent,forecast")
         );
-        assert_eq!(lines.next(), Some("action,1,,\"助企纾困, 稳岗\",no_data,,,,50,"));
+        assert_eq!(lines.next(), Some("action,1,,\"助企纾困, 稳岗\",green,red,,,,50,"));
     }
 }

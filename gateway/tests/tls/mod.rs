@@ -124,7 +124,7 @@ async fn whole_suite_works(suite: &Suite) {
     ))
     .get_overview(GetOverviewRequest {
         plan: PLAN.into(),
-        as_of: None,
+        as_of: Some(crate::common::today()),
     })
     .await
     .unwrap()

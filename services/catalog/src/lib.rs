@@ -20,7 +20,7 @@ pub use directory::{Directory, DirectoryHeader, Group, GroupKind, Resolved, Unit
 pub use error::{CatalogError, Problem};
 pub use plan::{
     Action, Aggregation, Cadence, Comparator, FollowUp, Measure, Milestone, Plan, PlanHeader, PolicyParameter,
-    QuantityUnit, Target, ValueBasis, derived_milestone_code, entry_key,
+    QuantityUnit, RagRules, Target, ValueBasis, derived_milestone_code, entry_key,
 };
 
 /// `plans/jiading-2023/plan.toml`: 嘉府规〔2023〕1号 as structured data.

@@ -6,10 +6,12 @@
 
 mod follow_up;
 mod kinds;
+mod rag;
 mod validate;
 
 pub use follow_up::FollowUp;
 pub use kinds::{Aggregation, Cadence, Comparator, QuantityUnit, ValueBasis, day_of_following_month};
+pub use rag::RagRules;
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
@@ -56,12 +58,22 @@ pub struct PlanHeader {
     /// Left out of the JSON when `None`, so plans stored before it hash the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up: Option<FollowUp>,
+    /// The tolerances of the red-amber-green ratings (`[plan.rag]`); `None` when the
+    /// file has no such section, which follows [`RagRules::default`]. Left out of the
+    /// JSON when `None`, so plans stored before it hash the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rag: Option<RagRules>,
 }
 
 impl PlanHeader {
     /// The follow-up rules in force: the file's, or the defaults.
     pub fn follow_up_rules(&self) -> FollowUp {
         self.follow_up.unwrap_or_default()
+    }
+
+    /// The RAG rules in force: the file's, or the defaults.
+    pub fn rag_rules(&self) -> RagRules {
+        self.rag.unwrap_or_default()
     }
 }
 

@@ -105,7 +105,7 @@ fn follow_up_rules_come_from_the_file_with_defaults_when_absent() {
         (3, 5, 15, 2, "09:00".to_owned())
     );
     let start = JIADING_2023_PLAN.find("[plan.follow_up]").unwrap();
-    let end = start + JIADING_2023_PLAN[start..].find("[[actions]]").unwrap();
+    let end = start + JIADING_2023_PLAN[start..].find("[plan.rag]").unwrap();
     let without = format!("{}{}", &JIADING_2023_PLAN[..start], &JIADING_2023_PLAN[end..]);
     let bare = Plan::from_toml_str(&without).unwrap();
     assert_eq!(bare.header.follow_up, None);
@@ -134,4 +134,40 @@ fn follow_up_rules_come_from_the_file_with_defaults_when_absent() {
     assert_eq!(paths, ["plan.follow_up.red_after_days_late"]);
     let bad_time = JIADING_2023_PLAN.replace("run_at = \"09:00\"", "run_at = \"9 am\"");
     assert!(Plan::from_toml_str(&bad_time).is_err());
+}
+
+/// The RAG tolerances are read from `[plan.rag]`; a plan without the section gets
+/// Duban's defaults (the values the gateway settings had), and bad values are named.
+#[test]
+fn rag_rules_come_from_the_file_with_defaults_when_absent() {
+    use duban_catalog::RagRules;
+    let (dir, plan) = jiading_2023();
+    let rules = plan.header.rag.expect("plan.toml has [plan.rag]");
+    assert_eq!(rules, RagRules::default());
+    assert_eq!(rules.approximately_percent, "95".parse().unwrap());
+    assert!(!rules.missing_report_turns_delivery_red);
+    let start = JIADING_2023_PLAN.find("[plan.rag]").unwrap();
+    let end = start + JIADING_2023_PLAN[start..].find("[[actions]]").unwrap();
+    let without = format!("{}{}", &JIADING_2023_PLAN[..start], &JIADING_2023_PLAN[end..]);
+    let bare = Plan::from_toml_str(&without).unwrap();
+    assert_eq!(bare.header.rag, None);
+    assert_eq!(bare.header.rag_rules(), RagRules::default());
+    assert!(bare.validate(&dir).is_empty());
+    assert!(!serde_json::to_string(&bare).unwrap().contains("\"rag\""));
+
+    let partial = JIADING_2023_PLAN.replace(
+        &JIADING_2023_PLAN[start..end],
+        "[plan.rag]\namber_shortfall_percent = 7.5\nmissing_report_turns_delivery_red = true\n\n",
+    );
+    let partial = Plan::from_toml_str(&partial).unwrap().header.rag_rules();
+    assert_eq!(partial.amber_shortfall_percent, "7.5".parse().unwrap());
+    assert_eq!(partial.amber_at_most_percent, RagRules::default().amber_at_most_percent);
+    assert!(partial.missing_report_turns_delivery_red);
+
+    let broken = JIADING_2023_PLAN.replace("approximately_percent = 95", "approximately_percent = 120");
+    let problems = Plan::from_toml_str(&broken).unwrap().validate(&dir);
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["plan.rag.approximately_percent"]);
+    let unknown = JIADING_2023_PLAN.replace("[plan.rag]\n", "[plan.rag]\nshortfall = 3\n");
+    assert!(Plan::from_toml_str(&unknown).is_err());
 }

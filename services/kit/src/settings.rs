@@ -90,7 +90,8 @@ impl Default for ProgressSettings {
     }
 }
 
-/// The gateway: where it listens, who may read the dashboard, and the RAG tolerances.
+/// The gateway: where it listens and who may read the dashboard. The RAG tolerances are
+/// plan data (`[plan.rag]`), not settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewaySettings {
@@ -123,19 +124,6 @@ pub struct GatewaySettings {
     /// WatchOverview (and the dashboard's live refresh) pushes at most one overview per
     /// this many milliseconds; report events in between are coalesced.
     pub watch_interval_ms: u64,
-    /// RAG: a target to reach is AMBER, not RED, while its shortfall is at most this
-    /// percentage of the planned change.
-    pub amber_shortfall_percent: f64,
-    /// RAG: an AT_MOST target is AMBER, not RED, while the actual is at most this much
-    /// above the value, in percent.
-    pub amber_at_most_percent: f64,
-    /// RAG: an APPROXIMATELY target is judged against this percentage of its
-    /// expected value.
-    pub approximately_percent: f64,
-    /// Per-plan RAG tolerances overriding the three above:
-    /// `plan:shortfall/at_most/approximately` entries separated by `;`, for example
-    /// `jiading-2023:10/10/95;other-plan:5/5/90`. Empty means none.
-    pub rag_overrides: String,
     /// The monthly bulletin's document number (文号): `{year}` and `{month}` stand for the
     /// period's (the month without a leading zero), as in the default `督办通报〔{year}〕{month}号`.
     pub bulletin_number: String,
@@ -228,10 +216,6 @@ impl Default for GatewaySettings {
             cookie_secure: false,
             catalogue_cache_seconds: 60,
             watch_interval_ms: 5000,
-            amber_shortfall_percent: 10.0,
-            amber_at_most_percent: 10.0,
-            approximately_percent: 95.0,
-            rag_overrides: String::new(),
             bulletin_number: "督办通报〔{year}〕{month}号".into(),
         }
     }

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use duban_catalog::{
-    Action, Cadence, Directory, FollowUp, Measure, Milestone, Plan, PlanHeader, PolicyParameter, Problem, Resolved,
-    Target,
+    Action, Cadence, Directory, FollowUp, Measure, Milestone, Plan, PlanHeader, PolicyParameter, Problem, RagRules,
+    Resolved, Target,
 };
 use duban_proto::{
     measures::v1::{self as pb, ImportProblem, ImportProblemKind},
@@ -236,6 +236,7 @@ pub(crate) fn read(dataset: &pb::PlanDataset) -> Read {
         }
     };
     let follow_up = p.follow_up.as_ref().map(|rules| follow_up_from_proto(&mut r, rules));
+    let rag = p.rag.as_ref().map(|rules| rag_from_proto(&mut r, rules));
     let (issue_date, effective_from, effective_to) = if header.is_some() {
         (
             r.date("plan.issue_date".into(), p.issue_date.as_ref(), placeholder),
@@ -259,6 +260,7 @@ pub(crate) fn read(dataset: &pb::PlanDataset) -> Read {
         time_zone: p.time_zone,
         cadence,
         follow_up,
+        rag,
     };
     let actions = dataset
         .actions
@@ -482,6 +484,7 @@ pub fn header_to_proto(h: &PlanHeader) -> pb::Plan {
             due_day: due_day as i32,
         }),
         follow_up: h.follow_up.as_ref().map(follow_up_to_proto),
+        rag: h.rag.as_ref().map(rag_to_proto),
         ..Default::default()
     }
 }
@@ -523,6 +526,44 @@ fn follow_up_from_proto(r: &mut Reader, rules: &pb::FollowUpRules) -> FollowUp {
             rules.red_after_periods_red,
         ),
         run_at,
+    }
+}
+
+/// A plan's RAG rules in the contract.
+pub fn rag_to_proto(rules: &RagRules) -> pb::RagRules {
+    pb::RagRules {
+        amber_shortfall_percent: Some(rules.amber_shortfall_percent.into()),
+        amber_at_most_percent: Some(rules.amber_at_most_percent.into()),
+        approximately_percent: Some(rules.approximately_percent.into()),
+        missing_report_turns_delivery_red: rules.missing_report_turns_delivery_red,
+    }
+}
+
+/// The contract's RAG rules: an unset percentage takes its default, a malformed one is
+/// a problem at its path (the catalog's validation judges the values).
+fn rag_from_proto(r: &mut Reader, rules: &pb::RagRules) -> RagRules {
+    let defaults = RagRules::default();
+    let mut percent = |field: &str, value: Option<&duban_proto::common::v1::Decimal>, default| match value {
+        None => default,
+        Some(value) => r.decimal(format!("plan.rag.{field}"), Some(value)),
+    };
+    RagRules {
+        amber_shortfall_percent: percent(
+            "amber_shortfall_percent",
+            rules.amber_shortfall_percent.as_ref(),
+            defaults.amber_shortfall_percent,
+        ),
+        amber_at_most_percent: percent(
+            "amber_at_most_percent",
+            rules.amber_at_most_percent.as_ref(),
+            defaults.amber_at_most_percent,
+        ),
+        approximately_percent: percent(
+            "approximately_percent",
+            rules.approximately_percent.as_ref(),
+            defaults.approximately_percent,
+        ),
+        missing_report_turns_delivery_red: rules.missing_report_turns_delivery_red,
     }
 }
 

@@ -214,6 +214,10 @@ async fn imports_and_revises_the_jiading_plan(backend: Backend) {
     assert_eq!(value, Some("41000".parse().unwrap()));
     let m11 = exported.measures.iter().find(|m| m.number == "1.1").unwrap();
     assert_eq!(m11.milestones[1].code, "nev-purchase-tax-exemption");
+    // The plan's RAG tolerances (`[plan.rag]`) travel with it, exactly.
+    let rag = exported.plan.as_ref().and_then(|p| p.rag.clone()).expect("[plan.rag]");
+    assert_eq!(rag.approximately_percent, Some("95".parse().unwrap()));
+    assert!(!rag.missing_report_turns_delivery_red);
     let reimported = import(&mut admin, exported.clone(), false).await;
     assert_eq!(
         reimported.outcome,

@@ -2,7 +2,7 @@
 //! reporting periods between the plan's first and last effective days.
 
 use chrono::{Datelike, NaiveDate};
-use duban_catalog::{FollowUp, plan::day_of_following_month};
+use duban_catalog::{FollowUp, RagRules, plan::day_of_following_month};
 use duban_proto::{
     common::v1::Period,
     measures::v1::{Plan, ReportingFrequency},
@@ -185,8 +185,8 @@ impl Cadence {
     }
 }
 
-/// A plan's reporting calendar: its effective days, its cadence, and when its reports
-/// are followed up.
+/// A plan's reporting calendar: its effective days, its cadence, when its reports
+/// are followed up, and the tolerances its targets are rated with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PlanCalendar {
     /// First effective day.
@@ -197,6 +197,52 @@ pub struct PlanCalendar {
     pub cadence: Cadence,
     /// When units are reminded and missing reports escalated.
     pub follow_up: FollowUp,
+    /// The tolerances and options of its red-amber-green ratings ([`crate::rag`]).
+    pub rag: RagRules,
+}
+
+/// The RAG rules as the contract carries them: a plan without them (imported without
+/// `[plan.rag]`, or stored before the field existed) follows [`RagRules::default`], as
+/// does an unset percentage; rules that are set but invalid make an invalid plan (the
+/// import refuses them, so only a damaged store has them).
+pub fn rag_from_contract(plan: &Plan) -> Result<RagRules, PlanError> {
+    let Some(rules) = plan.rag.as_ref() else {
+        return Ok(RagRules::default());
+    };
+    let invalid = |field: &'static str, problem: String| PlanError::InvalidPlan {
+        plan: plan.name.clone(),
+        field,
+        problem,
+    };
+    let defaults = RagRules::default();
+    let percent = |field: &'static str, value: Option<&duban_proto::common::v1::Decimal>, default| match value {
+        None => Ok(default),
+        Some(value) => value
+            .to_decimal()
+            .map_err(|problem| invalid(field, problem.to_string())),
+    };
+    let read = RagRules {
+        amber_shortfall_percent: percent(
+            "rag.amber_shortfall_percent",
+            rules.amber_shortfall_percent.as_ref(),
+            defaults.amber_shortfall_percent,
+        )?,
+        amber_at_most_percent: percent(
+            "rag.amber_at_most_percent",
+            rules.amber_at_most_percent.as_ref(),
+            defaults.amber_at_most_percent,
+        )?,
+        approximately_percent: percent(
+            "rag.approximately_percent",
+            rules.approximately_percent.as_ref(),
+            defaults.approximately_percent,
+        )?,
+        missing_report_turns_delivery_red: rules.missing_report_turns_delivery_red,
+    };
+    match read.problems().first() {
+        Some((_, problem)) => Err(invalid("rag", (*problem).to_owned())),
+        None => Ok(read),
+    }
 }
 
 /// The follow-up rules as the contract carries them: a plan without them (imported
@@ -243,6 +289,7 @@ impl PlanCalendar {
             effective_to: day("effective_to", plan.effective_to.as_ref())?,
             cadence: Cadence::from_contract(plan)?,
             follow_up: follow_up_from_contract(plan)?,
+            rag: rag_from_contract(plan)?,
         })
     }
 
@@ -254,6 +301,13 @@ impl PlanCalendar {
     /// The plan's time zone.
     pub fn zone(&self) -> PlanZone {
         self.cadence.zone
+    }
+
+    /// The day a view shows when none is asked for, given `today` in the plan's zone:
+    /// today while the plan runs, its last effective day once it has ended (so that a
+    /// finished plan opens on its final state, and lateness is counted up to its end).
+    pub fn default_view_day(&self, today: NaiveDate) -> NaiveDate {
+        today.min(self.effective_to)
     }
 
     /// Whether the first reporting period's due day has passed by `as_of`.
@@ -332,6 +386,9 @@ mod tests {
         assert_eq!(periods.len(), 10);
         assert_eq!(monthly.cadence.due_date(periods[9]), day(2024, 1, 5));
         assert_eq!(periods[9].last_day(), day(2023, 12, 31));
+        assert_eq!(monthly.default_view_day(day(2023, 9, 30)), day(2023, 9, 30));
+        assert_eq!(monthly.default_view_day(day(2023, 12, 31)), day(2023, 12, 31));
+        assert_eq!(monthly.default_view_day(day(2026, 11, 30)), day(2023, 12, 31));
         assert!(!monthly.first_due_passed(day(2023, 4, 5)));
         assert!(monthly.first_due_passed(day(2023, 4, 6)));
         let quarterly = PlanCalendar::from_contract(&plan(ReportingFrequency::Quarterly)).unwrap();
@@ -368,6 +425,23 @@ mod tests {
             (3, "07:45".to_owned())
         );
         plan.follow_up.as_mut().unwrap().red_after_days_late = 1;
+        assert!(PlanCalendar::from_contract(&plan).is_err());
+    }
+
+    #[test]
+    fn rag_rules_default_when_absent_and_are_read_when_set() {
+        let mut plan = plan(ReportingFrequency::Monthly);
+        assert_eq!(PlanCalendar::from_contract(&plan).unwrap().rag, RagRules::default());
+        plan.rag = Some(duban_proto::measures::v1::RagRules {
+            amber_shortfall_percent: Some("7.5".parse().unwrap()),
+            missing_report_turns_delivery_red: true,
+            ..Default::default()
+        });
+        let rules = PlanCalendar::from_contract(&plan).unwrap().rag;
+        assert_eq!(rules.amber_shortfall_percent, "7.5".parse().unwrap());
+        assert_eq!(rules.approximately_percent, RagRules::default().approximately_percent);
+        assert!(rules.missing_report_turns_delivery_red);
+        plan.rag.as_mut().unwrap().approximately_percent = Some("0".parse().unwrap());
         assert!(PlanCalendar::from_contract(&plan).is_err());
     }
 

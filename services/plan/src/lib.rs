@@ -1,5 +1,6 @@
 //! What every reader of a plan needs, written once: its calendar and time zone, the order
-//! of measure numbers, dates between the contract and chrono, target trajectories, and a
+//! of measure numbers, dates between the contract and chrono, target trajectories, the
+//! red-amber-green rules with the plan's tolerances, and a
 //! cached view of a plan, its targets and its directory fetched over gRPC.
 //!
 //! It sits above `duban-kit` and `duban-catalog` and below the servers: the targets
@@ -17,6 +18,7 @@ mod error;
 pub mod listing;
 pub mod order;
 pub mod quantity;
+pub mod rag;
 pub mod trajectory;
 pub mod view;
 mod zone;

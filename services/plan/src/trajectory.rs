@@ -47,7 +47,7 @@ pub struct MilestoneValue {
 }
 
 /// What a trajectory depends on.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Shape {
     /// The plan's first effective day: where the trajectory starts.
     pub start: NaiveDate,

@@ -10,6 +10,11 @@
 //! Each is due every day of its window and keyed by the day its rule fired, so the
 //! caller stores it once (the key is unique) and a day on which nothing ran is caught
 //! up the next day.
+//!
+//! Targets (issue 13's "a target RED for two periods in a row"): RED_PERIODS (RED, to
+//! leadership) for a target whose delivery rating was RED at the end of each of the last
+//! `red_after_periods_red` periods whose due day has passed ([`due_target_notices`]);
+//! the caller rates the targets with `duban_plan::rag` and the trajectory.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +23,7 @@ use duban_catalog::FollowUp;
 use duban_proto::{departments::v1::Role, reporting::v1 as pb};
 
 use crate::calendar::{Cadence, Month};
+use duban_plan::rag::Rag;
 
 /// How long the last level (RED) stays due after its day, so that a week without any
 /// server running still issues it; after that a plan's old periods cost nothing.
@@ -57,6 +63,9 @@ pub enum Rule {
     Late,
     /// RED, late past the red threshold.
     LongLate,
+    /// RED, a target rated RED at the end of `red_after_periods_red` periods in a row
+    /// (see [`due_target_notices`]).
+    RedPeriods,
 }
 
 impl Rule {
@@ -67,6 +76,7 @@ impl Rule {
             Rule::Overdue => "overdue",
             Rule::Late => "late",
             Rule::LongLate => "long-late",
+            Rule::RedPeriods => "red-periods",
         }
     }
 
@@ -77,6 +87,7 @@ impl Rule {
             Rule::Overdue => pb::NoticeRule::Overdue,
             Rule::Late => pb::NoticeRule::Late,
             Rule::LongLate => pb::NoticeRule::LongLate,
+            Rule::RedPeriods => pb::NoticeRule::TargetRedPeriods,
         }
     }
 
@@ -86,7 +97,7 @@ impl Rule {
             Rule::DueSoon => pb::NoticeLevel::Reminder,
             Rule::Overdue => pb::NoticeLevel::Blue,
             Rule::Late => pb::NoticeLevel::Yellow,
-            Rule::LongLate => pb::NoticeLevel::Red,
+            Rule::LongLate | Rule::RedPeriods => pb::NoticeLevel::Red,
         }
     }
 
@@ -94,7 +105,7 @@ impl Rule {
     pub fn roles(self) -> Vec<Role> {
         match self {
             Rule::DueSoon | Rule::Overdue => Vec::new(),
-            Rule::Late | Rule::LongLate => vec![Role::Leadership],
+            Rule::Late | Rule::LongLate | Rule::RedPeriods => vec![Role::Leadership],
         }
     }
 }
@@ -219,7 +230,7 @@ fn reasons(
             format!("{unit}：{period}期报告于{due}到期，尚有{count}项措施未报送（{list_zh}）。"),
             format!("{unit}: the {period} reports were due on {due}; {count} measure(s) not submitted ({list_en})."),
         ),
-        Rule::Late | Rule::LongLate => {
+        Rule::Late | Rule::LongLate | Rule::RedPeriods => {
             let (colour, colour_en) = if rule == Rule::Late {
                 ("黄色", "yellow")
             } else {
@@ -235,6 +246,126 @@ fn reasons(
             )
         }
     }
+}
+
+/// A target's delivery rating at the end of each period judged (`duban_plan::rag`, with
+/// the plan's tolerances), computed by the caller from reporting's progress aggregates
+/// and the target's trajectory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TargetRatings {
+    /// The target's code.
+    pub code: String,
+    /// Its measure.
+    pub measure_number: String,
+    /// Its names, Chinese and English, for the reason.
+    pub names: (String, String),
+    /// The departments that report it (the notice is copied to them).
+    pub departments: Vec<String>,
+    /// Its rating at the end of each period, for the periods the caller rated.
+    pub ratings: BTreeMap<Month, Rag>,
+}
+
+/// A RED notice due about a target (rule [`Rule::RedPeriods`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTargetNotice {
+    /// The day the rule fired: the day after the latest RED period's due day.
+    pub day: NaiveDate,
+    /// The target's code.
+    pub target: String,
+    /// Its measure.
+    pub measure_number: String,
+    /// The departments that report it.
+    pub departments: Vec<String>,
+    /// The periods it was RED at the end of, oldest first.
+    pub periods: Vec<Month>,
+    /// The latest of them's due day.
+    pub due: NaiveDate,
+    /// Why, in Chinese.
+    pub reason: String,
+    /// Why, in English.
+    pub reason_en: String,
+}
+
+impl DueTargetNotice {
+    /// The latest RED period.
+    pub fn period(&self) -> Option<Month> {
+        self.periods.last().copied()
+    }
+
+    /// The deduplication key and notice id: `{day}~red-periods~{target}~{period}`.
+    pub fn id(&self) -> String {
+        match self.period() {
+            Some(period) => notice_id(self.day, Rule::RedPeriods, &self.target, period),
+            None => format!(
+                "{}~{}~{}",
+                self.day.format("%Y-%m-%d"),
+                Rule::RedPeriods.slug(),
+                self.target
+            ),
+        }
+    }
+}
+
+/// The periods whose rating a target notice on `day` looks at: the last
+/// `red_after_periods_red` periods whose due day has passed by `day`, oldest first;
+/// none unless that many have, and none once the latest one's notice is past its
+/// [`CATCH_UP_DAYS`] (it fires the day after that period's due day).
+pub fn rated_periods(schedule: &Schedule, day: NaiveDate) -> Vec<Month> {
+    let count = usize::try_from(schedule.rules.red_after_periods_red).unwrap_or(usize::MAX);
+    let judged: Vec<Month> = schedule
+        .periods
+        .iter()
+        .copied()
+        .filter(|period| schedule.cadence.due_date(*period) < day)
+        .collect();
+    let Some(latest) = judged.last() else {
+        return Vec::new();
+    };
+    let fired = schedule.cadence.due_date(*latest) + chrono::Duration::days(1);
+    if count == 0 || judged.len() < count || (day - fired).num_days() >= CATCH_UP_DAYS {
+        return Vec::new();
+    }
+    judged
+        .get(judged.len() - count..)
+        .map(<[Month]>::to_vec)
+        .unwrap_or_default()
+}
+
+/// The RED notices due on `day` about targets rated RED at the end of each of the
+/// [`rated_periods`], in the order of `targets`.
+pub fn due_target_notices(schedule: &Schedule, targets: &[TargetRatings], day: NaiveDate) -> Vec<DueTargetNotice> {
+    let periods = rated_periods(schedule, day);
+    let Some(latest) = periods.last().copied() else {
+        return Vec::new();
+    };
+    let due = schedule.cadence.due_date(latest);
+    targets
+        .iter()
+        .filter(|target| periods.iter().all(|p| target.ratings.get(p) == Some(&Rag::Red)))
+        .map(|target| {
+            let keys: Vec<String> = periods.iter().map(|p| p.key()).collect();
+            let (name, name_en) = &target.names;
+            let count = periods.len();
+            DueTargetNotice {
+                day: due + chrono::Duration::days(1),
+                target: target.code.clone(),
+                measure_number: target.measure_number.clone(),
+                departments: target.departments.clone(),
+                periods: periods.clone(),
+                due,
+                reason: format!(
+                    "红色督办：措施{}指标“{name}”连续{count}期滞后（{}），请领导关注。",
+                    target.measure_number,
+                    keys.join("、")
+                ),
+                reason_en: format!(
+                    "Escalated (red): measure {} target \"{name_en}\" has been red for {count} periods in a row ({}).",
+                    target.measure_number,
+                    keys.join(", ")
+                ),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -414,5 +545,110 @@ mod tests {
             rule_on(&schedule.rules, day(4, 5), day(4, 5)),
             Some((Rule::Overdue, day(4, 5)))
         );
+    }
+
+    /// A target rated at the end of March, April and May.
+    fn rated(code: &str, march: Rag, april: Rag, may: Rag) -> TargetRatings {
+        let month = |m| Month::new(2023, m).unwrap();
+        TargetRatings {
+            code: code.to_owned(),
+            measure_number: "4.2".to_owned(),
+            names: ("全社会固定资产投资".to_owned(), "Fixed-asset investment".to_owned()),
+            departments: vec!["construction-commission".to_owned()],
+            ratings: BTreeMap::from([(month(3), march), (month(4), april), (month(5), may)]),
+        }
+    }
+
+    #[test]
+    fn a_target_red_for_two_periods_in_a_row_as_a_table() {
+        use Rag::{Amber, Green, NoData, Red};
+        let targets = [
+            rated("red-march-april", Red, Red, Green),
+            rated("red-april-may", Green, Red, Red),
+            rated("red-throughout", Red, Red, Red),
+            rated("amber-then-red", Amber, Red, Red),
+            rated("no-data", NoData, Red, NoData),
+        ];
+        /// (case, day evaluated, targets notified, day fired, periods)
+        type Case<'a> = (&'a str, NaiveDate, Vec<&'a str>, Option<NaiveDate>, Vec<u32>);
+        let table: Vec<Case<'_>> = vec![
+            ("only March is judged: no streak yet", day(5, 1), vec![], None, vec![]),
+            (
+                "April's due day: April is not judged yet",
+                day(5, 5),
+                vec![],
+                None,
+                vec![],
+            ),
+            (
+                "the day after April's due day: March and April",
+                day(5, 6),
+                vec!["red-march-april", "red-throughout"],
+                Some(day(5, 6)),
+                vec![3, 4],
+            ),
+            (
+                "six days later: the same notices, the same day",
+                day(5, 12),
+                vec!["red-march-april", "red-throughout"],
+                Some(day(5, 6)),
+                vec![3, 4],
+            ),
+            ("a week later: caught up no more", day(5, 13), vec![], None, vec![]),
+            (
+                "after May's due day: April and May",
+                day(6, 6),
+                vec!["red-april-may", "red-throughout", "amber-then-red"],
+                Some(day(6, 6)),
+                vec![4, 5],
+            ),
+        ];
+        for (case, on, expected, fired, periods) in table {
+            let notices = due_target_notices(&schedule(), &targets, on);
+            let codes: Vec<&str> = notices.iter().map(|n| n.target.as_str()).collect();
+            assert_eq!(codes, expected, "{case}");
+            for notice in &notices {
+                assert_eq!(Some(notice.day), fired, "{case}");
+                let months: Vec<u32> = notice.periods.iter().map(|p| p.month).collect();
+                assert_eq!(months, periods, "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_threshold_is_the_plans_and_the_notice_names_the_target() {
+        use Rag::{Green, Red};
+        let targets = [
+            rated("fixed-asset-investment", Green, Red, Red),
+            rated("t", Red, Red, Red),
+        ];
+        let mut three = schedule();
+        three.rules.red_after_periods_red = 3;
+        let codes = |schedule: &Schedule, on| {
+            due_target_notices(schedule, &targets, on)
+                .into_iter()
+                .map(|n| n.target)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(codes(&three, day(6, 6)), ["t"]);
+        assert!(codes(&three, day(5, 6)).is_empty(), "two periods judged of three");
+        let mut one = schedule();
+        one.rules.red_after_periods_red = 1;
+        assert_eq!(codes(&one, day(5, 6)), ["fixed-asset-investment", "t"]);
+
+        let notice = &due_target_notices(&schedule(), &targets, day(6, 7))[0];
+        assert_eq!(notice.id(), "2023-06-06~red-periods~fixed-asset-investment~2023-05");
+        assert_eq!(notice.due, day(6, 5));
+        assert_eq!(
+            notice.reason,
+            "红色督办：措施4.2指标“全社会固定资产投资”连续2期滞后（2023-04、2023-05），请领导关注。"
+        );
+        assert!(
+            notice.reason_en.contains("red for 2 periods in a row"),
+            "{}",
+            notice.reason_en
+        );
+        assert_eq!(Rule::RedPeriods.level(), pb::NoticeLevel::Red);
+        assert_eq!(Rule::RedPeriods.roles(), [Role::Leadership]);
     }
 }

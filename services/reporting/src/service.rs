@@ -4,7 +4,7 @@
 //!
 //! Each RPC family lives in its own submodule: `submitting`, `reviewing`, `reading`,
 //! `progress_query`, `compliance_query`, `events` (over the live `feed`), `audit` and `notices` (with
-//! its daily run, `follow_up_daily`); `submission` builds the
+//! its daily run, `follow_up_daily`, and the targets' past ratings, `target_ratings`); `submission` builds the
 //! rows of a submission, and `journal` is the writer's job. This module holds the
 //! shared state and the checks more than one of them needs.
 
@@ -25,6 +25,7 @@ mod reading;
 mod reviewing;
 mod submission;
 mod submitting;
+mod target_ratings;
 
 use duban_kit::{Principal, rate::WriteQuota};
 use duban_plan::measure_order;

@@ -325,6 +325,7 @@ mod tests {
             effective_to: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
             cadence: Cadence::monthly(5),
             follow_up: Default::default(),
+            rag: Default::default(),
             measures: [("4.1".to_owned(), measure)].into(),
             targets: [("firms".to_owned(), target), ("other".to_owned(), other)].into(),
         }

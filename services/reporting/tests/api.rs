@@ -39,6 +39,8 @@ mod obligations;
 mod orders;
 #[path = "api/replicas.rs"]
 mod replicas;
+#[path = "api/target_notices.rs"]
+mod target_notices;
 
 /// A target with a department that reports it and is responsible for its measure.
 #[derive(Debug, Clone)]

@@ -126,6 +126,9 @@ impl Plan {
         for (field, problem) in h.follow_up.map(|rules| rules.problems()).unwrap_or_default() {
             p.add(format!("plan.follow_up.{field}"), problem);
         }
+        for (field, problem) in h.rag.map(|rules| rules.problems()).unwrap_or_default() {
+            p.add(format!("plan.rag.{field}"), problem);
+        }
     }
 
     fn check_actions(&self, p: &mut Problems) {

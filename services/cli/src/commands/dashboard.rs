@@ -83,8 +83,13 @@ pub fn render(overview: &pb::Overview) -> String {
         .as_of
         .as_ref()
         .map_or_else(String::new, |d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day));
+    let why = if overview.as_of_basis == pb::AsOfBasis::PlanEnd as i32 {
+        " (the plan has ended: its last day)"
+    } else {
+        ""
+    };
     out.push_str(&format!(
-        "{} revision {} as of {as_of}\n",
+        "{} revision {} as of {as_of}{why}\n",
         overview.plan, overview.plan_revision
     ));
     if !overview.unreachable.is_empty() {
@@ -101,6 +106,7 @@ pub fn render(overview: &pb::Overview) -> String {
                 a.action_number.to_string(),
                 a.title.clone(),
                 rag(a.rag).to_owned(),
+                rag(a.discipline).to_owned(),
                 a.percent.map_or_else(|| "-".to_owned(), |p| format!("{p:.0}%")),
                 format!("{}/{}/{}", a.red_count, a.amber_count, a.green_count),
             ]
@@ -108,7 +114,10 @@ pub fn render(overview: &pb::Overview) -> String {
         .collect();
     out.push_str(&format!(
         "\nActions\n{}",
-        table(&["#", "action", "RAG", "progress", "measures R/A/G"], &actions)
+        table(
+            &["#", "action", "delivery", "reporting", "progress", "measures R/A/G"],
+            &actions
+        )
     ));
     let behind: Vec<Vec<String>> = overview
         .targets
@@ -125,6 +134,7 @@ pub fn render(overview: &pb::Overview) -> String {
                 target.measure_number,
                 target.display_name,
                 rag(t.rag).to_owned(),
+                rag(t.discipline).to_owned(),
                 amount(t.actual.as_ref()),
                 amount(t.expected.as_ref()),
                 amount(target.value.as_ref()),
@@ -136,7 +146,16 @@ pub fn render(overview: &pb::Overview) -> String {
         "\nTargets behind their trajectory ({})\n{}",
         behind.len(),
         table(
-            &["measure", "target", "RAG", "actual", "expected", "target", "forecast"],
+            &[
+                "measure",
+                "target",
+                "delivery",
+                "reporting",
+                "actual",
+                "expected",
+                "target",
+                "forecast"
+            ],
             &behind
         )
     ));
@@ -174,12 +193,12 @@ fn summary(overview: &pb::Overview) -> serde_json::Value {
         "plan": overview.plan,
         "unreachable": overview.unreachable,
         "actions": overview.actions.iter().map(|a| serde_json::json!({
-            "number": a.action_number, "title": a.title, "rag": rag(a.rag), "percent": a.percent,
+            "number": a.action_number, "title": a.title, "rag": rag(a.rag), "discipline": rag(a.discipline), "percent": a.percent,
         })).collect::<Vec<_>>(),
         "targets": overview.targets.iter().map(|t| {
             let target = t.target.clone().unwrap_or_default();
             serde_json::json!({
-                "code": target.code, "rag": rag(t.rag),
+                "code": target.code, "rag": rag(t.rag), "discipline": rag(t.discipline),
                 "actual": t.actual.as_ref().map(|v| v.value.as_str()),
                 "expected": t.expected.as_ref().map(|v| v.value.as_str()),
                 "value": target.value.as_ref().map(|v| v.value.as_str()),
@@ -209,6 +228,7 @@ mod tests {
                 title: "扩大有效投资行动".into(),
                 percent: Some(61.0),
                 rag: RagStatus::Amber as i32,
+                discipline: RagStatus::Red as i32,
                 ..Default::default()
             }],
             targets: vec![pb::TargetStatus {
@@ -221,6 +241,7 @@ mod tests {
                 actual: Some("300".parse().unwrap()),
                 expected: Some("380.5".parse().unwrap()),
                 rag: RagStatus::Red as i32,
+                discipline: RagStatus::Green as i32,
                 ..Default::default()
             }],
             compliance: Some(pb::ComplianceSummary {
@@ -241,13 +262,17 @@ mod tests {
         assert!(text.contains("as of 2023-09-30"));
         assert!(text.contains("!! partial: no answer from duban.targets.v1.TargetsService"));
         assert!(
-            text.lines()
-                .any(|l| l.starts_with("4  扩大有效投资行动") && l.contains("AMBER") && l.contains("61%")),
+            text.lines().any(|l| l.starts_with("4  扩大有效投资行动")
+                && l.contains("AMBER")
+                && l.contains("RED")
+                && l.contains("61%")),
             "{text}"
         );
         assert!(
-            text.lines()
-                .any(|l| l.contains("全社会固定资产投资") && l.contains("RED") && l.contains("380.5")),
+            text.lines().any(|l| l.contains("全社会固定资产投资")
+                && l.contains("RED")
+                && l.contains("GREEN")
+                && l.contains("380.5")),
             "{text}"
         );
         assert!(text.contains("Reporting rate 90.0%, on time 75.0%"), "{text}");

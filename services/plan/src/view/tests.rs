@@ -34,6 +34,7 @@ fn plan(revision: i32) -> PlanStructure {
             effective_to: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
             cadence: Cadence::monthly(5),
             follow_up: Default::default(),
+            rag: Default::default(),
         },
         actions: Vec::new(),
         measures: Vec::new(),

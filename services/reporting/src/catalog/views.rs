@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use duban_plan::view::PlanStructure;
+use duban_plan::{PlanCalendar, trajectory::Shape, view::PlanStructure};
 use duban_proto::{measures::v1 as mpb, targets::v1 as tpb};
 
 use crate::calendar::{Cadence, Month};
@@ -97,11 +97,17 @@ pub struct TargetInfo {
     pub decimal_places: u32,
     /// Department codes that report it, groups expanded.
     pub reporting_departments: Vec<String>,
+    /// Its Chinese name, for notices.
+    pub display_name: String,
+    /// Its English name, for notices.
+    pub display_name_en: String,
+    /// Its trajectory (`duban_plan::trajectory`, as the gateway draws and judges it).
+    pub trajectory: Shape,
 }
 
 impl TargetInfo {
-    /// A target of the plan `parent` (`plans/{plan}`).
-    fn new(parent: &str, target: &tpb::Target) -> TargetInfo {
+    /// A target of the plan `parent` (`plans/{plan}`) with `calendar`.
+    fn new(parent: &str, target: &tpb::Target, calendar: &PlanCalendar) -> TargetInfo {
         TargetInfo {
             name: format!("{parent}/targets/{}@{}", target.code, target.revision),
             code: target.code.clone(),
@@ -117,6 +123,9 @@ impl TargetInfo {
                 .and_then(|places| u32::try_from(places).ok())
                 .unwrap_or_default(),
             reporting_departments: target.reporting_departments.clone(),
+            display_name: target.display_name.clone(),
+            display_name_en: target.display_name_en.clone(),
+            trajectory: Shape::from_target(target, calendar.effective_from, calendar.effective_to),
         }
     }
 }
@@ -136,6 +145,8 @@ pub struct PlanInfo {
     pub cadence: Cadence,
     /// When units are reminded and missing reports escalated.
     pub follow_up: duban_catalog::FollowUp,
+    /// The tolerances of its targets' ratings.
+    pub rag: duban_catalog::RagRules,
     /// Its measures by number.
     pub measures: BTreeMap<String, MeasureInfo>,
     /// Its targets by code.
@@ -153,7 +164,12 @@ impl PlanInfo {
             .collect();
         let targets = targets
             .iter()
-            .map(|target| (target.code.clone(), TargetInfo::new(&parent, target)))
+            .map(|target| {
+                (
+                    target.code.clone(),
+                    TargetInfo::new(&parent, target, &structure.calendar),
+                )
+            })
             .collect();
         let calendar = &structure.calendar;
         PlanInfo {
@@ -163,6 +179,7 @@ impl PlanInfo {
             effective_to: calendar.effective_to,
             cadence: calendar.cadence,
             follow_up: calendar.follow_up,
+            rag: calendar.rag,
             measures,
             targets,
         }

@@ -4,7 +4,11 @@
 use duban_proto::{departments::v1::Role, reporting::v1 as pb};
 
 use super::{ReportKey, json, timestamp};
-use crate::{calendar, entity::notice, follow_up::DueNotice};
+use crate::{
+    calendar,
+    entity::notice,
+    follow_up::{DueNotice, DueTargetNotice, Rule},
+};
 
 /// `plans/{plan}/notices/{notice}`.
 pub fn notice_name(plan: &str, id: &str) -> String {
@@ -53,6 +57,57 @@ pub fn notice_row(plan: &str, due: &DueNotice) -> notice::Model {
         delivered_time_us: None,
         delivered_endpoints: "[]".to_owned(),
     }
+}
+
+/// The row of a target's RED notice: about the target's first reporting unit and its
+/// report on the target's measure for the latest RED period (so that it reads like the
+/// report notices), addressed to leadership and copied to every reporting unit.
+pub fn target_notice_row(plan: &str, due: &DueTargetNotice) -> notice::Model {
+    let rule = Rule::RedPeriods;
+    let roles: Vec<&str> = rule.roles().iter().map(|role| role.as_str_name()).collect();
+    let department = due.departments.first().cloned().unwrap_or_default();
+    let reports: Vec<&str> = if department.is_empty() {
+        Vec::new()
+    } else {
+        vec![due.measure_number.as_str()]
+    };
+    notice::Model {
+        plan: plan.to_owned(),
+        id: due.id(),
+        level: rule.level().as_str_name().to_owned(),
+        rule: rule.to_proto().as_str_name().to_owned(),
+        day: calendar::date_key(due.day),
+        department,
+        period: due.period().map(calendar::Month::key).unwrap_or_default(),
+        due_date: calendar::date_key(due.due),
+        reports: json(&reports),
+        recipient_departments: json(&due.departments),
+        recipient_roles: json(&roles),
+        reason: due.reason.clone(),
+        reason_en: due.reason_en.clone(),
+        create_time_us: 0,
+        delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
+        acknowledge_time_us: None,
+        acknowledged_by: String::new(),
+        delivery_attempts: 0,
+        next_attempt_time_us: None,
+        last_error: String::new(),
+        delivered_time_us: None,
+        delivered_endpoints: "[]".to_owned(),
+    }
+}
+
+/// The target a stored notice is about, `plans/{plan}/targets/{code}`: the third part of
+/// a RED_PERIODS notice's key; empty for the other rules.
+fn notice_target(row: &notice::Model) -> String {
+    if row.rule != pb::NoticeRule::TargetRedPeriods.as_str_name() {
+        return String::new();
+    }
+    row.id
+        .split('~')
+        .nth(2)
+        .map(|code| format!("plans/{}/targets/{code}", row.plan))
+        .unwrap_or_default()
 }
 
 /// A stored notice as the contract's message.
@@ -104,6 +159,7 @@ pub fn notice(row: &notice::Model) -> pb::Notice {
             .map(timestamp),
         last_delivery_error: row.last_error.clone(),
         delivered_time: row.delivered_time_us.map(timestamp),
+        target: notice_target(row),
     }
 }
 

@@ -209,10 +209,12 @@ impl Reporting {
                 .unwrap_or_default(),
         };
         let due = follow_up::due_notices(&schedule, &facts, day);
-        let rows: Vec<_> = due
+        let mut rows: Vec<_> = due
             .iter()
             .map(|notice| convert::notice_row(plan_code, notice))
             .collect();
+        // A target RED for `red_after_periods_red` periods in a row (issue 13).
+        rows.extend(self.due_target_rows(&plan, &schedule, day).await?);
         let count = rows.len();
         // The daily run writes (and audits) only when something is due.
         if rows.is_empty() && audit.principal.is_none() {

@@ -221,6 +221,7 @@ mod tests {
             effective_to: to,
             cadence: calendar::Cadence::monthly(5),
             follow_up: Default::default(),
+            rag: Default::default(),
             measures: [(measure.number.clone(), measure)].into(),
             targets: Default::default(),
         }

@@ -80,7 +80,7 @@ pub(super) async fn owing_march(suite: &Suite) -> BTreeSet<String> {
 
 /// Backfills every March report `department` owes, filled from its obligations'
 /// templates, as first submitted on `day` of April 2023 (10:00 in Shanghai).
-async fn backfill_march(suite: &Suite, department: &str, day: u32) {
+pub(super) async fn backfill_march(suite: &Suite, department: &str, day: u32) {
     let mut admin = suite.reporting(Caller::Admin);
     let obligations = admin
         .list_obligations(pb::ListObligationsRequest {

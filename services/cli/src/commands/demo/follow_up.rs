@@ -241,6 +241,7 @@ mod tests {
             effective_to: NaiveDate::from_ymd_opt(2023, 12, 31).unwrap(),
             cadence: duban_plan::Cadence::monthly(5),
             follow_up: Default::default(),
+            rag: Default::default(),
         };
         let rules = calendar.follow_up;
         let march = Month { year: 2023, month: 3 };

@@ -1,15 +1,26 @@
-//! The dashboard's rules as pure functions: red-amber-green ratings of targets,
-//! measures and actions, how far a target is achieved, and the year-end forecast.
+//! The red-amber-green rules as pure functions, used by the gateway's dashboard and by
+//! the reporting server's follow-up, so the two cannot disagree: ratings of targets,
+//! measures and actions, how far a target is achieved, and the year-end forecast. The
+//! tolerances are plan data (`[plan.rag]`, [`RagRules`], carried by the plan's
+//! calendar).
+//!
+//! Two colours are rated apart (issue 14):
+//!
+//! - *Delivery*: targets against their trajectory, and the units' own reported status.
+//!   A missing report does not make delivery RED, unless the plan opts in with
+//!   `missing_report_turns_delivery_red`.
+//! - *Reporting discipline*: each responsible unit's report for the latest due period:
+//!   MISSING is RED, LATE is AMBER, ON_TIME is GREEN, nothing due yet is NO_DATA.
 //!
 //! Targets (gateway.proto, `RagStatus`): NO_DATA until the first reporting period's due
 //! day has passed; then RED if no value counts. Otherwise the actual is compared with
 //! the trajectory at the end of the actual's latest period. AT_MOST: GREEN at or below
-//! the value, AMBER up to `at_most_percent` above it, RED beyond. Other comparators:
-//! shortfall = expected - actual (expected taken at `approximately_percent` for
-//! APPROXIMATELY); GREEN if shortfall <= 0, AMBER if it is at most `shortfall_percent`
-//! of the planned change |value - start| (of |value| when the trajectory is flat, as for
-//! a level such as a share, where no change is planned), RED otherwise. The three tolerances are
-//! settings (`gateway.*`), overridable per plan (`gateway.rag_overrides`).
+//! the value, AMBER up to `amber_at_most_percent` above it, RED beyond. Other
+//! comparators: shortfall = expected - actual (expected taken at
+//! `approximately_percent` for APPROXIMATELY); GREEN if shortfall <= 0, AMBER if it is
+//! at most `amber_shortfall_percent` of the planned change |value - start| (of |value|
+//! when the trajectory is flat, as for a level such as a share, where no change is
+//! planned), RED otherwise.
 //!
 //! Forecast: the least-squares line through the monthly actual series (x = the period's
 //! last day, as a day number; y = the actual at the end of that period), evaluated on
@@ -20,10 +31,8 @@
 //! 0.7 + 0.1 meets an AT_LEAST 0.8; only `percent_complete`, a display figure, is
 //! rounded (to 2 places) and handed on as a float.
 
-use std::collections::HashMap;
-
 use chrono::{Datelike as _, NaiveDate};
-use duban_kit::settings::GatewaySettings;
+pub use duban_catalog::RagRules;
 use duban_proto::{
     common::v1::Comparator,
     gateway::v1::RagStatus,
@@ -38,9 +47,10 @@ pub enum Rag {
     NoData,
     /// On track.
     Green,
-    /// Behind within tolerance, or a unit reports risk.
+    /// Behind within tolerance or a unit reports risk (delivery), or a report came in
+    /// late (discipline).
     Amber,
-    /// Off track, or a due report is missing.
+    /// Off track (delivery), or a due report is missing (discipline).
     Red,
 }
 
@@ -81,89 +91,9 @@ pub fn worst(parts: impl IntoIterator<Item = Rag>) -> Rag {
     parts.into_iter().max().unwrap_or(Rag::NoData)
 }
 
-/// The tolerances of the RAG rules, in percent.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerances {
-    /// AMBER while the shortfall is at most this share of the planned change.
-    pub shortfall_percent: f64,
-    /// AT_MOST targets: AMBER while at most this much above the value.
-    pub at_most_percent: f64,
-    /// APPROXIMATELY targets are judged against this share of the expected value.
-    pub approximately_percent: f64,
-}
-
-impl Default for Tolerances {
-    fn default() -> Self {
-        Self {
-            shortfall_percent: 10.0,
-            at_most_percent: 10.0,
-            approximately_percent: 95.0,
-        }
-    }
-}
-
-impl Tolerances {
-    /// A tolerance (a percentage from the settings) as an exact share: 10 -> 0.1. The
-    /// settings are short decimals, so the conversion is exact.
-    fn share(percent: f64) -> Decimal {
-        Decimal::try_from(percent).unwrap_or_default() / Decimal::ONE_HUNDRED
-    }
-}
-
-/// The tolerances of every plan: the settings' defaults and per-plan overrides.
-#[derive(Debug, Clone, Default)]
-pub struct PlanTolerances {
-    default: Tolerances,
-    per_plan: HashMap<String, Tolerances>,
-}
-
-impl PlanTolerances {
-    /// From `gateway.*`; an error names the malformed `rag_overrides` entry.
-    pub fn from_settings(settings: &GatewaySettings) -> Result<Self, String> {
-        let default = Tolerances {
-            shortfall_percent: settings.amber_shortfall_percent,
-            at_most_percent: settings.amber_at_most_percent,
-            approximately_percent: settings.approximately_percent,
-        };
-        Ok(Self {
-            default,
-            per_plan: parse_overrides(&settings.rag_overrides)?,
-        })
-    }
-
-    /// The tolerances for the plan with id `plan`.
-    pub fn for_plan(&self, plan: &str) -> Tolerances {
-        self.per_plan.get(plan).copied().unwrap_or(self.default)
-    }
-}
-
-/// Parses `plan:shortfall/at_most/approximately;...`.
-pub fn parse_overrides(text: &str) -> Result<HashMap<String, Tolerances>, String> {
-    let mut out = HashMap::new();
-    for entry in text.split(';').map(str::trim).filter(|entry| !entry.is_empty()) {
-        let bad = || format!("gateway.rag_overrides entry {entry:?} is not plan:shortfall/at_most/approximately");
-        let (plan, numbers) = entry.split_once(':').ok_or_else(bad)?;
-        let numbers: Vec<f64> = numbers
-            .split('/')
-            .map(|n| n.trim().parse::<f64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad())?;
-        let [shortfall_percent, at_most_percent, approximately_percent] = numbers[..] else {
-            return Err(bad());
-        };
-        if numbers.iter().any(|n| !n.is_finite() || *n < 0.0) {
-            return Err(bad());
-        }
-        out.insert(
-            plan.trim().to_owned(),
-            Tolerances {
-                shortfall_percent,
-                at_most_percent,
-                approximately_percent,
-            },
-        );
-    }
-    Ok(out)
+/// A percentage of the rules as an exact share: 10 -> 0.1.
+fn share(percent: Decimal) -> Decimal {
+    percent / Decimal::ONE_HUNDRED
 }
 
 /// What a target's rating depends on.
@@ -184,7 +114,7 @@ pub struct TargetFacts {
 }
 
 /// A target's rating (see the module documentation).
-pub fn target_rag(facts: &TargetFacts, tolerances: &Tolerances) -> Rag {
+pub fn target_rag(facts: &TargetFacts, rules: &RagRules) -> Rag {
     if !facts.reports_due {
         return Rag::NoData;
     }
@@ -194,7 +124,7 @@ pub fn target_rag(facts: &TargetFacts, tolerances: &Tolerances) -> Rag {
     if facts.comparator == Comparator::AtMost {
         return if actual <= facts.value {
             Rag::Green
-        } else if actual <= facts.value * (Decimal::ONE + Tolerances::share(tolerances.at_most_percent)) {
+        } else if actual <= facts.value * (Decimal::ONE + share(rules.amber_at_most_percent)) {
             Rag::Amber
         } else {
             Rag::Red
@@ -202,7 +132,7 @@ pub fn target_rag(facts: &TargetFacts, tolerances: &Tolerances) -> Rag {
     }
     let mut expected = facts.expected_at_latest_period.unwrap_or(facts.value);
     if facts.comparator == Comparator::Approximately {
-        expected *= Tolerances::share(tolerances.approximately_percent);
+        expected *= share(rules.approximately_percent);
     }
     let shortfall = expected - actual;
     // A flat trajectory plans no change, so a share of the change would make any
@@ -215,7 +145,7 @@ pub fn target_rag(facts: &TargetFacts, tolerances: &Tolerances) -> Rag {
     };
     if shortfall <= Decimal::ZERO {
         Rag::Green
-    } else if shortfall <= base * Tolerances::share(tolerances.shortfall_percent) {
+    } else if shortfall <= base * share(rules.amber_shortfall_percent) {
         Rag::Amber
     } else {
         Rag::Red
@@ -232,13 +162,50 @@ pub fn status_rag(status: OverallStatus) -> Rag {
     }
 }
 
-/// The rating a unit's compliance for the latest due period stands for: RED when
-/// MISSING, otherwise nothing.
-pub fn compliance_rag(status: ComplianceStatus) -> Rag {
+/// The reporting-discipline rating of one expected report (a unit's report for the
+/// latest due period): MISSING is RED, LATE is AMBER, ON_TIME is GREEN; nothing due yet
+/// (NOT_DUE, EXPECTED) is NO_DATA.
+pub fn discipline_rag(status: ComplianceStatus) -> Rag {
     match status {
         ComplianceStatus::Missing => Rag::Red,
-        _ => Rag::NoData,
+        ComplianceStatus::Late => Rag::Amber,
+        ComplianceStatus::OnTime => Rag::Green,
+        ComplianceStatus::NotDue | ComplianceStatus::Expected | ComplianceStatus::Unspecified => Rag::NoData,
     }
+}
+
+/// What one responsible unit brings to a measure's two colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitFacts {
+    /// The status its latest report gives (UNSPECIFIED before any).
+    pub latest_status: OverallStatus,
+    /// Where its report for the latest due period stands.
+    pub compliance: ComplianceStatus,
+}
+
+/// A measure's delivery: the worst of its targets' ratings and of its units' own
+/// reported status; a unit's MISSING report counts as RED only when the plan opts in
+/// (`missing_report_turns_delivery_red`).
+pub fn measure_delivery(targets: impl IntoIterator<Item = Rag>, units: &[UnitFacts], rules: &RagRules) -> Rag {
+    let missing = |unit: &UnitFacts| {
+        if rules.missing_report_turns_delivery_red && unit.compliance == ComplianceStatus::Missing {
+            Rag::Red
+        } else {
+            Rag::NoData
+        }
+    };
+    worst(
+        targets
+            .into_iter()
+            .chain(units.iter().map(|u| status_rag(u.latest_status)))
+            .chain(units.iter().map(missing)),
+    )
+}
+
+/// The reporting discipline of a set of expected reports (a measure's units, or a
+/// target's reporting departments): the worst of their [`discipline_rag`].
+pub fn discipline(statuses: impl IntoIterator<Item = ComplianceStatus>) -> Rag {
+    worst(statuses.into_iter().map(discipline_rag))
 }
 
 /// How far a target is achieved, 0-100 (see `TargetStatus.percent_complete`), clamped:
@@ -332,7 +299,7 @@ mod tests {
 
     #[test]
     fn no_data_until_a_report_is_due_then_red_without_a_value() {
-        let tol = Tolerances::default();
+        let tol = RagRules::default();
         let mut f = facts(Comparator::AtLeast, None, n("50.0"));
         f.reports_due = false;
         assert_eq!(target_rag(&f, &tol), Rag::NoData);
@@ -342,7 +309,7 @@ mod tests {
 
     #[test]
     fn at_least_is_green_at_or_above_expected_amber_within_tolerance_red_beyond() {
-        let tol = Tolerances::default();
+        let tol = RagRules::default();
         assert_eq!(
             target_rag(&facts(Comparator::AtLeast, Some(n("50.0")), n("50.0")), &tol),
             Rag::Green
@@ -373,7 +340,7 @@ mod tests {
             expected_at_latest_period: Some(n("50.0")),
             reports_due: true,
         };
-        let tolerances = Tolerances::default();
+        let tolerances = RagRules::default();
         assert_eq!(
             target_rag(&flat, &tolerances),
             Rag::Amber,
@@ -403,7 +370,7 @@ mod tests {
 
     #[test]
     fn tolerance_is_a_share_of_the_planned_change_from_the_start_value() {
-        let tol = Tolerances::default();
+        let tol = RagRules::default();
         let mut f = facts(Comparator::AtLeast, Some(n("33.5")), n("34.0"));
         f.start_value = n("33.0");
         f.value = n("35.0"); // planned change 2, tolerance n("0.2")
@@ -414,7 +381,7 @@ mod tests {
 
     #[test]
     fn approximately_is_judged_against_95_percent() {
-        let tol = Tolerances::default();
+        let tol = RagRules::default();
         assert_eq!(
             target_rag(&facts(Comparator::Approximately, Some(n("95.0")), n("100.0")), &tol),
             Rag::Green
@@ -431,7 +398,7 @@ mod tests {
 
     #[test]
     fn at_most_is_inverted() {
-        let tol = Tolerances::default();
+        let tol = RagRules::default();
         let at_most = |actual: Decimal| {
             target_rag(
                 &TargetFacts {
@@ -452,26 +419,40 @@ mod tests {
     }
 
     #[test]
-    fn tolerances_are_configurable_per_plan() {
-        let settings = GatewaySettings {
-            rag_overrides: "strict-plan:0/0/100; lax:50/50/50".into(),
-            ..GatewaySettings::default()
+    fn tolerances_are_the_plans_data() {
+        let strict = RagRules {
+            amber_shortfall_percent: n("0"),
+            amber_at_most_percent: n("0"),
+            approximately_percent: n("100"),
+            ..RagRules::default()
         };
-        let plans = PlanTolerances::from_settings(&settings).unwrap();
-        assert_eq!(plans.for_plan("jiading-2023"), Tolerances::default());
-        let strict = plans.for_plan("strict-plan");
         assert_eq!(
             target_rag(&facts(Comparator::AtLeast, Some(n("49.0")), n("50.0")), &strict),
             Rag::Red
         );
-        let lax = plans.for_plan("lax");
+        let lax = RagRules {
+            amber_shortfall_percent: n("50"),
+            amber_at_most_percent: n("50"),
+            approximately_percent: n("50"),
+            ..RagRules::default()
+        };
         assert_eq!(
             target_rag(&facts(Comparator::AtLeast, Some(n("10.0")), n("50.0")), &lax),
             Rag::Amber
         );
-        assert!(parse_overrides("x:1/2").is_err());
-        assert!(parse_overrides("x").is_err());
-        assert!(parse_overrides("x:a/b/c").is_err());
+        // A fraction of a percent is exact.
+        let half = RagRules {
+            amber_shortfall_percent: n("7.5"),
+            ..RagRules::default()
+        };
+        assert_eq!(
+            target_rag(&facts(Comparator::AtLeast, Some(n("42.5")), n("50.0")), &half),
+            Rag::Amber
+        );
+        assert_eq!(
+            target_rag(&facts(Comparator::AtLeast, Some(n("42.4")), n("50.0")), &half),
+            Rag::Red
+        );
     }
 
     #[test]
@@ -483,8 +464,104 @@ mod tests {
         assert_eq!(status_rag(OverallStatus::OffTrack), Rag::Red);
         assert_eq!(status_rag(OverallStatus::NotStarted), Rag::Amber);
         assert_eq!(status_rag(OverallStatus::Completed), Rag::Green);
-        assert_eq!(compliance_rag(ComplianceStatus::Missing), Rag::Red);
-        assert_eq!(compliance_rag(ComplianceStatus::Late), Rag::NoData);
+    }
+
+    fn unit(latest_status: OverallStatus, compliance: ComplianceStatus) -> UnitFacts {
+        UnitFacts {
+            latest_status,
+            compliance,
+        }
+    }
+
+    #[test]
+    fn discipline_rates_the_latest_due_report_as_a_table() {
+        use ComplianceStatus::*;
+        let table = [
+            (Missing, Rag::Red),
+            (Late, Rag::Amber),
+            (OnTime, Rag::Green),
+            (Expected, Rag::NoData),
+            (NotDue, Rag::NoData),
+            (Unspecified, Rag::NoData),
+        ];
+        for (status, rag) in table {
+            assert_eq!(discipline_rag(status), rag, "{status:?}");
+        }
+        assert_eq!(discipline([OnTime, Late, OnTime]), Rag::Amber);
+        assert_eq!(discipline([OnTime, Missing, Late]), Rag::Red);
+        assert_eq!(discipline([NotDue]), Rag::NoData);
+        assert_eq!(discipline([]), Rag::NoData);
+    }
+
+    #[test]
+    fn delivery_and_discipline_are_rated_apart_as_a_table() {
+        use ComplianceStatus::{Late, Missing, OnTime};
+        use OverallStatus::{AtRisk, OffTrack, OnTrack, Unspecified};
+        let default = RagRules::default();
+        let old_rule = RagRules {
+            missing_report_turns_delivery_red: true,
+            ..RagRules::default()
+        };
+        /// (case, targets, units, rules, delivery, discipline)
+        type Case<'a> = (&'a str, Vec<Rag>, Vec<UnitFacts>, &'a RagRules, Rag, Rag);
+        let table: Vec<Case<'_>> = vec![
+            (
+                "every target on trajectory, one unit's report missing",
+                vec![Rag::Green, Rag::Green],
+                vec![unit(OnTrack, OnTime), unit(Unspecified, Missing)],
+                &default,
+                Rag::Green,
+                Rag::Red,
+            ),
+            (
+                "the same, in a plan that keeps the old rule",
+                vec![Rag::Green, Rag::Green],
+                vec![unit(OnTrack, OnTime), unit(Unspecified, Missing)],
+                &old_rule,
+                Rag::Red,
+                Rag::Red,
+            ),
+            (
+                "a target behind, every report on time",
+                vec![Rag::Green, Rag::Red],
+                vec![unit(OnTrack, OnTime)],
+                &default,
+                Rag::Red,
+                Rag::Green,
+            ),
+            (
+                "a unit reports risk, late",
+                vec![Rag::Green],
+                vec![unit(AtRisk, Late)],
+                &default,
+                Rag::Amber,
+                Rag::Amber,
+            ),
+            (
+                "a unit reports off track, on time, no targets",
+                vec![],
+                vec![unit(OffTrack, OnTime)],
+                &default,
+                Rag::Red,
+                Rag::Green,
+            ),
+            (
+                "nothing due yet",
+                vec![Rag::NoData],
+                vec![unit(Unspecified, ComplianceStatus::NotDue)],
+                &old_rule,
+                Rag::NoData,
+                Rag::NoData,
+            ),
+        ];
+        for (case, targets, units, rules, delivery, disc) in table {
+            assert_eq!(measure_delivery(targets, &units, rules), delivery, "delivery: {case}");
+            assert_eq!(
+                discipline(units.iter().map(|u| u.compliance)),
+                disc,
+                "discipline: {case}"
+            );
+        }
     }
 
     #[test]
@@ -568,9 +645,9 @@ mod tests {
             expected_at_latest_period: Some(n("0.8")),
             reports_due: true,
         };
-        let strict = Tolerances {
-            shortfall_percent: 0.0,
-            ..Tolerances::default()
+        let strict = RagRules {
+            amber_shortfall_percent: n("0"),
+            ..RagRules::default()
         };
         assert_eq!(target_rag(&facts, &strict), Rag::Green);
         assert_eq!(percent_complete(Comparator::AtLeast, n("0.8"), n("0"), n("0.8")), 100.0);
