@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 mod notices;
 
-pub use notices::{addressed_to, notice, notice_name, notice_row, parse_notice_name};
+pub use notices::{addressed_to, notice, notice_name, notice_row, order_notice_row, parse_notice_name};
 
 use crate::{
     calendar::{self, Cadence, Month},

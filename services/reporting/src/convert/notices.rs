@@ -4,7 +4,11 @@
 use duban_proto::{departments::v1::Role, reporting::v1 as pb};
 
 use super::{ReportKey, json, timestamp};
-use crate::{calendar, entity::notice, follow_up::DueNotice};
+use crate::{
+    calendar,
+    entity::notice,
+    follow_up::{self, DueNotice, DueOrderNotice},
+};
 
 /// `plans/{plan}/notices/{notice}`.
 pub fn notice_name(plan: &str, id: &str) -> String {
@@ -39,6 +43,36 @@ pub fn notice_row(plan: &str, due: &DueNotice) -> notice::Model {
         period: due.period.key(),
         due_date: calendar::date_key(due.due),
         reports: json(&due.measures),
+        recipient_departments: json(&[due.department.as_str()]),
+        recipient_roles: json(&roles),
+        reason: due.reason.clone(),
+        reason_en: due.reason_en.clone(),
+        create_time_us: 0,
+        delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
+        acknowledge_time_us: None,
+        acknowledged_by: String::new(),
+        delivery_attempts: 0,
+        next_attempt_time_us: None,
+        last_error: String::new(),
+        delivered_time_us: None,
+        delivered_endpoints: "[]".to_owned(),
+    }
+}
+
+/// The row of an order escalation due, as [`notice_row`]: no period and no reports
+/// (the order is in its key), the response due day as its due date.
+pub fn order_notice_row(plan: &str, due: &DueOrderNotice) -> notice::Model {
+    let roles: Vec<&str> = due.rule.roles().iter().map(|role| role.as_str_name()).collect();
+    notice::Model {
+        plan: plan.to_owned(),
+        id: due.id(),
+        level: due.rule.level().as_str_name().to_owned(),
+        rule: due.rule.to_proto().as_str_name().to_owned(),
+        day: calendar::date_key(due.day),
+        department: due.department.clone(),
+        period: String::new(),
+        due_date: calendar::date_key(due.due),
+        reports: "[]".to_owned(),
         recipient_departments: json(&[due.department.as_str()]),
         recipient_roles: json(&roles),
         reason: due.reason.clone(),
@@ -104,6 +138,9 @@ pub fn notice(row: &notice::Model) -> pb::Notice {
             .map(timestamp),
         last_delivery_error: row.last_error.clone(),
         delivered_time: row.delivered_time_us.map(timestamp),
+        order: follow_up::order_of_notice_id(&row.id)
+            .map(|number| format!("plans/{}/orders/{number}", row.plan))
+            .unwrap_or_default(),
     }
 }
 

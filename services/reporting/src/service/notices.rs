@@ -209,10 +209,17 @@ impl Reporting {
                 .unwrap_or_default(),
         };
         let due = follow_up::due_notices(&schedule, &facts, day);
-        let rows: Vec<_> = due
+        let mut rows: Vec<_> = due
             .iter()
             .map(|notice| convert::notice_row(plan_code, notice))
             .collect();
+        // Unanswered supervision orders escalate with the same thresholds.
+        let owed = self.owed_orders(plan_code).await?;
+        rows.extend(
+            follow_up::due_order_notices(&schedule.rules, &owed, &facts.names, day)
+                .iter()
+                .map(|notice| convert::order_notice_row(plan_code, notice)),
+        );
         let count = rows.len();
         // The daily run writes (and audits) only when something is due.
         if rows.is_empty() && audit.principal.is_none() {
@@ -233,6 +240,35 @@ impl Reporting {
             due: count,
             stored: written.stored_count,
         })
+    }
+}
+
+impl Reporting {
+    /// The parts of `plan_code`'s open orders whose answer is owed (OPEN or RETURNED).
+    async fn owed_orders(&self, plan_code: &str) -> Result<Vec<follow_up::OwedOrder>> {
+        use duban_proto::reporting::v1::{OrderPartState as Part, OrderState};
+        let mut owed = Vec::new();
+        for (order, parts) in self.store.orders(plan_code).await? {
+            let Some(due) = calendar::parse_date(&order.response_due) else {
+                continue;
+            };
+            if order.state != OrderState::Open.as_str_name() {
+                continue;
+            }
+            for part in parts {
+                let state = Part::from_str_name(&part.state).unwrap_or_default();
+                if matches!(state, Part::Open | Part::Returned) {
+                    owed.push(follow_up::OwedOrder {
+                        number: order.number,
+                        title: order.title.clone(),
+                        department: part.department,
+                        due,
+                        returned: state == Part::Returned,
+                    });
+                }
+            }
+        }
+        Ok(owed)
     }
 }
 
