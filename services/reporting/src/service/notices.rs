@@ -289,6 +289,12 @@ impl Reporting {
         Ok(self.store.notices_to_deliver(now_us, limit).await?)
     }
 
+    /// Department codes to names, for the delivery worker's e-mail (empty when the
+    /// directory cannot be read: codes are shown then).
+    pub(crate) async fn department_names(&self) -> std::sync::Arc<BTreeMap<String, String>> {
+        self.catalog.departments().await.unwrap_or_default()
+    }
+
     /// Records a delivery round's outcome for one notice through the writer.
     pub(crate) async fn record_delivery(
         &self,
