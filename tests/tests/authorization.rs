@@ -227,6 +227,9 @@ fn notices_rows() -> Vec<Row> {
         // Only the department addressed acknowledges (idempotent, so OK every time).
         rpc(S, "AcknowledgeNotice",      acknowledge_notice,                  [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, DENIED, DENIED, DENIED]),
         rpc(S, "EvaluateNotices",        evaluate_notices,                    [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
+        // The fixture's notice is PENDING or FAILED (its webhook's host does not resolve):
+        // requeued, or answered as it is.
+        rpc(S, "RequeueNotice",          requeue_notice,                      [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
     ]
 }
 
@@ -795,6 +798,10 @@ async fn get_notice(f: Arc<Fixture>) -> rpb::GetNoticeRequest {
 
 async fn acknowledge_notice(f: Arc<Fixture>) -> rpb::AcknowledgeNoticeRequest {
     rpb::AcknowledgeNoticeRequest { name: f.notice.clone() }
+}
+
+async fn requeue_notice(f: Arc<Fixture>) -> rpb::RequeueNoticeRequest {
+    rpb::RequeueNoticeRequest { name: f.notice.clone() }
 }
 
 async fn evaluate_notices(_: Arc<Fixture>) -> rpb::EvaluateNoticesRequest {

@@ -138,6 +138,7 @@ pub fn notice(row: &notice::Model) -> pb::Notice {
             .map(timestamp),
         last_delivery_error: row.last_error.clone(),
         delivered_time: row.delivered_time_us.map(timestamp),
+        accepted_endpoints: list(&row.delivered_endpoints),
         order: follow_up::order_of_notice_id(&row.id)
             .map(|number| format!("plans/{}/orders/{number}", row.plan))
             .unwrap_or_default(),

@@ -140,6 +140,38 @@ impl Reporting {
         Ok(convert::notice(&row))
     }
 
+    /// RequeueNotice (ADMIN): a FAILED or DEAD_LETTER notice back to PENDING, checked and written in
+    /// the writer's turn, and audited.
+    pub async fn requeue_notice(&self, caller: &Verified, request: &pb::RequeueNoticeRequest) -> Result<pb::Notice> {
+        let audit = AuditInfo {
+            principal: Some((caller.principal.clone(), caller.credential.clone())),
+            method: method::REQUEUE_NOTICE,
+            resource: request.name.clone(),
+            ..Default::default()
+        };
+        if caller.principal != Principal::Admin {
+            return Err(self
+                .refuse(audit, role_not_allowed("RequeueNotice", &caller.principal))
+                .await);
+        }
+        let (plan, id) = match notice_key(&request.name) {
+            Ok(key) => key,
+            Err(error) => return Err(self.refuse(audit, error).await),
+        };
+        let change = NoticeChange::Requeue {
+            plan: plan.to_owned(),
+            id: id.to_owned(),
+        };
+        let written = self.writer.write(WriteJob::notices(change, audit)).await?;
+        let row = written.notice.ok_or_else(|| {
+            ReportingError::from(duban_kit::error::NotFound::new(
+                pb::ErrorReason::NoticeNotFound,
+                request.name.clone(),
+            ))
+        })?;
+        Ok(convert::notice(&row))
+    }
+
     /// EvaluateNotices (ADMIN): the daily evaluation of one day, by hand.
     pub async fn evaluate_notices(
         &self,

@@ -141,6 +141,23 @@ impl ReportStore {
             .await
     }
 
+    /// Puts a FAILED or DEAD_LETTER notice back to PENDING with no failed attempt counted
+    /// (its last error and the endpoints that accepted it stay).
+    pub async fn requeue_notice(&self, db: &impl ConnectionTrait, plan: &str, id: &str) -> Result<(), DbErr> {
+        use duban_proto::reporting::v1::NoticeDeliveryState as S;
+        use notice::Column as C;
+        notice::Entity::update_many()
+            .col_expr(C::DeliveryState, S::Pending.as_str_name().into())
+            .col_expr(C::DeliveryAttempts, 0.into())
+            .col_expr(C::NextAttemptTimeUs, Option::<i64>::None.into())
+            .filter(C::Plan.eq(plan))
+            .filter(C::Id.eq(id))
+            .filter(C::DeliveryState.is_in([S::DeadLetter.as_str_name(), S::Failed.as_str_name()]))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+
     /// Records a delivery round's outcome (or one endpoint's acceptance during it),
     /// unless another round (another replica) finished the notice meanwhile: only a
     /// PENDING or FAILED notice changes. The endpoints that accepted it are added to

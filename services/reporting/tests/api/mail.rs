@@ -258,6 +258,50 @@ async fn notices_are_mailed_once_in_the_units_language(backend: Backend) {
     assert_eq!(dead.delivery_attempts, 4);
     assert!(receiver.at("/always-500").len() >= 4);
 
+    assert_eq!(notices[&name(both)].accepted_endpoints.len(), 2, "webhook and address");
+    assert_eq!(dead.accepted_endpoints.len(), 1, "the address only");
+
+    // An operator puts the dead letter back: PENDING, its rounds counted afresh; it dies
+    // again (the webhook still fails), and its address is not mailed again.
+    let pushed = receiver.at("/always-500").len();
+    let leadership = suite.issue_token(dpb::Role::Leadership, "").await;
+    let mut leader = suite.notices(leadership.as_str());
+    let refused = leader
+        .requeue_notice(pb::RequeueNoticeRequest { name: name(stubborn) })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused)),
+        (Code::PermissionDenied, Some("ROLE_NOT_ALLOWED".into()))
+    );
+    let requeued = admin
+        .requeue_notice(pb::RequeueNoticeRequest { name: name(stubborn) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(
+            requeued.delivery_state(),
+            pb::NoticeDeliveryState::Pending | pb::NoticeDeliveryState::Failed
+        ),
+        "{requeued:?}"
+    );
+    let again = settled(&mut admin, &[name(stubborn)]).await;
+    let again = &again[&name(stubborn)];
+    assert_eq!(again.delivery_state(), pb::NoticeDeliveryState::DeadLetter, "{again:?}");
+    assert_eq!(again.delivery_attempts, 4);
+    assert_eq!(receiver.at("/always-500").len(), pushed + 4);
+    assert_eq!(sink.to(&address(stubborn)).len(), 1);
+    // A delivered notice is not requeued.
+    let delivered = admin
+        .requeue_notice(pb::RequeueNoticeRequest { name: name(chinese) })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (delivered.code(), reason(&delivered)),
+        (Code::FailedPrecondition, Some("NOTICE_DELIVERY_NOT_FAILED".into()))
+    );
+
     // More rounds and another restart send nothing more.
     suite.restart(Server::Reporting).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
