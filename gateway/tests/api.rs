@@ -321,7 +321,10 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
     // Both services of the reporting server: the reports and the follow-up.
     assert_eq!(
         overview.unreachable,
-        ["duban.reporting.v1.NoticesService", "duban.reporting.v1.ReportingService"]
+        [
+            "duban.reporting.v1.NoticesService",
+            "duban.reporting.v1.ReportingService"
+        ]
     );
     assert!(overview.follow_up.is_none());
     assert_eq!(overview.actions.len(), 10);

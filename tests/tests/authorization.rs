@@ -229,6 +229,9 @@ fn notices_rows() -> Vec<Row> {
         rpc(S, "EvaluateNotices",        evaluate_notices,                    [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
         // Every unit's follow-up in figures: leadership's, not a unit's.
         rpc(S, "GetFollowUpSummary",     get_follow_up_summary,               [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK,     OK, OK]),
+        // The fixture's notice is PENDING or FAILED (its webhook's host does not resolve):
+        // requeued, or answered as it is.
+        rpc(S, "RequeueNotice",          requeue_notice,                      [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
     ]
 }
 
@@ -808,6 +811,10 @@ async fn get_notice(f: Arc<Fixture>) -> rpb::GetNoticeRequest {
 
 async fn acknowledge_notice(f: Arc<Fixture>) -> rpb::AcknowledgeNoticeRequest {
     rpb::AcknowledgeNoticeRequest { name: f.notice.clone() }
+}
+
+async fn requeue_notice(f: Arc<Fixture>) -> rpb::RequeueNoticeRequest {
+    rpb::RequeueNoticeRequest { name: f.notice.clone() }
 }
 
 async fn evaluate_notices(_: Arc<Fixture>) -> rpb::EvaluateNoticesRequest {

@@ -432,6 +432,19 @@ enum NoticesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Put a notice whose delivery failed (FAILED or DEAD_LETTER) back for delivery
+    /// (ADMIN), with the whole retry policy; endpoints that accepted it are not sent it
+    /// again.
+    Requeue {
+        /// `plans/<plan>/notices/<notice>`, or just the part after `notices/`.
+        notice: String,
+        /// The plan id, for short names.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print the requeued notice as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate one day's follow-up rules by hand and store the notices due (ADMIN);
     /// each notice is stored once, so running it again stores nothing more.
     Evaluate {
@@ -724,6 +737,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             NoticesCommand::Ack { notice, plan, json } => {
                 commands::notices::ack(&settings, &connection, &plan, &notice, json).await?;
+            }
+            NoticesCommand::Requeue { notice, plan, json } => {
+                commands::notices::requeue(&settings, &connection, &plan, &notice, json).await?;
             }
             NoticesCommand::Evaluate { as_of, plan, json } => {
                 commands::notices::evaluate(&settings, &connection, &plan, as_of, json).await?;

@@ -182,6 +182,22 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
         .count();
     assert!(new_enterprises >= 6, "towns report new enterprises");
 
+    // Two supervision orders: one closed (办结), one unanswered and overdue, escalated.
+    let orders = suite.json(&["orders", "list", "--json"]);
+    let states: Vec<(&str, bool)> = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["state"].as_str().unwrap(), o["overdue"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(states, [("open", true), ("closed", false)], "{orders}");
+    assert!(summary.contains("ORDER_STATE_OPEN, overdue"), "{summary}");
+    let notices = suite.run(&["notices", "list"]);
+    assert!(
+        notices.contains("order-late~"),
+        "the overdue order escalated: {notices}"
+    );
+
     // The same seed again adds nothing.
     let again = suite.run(&["demo", "--seed", "7"]);
     assert!(

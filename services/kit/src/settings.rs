@@ -38,6 +38,10 @@ pub struct Settings {
     pub reporting: ServiceSettings,
     /// What counts as official progress.
     pub progress: ProgressSettings,
+    /// The SMTP relay the reporting server mails follow-up notices through (off by
+    /// default). A section of its own rather than under `reporting`, whose section is the
+    /// `[departments]`-style [`ServiceSettings`] every server shares.
+    pub smtp: SmtpSettings,
     /// The gateway: dashboard, JSON API and the one front door to every service.
     pub gateway: GatewaySettings,
 }
@@ -57,6 +61,7 @@ impl Default for Settings {
             targets: ServiceSettings::on_port(50054),
             reporting: ServiceSettings::on_port(50055),
             progress: ProgressSettings::default(),
+            smtp: SmtpSettings::default(),
             gateway: GatewaySettings::default(),
         }
     }
@@ -88,6 +93,62 @@ impl Default for ProgressSettings {
     fn default() -> Self {
         Self { count_submitted: true }
     }
+}
+
+/// The SMTP relay through which the reporting server mails follow-up notices to the
+/// units' EMAIL endpoints. Read by the reporting server only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// The relay's host name. Empty (the default) sends no e-mail: a notice wanted by
+    /// EMAIL endpoints only stays PENDING until a relay is configured.
+    pub host: String,
+    /// The relay's port.
+    pub port: u16,
+    /// How the connection is secured: `starttls` (upgrade a plain connection, port 587),
+    /// `tls` (TLS from the first byte, port 465) or `none` (plaintext, only for a relay
+    /// on the same host or network).
+    pub tls: SmtpTls,
+    /// The user name to log in with; empty logs in as nobody.
+    pub username: String,
+    /// The password, with `username`. A secret: set it from a secret store, never in a
+    /// file under version control.
+    pub password: String,
+    /// The sender's address (`From`), for example `督办 <duban@example.gov.cn>` or a plain
+    /// `duban@example.gov.cn`.
+    pub from: String,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        Self {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: String::new(),
+            from: "duban@localhost".into(),
+        }
+    }
+}
+
+impl SmtpSettings {
+    /// Whether a relay is configured.
+    pub fn enabled(&self) -> bool {
+        !self.host.is_empty()
+    }
+}
+
+/// How the connection to the SMTP relay is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plaintext.
+    None,
+    /// A plain connection upgraded with STARTTLS, which must succeed.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
 }
 
 /// The gateway: where it listens and who may read the dashboard. The RAG tolerances are
@@ -649,6 +710,28 @@ mod tests {
         assert_eq!(settings.server.tls.key_file, "/certs/departments-key.pem");
         assert_eq!(settings.client.tls.ca_file, "/certs/ca.pem");
         assert_eq!(settings.client.tls.cert_file, "/certs/service.pem");
+    }
+
+    #[test]
+    fn smtp_is_off_by_default_and_set_through_its_section() {
+        let settings = Settings::load_from(None, env(&[])).unwrap();
+        assert!(!settings.smtp.enabled());
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("DUBAN__SMTP__HOST", "mail.example.org"),
+                ("DUBAN__SMTP__PORT", "465"),
+                ("DUBAN__SMTP__TLS", "tls"),
+                ("DUBAN__SMTP__FROM", "duban@example.org"),
+            ]),
+        )
+        .unwrap();
+        assert!(settings.smtp.enabled());
+        assert_eq!(
+            (settings.smtp.port, settings.smtp.tls, settings.smtp.from.as_str()),
+            (465, SmtpTls::Tls, "duban@example.org")
+        );
+        assert!(Settings::load_from(None, env(&[("DUBAN__SMTP__TLS", "ssl")])).is_err());
     }
 
     #[test]

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 mod notices;
 
-pub use notices::{addressed_to, notice, notice_name, notice_row, parse_notice_name, target_notice_row};
+pub use notices::{
+    addressed_to, notice, notice_name, notice_row, order_notice_row, parse_notice_name, target_notice_row,
+};
 
 use crate::{
     calendar::{self, Cadence, Month},

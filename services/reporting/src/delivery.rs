@@ -1,28 +1,43 @@
 //! The delivery worker: one task per reporting server that pushes the follow-up notices
-//! to the units' WEBHOOK endpoints, signed, and retries with backoff.
+//! to the units' WEBHOOK endpoints, signed, and mails them to their EMAIL endpoints
+//! through the SMTP relay ([`mail`]), and retries with backoff.
 //!
 //! Every `interval` it takes the notices due (PENDING, or FAILED whose next attempt time
 //! has passed), reads the enabled endpoints with their secrets from the departments
 //! service (`DepartmentsInternalService.ListDeliveryEndpoints`, with the service token),
-//! and POSTs each notice as JSON to every WEBHOOK of its recipient units whose `levels`
-//! include its level (empty means all) and that has not accepted it yet, with
-//! `X-Duban-Signature: sha256=<hex HMAC-SHA256 of the body keyed with the secret>`,
-//! `X-Duban-Notice` (its name) and `Idempotency-Key` (stable per notice and endpoint).
-//! The outcome is written through reporting's writer:
-//!   - every matching webhook answered 2xx: DELIVERED (with the time);
+//! and sends each notice to every endpoint of its recipient units whose `levels` include
+//! its level (empty means all) and that has not accepted it yet: a WEBHOOK gets a JSON
+//! POST with `X-Duban-Signature: sha256=<hex HMAC-SHA256 of the body keyed with the
+//! secret>`, `X-Duban-Notice` (its name) and `Idempotency-Key` (stable per notice and
+//! endpoint); an EMAIL address gets a plain-text message in its language whose
+//! `Message-ID` is derived from the notice. Each acceptance (HTTP 2xx, or the relay's
+//! 250 after the message) is recorded through the writer before the next endpoint is
+//! tried, so a restart never sends a notice again to an endpoint that accepted it; only
+//! a crash between the acceptance and that record can send it once more, which the
+//! receivers drop by `Idempotency-Key` or `Message-ID`. The round's outcome is written
+//! through reporting's writer too:
+//!   - every matching endpoint accepted it: DELIVERED (with the time);
 //!   - one did not: FAILED, `attempts` + 1 and the next attempt after a backoff
 //!     (`first_backoff` doubling, at most `max_backoff`); the endpoints that accepted
 //!     already are remembered and not sent it again; after `max_attempts` failed rounds:
 //!     DEAD_LETTER, for an operator;
 //!   - no recipient unit has a matching endpoint: NO_CHANNEL (read on the dashboard
 //!     only; an endpoint added later does not receive old notices);
-//!   - matching endpoints are EMAIL only: stays PENDING, looked at again hourly, for the
-//!     e-mail step still to come.
+//!   - matching endpoints are EMAIL only and no relay is configured (`smtp.host` empty):
+//!     stays PENDING, looked at again hourly, until one is. With a webhook too, the
+//!     webhook alone decides (the e-mail is not waited for).
 //!
 //! Replicas may push the same notice in the same round: receivers drop repeats by
-//! `Idempotency-Key`, and the writer moves a notice only out of PENDING or FAILED.
+//! `Idempotency-Key` or `Message-ID`, and the writer moves a notice only out of PENDING
+//! or FAILED.
 
-use std::{collections::BTreeSet, sync::Arc, time::Duration};
+pub mod mail;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use bytes::Bytes;
 use duban_kit::client::ServiceChannel;
@@ -38,8 +53,8 @@ use crate::{Clock, Reporting, convert, entity::notice, store::DeliveryUpdate};
 
 /// Notices taken per round.
 const BATCH: u64 = 200;
-/// How long a PENDING notice that only e-mail endpoints want waits before it is looked
-/// at again.
+/// How long a PENDING notice that only e-mail endpoints want, while no SMTP relay is
+/// configured, waits before it is looked at again.
 const EMAIL_RECHECK: Duration = Duration::from_secs(3600);
 /// At most this much of an error is kept.
 const MAX_ERROR_CHARS: usize = 2000;
@@ -57,7 +72,7 @@ pub struct DeliveryOptions {
     pub max_backoff: Duration,
     /// Failed rounds before DEAD_LETTER (6).
     pub max_attempts: i32,
-    /// How long one POST may take, connection included (10 seconds).
+    /// How long one POST or one e-mail may take, connection included (10 seconds).
     pub timeout: Duration,
 }
 
@@ -82,9 +97,15 @@ impl DeliveryOptions {
     }
 }
 
-/// Starts the worker for `reporting`, reading endpoints over `departments`, until
-/// `stopping`.
-pub fn start(reporting: Reporting, departments: ServiceChannel, options: DeliveryOptions, stopping: CancellationToken) {
+/// Starts the worker for `reporting`, reading endpoints over `departments` and mailing
+/// through `mailer` (none: no e-mail), until `stopping`.
+pub fn start(
+    reporting: Reporting,
+    departments: ServiceChannel,
+    mailer: Option<mail::Mailer>,
+    options: DeliveryOptions,
+    stopping: CancellationToken,
+) {
     tokio::spawn(async move {
         let client = DepartmentsInternalServiceClient::new(departments);
         // The first round one interval after start-up: the departments service and the
@@ -96,7 +117,7 @@ pub fn start(reporting: Reporting, departments: ServiceChannel, options: Deliver
             }
             tokio::select! {
                 () = stopping.cancelled() => return,
-                () = round(&reporting, client.clone(), &options) => {}
+                () = round(&reporting, client.clone(), mailer.as_ref(), &options) => {}
             }
         }
     });
@@ -106,6 +127,7 @@ pub fn start(reporting: Reporting, departments: ServiceChannel, options: Deliver
 async fn round(
     reporting: &Reporting,
     client: DepartmentsInternalServiceClient<ServiceChannel>,
+    mailer: Option<&mail::Mailer>,
     options: &DeliveryOptions,
 ) {
     let now_us = options.clock.now().timestamp_micros();
@@ -125,8 +147,15 @@ async fn round(
             return;
         }
     };
+    // Names make an e-mail readable; codes do when the directory cannot be read.
+    let names = reporting.department_names().await;
+    let channels = Channels {
+        endpoints: &endpoints,
+        mailer,
+        names: &names,
+    };
     for row in due {
-        let update = deliver(&row, &endpoints, options).await;
+        let update = deliver(reporting, &row, &channels, options).await;
         if let Err(error) = reporting.record_delivery(&row.plan, &row.id, update).await {
             tracing::warn!(notice = %convert::notice_name(&row.plan, &row.id), %error, "cannot record a delivery");
         }
@@ -171,39 +200,62 @@ fn wants(endpoint: &dpb::NotificationEndpoint, recipients: &[String], level: &st
         && (endpoint.levels.is_empty() || endpoint.levels().any(|wanted| wanted.as_str_name() == level))
 }
 
-/// Pushes `row` to the webhooks that want it and have not accepted it yet, and says what
-/// its state becomes.
+/// What a round delivers through.
+struct Channels<'a> {
+    /// Every enabled endpoint, with its secret.
+    endpoints: &'a [dpb::DeliveryEndpoint],
+    /// The SMTP relay, if one is configured.
+    mailer: Option<&'a mail::Mailer>,
+    /// Department code to name.
+    names: &'a BTreeMap<String, String>,
+}
+
+/// Sends `row` to the endpoints that want it and have not accepted it yet, recording
+/// each acceptance at once, and says what its state becomes.
 async fn deliver(
+    reporting: &Reporting,
     row: &notice::Model,
-    endpoints: &[dpb::DeliveryEndpoint],
+    channels: &Channels<'_>,
     options: &DeliveryOptions,
 ) -> DeliveryUpdate {
     use pb::NoticeDeliveryState as S;
     let recipients: Vec<String> = serde_json::from_str(&row.recipient_departments).unwrap_or_default();
     let mut accepted: BTreeSet<String> = serde_json::from_str(&row.delivered_endpoints).unwrap_or_default();
-    let matching: Vec<&dpb::DeliveryEndpoint> = endpoints
+    let matching: Vec<&dpb::NotificationEndpoint> = channels
+        .endpoints
         .iter()
-        .filter(|e| e.endpoint.as_ref().is_some_and(|e| wants(e, &recipients, &row.level)))
+        .filter_map(|e| e.endpoint.as_ref())
+        .filter(|e| wants(e, &recipients, &row.level))
         .collect();
-    let kind = |e: &&dpb::DeliveryEndpoint| e.endpoint.as_ref().map(dpb::NotificationEndpoint::kind);
-    let webhooks: Vec<&dpb::DeliveryEndpoint> = matching
+    // What can be sent now: webhooks always, e-mail when a relay is configured.
+    let sendable: Vec<&dpb::DeliveryEndpoint> = channels
+        .endpoints
         .iter()
-        .copied()
-        .filter(|e| kind(e) == Some(dpb::EndpointKind::Webhook))
+        .filter(|e| {
+            e.endpoint.as_ref().is_some_and(|e| {
+                wants(e, &recipients, &row.level)
+                    && match e.kind() {
+                        dpb::EndpointKind::Webhook => true,
+                        dpb::EndpointKind::Email => channels.mailer.is_some(),
+                        dpb::EndpointKind::Unspecified => false,
+                    }
+            })
+        })
         .collect();
     let mut update = DeliveryUpdate {
         state: row.delivery_state.clone(),
         attempts: row.delivery_attempts,
-        next_attempt_time_us: None,
+        next_attempt_time_us: row.next_attempt_time_us,
         last_error: row.last_error.clone(),
         delivered: false,
         delivered_endpoints: row.delivered_endpoints.clone(),
     };
-    if webhooks.is_empty() && accepted.is_empty() {
+    if sendable.is_empty() && accepted.is_empty() {
         if matching.is_empty() {
             update.state = S::NoChannel.as_str_name().to_owned();
+            update.next_attempt_time_us = None;
         } else {
-            // E-mail only: the e-mail step, still to come, will send it.
+            // E-mail only, and no relay configured yet.
             let recheck = chrono::Duration::from_std(EMAIL_RECHECK).unwrap_or_default();
             update.next_attempt_time_us = Some((options.clock.now() + recheck).timestamp_micros());
         }
@@ -211,18 +263,36 @@ async fn deliver(
     }
     let notice = convert::notice(row);
     let mut errors = Vec::new();
-    for delivery in webhooks {
+    for delivery in sendable {
         let Some(endpoint) = &delivery.endpoint else { continue };
         if accepted.contains(&endpoint.name) {
             continue;
         }
-        let body = body(&notice, &endpoint.language);
-        match post(endpoint, &delivery.secret, &notice.name, body, options.timeout).await {
+        let sent = match endpoint.kind() {
+            dpb::EndpointKind::Email => match channels.mailer {
+                Some(mailer) => {
+                    let code = endpoint_unit(&endpoint.name);
+                    let unit = channels.names.get(code).map_or(code, String::as_str);
+                    mailer.send(&notice, unit, &endpoint.address, &endpoint.language).await
+                }
+                None => continue,
+            },
+            _ => {
+                let body = body(&notice, &endpoint.language);
+                post(endpoint, &delivery.secret, &notice.name, body, options.timeout).await
+            }
+        };
+        match sent {
             Ok(()) => {
                 accepted.insert(endpoint.name.clone());
+                // Recorded before the next endpoint: a restart does not send it again.
+                update.delivered_endpoints = serde_json::to_string(&accepted).unwrap_or_else(|_| "[]".into());
+                if let Err(error) = reporting.record_delivery(&row.plan, &row.id, update.clone()).await {
+                    tracing::warn!(notice = %notice.name, endpoint = %endpoint.name, %error, "cannot record an acceptance");
+                }
             }
             Err(error) => {
-                tracing::info!(notice = %notice.name, endpoint = %endpoint.name, %error, "a webhook did not accept a notice");
+                tracing::info!(notice = %notice.name, endpoint = %endpoint.name, %error, "an endpoint did not accept a notice");
                 errors.push(format!("{}: {error}", endpoint.name));
             }
         }
@@ -231,12 +301,14 @@ async fn deliver(
     if errors.is_empty() {
         update.state = S::Delivered.as_str_name().to_owned();
         update.delivered = true;
+        update.next_attempt_time_us = None;
         return update;
     }
     update.attempts = row.delivery_attempts.saturating_add(1);
     update.last_error = errors.join("; ").chars().take(MAX_ERROR_CHARS).collect();
     if update.attempts >= options.max_attempts {
         update.state = S::DeadLetter.as_str_name().to_owned();
+        update.next_attempt_time_us = None;
         tracing::warn!(notice = %notice.name, attempts = update.attempts, error = %update.last_error, "gave up delivering a notice");
     } else {
         update.state = S::Failed.as_str_name().to_owned();

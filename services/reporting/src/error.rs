@@ -100,6 +100,14 @@ pub enum ReportingError {
     /// A DEPARTMENT caller named a notice not addressed to it.
     #[error("{0}")]
     NoticeNotAddressed(String),
+    /// RequeueNotice on a notice whose delivery did not fail (its delivery state).
+    #[error("only a FAILED or DEAD_LETTER notice can be requeued; {name} is {state}")]
+    NoticeDeliveryNotFailed {
+        /// The notice's name.
+        name: String,
+        /// Its `NoticeDeliveryState` contract name.
+        state: String,
+    },
     /// `after_sequence` is older than the kept events.
     #[error("events after sequence {0} are no longer kept; re-read with ListReports and watch from 0")]
     EventsExpired(i64),
@@ -201,6 +209,11 @@ impl From<ReportingError> for Status {
             ReportingError::NoticeNotAddressed(_) => {
                 error::permission_denied(ErrorReason::NoticeNotAddressed, message, [])
             }
+            ReportingError::NoticeDeliveryNotFailed { state, .. } => error::failed_precondition(
+                ErrorReason::NoticeDeliveryNotFailed,
+                message,
+                [("state", state.clone())],
+            ),
             ReportingError::EventsExpired(_) => error::out_of_range(ErrorReason::EventsExpired, message),
             ReportingError::ArchiveIncomplete { count, .. } => {
                 error::failed_precondition(ErrorReason::ArchiveIncomplete, message, [("count", count.to_string())])
@@ -290,6 +303,10 @@ mod tests {
             )
             .into(),
             ReportingError::NoticeNotAddressed("not yours".into()),
+            ReportingError::NoticeDeliveryNotFailed {
+                name: "plans/p/notices/n".into(),
+                state: "NOTICE_DELIVERY_STATE_DELIVERED".into(),
+            },
             ReportingError::ArchiveIncomplete { expected: 3, count: 4 },
             ReportingError::Dependency {
                 service: "measures",
@@ -316,6 +333,7 @@ mod tests {
                 | ReportingError::TooManyItems(_)
                 | ReportingError::EventsExpired(_)
                 | ReportingError::NoticeNotAddressed(_)
+                | ReportingError::NoticeDeliveryNotFailed { .. }
                 | ReportingError::ArchiveIncomplete { .. }
                 | ReportingError::Dependency { .. }
                 | ReportingError::ShuttingDown

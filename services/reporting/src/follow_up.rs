@@ -15,6 +15,10 @@
 //! leadership) for a target whose delivery rating was RED at the end of each of the last
 //! `red_after_periods_red` periods whose due day has passed ([`due_target_notices`]);
 //! the caller rates the targets with `duban_plan::rag` and the trajectory.
+//! Supervision orders escalate with the same thresholds ([`due_order_notices`]): a
+//! unit's part still owed (OPEN, or RETURNED and not answered again) is BLUE from the
+//! day after its response due day, YELLOW and RED after the plan's thresholds, keyed
+//! `{day}~{rule}~{department}~order-{number}`.
 
 use std::collections::BTreeMap;
 
@@ -66,6 +70,12 @@ pub enum Rule {
     /// RED, a target rated RED at the end of `red_after_periods_red` periods in a row
     /// (see [`due_target_notices`]).
     RedPeriods,
+    /// BLUE: a supervision order's part unanswered after its response due day.
+    OrderOverdue,
+    /// YELLOW: the same, past the yellow threshold.
+    OrderLate,
+    /// RED: the same, past the red threshold.
+    OrderLongLate,
 }
 
 impl Rule {
@@ -77,6 +87,9 @@ impl Rule {
             Rule::Late => "late",
             Rule::LongLate => "long-late",
             Rule::RedPeriods => "red-periods",
+            Rule::OrderOverdue => "order-overdue",
+            Rule::OrderLate => "order-late",
+            Rule::OrderLongLate => "order-long-late",
         }
     }
 
@@ -88,6 +101,9 @@ impl Rule {
             Rule::Late => pb::NoticeRule::Late,
             Rule::LongLate => pb::NoticeRule::LongLate,
             Rule::RedPeriods => pb::NoticeRule::TargetRedPeriods,
+            Rule::OrderOverdue => pb::NoticeRule::OrderOverdue,
+            Rule::OrderLate => pb::NoticeRule::OrderLate,
+            Rule::OrderLongLate => pb::NoticeRule::OrderLongLate,
         }
     }
 
@@ -95,17 +111,19 @@ impl Rule {
     pub fn level(self) -> pb::NoticeLevel {
         match self {
             Rule::DueSoon => pb::NoticeLevel::Reminder,
-            Rule::Overdue => pb::NoticeLevel::Blue,
-            Rule::Late => pb::NoticeLevel::Yellow,
-            Rule::LongLate | Rule::RedPeriods => pb::NoticeLevel::Red,
+            Rule::Overdue | Rule::OrderOverdue => pb::NoticeLevel::Blue,
+            Rule::Late | Rule::OrderLate => pb::NoticeLevel::Yellow,
+            Rule::LongLate | Rule::RedPeriods | Rule::OrderLongLate => pb::NoticeLevel::Red,
         }
     }
 
     /// Who it goes to besides the unit.
     pub fn roles(self) -> Vec<Role> {
         match self {
-            Rule::DueSoon | Rule::Overdue => Vec::new(),
-            Rule::Late | Rule::LongLate | Rule::RedPeriods => vec![Role::Leadership],
+            Rule::DueSoon | Rule::Overdue | Rule::OrderOverdue => Vec::new(),
+            Rule::Late | Rule::LongLate | Rule::RedPeriods | Rule::OrderLate | Rule::OrderLongLate => {
+                vec![Role::Leadership]
+            }
         }
     }
 }
@@ -230,7 +248,9 @@ fn reasons(
             format!("{unit}：{period}期报告于{due}到期，尚有{count}项措施未报送（{list_zh}）。"),
             format!("{unit}: the {period} reports were due on {due}; {count} measure(s) not submitted ({list_en})."),
         ),
-        Rule::Late | Rule::LongLate | Rule::RedPeriods => {
+        // Order and target rules have their own text (`order_reasons`, the target notices)
+        // and never reach this.
+        Rule::Late | Rule::LongLate | Rule::RedPeriods | Rule::OrderOverdue | Rule::OrderLate | Rule::OrderLongLate => {
             let (colour, colour_en) = if rule == Rule::Late {
                 ("黄色", "yellow")
             } else {
@@ -279,6 +299,40 @@ pub struct DueTargetNotice {
     /// The periods it was RED at the end of, oldest first.
     pub periods: Vec<Month>,
     /// The latest of them's due day.
+    pub due: NaiveDate,
+    /// Why, in Chinese.
+    pub reason: String,
+    /// Why, in English.
+    pub reason_en: String,
+}
+
+/// A unit's part of an open supervision order, as the order escalation sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedOrder {
+    /// The order's number in its plan.
+    pub number: i32,
+    /// Its title.
+    pub title: String,
+    /// The addressed unit.
+    pub department: String,
+    /// The day the unit's response is due.
+    pub due: NaiveDate,
+    /// Whether the unit's answer was sent back (RETURNED) rather than never given (OPEN).
+    pub returned: bool,
+}
+
+/// An escalation due on the day evaluated about an unanswered supervision order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueOrderNotice {
+    /// The rule that issued it (`Order*`).
+    pub rule: Rule,
+    /// The day its rule fired (on or before the day evaluated).
+    pub day: NaiveDate,
+    /// The unit that owes the answer.
+    pub department: String,
+    /// The order's number.
+    pub order: i32,
+    /// The response due day.
     pub due: NaiveDate,
     /// Why, in Chinese.
     pub reason: String,
@@ -366,6 +420,99 @@ pub fn due_target_notices(schedule: &Schedule, targets: &[TargetRatings], day: N
             }
         })
         .collect()
+}
+
+impl DueOrderNotice {
+    /// The deduplication key and notice id: `{day}~{rule}~{department}~order-{order}`.
+    pub fn id(&self) -> String {
+        order_notice_id(self.day, self.rule, &self.department, self.order)
+    }
+}
+
+/// `{day}~{rule}~{department}~order-{order}`: the order in place of a report key's
+/// period, told apart by its `order-` prefix (a period is `YYYY-MM`) and its rule.
+pub fn order_notice_id(day: NaiveDate, rule: Rule, department: &str, order: i32) -> String {
+    format!("{}~{}~{department}~order-{order}", day.format("%Y-%m-%d"), rule.slug())
+}
+
+/// The order number of an order notice's id (`…~order-{n}`); `None` for a report's.
+pub fn order_of_notice_id(id: &str) -> Option<i32> {
+    id.rsplit('~').next()?.strip_prefix("order-")?.parse().ok()
+}
+
+/// The order rule due on `day` for an answer due on `due`, and the day it fired: BLUE
+/// from the day after `due` (an answer on the due day is on time), YELLOW and RED after
+/// the plan's thresholds (counted from `due`, as for reports, and never before the day
+/// after it), RED for [`CATCH_UP_DAYS`] days; `None` otherwise.
+pub fn order_rule_on(rules: &FollowUp, due: NaiveDate, day: NaiveDate) -> Option<(Rule, NaiveDate)> {
+    let late = (day - due).num_days();
+    let threshold = |days: u32| i64::from(days).max(1);
+    let (yellow, red) = (
+        threshold(rules.yellow_after_days_late),
+        threshold(rules.red_after_days_late),
+    );
+    let fired = |days: i64| due + chrono::Duration::days(days);
+    if late < 1 {
+        None
+    } else if late >= red {
+        (late < red + CATCH_UP_DAYS).then(|| (Rule::OrderLongLate, fired(red)))
+    } else if late >= yellow {
+        Some((Rule::OrderLate, fired(yellow)))
+    } else {
+        Some((Rule::OrderOverdue, fired(1)))
+    }
+}
+
+/// Every escalation due on `day` about the unanswered parts in `owed`, in their order.
+/// `names` makes the reason readable (the code when missing).
+pub fn due_order_notices(
+    rules: &FollowUp,
+    owed: &[OwedOrder],
+    names: &BTreeMap<String, String>,
+    day: NaiveDate,
+) -> Vec<DueOrderNotice> {
+    owed.iter()
+        .filter_map(|part| {
+            let (rule, fired) = order_rule_on(rules, part.due, day)?;
+            let unit = names
+                .get(&part.department)
+                .map_or(part.department.as_str(), String::as_str);
+            let (reason, reason_en) = order_reasons(rule, unit, part, fired);
+            Some(DueOrderNotice {
+                rule,
+                day: fired,
+                department: part.department.clone(),
+                order: part.number,
+                due: part.due,
+                reason,
+                reason_en,
+            })
+        })
+        .collect()
+}
+
+fn order_reasons(rule: Rule, unit: &str, part: &OwedOrder, fired: NaiveDate) -> (String, String) {
+    let (number, title, due) = (part.number, &part.title, part.due);
+    let late = (fired - due).num_days();
+    let (colour, colour_en) = match rule {
+        Rule::OrderLongLate => ("红色督办", "red"),
+        Rule::OrderLate => ("黄色督办", "yellow"),
+        _ => ("蓝色督办", "blue"),
+    };
+    let (what, what_en) = if part.returned {
+        (
+            "答复被退回后尚未重新答复",
+            "its answer was sent back and not answered again",
+        )
+    } else {
+        ("尚未答复", "not answered")
+    };
+    (
+        format!("{colour}：{unit}：督办单第{number}号《{title}》答复已逾期{late}天（答复期限{due}），{what}。"),
+        format!(
+            "Escalated ({colour_en}): {unit}: supervision order {number} \"{title}\" is {late} day(s) past its response due date ({due}); {what_en}."
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -650,5 +797,58 @@ mod tests {
         );
         assert_eq!(Rule::RedPeriods.level(), pb::NoticeLevel::Red);
         assert_eq!(Rule::RedPeriods.roles(), [Role::Leadership]);
+    }
+
+    #[test]
+    fn unanswered_orders_escalate_as_a_table() {
+        use Rule::*;
+        let rules = FollowUp::default();
+        let due = day(6, 1);
+        let owed = |returned| OwedOrder {
+            number: 7,
+            title: "整改".into(),
+            department: "anting-town".into(),
+            due,
+            returned,
+        };
+        let names = BTreeMap::from([("anting-town".to_owned(), "安亭镇".to_owned())]);
+        type Fired = Option<(Rule, NaiveDate)>;
+        let table: Vec<(&str, NaiveDate, Fired)> = vec![
+            ("before the due day: nothing", day(5, 30), None),
+            ("the due day itself: still on time", day(6, 1), None),
+            ("the day after: BLUE", day(6, 2), Some((OrderOverdue, day(6, 2)))),
+            ("4 days late: the same BLUE", day(6, 5), Some((OrderOverdue, day(6, 2)))),
+            ("5 days late: YELLOW", day(6, 6), Some((OrderLate, day(6, 6)))),
+            ("15 days late: RED", day(6, 16), Some((OrderLongLate, day(6, 16)))),
+            ("RED for a week", day(6, 22), Some((OrderLongLate, day(6, 16)))),
+            ("then nothing", day(6, 23), None),
+        ];
+        for (case, on, expected) in table {
+            let notices = due_order_notices(&rules, &[owed(false)], &names, on);
+            let got = notices.first().map(|n| (n.rule, n.day));
+            assert_eq!(got, expected, "{case}");
+            assert_eq!(order_rule_on(&rules, due, on), expected, "{case}");
+        }
+        let blue = &due_order_notices(&rules, &[owed(false)], &names, day(6, 3))[0];
+        assert_eq!(blue.id(), "2023-06-02~order-overdue~anting-town~order-7");
+        assert_eq!(order_of_notice_id(&blue.id()), Some(7));
+        assert_eq!(order_of_notice_id("2023-04-05~overdue~anting-town~2023-03"), None);
+        assert_eq!(
+            blue.reason,
+            "蓝色督办：安亭镇：督办单第7号《整改》答复已逾期1天（答复期限2023-06-01），尚未答复。"
+        );
+        assert_eq!(
+            (OrderOverdue.level(), OrderLate.level(), OrderLongLate.level()),
+            (pb::NoticeLevel::Blue, pb::NoticeLevel::Yellow, pb::NoticeLevel::Red)
+        );
+        assert_eq!(OrderLate.roles(), vec![Role::Leadership]);
+        let returned = &due_order_notices(&rules, &[owed(true)], &names, day(6, 6))[0];
+        assert!(returned.reason.starts_with("黄色督办：安亭镇"), "{}", returned.reason);
+        assert!(returned.reason_en.contains("sent back"), "{}", returned.reason_en);
+        // An order notice and a report notice of the same day and unit never share a key.
+        assert_ne!(
+            blue.id(),
+            notice_id(day(6, 2), Overdue, "anting-town", Month::new(2023, 7).unwrap())
+        );
     }
 }

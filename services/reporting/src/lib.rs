@@ -109,6 +109,9 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
     let departments = service_channel(settings, &settings.departments.endpoint_url())?;
     let measures = service_channel(settings, &settings.measures.endpoint_url())?;
     let targets = service_channel(settings, &settings.targets.endpoint_url())?;
+    // A misconfigured relay stops the start, before the port is bound.
+    let mailer = delivery::mail::Mailer::from_settings(&settings.smtp, options.delivery.timeout)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let metrics = Metrics::new();
     let server = GrpcServer::start(
         "reporting",
@@ -147,7 +150,8 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         let quota = quota.clone();
         let single_copy = single_copy.clone();
         let clock = options.follow_up_clock.clone();
-        let (delivery_options, delivery_channel) = (options.delivery.clone(), delivery_channel.clone());
+        let (delivery_options, delivery_channel, mailer) =
+            (options.delivery.clone(), delivery_channel.clone(), mailer.clone());
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
@@ -160,7 +164,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
                 reporting_metrics,
             );
             service::follow_up_daily::start(reporting.clone(), clock, stopping.clone());
-            delivery::start(reporting.clone(), delivery_channel, delivery_options, stopping);
+            delivery::start(reporting.clone(), delivery_channel, mailer, delivery_options, stopping);
             Ok::<_, ReportingError>(grpc::State {
                 reporting,
                 auth,

@@ -71,6 +71,8 @@ pub mod method {
     pub const ACKNOWLEDGE_NOTICE: &str = "/duban.reporting.v1.NoticesService/AcknowledgeNotice";
     /// EvaluateNotices, and the daily run (audited without a caller).
     pub const EVALUATE_NOTICES: &str = "/duban.reporting.v1.NoticesService/EvaluateNotices";
+    /// RequeueNotice.
+    pub const REQUEUE_NOTICE: &str = "/duban.reporting.v1.NoticesService/RequeueNotice";
 }
 
 type Result<T> = std::result::Result<T, ReportingError>;

@@ -29,6 +29,8 @@ mod blockers;
 mod bounds;
 #[path = "api/delivery.rs"]
 mod delivery;
+#[path = "api/mail.rs"]
+mod mail;
 #[path = "api/milestones.rs"]
 mod milestones;
 #[path = "api/notices.rs"]

@@ -1,6 +1,7 @@
-//! `duban notices list|ack|evaluate`: the follow-up notices (reminders and escalations)
-//! the reporting server issues. A department lists and acknowledges (已阅) its own with
-//! its token; leadership lists every one; an administrator evaluates a day by hand.
+//! `duban notices list|ack|requeue|evaluate`: the follow-up notices (reminders and
+//! escalations) the reporting server issues. A department lists and acknowledges (已阅)
+//! its own with its token; leadership lists every one, with where its delivery stands;
+//! an administrator evaluates a day by hand and puts a failed delivery back.
 
 use std::io::Write;
 
@@ -78,6 +79,10 @@ struct NoticeOut {
     reason: String,
     reason_en: String,
     delivery_state: String,
+    delivery_attempts: i32,
+    last_delivery_error: String,
+    accepted_endpoints: Vec<String>,
+    order: String,
     acknowledged_by: String,
     acknowledge_time: Option<String>,
 }
@@ -105,6 +110,10 @@ fn notice_out(notice: &pb::Notice) -> NoticeOut {
         reason: notice.reason.clone(),
         reason_en: notice.reason_en.clone(),
         delivery_state: short(notice.delivery_state().as_str_name(), "NOTICE_DELIVERY_STATE_"),
+        delivery_attempts: notice.delivery_attempts,
+        last_delivery_error: notice.last_delivery_error.clone(),
+        accepted_endpoints: notice.accepted_endpoints.clone(),
+        order: notice.order.clone(),
         acknowledged_by: notice.acknowledged_by.clone(),
         acknowledge_time: notice.acknowledge_time.as_ref().and_then(|t| {
             chrono::DateTime::from_timestamp(t.seconds, 0)
@@ -168,15 +177,33 @@ pub async fn list(
                 n.day.clone(),
                 n.level.clone(),
                 n.department.clone(),
-                n.period.clone(),
+                if n.order.is_empty() {
+                    n.period.clone()
+                } else {
+                    short(&n.order, &format!("plans/{}/", filter.plan))
+                },
                 n.reports.len().to_string(),
+                n.delivery_state.to_lowercase(),
+                n.delivery_attempts.to_string(),
+                n.accepted_endpoints.len().to_string(),
                 n.acknowledge_time.clone().unwrap_or_else(|| "-".to_owned()),
                 short(&n.name, &format!("plans/{}/notices/", filter.plan)),
             ]
         })
         .collect();
     let text = table(
-        &["day", "level", "department", "period", "reports", "read", "notice"],
+        &[
+            "day",
+            "level",
+            "department",
+            "period/order",
+            "reports",
+            "delivery",
+            "failed",
+            "accepted",
+            "read",
+            "notice",
+        ],
         &rows,
     );
     // A closed pipe (`| head`) ends the listing quietly.
@@ -218,6 +245,35 @@ pub async fn ack(
             out.name,
             out.acknowledged_by,
             out.acknowledge_time.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(notice)
+}
+
+/// `notices requeue`: puts a FAILED or DEAD_LETTER notice back for delivery (ADMIN).
+pub async fn requeue(
+    settings: &Settings,
+    connection: &Connection,
+    plan: &str,
+    name: &str,
+    json: bool,
+) -> anyhow::Result<pb::Notice> {
+    let notice = notices(settings, connection)?
+        .requeue_notice(pb::RequeueNoticeRequest {
+            name: notice_name(plan, name),
+        })
+        .await
+        .map_err(|status| call_failed("RequeueNotice", status))?
+        .into_inner();
+    let out = notice_out(&notice);
+    if json {
+        print_json(&out)?;
+    } else {
+        println!(
+            "{}: {} (accepted by {} endpoint(s) already, not sent to them again)",
+            out.name,
+            out.delivery_state.to_lowercase(),
+            out.accepted_endpoints.len()
         );
     }
     Ok(notice)

@@ -7,7 +7,7 @@ use super::{ReportKey, json, timestamp};
 use crate::{
     calendar,
     entity::notice,
-    follow_up::{DueNotice, DueTargetNotice, Rule},
+    follow_up::{self, DueNotice, DueOrderNotice, DueTargetNotice, Rule},
 };
 
 /// `plans/{plan}/notices/{notice}`.
@@ -97,6 +97,36 @@ pub fn target_notice_row(plan: &str, due: &DueTargetNotice) -> notice::Model {
     }
 }
 
+/// The row of an order escalation due, as [`notice_row`]: no period and no reports
+/// (the order is in its key), the response due day as its due date.
+pub fn order_notice_row(plan: &str, due: &DueOrderNotice) -> notice::Model {
+    let roles: Vec<&str> = due.rule.roles().iter().map(|role| role.as_str_name()).collect();
+    notice::Model {
+        plan: plan.to_owned(),
+        id: due.id(),
+        level: due.rule.level().as_str_name().to_owned(),
+        rule: due.rule.to_proto().as_str_name().to_owned(),
+        day: calendar::date_key(due.day),
+        department: due.department.clone(),
+        period: String::new(),
+        due_date: calendar::date_key(due.due),
+        reports: "[]".to_owned(),
+        recipient_departments: json(&[due.department.as_str()]),
+        recipient_roles: json(&roles),
+        reason: due.reason.clone(),
+        reason_en: due.reason_en.clone(),
+        create_time_us: 0,
+        delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
+        acknowledge_time_us: None,
+        acknowledged_by: String::new(),
+        delivery_attempts: 0,
+        next_attempt_time_us: None,
+        last_error: String::new(),
+        delivered_time_us: None,
+        delivered_endpoints: "[]".to_owned(),
+    }
+}
+
 /// The target a stored notice is about, `plans/{plan}/targets/{code}`: the third part of
 /// a RED_PERIODS notice's key; empty for the other rules.
 fn notice_target(row: &notice::Model) -> String {
@@ -160,6 +190,10 @@ pub fn notice(row: &notice::Model) -> pb::Notice {
         last_delivery_error: row.last_error.clone(),
         delivered_time: row.delivered_time_us.map(timestamp),
         target: notice_target(row),
+        accepted_endpoints: list(&row.delivered_endpoints),
+        order: follow_up::order_of_notice_id(&row.id)
+            .map(|number| format!("plans/{}/orders/{number}", row.plan))
+            .unwrap_or_default(),
     }
 }
 

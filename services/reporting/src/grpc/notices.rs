@@ -59,4 +59,9 @@ impl NoticesService for NoticesGrpc {
         let (state, caller) = self.caller(&request).await?;
         reply(state.reporting.evaluate_notices(&caller, request.get_ref()).await)
     }
+
+    async fn requeue_notice(&self, request: Request<pb::RequeueNoticeRequest>) -> Reply<pb::Notice> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.requeue_notice(&caller, request.get_ref()).await)
+    }
 }

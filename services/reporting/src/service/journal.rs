@@ -125,6 +125,14 @@ pub enum NoticeChange {
         /// The acknowledging department.
         department: String,
     },
+    /// An operator puts a FAILED or DEAD_LETTER notice back for delivery (RequeueNotice); checked
+    /// here, in the transaction, so that it is audited with its refusal.
+    Requeue {
+        /// The plan's slug.
+        plan: String,
+        /// The notice's key.
+        id: String,
+    },
     /// A delivery round's outcome for one notice (the delivery worker's bookkeeping,
     /// not a caller's write: not audited, as housekeeping is not).
     Deliver {
@@ -164,6 +172,30 @@ impl NoticeChange {
                 let stored_count = store.record_delivery(txn, plan, id, update, now_us).await?;
                 Ok(Written {
                     stored_count,
+                    ..Written::default()
+                })
+            }
+            NoticeChange::Requeue { plan, id } => {
+                use duban_proto::reporting::v1::NoticeDeliveryState as S;
+                let name = convert::notice_name(plan, id);
+                let found = store.notice(txn, plan, id).await?.ok_or_else(|| {
+                    ReportingError::from(duban_kit::error::NotFound::new(
+                        pb::ErrorReason::NoticeNotFound,
+                        name.clone(),
+                    ))
+                })?;
+                let state = S::from_str_name(&found.delivery_state).unwrap_or_default();
+                if matches!(state, S::DeadLetter | S::Failed) {
+                    store.requeue_notice(txn, plan, id).await?;
+                } else if state != S::Pending {
+                    return Err(Failure::Refused(ReportingError::NoticeDeliveryNotFailed {
+                        name,
+                        state: found.delivery_state,
+                    }));
+                }
+                let notice = store.notice(txn, plan, id).await?;
+                Ok(Written {
+                    notice,
                     ..Written::default()
                 })
             }

@@ -140,6 +140,38 @@ impl Reporting {
         Ok(convert::notice(&row))
     }
 
+    /// RequeueNotice (ADMIN): a FAILED or DEAD_LETTER notice back to PENDING, checked and written in
+    /// the writer's turn, and audited.
+    pub async fn requeue_notice(&self, caller: &Verified, request: &pb::RequeueNoticeRequest) -> Result<pb::Notice> {
+        let audit = AuditInfo {
+            principal: Some((caller.principal.clone(), caller.credential.clone())),
+            method: method::REQUEUE_NOTICE,
+            resource: request.name.clone(),
+            ..Default::default()
+        };
+        if caller.principal != Principal::Admin {
+            return Err(self
+                .refuse(audit, role_not_allowed("RequeueNotice", &caller.principal))
+                .await);
+        }
+        let (plan, id) = match notice_key(&request.name) {
+            Ok(key) => key,
+            Err(error) => return Err(self.refuse(audit, error).await),
+        };
+        let change = NoticeChange::Requeue {
+            plan: plan.to_owned(),
+            id: id.to_owned(),
+        };
+        let written = self.writer.write(WriteJob::notices(change, audit)).await?;
+        let row = written.notice.ok_or_else(|| {
+            ReportingError::from(duban_kit::error::NotFound::new(
+                pb::ErrorReason::NoticeNotFound,
+                request.name.clone(),
+            ))
+        })?;
+        Ok(convert::notice(&row))
+    }
+
     /// EvaluateNotices (ADMIN): the daily evaluation of one day, by hand.
     pub async fn evaluate_notices(
         &self,
@@ -215,6 +247,13 @@ impl Reporting {
             .collect();
         // A target RED for `red_after_periods_red` periods in a row (issue 13).
         rows.extend(self.due_target_rows(&plan, &schedule, day).await?);
+        // Unanswered supervision orders escalate with the same thresholds.
+        let owed = self.owed_orders(plan_code).await?;
+        rows.extend(
+            follow_up::due_order_notices(&schedule.rules, &owed, &facts.names, day)
+                .iter()
+                .map(|notice| convert::order_notice_row(plan_code, notice)),
+        );
         let count = rows.len();
         // The daily run writes (and audits) only when something is due.
         if rows.is_empty() && audit.principal.is_none() {
@@ -238,6 +277,35 @@ impl Reporting {
     }
 }
 
+impl Reporting {
+    /// The parts of `plan_code`'s open orders whose answer is owed (OPEN or RETURNED).
+    async fn owed_orders(&self, plan_code: &str) -> Result<Vec<follow_up::OwedOrder>> {
+        use duban_proto::reporting::v1::{OrderPartState as Part, OrderState};
+        let mut owed = Vec::new();
+        for (order, parts) in self.store.orders(plan_code).await? {
+            let Some(due) = calendar::parse_date(&order.response_due) else {
+                continue;
+            };
+            if order.state != OrderState::Open.as_str_name() {
+                continue;
+            }
+            for part in parts {
+                let state = Part::from_str_name(&part.state).unwrap_or_default();
+                if matches!(state, Part::Open | Part::Returned) {
+                    owed.push(follow_up::OwedOrder {
+                        number: order.number,
+                        title: order.title.clone(),
+                        department: part.department,
+                        due,
+                        returned: state == Part::Returned,
+                    });
+                }
+            }
+        }
+        Ok(owed)
+    }
+}
+
 /// The plan and key of a notice name, or INVALID_ARGUMENT naming `name`.
 fn notice_key(name: &str) -> Result<(&str, &str)> {
     convert::parse_notice_name(name)
@@ -253,6 +321,12 @@ impl Reporting {
         limit: u64,
     ) -> Result<Vec<crate::entity::notice::Model>> {
         Ok(self.store.notices_to_deliver(now_us, limit).await?)
+    }
+
+    /// Department codes to names, for the delivery worker's e-mail (empty when the
+    /// directory cannot be read: codes are shown then).
+    pub(crate) async fn department_names(&self) -> std::sync::Arc<BTreeMap<String, String>> {
+        self.catalog.departments().await.unwrap_or_default()
     }
 
     /// Records a delivery round's outcome for one notice through the writer.

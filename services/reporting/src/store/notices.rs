@@ -141,8 +141,27 @@ impl ReportStore {
             .await
     }
 
-    /// Records a delivery round's outcome, unless another round (another replica)
-    /// finished the notice meanwhile: only a PENDING or FAILED notice changes.
+    /// Puts a FAILED or DEAD_LETTER notice back to PENDING with no failed attempt counted
+    /// (its last error and the endpoints that accepted it stay).
+    pub async fn requeue_notice(&self, db: &impl ConnectionTrait, plan: &str, id: &str) -> Result<(), DbErr> {
+        use duban_proto::reporting::v1::NoticeDeliveryState as S;
+        use notice::Column as C;
+        notice::Entity::update_many()
+            .col_expr(C::DeliveryState, S::Pending.as_str_name().into())
+            .col_expr(C::DeliveryAttempts, 0.into())
+            .col_expr(C::NextAttemptTimeUs, Option::<i64>::None.into())
+            .filter(C::Plan.eq(plan))
+            .filter(C::Id.eq(id))
+            .filter(C::DeliveryState.is_in([S::DeadLetter.as_str_name(), S::Failed.as_str_name()]))
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a delivery round's outcome (or one endpoint's acceptance during it),
+    /// unless another round (another replica) finished the notice meanwhile: only a
+    /// PENDING or FAILED notice changes. The endpoints that accepted it are added to
+    /// those stored, never removed, so two replicas' rounds do not forget each other's.
     pub async fn record_delivery(
         &self,
         db: &impl ConnectionTrait,
@@ -153,13 +172,20 @@ impl ReportStore {
     ) -> Result<u64, DbErr> {
         use duban_proto::reporting::v1::NoticeDeliveryState as S;
         use notice::Column as C;
+        let Some(stored) = self.notice(db, plan, id).await? else {
+            return Ok(0);
+        };
+        let mut accepted: std::collections::BTreeSet<String> =
+            serde_json::from_str(&stored.delivered_endpoints).unwrap_or_default();
+        accepted.extend(serde_json::from_str::<Vec<String>>(&update.delivered_endpoints).unwrap_or_default());
+        let accepted = serde_json::to_string(&accepted).unwrap_or_else(|_| "[]".into());
         let result = notice::Entity::update_many()
             .col_expr(C::DeliveryState, update.state.as_str().into())
             .col_expr(C::DeliveryAttempts, update.attempts.into())
             .col_expr(C::NextAttemptTimeUs, update.next_attempt_time_us.into())
             .col_expr(C::LastError, update.last_error.as_str().into())
             .col_expr(C::DeliveredTimeUs, update.delivered.then_some(now_us).into())
-            .col_expr(C::DeliveredEndpoints, update.delivered_endpoints.as_str().into())
+            .col_expr(C::DeliveredEndpoints, accepted.into())
             .filter(C::Plan.eq(plan))
             .filter(C::Id.eq(id))
             .filter(C::DeliveryState.is_in([S::Pending.as_str_name(), S::Failed.as_str_name()]))

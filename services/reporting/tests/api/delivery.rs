@@ -20,22 +20,22 @@ use super::*;
 
 /// A request the receiver got, and whether it answered 2xx.
 #[derive(Debug, Clone)]
-struct Received {
+pub(super) struct Received {
     path: String,
     headers: http::HeaderMap,
     body: Bytes,
-    accepted: bool,
+    pub(super) accepted: bool,
 }
 
 /// A webhook receiver on 127.0.0.1: `/ok-after-2` answers 500 twice then 204, any
 /// other path always 500.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(super) struct Receiver {
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    async fn start(&self) -> std::net::SocketAddr {
+    pub(super) async fn start(&self) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let this = self.clone();
@@ -79,7 +79,7 @@ impl Receiver {
         addr
     }
 
-    fn at(&self, path: &str) -> Vec<Received> {
+    pub(super) fn at(&self, path: &str) -> Vec<Received> {
         self.received
             .lock()
             .unwrap()
@@ -90,7 +90,13 @@ impl Receiver {
     }
 }
 
-async fn webhook(suite: &Suite, unit: &str, url: String, language: &str, levels: Vec<dpb::NoticeLevel>) -> String {
+pub(super) async fn webhook(
+    suite: &Suite,
+    unit: &str,
+    url: String,
+    language: &str,
+    levels: Vec<dpb::NoticeLevel>,
+) -> String {
     suite
         .departments(Caller::Admin)
         .create_endpoint(dpb::CreateEndpointRequest {
@@ -112,7 +118,7 @@ async fn webhook(suite: &Suite, unit: &str, url: String, language: &str, levels:
 }
 
 /// Waits until every notice of `units` is out of PENDING and FAILED, or fails.
-async fn settled(admin: &mut duban_harness::NoticesClient, names: &[String]) -> HashMap<String, pb::Notice> {
+pub(super) async fn settled(admin: &mut duban_harness::NoticesClient, names: &[String]) -> HashMap<String, pb::Notice> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let mut notices = HashMap::new();

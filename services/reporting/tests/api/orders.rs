@@ -509,3 +509,108 @@ async fn a_whole_life_cycle_with_its_refusals(backend: Backend) {
 }
 
 duban_kit::backend_tests!(a_whole_life_cycle_with_its_refusals);
+
+/// The order notices of `day` (UTC date + `offset`), by key.
+async fn order_notices(notices: &mut duban_harness::NoticesClient, offset: i64) -> (i32, i32, Vec<pb::Notice>) {
+    let evaluated = notices
+        .evaluate_notices(pb::EvaluateNoticesRequest {
+            parent: PLAN.into(),
+            as_of: day(offset),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = notices
+        .list_notices(pb::ListNoticesRequest {
+            parent: PLAN.into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notices
+        .into_iter()
+        .filter(|n| !n.order.is_empty())
+        .collect();
+    (evaluated.due_count, evaluated.created_count, listed)
+}
+
+async fn unanswered_orders_escalate_like_reports(backend: Backend) {
+    let Some(suite) = start(backend).await else {
+        return;
+    };
+    let pick = suite.pick(Aggregation::Sum).await;
+    let a = pick.department.as_str();
+    let mut leader = orders_as(&suite, dpb::Role::Leadership, "").await;
+    let mut admin = SupervisionOrdersServiceClient::new(suite.channel(Server::Reporting, Caller::Admin));
+    let mut unit_a = orders_as(&suite, dpb::Role::Department, a).await;
+    let mut notices = suite.notices(Caller::Admin);
+
+    // ADMIN records an order given on paper ten days ago, its answer due since then
+    // (leadership could not open it: that is refused above).
+    let mut request = opening(&[a], "paper-1");
+    request.order.as_mut().unwrap().response_due = day(-10);
+    let order = admin.open_order(request).await.unwrap().into_inner();
+    assert!(order.parts[0].overdue, "{order:?}");
+    let number = order.name.rsplit('/').next().unwrap().to_owned();
+    let key = |fired: i64, rule: &str| {
+        let fired = chrono::Utc::now().date_naive() + chrono::Duration::days(fired);
+        format!("{PLAN}/notices/{}~{rule}~{a}~order-{number}", fired.format("%Y-%m-%d"))
+    };
+
+    // The due day itself: nothing. The day after: BLUE, to the unit.
+    assert_eq!(order_notices(&mut notices, -10).await.0, 0);
+    let (due, created, listed) = order_notices(&mut notices, -8).await;
+    assert_eq!((due, created), (1, 1));
+    let blue = &listed[0];
+    assert_eq!(blue.name, key(-9, "order-overdue"));
+    assert_eq!(
+        (blue.level(), blue.rule()),
+        (pb::NoticeLevel::Blue, pb::NoticeRule::OrderOverdue)
+    );
+    assert_eq!(blue.order, order.name);
+    assert_eq!(blue.due_date, day(-10));
+    assert!(blue.period.is_none() && blue.reports.is_empty());
+    assert_eq!(blue.recipient_departments, [a]);
+    assert!(blue.recipient_roles.is_empty());
+    assert!(
+        blue.reason.contains("督办单") && blue.reason.contains("尚未答复"),
+        "{}",
+        blue.reason
+    );
+    // Yesterday, 9 days late: YELLOW (5 days), to leadership too; evaluated again, the
+    // same notice is not stored twice.
+    let (due, created, listed) = order_notices(&mut notices, -1).await;
+    assert_eq!((due, created), (1, 1));
+    assert_eq!(order_notices(&mut notices, -1).await.1, 0);
+    let yellow = listed
+        .iter()
+        .find(|n| n.name == key(-5, "order-late"))
+        .expect("the YELLOW notice");
+    assert_eq!(yellow.level(), pb::NoticeLevel::Yellow);
+    assert_eq!(yellow.recipient_roles, [dpb::Role::Leadership as i32]);
+
+    // Answered: nothing more is due. Sent back: owed again, the same YELLOW due.
+    let answered = unit_a
+        .respond_to_order(respond(&order, "已整改", "paper-answer"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(order_notices(&mut notices, 0).await.0, 0);
+    leader
+        .return_order_response(pb::ReturnOrderResponseRequest {
+            name: order.name.clone(),
+            department: a.into(),
+            reason: "请补充时间节点".into(),
+            etag: answered.etag.clone(),
+            request_id: "paper-return".into(),
+        })
+        .await
+        .unwrap();
+    let (due, created, listed) = order_notices(&mut notices, 0).await;
+    assert_eq!((due, created), (1, 0), "{listed:#?}");
+    suite.stop().await;
+}
+
+duban_kit::backend_tests!(unanswered_orders_escalate_like_reports);

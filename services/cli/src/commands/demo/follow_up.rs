@@ -1,8 +1,11 @@
 //! The demo's follow-up history: the notices the plan's rules raised on the days they
 //! fire (EvaluateNotices, which stores each notice once, so running the demo again adds
 //! none), and two supervision orders: one answered by its unit and closed (办结), one
-//! still open, due today, so that it is overdue from tomorrow (an order cannot be opened
-//! with a response date already past).
+//! unanswered and overdue. The overdue one is recorded by ADMIN (the demo's token) with
+//! a response day a week ago, as an order given on paper before Duban was used: OpenOrder
+//! accepts a past day from ADMIN only. Its escalation notices (BLUE the day after that
+//! day, YELLOW after the plan's threshold) come from evaluating those days, as the daily
+//! run would have.
 
 use anyhow::Context;
 use chrono::{Days, NaiveDate};
@@ -18,6 +21,9 @@ use super::{
     trajectory::TargetPlan,
 };
 use crate::commands::{Connection, call_failed};
+
+/// How many days before the demo's run the overdue order's answer was due.
+const OVERDUE_DAYS: u64 = 7;
 
 /// What the follow-up step did.
 #[derive(Debug, Default)]
@@ -195,21 +201,45 @@ pub(crate) async fn follow_up(
     done.orders
         .push(format!("{} ({})", order.name, order.state().as_str_name()));
 
-    // The second: to every unit that reports the target, due today, unanswered.
+    // The second: to every unit that reports the target, due a week ago, unanswered, so
+    // overdue; its escalations are evaluated on the days they fired and today.
+    let due = today.checked_sub_days(Days::new(OVERDUE_DAYS)).unwrap_or(today);
     let open_order = orders
         .open_order(open(
-            format!("demo-{seed}-order-open"),
+            format!("demo-{seed}-order-overdue-{due}"),
             pb::OrderLevel::Red,
             units.clone(),
-            today,
+            due,
             "持续滞后",
         ))
         .await
         .map_err(|s| call_failed("OpenOrder", s))?
         .into_inner();
+    let rules = calendar.follow_up;
+    let order_days = [
+        due.checked_add_days(Days::new(1)),
+        due.checked_add_days(Days::new(rules.yellow_after_days_late.into())),
+        Some(today),
+    ];
+    for day in order_days.into_iter().flatten().filter(|day| *day <= today) {
+        let evaluated = notices
+            .evaluate_notices(pb::EvaluateNoticesRequest {
+                parent: parent.clone(),
+                as_of: Some(date(day)),
+            })
+            .await
+            .map_err(|s| call_failed("EvaluateNotices", s))?
+            .into_inner();
+        done.notices_due += evaluated.due_count;
+        done.notices_stored += evaluated.created_count;
+    }
     let order = get(&mut orders, &open_order.name).await?;
-    done.orders
-        .push(format!("{} ({}, due {today})", order.name, order.state().as_str_name()));
+    done.orders.push(format!(
+        "{} ({}{}, due {due})",
+        order.name,
+        order.state().as_str_name(),
+        if order.overdue { ", overdue" } else { "" }
+    ));
     Ok(done)
 }
 
