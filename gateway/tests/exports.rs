@@ -314,8 +314,9 @@ async fn the_bulletin_and_the_excel_exports_agree_with_the_overview(backend: Bac
         let row = cells(2, i + 1);
         assert_eq!(row[0], action["action_number"].to_string());
         assert_eq!(row[1], action["title"].as_str().unwrap());
+        // Delivery, then reporting discipline, then the measures by delivery rating.
         assert_eq!(
-            row[3..7],
+            row[4..8],
             [
                 action["measure_count"].to_string(),
                 action["red_count"].to_string(),
@@ -527,6 +528,23 @@ async fn the_bulletin_and_the_excel_exports_agree_with_the_overview(backend: Bac
         let book = dump("xlsx_dump.py", &body, "xlsx");
         assert_eq!(book["sheets"][0]["name"], sheet);
         assert_eq!(book["sheets"][0]["freeze_panes"], "A2");
+    }
+    // The ranking of units, row for row as its JSON, counts as numbers.
+    let (_, _, json) = get(&suite, "/api/v1/units?as_of=2023-09-30").await;
+    let units: Value = serde_json::from_slice(&json).unwrap();
+    let units = units["rankings"].as_array().unwrap();
+    let (status, _, body) = get(&suite, "/api/v1/units.xlsx?as_of=2023-09-30").await;
+    assert_eq!(status, 200);
+    let book = dump("xlsx_dump.py", &body, "xlsx");
+    assert_eq!(book["sheets"][0]["name"], "units");
+    let rows = book["sheets"][0]["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), units.len() + 1, "a header and one row per unit");
+    for (row, unit) in rows[1..].iter().zip(units) {
+        assert_eq!(row[0]["type"], "n");
+        assert_eq!(row[0]["value"], unit["rank"]);
+        assert_eq!(row[1]["value"], unit["department"]);
+        assert_eq!(row[5]["value"], unit["received_count"]);
+        assert_eq!(row[9]["value"], unit["returned_count"]);
     }
     suite.stop().await;
 }

@@ -286,6 +286,7 @@ fn http_rows() -> Vec<HttpRow> {
         http("GET",  "/units",                             page),
         http("GET",  "/api/v1/units",                      reader),
         http("GET",  "/api/v1/units.csv",                  reader),
+        http("GET",  "/api/v1/units.xlsx",                 reader),
         http("GET",  "/api/v1/overview.xlsx",              reader),
         http("GET",  "/api/v1/reports.xlsx",               reader),
         http("GET",  "/api/v1/export.xlsx",                reader),

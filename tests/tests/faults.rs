@@ -38,7 +38,7 @@ use duban_kit::{
 use duban_proto::{
     departments::v1 as dpb,
     gateway::v1 as gpb,
-    reporting::v1::{self as rpb, reporting_service_server},
+    reporting::v1::{self as rpb, notices_service_server, reporting_service_server},
 };
 use futures::StreamExt;
 use tonic::Code;
@@ -374,7 +374,12 @@ async fn a_killed_service_is_named_and_recovers_under_load(backend: Backend) {
         seen.extend(caller.await.expect("a caller panicked"));
     }
 
-    let reporting = [reporting_service_server::SERVICE_NAME.to_owned()];
+    // Both services of the reporting server go missing from the overview with it: the
+    // reports and the follow-up summary.
+    let reporting = [
+        notices_service_server::SERVICE_NAME.to_owned(),
+        reporting_service_server::SERVICE_NAME.to_owned(),
+    ];
     let during: Vec<&Overviewed> = seen
         .iter()
         .filter(|o| o.started >= killed && o.started + o.took < restarted)
@@ -400,7 +405,8 @@ async fn a_killed_service_is_named_and_recovers_under_load(backend: Backend) {
         } else if overviewed.started > recovered {
             assert!(unreachable.is_empty(), "after recovery: {unreachable:?}");
         } else {
-            assert!(unreachable.is_empty() || unreachable == &reporting, "{unreachable:?}");
+            // At the edges one call of the two may have met the server down, the other not.
+            assert!(unreachable.iter().all(|s| reporting.contains(s)), "{unreachable:?}");
         }
     }
     assert!(
@@ -581,7 +587,10 @@ async fn a_slow_downstream_call_never_outlives_its_callers_deadline(backend: Bac
         Some("4") => {}
         Some("0") => assert_eq!(
             overview.map(|o| o.unreachable),
-            Some(vec![reporting_service_server::SERVICE_NAME.to_owned()])
+            Some(vec![
+                notices_service_server::SERVICE_NAME.to_owned(),
+                reporting_service_server::SERVICE_NAME.to_owned()
+            ])
         ),
         other => panic!("the gateway answered grpc-status {other:?}"),
     }

@@ -79,7 +79,8 @@ fn oversized_frame() -> Vec<u8> {
 
 /// One gRPC message whose gzip inflates to 64 MiB of zeros, framed as compressed.
 fn gzip_bomb() -> Bytes {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // The best level: the faster ones vary with flate2's backend, and the bomb must stay small.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     let zeros = vec![0u8; 1024 * 1024];
     for _ in 0..64 {
         encoder.write_all(&zeros).unwrap();

@@ -503,6 +503,7 @@ fn actions(lang: Lang, overview: &pb::Overview) -> Section {
                 a.action_number.to_string(),
                 title(lang, &a.title, &a.title_en).to_owned(),
                 lang.rag_label(a.rag).to_owned(),
+                lang.discipline_label(a.discipline).to_owned(),
                 a.measure_count.to_string(),
                 a.red_count.to_string(),
                 a.amber_count.to_string(),
@@ -515,8 +516,8 @@ fn actions(lang: Lang, overview: &pb::Overview) -> Section {
         heading: lang.pick("各行动推进情况", "The actions").to_owned(),
         paragraphs: vec![
             lang.pick(
-                "各行动评级取其措施中最差者；各措施按评级分列如下。",
-                "An action is rated as its worst measure; its measures by rating:",
+                "各行动推进评级取其措施中最差者，报送评级看其责任单位按时报送情况；各措施按推进评级分列如下。",
+                "An action's delivery is rated as its worst measure's, its reporting discipline by its units' reports; its measures by delivery rating:",
             )
             .to_owned(),
         ],
@@ -524,7 +525,8 @@ fn actions(lang: Lang, overview: &pb::Overview) -> Section {
             header: [
                 lang.pick("序号", "No."),
                 lang.pick("行动", "Action"),
-                lang.pick("评级", "Rating"),
+                lang.pick("推进", "Delivery"),
+                lang.pick("报送", "Reporting"),
                 lang.pick("措施数", "Measures"),
                 lang.rag_label(Rag::Red.to_proto() as i32),
                 lang.rag_label(Rag::Amber.to_proto() as i32),

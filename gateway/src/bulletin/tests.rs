@@ -221,7 +221,7 @@ fn the_bulletin_has_five_sections_with_the_overviews_figures() {
     // Actions: measures by rating, those not yet rated counted apart.
     assert_eq!(
         b.sections[1].tables[0].rows[0],
-        ["1", "行动一", "滞后", "3", "1", "1", "0", "1"]
+        ["1", "行动一", "滞后", "未到期", "3", "1", "1", "0", "1"]
     );
     // Lagging targets: red first, the green one left out; the figures exactly as carried.
     let lagging = &b.sections[2].tables[0].rows;

@@ -45,7 +45,7 @@ use self::{
     pages::{page_department, page_measure, page_overview, page_units},
     session::{MAX_SESSIONS, Sessions},
     statics::static_file,
-    xlsx::{xlsx_export, xlsx_overview, xlsx_reports},
+    xlsx::{xlsx_export, xlsx_overview, xlsx_reports, xlsx_units},
 };
 use crate::{
     calendar::{self, to_date},
@@ -257,6 +257,7 @@ pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
         .route("/units", get(page_units))
         .route("/api/v1/units", get(api_units))
         .route("/api/v1/units.csv", get(csv_units))
+        .route("/api/v1/units.xlsx", get(xlsx_units))
         .route("/api/v1/overview", get(api_overview))
         .route("/api/v1/overview.csv", get(csv_overview))
         .route("/api/v1/reports.csv", get(csv_reports))

@@ -183,6 +183,7 @@ fn overview_sheet(overview: &pb::Overview) -> Sheet {
             Cell::Empty,
             Cell::text(a.title.clone()),
             Cell::text(Rag::from_proto(a.rag).name()),
+            Cell::text(Rag::from_proto(a.discipline).name()),
             Cell::Empty,
             Cell::Empty,
             Cell::Empty,
@@ -198,6 +199,7 @@ fn overview_sheet(overview: &pb::Overview) -> Sheet {
             Cell::Empty,
             Cell::text(m.title.clone()),
             Cell::text(Rag::from_proto(m.rag).name()),
+            Cell::text(Rag::from_proto(m.discipline).name()),
             Cell::Empty,
             Cell::Empty,
             Cell::Empty,
@@ -214,6 +216,7 @@ fn overview_sheet(overview: &pb::Overview) -> Sheet {
             Cell::text(target.code),
             Cell::text(target.display_name),
             Cell::text(Rag::from_proto(t.rag).name()),
+            Cell::text(Rag::from_proto(t.discipline).name()),
             Cell::text(unit_label(Lang::Zh, t.unit)),
             Cell::amount(t.actual.as_ref()),
             Cell::amount(t.expected.as_ref()),
@@ -230,6 +233,7 @@ fn overview_sheet(overview: &pb::Overview) -> Sheet {
             "code",
             "name",
             "rag",
+            "discipline",
             "unit",
             "actual (unit)",
             "expected (unit)",
@@ -249,6 +253,7 @@ fn actions_sheet(overview: &pb::Overview) -> Sheet {
             "title",
             "title_en",
             "rag",
+            "discipline",
             "percent (%)",
             "measures",
             "red",
@@ -264,6 +269,7 @@ fn actions_sheet(overview: &pb::Overview) -> Sheet {
                     Cell::text(a.title.clone()),
                     Cell::text(a.title_en.clone()),
                     Cell::text(Rag::from_proto(a.rag).name()),
+                    Cell::text(Rag::from_proto(a.discipline).name()),
                     Cell::number(a.percent),
                     Cell::Integer(a.measure_count.into()),
                     Cell::Integer(a.red_count.into()),
@@ -293,6 +299,7 @@ fn targets_sheet(overview: &pb::Overview) -> Sheet {
             "forecast (unit)",
             "forecast_date",
             "rag",
+            "discipline",
         ]),
         rows: overview
             .targets
@@ -314,6 +321,7 @@ fn targets_sheet(overview: &pb::Overview) -> Sheet {
                     Cell::amount(t.forecast.as_ref()),
                     Cell::text(t.forecast_date.as_ref().map(date_label).unwrap_or_default()),
                     Cell::text(Rag::from_proto(t.rag).name()),
+                    Cell::text(Rag::from_proto(t.discipline).name()),
                 ]
             })
             .collect(),
@@ -510,6 +518,67 @@ pub(crate) async fn xlsx_export(State(web): State<Web>, Query(params): Query<Par
         date => format!("duban-export-{date}.xlsx"),
     };
     xlsx_answer(&name, result)
+}
+
+/// The ranking of units (`/units`), with the page's kind filter and order.
+pub(crate) async fn xlsx_units(State(web): State<Web>, Query(params): Query<Params>, headers: HeaderMap) -> Response {
+    let result = async {
+        let caller = web.caller(&headers).await?;
+        let rankings = web.rankings_view(&caller, &params).await?;
+        Ok(vec![units_sheet(&rankings)])
+    }
+    .await;
+    xlsx_answer("units.xlsx", result)
+}
+
+fn units_sheet(rankings: &pb::ListUnitRankingsResponse) -> Sheet {
+    Sheet {
+        name: "units",
+        header: header(&[
+            "rank",
+            "department",
+            "name",
+            "kind",
+            "expected (reports)",
+            "received (reports)",
+            "on_time (reports)",
+            "reporting_rate (%)",
+            "on_time_rate (%)",
+            "returned (revisions)",
+            "open_orders (parts)",
+            "overdue_orders (parts)",
+            "targets",
+            "green",
+            "amber",
+            "red",
+            "delivery_rate (%)",
+        ]),
+        rows: rankings
+            .rankings
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Integer(r.rank.into()),
+                    Cell::text(r.department.clone()),
+                    Cell::text(r.display_name.clone()),
+                    Cell::text(super::api::kind_name(r.kind)),
+                    Cell::Integer(r.expected_count.into()),
+                    Cell::Integer(r.received_count.into()),
+                    Cell::Integer(r.on_time_count.into()),
+                    Cell::number(r.reporting_rate),
+                    Cell::number(r.on_time_rate),
+                    Cell::Integer(r.returned_count.into()),
+                    Cell::Integer(r.open_order_count.into()),
+                    Cell::Integer(r.overdue_order_count.into()),
+                    Cell::Integer(r.target_count.into()),
+                    Cell::Integer(r.green_target_count.into()),
+                    Cell::Integer(r.amber_target_count.into()),
+                    Cell::Integer(r.red_target_count.into()),
+                    Cell::number(r.delivery_rate),
+                ]
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
