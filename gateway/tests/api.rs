@@ -755,6 +755,25 @@ async fn the_department_page_shows_its_orders_and_recent_notices(backend: Backen
         .unwrap();
 
     let token = suite.issue_token(Role::Department, "nanxiang-town").await;
+    // The unit reads (已阅) one of its notices: leadership sees that, and how long after.
+    let first = suite
+        .notices(Caller::Token(&token))
+        .list_notices(rpb::ListNoticesRequest {
+            parent: PLAN.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notices
+        .remove(0);
+    suite
+        .notices(Caller::Token(&token))
+        .acknowledge_notice(rpb::AcknowledgeNoticeRequest {
+            name: first.name.clone(),
+        })
+        .await
+        .unwrap();
     let scorecard = |as_of: Date| pb::GetDepartmentScorecardRequest {
         plan: PLAN.into(),
         department: "nanxiang-town".into(),
@@ -809,6 +828,11 @@ async fn the_department_page_shows_its_orders_and_recent_notices(backend: Backen
     assert!(text.contains("关于南翔镇签约项目的督办"), "the order is on the page");
     assert!(text.contains("badge blue"), "a blue notice is on the page");
     assert!(!text.contains("关于安亭镇的督办"));
+    assert!(
+        text.contains("已阅（0小时后）"),
+        "read, and how long after: {}",
+        text.split("id=\"notices\"").nth(1).unwrap_or(&text)
+    );
 
     // The overview sums the follow-up up: every notice of the 30 days by colour, as
     // NoticesService lists them, and the two open orders.
@@ -847,7 +871,8 @@ async fn the_department_page_shows_its_orders_and_recent_notices(backend: Backen
         .iter()
         .map(|n| (n.level(), n.count, n.unacknowledged_count))
         .collect();
-    assert!(counts.contains(&(rpb::NoticeLevel::Blue, blue, blue)), "{counts:?}");
+    // All unread but the one the unit acknowledged above.
+    assert!(counts.contains(&(rpb::NoticeLevel::Blue, blue, blue - 1)), "{counts:?}");
     assert_eq!(
         (follow_up.open_order_part_count, follow_up.overdue_order_part_count),
         (2, 0)
@@ -925,6 +950,14 @@ async fn the_department_page_shows_its_orders_and_recent_notices(backend: Backen
     assert_eq!(json.status, 200, "{}", json.text());
     let value: serde_json::Value = serde_json::from_str(&json.text()).unwrap();
     assert_eq!(value["open_orders"][0]["title"], "关于南翔镇签约项目的督办");
+    let read: Vec<&serde_json::Value> = value["recent_notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["acknowledged"] == true)
+        .collect();
+    assert_eq!(read.len(), 1);
+    assert!(read[0]["read_after_seconds"].as_i64().is_some_and(|s| s < 3600));
     assert!(
         value["recent_notices"]
             .as_array()

@@ -61,6 +61,27 @@ fn notice_level(lang: &Lang, notice: &rpb::Notice) -> (&'static str, &'static st
     super::layout::notice_badge(*lang, notice.level)
 }
 
+/// Whether the unit read a notice (已阅), and how long after it was issued.
+fn read_state(lang: &Lang, notice: &rpb::Notice) -> String {
+    let Some(seconds) = read_after_seconds(notice) else {
+        return lang.pick("未阅", "unread").to_owned();
+    };
+    let (hours, days) = (seconds / 3600, seconds / 86_400);
+    match lang {
+        Lang::Zh if days >= 1 => format!("已阅（{days}天后）"),
+        Lang::Zh => format!("已阅（{hours}小时后）"),
+        Lang::En if days >= 1 => format!("read after {days} day(s)"),
+        Lang::En => format!("read after {hours} hour(s)"),
+    }
+}
+
+/// How long after it was issued the unit acknowledged a notice, in seconds; none while unread.
+pub(crate) fn read_after_seconds(notice: &rpb::Notice) -> Option<i64> {
+    let read = notice.acknowledge_time.as_ref()?;
+    let issued = notice.create_time.as_ref().map_or(read.seconds, |t| t.seconds);
+    Some((read.seconds - issued).max(0))
+}
+
 /// Where the department's own part of an order stands.
 fn part_state(lang: &Lang, order: &rpb::Order, department: &str) -> &'static str {
     let state = order

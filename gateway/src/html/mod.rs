@@ -13,6 +13,7 @@ mod units;
 
 pub use charts::{Sparkline, sparkline};
 pub use department::department_page;
+pub(crate) use department::read_after_seconds;
 pub use layout::{Audience, error_page, login_page};
 pub use measure::measure_page;
 pub use overview::overview_page;

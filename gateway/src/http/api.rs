@@ -339,6 +339,8 @@ fn scorecard_json(s: &pb::GetDepartmentScorecardResponse) -> Value {
             "reason": n.reason,
             "reason_en": n.reason_en,
             "acknowledged": n.acknowledge_time.is_some(),
+            "acknowledge_time": n.acknowledge_time.as_ref().map(ToString::to_string),
+            "read_after_seconds": crate::html::read_after_seconds(n),
         })).collect::<Vec<_>>(),
         "unreachable": s.unreachable,
     })
