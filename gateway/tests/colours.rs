@@ -236,6 +236,17 @@ async fn a_plan_that_has_ended_opens_on_its_last_day(backend: Backend) {
     );
     let (_, page) = http_get(addr, "/?as_of=2023-06-30").await;
     assert!(!page.contains("id=\"as-of-note\""));
+    // A measure's page and a unit's say so too.
+    for path in ["/measures/4.2", "/departments/anting-town"] {
+        let (status, page) = http_get(addr, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            page.contains("计划已于 2023-12-31 结束，显示截至该日的情况"),
+            "{path}: {page}"
+        );
+        let (_, page) = http_get(addr, &format!("{path}?as_of=2023-06-30")).await;
+        assert!(!page.contains("id=\"as-of-note\""), "{path}");
+    }
     let (_, body) = http_get(addr, "/api/v1/overview").await;
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["as_of"], "2023-12-31");

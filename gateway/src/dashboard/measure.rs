@@ -19,7 +19,7 @@ impl Dashboard {
         caller.require_reader("GetMeasureDetail")?;
         let plan_id = plan_id(&request.plan, "plan")?;
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let (as_of, _) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
+        let (as_of, basis) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
         let measure = catalogue
             .measures
             .iter()
@@ -84,6 +84,7 @@ impl Dashboard {
             .collect();
         open_blockers.sort_by_key(|b| std::cmp::Reverse(b.blocker.as_ref().map_or(0, |b| b.severity)));
         Ok(pb::GetMeasureDetailResponse {
+            as_of_basis: basis as i32,
             measure: Some(measure.clone()),
             as_of: Some(to_date(as_of)),
             rag: Self::measure_rag(&catalogue, &statuses, &units).to_proto() as i32,

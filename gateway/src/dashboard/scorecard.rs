@@ -32,7 +32,7 @@ impl Dashboard {
             return Err(GatewayError::invalid("department", "is required"));
         }
         let catalogue = self.backends.catalogue(&plan_id).await?;
-        let (as_of, _) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
+        let (as_of, basis) = resolve_as_of(request.as_of.as_ref(), &catalogue.calendar)?;
         let code = request.department.as_str();
         if !catalogue.department_names.is_empty() && !catalogue.department_names.contains_key(code) {
             return Err(duban_kit::error::NotFound::new(ErrorReason::DepartmentNotFound, code).into());
@@ -110,6 +110,7 @@ impl Dashboard {
             })
             .collect();
         Ok(pb::GetDepartmentScorecardResponse {
+            as_of_basis: basis as i32,
             department: code.to_owned(),
             display_name: own
                 .map(|d| d.display_name.clone())

@@ -15,6 +15,8 @@ struct DepartmentPage<'a> {
     frame: Frame<'a>,
     query: String,
     scorecard: &'a pb::GetDepartmentScorecardResponse,
+    /// Why the page shows another day than today, when it does.
+    as_of_note: Option<String>,
 }
 
 /// The department's own latest report status on a measure.
@@ -115,6 +117,7 @@ pub fn department_page(
         audience,
     };
     DepartmentPage {
+        as_of_note: super::layout::as_of_note(lang, scorecard.as_of.as_ref(), scorecard.as_of_basis),
         query: frame.query(),
         frame,
         scorecard,

@@ -223,6 +223,16 @@ pub(crate) fn notice_badge(lang: impl Borrow<Lang>, level: impl Borrow<i32>) -> 
     }
 }
 
+/// Why a page shows another day than today, when it does: the plan has ended, and the page
+/// shows its last day (`AsOfBasis::PlanEnd`).
+pub(crate) fn as_of_note(lang: Lang, as_of: Option<&duban_proto::common::v1::Date>, basis: i32) -> Option<String> {
+    let day = as_of.map(crate::calendar::date_label)?;
+    (basis == duban_proto::gateway::v1::AsOfBasis::PlanEnd as i32).then(|| match lang {
+        Lang::Zh => format!("计划已于 {day} 结束，显示截至该日的情况。"),
+        Lang::En => format!("The plan ended on {day}; showing its state on that day."),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

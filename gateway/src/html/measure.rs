@@ -26,6 +26,8 @@ struct MeasurePage<'a> {
     detail: &'a pb::GetMeasureDetailResponse,
     text: String,
     targets: Vec<TargetRow>,
+    /// Why the page shows another day than today, when it does.
+    as_of_note: Option<String>,
 }
 
 struct TargetRow {
@@ -57,6 +59,7 @@ pub fn measure_page(
         frame,
         detail,
         text: measure.text,
+        as_of_note: super::layout::as_of_note(lang, detail.as_of.as_ref(), detail.as_of_basis),
         targets: detail.targets.iter().map(|t| target_row(lang, t)).collect(),
     }
     .render()

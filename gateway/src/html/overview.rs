@@ -113,11 +113,7 @@ pub fn overview_page(
 
 /// The note that says why the page shows another day than today: the plan has ended.
 fn as_of_note(lang: Lang, overview: &pb::Overview) -> Option<String> {
-    let day = overview.as_of.as_ref().map(date_label)?;
-    (overview.as_of_basis == pb::AsOfBasis::PlanEnd as i32).then(|| match lang {
-        Lang::Zh => format!("计划已于 {day} 结束，显示截至该日的情况。"),
-        Lang::En => format!("The plan ended on {day}; showing its state on that day."),
-    })
+    super::layout::as_of_note(lang, overview.as_of.as_ref(), overview.as_of_basis)
 }
 
 fn target_rows<'a>(catalogue: &Catalogue, overview: &'a pb::Overview) -> Vec<TargetRow<'a>> {

@@ -254,6 +254,7 @@ fn measure_json(d: &pb::GetMeasureDetailResponse) -> Value {
         "title_en": m.title_en,
         "text": m.text,
         "as_of": date_json(d.as_of.as_ref()),
+        "as_of_basis": pb::AsOfBasis::try_from(d.as_of_basis).map(|b| b.as_str_name()).unwrap_or_default(),
         "rag": rag_json(d.rag),
         "discipline": rag_json(d.discipline),
         "targets": d.targets.iter().map(|t| json!({
@@ -296,6 +297,7 @@ fn scorecard_json(s: &pb::GetDepartmentScorecardResponse) -> Value {
         "department": s.department,
         "display_name": s.display_name,
         "as_of": date_json(s.as_of.as_ref()),
+        "as_of_basis": pb::AsOfBasis::try_from(s.as_of_basis).map(|b| b.as_str_name()).unwrap_or_default(),
         "measures": s.measures.iter().map(|m| json!({
             "measure_number": m.measure_number,
             "title": m.title,
