@@ -18,6 +18,9 @@
 //! ```sh
 //! cargo run --release -p duban-bench -- --seconds 10 --clients 64 --connections 8
 //! ```
+//!
+//! With `--overview`, it instead times the gateway's overview against GetProgress with
+//! the demo's data and with more history (see `overview.rs`, issue 14 §7).
 
 use std::{
     collections::BTreeMap,
@@ -36,6 +39,8 @@ use duban_kit::{
     testing::{self, Backend},
 };
 use duban_proto::reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient};
+
+mod overview;
 
 /// How long each server may take to answer SERVING (a cold PostgreSQL is slow).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -66,6 +71,16 @@ struct Args {
     /// Which databases: sqlite, postgres, or all (postgres only when reachable).
     #[arg(long, value_enum, default_value_t = Which::All)]
     backend: Which,
+    /// Instead of the phases above: run `duban demo` on the whole suite (gateway
+    /// included) and time GetProgress, GetOverview and `GET /api/v1/overview`.
+    #[arg(long)]
+    overview: bool,
+    /// With `--overview`: the multiples of the demo's revisions to fill to and time again.
+    #[arg(long, value_delimiter = ',', default_value = "10,100")]
+    overview_scales: Vec<usize>,
+    /// With `--overview`: calls of each kind per size.
+    #[arg(long, default_value_t = 100)]
+    overview_calls: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,8 +92,8 @@ enum Which {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.clients == 0 || args.connections == 0 || args.progress_calls == 0 {
-        bail!("--clients, --connections and --progress-calls must be at least 1");
+    if args.clients == 0 || args.connections == 0 || args.progress_calls == 0 || args.overview_calls == 0 {
+        bail!("--clients, --connections, --progress-calls and --overview-calls must be at least 1");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(args))
@@ -86,10 +101,12 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     println!("duban-bench: {}", machine());
-    println!(
-        "timed phase: {} s, {} clients over {} HTTP/2 connections; GetProgress: {} calls per point\n",
-        args.seconds, args.clients, args.connections, args.progress_calls
-    );
+    if !args.overview {
+        println!(
+            "timed phase: {} s, {} clients over {} HTTP/2 connections; GetProgress: {} calls per point\n",
+            args.seconds, args.clients, args.connections, args.progress_calls
+        );
+    }
     let mut backends = Vec::new();
     if matches!(args.backend, Which::Sqlite | Which::All) {
         backends.push(Backend::Sqlite);
@@ -103,9 +120,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     for backend in backends {
-        bench(backend, &args)
-            .await
-            .with_context(|| format!("the {backend} run failed"))?;
+        if args.overview {
+            overview::bench(backend, &args).await
+        } else {
+            bench(backend, &args).await
+        }
+        .with_context(|| format!("the {backend} run failed"))?;
     }
     Ok(())
 }
@@ -414,6 +434,11 @@ struct Percentiles {
 }
 
 impl Percentiles {
+    /// `p50 / p99 / max`, for a table cell.
+    fn triple(&self) -> String {
+        format!("{:.2} / {:.2} / {:.2}", self.p50, self.p99, self.max)
+    }
+
     fn of(micros: &[u64]) -> Percentiles {
         if micros.is_empty() {
             return Percentiles::default();
