@@ -4,14 +4,22 @@
 //! Chinese and after the English switch. The screenshot is kept under
 //! `target/test-artifacts/`.
 //!
-//! Needs Debian's `chromium` (`apt-get update && apt-get install -y chromium`); without
-//! it the test says so loudly and skips, unless `DUBAN_REQUIRE_CHROMIUM=1`.
+//! A town's report in the browser (issue 16): Chromium, driven through chromedriver's W3C
+//! WebDriver protocol, signs in as a town, opens an obligation's form, types a value with too
+//! many decimals, sees reporting's violation beside the field when it leaves it, corrects it,
+//! and submits the same form twice and once more: exactly one revision is stored. Screenshots
+//! of `/my` and of the form on a desktop and a 390 px phone are kept under
+//! `target/test-artifacts/`.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`apt-get update && apt-get install -y
+//! chromium chromium-driver`); without them the tests say so loudly and skip, unless
+//! `DUBAN_REQUIRE_CHROMIUM=1`.
 
 mod common;
 
 use std::{io::Write, path::PathBuf, process::Command, time::Duration};
 
-use common::{GatewaySuite, PLAN, Server, Suite, start_local_suite};
+use common::{Caller, GatewaySuite, PLAN, ReportKey, Server, Suite, start_local_suite, start_suite};
 use duban_kit::testing::{self, Backend};
 use duban_proto::{
     common::v1::Period,
@@ -375,4 +383,411 @@ fn rand_u64() -> u64 {
     hasher.finish()
 }
 
-duban_kit::backend_tests!(dashboard_in_a_browser);
+duban_kit::backend_tests!(dashboard_in_a_browser, a_town_reports_in_a_browser);
+
+/// A chromedriver started for one test, on a free port of loopback; stopped when dropped.
+struct Driver {
+    process: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Driver {
+    fn binary() -> Option<PathBuf> {
+        std::env::var("DUBAN_CHROMEDRIVER").map(PathBuf::from).ok().or_else(|| {
+            let output = Command::new("which").arg("chromedriver").output().ok()?;
+            output
+                .status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+        })
+    }
+
+    async fn start(binary: &PathBuf) -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        // Owned at once, so that it is stopped (killed and waited for) however the test ends.
+        let driver = Driver {
+            process,
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(driver.addr).await.is_ok() {
+                return driver;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not listen on {}", driver.addr);
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// A WebDriver session: the few W3C commands the test needs, as JSON over HTTP/1.1. (Written
+/// here over a plain TCP stream rather than with a WebDriver crate: a dozen plain
+/// requests, and no TLS stack or second HTTP client to build for them.)
+struct Browser {
+    driver: std::net::SocketAddr,
+    session: String,
+}
+
+/// The key WebDriver names an element by.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// The Tab key, which leaves a field (and so fires its `change` event).
+const TAB: &str = "\u{E004}";
+
+impl Browser {
+    async fn open(driver: &Driver, chromium: &std::path::Path) -> Browser {
+        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium.display().to_string(),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-dev-shm-usage", "--no-first-run", "--window-size=1440,1800"],
+            },
+        }}});
+        let answer = command(driver.addr, "POST", "/session", Some(capabilities)).await;
+        let session = answer["sessionId"].as_str().expect("a session").to_owned();
+        Browser {
+            driver: driver.addr,
+            session,
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        command(self.driver, method, &format!("/session/{}{path}", self.session), body).await
+    }
+
+    async fn go(&self, url: &str) {
+        self.call("POST", "/url", Some(serde_json::json!({ "url": url }))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.call("GET", "/url", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn source(&self) -> String {
+        self.call("GET", "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    async fn find(&self, css: &str) -> String {
+        let found = self
+            .call(
+                "POST",
+                "/element",
+                Some(serde_json::json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        found[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_owned()
+    }
+
+    async fn replace_text(&self, css: &str, text: &str) {
+        let element = self.find(css).await;
+        self.call(
+            "POST",
+            &format!("/element/{element}/clear"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            Some(serde_json::json!({ "text": text })),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        self.call(
+            "POST",
+            &format!("/element/{element}/click"),
+            Some(serde_json::json!({})),
+        )
+        .await;
+    }
+
+    async fn script(&self, script: &str, args: serde_json::Value) -> serde_json::Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(serde_json::json!({"script": script, "args": args})),
+        )
+        .await
+    }
+
+    /// Waits (up to 15 s) until `script` returns true.
+    async fn wait_for(&self, script: &str, args: serde_json::Value, what: &str) {
+        for _ in 0..150 {
+            if self.script(script, args.clone()).await == serde_json::Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what} did not happen within 15 s; the page: {}", self.source().await);
+    }
+
+    /// A screenshot of the window at `width` × `height`, kept at `path`.
+    async fn screenshot(&self, width: u32, height: u32, path: &std::path::Path) {
+        use base64::Engine;
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(serde_json::json!({"width": width, "height": height})),
+        )
+        .await;
+        let png = self.call("GET", "/screenshot", None).await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().expect("a screenshot"))
+            .unwrap();
+        std::fs::write(path, &bytes).unwrap();
+        assert!(
+            bytes.len() > 10_000,
+            "a screenshot at {} ({} bytes)",
+            path.display(),
+            bytes.len()
+        );
+    }
+
+    async fn close(self) {
+        command(self.driver, "DELETE", &format!("/session/{}", self.session), None).await;
+    }
+}
+
+/// One WebDriver command: its `value`, or a panic with the driver's error.
+async fn command(
+    driver: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let headers: &[(&str, &str)] = if method == "POST" {
+        &[("content-type", "application/json")]
+    } else {
+        &[]
+    };
+    let (status, answer) = driver_request(driver, method, path, headers, body.as_bytes()).await;
+    let json: serde_json::Value = serde_json::from_slice(&answer)
+        .unwrap_or_else(|error| panic!("{method} {path}: {error}: {}", String::from_utf8_lossy(&answer)));
+    assert_eq!(status, 200, "{method} {path}: {json}");
+    json["value"].clone()
+}
+
+/// One request to chromedriver: its status and body. chromedriver answers `Connection: close`
+/// but keeps the socket open, so the body is read by its `Content-Length`, not to the end.
+async fn driver_request(
+    driver: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(driver).await.unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {driver}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    let read = async {
+        loop {
+            if let Some((status, headers, rest)) = common::split_head(&raw) {
+                let length = headers
+                    .iter()
+                    .find(|(name, _)| name == "content-length")
+                    .and_then(|(_, value)| value.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if rest.len() >= length {
+                    return (status, rest[..length].to_vec());
+                }
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            let n = stream.read(&mut chunk).await.unwrap();
+            assert!(
+                n > 0,
+                "chromedriver closed the connection mid-answer to {method} {path}"
+            );
+            raw.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap_or_else(|_| panic!("no answer from chromedriver to {method} {path} within 60 s"))
+}
+
+/// A town responsible for a measure on which it owes target values: its key for June 2023.
+async fn town_key(suite: &Suite) -> ReportKey {
+    use duban_proto::departments::v1::{self as dpb, DepartmentKind};
+    let towns: Vec<String> = suite
+        .departments(Caller::Admin)
+        .list_departments(dpb::ListDepartmentsRequest {
+            page_size: 500,
+            kind: DepartmentKind::TownOrStreet as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .departments
+        .into_iter()
+        .map(|d| d.code)
+        .collect();
+    let responsibility = suite
+        .responsibilities()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| towns.contains(&r.department) && !r.owed.is_empty())
+        .expect("a town owes target values");
+    ReportKey::new(&responsibility, 6)
+}
+
+async fn a_town_reports_in_a_browser(backend: Backend) {
+    let (Some(chromium), Some(chromedriver)) = (chromium(), Driver::binary()) else {
+        if required() {
+            panic!(
+                "chromium and chromedriver are required (DUBAN_REQUIRE_CHROMIUM=1): apt-get install -y chromium chromium-driver"
+            );
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n!!! chromium or chromedriver is not installed: SKIPPING the browser test of the unit's form\n\
+             !!! (apt-get install -y chromium chromium-driver; DUBAN_REQUIRE_CHROMIUM=1 to fail instead)\n"
+        );
+        return;
+    };
+    // Signed in as a unit through the login form, as a town's clerk would.
+    let Some(suite) = start_suite(backend).await else {
+        return;
+    };
+    let key = town_key(&suite).await;
+    let token = suite
+        .issue_token(duban_proto::departments::v1::Role::Department, &key.department)
+        .await;
+    let base = format!("http://{}", suite.addr(Server::Gateway));
+    let driver = Driver::start(&chromedriver).await;
+    let browser = Browser::open(&driver, &chromium).await;
+    let artifacts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+
+    // Not signed in: /my sends the browser to sign in, and back to /my afterwards.
+    browser.go(&format!("{base}/my")).await;
+    assert!(
+        browser.url().await.contains("/login?next=/my"),
+        "{}",
+        browser.url().await
+    );
+    browser.replace_text("#token", &token).await;
+    browser.click("#sign-in-button").await;
+    assert_eq!(browser.url().await, format!("{base}/my"));
+    let page = browser.source().await;
+    let row = format!("data-obligation=\"{}~2023-06\"", key.measure);
+    assert!(page.contains(&row) && page.contains("id=\"owed-count\""), "{page}");
+    browser
+        .screenshot(1440, 1800, &artifacts.join(format!("my-desktop-{backend}.png")))
+        .await;
+    browser
+        .screenshot(390, 1600, &artifacts.join(format!("my-phone-{backend}.png")))
+        .await;
+
+    // The obligation's form, from its row on the page.
+    browser.click(&format!("tr[{row}] a.fill").replace('"', "'")).await;
+    assert!(
+        browser
+            .url()
+            .await
+            .ends_with(&format!("/my/obligations/{}/2023-06", key.measure))
+    );
+    let bad = key.owed[0].code.clone();
+    let field = format!("[name='value.{bad}']");
+    let beside = serde_json::json!([format!("value.{bad}")]);
+    // The last check has answered (my.js drops answers to earlier ones) and shows a violation.
+    let violation_shown = "return document.querySelector('[data-for=\"'+arguments[0]+'\"]').textContent.length>0 && document.getElementById('report-form').dataset.checking==='done'";
+    let violation_gone = "return document.querySelector('[data-for=\"'+arguments[0]+'\"]').textContent.length===0 && document.getElementById('report-form').dataset.checking==='done'";
+    let status = format!("option[value='{}']", rpb::OverallStatus::OnTrack as i32);
+    browser.click(&format!("#overall_status {status}")).await;
+    for target in key.owed.iter().filter(|t| t.code != bad) {
+        browser
+            .replace_text(&format!("[name='value.{}']", target.code), "1")
+            .await;
+    }
+    // Too many decimals: leaving the field asks the server, whose violation appears beside it.
+    browser.replace_text(&field, &format!("1.123456789{TAB}")).await;
+    browser
+        .wait_for(violation_shown, beside.clone(), "the violation beside the field")
+        .await;
+    browser
+        .screenshot(1440, 1800, &artifacts.join(format!("my-form-desktop-{backend}.png")))
+        .await;
+    browser
+        .screenshot(390, 2400, &artifacts.join(format!("my-form-phone-{backend}.png")))
+        .await;
+    let reporting = || suite.reporting(Caller::Admin);
+    let stored = || async {
+        reporting()
+            .list_report_revisions(rpb::ListReportRevisionsRequest {
+                name: key.name(),
+                ..Default::default()
+            })
+            .await
+            .map(|r| r.into_inner().reports.len())
+            .unwrap_or(0)
+    };
+    assert_eq!(stored().await, 0, "a check stores nothing");
+
+    // Corrected: the violation goes.
+    browser.replace_text(&field, &format!("2{TAB}")).await;
+    browser.wait_for(violation_gone, beside, "the violation cleared").await;
+
+    // Submitted twice at once, as a double click or a page posted again sends it (the same form,
+    // so the same request id), then once more with the button: one revision.
+    let twice = browser
+        .script(
+            "var f=document.getElementById('report-form');var b=new URLSearchParams(new FormData(f));b.set('action','submit');\
+             var send=function(){return fetch(f.getAttribute('action'),{method:'POST',body:b,credentials:'same-origin'});};\
+             return Promise.all([send(),send()]).then(function(rs){return rs.map(function(r){return r.url;});});",
+            serde_json::json!([]),
+        )
+        .await;
+    assert!(
+        twice.as_array().is_some_and(
+            |urls| urls.len() == 2 && urls.iter().all(|u| u.as_str().is_some_and(|u| u.contains("saved=1")))
+        ),
+        "both posts answered with the first revision: {twice}"
+    );
+    browser.click("#submit").await;
+    assert!(browser.url().await.contains("saved=1"), "{}", browser.url().await);
+    assert!(browser.source().await.contains("id=\"saved\""));
+    assert_eq!(stored().await, 1, "exactly one revision stored");
+    browser.close().await;
+    drop(driver);
+    suite.stop().await;
+}

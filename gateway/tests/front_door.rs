@@ -857,8 +857,8 @@ async fn dashboard_asks_who_you_are(backend: Backend) {
             refused.headers
         );
     }
-    // ... and a good form with a wrong token, or a department's, opens nothing.
-    for token in ["dbn_not_a_token", department.as_str(), ""] {
+    // ... and a good form with a wrong token opens nothing.
+    for token in ["dbn_not_a_token", ""] {
         let refused = post_form(
             addr,
             "/login",
@@ -869,6 +869,31 @@ async fn dashboard_asks_who_you_are(backend: Backend) {
         assert_eq!(refused.status, 401, "{token:?}: {}", refused.text());
         assert!(cookie_set(&refused, "duban_session").is_none(), "{:?}", refused.headers);
     }
+
+    // A unit's token opens a session for its own page (/my), which the dashboard refuses: its
+    // pages send it to the login form, its API answers 403, and the session stays open.
+    let unit = post_form(
+        addr,
+        "/login",
+        &[("token", department.as_str()), ("csrf", &csrf)],
+        &[("Cookie", &cookie)],
+    )
+    .await;
+    assert_eq!(
+        (unit.status, unit.header("location")),
+        (303, Some("/my")),
+        "{}",
+        unit.text()
+    );
+    let unit_session = cookie_set(&unit, "duban_session").expect("a unit's session")[0].clone();
+    let unit_cookie = [("Cookie", unit_session.as_str())];
+    for path in SENSITIVE_PAGES {
+        assert!(is_login_redirect(&get(addr, path, &unit_cookie).await), "{path}");
+    }
+    for path in SENSITIVE_API {
+        assert_eq!(get(addr, path, &unit_cookie).await.status, 403, "{path}");
+    }
+    assert_eq!(get(addr, "/my", &unit_cookie).await.status, 200, "the unit's own page");
 
     // A leadership token opens a session: the cookie holds its id, never the token.
     let session = sign_in(addr, &leadership, &[]).await;

@@ -296,12 +296,23 @@ fn http_rows() -> Vec<HttpRow> {
         http("GET",  "/api/v1/events",                     reader),
         http("GET",  "/login",                             open),
         // The token in the form, with a matching CSRF cookie: a session for LEADERSHIP and
-        // ADMIN (a redirect home), the form again with 401 for anyone else.
-        http("POST", "/login",                             [H401, H401, H401, H401, H401, H303, H303, H401]).login_form(),
+        // ADMIN (a redirect home) and for a unit (a redirect to its own page, /my), the form
+        // again with 401 for anyone else.
+        http("POST", "/login",                             [H401, H401, H401, H303, H303, H303, H303, H401]).login_form(),
         // Without a session there is nothing to end: back to the login form.
         http("POST", "/logout",                            [H303, H303, H303, H303, H303, H303, H303, H303]),
+        // The unit's own page and its report forms (issue 16): a unit's own token only. Anyone
+        // not signed in is sent to sign in (and back); leadership, administrators and services
+        // are told the page is for units (403). The form is the unit's own obligation: a unit
+        // not responsible for the measure has none to open or post (404). The post is a check
+        // (validate_only), so the matrix stores nothing.
+        http("GET",  "/my",                                [H303, H303, H303, H200, H200, H403, H403, H403]),
+        http("GET",  "/my/obligations/{measure}/2023-06",  [H303, H303, H303, H200, H404, H403, H403, H403]),
+        http("POST", "/my/obligations/{measure}/2023-06",  [H303, H303, H303, H200, H404, H403, H403, H403])
+            .form("action=check&provisional=on&overall_status=2&narrative=matrix"),
         http("GET",  "/static/style.css",                  open),
         http("GET",  "/static/live.js",                    open),
+        http("GET",  "/static/my.js",                      open),
         http("GET",  "/static/no-such-file",               [H404, H404, H404, H404, H404, H404, H404, H404]),
         // NOTE: an unknown path falls through to the gRPC routes, whose gRPC-Web layer
         // answers 400 to plain HTTP: no route and no data, but not the 404 one would expect.
@@ -1615,11 +1626,18 @@ struct HttpRow {
     expected: [u16; 8],
     /// POST /login: the token goes in the form (with a matching CSRF cookie), not in a header.
     login_form: bool,
+    /// A POST's form body (the token still goes in the header).
+    form: &'static str,
 }
 
 impl HttpRow {
     fn login_form(mut self) -> HttpRow {
         self.login_form = true;
+        self
+    }
+
+    fn form(mut self, body: &'static str) -> HttpRow {
+        self.form = body;
         self
     }
 }
@@ -1630,6 +1648,7 @@ fn http(method: &'static str, path: &'static str, expected: [u16; 8]) -> HttpRow
         path,
         expected,
         login_form: false,
+        form: "",
     }
 }
 
@@ -1662,6 +1681,7 @@ async fn run_http(fixture: &Fixture, row: &HttpRow) -> Answered {
             }
             if row.method == "POST" {
                 request = request.header("content-type", "application/x-www-form-urlencoded");
+                body = row.form.to_owned();
             }
         }
         let response = client

@@ -181,14 +181,17 @@ struct LoginPage<'a> {
     problem: Option<&'a str>,
     /// The form's CSRF token, also set as its cookie.
     csrf: &'a str,
+    /// Where a successful sign-in goes (a local path), empty for the home page.
+    next: &'a str,
 }
 
-/// The login form, with `problem` above it and `csrf` in a hidden field.
-pub fn login_page(lang: Lang, problem: Option<&str>, csrf: &str) -> Result<String, askama::Error> {
+/// The login form, with `problem` above it, and `csrf` and `next` in hidden fields.
+pub fn login_page(lang: Lang, problem: Option<&str>, csrf: &str, next: &str) -> Result<String, askama::Error> {
     LoginPage {
         frame: Frame::plain(lang, lang.pick("督办 · 登录", "Duban · Sign in")),
         problem,
         csrf,
+        next,
     }
     .render()
 }
@@ -248,7 +251,8 @@ mod tests {
     fn links_keep_the_date_and_the_language() {
         assert_eq!(query(Lang::Zh, ""), "");
         assert_eq!(query(Lang::En, "2023-06-30"), "?as_of=2023-06-30&lang=en");
-        let login = login_page(Lang::Zh, Some("bad"), "csrf-value").unwrap();
+        let login = login_page(Lang::Zh, Some("bad"), "csrf-value", "/my").unwrap();
+        assert!(login.contains("name=\"next\" value=\"/my\""), "{login}");
         assert!(login.contains("name=\"token\"") && login.contains("<div class=\"banner\">bad</div>"));
         assert!(login.contains("name=\"csrf\" value=\"csrf-value\""), "{login}");
     }

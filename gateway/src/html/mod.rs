@@ -7,6 +7,7 @@ mod charts;
 mod department;
 mod layout;
 mod measure;
+pub mod my;
 mod overview;
 mod target_chart;
 mod units;

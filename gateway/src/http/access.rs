@@ -91,6 +91,9 @@ impl Web {
                 Err(GatewayError::Auth(AuthError::Unavailable(message))) => {
                     return Err(AuthError::Unavailable(message).into());
                 }
+                // A unit's session is for its own page (/my): the dashboard refuses it, and
+                // it stays open.
+                Err(refused @ GatewayError::RoleNotAllowed(_)) => return Err(refused),
                 Err(_) => {
                     self.0.sessions.close(&id);
                 }
@@ -132,15 +135,30 @@ impl Web {
         }
     }
 
+    /// The owner of `token`, if it may open a session at the login form: leadership and
+    /// administrators (for the dashboard), and units (for their own page, `/my`).
+    async fn session_owner(&self, token: &str) -> Result<Caller, GatewayError> {
+        let caller = self.0.dashboard.caller_from_token(token).await?;
+        match caller.principal {
+            Principal::Leadership | Principal::Admin | Principal::Department(_) => Ok(caller),
+            ref other => Err(GatewayError::RoleNotAllowed(format!(
+                "sign-in needs a unit's, leadership's or an admin token; the caller is {}",
+                other.label()
+            ))),
+        }
+    }
+
     /// Whether cookies set in answer to this request are marked `Secure`.
-    fn secure_cookies(&self, headers: &HeaderMap, uri: &Uri) -> bool {
+    pub(crate) fn secure_cookies(&self, headers: &HeaderMap, uri: &Uri) -> bool {
         self.0.cookie_secure || arrived_over_https(headers, uri.scheme_str())
     }
 
-    /// The login form with a fresh CSRF token, in the page and in its double-submit cookie.
-    fn login_page(&self, status: StatusCode, lang: Lang, problem: Option<&str>, secure: bool) -> Response {
+    /// The login form with a fresh CSRF token, in the page and in its double-submit cookie;
+    /// `next` is where a successful sign-in goes (a local path, else the home page).
+    fn login_page(&self, status: StatusCode, lang: Lang, problem: Option<&str>, next: &str, secure: bool) -> Response {
         let csrf = random_secret();
-        let mut response = rendered(status, html::login_page(lang, problem, &csrf));
+        let next = local_path(next).unwrap_or_default();
+        let mut response = rendered(status, html::login_page(lang, problem, &csrf, next));
         response.headers_mut().append(
             header::SET_COOKIE,
             set_cookie(LOGIN_CSRF_COOKIE, &csrf, "/login", LOGIN_FORM_LIFETIME, secure),
@@ -149,7 +167,7 @@ impl Web {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = value
         .strip_prefix("Bearer ")
@@ -158,14 +176,39 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     (!token.is_empty()).then(|| token.to_owned())
 }
 
+/// `path` if it is a path on this gateway (`/my?lang=en`), never another site's address
+/// (`//evil.example`, `/\evil.example`, `https://…`): where a sign-in may send the browser.
+pub(crate) fn local_path(path: &str) -> Option<&str> {
+    let mut chars = path.chars();
+    let local =
+        chars.next() == Some('/') && !matches!(chars.next(), Some('/' | '\\')) && !path.chars().any(|c| c.is_control());
+    local.then_some(path)
+}
+
+/// The login form's query: the language, and where to go once signed in.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LoginQuery {
+    /// `en` for English, anything else Chinese.
+    #[serde(default)]
+    lang: String,
+    /// A local path to return to, such as `/my`.
+    #[serde(default)]
+    next: String,
+}
+
 pub(crate) async fn login_form(
     State(web): State<Web>,
-    Query(params): Query<Params>,
+    Query(query): Query<LoginQuery>,
     headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     let secure = web.secure_cookies(&headers, &uri);
-    web.login_page(StatusCode::OK, params.lang(), None, secure)
+    let lang = Params {
+        lang: query.lang,
+        ..Params::default()
+    }
+    .lang();
+    web.login_page(StatusCode::OK, lang, None, &query.next, secure)
 }
 
 /// The login form's fields.
@@ -180,10 +223,15 @@ pub struct LoginForm {
     /// `en` for English, anything else Chinese.
     #[serde(default)]
     pub lang: String,
+    /// Where to go once signed in: a local path (anything else is ignored).
+    #[serde(default)]
+    pub next: String,
 }
 
 /// Signs in: a form that came from this dashboard (its CSRF token matches the cookie set with it)
-/// carrying a LEADERSHIP or ADMIN token opens a session, whose id alone goes into the cookie.
+/// carrying a LEADERSHIP or ADMIN token, or a unit's (DEPARTMENT) token, opens a session, whose id
+/// alone goes into the cookie. Leadership goes to `next` or the overview, a unit to `next` if it
+/// is under `/my`, else to its own page `/my`.
 pub(crate) async fn login(
     State(web): State<Web>,
     headers: HeaderMap,
@@ -198,37 +246,43 @@ pub(crate) async fn login(
             "登录表单已过期或并非来自本系统，请重新输入令牌",
             "The form expired or did not come from this dashboard: enter the token again",
         );
-        return web.login_page(StatusCode::FORBIDDEN, lang, Some(problem), secure);
+        return web.login_page(StatusCode::FORBIDDEN, lang, Some(problem), &form.next, secure);
     }
     let token = form.token.trim();
     let checked = if token.is_empty() {
         Err(AuthError::Missing.into())
     } else {
-        web.dashboard_reader(token).await
+        web.session_owner(token).await
     };
-    match checked {
-        Ok(_) => {}
+    let unit = match checked {
+        Ok(caller) => matches!(caller.principal, Principal::Department(_)),
         Err(GatewayError::Auth(AuthError::Unavailable(_))) => {
             let problem = lang.pick(
                 "暂时无法核验令牌，请稍后再试",
                 "The token cannot be checked now: try again shortly",
             );
-            return web.login_page(StatusCode::SERVICE_UNAVAILABLE, lang, Some(problem), secure);
+            return web.login_page(StatusCode::SERVICE_UNAVAILABLE, lang, Some(problem), &form.next, secure);
         }
         Err(_) => {
             let problem = lang.pick(
-                "令牌无效，或不是领导（LEADERSHIP）或管理员令牌",
-                "Not a valid leadership or admin token",
+                "令牌无效：请使用本单位、领导（LEADERSHIP）或管理员的令牌",
+                "Not a valid unit, leadership or admin token",
             );
-            return web.login_page(StatusCode::UNAUTHORIZED, lang, Some(problem), secure);
+            return web.login_page(StatusCode::UNAUTHORIZED, lang, Some(problem), &form.next, secure);
         }
-    }
+    };
     if let Some(previous) = cookie_value(&headers, SESSION_COOKIE) {
         web.0.sessions.close(&previous);
     }
     let id = web.0.sessions.open(token.to_owned());
-    let home = if lang == Lang::En { "/?lang=en" } else { "/" };
-    let mut response = Redirect::to(home).into_response();
+    let next = local_path(&form.next).filter(|next| !unit || next.starts_with("/my"));
+    let home = match (unit, lang) {
+        (true, Lang::En) => "/my?lang=en",
+        (true, Lang::Zh) => "/my",
+        (false, Lang::En) => "/?lang=en",
+        (false, Lang::Zh) => "/",
+    };
+    let mut response = Redirect::to(next.unwrap_or(home)).into_response();
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
@@ -294,5 +348,21 @@ mod tests {
         assert_eq!(bearer(&headers).as_deref(), Some("dbn_y"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer "));
         assert_eq!(bearer(&headers), None);
+    }
+
+    #[test]
+    fn a_sign_in_returns_only_to_a_path_of_this_gateway() {
+        assert_eq!(local_path("/my?lang=en"), Some("/my?lang=en"));
+        assert_eq!(local_path("/measures/4.1"), Some("/measures/4.1"));
+        for elsewhere in [
+            "",
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example",
+            "my",
+            "/my\r\nX: y",
+        ] {
+            assert_eq!(local_path(elsewhere), None, "{elsewhere:?}");
+        }
     }
 }

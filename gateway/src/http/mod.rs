@@ -1,4 +1,5 @@
-//! HTTP for people, on the gateway's port: the dashboard pages, a read-only JSON API,
+//! HTTP for people, on the gateway's port: the dashboard pages, a unit's own page and report
+//! forms (`/my`, `my.rs`), a read-only JSON API,
 //! CSV exports, server-sent events for live refresh (fed by WatchOverview), the login and
 //! sign-out forms, and the page's style sheet and script. Every answer carries the
 //! security headers of [`security_headers`]. (Prometheus `/metrics` is not here: it is on
@@ -9,6 +10,7 @@ mod api;
 mod bulletin;
 mod csv;
 mod events;
+mod my;
 mod pages;
 mod public;
 mod session;
@@ -42,6 +44,7 @@ use self::{
     bulletin::api_bulletin,
     csv::{csv_overview, csv_reports, csv_units},
     events::events,
+    my::{page_my, page_obligation, post_obligation},
     pages::{page_department, page_measure, page_overview, page_units},
     session::{MAX_SESSIONS, Sessions},
     statics::static_file,
@@ -268,6 +271,12 @@ pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
         .route("/api/v1/measures/{number}", get(api_measure))
         .route("/api/v1/departments/{code}", get(api_department))
         .route("/api/v1/alerts", get(api_alerts))
+        // The unit's own page and its report forms (issue 16).
+        .route("/my", get(page_my))
+        .route(
+            "/my/obligations/{measure}/{period}",
+            get(page_obligation).post(post_obligation),
+        )
         .route_layer(middleware::from_fn_with_state(metrics, count_request));
     Router::new()
         .merge(counted)

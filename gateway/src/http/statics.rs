@@ -1,4 +1,4 @@
-//! The page's style sheet and live-refresh script, built into the binary and served from `/static/`, so
+//! The page's style sheet, live-refresh script and the report form's check script (`my.js`), built into the binary and served from `/static/`, so
 //! that the Content-Security-Policy can forbid every inline style and script.
 
 use axum::{
@@ -19,6 +19,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "live.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/live.js"),
+    ),
+    (
+        "my.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/my.js"),
     ),
 ];
 
