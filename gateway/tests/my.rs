@@ -161,6 +161,16 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
         Some(format!("/login?next={form_path}").as_str())
     );
 
+    let responsibilities = suite.responsibilities().await.unwrap();
+    let other = responsibilities
+        .iter()
+        .map(|r| r.department.clone())
+        .find(|d| {
+            !responsibilities
+                .iter()
+                .any(|r| r.measure == key.measure && &r.department == d)
+        })
+        .expect("a unit not responsible for the measure");
     let token = suite.issue_token(dpb::Role::Department, &key.department).await;
     let session = sign_in(&suite, &token, "/my").await;
     let cookie = [("cookie", session.as_str())];
@@ -184,6 +194,10 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     for target in &key.owed {
         assert!(opened.contains(&format!("name=\"value.{}\"", target.code)), "{opened}");
     }
+    let english = http_request(addr, "GET", &format!("{form_path}?lang=en"), &cookie, b"")
+        .await
+        .text();
+    assert!(english.contains("Target values") && english.contains("decimal places"));
     let request_id = hidden(&opened, "request_id");
     let csrf = hidden(&opened, "csrf");
     assert_eq!(request_id.len(), 36, "a UUID");
@@ -199,6 +213,13 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
             ),
             ("narrative".to_owned(), "推进顺利".to_owned()),
             ("action".to_owned(), action.to_owned()),
+            // A blocker raised, asking another unit for support.
+            ("new_blocker.description".to_owned(), "用地指标待协调".to_owned()),
+            (
+                "new_blocker.severity".to_owned(),
+                (rpb::BlockerSeverity::High as i32).to_string(),
+            ),
+            ("new_blocker.support_unit".to_owned(), other.clone()),
         ];
         for target in &key.owed {
             let value = if &target.code == bad { bad_value } else { "1" };
@@ -266,6 +287,35 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     let page = http_request(addr, "GET", "/my", &cookie, b"").await.text();
     assert!(page.contains("请核实数据口径"), "the reason on the unit's page");
     assert!(page.contains("class=\"revision\""), "the revisions are listed");
+    assert!(
+        page.contains("<table id=\"own-blockers\">") && page.contains("用地指标待协调"),
+        "its open blocker"
+    );
+
+    // The unit asked for support sees the blocker addressed to it.
+    let other_token = suite.issue_token(dpb::Role::Department, &other).await;
+    let other_session = sign_in(&suite, &other_token, "/my").await;
+    let asked = http_request(addr, "GET", "/my", &[("cookie", &other_session)], b"")
+        .await
+        .text();
+    let addressed = asked.split("id=\"addressed-blockers\"").nth(1).unwrap_or_default();
+    assert!(addressed.contains("用地指标待协调"), "{asked}");
+
+    // Corrected on the reopened form, and the blocker resolved there: revision 2.
+    let mut again = fields("2", "submit");
+    again.retain(|(k, _)| !k.starts_with("new_blocker.") && k != "request_id");
+    again.push(("request_id".into(), hidden(&reopened, "request_id")));
+    again.push(("etag".into(), hidden(&reopened, "etag")));
+    again.retain(|(k, v)| k != "etag" || !v.is_empty());
+    again.push(("blocker.0.action".into(), "resolve".into()));
+    let resubmitted = post_form(&suite, &form_path, &session, &again).await;
+    assert_eq!(resubmitted.status, 303, "{}", resubmitted.text());
+    assert_eq!(
+        resubmitted.header("location"),
+        Some(format!("{form_path}?saved=2").as_str())
+    );
+    let page = http_request(addr, "GET", "/my", &cookie, b"").await.text();
+    assert!(page.contains("<p id=\"own-blockers\">"), "no open blocker left");
 
     // Leadership is told the page is for units; another unit finds no such obligation.
     let leadership = suite.issue_token(dpb::Role::Leadership, "").await;
@@ -273,18 +323,6 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     let refused = http_request(addr, "GET", "/my", &[("authorization", &bearer)], b"").await;
     assert_eq!(refused.status, 403);
     assert!(refused.text().contains("本页面供各责任单位"));
-    let responsibilities = suite.responsibilities().await.unwrap();
-    let other = responsibilities
-        .iter()
-        .map(|r| r.department.clone())
-        .find(|d| {
-            !responsibilities
-                .iter()
-                .any(|r| r.measure == key.measure && &r.department == d)
-        })
-        .expect("a unit not responsible for the measure");
-    let other_token = suite.issue_token(dpb::Role::Department, &other).await;
-    let other_session = sign_in(&suite, &other_token, "/my").await;
     let foreign = http_request(addr, "GET", &form_path, &[("cookie", &other_session)], b"").await;
     assert_eq!(foreign.status, 404, "{}", foreign.text());
     // Posted with its own token as a bearer (no session, so no CSRF token to carry).
@@ -302,7 +340,7 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     )
     .await;
     assert_eq!(foreign.status, 404, "{}", foreign.text());
-    assert_eq!(revisions(&suite, &key).await.len(), 1);
+    assert_eq!(revisions(&suite, &key).await.len(), 2);
     suite.stop().await;
 }
 
