@@ -7,11 +7,11 @@
 
 mod common;
 
-use common::{Caller, HttpAnswer, ReportKey, Server, Suite, http_request, start_suite};
+use common::{Caller, HttpAnswer, PLAN, ReportKey, Server, Suite, http_request, start_suite};
 use duban_kit::testing::Backend;
 use duban_proto::{
     departments::v1::{self as dpb, DepartmentKind},
-    reporting::v1 as rpb,
+    reporting::v1::{self as rpb, supervision_orders_service_client::SupervisionOrdersServiceClient},
 };
 
 /// `s` percent-encoded for a form body.
@@ -171,6 +171,26 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
                 .any(|r| r.measure == key.measure && &r.department == d)
         })
         .expect("a unit not responsible for the measure");
+    // A supervision order addressed to the town, which its page lists.
+    SupervisionOrdersServiceClient::new(suite.channel(Server::Reporting, Caller::Admin))
+        .open_order(rpb::OpenOrderRequest {
+            parent: PLAN.into(),
+            order: Some(rpb::Order {
+                title: "关于招商签约进度的督办".into(),
+                level: rpb::OrderLevel::Yellow as i32,
+                text: "请说明签约项目进度".into(),
+                departments: vec![key.department.clone()],
+                response_due: Some(duban_proto::common::v1::Date {
+                    year: 2099,
+                    month: 12,
+                    day: 31,
+                }),
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .unwrap();
     let token = suite.issue_token(dpb::Role::Department, &key.department).await;
     let session = sign_in(&suite, &token, "/my").await;
     let cookie = [("cookie", session.as_str())];
@@ -184,6 +204,11 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     assert!(page.contains(&format!("href=\"{form_path}\"")));
     assert!(page.contains("action=\"/my/template.xlsx\"") && page.contains("href=\"/my/upload\""));
     assert!(page.contains("id=\"logout\""), "a unit signed in can sign out");
+    let orders = page.split("<table id=\"orders\">").nth(1).unwrap_or_default();
+    assert!(
+        orders.contains("关于招商签约进度的督办") && orders.contains("2099-12-31"),
+        "{page}"
+    );
     let english = http_request(addr, "GET", "/my?lang=en", &cookie, b"").await.text();
     assert!(english.contains("lang=\"en\"") && english.contains("Reports owed"));
 
