@@ -707,6 +707,13 @@ async fn a_town_reports_in_a_browser(backend: Backend) {
     );
     browser.replace_text("#token", &token).await;
     browser.click("#sign-in-button").await;
+    browser
+        .wait_for(
+            "return location.pathname==='/my' && document.readyState==='complete'",
+            serde_json::json!([]),
+            "the unit's page after signing in",
+        )
+        .await;
     assert_eq!(browser.url().await, format!("{base}/my"));
     let page = browser.source().await;
     let row = format!("data-obligation=\"{}~2023-06\"", key.measure);
@@ -720,12 +727,13 @@ async fn a_town_reports_in_a_browser(backend: Backend) {
 
     // The obligation's form, from its row on the page.
     browser.click(&format!("tr[{row}] a.fill").replace('"', "'")).await;
-    assert!(
-        browser
-            .url()
-            .await
-            .ends_with(&format!("/my/obligations/{}/2023-06", key.measure))
-    );
+    browser
+        .wait_for(
+            "return location.pathname===arguments[0] && document.readyState==='complete'",
+            serde_json::json!([format!("/my/obligations/{}/2023-06", key.measure)]),
+            "the obligation's form",
+        )
+        .await;
     let bad = key.owed[0].code.clone();
     let field = format!("[name='value.{bad}']");
     let beside = serde_json::json!([format!("value.{bad}")]);
@@ -784,7 +792,14 @@ async fn a_town_reports_in_a_browser(backend: Backend) {
         "both posts answered with the first revision: {twice}"
     );
     browser.click("#submit").await;
-    assert!(browser.url().await.contains("saved=1"), "{}", browser.url().await);
+    // The click returns once the post is sent; the page after the redirect may come later.
+    browser
+        .wait_for(
+            "return location.search.indexOf('saved=1')>=0 && document.readyState==='complete'",
+            serde_json::json!([]),
+            "the page after the submission",
+        )
+        .await;
     assert!(browser.source().await.contains("id=\"saved\""));
     assert_eq!(stored().await, 1, "exactly one revision stored");
     browser.close().await;
