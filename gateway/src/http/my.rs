@@ -46,7 +46,7 @@ const REVISION_READS: usize = 4;
 
 /// A unit signed in: its code, the token every call to reporting carries, and the session's
 /// CSRF token when it signed in through the login form (a bearer caller has none to send).
-#[derive(Debug)]
+/// (No `Debug`: it holds the token, which is never printed.)
 pub(crate) struct Unit {
     code: String,
     token: String,
