@@ -306,4 +306,9 @@ impl ReportingService for ReportingGrpc {
         let (state, caller) = self.caller(&request).await?;
         reply(state.reporting.list_obligations(&caller, request.get_ref()).await)
     }
+
+    async fn get_plan_summary(&self, request: Request<pb::GetPlanSummaryRequest>) -> Reply<pb::PlanSummary> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.get_plan_summary(&caller, request.get_ref()).await)
+    }
 }

@@ -39,6 +39,8 @@ mod notices;
 mod obligations;
 #[path = "api/orders.rs"]
 mod orders;
+#[path = "api/plan_summary.rs"]
+mod plan_summary;
 #[path = "api/replicas.rs"]
 mod replicas;
 #[path = "api/target_notices.rs"]

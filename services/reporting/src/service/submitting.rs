@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     calendar::Month,
+    catalog::PlanInfo,
     convert::{self, ReportKey},
     error::ReportingError,
     validate,
@@ -206,9 +207,27 @@ impl Reporting {
         if request.report.is_none() {
             return Err(ReportingError::invalid("report", "is required"));
         }
-        let plan = self.catalog.plan(&plan_code).await?;
-        if plan.measures.contains_key(&report.measure_number) && !plan.responsible(&report.measure_number, &department)
+        let mut plan = self.catalog.plan(&plan_code).await?;
+        let not_reporter = |plan: &PlanInfo| {
+            *principal != Principal::Admin
+                && report.metric_values.iter().any(|value| {
+                    plan.targets.get(&value.target_code).is_some_and(|target| {
+                        target.measure_number == report.measure_number
+                            && !target.reporting_departments.contains(&department)
+                    })
+                })
+        };
+        let not_responsible = |plan: &PlanInfo| {
+            plan.measures.contains_key(&report.measure_number) && !plan.responsible(&report.measure_number, &department)
+        };
+        // Refusing on a cached plan: ask its owners again first (at most once a second),
+        // so that a unit designated or made a reporter a moment ago is not refused.
+        if (not_responsible(&plan) || not_reporter(&plan))
+            && let Some(fresh) = self.catalog.recheck(&plan_code).await?
         {
+            plan = fresh;
+        }
+        if not_responsible(&plan) {
             return Err(ReportingError::NotResponsible {
                 department,
                 measure: report.measure_number.clone(),
