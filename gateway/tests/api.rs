@@ -98,6 +98,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
                     report: Some(report),
                     request_id: uuid::Uuid::new_v4().to_string(),
                     validate_only: false,
+                    ..Default::default()
                 })
                 .await
                 .map(|r| r.into_inner())
@@ -467,6 +468,7 @@ async fn open_blockers_stay_until_resolved(backend: Backend) {
                 }),
                 request_id: uuid::Uuid::new_v4().to_string(),
                 validate_only: false,
+                ..Default::default()
             })
             .await
             .unwrap()

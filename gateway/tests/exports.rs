@@ -87,6 +87,7 @@ async fn seed(suite: &Suite) {
                         seconds: submit.timestamp(),
                         nanos: 0,
                     }),
+                    ..Default::default()
                 });
             }
         }

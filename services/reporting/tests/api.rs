@@ -41,6 +41,8 @@ mod obligations;
 mod orders;
 #[path = "api/replicas.rs"]
 mod replicas;
+#[path = "api/sources.rs"]
+mod sources;
 #[path = "api/target_notices.rs"]
 mod target_notices;
 
@@ -166,6 +168,7 @@ fn submit(report: pb::Report, request_id: &str) -> pb::SubmitReportRequest {
         report: Some(report),
         request_id: request_id.into(),
         validate_only: false,
+        ..Default::default()
     }
 }
 
