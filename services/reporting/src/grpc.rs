@@ -175,6 +175,7 @@ impl ReportingService for ReportingGrpc {
                                 report: item.report.clone(),
                                 request_id: item.request_id.clone(),
                                 validate_only: item.validate_only,
+                                source: item.source,
                             };
                             let extra = Item { backfill: item.backfill, submit_time: item.submit_time, index: Some(i) };
                             let result = reporting.submit(&caller, submit, method::SUBMIT_MANY, extra, turn, &item).await;

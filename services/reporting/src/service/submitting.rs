@@ -102,6 +102,7 @@ impl Reporting {
             validate_only: request.validate_only,
             backfill: item.backfill,
             item_index: item.index,
+            source: convert::declared_source(request.source).unwrap_or_default(),
         };
         if let Some(report) = &request.report
             && let (Some(plan), Some(period)) = (
@@ -256,6 +257,10 @@ impl Reporting {
         };
         let today = plan.cadence.zone.today();
         let mut violations = validate::check_report(report, &department, &plan, &departments, today);
+        let source = convert::declared_source(request.source);
+        if source.is_none() {
+            violations.push(FieldViolation::new("source", "is not a ReportSource"));
+        }
         let now = chrono::Utc::now().timestamp_micros();
         let submit_time_us = match (item.backfill, &item.submit_time) {
             (true, None) => {
@@ -306,6 +311,7 @@ impl Reporting {
             plan_revision: plan.revision,
             cadence: plan.cadence,
             request: request_key,
+            source: source.unwrap_or(pb::ReportSource::Api),
         })))
     }
 }

@@ -292,6 +292,7 @@ async fn a_unit_designated_a_moment_ago_reports_at_once(backend: Backend) {
         }),
         request_id: request_id.into(),
         validate_only: true,
+        ..Default::default()
     };
     // Not responsible yet: refused (the plan is now cached, and re-read past a second).
     tokio::time::sleep(Duration::from_millis(1200)).await;
