@@ -129,6 +129,7 @@ async fn demo_data(suite: &Suite) {
                         seconds: submit.timestamp(),
                         nanos: 0,
                     }),
+                    ..Default::default()
                 });
             }
         }

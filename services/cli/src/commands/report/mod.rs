@@ -1,10 +1,11 @@
-//! `duban report submit|list|accept|return`: progress reports through the reporting
+//! `duban report submit|list|revisions|accept|return`: progress reports through the reporting
 //! server, for department staff (with their own token), leadership and administrators.
 
 mod args;
 mod list;
 mod output;
 mod review;
+mod revisions;
 mod submit;
 
 use duban_kit::{Settings, client::ServiceChannel};
@@ -22,6 +23,7 @@ pub use self::{
     list::{ListFilter, fetch_all, list},
     output::{BlockerOut, MilestoneOut, ReportOut, ValueOut, period_text, report_out, time_text},
     review::{Review, review},
+    revisions::revisions,
     submit::{Submission, metric_values, submit},
 };
 use crate::commands::{Connection, call_failed};
