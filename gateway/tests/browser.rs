@@ -767,10 +767,10 @@ async fn a_town_reports_in_a_browser(backend: Backend) {
                 ..Default::default()
             })
             .await
-            .map(|r| r.into_inner().reports.len())
-            .unwrap_or(0)
+            .map(|r| r.into_inner().reports)
+            .unwrap_or_default()
     };
-    assert_eq!(stored().await, 0, "a check stores nothing");
+    assert!(stored().await.is_empty(), "a check stores nothing");
 
     // Corrected: the violation goes.
     browser.replace_text(&field, &format!("2{TAB}")).await;
@@ -802,7 +802,9 @@ async fn a_town_reports_in_a_browser(backend: Backend) {
         )
         .await;
     assert!(browser.source().await.contains("id=\"saved\""));
-    assert_eq!(stored().await, 1, "exactly one revision stored");
+    let revisions = stored().await;
+    assert_eq!(revisions.len(), 1, "exactly one revision stored: {revisions:?}");
+    assert_eq!(revisions[0].source(), rpb::ReportSource::WebForm);
     browser.close().await;
     drop(driver);
     suite.stop().await;

@@ -284,6 +284,11 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     let stored = revisions(&suite, &key).await;
     assert_eq!(stored.len(), 1, "one revision for one form: {stored:?}");
     assert_eq!(stored[0].submitted_by.as_ref().unwrap().department, key.department);
+    assert_eq!(
+        stored[0].source(),
+        rpb::ReportSource::WebForm,
+        "stored as sent from the web form"
+    );
 
     // Without the session's CSRF token a post is refused.
     let mut forged = fields("2", "submit");
@@ -312,6 +317,10 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     let page = http_request(addr, "GET", "/my", &cookie, b"").await.text();
     assert!(page.contains("请核实数据口径"), "the reason on the unit's page");
     assert!(page.contains("class=\"revision\""), "the revisions are listed");
+    assert!(
+        page.contains("<td class=\"source\">网页填报</td>"),
+        "each revision's source"
+    );
     assert!(
         page.contains("<table id=\"own-blockers\">") && page.contains("用地指标待协调"),
         "its open blocker"

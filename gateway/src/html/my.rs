@@ -108,6 +108,8 @@ struct RevisionRow {
     state: &'static str,
     class: &'static str,
     status: &'static str,
+    /// Where the revision came from: web form, workbook, API or command line.
+    source: &'static str,
     review: String,
     return_reason: String,
 }
@@ -270,6 +272,7 @@ pub fn my_page(frame: UnitFrame<'_>, catalogue: &Catalogue, data: &MyData) -> Re
                             state,
                             class,
                             status: lang.status_name(r.overall_status),
+                            source: lang.source_name(r.source),
                             review: r
                                 .review
                                 .as_ref()

@@ -748,6 +748,8 @@ pub(crate) async fn post_obligation(
             // A check stores nothing, so it needs no key: the key is the submission's.
             request_id: if checking { String::new() } else { request_id.clone() },
             validate_only: checking,
+            // Where the revision came from, for leadership's follow-up: this form.
+            source: rpb::ReportSource::WebForm as i32,
         };
         let outcome = match web.unit_reporting(&unit).submit_report(request).await {
             Ok(stored) => Outcome::Accepted(stored.into_inner().revision),
