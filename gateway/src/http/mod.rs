@@ -13,6 +13,7 @@ mod pages;
 mod public;
 mod session;
 mod statics;
+mod workbook;
 mod xlsx;
 
 use std::{
@@ -45,6 +46,7 @@ use self::{
     pages::{page_department, page_measure, page_overview, page_units},
     session::{MAX_SESSIONS, Sessions},
     statics::static_file,
+    workbook::{my_template, my_upload, my_upload_form},
     xlsx::{xlsx_export, xlsx_overview, xlsx_reports, xlsx_units},
 };
 use crate::{
@@ -268,6 +270,9 @@ pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
         .route("/api/v1/measures/{number}", get(api_measure))
         .route("/api/v1/departments/{code}", get(api_department))
         .route("/api/v1/alerts", get(api_alerts))
+        // The unit's Excel path (issue 16 §3): its workbook for a month and the upload.
+        .route("/my/template.xlsx", get(my_template))
+        .route("/my/upload", get(my_upload_form).post(my_upload))
         .route_layer(middleware::from_fn_with_state(metrics, count_request));
     Router::new()
         .merge(counted)

@@ -1,11 +1,12 @@
-//! `duban report submit|list|accept|return`: progress reports through the reporting
-//! server, for department staff (with their own token), leadership and administrators.
+//! `duban report submit|list|accept|return|template|upload`: progress reports through the
+//! reporting server, for department staff (with their own token), leadership and administrators.
 
 mod args;
 mod list;
 mod output;
 mod review;
 mod submit;
+mod workbook;
 
 use duban_kit::{Settings, client::ServiceChannel};
 use duban_plan::PlanZone;
@@ -23,6 +24,7 @@ pub use self::{
     output::{BlockerOut, MilestoneOut, ReportOut, ValueOut, period_text, report_out, time_text},
     review::{Review, review},
     submit::{Submission, metric_values, submit},
+    workbook::{template, upload},
 };
 use crate::commands::{Connection, call_failed};
 
