@@ -85,6 +85,19 @@ fn column_of(report_sheet: &Value, code: &str) -> String {
         .unwrap_or_else(|| panic!("no column for {code}"))
 }
 
+/// The column letters of the header that contains `text`.
+fn column_with(report_sheet: &Value, text: &str) -> String {
+    report_sheet["cells"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(cell, header)| {
+            cell.trim_start_matches(|c: char| c.is_ascii_uppercase()) == "1" && header.as_str().unwrap().contains(text)
+        })
+        .map(|(cell, _)| cell.trim_end_matches('1').to_owned())
+        .unwrap_or_else(|| panic!("no column headed with {text:?}"))
+}
+
 async fn obligations(suite: &Suite, token: &str) -> Vec<Obligation> {
     suite
         .reporting(token)
@@ -257,7 +270,12 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
     // with figures, one of them typed with a decimal its counted unit does not take; every other row left
     // empty.
     let row_of = |obligation: &Obligation| owed.iter().position(|o| o.report == obligation.report).unwrap() + 2;
-    let (plain, figures) = (without_slots[0], with_slots[0]);
+    // The report without figures is one with a milestone, if the town has one.
+    let plain = without_slots
+        .iter()
+        .find(|o| !o.template.as_ref().unwrap().milestones.is_empty())
+        .unwrap_or(&without_slots[0]);
+    let figures = with_slots[0];
     let (plain_row, figures_row) = (row_of(plain), row_of(figures));
     let slots = &figures.template.as_ref().unwrap().slots;
     let mut values = serde_json::Map::new();
@@ -269,6 +287,13 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
         format!("报送!G{plain_row}"),
         json!("签约清单 https://example.org/list.pdf"),
     );
+    let milestone = plain.template.as_ref().unwrap().milestones.first();
+    if let Some(milestone) = milestone {
+        let status = column_with(reports, &format!("milestone status\n{}\n", milestone.code));
+        values.insert(format!("报送!{status}{plain_row}"), json!("已达成 achieved"));
+        let date = column_with(reports, &format!("achieved on\n{}", milestone.code));
+        values.insert(format!("报送!{date}{plain_row}"), json!("2023-12-20"));
+    }
     for slot in slots {
         values.insert(
             format!("报送!{}{figures_row}", column_of(reports, &slot.target_code)),
@@ -309,6 +334,14 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
     assert_eq!(stored.evidence_links.len(), 1);
     assert_eq!(stored.evidence_links[0].title, "签约清单");
     assert_eq!(stored.evidence_links[0].url, "https://example.org/list.pdf");
+    if let Some(milestone) = milestone {
+        assert_eq!(stored.milestone_updates.len(), 1);
+        let update = &stored.milestone_updates[0];
+        assert_eq!(update.milestone_code, milestone.code);
+        assert_eq!(update.status, rpb::MilestoneStatus::Achieved as i32);
+        let day = update.achieve_date.unwrap();
+        assert_eq!((day.year, day.month, day.day), (2023, 12, 20));
+    }
     assert_eq!(
         get_report(&mut reporting, &figures.report).await.unwrap_err().code(),
         tonic::Code::NotFound

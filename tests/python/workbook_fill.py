@@ -5,10 +5,13 @@ in Duban wrote).
         prints JSON: every sheet with its state (visible or hidden), whether it is protected, its cells
         as text by coordinate, the cells left unlocked for typing, and its data validations.
     python3 workbook_fill.py fill IN.xlsx OUT.xlsx '{"报送!E2": "按计划推进 on track", "报送!H2": 1.5}'
-        types each value into its cell (numbers as numbers, text as text) and saves the workbook as OUT.
+        types each value into its cell (numbers as numbers, `YYYY-MM-DD` as a date, as Excel takes a date
+        typed so, other text as text) and saves the workbook as OUT.
 """
 
+import datetime
 import json
+import re
 import sys
 
 import openpyxl
@@ -50,6 +53,8 @@ def fill(source, target, values):
     book = openpyxl.load_workbook(source)
     for place, value in json.loads(values).items():
         sheet, coordinate = place.split("!")
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            value = datetime.date.fromisoformat(value)
         book[sheet][coordinate] = value
     book.save(target)
 

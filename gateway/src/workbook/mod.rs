@@ -9,8 +9,9 @@
 //!
 //! - sheet [`SHEET`] (`报送`): row 1 the headers, then one row per obligation. Columns A-D (measure, its
 //!   title, period and due day, where the obligation stands) are locked; E (overall status, a list), F
-//!   (narrative), G (evidence links, one `title url` a line) and one column per target slot are for the
-//!   unit to fill in. A slot column is open only on the rows of obligations that have that slot.
+//!   (narrative), G (evidence links, one `title url` a line), one column per target slot and two per
+//!   milestone (its status, a list, and the day it was achieved) are for the unit to fill in. A slot's
+//!   or milestone's columns are open only on the rows of obligations that have it.
 //! - sheet [`KEYS_SHEET`] (hidden, protected): row 1 names what each column of `报送` holds
 //!   ([`Column::key`]); each later row carries its `报送` row's keys: plan, measure, department, period
 //!   and the `request_id` drawn when the template was made, so that uploading the same file twice stores
@@ -26,7 +27,7 @@ mod upload;
 
 use duban_proto::{
     common::v1::{QuantityUnit, ValueBasis},
-    reporting::v1::OverallStatus,
+    reporting::v1::{MilestoneStatus, OverallStatus},
 };
 
 pub use read::{Row, Rows, read};
@@ -77,6 +78,10 @@ pub enum Column {
     /// `Report.metric_values` for this target: the value goes with the unit and basis the slot had
     /// when the template was made (a target changed since is refused by the server, naming the cell).
     Target(TargetKey),
+    /// `Report.milestone_updates`: the status of this milestone (by code), from a list.
+    Milestone(String),
+    /// The day this milestone (by code) was achieved: `MilestoneUpdate.achieve_date`.
+    AchieveDate(String),
 }
 
 /// A target column: the slot's target code, unit and value basis.
@@ -91,6 +96,8 @@ pub struct TargetKey {
 }
 
 const TARGET_PREFIX: &str = "target:";
+const MILESTONE_PREFIX: &str = "milestone_status:";
+const ACHIEVE_DATE_PREFIX: &str = "milestone_achieve_date:";
 
 impl Column {
     /// How the keys sheet names the column.
@@ -109,6 +116,8 @@ impl Column {
                 target.unit.as_str_name(),
                 target.basis.as_str_name()
             ),
+            Column::Milestone(code) => format!("{MILESTONE_PREFIX}{code}"),
+            Column::AchieveDate(code) => format!("{ACHIEVE_DATE_PREFIX}{code}"),
         }
     }
 
@@ -122,6 +131,12 @@ impl Column {
             "overall_status" => Column::OverallStatus,
             "narrative" => Column::Narrative,
             "evidence_links" => Column::Evidence,
+            other if other.starts_with(MILESTONE_PREFIX) => {
+                Column::Milestone(other.strip_prefix(MILESTONE_PREFIX)?.to_owned())
+            }
+            other if other.starts_with(ACHIEVE_DATE_PREFIX) => {
+                Column::AchieveDate(other.strip_prefix(ACHIEVE_DATE_PREFIX)?.to_owned())
+            }
             other => {
                 let mut parts = other.strip_prefix(TARGET_PREFIX)?.split(':');
                 let (code, unit, basis) = (parts.next()?, parts.next()?, parts.next()?);
@@ -155,26 +170,56 @@ pub const STATUS_LABELS: [(OverallStatus, &str); 5] = [
     (OverallStatus::Completed, "已完成 completed"),
 ];
 
-/// The status a cell names: one of [`STATUS_LABELS`], or just its Chinese or English part, or the
-/// contract's name (`ON_TRACK`); anything else is UNSPECIFIED, which the server refuses.
-pub fn status_from_cell(text: &str) -> OverallStatus {
+/// A milestone's statuses as the list in the workbook offers them (Chinese, then English).
+pub const MILESTONE_LABELS: [(MilestoneStatus, &str); 4] = [
+    (MilestoneStatus::NotStarted, "未启动 not started"),
+    (MilestoneStatus::InProgress, "推进中 in progress"),
+    (MilestoneStatus::Achieved, "已达成 achieved"),
+    (MilestoneStatus::Delayed, "延期 delayed"),
+];
+
+/// Which of `labels` a cell names: the whole label, its Chinese or its English part, or the
+/// contract's name without `prefix` (`ON_TRACK`), whatever the case, `_` or `-`.
+fn labelled<T: Copy>(
+    labels: &[(T, &str)],
+    contract_name: fn(&T) -> &'static str,
+    prefix: &str,
+    text: &str,
+) -> Option<T> {
     let wanted = text.trim();
     let normalised = wanted.to_ascii_lowercase().replace(['_', '-'], " ");
-    STATUS_LABELS
+    labels
         .iter()
-        .find(|(status, label)| {
+        .find(|(value, label)| {
             let (zh, en) = label.split_once(' ').unwrap_or((*label, ""));
             *label == wanted
                 || zh == wanted
                 || en == normalised
-                || status
-                    .as_str_name()
-                    .trim_start_matches("OVERALL_STATUS_")
+                || contract_name(value)
+                    .trim_start_matches(prefix)
                     .to_ascii_lowercase()
                     .replace('_', " ")
                     == normalised
         })
-        .map_or(OverallStatus::Unspecified, |(status, _)| *status)
+        .map(|(value, _)| *value)
+}
+
+/// The overall status a cell names (see [`labelled`]); anything else is UNSPECIFIED, which the server
+/// refuses.
+pub fn status_from_cell(text: &str) -> OverallStatus {
+    labelled(&STATUS_LABELS, OverallStatus::as_str_name, "OVERALL_STATUS_", text).unwrap_or_default()
+}
+
+/// The milestone status a cell names (see [`labelled`]); anything else is UNSPECIFIED, which the server
+/// refuses.
+pub fn milestone_status_from_cell(text: &str) -> MilestoneStatus {
+    labelled(
+        &MILESTONE_LABELS,
+        MilestoneStatus::as_str_name,
+        "MILESTONE_STATUS_",
+        text,
+    )
+    .unwrap_or_default()
 }
 
 /// What a value basis means, in Chinese and English, for the headers.
@@ -226,6 +271,8 @@ mod tests {
     #[test]
     fn column_keys_read_back() {
         let mut columns = FIXED_COLUMNS.to_vec();
+        columns.push(Column::Milestone("sme-works".into()));
+        columns.push(Column::AchieveDate("sme-works".into()));
         columns.push(Column::Target(TargetKey {
             code: "new-enterprises".into(),
             unit: QuantityUnit::Enterprises,
@@ -247,5 +294,8 @@ mod tests {
         assert_eq!(status_from_cell("not_started"), OverallStatus::NotStarted);
         assert_eq!(status_from_cell("fine"), OverallStatus::Unspecified);
         assert_eq!(status_from_cell(""), OverallStatus::Unspecified);
+        assert_eq!(milestone_status_from_cell("已达成 achieved"), MilestoneStatus::Achieved);
+        assert_eq!(milestone_status_from_cell("in-progress"), MilestoneStatus::InProgress);
+        assert_eq!(milestone_status_from_cell("done"), MilestoneStatus::Unspecified);
     }
 }

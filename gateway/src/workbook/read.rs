@@ -4,12 +4,14 @@
 use std::io::Cursor;
 
 use calamine::{Data, Range, Reader, Xlsx};
+use chrono::{Days, NaiveDate};
+use duban_plan::contract::date_to_proto;
 use duban_proto::{
-    common::v1::{Decimal, Period},
-    reporting::v1::{EvidenceLink, MetricValue, Report, SubmitReportsRequest},
+    common::v1::{Date, Decimal, Period},
+    reporting::v1::{EvidenceLink, MetricValue, MilestoneUpdate, Report, SubmitReportsRequest},
 };
 
-use super::{Column, KEYS_SHEET, MAX_ROWS, SHEET, WorkbookError, status_from_cell};
+use super::{Column, KEYS_SHEET, MAX_ROWS, SHEET, WorkbookError, milestone_status_from_cell, status_from_cell};
 
 /// The keys columns of each row of the keys sheet.
 const KEY_PLAN: u32 = 0;
@@ -36,6 +38,8 @@ pub struct Row {
     value_columns: Vec<(String, u16)>,
     /// The column of every target of the sheet, by code.
     target_columns: Vec<(String, u16)>,
+    /// The status and achieve-date columns of each milestone update sent, in the order sent.
+    milestone_columns: Vec<(u16, u16)>,
 }
 
 impl Row {
@@ -53,6 +57,15 @@ impl Row {
         }
         if path.starts_with("evidence_links") {
             return Some(self.evidence_column);
+        }
+        if let Some(rest) = path.strip_prefix("milestone_updates[") {
+            let (index, field) = rest.split_once(']')?;
+            let (status, date) = *self.milestone_columns.get(index.parse::<usize>().ok()?)?;
+            return Some(if field.starts_with(".achieve_date") {
+                date
+            } else {
+                status
+            });
         }
         let index = path.strip_prefix("metric_values[")?.split(']').next()?;
         match index.parse::<usize>() {
@@ -101,6 +114,18 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             _ => None,
         })
         .collect();
+    // Each milestone's status column, with its achieve-date column.
+    let milestones: Vec<(String, u16, u16)> = columns
+        .iter()
+        .filter_map(|c| match c {
+            Column::Milestone(code) => {
+                let status = position(c).ok()?;
+                let date = position(&Column::AchieveDate(code.clone())).ok()?;
+                Some((code.clone(), status, date))
+            }
+            _ => None,
+        })
+        .collect();
 
     let last_row = keys.end().map_or(0, |(row, _)| row);
     let rows = usize::try_from(last_row).unwrap_or(usize::MAX);
@@ -136,7 +161,28 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             });
             value_columns.push((code.clone(), *c));
         }
-        if status.is_empty() && narrative.is_empty() && evidence.is_empty() && metric_values.is_empty() {
+        let mut milestone_updates = Vec::new();
+        let mut milestone_columns = Vec::new();
+        for (code, status_column, date_column) in &milestones {
+            let status = cell(*status_column);
+            let achieve_date = cell_date(sheet.get_value((r, u32::from(*date_column))));
+            if status.is_empty() && achieve_date.is_none() {
+                continue;
+            }
+            milestone_updates.push(MilestoneUpdate {
+                milestone_code: code.clone(),
+                status: milestone_status_from_cell(&status) as i32,
+                achieve_date,
+                ..MilestoneUpdate::default()
+            });
+            milestone_columns.push((*status_column, *date_column));
+        }
+        if status.is_empty()
+            && narrative.is_empty()
+            && evidence.is_empty()
+            && metric_values.is_empty()
+            && milestone_updates.is_empty()
+        {
             out.empty += 1;
             continue;
         }
@@ -148,6 +194,7 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             overall_status: status_from_cell(&status) as i32,
             narrative,
             metric_values,
+            milestone_updates,
             evidence_links: evidence_links(&evidence),
             ..Report::default()
         };
@@ -165,6 +212,7 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             narrative_column,
             evidence_column,
             value_columns,
+            milestone_columns,
             target_columns: targets.iter().map(|(code, c, _)| (code.clone(), *c)).collect(),
         });
     }
@@ -203,6 +251,39 @@ fn cell_text(cell: Option<&Data>) -> String {
         Some(Data::DateTime(moment)) => moment.as_f64().to_string(),
         Some(Data::Error(error)) => error.to_string(),
     }
+}
+
+/// The first day Excel counts dates from (serial 0; serial 60 is the 29 February 1900 that never was,
+/// which no plan's date comes near).
+const EXCEL_EPOCH: (i32, u32, u32) = (1899, 12, 30);
+
+/// A date cell: a date (Excel's day number) or text `YYYY-MM-DD`; empty is none. Anything else is the
+/// invalid date 0000-00-00, which the server refuses naming the cell, rather than dropped here.
+fn cell_date(cell: Option<&Data>) -> Option<Date> {
+    let serial = |days: f64| {
+        let (year, month, day) = EXCEL_EPOCH;
+        let whole = days.floor();
+        (0.0..1e6)
+            .contains(&whole)
+            .then(|| NaiveDate::from_ymd_opt(year, month, day)?.checked_add_days(Days::new(whole as u64)))
+            .flatten()
+    };
+    let day = match cell? {
+        Data::Empty => return None,
+        Data::DateTime(moment) => serial(moment.as_f64()),
+        Data::Float(days) => serial(*days),
+        Data::Int(days) => serial(*days as f64),
+        Data::String(text) | Data::DateTimeIso(text) => {
+            let text = text.trim();
+            if text.is_empty() {
+                return None;
+            }
+            let day = text.get(..10).unwrap_or(text).replace('/', "-");
+            NaiveDate::parse_from_str(&day, "%Y-%m-%d").ok()
+        }
+        Data::Bool(_) | Data::DurationIso(_) | Data::Error(_) => None,
+    };
+    Some(day.map_or_else(Date::default, date_to_proto))
 }
 
 /// `YYYY-MM` as a period; anything else is none, which the server refuses.
@@ -260,6 +341,23 @@ mod tests {
                 ("无链接", "")
             ]
         );
+    }
+
+    #[test]
+    fn dates_are_day_numbers_or_text() {
+        let day = |y, m, d| {
+            Some(Date {
+                year: y,
+                month: m,
+                day: d,
+            })
+        };
+        assert_eq!(cell_date(Some(&Data::Float(45280.0))), day(2023, 12, 20));
+        assert_eq!(cell_date(Some(&Data::String("2023-12-20".into()))), day(2023, 12, 20));
+        assert_eq!(cell_date(Some(&Data::String("2023/12/20".into()))), day(2023, 12, 20));
+        assert_eq!(cell_date(Some(&Data::String("soon".into()))), Some(Date::default()));
+        assert_eq!(cell_date(Some(&Data::Empty)), None);
+        assert_eq!(cell_date(None), None);
     }
 
     #[test]

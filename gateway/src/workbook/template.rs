@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use duban_plan::contract::{date_label, period_label};
 use duban_proto::{
     common::v1::{QuantityUnit, ValueBasis},
-    reporting::v1::{Obligation, ObligationState, TemplateSlot},
+    reporting::v1::{Obligation, ObligationState, TemplateMilestone, TemplateSlot},
 };
 use rust_xlsxwriter::{
     Color, DataValidation, DataValidationErrorStyle, DataValidationRule, Format, FormatBorder, FormatPattern, Formula,
@@ -14,7 +14,8 @@ use rust_xlsxwriter::{
 };
 
 use super::{
-    Column, FIXED_COLUMNS, KEYS_SHEET, SHEET, STATUS_LABELS, TargetKey, basis_label, column_letters, unit_label,
+    Column, FIXED_COLUMNS, KEYS_SHEET, MILESTONE_LABELS, SHEET, STATUS_LABELS, TargetKey, basis_label, column_letters,
+    unit_label,
 };
 
 /// Why a template could not be written.
@@ -60,10 +61,24 @@ pub fn template(
     Ok(book.save_to_buffer()?)
 }
 
+/// A column of the report sheet, with what its header shows.
+struct SheetColumn {
+    column: Column,
+    /// For a target column: its slot (unit, basis, decimal places).
+    slot: Option<TemplateSlot>,
+    /// For a milestone's columns: the milestone (its description).
+    milestone: Option<TemplateMilestone>,
+}
+
 /// The fixed columns, then one per target slot of any obligation, with the slot (for its header), in
-/// the order the obligations first name them.
-fn columns(obligations: &[Obligation]) -> Vec<(Column, Option<TemplateSlot>)> {
-    let mut columns: Vec<(Column, Option<TemplateSlot>)> = FIXED_COLUMNS.iter().map(|c| (c.clone(), None)).collect();
+/// the order the obligations first name them, then two per milestone (status and achieve date).
+fn columns(obligations: &[Obligation]) -> Vec<SheetColumn> {
+    let plain = |column: Column| SheetColumn {
+        column,
+        slot: None,
+        milestone: None,
+    };
+    let mut columns: Vec<SheetColumn> = FIXED_COLUMNS.iter().cloned().map(plain).collect();
     for slot in obligations
         .iter()
         .filter_map(|o| o.template.as_ref())
@@ -74,8 +89,28 @@ fn columns(obligations: &[Obligation]) -> Vec<(Column, Option<TemplateSlot>)> {
             unit: QuantityUnit::try_from(slot.unit).unwrap_or_default(),
             basis: ValueBasis::try_from(slot.basis).unwrap_or_default(),
         });
-        if !columns.iter().any(|(c, _)| *c == column) {
-            columns.push((column, Some(slot.clone())));
+        if !columns.iter().any(|c| c.column == column) {
+            columns.push(SheetColumn {
+                column,
+                slot: Some(slot.clone()),
+                milestone: None,
+            });
+        }
+    }
+    for milestone in obligations
+        .iter()
+        .filter_map(|o| o.template.as_ref())
+        .flat_map(|t| &t.milestones)
+    {
+        let status = Column::Milestone(milestone.code.clone());
+        if !columns.iter().any(|c| c.column == status) {
+            for column in [status, Column::AchieveDate(milestone.code.clone())] {
+                columns.push(SheetColumn {
+                    column,
+                    slot: None,
+                    milestone: Some(milestone.clone()),
+                });
+            }
         }
     }
     columns
@@ -85,6 +120,7 @@ struct Formats {
     header: Format,
     locked: Format,
     input: Format,
+    input_date: Format,
     closed: Format,
 }
 
@@ -101,6 +137,7 @@ impl Formats {
             .set_text_wrap()
             .set_border(FormatBorder::Thin)
             .set_background_color(Color::RGB(0xFFF9DB));
+        let input_date = input.clone().set_num_format("yyyy-mm-dd");
         let closed = Format::new()
             .set_border(FormatBorder::Thin)
             .set_pattern(FormatPattern::Gray125);
@@ -108,6 +145,7 @@ impl Formats {
             header,
             locked,
             input,
+            input_date,
             closed,
         }
     }
@@ -117,12 +155,17 @@ fn col(index: usize) -> u16 {
     u16::try_from(index).unwrap_or(u16::MAX)
 }
 
-fn write_header(
-    sheet: &mut Worksheet,
-    columns: &[(Column, Option<TemplateSlot>)],
-    formats: &Formats,
-) -> Result<(), XlsxError> {
-    for (i, (column, slot)) in columns.iter().enumerate() {
+fn write_header(sheet: &mut Worksheet, columns: &[SheetColumn], formats: &Formats) -> Result<(), XlsxError> {
+    for (
+        i,
+        SheetColumn {
+            column,
+            slot,
+            milestone,
+        },
+    ) in columns.iter().enumerate()
+    {
+        let description = milestone.as_ref().map_or("", |m| m.description.as_str());
         let (text, width) = match (column, slot) {
             (Column::Measure, _) => ("措施\nmeasure".to_owned(), 9.0),
             (Column::Title, _) => ("措施内容\ntitle".to_owned(), 36.0),
@@ -135,6 +178,11 @@ fn write_header(
                 34.0,
             ),
             (Column::Target(target), slot) => (slot_header(&target.code, slot.as_ref()), 22.0),
+            (Column::Milestone(code), _) => (
+                format!("里程碑状态 milestone status\n{code}\n{}", shortened(description)),
+                24.0,
+            ),
+            (Column::AchieveDate(code), _) => (format!("达成日期 achieved on\n{code}"), 16.0),
         };
         sheet.write_string_with_format(0, col(i), text, &formats.header)?;
         sheet.set_column_width(col(i), width)?;
@@ -154,6 +202,16 @@ fn slot_header(code: &str, slot: Option<&TemplateSlot>) -> String {
         unit_label(unit),
         basis_label(basis)
     )
+}
+
+/// A milestone's description, cut to fit a header.
+fn shortened(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
 }
 
 fn state_text(obligation: &Obligation) -> String {
@@ -179,16 +237,22 @@ fn write_row(
     row: u32,
     obligation: &Obligation,
     titles: &BTreeMap<String, String>,
-    columns: &[(Column, Option<TemplateSlot>)],
+    columns: &[SheetColumn],
     formats: &Formats,
 ) -> Result<(), XlsxError> {
+    let milestones: Vec<&str> = obligation
+        .template
+        .iter()
+        .flat_map(|t| &t.milestones)
+        .map(|m| m.code.as_str())
+        .collect();
     let slots: Vec<&str> = obligation
         .template
         .iter()
         .flat_map(|t| &t.slots)
         .map(|s| s.target_code.as_str())
         .collect();
-    for (i, (column, _)) in columns.iter().enumerate() {
+    for (i, SheetColumn { column, .. }) in columns.iter().enumerate() {
         let c = col(i);
         match column {
             Column::Measure => {
@@ -212,7 +276,13 @@ fn write_row(
             Column::Target(target) if slots.contains(&target.code.as_str()) => {
                 sheet.write_blank(row, c, &formats.input)?;
             }
-            Column::Target(_) => {
+            Column::Milestone(code) if milestones.contains(&code.as_str()) => {
+                sheet.write_blank(row, c, &formats.input)?;
+            }
+            Column::AchieveDate(code) if milestones.contains(&code.as_str()) => {
+                sheet.write_blank(row, c, &formats.input_date)?;
+            }
+            Column::Target(_) | Column::Milestone(_) | Column::AchieveDate(_) => {
                 sheet.write_blank(row, c, &formats.closed)?;
             }
         }
@@ -221,14 +291,15 @@ fn write_row(
 }
 
 /// Data validation of every input column, on rows 2 to `rows + 1`: the status from its list, the
-/// narrative's length, and each value a number, not negative, with at most its slot's decimal places.
-/// Excel enforces these as the clerk types; the server checks everything again on upload.
-fn validate(sheet: &mut Worksheet, columns: &[(Column, Option<TemplateSlot>)], rows: usize) -> Result<(), XlsxError> {
+/// narrative's length, each value a number, not negative, with at most its slot's decimal places, a
+/// milestone's status from its list and its achieve date a date. Excel enforces these as the clerk
+/// types; the server checks everything again on upload.
+fn validate(sheet: &mut Worksheet, columns: &[SheetColumn], rows: usize) -> Result<(), XlsxError> {
     if rows == 0 {
         return Ok(());
     }
     let last = u32::try_from(rows).unwrap_or(u32::MAX);
-    for (i, (column, slot)) in columns.iter().enumerate() {
+    for (i, SheetColumn { column, slot, .. }) in columns.iter().enumerate() {
         let c = col(i);
         let validation = match column {
             Column::OverallStatus => {
@@ -252,6 +323,19 @@ fn validate(sheet: &mut Worksheet, columns: &[(Column, Option<TemplateSlot>)], r
                          decimal places"
                     ))?
             }
+            Column::Milestone(_) => {
+                let labels: Vec<&str> = MILESTONE_LABELS.iter().map(|(_, label)| *label).collect();
+                DataValidation::new()
+                    .allow_list_strings(&labels)?
+                    .set_error_message("请从列表中选择 / choose from the list")?
+            }
+            Column::AchieveDate(_) => {
+                // A date is a number to Excel.
+                let cell = format!("{}2", column_letters(c));
+                DataValidation::new()
+                    .allow_custom(Formula::new(format!("=ISNUMBER({cell})")))
+                    .set_error_message("请输入日期，如 2023-12-20 / a date, for example 2023-12-20")?
+            }
             _ => continue,
         };
         let validation = validation.set_error_style(DataValidationErrorStyle::Stop);
@@ -266,9 +350,9 @@ fn write_keys(
     keys: &mut Worksheet,
     parent: &str,
     obligations: &[Obligation],
-    columns: &[(Column, Option<TemplateSlot>)],
+    columns: &[SheetColumn],
 ) -> Result<(), XlsxError> {
-    for (i, (column, _)) in columns.iter().enumerate() {
+    for (i, SheetColumn { column, .. }) in columns.iter().enumerate() {
         keys.write_string(0, col(i), column.key())?;
     }
     for (i, obligation) in obligations.iter().enumerate() {
