@@ -116,11 +116,18 @@ async fn obligations(suite: &Suite, token: &str) -> Vec<Obligation> {
 
 /// A POST of `file` to `/my/upload` as a multipart form, with the bearer token: status and page.
 async fn upload(suite: &Suite, token: &str, file: &[u8]) -> (u16, String) {
+    let authorization = format!("Bearer {token}");
+    post_form(suite, &[("Authorization", &authorization)], "", file).await
+}
+
+/// A POST of the upload form, `file` and the CSRF token `csrf` in it, with `headers`: status and page.
+async fn post_form(suite: &Suite, headers: &[(&str, &str)], csrf: &str, file: &[u8]) -> (u16, String) {
     let boundary = "duban-test-boundary-7d3f";
     let mut body = Vec::new();
     body.extend_from_slice(
         format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nzh\r\n--{boundary}\r\n\
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\nzh\r\n--{boundary}\r\n\
              Content-Disposition: form-data; name=\"file\"; filename=\"filled.xlsx\"\r\n\
              Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n"
         )
@@ -128,17 +135,34 @@ async fn upload(suite: &Suite, token: &str, file: &[u8]) -> (u16, String) {
     );
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let authorization = format!("Bearer {token}");
     let content_type = format!("multipart/form-data; boundary={boundary}");
+    let mut headers = headers.to_vec();
+    headers.push(("Content-Type", &content_type));
+    let answer = http_request(suite.addr(Server::Gateway), "POST", "/my/upload", &headers, &body).await;
+    (answer.status, answer.text())
+}
+
+/// Signs in at the login form with `token`: the session cookie to send.
+async fn sign_in(suite: &Suite, token: &str) -> String {
+    let body = format!("token={token}&csrf=workbook-test&lang=zh");
     let answer = http_request(
         suite.addr(Server::Gateway),
         "POST",
-        "/my/upload",
-        &[("Authorization", &authorization), ("Content-Type", &content_type)],
-        &body,
+        "/login",
+        &[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", "duban_login_csrf=workbook-test"),
+        ],
+        body.as_bytes(),
     )
     .await;
-    (answer.status, answer.text())
+    assert_eq!(answer.status, 303, "{}", answer.text());
+    let cookie = answer
+        .all("set-cookie")
+        .into_iter()
+        .find(|c| c.starts_with("duban_session="))
+        .expect("a session cookie");
+    cookie.split(';').next().unwrap().to_owned()
 }
 
 async fn get_report(reporting: &mut duban_harness::ReportingClient, name: &str) -> Result<rpb::Report, tonic::Status> {
@@ -388,6 +412,57 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
         0,
         "nothing stored for the other unit"
     );
+
+    // An administrator signed in at the login form (a session, not a bearer token) makes the town's
+    // workbook and uploads it through the page's form, which must carry the session's CSRF token.
+    let cookie = sign_in(&suite, suite.admin_token()).await;
+    let answer = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        &format!("/my/template.xlsx?period=2023-12&department={TOWN}"),
+        &[("Cookie", &cookie)],
+        b"",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let form = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        "/my/upload",
+        &[("Cookie", &cookie)],
+        b"",
+    )
+    .await;
+    assert_eq!(form.status, 200, "{}", form.text());
+    let page = form.text();
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form carries the session's CSRF token");
+    assert!(csrf.len() >= 40, "{csrf}");
+    let row = owed
+        .iter()
+        .position(|o| o.report != plain.report && o.report != figures.report)
+        .unwrap()
+        + 2;
+    let by_admin = fill(
+        &answer.body,
+        &json!({ format!("报送!E{row}"): "存在风险 at risk", format!("报送!F{row}"): "管理员代报" }),
+    );
+    let (status, page) = post_form(&suite, &[("Cookie", &cookie)], "", &by_admin).await;
+    assert_eq!(
+        status, 403,
+        "a form without the session's CSRF token is refused:\n{page}"
+    );
+    let (status, page) = post_form(&suite, &[("Cookie", &cookie)], "forged", &by_admin).await;
+    assert_eq!(status, 403, "{page}");
+    let (status, page) = post_form(&suite, &[("Cookie", &cookie)], csrf, &by_admin).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("已保存：1　未变化：0　有错误：0"), "{page}");
+    let stored = get_report(&mut reporting, &owed[row - 2].report).await.unwrap();
+    assert_eq!(stored.overall_status, rpb::OverallStatus::AtRisk as i32);
+    assert_eq!(stored.narrative, "管理员代报");
 
     // Not signed in: the template sends the browser to the login form.
     let answer = http_request(
