@@ -345,7 +345,11 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
     );
     let bad_index = slots.len() - 1;
     assert!(
-        page.contains(&format!("report.metric_values[{bad_index}].value: ")),
+        page.contains(&format!("report.metric_values[{bad_index}].value: "))
+            && page.contains(&format!(
+                "(typed: “{}”)",
+                too_precise(bad_slot.decimal_places.unwrap_or(0))
+            )),
         "the server's violation, as it named it:\n{page}"
     );
 

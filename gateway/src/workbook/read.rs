@@ -40,6 +40,8 @@ pub struct Row {
     target_columns: Vec<(String, u16)>,
     /// The status and achieve-date columns of each milestone update sent, in the order sent.
     milestone_columns: Vec<(u16, u16)>,
+    /// What was typed in the short cells sent (statuses and values), by column, to show beside an error.
+    typed: Vec<(u16, String)>,
 }
 
 impl Row {
@@ -47,6 +49,14 @@ impl Row {
     /// (`report.metric_values[1].value`, `report.metric_values[new-enterprises]`,
     /// `report.evidence_links[0].url`, `report.overall_status` …); `None` for a field no cell holds
     /// (the measure, period or department come from the hidden keys).
+    /// What was typed in the status or value cell of `column`, if anything.
+    pub fn typed(&self, column: u16) -> Option<&str> {
+        self.typed
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, text)| text.as_str())
+    }
+
     pub fn column_of(&self, field: &str) -> Option<u16> {
         let path = field.strip_prefix("report.")?;
         if path.starts_with("overall_status") {
@@ -146,6 +156,7 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
         let status = cell(status_column);
         let narrative = cell(narrative_column);
         let evidence = cell(evidence_column);
+        let mut typed = vec![(status_column, status.clone())];
         let mut metric_values = Vec::new();
         let mut value_columns = Vec::new();
         for (code, c, target) in &targets {
@@ -153,6 +164,7 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             if value.is_empty() {
                 continue;
             }
+            typed.push((*c, value.clone()));
             metric_values.push(MetricValue {
                 target_code: code.clone(),
                 value: Some(Decimal { value }),
@@ -169,6 +181,7 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             if status.is_empty() && achieve_date.is_none() {
                 continue;
             }
+            typed.push((*status_column, status.clone()));
             milestone_updates.push(MilestoneUpdate {
                 milestone_code: code.clone(),
                 status: milestone_status_from_cell(&status) as i32,
@@ -213,6 +226,7 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             evidence_column,
             value_columns,
             milestone_columns,
+            typed: typed.into_iter().filter(|(_, text)| !text.is_empty()).collect(),
             target_columns: targets.iter().map(|(code, c, _)| (code.clone(), *c)).collect(),
         });
     }

@@ -195,13 +195,22 @@ fn cell_errors(row: &super::Row, status: &tonic_types::pb::Status) -> Vec<CellEr
     }
     violations
         .into_iter()
-        .map(|violation| CellError {
-            cell: row.column_of(&violation.field).map_or_else(
+        .map(|violation| {
+            let column = row.column_of(&violation.field);
+            let cell = column.map_or_else(
                 || whole_row.clone(),
                 |c| format!("{SHEET}!{}{}", column_letters(c), row.number),
-            ),
-            field: violation.field,
-            message: violation.description,
+            );
+            // What the cell held, so that the clerk sees what the server read.
+            let message = match column.and_then(|c| row.typed(c)) {
+                Some(typed) => format!("{} (typed: “{typed}”)", violation.description),
+                None => violation.description,
+            };
+            CellError {
+                cell,
+                field: violation.field,
+                message,
+            }
         })
         .collect()
 }

@@ -470,7 +470,7 @@ fn report_by_workbook(suite: &Suite, dir: &std::path::Path) {
         "{printed}"
     );
     assert!(
-        printed.contains("报送!E3") && printed.contains("report.overall_status"),
+        printed.contains("报送!E3") && printed.contains("report.overall_status: is required (typed: “很好”)"),
         "the wrong cell is named:\n{printed}"
     );
     assert!(printed.contains("1 stored, 0 unchanged, 1 failed"), "{printed}");
