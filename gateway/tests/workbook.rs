@@ -468,6 +468,27 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
     assert_eq!(stored.overall_status, rpb::OverallStatus::AtRisk as i32);
     assert_eq!(stored.narrative, "管理员代报");
 
+    // The form in Chinese by default and in English with ?lang=en.
+    for (path, title) in [
+        ("/my/upload", "Excel 报送"),
+        ("/my/upload?lang=en", "Report by workbook"),
+    ] {
+        let answer = http_request(
+            suite.addr(Server::Gateway),
+            "GET",
+            path,
+            &[("Authorization", &authorization)],
+            b"",
+        )
+        .await;
+        assert_eq!(answer.status, 200);
+        let page = answer.text();
+        assert!(
+            page.contains(title) && page.contains("enctype=\"multipart/form-data\""),
+            "{page}"
+        );
+    }
+
     // Not signed in: the template sends the browser to the login form.
     let answer = http_request(
         suite.addr(Server::Gateway),
