@@ -98,6 +98,7 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
                     report: Some(report),
                     request_id: uuid::Uuid::new_v4().to_string(),
                     validate_only: false,
+                    ..Default::default()
                 })
                 .await
                 .map(|r| r.into_inner())
@@ -315,6 +316,70 @@ async fn follows_reports_through_the_front_door(backend: Backend) {
         "{metrics}"
     );
 
+    // Where the unit's latest report came from: a revision declared as uploaded in a
+    // workbook (the same figures) shows so on the measure and department pages, in the
+    // JSON API and in the reports export.
+    let mut metric_values = others.clone();
+    if let Some(own) = metric_values.iter_mut().find(|v| v.target_code == target.code) {
+        own.value = Some(red.into());
+    }
+    let uploaded = reporting
+        .clone()
+        .submit_report(rpb::SubmitReportRequest {
+            parent: PLAN.into(),
+            report: Some(rpb::Report {
+                measure_number: target.measure_number.clone(),
+                department: department.clone(),
+                period: Some(Period { year: 2023, month: 12 }),
+                overall_status: rpb::OverallStatus::OffTrack as i32,
+                narrative: "本月进展".into(),
+                metric_values,
+                ..Default::default()
+            }),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            source: rpb::ReportSource::Workbook as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(uploaded.source, rpb::ReportSource::Workbook as i32);
+    let gateway = suite.addr(Server::Gateway);
+    let unit_row = |page: &str, link: &str| {
+        page.split("<tr>")
+            .find(|row| row.contains(link))
+            .unwrap_or_else(|| panic!("no row with {link} in {page}"))
+            .to_owned()
+    };
+    // Today: the plan has ended, so the pages would otherwise show its last day, before
+    // this revision.
+    let as_of = format!("?as_of={}", common::today_param());
+    for (lang, label) in [("", "表格上传"), ("&lang=en", "workbook")] {
+        let measure = format!("/measures/{}", target.measure_number);
+        let unit = format!("/departments/{department}");
+        let (_, page) = http_get(gateway, &format!("{measure}{as_of}{lang}")).await;
+        let row = unit_row(&page, &format!("href=\"{unit}?"));
+        assert!(row.contains(&format!("<td class=\"source\">{label}</td>")), "{row}");
+        let (_, page) = http_get(gateway, &format!("{unit}{as_of}{lang}")).await;
+        let row = unit_row(&page, &format!("href=\"{measure}?"));
+        assert!(row.contains(&format!("<td class=\"source\">{label}</td>")), "{row}");
+    }
+    let (_, body) = http_get(gateway, &format!("/api/v1/measures/{}{as_of}", target.measure_number)).await;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let unit = json["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["department"] == department.as_str())
+        .unwrap();
+    assert_eq!(unit["latest_source"], "REPORT_SOURCE_WORKBOOK", "{unit}");
+    let (_, csv) = http_get(gateway, "/api/v1/reports.csv").await;
+    let row = csv
+        .lines()
+        .find(|line| line.starts_with(&format!("{},", uploaded.name.split('@').next().unwrap())))
+        .unwrap_or_else(|| panic!("{} in {csv}", uploaded.name));
+    assert!(row.contains(",REPORT_SOURCE_WORKBOOK,"), "{row}");
+
     // Reporting stops: the overview is partial and names it; the page shows a banner.
     suite.shut_down(Server::Reporting).await;
     let overview = suite.overview(&mut dashboard).await;
@@ -467,6 +532,7 @@ async fn open_blockers_stay_until_resolved(backend: Backend) {
                 }),
                 request_id: uuid::Uuid::new_v4().to_string(),
                 validate_only: false,
+                ..Default::default()
             })
             .await
             .unwrap()

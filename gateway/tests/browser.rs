@@ -121,6 +121,7 @@ async fn demo_data(suite: &Suite) {
                         seconds: submit.timestamp(),
                         nanos: 0,
                     }),
+                    ..Default::default()
                 });
             }
         }

@@ -70,6 +70,7 @@ async fn all_but_one_report_on_time(suite: &Suite) -> String {
                     seconds: submit.timestamp(),
                     nanos: 0,
                 }),
+                ..Default::default()
             });
         }
     }

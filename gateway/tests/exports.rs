@@ -87,6 +87,7 @@ async fn seed(suite: &Suite) {
                         seconds: submit.timestamp(),
                         nanos: 0,
                     }),
+                    ..Default::default()
                 });
             }
         }
@@ -492,6 +493,17 @@ async fn the_bulletin_and_the_excel_exports_agree_with_the_overview(backend: Bac
         "neutralised as in the CSV"
     );
     assert_eq!(sheet["rows"][1][column(sheet, "on_time")]["type"], "b");
+    // Where each report came from: these were loaded without declaring it, so the API.
+    let source = column(sheet, "source");
+    assert!(
+        sheet["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .skip(1)
+            .all(|row| row[source]["value"] == "REPORT_SOURCE_API"),
+        "{sheet}"
+    );
     // Compliance: the units' missing reports add up to the overview's.
     let sheet = &sheets[3];
     let missing = column(sheet, "missing (reports)");

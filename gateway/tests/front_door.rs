@@ -566,6 +566,7 @@ async fn live_events_follow_reports(backend: Backend) {
             }),
             request_id: uuid::Uuid::new_v4().to_string(),
             validate_only: false,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -742,6 +743,7 @@ async fn submit_with_narrative(suite: &Suite, narrative: &str) -> rpb::Report {
             }),
             request_id: uuid::Uuid::new_v4().to_string(),
             validate_only: false,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -359,6 +359,11 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
     assert_eq!(stored.revision, 1);
     assert_eq!(stored.overall_status, rpb::OverallStatus::OnTrack as i32);
     assert_eq!(stored.narrative, "本月按计划推进");
+    assert_eq!(
+        stored.source,
+        rpb::ReportSource::Workbook as i32,
+        "the revision records the workbook"
+    );
     assert_eq!(stored.evidence_links.len(), 1);
     assert_eq!(stored.evidence_links[0].title, "签约清单");
     assert_eq!(stored.evidence_links[0].url, "https://example.org/list.pdf");
@@ -467,6 +472,7 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
     let stored = get_report(&mut reporting, &owed[row - 2].report).await.unwrap();
     assert_eq!(stored.overall_status, rpb::OverallStatus::AtRisk as i32);
     assert_eq!(stored.narrative, "管理员代报");
+    assert_eq!(stored.source, rpb::ReportSource::Workbook as i32);
 
     // The form in Chinese by default and in English with ?lang=en.
     for (path, title) in [

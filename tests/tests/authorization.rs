@@ -188,6 +188,7 @@ fn reporting_rows() -> Vec<Row> {
         rpc(S, "PurgeAuditRecords",      purge_audit_records,                 [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, DENIED, OK, DENIED]),
         rpc(S, "ListBlockers",           list_blockers,                       [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
         rpc(S, "ListObligations",        list_obligations,                    [UNAUTH, UNAUTH, UNAUTH, OK,     DENIED, OK,     OK, OK]),
+        rpc(S, "GetPlanSummary",         get_plan_summary,                    [UNAUTH, UNAUTH, UNAUTH, DENIED, DENIED, OK,     OK, OK]),
     ]
     .into_iter()
     .chain(orders_rows())
@@ -665,6 +666,14 @@ async fn get_progress(f: Arc<Fixture>) -> rpb::GetProgressRequest {
     rpb::GetProgressRequest {
         parent: PLAN.into(),
         measure_number: f.key.measure.clone(),
+        ..Default::default()
+    }
+}
+
+async fn get_plan_summary(_: Arc<Fixture>) -> rpb::GetPlanSummaryRequest {
+    rpb::GetPlanSummaryRequest {
+        parent: PLAN.into(),
+        include_provisional: true,
         ..Default::default()
     }
 }

@@ -1609,6 +1609,7 @@ fn submit_reports_refuses_items_with_named_fields_and_stores_exactly_what_it_acc
                         submit_time: item
                             .submit_time
                             .map(|(seconds, nanos)| prost_types::Timestamp { seconds, nanos }),
+                        source: single.source,
                     }
                 })
                 .collect();

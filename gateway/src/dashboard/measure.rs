@@ -25,7 +25,7 @@ impl Dashboard {
             .iter()
             .find(|m| m.number == request.measure_number)
             .ok_or_else(|| duban_kit::error::NotFound::new(ErrorReason::MeasureNotFound, &request.measure_number))?;
-        let snap = self.snapshot(&catalogue, as_of, true).await;
+        let snap = self.snapshot(&catalogue, as_of, false).await;
         let as_of_key = period_key(&calendar::period_of(as_of));
         let targets: Vec<pb::TargetDetail> = catalogue
             .targets

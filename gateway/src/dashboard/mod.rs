@@ -62,6 +62,8 @@ pub struct Dashboard {
     backends: Arc<Backends>,
     auth: Authenticator,
     metrics: GatewayMetrics,
+    /// The plan readings shared by concurrent views.
+    readings: Arc<snapshot::Readings>,
 }
 
 /// `plans/{id}` → id, or FIELD_INVALID on `field`.
@@ -162,6 +164,7 @@ impl Dashboard {
             backends,
             auth,
             metrics,
+            readings: Arc::default(),
         }
     }
 

@@ -155,6 +155,7 @@ impl Dashboard {
                     latest_period: report.and_then(|r| r.period),
                     latest_report: report.map(|r| format!("{}@{}", r.name, r.revision)).unwrap_or_default(),
                     latest_state: report.map_or(0, |r| r.state),
+                    latest_source: report.map_or(0, |r| r.source),
                     compliance: compliance as i32,
                 }
             })

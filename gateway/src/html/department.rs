@@ -24,6 +24,11 @@ fn own_status(measure: &pb::ScorecardMeasure) -> i32 {
     measure.own_status.as_ref().map_or(0, |s| s.latest_status)
 }
 
+/// Where the department's own latest report on a measure came from.
+fn own_source(measure: &pb::ScorecardMeasure) -> i32 {
+    measure.own_status.as_ref().map_or(0, |s| s.latest_source)
+}
+
 /// The department's contribution to a target, if it reported one.
 fn contribution(c: &pb::ScorecardContribution) -> Option<duban_proto::common::v1::Decimal> {
     c.contribution.as_ref().and_then(|c| c.value.clone())

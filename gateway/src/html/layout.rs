@@ -6,7 +6,7 @@ use std::borrow::Borrow;
 use askama::Template;
 use duban_proto::{
     common::v1::Period,
-    reporting::v1::{ComplianceStatus, OverallStatus},
+    reporting::v1::{ComplianceStatus, OverallStatus, ReportSource},
 };
 
 use super::Lang;
@@ -160,6 +160,17 @@ impl Lang {
             OverallStatus::OffTrack => self.pick("偏离", "Off track"),
             OverallStatus::Completed => self.pick("已完成", "Completed"),
             OverallStatus::Unspecified => self.pick("未报送", "Not reported"),
+        }
+    }
+
+    /// Where a report revision came from, in this language; empty when nothing was reported.
+    pub(crate) fn source_name(self, source: impl Borrow<i32>) -> &'static str {
+        match ReportSource::try_from(*source.borrow()).unwrap_or_default() {
+            ReportSource::Api => self.pick("接口", "API"),
+            ReportSource::WebForm => self.pick("网页填报", "web form"),
+            ReportSource::Workbook => self.pick("表格上传", "workbook"),
+            ReportSource::CommandLine => self.pick("命令行", "command line"),
+            ReportSource::Unspecified => "",
         }
     }
 }

@@ -158,6 +158,13 @@ fn amount_json(value: Option<&duban_proto::common::v1::Decimal>) -> Value {
     value.map_or(Value::Null, |v| Value::String(v.value.clone()))
 }
 
+/// Where a report revision came from, by its contract name (`REPORT_SOURCE_WEB_FORM`).
+fn source_json(source: i32) -> &'static str {
+    duban_proto::reporting::v1::ReportSource::try_from(source)
+        .map(|s| s.as_str_name())
+        .unwrap_or_default()
+}
+
 fn rag_json(rag: i32) -> Value {
     Value::String(Rag::from_proto(rag).name().to_owned())
 }
@@ -193,6 +200,7 @@ fn unit_json(u: &pb::UnitReportStatus) -> Value {
         "latest_status": OverallStatus::try_from(u.latest_status).map(|s| s.as_str_name()).unwrap_or_default(),
         "latest_period": period_json(u.latest_period.as_ref()),
         "latest_report": u.latest_report,
+        "latest_source": source_json(u.latest_source),
         "compliance": duban_proto::reporting::v1::ComplianceStatus::try_from(u.compliance).map(|s| s.as_str_name()).unwrap_or_default(),
     })
 }
@@ -279,6 +287,7 @@ fn measure_json(d: &pb::GetMeasureDetailResponse) -> Value {
             "period": period_json(r.period.as_ref()),
             "revision": r.revision,
             "overall_status": OverallStatus::try_from(r.overall_status).map(|s| s.as_str_name()).unwrap_or_default(),
+            "source": source_json(r.source),
             "narrative": r.narrative,
         })).collect::<Vec<_>>(),
         "open_blockers": d.open_blockers.iter().map(|b| json!({

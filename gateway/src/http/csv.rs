@@ -13,7 +13,7 @@ use duban_kit::{
 };
 use duban_proto::{
     gateway::v1 as pb,
-    reporting::v1::{ListReportsRequest, OverallStatus, Report},
+    reporting::v1::{ListReportsRequest, OverallStatus, Report, ReportSource},
 };
 
 use super::{Params, Web, json_error};
@@ -207,6 +207,7 @@ pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> R
             "provisional",
             "on_time",
             "submit_time",
+            "source",
             "narrative",
         ])?;
         let plan = web.0.plan.clone();
@@ -245,7 +246,7 @@ pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> R
     csv_answer("reports.csv", result)
 }
 
-fn report_row(r: &Report) -> [String; 11] {
+fn report_row(r: &Report) -> [String; 12] {
     [
         r.name.clone(),
         r.measure_number.clone(),
@@ -261,6 +262,9 @@ fn report_row(r: &Report) -> [String; 11] {
         r.provisional.to_string(),
         r.on_time.to_string(),
         r.submit_time.as_ref().map(ToString::to_string).unwrap_or_default(),
+        ReportSource::try_from(r.source)
+            .map(|s| s.as_str_name().to_owned())
+            .unwrap_or_default(),
         r.narrative.clone(),
     ]
 }

@@ -26,7 +26,9 @@ use duban_kit::{
 use duban_proto::{
     common::v1::Decimal as Amount,
     gateway::v1 as pb,
-    reporting::v1::{DepartmentCompliance, ListReportsRequest, OverallStatus, Report, report::State as ReportState},
+    reporting::v1::{
+        DepartmentCompliance, ListReportsRequest, OverallStatus, Report, ReportSource, report::State as ReportState,
+    },
 };
 use rust_decimal::Decimal;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
@@ -342,6 +344,7 @@ fn reports_sheet(reports: &[Report]) -> Sheet {
             "provisional",
             "on_time",
             "submit_time",
+            "source",
             "narrative",
         ]),
         rows: reports
@@ -366,6 +369,11 @@ fn reports_sheet(reports: &[Report]) -> Sheet {
                     Cell::Bool(r.provisional),
                     Cell::Bool(r.on_time),
                     Cell::text(r.submit_time.as_ref().map(ToString::to_string).unwrap_or_default()),
+                    Cell::text(
+                        ReportSource::try_from(r.source)
+                            .map(|s| s.as_str_name().to_owned())
+                            .unwrap_or_default(),
+                    ),
                     Cell::text(r.narrative.clone()),
                 ]
             })

@@ -8,7 +8,7 @@ use chrono::{Days, NaiveDate};
 use duban_plan::contract::date_to_proto;
 use duban_proto::{
     common::v1::{Date, Decimal, Period},
-    reporting::v1::{EvidenceLink, MetricValue, MilestoneUpdate, Report, SubmitReportsRequest},
+    reporting::v1::{EvidenceLink, MetricValue, MilestoneUpdate, Report, ReportSource, SubmitReportsRequest},
 };
 
 use super::{Column, KEYS_SHEET, MAX_ROWS, SHEET, WorkbookError, milestone_status_from_cell, status_from_cell};
@@ -218,6 +218,9 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
                 parent,
                 report: Some(report),
                 request_id: key(KEY_REQUEST_ID),
+                // Declared for leadership's statistics of where reports come from (issue 16 §4),
+                // whether the gateway's page or `duban report upload` sends the workbook.
+                source: ReportSource::Workbook as i32,
                 ..SubmitReportsRequest::default()
             },
             period,

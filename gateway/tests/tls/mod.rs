@@ -114,6 +114,7 @@ async fn whole_suite_works(suite: &Suite) {
             }),
             request_id: uuid::Uuid::new_v4().to_string(),
             validate_only: false,
+            ..Default::default()
         })
         .await
         .expect("a department submits through the front door");

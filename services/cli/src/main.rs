@@ -181,6 +181,19 @@ enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List every revision of one report, newest first, with who submitted it and from
+    /// where (API, web form, workbook or command line).
+    Revisions {
+        /// `plans/<plan>/reports/<measure>~<department>~<YYYY-MM>`, or just the part after
+        /// `reports/`.
+        name: String,
+        /// The plan id, for short names.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Accept the latest revision of a report (LEADERSHIP or ADMIN).
     Accept {
         /// `plans/<plan>/reports/<measure>~<department>~<YYYY-MM>`, or just the part after
@@ -685,6 +698,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             ReportCommand::List { filter, json } => {
                 report::list(&settings, &connection, filter, json).await?;
+            }
+            ReportCommand::Revisions { name, plan, json } => {
+                report::revisions(&settings, &connection, &plan, &name, json).await?;
             }
             ReportCommand::Accept {
                 name,

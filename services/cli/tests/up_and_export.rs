@@ -176,6 +176,19 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
             .any(|r| r["revision"] == 2 && r["submitted_by"].as_str().unwrap().starts_with("department")),
         "the live path submits with the units' own tokens"
     );
+    assert!(
+        reports.iter().all(|r| r["source"] == "command_line"),
+        "the CLI declares where its reports come from"
+    );
+    let revised = reports.iter().find(|r| r["revision"] == 2).unwrap();
+    let revisions = suite.json(&["report", "revisions", revised["name"].as_str().unwrap(), "--json"]);
+    let revisions: Vec<(i64, &str)> = revisions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["revision"].as_i64().unwrap(), r["source"].as_str().unwrap()))
+        .collect();
+    assert_eq!(revisions, [(2, "command_line"), (1, "command_line")]);
     let new_enterprises = reports
         .iter()
         .filter(|r| r["period"] == "2023-12" && r["measure"] == "4.1")

@@ -382,6 +382,22 @@ pub fn test_service(db_url: &str) -> ServiceSettings {
     }
 }
 
+/// A loopback port nothing listens on now, for a server another process will bind (a
+/// test's `duban up`): picked at random below Linux's ephemeral range (32768-60999),
+/// because a port the kernel handed out for `:0` and released can be handed out again
+/// at once as the local port of any outgoing connection, by this test or a parallel one,
+/// before the child binds it.
+pub fn unclaimed_port() -> u16 {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    loop {
+        let port = rng.random_range(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// `http://{addr}`.
 pub fn endpoint(addr: SocketAddr) -> String {
     format!("http://{addr}")

@@ -283,6 +283,25 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
         (state.absent.len(), state.failures.len())
     }
 
+    /// Makes `key`'s answer stale if it was fetched more than `age` ago, so the next
+    /// call asks again (a stale answer is still served if that fails). Whether it did:
+    /// a caller about to refuse something on a cached answer asks for a fresh one, at
+    /// most once per `age` per key however many such refusals come.
+    pub fn expire_if_older<Q>(&self, key: &Q, age: Duration) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        let mut state = self.state();
+        match state.entries.get_mut(key) {
+            Some(entry) if entry.fetched.elapsed() > age && entry.fresh() => {
+                entry.fresh_until = Instant::now();
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Forgets everything cached, so the next call asks again.
     pub fn invalidate(&self) {
         let mut state = self.state();

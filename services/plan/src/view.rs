@@ -199,6 +199,16 @@ impl PlanView {
         self.source.plan_codes().await
     }
 
+    /// Makes the plan `code`'s structure and targets stale if they were fetched more
+    /// than [`crate::cache::ABSENT_TTL`] ago, for a caller about to refuse something on them
+    /// (a designation or a new reporter is seen at once, not a TTL later). Whether
+    /// either was.
+    pub fn recheck(&self, code: &str) -> bool {
+        let structure = self.structures.expire_if_older(code, crate::cache::ABSENT_TTL);
+        let targets = self.targets.expire_if_older(code, crate::cache::ABSENT_TTL);
+        structure || targets
+    }
+
     /// Forgets everything cached, so the next calls ask again.
     pub fn invalidate(&self) {
         self.structures.invalidate();

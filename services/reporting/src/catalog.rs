@@ -48,6 +48,17 @@ impl Catalog {
         }))
     }
 
+    /// The plan `code` read again from its owners if the cached copy is more than a
+    /// second old (`None` if it is not): for a refusal that a change made since (a
+    /// designation, a new reporting unit) may have lifted, so a unit is not refused
+    /// for up to a TTL after it was made responsible.
+    pub async fn recheck(&self, code: &str) -> Result<Option<Arc<PlanInfo>>, ReportingError> {
+        if !self.view.recheck(code) {
+            return Ok(None);
+        }
+        self.plan(code).await.map(Some)
+    }
+
     /// The id of every plan (asked each time).
     pub async fn plan_codes(&self) -> Result<Vec<String>, ReportingError> {
         Ok(self.view.plan_codes().await?)

@@ -410,6 +410,18 @@ pub fn report(
         return_reason: pointer.return_reason.clone(),
         backfilled: row.backfilled,
         plan_revision: row.plan_revision,
+        // The column defaults to API, what every revision before sources was.
+        source: pb::ReportSource::from_str_name(&row.source).unwrap_or(pb::ReportSource::Api) as i32,
+    }
+}
+
+/// The source a submission is stored with: the one declared, or API when none was (a
+/// system calling the API need not say so). `None` for a number that is no
+/// `ReportSource`.
+pub fn declared_source(declared: i32) -> Option<pb::ReportSource> {
+    match pb::ReportSource::try_from(declared).ok()? {
+        pb::ReportSource::Unspecified => Some(pb::ReportSource::Api),
+        source => Some(source),
     }
 }
 
@@ -450,6 +462,7 @@ pub fn audit(row: &audit_record::Model) -> pb::AuditRecord {
         validate_only: row.validate_only,
         backfill: row.backfill,
         item_index: row.item_index,
+        source: pb::ReportSource::from_str_name(&row.source).unwrap_or_default() as i32,
     }
 }
 
@@ -474,5 +487,13 @@ mod tests {
         assert!(ReportKey::parse("plans/x/reports/4.1~a~2023-13").is_none());
         assert!(ReportKey::parse("plans/x/reports/4.1~a~2023-01@0").is_none());
         assert_eq!(micros(&timestamp(-1)), -1);
+    }
+
+    #[test]
+    fn an_undeclared_source_is_the_api_and_an_unknown_one_is_none() {
+        assert_eq!(declared_source(0), Some(pb::ReportSource::Api));
+        assert_eq!(declared_source(2), Some(pb::ReportSource::WebForm));
+        assert_eq!(declared_source(4), Some(pb::ReportSource::CommandLine));
+        assert_eq!(declared_source(99), None);
     }
 }

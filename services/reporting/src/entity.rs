@@ -109,6 +109,9 @@ pub mod report_revision {
         pub review_reason: String,
         /// When the row was written (differs from `submit_time_us` for a backfill).
         pub create_time_us: i64,
+        /// `ReportSource` contract name: where the revision came from, as its submitter
+        /// declared it (never UNSPECIFIED: an undeclared source is stored as API).
+        pub source: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -238,6 +241,9 @@ pub mod audit_record {
         pub backfill: bool,
         /// Position in a SubmitReports stream.
         pub item_index: Option<i32>,
+        /// `ReportSource` contract name of a submission's declared source; UNSPECIFIED
+        /// for other methods.
+        pub source: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -175,6 +175,7 @@ impl ReportingService for ReportingGrpc {
                                 report: item.report.clone(),
                                 request_id: item.request_id.clone(),
                                 validate_only: item.validate_only,
+                                source: item.source,
                             };
                             let extra = Item { backfill: item.backfill, submit_time: item.submit_time, index: Some(i) };
                             let result = reporting.submit(&caller, submit, method::SUBMIT_MANY, extra, turn, &item).await;
@@ -305,5 +306,10 @@ impl ReportingService for ReportingGrpc {
     ) -> Reply<pb::ListObligationsResponse> {
         let (state, caller) = self.caller(&request).await?;
         reply(state.reporting.list_obligations(&caller, request.get_ref()).await)
+    }
+
+    async fn get_plan_summary(&self, request: Request<pb::GetPlanSummaryRequest>) -> Reply<pb::PlanSummary> {
+        let (state, caller) = self.caller(&request).await?;
+        reply(state.reporting.get_plan_summary(&caller, request.get_ref()).await)
     }
 }

@@ -20,6 +20,7 @@ mod journal;
 mod notices;
 mod obligations;
 mod orders;
+mod plan_summary;
 mod progress_query;
 mod reading;
 mod reviewing;

@@ -163,6 +163,39 @@ impl ReportStore {
         .await
     }
 
+    /// Given revisions of a plan's keys, `(measure, department, period, revision)`, by
+    /// primary key, a hundred per query (order not kept; missing ones left out).
+    pub async fn revisions_at(
+        &self,
+        plan: &str,
+        keys: &[(String, String, String, i32)],
+    ) -> Result<Vec<report_revision::Model>, DbErr> {
+        use report_revision::Column as C;
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let any = chunk.iter().fold(
+                sea_orm::Condition::any(),
+                |any, (measure, department, period, revision)| {
+                    any.add(
+                        sea_orm::Condition::all()
+                            .add(C::MeasureNumber.eq(measure.as_str()))
+                            .add(C::Department.eq(department.as_str()))
+                            .add(C::Period.eq(period.as_str()))
+                            .add(C::Revision.eq(*revision)),
+                    )
+                },
+            );
+            out.extend(
+                report_revision::Entity::find()
+                    .filter(C::Plan.eq(plan))
+                    .filter(any)
+                    .all(&self.db)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
     /// A page of a key's revisions, newest first, and their count.
     pub async fn revisions(
         &self,

@@ -328,6 +328,7 @@ mod tests {
             rag: Default::default(),
             measures: [("4.1".to_owned(), measure)].into(),
             targets: [("firms".to_owned(), target), ("other".to_owned(), other)].into(),
+            generation: 0,
         }
     }
 

@@ -39,8 +39,12 @@ mod notices;
 mod obligations;
 #[path = "api/orders.rs"]
 mod orders;
+#[path = "api/plan_summary.rs"]
+mod plan_summary;
 #[path = "api/replicas.rs"]
 mod replicas;
+#[path = "api/sources.rs"]
+mod sources;
 #[path = "api/target_notices.rs"]
 mod target_notices;
 
@@ -166,6 +170,7 @@ fn submit(report: pb::Report, request_id: &str) -> pb::SubmitReportRequest {
         report: Some(report),
         request_id: request_id.into(),
         validate_only: false,
+        ..Default::default()
     }
 }
 

@@ -108,6 +108,7 @@ impl ReportKey {
             }),
             request_id,
             validate_only: false,
+            ..Default::default()
         }
     }
 }

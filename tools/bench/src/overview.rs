@@ -284,6 +284,7 @@ async fn fill(suite: &Suite, keys: &mut [(ReportKey, i64)], mut next: usize, cou
                 seconds: *latest,
                 nanos: 0,
             }),
+            ..Default::default()
         });
         next += 1;
     }

@@ -34,6 +34,10 @@ struct ArchivedRecord<'a> {
     backfill: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     item_index: Option<i32>,
+    /// Where a submitted report came from (`API`, `WEB_FORM`, `WORKBOOK`,
+    /// `COMMAND_LINE`); absent for the other methods.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'static str>,
 }
 
 impl<'a> From<&'a pb::AuditRecord> for ArchivedRecord<'a> {
@@ -55,6 +59,10 @@ impl<'a> From<&'a pb::AuditRecord> for ArchivedRecord<'a> {
             validate_only: record.validate_only,
             backfill: record.backfill,
             item_index: record.item_index,
+            source: match record.source() {
+                pb::ReportSource::Unspecified => None,
+                source => Some(source.as_str_name().trim_start_matches("REPORT_SOURCE_")),
+            },
         }
     }
 }
@@ -345,8 +353,11 @@ mod tests {
         archive(&settings, &connection, before, &first, false).await.unwrap();
         let archived = lines(&first);
         assert_eq!(archived.len(), 5);
+        // Each a refused submission that declared no source: the API's.
         assert!(archived.iter().all(|record| {
-            record["method"] == "/duban.reporting.v1.ReportingService/SubmitReport" && record["code"] == 3
+            record["method"] == "/duban.reporting.v1.ReportingService/SubmitReport"
+                && record["code"] == 3
+                && record["source"] == "API"
         }));
         assert!(
             archive(&settings, &connection, before, &first, false).await.is_err(),
@@ -382,6 +393,7 @@ mod tests {
                 record["method"] == "/duban.reporting.v1.ReportingService/PurgeAuditRecords"
                     && record["code"] == 0
                     && record["request_id"] == "p1"
+                    && record.get("source").is_none()
             }),
             "the purge was on record"
         );

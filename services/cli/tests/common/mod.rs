@@ -7,7 +7,6 @@
 
 use std::{
     io::{BufRead, BufReader, Read},
-    net::TcpListener,
     path::Path,
     process::{Child, Command, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError, Sender},
@@ -25,7 +24,7 @@ const STARTUP: Duration = Duration::from_secs(120);
 
 /// A free loopback port (free when asked; the suite binds it soon after).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    duban_kit::testing::unclaimed_port()
 }
 
 /// How `duban up` logs, and where its standard error goes.

@@ -151,7 +151,13 @@ pub struct PlanInfo {
     pub measures: BTreeMap<String, MeasureInfo>,
     /// Its targets by code.
     pub targets: BTreeMap<String, TargetInfo>,
+    /// Which build of this server's view this is: a new number each time the plan is
+    /// read again from its owners (so answers derived from it can say they changed).
+    pub generation: u64,
 }
+
+/// The last [`PlanInfo::generation`] given.
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl PlanInfo {
     /// Reporting's reading of a plan's structure and its current targets.
@@ -182,6 +188,7 @@ impl PlanInfo {
             rag: calendar.rag,
             measures,
             targets,
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
         }
     }
 

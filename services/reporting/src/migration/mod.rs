@@ -8,6 +8,7 @@ mod m20261216_000005_milestone_codes;
 mod m20261220_000006_supervision_orders;
 mod m20261221_000007_notices;
 mod m20261222_000008_notice_delivery;
+mod m20261223_000009_report_sources;
 
 duban_kit::migrator![
     duban_kit::idempotency::CreateRequestLog,
@@ -19,4 +20,5 @@ duban_kit::migrator![
     m20261220_000006_supervision_orders::SupervisionOrders,
     m20261221_000007_notices::CreateNotices,
     m20261222_000008_notice_delivery::NoticeDelivery,
+    m20261223_000009_report_sources::ReportSources,
 ];

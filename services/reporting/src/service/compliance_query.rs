@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use duban_kit::{FieldViolation, Principal, auth::Verified, paging::Page};
 use duban_proto::reporting::v1::{self as pb, ComplianceStatus};
 
@@ -80,8 +81,32 @@ impl Reporting {
         );
         let page = Page::from_request(request.page_size, &request.page_token, &fingerprint)
             .map_err(|v| ReportingError::Invalid(vec![v]))?;
-        let expected = expected_measures(&plan, &department, &request.measure_number);
-        let pointers = self.store.all_pointers(&plan_code).await?;
+        let (all, totals) = self
+            .compliance_of(&plan_code, &plan, &department, &request.measure_number, &range, as_of)
+            .await?;
+        let total = all.len() as u64;
+        let departments = page.window(all).collect();
+        Ok(pb::GetComplianceResponse {
+            as_of: Some(calendar::date_to_proto(as_of)),
+            departments,
+            totals: Some(totals),
+            next_page_token: page.next_token(total, &fingerprint),
+        })
+    }
+
+    /// Every expected department's compliance over `range` as of `as_of` (only
+    /// `department` and `measure` if not empty), in code order, and the totals.
+    pub(super) async fn compliance_of(
+        &self,
+        plan_code: &str,
+        plan: &PlanInfo,
+        department: &str,
+        measure: &str,
+        range: &[Month],
+        as_of: NaiveDate,
+    ) -> Result<(Vec<pb::DepartmentCompliance>, pb::ComplianceTotals)> {
+        let expected = expected_measures(plan, department, measure);
+        let pointers = self.store.all_pointers(plan_code).await?;
         let firsts: BTreeMap<(String, String, String), i64> = pointers
             .into_iter()
             .map(|p| ((p.measure_number, p.department, p.period), p.first_submit_time_us))
@@ -90,7 +115,7 @@ impl Reporting {
         let mut returned: BTreeMap<String, i32> = BTreeMap::new();
         for (code, period, count) in self
             .store
-            .returned_counts(&plan_code, plan.cadence.zone.end_of_day_us(as_of))
+            .returned_counts(plan_code, plan.cadence.zone.end_of_day_us(as_of))
             .await?
         {
             if range_keys.contains(&period) {
@@ -109,7 +134,7 @@ impl Reporting {
                 ..Default::default()
             };
             let mut missing = false;
-            for period in &range {
+            for period in range {
                 let due = plan.cadence.due_date(*period);
                 let mut statuses = Vec::new();
                 let mut items = Vec::new();
@@ -121,7 +146,7 @@ impl Reporting {
                     missing |= status == ComplianceStatus::Missing;
                     statuses.push(status);
                     let key = ReportKey {
-                        plan: plan_code.clone(),
+                        plan: plan_code.to_owned(),
                         measure: measure.clone(),
                         department: code.clone(),
                         period: *period,
@@ -152,21 +177,17 @@ impl Reporting {
             }
             all.push(entry);
         }
-        let total = all.len() as u64;
-        let departments = page.window(all).collect();
-        Ok(pb::GetComplianceResponse {
-            as_of: Some(calendar::date_to_proto(as_of)),
-            departments,
-            totals: Some(pb::ComplianceTotals {
+        Ok((
+            all,
+            pb::ComplianceTotals {
                 expected_count: totals.expected,
                 received_count: totals.received,
                 on_time_count: totals.on_time,
                 reporting_rate: totals.reporting_rate(),
                 on_time_rate: totals.on_time_rate(),
                 overdue_departments: overdue,
-            }),
-            next_page_token: page.next_token(total, &fingerprint),
-        })
+            },
+        ))
     }
 }
 

@@ -82,6 +82,9 @@ pub struct AuditInfo {
     pub backfill: bool,
     /// Position in a stream.
     pub item_index: Option<i32>,
+    /// For a submission: its declared source (API when undeclared); UNSPECIFIED
+    /// otherwise, and for a value that is no `ReportSource`.
+    pub source: pb::ReportSource,
 }
 
 /// What every job shares: the store, and the feed told of committed events.
@@ -417,6 +420,7 @@ impl Job for WriteJob {
             validate_only: audit.validate_only,
             backfill: audit.backfill,
             item_index: audit.item_index,
+            source: audit.source.as_str_name().to_owned(),
         };
         journal.store.insert_audit(txn, row).await
     }

@@ -2,12 +2,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use duban_kit::{FieldViolation, Principal, auth::Verified};
 use duban_proto::reporting::v1 as pb;
+use rust_decimal::Decimal;
 
 use super::{Reporting, Result, measure_order, parent_plan, role_not_allowed};
 use crate::{
     calendar::{self, Month},
+    catalog::{PlanInfo, TargetInfo},
     convert::{self, ReportKey},
     error::ReportingError,
     progress::{self, DepartmentValues, PeriodValue, Slot},
@@ -63,17 +66,48 @@ impl Reporting {
         if !violations.is_empty() {
             return Err(ReportingError::Invalid(violations));
         }
-        let mut targets: Vec<_> = plan
+        let targets: Vec<&TargetInfo> = plan
             .targets
             .values()
             .filter(|t| request.target_codes.is_empty() || request.target_codes.contains(&t.code))
             .filter(|t| request.measure_number.is_empty() || t.measure_number == request.measure_number)
             .collect();
+        let progress = self
+            .progress_through(
+                &plan_code,
+                &plan,
+                targets,
+                as_of,
+                request.include_provisional,
+                &[through],
+            )
+            .await?
+            .pop()
+            .unwrap_or_default();
+        Ok(pb::GetProgressResponse {
+            as_of: Some(calendar::date_to_proto(as_of)),
+            provisional_included: request.include_provisional,
+            targets: progress,
+        })
+    }
+
+    /// Each target's progress as of `as_of`, through each of `throughs` (`None`: every
+    /// period that began by `as_of`), from one read of the aggregate table: one answer
+    /// per entry of `throughs`, each in measure-number then code order.
+    pub(super) async fn progress_through(
+        &self,
+        plan_code: &str,
+        plan: &PlanInfo,
+        mut targets: Vec<&TargetInfo>,
+        as_of: NaiveDate,
+        include_provisional: bool,
+        throughs: &[Option<Month>],
+    ) -> Result<Vec<Vec<pb::TargetProgress>>> {
         targets.sort_by(|a, b| {
             (measure_order(&a.measure_number), &a.code).cmp(&(measure_order(&b.measure_number), &b.code))
         });
         let codes: Vec<String> = targets.iter().map(|t| t.code.clone()).collect();
-        let counted = Slot::counted(self.count_submitted, request.include_provisional);
+        let counted = Slot::counted(self.count_submitted, include_provisional);
         // With `count_submitted`, a value whose revision leadership has not accepted
         // counts but is marked provisional; the accepted twin slot tells which.
         let twin = counted.accepted_twin();
@@ -81,7 +115,7 @@ impl Reporting {
         slots.extend(twin);
         let (accepted_rows, rows): (Vec<_>, Vec<_>) = self
             .store
-            .progress_rows(&plan_code, &codes, &slots)
+            .progress_rows(plan_code, &codes, &slots)
             .await?
             .into_iter()
             .partition(|row| twin.is_some_and(|t| t.key() == row.slot));
@@ -97,31 +131,27 @@ impl Reporting {
             })
             .collect();
         let cutoff = plan.cadence.zone.end_of_day_us(as_of);
-        let mut values: BTreeMap<&str, BTreeMap<String, DepartmentValues>> = BTreeMap::new();
+        // Each row's value as of `as_of`, resolved once for every `through`.
+        // A row without a value as of then still names its department (as a contributor
+        // with nothing counted).
+        type Resolved<'a> = (&'a str, &'a str, Month, Slot, Option<(Decimal, String, bool)>);
+        let mut resolved: Vec<Resolved> = Vec::with_capacity(rows.len());
         for row in &rows {
             let Some(period) = Month::parse(&row.period) else {
                 continue;
             };
-            if period.first_day() > as_of || through.is_some_and(|t| period > t) {
+            let Some(slot) = Slot::ALL.into_iter().find(|s| s.key() == row.slot) else {
+                continue;
+            };
+            if period.first_day() > as_of {
                 continue;
             }
             let key = ReportKey {
-                plan: plan_code.clone(),
+                plan: plan_code.to_owned(),
                 measure: row.measure_number.clone(),
                 department: row.department.clone(),
                 period,
             };
-            let slot = Slot::ALL.into_iter().find(|s| s.key() == row.slot);
-            let entry = values
-                .entry(
-                    targets
-                        .iter()
-                        .find(|t| t.code == row.target_code)
-                        .map_or("", |t| t.code.as_str()),
-                )
-                .or_default()
-                .entry(row.department.clone())
-                .or_default();
             // For an as_of before the row's revision, ask that key's history.
             let value = if row.submit_time_us < cutoff {
                 let unreviewed = twin.is_some()
@@ -132,7 +162,7 @@ impl Reporting {
                         row.revision,
                     ));
                 Some((row.value.0, row.revision, row.provisional || unreviewed))
-            } else if let Some(slot) = slot {
+            } else {
                 self.store.revision_before(&key, cutoff, slot).await?.and_then(|r| {
                     let unreviewed = twin.is_some() && r.state != pb::report::State::Accepted.as_str_name();
                     convert::metric_rows(&r)
@@ -140,33 +170,48 @@ impl Reporting {
                         .find(|m| m.target_code == row.target_code)
                         .map(|m| (m.value, r.revision, r.provisional || unreviewed))
                 })
-            } else {
-                None
             };
-            let Some((value, revision, provisional)) = value else {
-                continue;
-            };
-            match slot {
-                Some(s) if s == counted => entry.values.push(PeriodValue {
-                    period,
-                    value,
-                    report: key.revision_name(revision),
-                    provisional,
-                }),
-                Some(Slot::Returned) => entry.returned = true,
-                Some(_) => entry.provisional_excluded = true,
-                None => {}
-            }
+            resolved.push((
+                row.target_code.as_str(),
+                row.department.as_str(),
+                period,
+                slot,
+                value.map(|(value, revision, provisional)| (value, key.revision_name(revision), provisional)),
+            ));
         }
         let empty = BTreeMap::new();
-        let progress = targets
+        Ok(throughs
             .iter()
-            .map(|t| progress::evaluate(t, values.get(t.code.as_str()).unwrap_or(&empty)))
-            .collect();
-        Ok(pb::GetProgressResponse {
-            as_of: Some(calendar::date_to_proto(as_of)),
-            provisional_included: request.include_provisional,
-            targets: progress,
-        })
+            .map(|through| {
+                let mut values: BTreeMap<&str, BTreeMap<String, DepartmentValues>> = BTreeMap::new();
+                for (target, department, period, slot, value) in &resolved {
+                    if through.is_some_and(|t| *period > t) {
+                        continue;
+                    }
+                    let entry = values
+                        .entry(*target)
+                        .or_default()
+                        .entry((*department).to_owned())
+                        .or_default();
+                    let Some((value, report, provisional)) = value else {
+                        continue;
+                    };
+                    match slot {
+                        s if *s == counted => entry.values.push(PeriodValue {
+                            period: *period,
+                            value: *value,
+                            report: report.clone(),
+                            provisional: *provisional,
+                        }),
+                        Slot::Returned => entry.returned = true,
+                        _ => entry.provisional_excluded = true,
+                    }
+                }
+                targets
+                    .iter()
+                    .map(|t| progress::evaluate(t, values.get(t.code.as_str()).unwrap_or(&empty)))
+                    .collect()
+            })
+            .collect())
     }
 }

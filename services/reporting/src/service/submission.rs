@@ -43,6 +43,8 @@ pub struct Submission {
     pub cadence: Cadence,
     /// The idempotency key, if any.
     pub request: Option<RequestKey>,
+    /// Where the report came from, as declared (never UNSPECIFIED).
+    pub source: pb::ReportSource,
 }
 
 /// The rows storing a submission writes.
@@ -143,6 +145,7 @@ impl Submission {
             review_time_us: None,
             review_reason: String::new(),
             create_time_us: now_us,
+            source: self.source.as_str_name().to_owned(),
         };
         let pointer_exists = pointer.is_some();
         let pointer = report::Model {

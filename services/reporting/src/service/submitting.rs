@@ -18,6 +18,7 @@ use super::{
 };
 use crate::{
     calendar::Month,
+    catalog::PlanInfo,
     convert::{self, ReportKey},
     error::ReportingError,
     validate,
@@ -101,6 +102,7 @@ impl Reporting {
             validate_only: request.validate_only,
             backfill: item.backfill,
             item_index: item.index,
+            source: convert::declared_source(request.source).unwrap_or_default(),
         };
         if let Some(report) = &request.report
             && let (Some(plan), Some(period)) = (
@@ -206,9 +208,27 @@ impl Reporting {
         if request.report.is_none() {
             return Err(ReportingError::invalid("report", "is required"));
         }
-        let plan = self.catalog.plan(&plan_code).await?;
-        if plan.measures.contains_key(&report.measure_number) && !plan.responsible(&report.measure_number, &department)
+        let mut plan = self.catalog.plan(&plan_code).await?;
+        let not_reporter = |plan: &PlanInfo| {
+            *principal != Principal::Admin
+                && report.metric_values.iter().any(|value| {
+                    plan.targets.get(&value.target_code).is_some_and(|target| {
+                        target.measure_number == report.measure_number
+                            && !target.reporting_departments.contains(&department)
+                    })
+                })
+        };
+        let not_responsible = |plan: &PlanInfo| {
+            plan.measures.contains_key(&report.measure_number) && !plan.responsible(&report.measure_number, &department)
+        };
+        // Refusing on a cached plan: ask its owners again first (at most once a second),
+        // so that a unit designated or made a reporter a moment ago is not refused.
+        if (not_responsible(&plan) || not_reporter(&plan))
+            && let Some(fresh) = self.catalog.recheck(&plan_code).await?
         {
+            plan = fresh;
+        }
+        if not_responsible(&plan) {
             return Err(ReportingError::NotResponsible {
                 department,
                 measure: report.measure_number.clone(),
@@ -237,6 +257,10 @@ impl Reporting {
         };
         let today = plan.cadence.zone.today();
         let mut violations = validate::check_report(report, &department, &plan, &departments, today);
+        let source = convert::declared_source(request.source);
+        if source.is_none() {
+            violations.push(FieldViolation::new("source", "is not a ReportSource"));
+        }
         let now = chrono::Utc::now().timestamp_micros();
         let submit_time_us = match (item.backfill, &item.submit_time) {
             (true, None) => {
@@ -287,6 +311,7 @@ impl Reporting {
             plan_revision: plan.revision,
             cadence: plan.cadence,
             request: request_key,
+            source: source.unwrap_or(pb::ReportSource::Api),
         })))
     }
 }

@@ -224,6 +224,7 @@ mod tests {
             rag: Default::default(),
             measures: [(measure.number.clone(), measure)].into(),
             targets: Default::default(),
+            generation: 0,
         }
     }
 

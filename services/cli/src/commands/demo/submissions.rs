@@ -53,6 +53,7 @@ pub(crate) async fn backfill(
                 validate_only: false,
                 backfill: true,
                 submit_time: Some(p.submit_time),
+                source: pb::ReportSource::CommandLine as i32,
             })
             .collect();
         let response = client
@@ -177,6 +178,7 @@ pub(crate) async fn live_submissions(
                         report: Some(final_report),
                         request_id: rng.uuid(),
                         validate_only: false,
+                        source: pb::ReportSource::CommandLine as i32,
                     })
                     .await
                     .map_err(|s| call_failed(&format!("SubmitReport {key} as {unit}"), s))?;

@@ -84,6 +84,7 @@ pub async fn list(settings: &Settings, connection: &Connection, filter: ListFilt
                 r.overall_status.clone(),
                 if r.on_time { "yes" } else { "late" }.to_owned(),
                 r.submit_time.clone().unwrap_or_default(),
+                r.source.clone(),
             ]
         })
         .collect();
@@ -97,6 +98,7 @@ pub async fn list(settings: &Settings, connection: &Connection, filter: ListFilt
             "status",
             "on time",
             "submitted",
+            "source",
         ],
         &rows,
     );

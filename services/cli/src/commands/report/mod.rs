@@ -1,10 +1,11 @@
-//! `duban report submit|list|accept|return|template|upload`: progress reports through the
-//! reporting server, for department staff (with their own token), leadership and administrators.
+//! `duban report submit|list|revisions|accept|return|template|upload`: progress reports through
+//! the reporting server, for department staff (with their own token), leadership and administrators.
 
 mod args;
 mod list;
 mod output;
 mod review;
+mod revisions;
 mod submit;
 mod workbook;
 
@@ -23,6 +24,7 @@ pub use self::{
     list::{ListFilter, fetch_all, list},
     output::{BlockerOut, MilestoneOut, ReportOut, ValueOut, period_text, report_out, time_text},
     review::{Review, review},
+    revisions::revisions,
     submit::{Submission, metric_values, submit},
     workbook::{template, upload},
 };

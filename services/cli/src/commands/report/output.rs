@@ -67,6 +67,8 @@ pub struct ReportOut {
     pub provisional: bool,
     /// Who submitted this revision: `department`/`admin` and the credential.
     pub submitted_by: String,
+    /// Where this revision came from: `api`, `web_form`, `workbook` or `command_line`.
+    pub source: String,
     /// The etag.
     pub etag: String,
     /// The values.
@@ -132,6 +134,7 @@ pub fn report_out(report: &pb::Report, zone: PlanZone) -> ReportOut {
         backfilled: report.backfilled,
         provisional: report.provisional,
         submitted_by,
+        source: enum_name(report.source().as_str_name(), "REPORT_SOURCE_"),
         etag: report.etag.clone(),
         values: report
             .metric_values

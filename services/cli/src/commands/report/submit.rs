@@ -128,6 +128,8 @@ pub async fn submit(
         }),
         request_id,
         validate_only: submission.validate_only,
+        // The CLI says so, for leadership's statistics of how units report.
+        source: pb::ReportSource::CommandLine as i32,
     };
     let report = reporting(settings, connection)?
         .submit_report(request)

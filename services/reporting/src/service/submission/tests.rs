@@ -27,6 +27,7 @@ fn submission(etag: &str) -> Submission {
         etag: etag.into(),
         cadence: Cadence::monthly(5),
         request: None,
+        source: pb::ReportSource::WebForm,
     }
 }
 
