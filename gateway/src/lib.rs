@@ -21,6 +21,7 @@ pub mod metrics;
 pub use duban_plan::rag;
 pub mod server;
 pub mod watch;
+pub mod workbook;
 
 use std::{sync::Arc, time::Duration};
 

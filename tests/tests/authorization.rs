@@ -295,6 +295,13 @@ fn http_rows() -> Vec<HttpRow> {
         // The print page is a page: a browser that may not read it goes to the login form.
         http("GET",  "/api/v1/bulletin?period=2023-09&format=html", page),
         http("GET",  "/api/v1/events",                     reader),
+        // The unit's Excel path (issue 16 §3): a department's own workbook, or an ADMIN naming the
+        // department; another unit naming it is refused by reporting (ListObligations), LEADERSHIP and
+        // SERVICE by the gateway. What a doctored workbook writes: gateway/tests/workbook.rs.
+        http("GET",  "/my/template.xlsx?period=2023-12&department={department}", [H303, H303, H303, H200, H403, H403, H200, H403]),
+        http("GET",  "/my/upload",                         [H303, H303, H303, H200, H200, H403, H200, H403]),
+        // The callers let in are checked before the body is read: with no workbook in it, 400.
+        http("POST", "/my/upload",                         [H303, H303, H303, H400, H400, H403, H400, H403]),
         http("GET",  "/login",                             open),
         // The token in the form, with a matching CSRF cookie: a session for LEADERSHIP and
         // ADMIN (a redirect home) and for a unit (a redirect to its own page, /my), the form

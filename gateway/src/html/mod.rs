@@ -11,6 +11,7 @@ pub mod my;
 mod overview;
 mod target_chart;
 mod units;
+mod workbook;
 
 pub use charts::{Sparkline, sparkline};
 pub use department::department_page;
@@ -19,6 +20,7 @@ pub use layout::{Audience, error_page, login_page};
 pub use measure::measure_page;
 pub use overview::overview_page;
 pub use units::{KINDS, kind_from_param, units_page};
+pub use workbook::upload_page;
 
 // The helpers the templates call by path (`crate::html::num(..)`).
 use layout::{amount, compliance_class, notice_badge, num, period, rag_class};

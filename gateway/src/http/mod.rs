@@ -15,6 +15,7 @@ mod pages;
 mod public;
 mod session;
 mod statics;
+mod workbook;
 mod xlsx;
 
 use std::{
@@ -48,6 +49,7 @@ use self::{
     pages::{page_department, page_measure, page_overview, page_units},
     session::{MAX_SESSIONS, Sessions},
     statics::static_file,
+    workbook::{my_template, my_upload, my_upload_form},
     xlsx::{xlsx_export, xlsx_overview, xlsx_reports, xlsx_units},
 };
 use crate::{
@@ -277,6 +279,9 @@ pub fn routes(web: Web, metrics: GatewayMetrics) -> Router {
             "/my/obligations/{measure}/{period}",
             get(page_obligation).post(post_obligation),
         )
+        // The unit's Excel path (issue 16 §3): its workbook for a month and the upload.
+        .route("/my/template.xlsx", get(my_template))
+        .route("/my/upload", get(my_upload_form).post(my_upload))
         .route_layer(middleware::from_fn_with_state(metrics, count_request));
     Router::new()
         .merge(counted)

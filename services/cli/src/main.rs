@@ -212,6 +212,31 @@ enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write the unit's report workbook for a month: one row per obligation, one column per
+    /// target slot, the cells to fill in unlocked and validated (a department's token: its own;
+    /// ADMIN: --department). Fill it in and send it with `report upload`.
+    Template {
+        /// The month, YYYY-MM.
+        #[arg(long, value_parser = report::parse_period)]
+        period: duban_proto::common::v1::Period,
+        /// The department, for ADMIN callers.
+        #[arg(long, default_value = "")]
+        department: String,
+        /// Where to write the .xlsx file.
+        #[arg(long)]
+        output: std::path::PathBuf,
+        /// The plan id.
+        #[arg(long, default_value = report::DEFAULT_PLAN)]
+        plan: String,
+    },
+    /// Send a filled-in report workbook (from `report template` or the gateway's
+    /// /my/template.xlsx): every filled-in row is submitted with its own request id, and the
+    /// result is printed by row and cell; exits non-zero if any row was refused. Sending the
+    /// same file again stores nothing new.
+    Upload {
+        /// The .xlsx file.
+        file: std::path::PathBuf,
+    },
     /// Return the latest revision of a report to its department (LEADERSHIP or ADMIN).
     Return {
         /// The report, as for `accept`.
@@ -687,6 +712,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let review = report::Review::Accept { comment };
                 report::review(&settings, &connection, &plan, &name, etag, review, json).await?;
             }
+            ReportCommand::Template {
+                period,
+                department,
+                output,
+                plan,
+            } => {
+                report::template(&settings, &connection, &plan, period, &department, &output).await?;
+            }
+            ReportCommand::Upload { file } => report::upload(&settings, &connection, &file).await?,
             ReportCommand::Return {
                 name,
                 reason,

@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{Suite, http_get};
+use std::{path::PathBuf, process::Command};
+
+use common::{DUBAN, Suite, http_get};
 use serde_json::Value;
 
 #[test]
@@ -421,5 +423,70 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
     );
     let refused = suite.run_failing(&["bulletin", "--period", "2023-13", "--output", docx.to_str().unwrap()]);
     assert!(refused.contains("period"), "{refused}");
+
+    report_by_workbook(&suite, files.path());
     suite.stop();
+}
+
+/// `duban report template` and `duban report upload` with a town's own token: the workbook filled in with
+/// openpyxl (`tests/python/workbook_fill.py`), one row right and one status no list offers; the right row
+/// is stored, the wrong cell named, the command fails; sent again, the stored row is unchanged.
+fn report_by_workbook(suite: &Suite, dir: &std::path::Path) {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/workbook_fill.py");
+    let has_openpyxl = Command::new("python3")
+        .args(["-c", "import openpyxl"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !has_openpyxl {
+        assert!(
+            std::env::var("DUBAN_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "DUBAN_REQUIRE_PYTHON=1 but python3 cannot import openpyxl"
+        );
+        eprintln!("\n!!! python3 with openpyxl is missing (tests/python/requirements.txt): SKIPPING the workbook\n");
+        return;
+    }
+    let issued = suite.json(&["token", "issue", "--department", "nanxiang-town", "--json"]);
+    let token = issued["token"].as_str().unwrap();
+    let template = dir.join("template.xlsx");
+    let made = suite.run(&[
+        "report",
+        "template",
+        "--period",
+        "2023-12",
+        "--token",
+        token,
+        "--output",
+        template.to_str().unwrap(),
+    ]);
+    assert!(made.contains("obligations"), "{made}");
+    let filled = dir.join("filled.xlsx");
+    let typed = Command::new("python3")
+        .arg(&python)
+        .args(["fill", template.to_str().unwrap(), filled.to_str().unwrap()])
+        .arg(r#"{"报送!E2": "按计划推进 on track", "报送!F2": "按计划推进", "报送!E3": "很好"}"#)
+        .output()
+        .unwrap();
+    assert!(typed.status.success(), "{}", String::from_utf8_lossy(&typed.stderr));
+    let upload = || {
+        Command::new(DUBAN)
+            .args(["report", "upload", filled.to_str().unwrap(), "--token", token])
+            .envs(suite.env.iter().cloned())
+            .output()
+            .unwrap()
+    };
+    let first = upload();
+    let printed = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(!first.status.success(), "a refused row fails the command:\n{printed}");
+    // The demo reported December already: the workbook's row is a new revision.
+    assert!(
+        printed.contains("报送!2:2") && printed.contains("stored, revision "),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("报送!E3") && printed.contains("report.overall_status: is required (typed: “很好”)"),
+        "the wrong cell is named:\n{printed}"
+    );
+    assert!(printed.contains("1 stored, 0 unchanged, 1 failed"), "{printed}");
+    let again = String::from_utf8_lossy(&upload().stdout).into_owned();
+    assert!(again.contains("0 stored, 1 unchanged, 1 failed"), "{again}");
 }

@@ -1,5 +1,5 @@
-//! `duban report submit|list|revisions|accept|return`: progress reports through the reporting
-//! server, for department staff (with their own token), leadership and administrators.
+//! `duban report submit|list|revisions|accept|return|template|upload`: progress reports through
+//! the reporting server, for department staff (with their own token), leadership and administrators.
 
 mod args;
 mod list;
@@ -7,6 +7,7 @@ mod output;
 mod review;
 mod revisions;
 mod submit;
+mod workbook;
 
 use duban_kit::{Settings, client::ServiceChannel};
 use duban_plan::PlanZone;
@@ -25,6 +26,7 @@ pub use self::{
     review::{Review, review},
     revisions::revisions,
     submit::{Submission, metric_values, submit},
+    workbook::{template, upload},
 };
 use crate::commands::{Connection, call_failed};
 
