@@ -178,6 +178,37 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Option<V>, PlanError>>,
     {
+        self.read(key, None, fetch).await
+    }
+
+    /// The answer for `key` as fetched at most `max_age` ago, fresh or not: for a caller
+    /// about to refuse something on a cached answer, which a change made since (a
+    /// designation, a new reporter) may have lifted. Unlike [`Self::get`], it waits for a
+    /// refresh already under way instead of taking the stale answer, so every refusal
+    /// made during a refresh sees its result. At most one fetch per `max_age` per key,
+    /// however many refusals come; a stale answer still if the fetch fails.
+    pub async fn get_recent<Q, F, Fut>(&self, key: &Q, max_age: Duration, fetch: F) -> Result<Option<Arc<V>>, PlanError>
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Eq + Hash + Debug + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>, PlanError>>,
+    {
+        self.read(key, Some(max_age), fetch).await
+    }
+
+    /// [`Self::get`] when `max_age` is `None`, else [`Self::get_recent`].
+    async fn read<Q, F, Fut>(&self, key: &Q, max_age: Option<Duration>, fetch: F) -> Result<Option<Arc<V>>, PlanError>
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Eq + Hash + Debug + ?Sized,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>, PlanError>>,
+    {
+        let usable = |entry: &Entry<V>| match max_age {
+            None => entry.fresh(),
+            Some(age) => entry.fetched.elapsed() <= age,
+        };
         let asked = Instant::now();
         let (cached, refresh) = {
             let mut state = self.state();
@@ -195,18 +226,19 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
             (state.entries.get(key).cloned(), refresh)
         };
         let _single = match &cached {
-            Some(entry) if entry.fresh() => return Ok(Some(entry.value.clone())),
-            // Someone is refreshing already: the stale answer will do meanwhile.
-            Some(entry) => match refresh.try_lock() {
+            Some(entry) if usable(entry) => return Ok(Some(entry.value.clone())),
+            // Someone is refreshing already: the stale answer will do meanwhile, unless
+            // the caller needs a recent one.
+            Some(entry) if max_age.is_none() => match refresh.try_lock() {
                 Ok(guard) => guard,
                 Err(_) => return Ok(Some(entry.value.clone())),
             },
-            None => refresh.lock().await,
+            _ => refresh.lock().await,
         };
         let stale = {
             let state = self.state();
             match state.entries.get(key) {
-                Some(entry) if entry.fresh() => return Ok(Some(entry.value.clone())),
+                Some(entry) if usable(entry) => return Ok(Some(entry.value.clone())),
                 Some(entry) => Some(entry.clone()),
                 None => {
                     if state.absent.get(key).is_some_and(|until| Instant::now() < *until) {
@@ -281,25 +313,6 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
     pub fn remembered(&self) -> (usize, usize) {
         let state = self.state();
         (state.absent.len(), state.failures.len())
-    }
-
-    /// Makes `key`'s answer stale if it was fetched more than `age` ago, so the next
-    /// call asks again (a stale answer is still served if that fails). Whether it did:
-    /// a caller about to refuse something on a cached answer asks for a fresh one, at
-    /// most once per `age` per key however many such refusals come.
-    pub fn expire_if_older<Q>(&self, key: &Q, age: Duration) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
-        let mut state = self.state();
-        match state.entries.get_mut(key) {
-            Some(entry) if entry.fetched.elapsed() > age && entry.fresh() => {
-                entry.fresh_until = Instant::now();
-                true
-            }
-            _ => false,
-        }
     }
 
     /// Forgets everything cached, so the next call asks again.
@@ -476,6 +489,60 @@ mod tests {
         assert_eq!(*other.unwrap().unwrap(), 2);
         release.notify_one();
         assert_eq!(*slow.await.unwrap().unwrap().unwrap(), 1);
+    }
+
+    async fn never() -> Result<Option<i32>, PlanError> {
+        panic!("answered from the cache or the refresh under way: nobody else fetches")
+    }
+
+    #[tokio::test]
+    async fn a_recent_answer_waits_for_the_refresh_under_way() {
+        let cache: Arc<StaleCache<String, i32>> =
+            Arc::new(StaleCache::new("plan", Freshness::new(Duration::from_millis(10))));
+        cache.get("p", || async { Ok(Some(1)) }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let release = Arc::new(tokio::sync::Notify::new());
+        let refresher = tokio::spawn({
+            let (cache, release) = (cache.clone(), release.clone());
+            async move {
+                cache
+                    .get("p", || async move {
+                        release.notified().await;
+                        Ok(Some(2))
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            *cache.get("p", never).await.unwrap().unwrap(),
+            1,
+            "get serves the stale answer"
+        );
+        let max_age = Duration::from_millis(200);
+        let recent = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.get_recent("p", max_age, never).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!recent.is_finished(), "get_recent waits for the refresh");
+        release.notify_one();
+        assert_eq!(*refresher.await.unwrap().unwrap().unwrap(), 2);
+        assert_eq!(*recent.await.unwrap().unwrap().unwrap(), 2, "and takes its answer");
+        // Read again a moment ago: no fetch of its own, however many ask.
+        for _ in 0..3 {
+            assert_eq!(*cache.get_recent("p", max_age, never).await.unwrap().unwrap(), 2);
+        }
+        // Older than max_age (though fresh by the TTL or not): fetched again.
+        tokio::time::sleep(max_age + Duration::from_millis(50)).await;
+        assert_eq!(
+            *cache
+                .get_recent("p", max_age, || async { Ok(Some(3)) })
+                .await
+                .unwrap()
+                .unwrap(),
+            3
+        );
     }
 
     #[tokio::test]

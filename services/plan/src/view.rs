@@ -199,14 +199,22 @@ impl PlanView {
         self.source.plan_codes().await
     }
 
-    /// Makes the plan `code`'s structure and targets stale if they were fetched more
-    /// than [`crate::cache::ABSENT_TTL`] ago, for a caller about to refuse something on them
-    /// (a designation or a new reporter is seen at once, not a TTL later). Whether
-    /// either was.
-    pub fn recheck(&self, code: &str) -> bool {
-        let structure = self.structures.expire_if_older(code, crate::cache::ABSENT_TTL);
-        let targets = self.targets.expire_if_older(code, crate::cache::ABSENT_TTL);
-        structure || targets
+    /// Reads the plan `code`'s structure and targets again unless they were fetched less
+    /// than [`crate::cache::ABSENT_TTL`] ago, waiting for a refresh under way: for a caller
+    /// about to refuse something on them, so a designation or a new reporter is seen at
+    /// once, not a TTL later. The next [`Self::structure`] and [`Self::targets`] serve
+    /// what was read.
+    pub async fn recheck(&self, code: &str) -> Result<(), PlanError> {
+        let age = crate::cache::ABSENT_TTL;
+        self.structures
+            .get_recent(code, age, || self.source.structure(code))
+            .await?
+            .ok_or_else(|| PlanError::PlanNotFound(format!("plans/{code}")))?;
+        self.targets
+            .get_recent(code, age, || self.source.targets(code))
+            .await?
+            .ok_or_else(|| PlanError::PlanNotFound(format!("plans/{code}")))?;
+        Ok(())
     }
 
     /// Forgets everything cached, so the next calls ask again.

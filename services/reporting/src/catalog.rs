@@ -48,15 +48,13 @@ impl Catalog {
         }))
     }
 
-    /// The plan `code` read again from its owners if the cached copy is more than a
-    /// second old (`None` if it is not): for a refusal that a change made since (a
-    /// designation, a new reporting unit) may have lifted, so a unit is not refused
-    /// for up to a TTL after it was made responsible.
-    pub async fn recheck(&self, code: &str) -> Result<Option<Arc<PlanInfo>>, ReportingError> {
-        if !self.view.recheck(code) {
-            return Ok(None);
-        }
-        self.plan(code).await.map(Some)
+    /// The plan `code` as read from its owners at most a second ago: for a refusal that
+    /// a change made since (a designation, a new reporting unit) may have lifted, so a
+    /// unit is not refused for up to a TTL after it was made responsible. Refusals made
+    /// while the plan is being read again wait for that reading.
+    pub async fn recheck(&self, code: &str) -> Result<Arc<PlanInfo>, ReportingError> {
+        self.view.recheck(code).await?;
+        self.plan(code).await
     }
 
     /// The id of every plan (asked each time).

@@ -223,10 +223,8 @@ impl Reporting {
         };
         // Refusing on a cached plan: ask its owners again first (at most once a second),
         // so that a unit designated or made a reporter a moment ago is not refused.
-        if (not_responsible(&plan) || not_reporter(&plan))
-            && let Some(fresh) = self.catalog.recheck(&plan_code).await?
-        {
-            plan = fresh;
+        if not_responsible(&plan) || not_reporter(&plan) {
+            plan = self.catalog.recheck(&plan_code).await?;
         }
         if not_responsible(&plan) {
             return Err(ReportingError::NotResponsible {
