@@ -209,6 +209,12 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
         orders.contains("关于招商签约进度的督办") && orders.contains("2099-12-31"),
         "{page}"
     );
+    // The dashboard is leadership's: a unit's session opening it is taken to its own page,
+    // not to a login form it has just passed.
+    for (dashboard, own) in [("/", "/my"), ("/?lang=en", "/my?lang=en"), ("/units", "/my")] {
+        let away = http_request(addr, "GET", dashboard, &cookie, b"").await;
+        assert_eq!((away.status, away.header("location")), (303, Some(own)), "{dashboard}");
+    }
     let english = http_request(addr, "GET", "/my?lang=en", &cookie, b"").await.text();
     assert!(english.contains("lang=\"en\"") && english.contains("Reports owed"));
 
@@ -261,6 +267,11 @@ async fn a_unit_reports_in_its_browser_page(backend: Backend) {
     assert!(
         beside.contains("class=\"violation\""),
         "a violation beside {bad}: {beside}"
+    );
+    // In the page's language: reporting's own Chinese text, not its English description.
+    assert!(
+        beside.contains("小数位数超过指标规定的") || beside.contains("计数单位必须填写整数"),
+        "the violation in Chinese: {beside}"
     );
     for other in key.owed.iter().filter(|t| &t.code != bad) {
         assert_eq!(violations_of(&checked, &format!("value.{}", other.code)), "");

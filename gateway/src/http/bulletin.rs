@@ -6,7 +6,7 @@
 use axum::{
     extract::{Query, State},
     http::{HeaderMap, StatusCode, header},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use duban_plan::Month;
 use serde::Deserialize;
@@ -187,11 +187,9 @@ pub(crate) async fn api_bulletin(
             StatusCode::OK,
             bulletin::page::to_html(&bulletin, Style::Linked, Some(&query)),
         ),
-        (Format::Html, Err(error)) if !params.download() => match error.http_status() {
-            // As the dashboard's pages do: whoever may not look is sent to sign in.
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Redirect::to("/login").into_response(),
-            status => rendered(status, html::error_page(params.lang(), &error.to_string())),
-        },
+        // As the dashboard's pages do: whoever may not look is sent to sign in, or to their own page.
+        (Format::Html, Err(error)) if !params.download() => super::pages::elsewhere(params.lang(), &error)
+            .unwrap_or_else(|| rendered(error.http_status(), html::error_page(params.lang(), &error.to_string()))),
         (_, Err(error)) => json_error(error),
     }
 }

@@ -563,9 +563,11 @@ impl Submission {
                 text => match parse_date(text) {
                     Some(day) => Some(to_date(day)),
                     None => {
-                        submission
-                            .unreadable
-                            .push(FieldViolation::new(&key, "must be a date written YYYY-MM-DD"));
+                        submission.unreadable.push(FieldViolation::bilingual(
+                            &key,
+                            "must be a date written YYYY-MM-DD",
+                            "日期应写作 YYYY-MM-DD",
+                        ));
                         None
                     }
                 },
@@ -644,8 +646,10 @@ impl Submission {
         }
     }
 
-    /// Violations placed by form field; those the form has no field for are general.
-    fn verdict(&self, violations: Vec<FieldViolation>) -> Verdict {
+    /// Violations placed by form field, in the page's language where reporting gave it (its
+    /// `localized_message`); those the form has no field for are general.
+    fn verdict(&self, violations: Vec<FieldViolation>, lang: Lang) -> Verdict {
+        let zh = lang == Lang::Zh;
         let mut verdict = Verdict::default();
         for violation in violations {
             match self.field_of(&violation.field).or_else(|| {
@@ -655,10 +659,14 @@ impl Submission {
                     .any(|v| v.field == violation.field)
                     .then(|| violation.field.clone())
             }) {
-                Some(field) => verdict.by_field.entry(field).or_default().push(violation.description),
+                Some(field) => verdict
+                    .by_field
+                    .entry(field)
+                    .or_default()
+                    .push(violation.text(zh).to_owned()),
                 None => verdict
                     .general
-                    .push(format!("{}: {}", violation.field, violation.description)),
+                    .push(format!("{}: {}", violation.field, violation.text(zh))),
             }
         }
         verdict
@@ -685,7 +693,7 @@ fn refused(submission: &Submission, status: &Status, lang: Lang) -> Outcome {
         code if crate::error::unreachable(code) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     };
-    let mut verdict = submission.verdict(violations);
+    let mut verdict = submission.verdict(violations, lang);
     if (verdict.by_field.is_empty() && verdict.general.is_empty()) || status.code() != Code::InvalidArgument {
         let note = match status.code() {
             Code::Aborted => lang.pick(
@@ -774,7 +782,7 @@ pub(crate) async fn post_obligation(
             Outcome::Refused(status, verdict) => (status, verdict),
         };
         // The gateway's own (a day it cannot read) come first: the form was only checked.
-        let own = submission.verdict(submission.unreadable.clone());
+        let own = submission.verdict(submission.unreadable.clone(), lang);
         for (field, found) in own.by_field {
             verdict.by_field.entry(field).or_default().extend(found);
         }
@@ -887,12 +895,20 @@ mod tests {
         assert_eq!(submission.field_of("report.period"), None);
         assert_eq!(submission.field_of("report.metric_values[7].value"), None);
 
-        let verdict = submission.verdict(vec![
-            FieldViolation::new("report.metric_values[0].value", "too many decimals"),
+        let violations = vec![
+            FieldViolation::bilingual("report.metric_values[0].value", "too many decimals", "小数位数过多"),
             FieldViolation::new("report.period", "has not begun"),
-        ]);
+        ];
+        let verdict = submission.verdict(violations.clone(), Lang::En);
         assert_eq!(verdict.by_field["value.investment"], ["too many decimals"]);
         assert_eq!(verdict.general, ["report.period: has not begun"]);
+        let verdict = submission.verdict(violations, Lang::Zh);
+        assert_eq!(verdict.by_field["value.investment"], ["小数位数过多"]);
+        assert_eq!(
+            verdict.general,
+            ["report.period: has not begun"],
+            "English where reporting gave no Chinese"
+        );
     }
 
     #[test]

@@ -24,17 +24,30 @@ pub(crate) fn rendered(status: StatusCode, page: Result<String, askama::Error>) 
     }
 }
 
-/// The page, or an error page for why there is none; a caller who may not look is sent to the login form.
+/// The page, or an error page for why there is none; a caller who may not look is sent elsewhere
+/// ([`elsewhere`]).
 fn page_answer(lang: Lang, page: Result<Result<String, askama::Error>, GatewayError>) -> Response {
     match page {
         Ok(page) => rendered(StatusCode::OK, page),
-        Err(error) => {
-            let status = error.http_status();
-            if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                return Redirect::to("/login").into_response();
-            }
-            rendered(status, html::error_page(lang, &error.to_string()))
-        }
+        Err(error) => elsewhere(lang, &error)
+            .unwrap_or_else(|| rendered(error.http_status(), html::error_page(lang, &error.to_string()))),
+    }
+}
+
+/// Where a browser that may not see a dashboard page goes, if anywhere: a unit signed in (its
+/// role is not the dashboard's) to its own page, `/my`, rather than to a login form it has just
+/// passed; anyone else who may not look to the login form.
+pub(crate) fn elsewhere(lang: Lang, error: &GatewayError) -> Option<Response> {
+    match (error, error.http_status()) {
+        (GatewayError::RoleNotAllowed(_), _) => Some(
+            Redirect::to(match lang {
+                Lang::Zh => "/my",
+                Lang::En => "/my?lang=en",
+            })
+            .into_response(),
+        ),
+        (_, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => Some(Redirect::to("/login").into_response()),
+        _ => None,
     }
 }
 

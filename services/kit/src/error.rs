@@ -132,14 +132,26 @@ fn bad_request(violations: &[FieldViolation], reason: Reason) -> Status {
     // Bounded like every status (`status::MAX_ECHO_CHARS`): a path or a description may
     // echo the request, and hundreds of violations would pass the clients' trailer limit.
     let mut budget = MAX_VIOLATION_BYTES;
+    let mut sent = Vec::new();
     for violation in violations {
         let field = bounded(&violation.field, MAX_ECHO_CHARS);
         let description = bounded(&violation.description, MAX_ECHO_CHARS);
-        let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+        let zh = violation.zh.as_deref().map(|zh| bounded(zh, MAX_ECHO_CHARS));
+        let size = field.len() + description.len() + zh.as_ref().map_or(0, String::len);
+        let Some(left) = budget.checked_sub(size) else {
             break;
         };
         budget = left;
-        details.add_bad_request_violation(field, description);
+        sent.push(tonic_types::FieldViolation {
+            localized_message: zh.map(|message| tonic_types::LocalizedMessage {
+                locale: crate::status::ZH_LOCALE.to_owned(),
+                message,
+            }),
+            ..tonic_types::FieldViolation::new(field, description)
+        });
+    }
+    if !sent.is_empty() {
+        details.set_bad_request(sent);
     }
     details.set_error_info(
         reason.as_str(),
@@ -323,6 +335,29 @@ mod tests {
         let fields: Vec<_> = field_violations(&status).into_iter().map(|v| v.field).collect();
         assert_eq!(fields, ["department.code", "department.kind"]);
         assert_eq!(reason(&status).as_deref(), Some("FIELD_INVALID"));
+    }
+
+    #[test]
+    fn a_chinese_text_travels_as_the_localized_message() {
+        let sent = [
+            FieldViolation::bilingual("report.narrative", "is required", "必填"),
+            FieldViolation::new("report.period", "is required"),
+        ];
+        let status = invalid_fields(&sent);
+        let bad = status.get_details_bad_request().expect("a BadRequest");
+        let localized = bad.field_violations[0]
+            .localized_message
+            .as_ref()
+            .expect("a localized message");
+        assert_eq!(
+            (localized.locale.as_str(), localized.message.as_str()),
+            ("zh-CN", "必填")
+        );
+        assert!(bad.field_violations[1].localized_message.is_none());
+        let read = field_violations(&status);
+        assert_eq!(read, sent);
+        assert_eq!((read[0].text(true), read[0].text(false)), ("必填", "is required"));
+        assert_eq!(read[1].text(true), "is required", "English where there is no Chinese");
     }
 
     #[test]

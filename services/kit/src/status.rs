@@ -50,13 +50,21 @@ reasons_of!(common, departments, measures, targets, reporting, gateway);
 /// The suite-wide reasons, as kit sends them.
 pub(crate) use duban_proto::common::v1::ErrorReason as SuiteReason;
 
+/// The locale of [`FieldViolation::zh`] as sent in `LocalizedMessage.locale`.
+pub const ZH_LOCALE: &str = "zh-CN";
+
 /// One problem with one request field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldViolation {
     /// Path of the field, for example `department.code` or `values[2].unit`.
     pub field: String,
-    /// What is wrong with it, lowercase, no trailing period.
+    /// What is wrong with it, lowercase, no trailing period: English, for developers
+    /// and logs (AIP-193 `description`).
     pub description: String,
+    /// The same in Chinese, for a page that shows it to a unit's clerk beside the field
+    /// (AIP-193 `localized_message`, locale [`ZH_LOCALE`]): sent where a unit can make
+    /// the mistake in a form or a workbook, so the gateway need not guess a translation.
+    pub zh: Option<String>,
 }
 
 impl FieldViolation {
@@ -65,6 +73,24 @@ impl FieldViolation {
         Self {
             field: field.into(),
             description: description.into(),
+            zh: None,
+        }
+    }
+
+    /// A violation of `field`, said in English and in Chinese.
+    pub fn bilingual(field: impl Into<String>, description: impl Into<String>, zh: impl Into<String>) -> Self {
+        Self {
+            zh: Some(zh.into()),
+            ..Self::new(field, description)
+        }
+    }
+
+    /// What to show a reader of `lang` (`zh` or `en`): the Chinese text if there is one
+    /// and they read Chinese, else the English.
+    pub fn text(&self, zh: bool) -> &str {
+        match (&self.zh, zh) {
+            (Some(text), true) => text,
+            _ => &self.description,
         }
     }
 }
@@ -115,7 +141,10 @@ pub fn field_violations(status: &Status) -> Vec<FieldViolation> {
         .map(|bad| {
             bad.field_violations
                 .into_iter()
-                .map(|v| FieldViolation::new(v.field, v.description))
+                .map(|v| FieldViolation {
+                    zh: v.localized_message.filter(|m| m.locale == ZH_LOCALE).map(|m| m.message),
+                    ..FieldViolation::new(v.field, v.description)
+                })
                 .collect()
         })
         .unwrap_or_default()

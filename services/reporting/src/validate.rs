@@ -94,73 +94,112 @@ pub fn check_report(
     today: NaiveDate,
 ) -> Vec<FieldViolation> {
     let mut out = Vec::new();
-    let mut bad = |field: String, description: &str| out.push(FieldViolation::new(field, description));
+    let mut bad =
+        |field: String, description: &str, zh: &str| out.push(FieldViolation::bilingual(field, description, zh));
 
     let measure = plan.measures.get(&report.measure_number);
     if report.measure_number.is_empty() {
-        bad("report.measure_number".into(), "is required");
+        bad("report.measure_number".into(), "is required", "必须填写措施编号");
     } else if measure.is_none() {
-        bad("report.measure_number".into(), "is not a measure of the plan");
+        bad(
+            "report.measure_number".into(),
+            "is not a measure of the plan",
+            "不是本计划的措施",
+        );
     }
     match Month::from_proto(report.period.as_ref()) {
-        None if report.period.is_none() => bad("report.period".into(), "is required"),
-        None => bad("report.period".into(), "is not a valid month"),
-        Some(period) if !plan.periods().contains(&period) => {
-            bad("report.period".into(), "is not a reporting period of the plan")
-        }
-        Some(period) if period.first_day() > today => bad("report.period".into(), "has not begun yet"),
+        None if report.period.is_none() => bad("report.period".into(), "is required", "必须填写报送期"),
+        None => bad("report.period".into(), "is not a valid month", "不是有效的月份"),
+        Some(period) if !plan.periods().contains(&period) => bad(
+            "report.period".into(),
+            "is not a reporting period of the plan",
+            "不是本计划的报送期",
+        ),
+        Some(period) if period.first_day() > today => bad("report.period".into(), "has not begun yet", "尚未开始"),
         Some(_) => {}
     }
     if pb::OverallStatus::try_from(report.overall_status).unwrap_or_default() == pb::OverallStatus::Unspecified {
-        bad("report.overall_status".into(), "is required");
+        bad("report.overall_status".into(), "is required", "请选择总体进展");
     }
     if chars(&report.narrative) > MAX_NARRATIVE {
-        bad("report.narrative".into(), "is longer than 4000 characters");
+        bad(
+            "report.narrative".into(),
+            "is longer than 4000 characters",
+            "超过 4000 字",
+        );
     }
 
     if report.metric_values.len() > MAX_METRICS {
-        bad("report.metric_values".into(), "has more than 50 values");
+        bad(
+            "report.metric_values".into(),
+            "has more than 50 values",
+            "指标值超过 50 项",
+        );
     }
     let mut seen = BTreeSet::new();
     for (i, value) in report.metric_values.iter().enumerate() {
         let field = |name: &str| format!("report.metric_values[{i}].{name}");
         if value.target_code.is_empty() {
-            bad(field("target_code"), "is required");
+            bad(field("target_code"), "is required", "必须填写指标代码");
             continue;
         }
         if !seen.insert(value.target_code.as_str()) {
-            bad(field("target_code"), "names the same target as an earlier value");
+            bad(
+                field("target_code"),
+                "names the same target as an earlier value",
+                "与前面的指标值重复",
+            );
         }
         let Some(target) = plan.targets.get(&value.target_code) else {
-            bad(field("target_code"), "is not a target of the plan");
+            bad(field("target_code"), "is not a target of the plan", "不是本计划的指标");
             continue;
         };
         if measure.is_some() && target.measure_number != report.measure_number {
-            bad(field("target_code"), "is a target of another measure");
+            bad(
+                field("target_code"),
+                "is a target of another measure",
+                "是其他措施的指标",
+            );
         } else if !target.reporting_departments.iter().any(|d| d == department) {
-            bad(field("target_code"), "is not reported by this department");
+            bad(
+                field("target_code"),
+                "is not reported by this department",
+                "不由本单位报送",
+            );
         }
         if value.unit != target.unit {
-            bad(field("unit"), "must be the target's unit (no conversion is made)");
+            bad(
+                field("unit"),
+                "must be the target's unit (no conversion is made)",
+                "计量单位必须与指标一致（不做换算）",
+            );
         }
         if value.basis != target.basis {
-            bad(field("basis"), "must be the target's value basis");
+            bad(field("basis"), "must be the target's value basis", "口径必须与指标一致");
         }
         let number = match value.value.as_ref().map(|v| v.to_decimal()) {
             None => {
-                bad(field("value"), "is required");
+                bad(field("value"), "is required", "请填写数值");
                 continue;
             }
             Some(Err(problem)) => {
-                bad(field("value"), &problem.to_string());
+                let zh = match problem {
+                    decimal::DecimalError::Syntax => "必须是数字，如 555 或 4.47（数字、可选的小数点和负号）",
+                    decimal::DecimalError::Range => "位数过多（最多 28 位有效数字）",
+                };
+                bad(field("value"), &problem.to_string(), zh);
                 continue;
             }
             Some(Ok(number)) => number,
         };
         if number.is_sign_negative() && !number.is_zero() {
-            bad(field("value"), "must not be negative");
+            bad(field("value"), "must not be negative", "不能为负数");
         } else if value.unit == QuantityUnit::Percent as i32 && number > Decimal::ONE_HUNDRED {
-            bad(field("value"), "must be at most 100 for a percentage");
+            bad(
+                field("value"),
+                "must be at most 100 for a percentage",
+                "百分比不能超过 100",
+            );
         } else if number > plausible_max(target) {
             bad(
                 field("value"),
@@ -169,13 +208,22 @@ pub fn check_report(
                      check the unit and the digits",
                     plausible_max(target).normalize()
                 ),
+                &format!(
+                    "数值过大，超过指标量级的 {PLAUSIBLE_FACTOR} 倍（最多 {}），请核对单位和位数",
+                    plausible_max(target).normalize()
+                ),
             );
         } else if counted(value.unit) && !number.fract().is_zero() {
-            bad(field("value"), "must be a whole number for a counted unit");
+            bad(
+                field("value"),
+                "must be a whole number for a counted unit",
+                "计数单位必须填写整数",
+            );
         } else if decimal::places(number) > target.decimal_places {
             bad(
                 field("value"),
                 &format!("has more than the target's {} decimal places", target.decimal_places),
+                &format!("小数位数超过指标规定的 {} 位", target.decimal_places),
             );
         }
     }
@@ -189,20 +237,26 @@ pub fn check_report(
                 bad(
                     format!("report.metric_values[{code}]"),
                     "is required in a final report (send the value, or mark the report provisional)",
+                    "正式报送必须填写（请填写数值，或将本次报送标为快报）",
                 );
             }
         }
     }
 
     if report.milestone_updates.len() > MAX_ITEMS {
-        bad("report.milestone_updates".into(), "has more than 20 updates");
+        bad(
+            "report.milestone_updates".into(),
+            "has more than 20 updates",
+            "节点更新超过 20 项",
+        );
     }
     for violation in milestones::check(&report.milestone_updates, measure, today) {
-        bad(violation.field, &violation.description);
+        let zh = violation.zh.unwrap_or_else(|| violation.description.clone());
+        bad(violation.field, &violation.description, &zh);
     }
 
     if report.blockers.len() > MAX_ITEMS {
-        bad("report.blockers".into(), "has more than 20 blockers");
+        bad("report.blockers".into(), "has more than 20 blockers", "问题超过 20 项");
     }
     for (i, blocker) in report.blockers.iter().enumerate() {
         let field = |name: &str| format!("report.blockers[{i}].{name}");
@@ -214,23 +268,32 @@ pub fn check_report(
             bad(
                 field("resolve"),
                 "must not be set without name: only a raised blocker can be resolved",
+                "只有已提出的问题才能标为解决",
             );
         }
         if raising && blocker.description.trim().is_empty() {
-            bad(field("description"), "is required");
+            bad(field("description"), "is required", "请填写问题描述");
         } else if chars(&blocker.description) > MAX_TEXT {
-            bad(field("description"), "is longer than 1000 characters");
+            bad(field("description"), "is longer than 1000 characters", "超过 1000 字");
         }
         if raising
             && pb::BlockerSeverity::try_from(blocker.severity).unwrap_or_default() == pb::BlockerSeverity::Unspecified
         {
-            bad(field("severity"), "is required");
+            bad(field("severity"), "is required", "请选择严重程度");
         }
         if !blocker.support_unit.is_empty() {
             if blocker.support_unit == department {
-                bad(field("support_unit"), "must not be the reporting department");
+                bad(
+                    field("support_unit"),
+                    "must not be the reporting department",
+                    "不能是本单位",
+                );
             } else if !departments.contains(&blocker.support_unit) {
-                bad(field("support_unit"), "is not a department in the directory");
+                bad(
+                    field("support_unit"),
+                    "is not a department in the directory",
+                    "不是名录中的单位",
+                );
             }
         }
     }
@@ -244,27 +307,33 @@ pub fn check_report(
 /// SHA-256 in lower-case hex.
 pub fn check_evidence(links: &[pb::EvidenceLink], path: &str) -> Vec<FieldViolation> {
     let mut out = Vec::new();
-    let mut bad = |field: String, description: &str| out.push(FieldViolation::new(field, description));
+    let mut bad =
+        |field: String, description: &str, zh: &str| out.push(FieldViolation::bilingual(field, description, zh));
     if links.len() > MAX_ITEMS {
-        bad(path.to_owned(), "has more than 20 links");
+        bad(path.to_owned(), "has more than 20 links", "佐证材料超过 20 项");
     }
     for (i, link) in links.iter().enumerate() {
         let field = |name: &str| format!("{path}[{i}].{name}");
         if link.title.trim().is_empty() {
-            bad(field("title"), "is required");
+            bad(field("title"), "is required", "请填写标题");
         } else if chars(&link.title) > MAX_TITLE {
-            bad(field("title"), "is longer than 200 characters");
+            bad(field("title"), "is longer than 200 characters", "超过 200 字");
         }
         if link.url.is_empty() {
-            bad(field("url"), "is required");
+            bad(field("url"), "is required", "请填写链接");
         } else if !valid_url(&link.url) {
             bad(
                 field("url"),
                 "must be an absolute http:// or https:// URL of at most 2000 characters",
+                "必须是以 http:// 或 https:// 开头、不超过 2000 字符的完整链接",
             );
         }
         if !link.sha256.is_empty() && !valid_sha256(&link.sha256) {
-            bad(field("sha256"), "must be 64 lower-case hex digits");
+            bad(
+                field("sha256"),
+                "must be 64 lower-case hex digits",
+                "必须是 64 位小写十六进制数字",
+            );
         }
     }
     out

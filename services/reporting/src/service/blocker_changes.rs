@@ -74,14 +74,19 @@ pub fn apply(
                     .flatten()
             });
             let Some(stored) = named.filter(|b| b.state == OPEN.as_str_name()) else {
-                violations.push(FieldViolation::new(
+                violations.push(FieldViolation::bilingual(
                     field,
                     "is not an open blocker of this report's measure and department",
+                    "不是本单位本措施未解决的问题",
                 ));
                 continue;
             };
             if changes.rows.iter().any(|(row, _)| row.number == stored.number) {
-                violations.push(FieldViolation::new(field, "names the same blocker as an earlier entry"));
+                violations.push(FieldViolation::bilingual(
+                    field,
+                    "names the same blocker as an earlier entry",
+                    "与前面的问题重复",
+                ));
                 continue;
             }
             let mut row = stored.clone();

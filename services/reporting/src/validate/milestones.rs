@@ -24,24 +24,32 @@ type Lookup = Option<Option<usize>>;
 
 /// Which of `milestones` `update` names (its index), or each field that names it wrongly
 /// with what is wrong.
-fn named(update: &pb::MilestoneUpdate, milestones: &[MilestoneInfo]) -> Result<usize, Vec<(&'static str, String)>> {
-    const UNKNOWN: &str = "is not a milestone of the measure";
+fn named(
+    update: &pb::MilestoneUpdate,
+    milestones: &[MilestoneInfo],
+) -> Result<usize, Vec<(&'static str, String, String)>> {
+    const UNKNOWN: (&str, &str) = ("is not a milestone of the measure", "不是本措施的节点");
+    let unknown = |field| (field, UNKNOWN.0.to_owned(), UNKNOWN.1.to_owned());
     let mut problems = Vec::new();
     let by_code: Lookup =
         (!update.milestone_code.is_empty()).then(|| milestones.iter().position(|m| m.code == update.milestone_code));
     if by_code == Some(None) {
-        problems.push(("milestone_code", UNKNOWN.to_owned()));
+        problems.push(unknown("milestone_code"));
     }
     let by_number: Lookup = match usize::try_from(update.milestone_number) {
         Err(_) => {
-            problems.push(("milestone_number", "must not be negative".to_owned()));
+            problems.push((
+                "milestone_number",
+                "must not be negative".to_owned(),
+                "不能为负数".to_owned(),
+            ));
             None
         }
         Ok(0) => None,
         Ok(number) => Some(Some(number - 1).filter(|index| *index < milestones.len())),
     };
     if by_number == Some(None) {
-        problems.push(("milestone_number", UNKNOWN.to_owned()));
+        problems.push(unknown("milestone_number"));
     }
     let by_description: Lookup = (!update.milestone_description.is_empty()).then(|| {
         milestones
@@ -49,12 +57,13 @@ fn named(update: &pb::MilestoneUpdate, milestones: &[MilestoneInfo]) -> Result<u
             .position(|m| m.description == update.milestone_description)
     });
     if by_description == Some(None) {
-        problems.push(("milestone_description", UNKNOWN.to_owned()));
+        problems.push(unknown("milestone_description"));
     }
     if by_code.is_none() && by_number.is_none() && by_description.is_none() && update.milestone_number == 0 {
         problems.push((
             "milestone_code",
             "is required (or the deprecated milestone_number or milestone_description)".to_owned(),
+            "必须注明节点".to_owned(),
         ));
     }
     // The code decides; the number decides over the description.
@@ -65,6 +74,7 @@ fn named(update: &pb::MilestoneUpdate, milestones: &[MilestoneInfo]) -> Result<u
         problems.push((
             "milestone_number",
             "names a different milestone than milestone_code".to_owned(),
+            "与节点代码所指的节点不一致".to_owned(),
         ));
     }
     if let Some(description) = description {
@@ -77,6 +87,7 @@ fn named(update: &pb::MilestoneUpdate, milestones: &[MilestoneInfo]) -> Result<u
             problems.push((
                 "milestone_description",
                 format!("names a different milestone than {field}"),
+                "与前面注明的节点不一致".to_owned(),
             ));
         }
     }
@@ -110,34 +121,47 @@ pub(super) fn check(
     let mut seen = BTreeSet::new();
     for (i, update) in updates.iter().enumerate() {
         let field = |name: &str| format!("report.milestone_updates[{i}].{name}");
-        let mut bad = |name: &str, description: &str| out.push(FieldViolation::new(field(name), description));
+        let mut bad =
+            |name: &str, description: &str, zh: &str| out.push(FieldViolation::bilingual(field(name), description, zh));
         match named(update, milestones) {
             Ok(index) if !seen.insert(index) => {
-                bad(naming_field(update), "names the same milestone as an earlier update");
+                bad(
+                    naming_field(update),
+                    "names the same milestone as an earlier update",
+                    "与前面的节点更新重复",
+                );
             }
             Ok(_) => {}
             Err(problems) => {
-                for (name, description) in problems {
-                    bad(name, &description);
+                for (name, description, zh) in problems {
+                    bad(name, &description, &zh);
                 }
             }
         }
         let status = pb::MilestoneStatus::try_from(update.status).unwrap_or_default();
         if status == pb::MilestoneStatus::Unspecified {
-            bad("status", "is required");
+            bad("status", "is required", "请选择节点状态");
         }
         match (&update.achieve_date, status == pb::MilestoneStatus::Achieved) {
-            (None, true) => bad("achieve_date", "is required for an achieved milestone"),
-            (Some(_), false) => bad("achieve_date", "must be empty unless the milestone is achieved"),
+            (None, true) => bad(
+                "achieve_date",
+                "is required for an achieved milestone",
+                "已完成的节点必须填写完成日期",
+            ),
+            (Some(_), false) => bad(
+                "achieve_date",
+                "must be empty unless the milestone is achieved",
+                "节点未完成时不应填写完成日期",
+            ),
             (Some(date), true) => match calendar::date_from_proto(date) {
-                None => bad("achieve_date", "is not a valid date"),
-                Some(date) if date > today => bad("achieve_date", "is in the future"),
+                None => bad("achieve_date", "is not a valid date", "不是有效日期"),
+                Some(date) if date > today => bad("achieve_date", "is in the future", "不能晚于今天"),
                 Some(_) => {}
             },
             (None, false) => {}
         }
         if chars(&update.note) > MAX_TEXT {
-            bad("note", "is longer than 1000 characters");
+            bad("note", "is longer than 1000 characters", "超过 1000 字");
         }
     }
     out
