@@ -413,6 +413,12 @@ pub fn channel(addr: SocketAddr, token: Option<&str>) -> ServiceChannel {
     channel_with(&ClientSettings::default(), addr, token)
 }
 
+/// The deadline of a test client's call. Generous: a stream of hundreds of durable writes
+/// to PostgreSQL took over 10 s in CI while two cores were shared with other builds, and
+/// the client's "Timeout expired" failed tests that were right. A test of deadlines sets
+/// its own.
+pub const TEST_CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// As [`channel`], over TLS as `client.tls` says (a CA file: TLS, verified against it,
 /// with the client certificate if one is set).
 ///
@@ -420,7 +426,7 @@ pub fn channel(addr: SocketAddr, token: Option<&str>) -> ServiceChannel {
 ///
 /// If `token` cannot be sent as metadata, or a `client.tls` file is unusable.
 pub fn channel_with(client: &ClientSettings, addr: SocketAddr, token: Option<&str>) -> ServiceChannel {
-    connect_lazy(&endpoint(addr), token, Duration::from_secs(10), client)
+    connect_lazy(&endpoint(addr), token, TEST_CALL_TIMEOUT, client)
         .unwrap_or_else(|error| panic!("cannot build a channel to {addr}: {error}"))
 }
 
