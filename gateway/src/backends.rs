@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use duban_kit::{
     Settings,
     client::{BalancedChannel, ServiceChannel, balance, interceptor},
+    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
 };
 use duban_plan::{
     Month, PlanCalendar,
@@ -22,7 +23,8 @@ use duban_proto::{
     departments::v1::departments_service_client::DepartmentsServiceClient,
     measures::v1::{self as mpb, measures_service_client::MeasuresServiceClient},
     reporting::v1::{
-        notices_service_client::NoticesServiceClient, reporting_service_client::ReportingServiceClient,
+        self as rpb, ListOrdersRequest, notices_service_client::NoticesServiceClient,
+        reporting_service_client::ReportingServiceClient,
         supervision_orders_service_client::SupervisionOrdersServiceClient,
     },
     targets::v1::{self as tpb, targets_service_client::TargetsServiceClient},
@@ -241,6 +243,25 @@ impl Backends {
     /// The reporting server's SupervisionOrdersService, with `token` or the service token.
     pub fn orders(&self, token: Option<&str>) -> SupervisionOrdersServiceClient<Client> {
         SupervisionOrdersServiceClient::new(self.client(&self.channels.reporting, token))
+    }
+
+    /// Every supervision order `filter` selects (its page fields are the reader's), all pages,
+    /// with `token` or the service token.
+    pub async fn all_orders(&self, token: Option<&str>, filter: ListOrdersRequest) -> Result<Vec<rpb::Order>, Status> {
+        let client = self.orders(token);
+        read_all_pages(|page_token| {
+            let mut client = client.clone();
+            let request = ListOrdersRequest {
+                page_size: READ_ALL_PAGE_SIZE,
+                page_token,
+                ..filter.clone()
+            };
+            async move {
+                let page = client.list_orders(request).await?.into_inner();
+                Ok::<_, Status>((page.orders, page.next_page_token))
+            }
+        })
+        .await
     }
 
     /// The reporting server's NoticesService, with `token` or the service token.

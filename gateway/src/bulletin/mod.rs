@@ -41,6 +41,43 @@ pub struct Section {
     pub tables: Vec<Table>,
 }
 
+impl Table {
+    /// A table under the column names `header`.
+    fn new(header: &[&str], rows: Vec<Vec<String>>) -> Table {
+        Table {
+            header: header.iter().map(|&h| h.to_owned()).collect(),
+            rows,
+        }
+    }
+}
+
+impl Section {
+    /// A section of one paragraph, with its table only if it has rows (an empty table says
+    /// nothing the paragraph does not).
+    fn listing(heading: String, paragraph: String, header: &[&str], rows: Vec<Vec<String>>) -> Section {
+        Section {
+            heading,
+            paragraphs: vec![paragraph],
+            tables: if rows.is_empty() {
+                Vec::new()
+            } else {
+                vec![Table::new(header, rows)]
+            },
+        }
+    }
+
+    /// A section whose figures could not be read: its heading and why, with `note` added to
+    /// the bulletin's notes.
+    fn unavailable(heading: String, text: &str, note: &str, notes: &mut Vec<String>) -> Section {
+        notes.push(note.to_owned());
+        Section {
+            heading,
+            paragraphs: vec![text.to_owned()],
+            tables: Vec::new(),
+        }
+    }
+}
+
 /// The bulletin, every text already in its language.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bulletin {
@@ -457,8 +494,8 @@ fn overall(lang: Lang, overview: &pb::Overview, as_of: NaiveDate) -> Section {
                 percent(summary.on_time_rate)
             ),
         });
-        tables.push(Table {
-            header: [
+        tables.push(Table::new(
+            &[
                 lang.pick("应报", "Due"),
                 lang.pick("已报", "Received"),
                 lang.pick("按时", "On time"),
@@ -466,10 +503,8 @@ fn overall(lang: Lang, overview: &pb::Overview, as_of: NaiveDate) -> Section {
                 lang.pick("未报", "Missing"),
                 lang.pick("报送率", "Reporting rate"),
                 lang.pick("按时率", "On-time rate"),
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-            rows: vec![vec![
+            ],
+            vec![vec![
                 r.expected.to_string(),
                 r.received.to_string(),
                 r.on_time.to_string(),
@@ -478,7 +513,7 @@ fn overall(lang: Lang, overview: &pb::Overview, as_of: NaiveDate) -> Section {
                 percent(summary.reporting_rate),
                 percent(summary.on_time_rate),
             ]],
-        });
+        ));
     } else {
         paragraphs.push(
             lang.pick("报送数据暂不可用。", "Reporting figures are unavailable.")
@@ -521,8 +556,8 @@ fn actions(lang: Lang, overview: &pb::Overview) -> Section {
             )
             .to_owned(),
         ],
-        tables: vec![Table {
-            header: [
+        tables: vec![Table::new(
+            &[
                 lang.pick("序号", "No."),
                 lang.pick("行动", "Action"),
                 lang.pick("推进", "Delivery"),
@@ -532,11 +567,9 @@ fn actions(lang: Lang, overview: &pb::Overview) -> Section {
                 lang.rag_label(Rag::Amber.to_proto() as i32),
                 lang.rag_label(Rag::Green.to_proto() as i32),
                 lang.rag_label(Rag::NoData.to_proto() as i32),
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            ],
             rows,
-        }],
+        )],
     }
 }
 
@@ -582,47 +615,33 @@ fn lagging(lang: Lang, overview: &pb::Overview) -> Section {
             rows.len() - red
         ),
     };
-    Section {
-        heading: lang.pick("滞后指标", "Lagging targets").to_owned(),
-        paragraphs: vec![paragraph],
-        tables: if rows.is_empty() {
-            Vec::new()
-        } else {
-            vec![Table {
-                header: [
-                    lang.pick("措施", "Measure"),
-                    lang.pick("指标代码", "Code"),
-                    lang.pick("指标名称", "Target"),
-                    lang.pick("目标值", "Goal"),
-                    lang.pick("应达", "Expected"),
-                    lang.pick("实际", "Actual"),
-                    lang.pick("单位", "Unit"),
-                    lang.pick("评级", "Rating"),
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-                rows,
-            }]
-        },
-    }
+    Section::listing(
+        lang.pick("滞后指标", "Lagging targets").to_owned(),
+        paragraph,
+        &[
+            lang.pick("措施", "Measure"),
+            lang.pick("指标代码", "Code"),
+            lang.pick("指标名称", "Target"),
+            lang.pick("目标值", "Goal"),
+            lang.pick("应达", "Expected"),
+            lang.pick("实际", "Actual"),
+            lang.pick("单位", "Unit"),
+            lang.pick("评级", "Rating"),
+        ],
+        rows,
+    )
 }
 
 /// 四、报送情况: the units that reported late or not at all, named, with their counts.
 fn reporting(lang: Lang, sources: &Sources<'_>, as_of: NaiveDate, notes: &mut Vec<String>) -> Section {
     let heading = lang.pick("报送情况", "Reporting").to_owned();
     let Some(departments) = sources.compliance else {
-        notes.push(
-            lang.pick("各单位报送明细暂不可用。", "The units' reporting could not be read.")
-                .to_owned(),
-        );
-        return Section {
+        return Section::unavailable(
             heading,
-            paragraphs: vec![
-                lang.pick("报送数据暂不可用。", "Reporting figures are unavailable.")
-                    .to_owned(),
-            ],
-            tables: Vec::new(),
-        };
+            lang.pick("报送数据暂不可用。", "Reporting figures are unavailable."),
+            lang.pick("各单位报送明细暂不可用。", "The units' reporting could not be read."),
+            notes,
+        );
     };
     let units = unit_discipline(departments, as_of, |code| sources.name(code));
     let missing_units = units.iter().filter(|u| u.missing > 0).count();
@@ -658,43 +677,29 @@ fn reporting(lang: Lang, sources: &Sources<'_>, as_of: NaiveDate, notes: &mut Ve
             ]
         })
         .collect();
-    Section {
+    Section::listing(
         heading,
-        paragraphs: vec![paragraph],
-        tables: if rows.is_empty() {
-            Vec::new()
-        } else {
-            vec![Table {
-                header: [
-                    lang.pick("单位", "Unit"),
-                    lang.pick("逾期报送（份）", "Late (reports)"),
-                    lang.pick("未报（份）", "Missing (reports)"),
-                    lang.pick("最长逾期（天）", "Longest overdue (days)"),
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-                rows,
-            }]
-        },
-    }
+        paragraph,
+        &[
+            lang.pick("单位", "Unit"),
+            lang.pick("逾期报送（份）", "Late (reports)"),
+            lang.pick("未报（份）", "Missing (reports)"),
+            lang.pick("最长逾期（天）", "Longest overdue (days)"),
+        ],
+        rows,
+    )
 }
 
 /// 五、督办事项: the supervision orders opened or closed in the period, and those still open at its end.
 fn orders(lang: Lang, sources: &Sources<'_>, as_of: NaiveDate, notes: &mut Vec<String>) -> Section {
     let heading = lang.pick("督办事项", "Supervision orders").to_owned();
     let Some(orders) = sources.orders else {
-        notes.push(
-            lang.pick("督办事项暂不可用。", "The supervision orders could not be read.")
-                .to_owned(),
-        );
-        return Section {
+        return Section::unavailable(
             heading,
-            paragraphs: vec![
-                lang.pick("督办事项暂不可用。", "Supervision orders are unavailable.")
-                    .to_owned(),
-            ],
-            tables: Vec::new(),
-        };
+            lang.pick("督办事项暂不可用。", "Supervision orders are unavailable."),
+            lang.pick("督办事项暂不可用。", "The supervision orders could not be read."),
+            notes,
+        );
     };
     let start = sources.period.first_day();
     let on_date = orders_on(orders, sources.zone, as_of);
@@ -743,26 +748,18 @@ fn orders(lang: Lang, sources: &Sources<'_>, as_of: NaiveDate, notes: &mut Vec<S
             ]
         })
         .collect();
-    Section {
+    Section::listing(
         heading,
-        paragraphs: vec![paragraph],
-        tables: if rows.is_empty() {
-            Vec::new()
-        } else {
-            vec![Table {
-                header: [
-                    lang.pick("编号", "No."),
-                    lang.pick("督办事项", "Order"),
-                    lang.pick("承办单位", "Units"),
-                    lang.pick("答复期限", "Answer by"),
-                    lang.pick("状态", "State"),
-                ]
-                .map(str::to_owned)
-                .to_vec(),
-                rows,
-            }]
-        },
-    }
+        paragraph,
+        &[
+            lang.pick("编号", "No."),
+            lang.pick("督办事项", "Order"),
+            lang.pick("承办单位", "Units"),
+            lang.pick("答复期限", "Answer by"),
+            lang.pick("状态", "State"),
+        ],
+        rows,
+    )
 }
 
 #[cfg(test)]

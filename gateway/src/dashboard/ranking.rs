@@ -331,22 +331,12 @@ impl Dashboard {
     /// Every open supervision order of the plan (all pages), read with the service token:
     /// the ranking counts every unit's parts.
     async fn open_orders(&self, parent: &str) -> Result<Vec<rpb::Order>, tonic::Status> {
-        let client = self.backends.orders(None);
-        read_all_pages(|page_token| {
-            let mut client = client.clone();
-            let request = rpb::ListOrdersRequest {
-                parent: parent.to_owned(),
-                state: rpb::OrderState::Open as i32,
-                page_size: READ_ALL_PAGE_SIZE,
-                page_token,
-                ..Default::default()
-            };
-            async move {
-                let page = client.list_orders(request).await?.into_inner();
-                Ok::<_, tonic::Status>((page.orders, page.next_page_token))
-            }
-        })
-        .await
+        let open = rpb::ListOrdersRequest {
+            parent: parent.to_owned(),
+            state: rpb::OrderState::Open as i32,
+            ..Default::default()
+        };
+        self.backends.all_orders(None, open).await
     }
 }
 

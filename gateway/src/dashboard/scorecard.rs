@@ -141,24 +141,17 @@ impl Dashboard {
         caller: &Caller,
         code: &str,
     ) -> Result<(Vec<rpb::Order>, Vec<rpb::Notice>), tonic::Status> {
-        let orders = self.backends.orders(caller.token.as_deref());
         let notices = self.backends.notices(caller.token.as_deref());
         let (orders, notices) = futures::try_join!(
-            read_all_pages(|page_token| {
-                let mut client = orders.clone();
-                let request = rpb::ListOrdersRequest {
+            self.backends.all_orders(
+                caller.token.as_deref(),
+                rpb::ListOrdersRequest {
                     parent: parent.to_owned(),
                     department: code.to_owned(),
                     state: rpb::OrderState::Open as i32,
-                    page_size: READ_ALL_PAGE_SIZE,
-                    page_token,
                     ..Default::default()
-                };
-                async move {
-                    let page = client.list_orders(request).await?.into_inner();
-                    Ok::<_, tonic::Status>((page.orders, page.next_page_token))
-                }
-            }),
+                },
+            ),
             read_all_pages(|page_token| {
                 let mut client = notices.clone();
                 let request = rpb::ListNoticesRequest {

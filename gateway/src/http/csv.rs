@@ -7,13 +7,10 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use duban_kit::{
-    csv_export::{CsvExport, CsvExportError},
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
-};
+use duban_kit::csv_export::{CsvExport, CsvExportError};
 use duban_proto::{
     gateway::v1 as pb,
-    reporting::v1::{ListReportsRequest, OverallStatus, Report, ReportSource},
+    reporting::v1::{OverallStatus, Report, ReportSource},
 };
 
 use super::{Params, Web, json_error};
@@ -192,51 +189,27 @@ fn overview_table(overview: &pb::Overview) -> Result<String, CsvExportError> {
     table.finish()
 }
 
+/// The columns of the reports export, in the CSV and in the workbook's reports sheet.
+pub(super) const REPORT_COLUMNS: [&str; 12] = [
+    "report",
+    "measure",
+    "department",
+    "period",
+    "revision",
+    "state",
+    "overall_status",
+    "provisional",
+    "on_time",
+    "submit_time",
+    "source",
+    "narrative",
+];
+
 pub(crate) async fn csv_reports(State(web): State<Web>, headers: HeaderMap) -> Response {
     let result = async {
         let caller = web.caller(&headers).await?;
-        let client = web.0.dashboard.backends().reporting(caller.token.as_deref());
-        let mut table = CsvExport::new([
-            "report",
-            "measure",
-            "department",
-            "period",
-            "revision",
-            "state",
-            "overall_status",
-            "provisional",
-            "on_time",
-            "submit_time",
-            "source",
-            "narrative",
-        ])?;
-        let plan = web.0.plan.clone();
-        let reports = read_all_pages(|page_token| {
-            let (mut client, parent) = (client.clone(), plan.clone());
-            async move {
-                let page = client
-                    .list_reports(ListReportsRequest {
-                        parent,
-                        page_size: READ_ALL_PAGE_SIZE,
-                        page_token,
-                        ..Default::default()
-                    })
-                    .await?
-                    .into_inner();
-                Ok::<_, tonic::Status>((page.reports, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(|status| {
-            if crate::error::unreachable(status.code()) {
-                GatewayError::Dependency {
-                    service: duban_proto::reporting::v1::reporting_service_server::SERVICE_NAME,
-                    message: status.message().to_owned(),
-                }
-            } else {
-                GatewayError::Downstream(status)
-            }
-        })?;
+        let mut table = CsvExport::new(REPORT_COLUMNS)?;
+        let reports = super::xlsx::all_reports(&web, &caller).await?;
         for report in &reports {
             table.record(report_row(report))?;
         }

@@ -333,20 +333,7 @@ fn targets_sheet(overview: &pb::Overview) -> Sheet {
 fn reports_sheet(reports: &[Report]) -> Sheet {
     Sheet {
         name: "reports",
-        header: header(&[
-            "report",
-            "measure",
-            "department",
-            "period",
-            "revision",
-            "state",
-            "overall_status",
-            "provisional",
-            "on_time",
-            "submit_time",
-            "source",
-            "narrative",
-        ]),
+        header: header(&super::csv::REPORT_COLUMNS),
         rows: reports
             .iter()
             .map(|r| {
@@ -414,8 +401,8 @@ fn compliance_sheet(departments: &[DepartmentCompliance]) -> Sheet {
     }
 }
 
-/// Every report of the plan, as `caller` may read them.
-async fn all_reports(web: &Web, caller: &Caller) -> Result<Vec<Report>, GatewayError> {
+/// Every report of the plan, as `caller` may read them (for the CSV and the workbook).
+pub(super) async fn all_reports(web: &Web, caller: &Caller) -> Result<Vec<Report>, GatewayError> {
     let client = web.0.dashboard.backends().reporting(caller.token.as_deref());
     let plan = web.0.plan.clone();
     read_all_pages(|page_token| {

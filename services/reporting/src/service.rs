@@ -155,6 +155,22 @@ impl Reporting {
         }
     }
 
+    /// The plan named by `parent`, for one of the plan-wide readings that are leadership's
+    /// (`method` names it in a refusal): a department may not call it.
+    async fn leadership_plan(
+        &self,
+        caller: &duban_kit::auth::Verified,
+        method: &str,
+        parent: &str,
+    ) -> Result<(String, std::sync::Arc<crate::catalog::PlanInfo>)> {
+        if matches!(caller.principal, Principal::Department(_)) {
+            return Err(role_not_allowed(method, &caller.principal));
+        }
+        let plan_code = parent_plan(parent)?;
+        let plan = self.catalog.plan(&plan_code).await?;
+        Ok((plan_code, plan))
+    }
+
     fn as_of(date: Option<&duban_proto::common::v1::Date>, today: chrono::NaiveDate) -> Result<chrono::NaiveDate> {
         match date {
             None => Ok(today),

@@ -29,24 +29,38 @@ pub fn addressed_to(row: &notice::Model, department: &str) -> bool {
         .any(|code| code == department)
 }
 
-/// The row of a notice due (its create time is the commit's, set by the writer), PENDING
-/// and not acknowledged.
-pub fn notice_row(plan: &str, due: &DueNotice) -> notice::Model {
-    let roles: Vec<&str> = due.rule.roles().iter().map(|role| role.as_str_name()).collect();
+/// What differs between the notices a rule makes; [`pending_row`] fills in the rest.
+struct NoticeFacts<'a> {
+    id: String,
+    rule: Rule,
+    day: chrono::NaiveDate,
+    department: String,
+    period: String,
+    due: chrono::NaiveDate,
+    reports: String,
+    recipients: String,
+    reason: &'a str,
+    reason_en: &'a str,
+}
+
+/// The row of a notice due (its create time is the commit's, set by the writer), PENDING,
+/// never attempted and not acknowledged.
+fn pending_row(plan: &str, facts: NoticeFacts<'_>) -> notice::Model {
+    let roles: Vec<&str> = facts.rule.roles().iter().map(|role| role.as_str_name()).collect();
     notice::Model {
         plan: plan.to_owned(),
-        id: due.id(),
-        level: due.rule.level().as_str_name().to_owned(),
-        rule: due.rule.to_proto().as_str_name().to_owned(),
-        day: calendar::date_key(due.day),
-        department: due.department.clone(),
-        period: due.period.key(),
-        due_date: calendar::date_key(due.due),
-        reports: json(&due.measures),
-        recipient_departments: json(&[due.department.as_str()]),
+        id: facts.id,
+        level: facts.rule.level().as_str_name().to_owned(),
+        rule: facts.rule.to_proto().as_str_name().to_owned(),
+        day: calendar::date_key(facts.day),
+        department: facts.department,
+        period: facts.period,
+        due_date: calendar::date_key(facts.due),
+        reports: facts.reports,
+        recipient_departments: facts.recipients,
         recipient_roles: json(&roles),
-        reason: due.reason.clone(),
-        reason_en: due.reason_en.clone(),
+        reason: facts.reason.to_owned(),
+        reason_en: facts.reason_en.to_owned(),
         create_time_us: 0,
         delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
         acknowledge_time_us: None,
@@ -57,74 +71,72 @@ pub fn notice_row(plan: &str, due: &DueNotice) -> notice::Model {
         delivered_time_us: None,
         delivered_endpoints: "[]".to_owned(),
     }
+}
+
+/// The row of a report notice due: about one unit's reports of a period, to that unit.
+pub fn notice_row(plan: &str, due: &DueNotice) -> notice::Model {
+    pending_row(
+        plan,
+        NoticeFacts {
+            id: due.id(),
+            rule: due.rule,
+            day: due.day,
+            department: due.department.clone(),
+            period: due.period.key(),
+            due: due.due,
+            reports: json(&due.measures),
+            recipients: json(&[due.department.as_str()]),
+            reason: &due.reason,
+            reason_en: &due.reason_en,
+        },
+    )
 }
 
 /// The row of a target's RED notice: about the target's first reporting unit and its
 /// report on the target's measure for the latest RED period (so that it reads like the
 /// report notices), addressed to leadership and copied to every reporting unit.
 pub fn target_notice_row(plan: &str, due: &DueTargetNotice) -> notice::Model {
-    let rule = Rule::RedPeriods;
-    let roles: Vec<&str> = rule.roles().iter().map(|role| role.as_str_name()).collect();
     let department = due.departments.first().cloned().unwrap_or_default();
     let reports: Vec<&str> = if department.is_empty() {
         Vec::new()
     } else {
         vec![due.measure_number.as_str()]
     };
-    notice::Model {
-        plan: plan.to_owned(),
-        id: due.id(),
-        level: rule.level().as_str_name().to_owned(),
-        rule: rule.to_proto().as_str_name().to_owned(),
-        day: calendar::date_key(due.day),
-        department,
-        period: due.period().map(calendar::Month::key).unwrap_or_default(),
-        due_date: calendar::date_key(due.due),
-        reports: json(&reports),
-        recipient_departments: json(&due.departments),
-        recipient_roles: json(&roles),
-        reason: due.reason.clone(),
-        reason_en: due.reason_en.clone(),
-        create_time_us: 0,
-        delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
-        acknowledge_time_us: None,
-        acknowledged_by: String::new(),
-        delivery_attempts: 0,
-        next_attempt_time_us: None,
-        last_error: String::new(),
-        delivered_time_us: None,
-        delivered_endpoints: "[]".to_owned(),
-    }
+    pending_row(
+        plan,
+        NoticeFacts {
+            id: due.id(),
+            rule: Rule::RedPeriods,
+            day: due.day,
+            department,
+            period: due.period().map(calendar::Month::key).unwrap_or_default(),
+            due: due.due,
+            reports: json(&reports),
+            recipients: json(&due.departments),
+            reason: &due.reason,
+            reason_en: &due.reason_en,
+        },
+    )
 }
 
 /// The row of an order escalation due, as [`notice_row`]: no period and no reports
 /// (the order is in its key), the response due day as its due date.
 pub fn order_notice_row(plan: &str, due: &DueOrderNotice) -> notice::Model {
-    let roles: Vec<&str> = due.rule.roles().iter().map(|role| role.as_str_name()).collect();
-    notice::Model {
-        plan: plan.to_owned(),
-        id: due.id(),
-        level: due.rule.level().as_str_name().to_owned(),
-        rule: due.rule.to_proto().as_str_name().to_owned(),
-        day: calendar::date_key(due.day),
-        department: due.department.clone(),
-        period: String::new(),
-        due_date: calendar::date_key(due.due),
-        reports: "[]".to_owned(),
-        recipient_departments: json(&[due.department.as_str()]),
-        recipient_roles: json(&roles),
-        reason: due.reason.clone(),
-        reason_en: due.reason_en.clone(),
-        create_time_us: 0,
-        delivery_state: pb::NoticeDeliveryState::Pending.as_str_name().to_owned(),
-        acknowledge_time_us: None,
-        acknowledged_by: String::new(),
-        delivery_attempts: 0,
-        next_attempt_time_us: None,
-        last_error: String::new(),
-        delivered_time_us: None,
-        delivered_endpoints: "[]".to_owned(),
-    }
+    pending_row(
+        plan,
+        NoticeFacts {
+            id: due.id(),
+            rule: due.rule,
+            day: due.day,
+            department: due.department.clone(),
+            period: String::new(),
+            due: due.due,
+            reports: "[]".to_owned(),
+            recipients: json(&[due.department.as_str()]),
+            reason: &due.reason,
+            reason_en: &due.reason_en,
+        },
+    )
 }
 
 /// The target a stored notice is about, `plans/{plan}/targets/{code}`: the third part of

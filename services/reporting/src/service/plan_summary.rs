@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use duban_kit::{Principal, auth::Verified};
+use duban_kit::auth::Verified;
 use duban_proto::reporting::v1 as pb;
 
-use super::{Reporting, Result, parent_plan, role_not_allowed};
+use super::{Reporting, Result};
 use crate::{
     calendar::{self, Month},
     convert::{self, ReportKey},
@@ -25,11 +25,7 @@ impl Reporting {
         caller: &Verified,
         request: &pb::GetPlanSummaryRequest,
     ) -> Result<pb::PlanSummary> {
-        if matches!(caller.principal, Principal::Department(_)) {
-            return Err(role_not_allowed("GetPlanSummary", &caller.principal));
-        }
-        let plan_code = parent_plan(&request.parent)?;
-        let plan = self.catalog.plan(&plan_code).await?;
+        let (plan_code, plan) = self.leadership_plan(caller, "GetPlanSummary", &request.parent).await?;
         let today = plan.cadence.zone.today();
         let as_of = Self::as_of(request.as_of.as_ref(), today)?;
         // Read before anything else: a report stored while the summary is computed makes

@@ -3,11 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
-use duban_kit::{FieldViolation, Principal, auth::Verified};
+use duban_kit::{FieldViolation, auth::Verified};
 use duban_proto::reporting::v1 as pb;
 use rust_decimal::Decimal;
 
-use super::{Reporting, Result, measure_order, parent_plan, role_not_allowed};
+use super::{Reporting, Result, measure_order};
 use crate::{
     calendar::{self, Month},
     catalog::{PlanInfo, TargetInfo},
@@ -24,11 +24,7 @@ impl Reporting {
         caller: &Verified,
         request: &pb::GetProgressRequest,
     ) -> Result<pb::GetProgressResponse> {
-        if matches!(caller.principal, Principal::Department(_)) {
-            return Err(role_not_allowed("GetProgress", &caller.principal));
-        }
-        let plan_code = parent_plan(&request.parent)?;
-        let plan = self.catalog.plan(&plan_code).await?;
+        let (plan_code, plan) = self.leadership_plan(caller, "GetProgress", &request.parent).await?;
         let mut violations = Vec::new();
         let today = plan.cadence.zone.today();
         let as_of = match Self::as_of(request.as_of.as_ref(), today) {
