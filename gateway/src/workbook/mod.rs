@@ -21,6 +21,7 @@
 //! a unit from its own workbook. What a doctored workbook asks for is decided by the reporting server
 //! with the uploader's own token, as any API call is.
 
+mod obligations;
 mod read;
 mod template;
 mod upload;
@@ -30,6 +31,7 @@ use duban_proto::{
     reporting::v1::{MilestoneStatus, OverallStatus},
 };
 
+pub use obligations::period_obligations;
 pub use read::{Row, Rows, read};
 pub use template::{TemplateError, template};
 pub use upload::{CellError, Outcome, RowResult, Upload, upload};
