@@ -1,8 +1,10 @@
 //! The unit's Excel path (issue 16 §3), as a town does it: download its workbook for a month over HTTP,
-//! fill it in with openpyxl (`tests/python/workbook_fill.py`) as a person would, one cell wrong, upload
-//! it, and find the good row stored (read back over gRPC) and the bad cell named by sheet, row and
-//! column; upload the same file again and nothing new is stored; and a workbook whose hidden keys were
-//! doctored to name another unit is refused for that row by reporting.
+//! fill it in with openpyxl (`tests/python/workbook_fill.py`) as a person would, two cells wrong (a
+//! value and a new blocker's severity), upload it, and find the good row stored (read back over gRPC:
+//! provisional, with its milestone's note and the blocker it raised) and the bad cells named by sheet,
+//! row and column; upload the same file again and nothing new is stored; a workbook whose hidden keys
+//! were doctored to name another unit is refused for that row by reporting; and a later month's
+//! workbook lists the open blocker by number and resolves it.
 
 mod common;
 
@@ -184,6 +186,23 @@ async fn revisions(suite: &Suite, token: &str, report: &str) -> usize {
         .map_or(0, |answer| answer.into_inner().reports.len())
 }
 
+/// The town's blockers in `state`, as ListBlockers gives them.
+async fn blockers(suite: &Suite, token: &str, state: rpb::BlockerState) -> Vec<rpb::Blocker> {
+    suite
+        .reporting(token)
+        .list_blockers(rpb::ListBlockersRequest {
+            parent: PLAN.into(),
+            department: TOWN.into(),
+            state: state as i32,
+            page_size: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .blockers
+}
+
 /// A value valid in every slot (not negative, whole, within every target's scale).
 const GOOD_VALUE: i64 = 1;
 
@@ -276,6 +295,94 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
         !unlocked.contains(&"A2") && !unlocked.contains(&"A1"),
         "measure and headers are locked"
     );
+    // The columns the web form has too: the provisional flag, and the blockers (the open ones listed,
+    // locked; those to resolve, typed where there are any; new ones, typed on every row).
+    let provisional = column_with(reports, "provisional");
+    let open_blockers = column_with(reports, "open blockers (number)");
+    let resolve = column_with(reports, "resolve: their numbers");
+    let new_description = column_with(reports, "new blocker 1: description");
+    let new_severity = column_with(reports, "new blocker 1: severity");
+    let new_support = column_with(reports, "new blocker 1: support unit");
+    for (i, obligation) in owed.iter().enumerate() {
+        let row = i + 2;
+        let cell = |column: &str| format!("{column}{row}");
+        for column in [&provisional, &new_description, &new_severity, &new_support] {
+            assert!(
+                unlocked.contains(&cell(column).as_str()),
+                "{} is typed in",
+                cell(column)
+            );
+        }
+        assert!(
+            !unlocked.contains(&cell(&open_blockers).as_str()),
+            "the open blockers are locked"
+        );
+        let has_open = !obligation.template.as_ref().unwrap().open_blockers.is_empty();
+        assert_eq!(
+            unlocked.contains(&cell(&resolve).as_str()),
+            has_open,
+            "the resolve cell is open only where there is an open blocker: {}",
+            cell(&resolve)
+        );
+        for milestone in &obligation.template.as_ref().unwrap().milestones {
+            let note = column_with(reports, &format!("milestone note\n{}", milestone.code));
+            assert!(
+                unlocked.contains(&cell(&note).as_str()),
+                "{}'s note is typed in",
+                milestone.code
+            );
+        }
+    }
+    let header_keys: Vec<&str> = keys["cells"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(cell, _)| cell.trim_start_matches(|c: char| c.is_ascii_uppercase()) == "1")
+        .map(|(_, key)| key.as_str().unwrap())
+        .collect();
+    for key in [
+        "provisional",
+        "open_blockers",
+        "resolve_blockers",
+        "new_blocker:1:description",
+        "new_blocker:1:severity",
+        "new_blocker:1:support_unit",
+        "new_blocker:2:severity",
+    ] {
+        assert!(header_keys.contains(&key), "{key} in {header_keys:?}");
+    }
+    let validated = |column: &str, kind: &str, formula: &str| {
+        reports["validations"].as_array().unwrap().iter().any(|v| {
+            v["type"] == kind
+                && v["ranges"].as_str().unwrap().starts_with(&format!("{column}2:"))
+                && v["formula1"].as_str().is_some_and(|f| f.contains(formula))
+        })
+    };
+    assert!(
+        validated(&provisional, "list", "是 yes"),
+        "{:?}",
+        reports["validations"]
+    );
+    assert!(
+        validated(&new_severity, "list", "高 high"),
+        "{:?}",
+        reports["validations"]
+    );
+    assert!(
+        validated(&resolve, "custom", "0123456789"),
+        "{:?}",
+        reports["validations"]
+    );
+    assert!(
+        validated(&new_support, "custom", "LEN("),
+        "{:?}",
+        reports["validations"]
+    );
+    assert!(
+        validated(&new_description, "textLength", "1000"),
+        "{:?}",
+        reports["validations"]
+    );
     let validations = reports["validations"].as_array().unwrap();
     assert!(
         validations
@@ -312,12 +419,28 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
         json!("签约清单 https://example.org/list.pdf"),
     );
     let milestone = plain.template.as_ref().unwrap().milestones.first();
+    assert!(
+        milestone.is_some(),
+        "the plain row has a milestone, whose note is typed: {plain:?}"
+    );
     if let Some(milestone) = milestone {
         let status = column_with(reports, &format!("milestone status\n{}\n", milestone.code));
         values.insert(format!("报送!{status}{plain_row}"), json!("已达成 achieved"));
         let date = column_with(reports, &format!("achieved on\n{}", milestone.code));
         values.insert(format!("报送!{date}{plain_row}"), json!("2023-12-20"));
+        let note = column_with(reports, &format!("milestone note\n{}", milestone.code));
+        values.insert(format!("报送!{note}{plain_row}"), json!("提前一周完成"));
     }
+    // The plain row is a provisional report (快报) and raises a blocker, asking another unit for help.
+    let support = "anting-town";
+    values.insert(format!("报送!{provisional}{plain_row}"), json!("是 yes"));
+    values.insert(format!("报送!{new_description}{plain_row}"), json!("用地指标未落实"));
+    values.insert(format!("报送!{new_severity}{plain_row}"), json!("高 high"));
+    values.insert(format!("报送!{new_support}{plain_row}"), json!(support));
+    // The figures row raises one with a severity not on the list, typed over it.
+    values.insert(format!("报送!{new_description}{figures_row}"), json!("资金未到位"));
+    let bad_severity = format!("{new_severity}{figures_row}");
+    values.insert(format!("报送!{bad_severity}"), json!("很严重"));
     for slot in slots {
         values.insert(
             format!("报送!{}{figures_row}", column_of(reports, &slot.target_code)),
@@ -352,6 +475,13 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
             )),
         "the server's violation, as it named it:\n{page}"
     );
+    // The bad cell of a new column, too: the blocker's severity, the row's only blocker.
+    assert!(
+        page.contains(&format!("<td>报送!{bad_severity}</td>"))
+            && page.contains("report.blockers[0].severity: ")
+            && page.contains("(typed: “很严重”)"),
+        "the new blocker's severity is named by sheet, row and column:\n{page}"
+    );
 
     // What was stored, read back over gRPC: the plain row as typed; nothing of the other.
     let mut reporting = suite.reporting(&token);
@@ -374,14 +504,32 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
         assert_eq!(update.status, rpb::MilestoneStatus::Achieved as i32);
         let day = update.achieve_date.unwrap();
         assert_eq!((day.year, day.month, day.day), (2023, 12, 20));
+        assert_eq!(update.note, "提前一周完成");
     }
+    assert!(stored.provisional, "是 yes: a provisional report");
+    assert_eq!(stored.blockers.len(), 1, "{:?}", stored.blockers);
+    let raised = &stored.blockers[0];
+    assert_eq!(raised.description, "用地指标未落实");
+    assert_eq!(raised.severity, rpb::BlockerSeverity::High as i32);
+    assert_eq!(raised.support_unit, support);
+    assert_eq!(raised.state, rpb::BlockerState::Open as i32);
+    let open = blockers(&suite, &token, rpb::BlockerState::Open).await;
+    assert!(
+        open.iter()
+            .any(|b| b.name == raised.name && b.measure_number == plain.measure_number),
+        "ListBlockers has the raised blocker open: {open:?}"
+    );
+    let raised_name = raised.name.clone();
     assert_eq!(
         get_report(&mut reporting, &figures.report).await.unwrap_err().code(),
         tonic::Code::NotFound
     );
 
     // The clerk corrects the cell and uploads again: the corrected row is stored, the other is unchanged.
-    let corrected = fill(&filled, &json!({ format!("报送!{bad_cell}"): GOOD_VALUE }));
+    let corrected = fill(
+        &filled,
+        &json!({ format!("报送!{bad_cell}"): GOOD_VALUE, format!("报送!{bad_severity}"): "中 medium" }),
+    );
     let (status, page) = upload(&suite, &token, &corrected).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("已保存：1　未变化：1　有错误：0"), "{page}");
@@ -421,6 +569,56 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
         0,
         "nothing stored for the other unit"
     );
+
+    // A fresh workbook lists the raised blocker by number on its row, locked, and opens the resolve
+    // cell there; the clerk types the number and uploads a final report that resolves it.
+    let answer = http_request(
+        suite.addr(Server::Gateway),
+        "GET",
+        "/my/template.xlsx?period=2023-12",
+        &[("Authorization", &authorization)],
+        b"",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let book = dump(&answer.body);
+    let fresh = sheet(&book, "报送");
+    let number = raised_name.rsplit('~').next().unwrap();
+    let listed = fresh["cells"][format!("{open_blockers}{plain_row}")]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        listed.contains(&format!("#{number} 用地指标未落实")) && listed.contains("高 high"),
+        "{listed:?}"
+    );
+    let fresh_unlocked: Vec<&str> = fresh["unlocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(fresh_unlocked.contains(&format!("{resolve}{plain_row}").as_str()));
+    let resolving = fill(
+        &answer.body,
+        &json!({
+            format!("报送!E{plain_row}"): "已完成 completed",
+            format!("报送!F{plain_row}"): "用地指标已落实",
+            format!("报送!{resolve}{plain_row}"): number.parse::<i64>().unwrap(),
+        }),
+    );
+    let (status, page) = upload(&suite, &token, &resolving).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("已保存：1　未变化：0　有错误：0"), "{page}");
+    let stored = get_report(&mut reporting, &plain.report).await.unwrap();
+    assert_eq!(stored.revision, 2);
+    assert!(!stored.provisional, "an empty provisional cell: a final report");
+    assert_eq!(stored.blockers.len(), 1, "{:?}", stored.blockers);
+    assert_eq!(stored.blockers[0].name, raised_name);
+    assert_eq!(stored.blockers[0].state, rpb::BlockerState::Resolved as i32);
+    let resolved = blockers(&suite, &token, rpb::BlockerState::Resolved).await;
+    assert!(resolved.iter().any(|b| b.name == raised_name), "{resolved:?}");
+    let open = blockers(&suite, &token, rpb::BlockerState::Open).await;
+    assert!(!open.iter().any(|b| b.name == raised_name), "{open:?}");
 
     // An administrator signed in at the login form (a session, not a bearer token) makes the town's
     // workbook and uploads it through the page's form, which must carry the session's CSRF token.

@@ -4,9 +4,12 @@ in Duban wrote).
     python3 workbook_fill.py dump FILE.xlsx
         prints JSON: every sheet with its state (visible or hidden), whether it is protected, its cells
         as text by coordinate, the cells left unlocked for typing, and its data validations.
-    python3 workbook_fill.py fill IN.xlsx OUT.xlsx '{"报送!E2": "按计划推进 on track", "报送!H2": 1.5}'
+    python3 workbook_fill.py fill IN.xlsx OUT.xlsx '{"报送!E2": "按计划推进 on track", "报送!I2": 1.5}'
         types each value into its cell (numbers as numbers, `YYYY-MM-DD` as a date, as Excel takes a date
-        typed so, other text as text) and saves the workbook as OUT.
+        typed so, other text as text, including the list cells: the provisional flag `是 yes`, a milestone's
+        status, a blocker's severity `高 high`, and anything a list would refuse, as a clerk typing over
+        a list does), empties a cell given null (a clerk deleting what they typed), and saves the workbook
+        as OUT.
 """
 
 import datetime
@@ -55,6 +58,7 @@ def fill(source, target, values):
         sheet, coordinate = place.split("!")
         if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             value = datetime.date.fromisoformat(value)
+        # openpyxl keeps the cell's style (its unlocked protection and fill) when only the value changes.
         book[sheet][coordinate] = value
     book.save(target)
 

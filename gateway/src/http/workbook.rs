@@ -14,14 +14,8 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Redirect, Response},
 };
-use duban_kit::{
-    Principal,
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
-};
-use duban_proto::{
-    common::v1::Period,
-    reporting::v1::{ListObligationsRequest, Obligation},
-};
+use duban_kit::Principal;
+use duban_proto::{common::v1::Period, reporting::v1::Obligation};
 use serde::Deserialize;
 
 use super::{
@@ -92,24 +86,9 @@ impl Web {
     ) -> Result<(Vec<Obligation>, BTreeMap<String, String>), GatewayError> {
         let parent = self.0.plan.clone();
         let client = self.0.dashboard.backends().reporting(caller.token.as_deref());
-        let obligations = read_all_pages(|page_token| {
-            let mut client = client.clone();
-            let request = ListObligationsRequest {
-                parent: parent.clone(),
-                department: department.to_owned(),
-                start_period: Some(period),
-                end_period: Some(period),
-                page_size: READ_ALL_PAGE_SIZE,
-                page_token,
-                ..ListObligationsRequest::default()
-            };
-            async move {
-                let page = client.list_obligations(request).await?.into_inner();
-                Ok::<_, tonic::Status>((page.obligations, page.next_page_token))
-            }
-        })
-        .await
-        .map_err(refused_by_reporting)?;
+        let obligations = workbook::period_obligations(&client, &parent, department, period)
+            .await
+            .map_err(refused_by_reporting)?;
         let plan_id = parent.trim_start_matches("plans/");
         let catalogue = self.0.dashboard.backends().catalogue(plan_id).await?;
         let titles: BTreeMap<String, String> = catalogue

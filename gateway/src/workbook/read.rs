@@ -8,10 +8,13 @@ use chrono::{Days, NaiveDate};
 use duban_plan::contract::date_to_proto;
 use duban_proto::{
     common::v1::{Date, Decimal, Period},
-    reporting::v1::{EvidenceLink, MetricValue, MilestoneUpdate, Report, ReportSource, SubmitReportsRequest},
+    reporting::v1::{Blocker, EvidenceLink, MetricValue, MilestoneUpdate, Report, ReportSource, SubmitReportsRequest},
 };
 
-use super::{Column, KEYS_SHEET, MAX_ROWS, SHEET, WorkbookError, milestone_status_from_cell, status_from_cell};
+use super::{
+    BlockerPart, Column, KEYS_SHEET, MAX_ROWS, NEW_BLOCKERS, SHEET, WorkbookError, blocker_numbers,
+    milestone_status_from_cell, provisional_from_cell, severity_from_cell, status_from_cell,
+};
 
 /// The keys columns of each row of the keys sheet.
 const KEY_PLAN: u32 = 0;
@@ -31,25 +34,51 @@ pub struct Row {
     pub report_name: String,
     /// The period as the keys give it, `YYYY-MM`.
     pub period: String,
+    /// Cells the reader could not turn into what the contract takes (a provisional flag that is
+    /// neither yes nor no): the column, the field it is for and why. A row with any is not sent.
+    pub unreadable: Vec<(u16, String, String)>,
     status_column: u16,
     narrative_column: u16,
     evidence_column: u16,
+    /// None in a workbook made before the column existed.
+    provisional_column: Option<u16>,
     /// The column of each metric value sent, in the order sent, with its target code.
     value_columns: Vec<(String, u16)>,
     /// The column of every target of the sheet, by code.
     target_columns: Vec<(String, u16)>,
-    /// The status and achieve-date columns of each milestone update sent, in the order sent.
-    milestone_columns: Vec<(u16, u16)>,
-    /// What was typed in the short cells sent (statuses and values), by column, to show beside an error.
+    /// The cells of each milestone update sent, in the order sent.
+    milestone_columns: Vec<MilestoneCells>,
+    /// The cells of each blocker entry sent, in the order sent.
+    blocker_columns: Vec<BlockerCells>,
+    /// What was typed in the short cells sent (statuses, values, severities, blockers to resolve), by
+    /// column, to show beside an error.
     typed: Vec<(u16, String)>,
 }
 
+/// The columns of one milestone: its status, achieve date and note (none in an older workbook).
+#[derive(Debug, Clone, Copy)]
+struct MilestoneCells {
+    status: u16,
+    date: u16,
+    note: Option<u16>,
+}
+
+/// Where a blocker entry came from.
+#[derive(Debug, Clone, Copy)]
+enum BlockerCells {
+    /// A number typed in the resolve column.
+    Resolve(u16),
+    /// A group of new-blocker columns: description, severity, support unit.
+    New {
+        description: u16,
+        severity: u16,
+        support_unit: u16,
+    },
+}
+
 impl Row {
-    /// The 0-based column of the cell a field violation of this row's item names
-    /// (`report.metric_values[1].value`, `report.metric_values[new-enterprises]`,
-    /// `report.evidence_links[0].url`, `report.overall_status` …); `None` for a field no cell holds
-    /// (the measure, period or department come from the hidden keys).
-    /// What was typed in the status or value cell of `column`, if anything.
+    /// What was typed in the short cell of `column` (a status, value, severity or the blockers to
+    /// resolve), if anything.
     pub fn typed(&self, column: u16) -> Option<&str> {
         self.typed
             .iter()
@@ -57,6 +86,10 @@ impl Row {
             .map(|(_, text)| text.as_str())
     }
 
+    /// The 0-based column of the cell a field violation of this row's item names
+    /// (`report.metric_values[1].value`, `report.metric_values[new-enterprises]`,
+    /// `report.evidence_links[0].url`, `report.overall_status`, `report.blockers[2].severity` …);
+    /// `None` for a field no cell holds (the measure, period or department come from the hidden keys).
     pub fn column_of(&self, field: &str) -> Option<u16> {
         let path = field.strip_prefix("report.")?;
         if path.starts_with("overall_status") {
@@ -68,13 +101,37 @@ impl Row {
         if path.starts_with("evidence_links") {
             return Some(self.evidence_column);
         }
+        if path.starts_with("provisional") {
+            return self.provisional_column;
+        }
         if let Some(rest) = path.strip_prefix("milestone_updates[") {
             let (index, field) = rest.split_once(']')?;
-            let (status, date) = *self.milestone_columns.get(index.parse::<usize>().ok()?)?;
+            let cells = *self.milestone_columns.get(index.parse::<usize>().ok()?)?;
             return Some(if field.starts_with(".achieve_date") {
-                date
+                cells.date
+            } else if field.starts_with(".note") {
+                cells.note.unwrap_or(cells.status)
             } else {
-                status
+                cells.status
+            });
+        }
+        if let Some(rest) = path.strip_prefix("blockers[") {
+            let (index, field) = rest.split_once(']')?;
+            return Some(match *self.blocker_columns.get(index.parse::<usize>().ok()?)? {
+                BlockerCells::Resolve(column) => column,
+                BlockerCells::New {
+                    description,
+                    severity,
+                    support_unit,
+                } => {
+                    if field.starts_with(".severity") {
+                        severity
+                    } else if field.starts_with(".support_unit") {
+                        support_unit
+                    } else {
+                        description
+                    }
+                }
             });
         }
         let index = path.strip_prefix("metric_values[")?.split(']').next()?;
@@ -100,22 +157,41 @@ pub struct Rows {
     pub empty: usize,
 }
 
-/// Reads the workbook `bytes` made by [`super::template`] and filled in.
+/// A group of new-blocker columns, found by their keys: description, severity, support unit.
+type NewBlockerColumns = (u16, u16, u16);
+
+/// Reads the workbook `bytes` made by [`super::template`] and filled in. The columns are found by
+/// their keys: those a template made before them lacks (provisional, milestone notes, blockers) are
+/// simply not read.
 pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
     let mut book = Xlsx::new(Cursor::new(bytes)).map_err(|e| WorkbookError::Unreadable(e.to_string()))?;
     let keys = sheet(&mut book, KEYS_SHEET)?;
     let sheet = sheet(&mut book, SHEET)?;
     let columns = column_keys(&keys)?;
-    let position = |wanted: &Column| {
+    let find = |wanted: &Column| {
         columns
             .iter()
             .position(|c| c == wanted)
             .and_then(|i| u16::try_from(i).ok())
-            .ok_or_else(|| WorkbookError::NotATemplate(format!("no {} column", wanted.key())))
+    };
+    let position = |wanted: &Column| {
+        find(wanted).ok_or_else(|| WorkbookError::NotATemplate(format!("no {} column", wanted.key())))
     };
     let status_column = position(&Column::OverallStatus)?;
     let narrative_column = position(&Column::Narrative)?;
     let evidence_column = position(&Column::Evidence)?;
+    let provisional_column = find(&Column::Provisional);
+    let resolve_column = find(&Column::ResolveBlockers);
+    let new_blockers: Vec<NewBlockerColumns> = (1..=NEW_BLOCKERS.max(max_group(&columns)))
+        .filter_map(|n| {
+            let part = |part| find(&Column::NewBlocker(n, part));
+            Some((
+                part(BlockerPart::Description)?,
+                part(BlockerPart::Severity)?,
+                part(BlockerPart::SupportUnit)?,
+            ))
+        })
+        .collect();
     let targets: Vec<(String, u16, &super::TargetKey)> = columns
         .iter()
         .enumerate()
@@ -124,14 +200,17 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             _ => None,
         })
         .collect();
-    // Each milestone's status column, with its achieve-date column.
-    let milestones: Vec<(String, u16, u16)> = columns
+    // Each milestone's columns: its status, achieve date and (since they were added) note.
+    let milestones: Vec<(String, MilestoneCells)> = columns
         .iter()
         .filter_map(|c| match c {
             Column::Milestone(code) => {
-                let status = position(c).ok()?;
-                let date = position(&Column::AchieveDate(code.clone())).ok()?;
-                Some((code.clone(), status, date))
+                let cells = MilestoneCells {
+                    status: find(c)?,
+                    date: find(&Column::AchieveDate(code.clone()))?,
+                    note: find(&Column::MilestoneNote(code.clone())),
+                };
+                Some((code.clone(), cells))
             }
             _ => None,
         })
@@ -152,11 +231,27 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
         if parent.is_empty() {
             continue;
         }
+        let (measure, department, period) = (key(KEY_MEASURE), key(KEY_DEPARTMENT), key(KEY_PERIOD));
         let cell = |c: u16| cell_text(sheet.get_value((r, u32::from(c))));
         let status = cell(status_column);
         let narrative = cell(narrative_column);
         let evidence = cell(evidence_column);
+        let provisional = provisional_column.map(cell).unwrap_or_default();
         let mut typed = vec![(status_column, status.clone())];
+        let mut unreadable = Vec::new();
+        let provisional_flag = match (provisional_column, provisional_from_cell(&provisional)) {
+            (_, Some(flag)) => flag,
+            (Some(column), None) => {
+                typed.push((column, provisional.clone()));
+                unreadable.push((
+                    column,
+                    "report.provisional".to_owned(),
+                    "must be 是 yes (provisional) or 否 no, or left empty for a final report".to_owned(),
+                ));
+                false
+            }
+            (None, None) => false,
+        };
         let mut metric_values = Vec::new();
         let mut value_columns = Vec::new();
         for (code, c, target) in &targets {
@@ -175,31 +270,67 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
         }
         let mut milestone_updates = Vec::new();
         let mut milestone_columns = Vec::new();
-        for (code, status_column, date_column) in &milestones {
-            let status = cell(*status_column);
-            let achieve_date = cell_date(sheet.get_value((r, u32::from(*date_column))));
-            if status.is_empty() && achieve_date.is_none() {
+        for (code, cells) in &milestones {
+            let status = cell(cells.status);
+            let achieve_date = cell_date(sheet.get_value((r, u32::from(cells.date))));
+            let note = cells.note.map(cell).unwrap_or_default();
+            if status.is_empty() && achieve_date.is_none() && note.is_empty() {
                 continue;
             }
-            typed.push((*status_column, status.clone()));
+            typed.push((cells.status, status.clone()));
             milestone_updates.push(MilestoneUpdate {
                 milestone_code: code.clone(),
                 status: milestone_status_from_cell(&status) as i32,
                 achieve_date,
+                note,
                 ..MilestoneUpdate::default()
             });
-            milestone_columns.push((*status_column, *date_column));
+            milestone_columns.push(*cells);
+        }
+        // The blockers as the web form sends them: those resolved first, then those raised.
+        let mut blockers = Vec::new();
+        let mut blocker_columns = Vec::new();
+        if let Some(column) = resolve_column {
+            let text = cell(column);
+            typed.push((column, text.clone()));
+            for number in blocker_numbers(&text) {
+                blockers.push(Blocker {
+                    name: format!("{parent}/blockers/{measure}~{department}~{number}"),
+                    resolve: true,
+                    ..Blocker::default()
+                });
+                blocker_columns.push(BlockerCells::Resolve(column));
+            }
+        }
+        for &(description, severity, support_unit) in &new_blockers {
+            let (text, level, unit) = (cell(description), cell(severity), cell(support_unit));
+            if text.is_empty() && level.is_empty() && unit.is_empty() {
+                continue;
+            }
+            typed.push((severity, level.clone()));
+            blockers.push(Blocker {
+                description: text,
+                severity: severity_from_cell(&level) as i32,
+                support_unit: unit,
+                ..Blocker::default()
+            });
+            blocker_columns.push(BlockerCells::New {
+                description,
+                severity,
+                support_unit,
+            });
         }
         if status.is_empty()
             && narrative.is_empty()
             && evidence.is_empty()
+            && provisional.is_empty()
             && metric_values.is_empty()
             && milestone_updates.is_empty()
+            && blockers.is_empty()
         {
             out.empty += 1;
             continue;
         }
-        let (measure, department, period) = (key(KEY_MEASURE), key(KEY_DEPARTMENT), key(KEY_PERIOD));
         let report = Report {
             measure_number: measure.clone(),
             department: department.clone(),
@@ -208,7 +339,9 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
             narrative,
             metric_values,
             milestone_updates,
+            blockers,
             evidence_links: evidence_links(&evidence),
+            provisional: provisional_flag,
             ..Report::default()
         };
         out.filled.push(Row {
@@ -224,16 +357,32 @@ pub fn read(bytes: &[u8]) -> Result<Rows, WorkbookError> {
                 ..SubmitReportsRequest::default()
             },
             period,
+            unreadable,
             status_column,
             narrative_column,
             evidence_column,
+            provisional_column,
             value_columns,
             milestone_columns,
+            blocker_columns,
             typed: typed.into_iter().filter(|(_, text)| !text.is_empty()).collect(),
             target_columns: targets.iter().map(|(code, c, _)| (code.clone(), *c)).collect(),
         });
     }
     Ok(out)
+}
+
+/// The highest new-blocker group the keys name, so that a workbook with more groups than this
+/// version makes is read whole.
+fn max_group(columns: &[Column]) -> u8 {
+    columns
+        .iter()
+        .filter_map(|c| match c {
+            Column::NewBlocker(n, _) => Some(*n),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn sheet(book: &mut Xlsx<Cursor<&[u8]>>, name: &str) -> Result<Range<Data>, WorkbookError> {
@@ -334,7 +483,137 @@ fn evidence_links(text: &str) -> Vec<EvidenceLink> {
 
 #[cfg(test)]
 mod tests {
+    use duban_proto::reporting::v1::{BlockerSeverity, OverallStatus};
+    use rust_xlsxwriter::Workbook;
+
     use super::*;
+
+    /// A workbook whose keys sheet names `columns` (by key) and whose row 2 holds `typed` (column,
+    /// text), keyed to measure 4.1 of nanxiang-town in 2023-12.
+    fn workbook(columns: &[&str], typed: &[(u16, &str)]) -> Vec<u8> {
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet().set_name(SHEET).unwrap();
+        for (c, text) in typed {
+            sheet.write_string(1, *c, *text).unwrap();
+        }
+        let keys = book.add_worksheet().set_name(KEYS_SHEET).unwrap();
+        for (c, key) in columns.iter().enumerate() {
+            keys.write_string(0, u16::try_from(c).unwrap(), *key).unwrap();
+        }
+        for (c, key) in ["plans/p", "4.1", "nanxiang-town", "2023-12", "request-1"]
+            .iter()
+            .enumerate()
+        {
+            keys.write_string(1, u16::try_from(c).unwrap(), *key).unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    /// The columns of a template made before the provisional, note and blocker columns existed.
+    const OLDER: [&str; 10] = [
+        "measure",
+        "title",
+        "period",
+        "state",
+        "overall_status",
+        "narrative",
+        "evidence_links",
+        "target:firms:QUANTITY_UNIT_ENTERPRISES:VALUE_BASIS_CUMULATIVE",
+        "milestone_status:m1",
+        "milestone_achieve_date:m1",
+    ];
+
+    #[test]
+    fn an_older_template_still_reads() {
+        let bytes = workbook(&OLDER, &[(4, "按计划推进 on track"), (7, "3"), (8, "推进中")]);
+        let rows = read(&bytes).unwrap();
+        let row = &rows.filled[0];
+        let report = row.item.report.as_ref().unwrap();
+        assert_eq!(report.overall_status, OverallStatus::OnTrack as i32);
+        assert!(!report.provisional, "no provisional column: a final report");
+        assert!(report.blockers.is_empty());
+        assert_eq!(report.milestone_updates[0].note, "");
+        assert_eq!(row.column_of("report.provisional"), None);
+        assert_eq!(row.column_of("report.milestone_updates[0].note"), Some(8));
+        assert!(row.unreadable.is_empty());
+    }
+
+    #[test]
+    fn provisional_notes_and_blockers_are_read_and_traced_to_their_cells() {
+        let mut columns = OLDER.to_vec();
+        columns.extend([
+            "milestone_note:m1",
+            "provisional",
+            "open_blockers",
+            "resolve_blockers",
+            "new_blocker:1:description",
+            "new_blocker:1:severity",
+            "new_blocker:1:support_unit",
+            "new_blocker:2:description",
+            "new_blocker:2:severity",
+            "new_blocker:2:support_unit",
+        ]);
+        let bytes = workbook(
+            &columns,
+            &[
+                (4, "存在风险 at risk"),
+                (8, "延期 delayed"),
+                (10, "审批延后，预计 1 月完成"),
+                (11, "是 yes"),
+                (12, "#1 旧问题（低 low）"),
+                (13, "1, #3"),
+                (17, "用地指标未落实"),
+                (18, "很严重"),
+                (19, "planning-resources-bureau"),
+            ],
+        );
+        let row = &read(&bytes).unwrap().filled[0];
+        let report = row.item.report.as_ref().unwrap();
+        assert!(report.provisional);
+        assert_eq!(report.milestone_updates[0].note, "审批延后，预计 1 月完成");
+        let names: Vec<(&str, bool)> = report.blockers.iter().map(|b| (b.name.as_str(), b.resolve)).collect();
+        assert_eq!(
+            names,
+            [
+                ("plans/p/blockers/4.1~nanxiang-town~1", true),
+                ("plans/p/blockers/4.1~nanxiang-town~3", true),
+                ("", false)
+            ],
+            "the resolved first, then the raised; the empty first group is not sent"
+        );
+        let raised = &report.blockers[2];
+        assert_eq!(raised.description, "用地指标未落实");
+        assert_eq!(
+            raised.severity,
+            BlockerSeverity::Unspecified as i32,
+            "not a severity of the list"
+        );
+        assert_eq!(raised.support_unit, "planning-resources-bureau");
+
+        assert_eq!(row.column_of("report.provisional"), Some(11));
+        assert_eq!(row.column_of("report.milestone_updates[0].note"), Some(10));
+        assert_eq!(row.column_of("report.milestone_updates[0].status"), Some(8));
+        assert_eq!(row.column_of("report.blockers[1].name"), Some(13));
+        // The second group, the first left empty.
+        assert_eq!(row.column_of("report.blockers[2].description"), Some(17));
+        assert_eq!(row.column_of("report.blockers[2].severity"), Some(18));
+        assert_eq!(row.column_of("report.blockers[2].support_unit"), Some(19));
+        assert_eq!(row.column_of("report.blockers[3].severity"), None);
+        assert_eq!(row.typed(18), Some("很严重"));
+        assert_eq!(row.typed(13), Some("1, #3"));
+    }
+
+    #[test]
+    fn a_provisional_flag_neither_yes_nor_no_is_refused_at_its_cell() {
+        let mut columns = OLDER.to_vec();
+        columns.push("provisional");
+        let bytes = workbook(&columns, &[(4, "按计划推进 on track"), (10, "maybe")]);
+        let row = &read(&bytes).unwrap().filled[0];
+        assert_eq!(row.unreadable.len(), 1);
+        assert_eq!(row.unreadable[0].0, 10);
+        assert_eq!(row.unreadable[0].1, "report.provisional");
+        assert_eq!(row.typed(10), Some("maybe"));
+    }
 
     #[test]
     fn numbers_are_passed_on_as_typed() {

@@ -1,12 +1,13 @@
-//! The workbook a unit fills in for a period: one row per obligation, one column per target slot, the
-//! cells to fill in unlocked and validated, the keys and request ids on a hidden sheet.
+//! The workbook a unit fills in for a period: one row per obligation, one column per target slot, three
+//! per milestone, the blocker columns last, the cells to fill in unlocked and validated, the keys and
+//! request ids on a hidden sheet.
 
 use std::collections::BTreeMap;
 
 use duban_plan::contract::{date_label, period_label};
 use duban_proto::{
     common::v1::{QuantityUnit, ValueBasis},
-    reporting::v1::{Obligation, ObligationState, TemplateMilestone, TemplateSlot},
+    reporting::v1::{BlockerSeverity, Obligation, ObligationState, TemplateMilestone, TemplateSlot},
 };
 use rust_xlsxwriter::{
     Color, DataValidation, DataValidationErrorStyle, DataValidationRule, Format, FormatBorder, FormatPattern, Formula,
@@ -14,8 +15,8 @@ use rust_xlsxwriter::{
 };
 
 use super::{
-    Column, FIXED_COLUMNS, KEYS_SHEET, MILESTONE_LABELS, SHEET, STATUS_LABELS, TargetKey, basis_label, column_letters,
-    unit_label,
+    BlockerPart, Column, FIXED_COLUMNS, KEYS_SHEET, MILESTONE_LABELS, PROVISIONAL_LABELS, SEVERITY_LABELS, SHEET,
+    STATUS_LABELS, TargetKey, basis_label, blocker_columns, blocker_number, column_letters, unit_label,
 };
 
 /// Why a template could not be written.
@@ -25,6 +26,11 @@ pub struct TemplateError(#[from] XlsxError);
 
 /// The longest narrative the server takes (`Report.narrative`).
 const MAX_NARRATIVE: u32 = 4000;
+/// The longest milestone note and blocker description the server takes.
+const MAX_NOTE: u32 = 1000;
+/// The longest department code a support-unit cell takes (codes are short slugs; the server checks
+/// the directory).
+const MAX_UNIT_CODE: u32 = 100;
 
 /// The .xlsx bytes of the workbook for `obligations` (ListObligations, one period, one department) of
 /// the plan `parent` (`plans/{plan}`), each row headed by its measure's title from `titles` (number →
@@ -71,7 +77,8 @@ struct SheetColumn {
 }
 
 /// The fixed columns, then one per target slot of any obligation, with the slot (for its header), in
-/// the order the obligations first name them, then two per milestone (status and achieve date).
+/// the order the obligations first name them, then three per milestone (status, achieve date, note),
+/// then the blocker columns.
 fn columns(obligations: &[Obligation]) -> Vec<SheetColumn> {
     let plain = |column: Column| SheetColumn {
         column,
@@ -104,7 +111,11 @@ fn columns(obligations: &[Obligation]) -> Vec<SheetColumn> {
     {
         let status = Column::Milestone(milestone.code.clone());
         if !columns.iter().any(|c| c.column == status) {
-            for column in [status, Column::AchieveDate(milestone.code.clone())] {
+            for column in [
+                status,
+                Column::AchieveDate(milestone.code.clone()),
+                Column::MilestoneNote(milestone.code.clone()),
+            ] {
                 columns.push(SheetColumn {
                     column,
                     slot: None,
@@ -113,6 +124,7 @@ fn columns(obligations: &[Obligation]) -> Vec<SheetColumn> {
             }
         }
     }
+    columns.extend(blocker_columns().into_iter().map(plain));
     columns
 }
 
@@ -183,6 +195,23 @@ fn write_header(sheet: &mut Worksheet, columns: &[SheetColumn], formats: &Format
                 24.0,
             ),
             (Column::AchieveDate(code), _) => (format!("达成日期 achieved on\n{code}"), 16.0),
+            (Column::MilestoneNote(code), _) => (format!("里程碑说明 milestone note\n{code}"), 28.0),
+            (Column::Provisional, _) => ("是否快报（空为正式）\nprovisional (empty: final)".to_owned(), 14.0),
+            (Column::OpenBlockers, _) => ("未解决的阻碍（编号）\nopen blockers (number)".to_owned(), 30.0),
+            (Column::ResolveBlockers, _) => (
+                "解决阻碍：填编号，如 1, 3\nresolve: their numbers, e.g. 1, 3".to_owned(),
+                18.0,
+            ),
+            (Column::NewBlocker(n, BlockerPart::Description), _) => {
+                (format!("新阻碍 {n}：问题描述\nnew blocker {n}: description"), 30.0)
+            }
+            (Column::NewBlocker(n, BlockerPart::Severity), _) => {
+                (format!("新阻碍 {n}：严重程度\nnew blocker {n}: severity"), 14.0)
+            }
+            (Column::NewBlocker(n, BlockerPart::SupportUnit), _) => (
+                format!("新阻碍 {n}：协办单位代码（可空）\nnew blocker {n}: support unit code (optional)"),
+                22.0,
+            ),
         };
         sheet.write_string_with_format(0, col(i), text, &formats.header)?;
         sheet.set_column_width(col(i), width)?;
@@ -212,6 +241,33 @@ fn shortened(text: &str) -> String {
     } else {
         format!("{}…", text.chars().take(MAX).collect::<String>())
     }
+}
+
+/// The obligation's open blockers, a line each: `#2 用地指标未落实（高 high） → planning-resources-bureau`.
+fn open_blockers_text(obligation: &Obligation) -> String {
+    obligation
+        .template
+        .iter()
+        .flat_map(|t| &t.open_blockers)
+        .map(|blocker| {
+            let severity = BlockerSeverity::try_from(blocker.severity).unwrap_or_default();
+            let severity = SEVERITY_LABELS
+                .iter()
+                .find(|(s, _)| *s == severity)
+                .map_or("", |(_, label)| label);
+            let support = if blocker.support_unit.is_empty() {
+                String::new()
+            } else {
+                format!(" → {}", blocker.support_unit)
+            };
+            format!(
+                "#{} {}（{severity}）{support}",
+                blocker_number(&blocker.name),
+                blocker.description
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn state_text(obligation: &Obligation) -> String {
@@ -252,6 +308,10 @@ fn write_row(
         .flat_map(|t| &t.slots)
         .map(|s| s.target_code.as_str())
         .collect();
+    let has_open_blockers = obligation
+        .template
+        .as_ref()
+        .is_some_and(|t| !t.open_blockers.is_empty());
     for (i, SheetColumn { column, .. }) in columns.iter().enumerate() {
         let c = col(i);
         match column {
@@ -270,7 +330,17 @@ fn write_row(
             Column::State => {
                 sheet.write_string_with_format(row, c, state_text(obligation), &formats.locked)?;
             }
-            Column::OverallStatus | Column::Narrative | Column::Evidence => {
+            Column::OverallStatus
+            | Column::Narrative
+            | Column::Evidence
+            | Column::Provisional
+            | Column::NewBlocker(..) => {
+                sheet.write_blank(row, c, &formats.input)?;
+            }
+            Column::OpenBlockers => {
+                sheet.write_string_with_format(row, c, open_blockers_text(obligation), &formats.locked)?;
+            }
+            Column::ResolveBlockers if has_open_blockers => {
                 sheet.write_blank(row, c, &formats.input)?;
             }
             Column::Target(target) if slots.contains(&target.code.as_str()) => {
@@ -282,7 +352,14 @@ fn write_row(
             Column::AchieveDate(code) if milestones.contains(&code.as_str()) => {
                 sheet.write_blank(row, c, &formats.input_date)?;
             }
-            Column::Target(_) | Column::Milestone(_) | Column::AchieveDate(_) => {
+            Column::MilestoneNote(code) if milestones.contains(&code.as_str()) => {
+                sheet.write_blank(row, c, &formats.input)?;
+            }
+            Column::Target(_)
+            | Column::Milestone(_)
+            | Column::AchieveDate(_)
+            | Column::MilestoneNote(_)
+            | Column::ResolveBlockers => {
                 sheet.write_blank(row, c, &formats.closed)?;
             }
         }
@@ -290,10 +367,12 @@ fn write_row(
     Ok(())
 }
 
-/// Data validation of every input column, on rows 2 to `rows + 1`: the status from its list, the
-/// narrative's length, each value a number, not negative, with at most its slot's decimal places, a
-/// milestone's status from its list and its achieve date a date. Excel enforces these as the clerk
-/// types; the server checks everything again on upload.
+/// Data validation of every input column, on rows 2 to `rows + 1`: the status and the provisional flag
+/// from their lists, the narrative's length, each value a number, not negative, with at most its
+/// slot's decimal places, a milestone's status from its list, its achieve date a date and its note's
+/// length, the blockers to resolve as numbers, and a new blocker's description length, its severity
+/// from its list and its support unit a code without spaces. Excel enforces these as the clerk types;
+/// the server checks everything again on upload.
 fn validate(sheet: &mut Worksheet, columns: &[SheetColumn], rows: usize) -> Result<(), XlsxError> {
     if rows == 0 {
         return Ok(());
@@ -328,6 +407,45 @@ fn validate(sheet: &mut Worksheet, columns: &[SheetColumn], rows: usize) -> Resu
                 DataValidation::new()
                     .allow_list_strings(&labels)?
                     .set_error_message("请从列表中选择 / choose from the list")?
+            }
+            Column::Provisional => {
+                let labels: Vec<&str> = PROVISIONAL_LABELS.iter().map(|(_, label)| *label).collect();
+                DataValidation::new().allow_list_strings(&labels)?.set_error_message(
+                    "请从列表中选择，正式报送请留空 / choose from the list, or leave empty for final",
+                )?
+            }
+            Column::MilestoneNote(_) | Column::NewBlocker(_, BlockerPart::Description) => DataValidation::new()
+                .allow_text_length(DataValidationRule::LessThanOrEqualTo(MAX_NOTE))
+                .set_error_message("最多 1000 字 / at most 1000 characters")?,
+            Column::NewBlocker(_, BlockerPart::Severity) => {
+                let labels: Vec<&str> = SEVERITY_LABELS.iter().map(|(_, label)| *label).collect();
+                DataValidation::new()
+                    .allow_list_strings(&labels)?
+                    .set_error_message("请从列表中选择 / choose from the list")?
+            }
+            Column::NewBlocker(_, BlockerPart::SupportUnit) => {
+                let cell = format!("{}2", column_letters(c));
+                DataValidation::new()
+                    .allow_custom(Formula::new(format!(
+                        "=AND(LEN({cell})<={MAX_UNIT_CODE},ISERROR(FIND(\" \",{cell})))"
+                    )))
+                    .set_error_message(
+                        "请填写单位代码（不含空格），如 planning-resources-bureau / a unit's code without spaces, \
+                         for example planning-resources-bureau",
+                    )?
+            }
+            Column::ResolveBlockers => {
+                // Every character a digit, `#` or a separator: a number typed alone is a number to
+                // Excel, whose text is its digits.
+                let cell = format!("{}2", column_letters(c));
+                DataValidation::new()
+                    .allow_custom(Formula::new(format!(
+                        "=SUMPRODUCT(--ISERROR(FIND(MID({cell},ROW(INDIRECT(\"1:\"&LEN({cell}))),1),\
+                         \"0123456789#, ，、;；\")))=0"
+                    )))
+                    .set_error_message(
+                        "请填写左侧未解决阻碍的编号，如 1, 3 / the numbers of open blockers, e.g. 1, 3",
+                    )?
             }
             Column::AchieveDate(_) => {
                 // A date is a number to Excel.
@@ -373,4 +491,83 @@ fn write_keys(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use duban_proto::reporting::v1::{Blocker, ReportTemplate};
+
+    use super::*;
+
+    fn obligation(measure: &str, milestone: Option<&str>, open_blocker: Option<&str>) -> Obligation {
+        Obligation {
+            measure_number: measure.into(),
+            department: "nanxiang-town".into(),
+            template: Some(ReportTemplate {
+                milestones: milestone
+                    .map(|code| TemplateMilestone {
+                        code: code.into(),
+                        ..TemplateMilestone::default()
+                    })
+                    .into_iter()
+                    .collect(),
+                open_blockers: open_blocker
+                    .map(|name| Blocker {
+                        name: name.into(),
+                        description: "用地指标未落实".into(),
+                        severity: BlockerSeverity::High as i32,
+                        support_unit: "planning-resources-bureau".into(),
+                        ..Blocker::default()
+                    })
+                    .into_iter()
+                    .collect(),
+                ..ReportTemplate::default()
+            }),
+            ..Obligation::default()
+        }
+    }
+
+    #[test]
+    fn the_columns_end_with_the_milestones_then_the_blockers() {
+        let keys: Vec<String> = columns(&[obligation("4.1", Some("m1"), None)])
+            .iter()
+            .map(|c| c.column.key())
+            .collect();
+        assert_eq!(
+            keys[7..],
+            [
+                "provisional",
+                "milestone_status:m1",
+                "milestone_achieve_date:m1",
+                "milestone_note:m1",
+                "open_blockers",
+                "resolve_blockers",
+                "new_blocker:1:description",
+                "new_blocker:1:severity",
+                "new_blocker:1:support_unit",
+                "new_blocker:2:description",
+                "new_blocker:2:severity",
+                "new_blocker:2:support_unit",
+            ]
+        );
+    }
+
+    #[test]
+    fn open_blockers_are_listed_by_number() {
+        let text = open_blockers_text(&obligation("4.1", None, Some("plans/p/blockers/4.1~nanxiang-town~2")));
+        assert_eq!(text, "#2 用地指标未落实（高 high） → planning-resources-bureau");
+        assert_eq!(open_blockers_text(&obligation("4.1", None, None)), "");
+    }
+
+    #[test]
+    fn an_untouched_template_reads_back_as_empty_rows() {
+        let obligations = [
+            obligation("4.1", Some("m1"), Some("plans/p/blockers/4.1~nanxiang-town~1")),
+            obligation("4.2", None, None),
+        ];
+        let bytes = template("plans/p", &obligations, &BTreeMap::new()).unwrap();
+        let rows = super::super::read(&bytes).unwrap();
+        assert!(rows.filled.is_empty(), "{:?}", rows.filled);
+        assert_eq!(rows.empty, 2);
+    }
 }

@@ -4,11 +4,12 @@
 
 use duban_kit::client::ServiceChannel;
 use duban_proto::reporting::v1::{
-    GetReportRequest, reporting_service_client::ReportingServiceClient, submit_reports_result::Outcome as ItemOutcome,
+    GetReportRequest, SubmitReportsResponse, reporting_service_client::ReportingServiceClient,
+    submit_reports_result::Outcome as ItemOutcome,
 };
 use tonic_types::RpcStatusExt;
 
-use super::{Rows, SHEET, column_letters};
+use super::{Row, Rows, SHEET, column_letters};
 
 /// Where a refused row went wrong and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +120,8 @@ impl Upload {
 }
 
 /// Sends the filled-in `rows` with SubmitReports through `client` (which carries the uploader's token)
-/// and tells what became of each. A row's latest revision is read first (GetReport), so that a row
+/// and tells what became of each; a row with a cell the reader could not read (see [`Row::unreadable`])
+/// is not sent and fails at that cell. A row's latest revision is read first (GetReport), so that a row
 /// answered with a revision no newer than that is known to be a replay of an earlier upload. Fails
 /// only when the stream as a whole is refused (an unknown token, a role that may not submit).
 pub async fn upload(client: &mut ReportingServiceClient<ServiceChannel>, rows: Rows) -> Result<Upload, tonic::Status> {
@@ -130,8 +132,11 @@ pub async fn upload(client: &mut ReportingServiceClient<ServiceChannel>, rows: R
     if rows.filled.is_empty() {
         return Ok(upload);
     }
-    let mut before = Vec::with_capacity(rows.filled.len());
-    for row in &rows.filled {
+    // A row with a cell the reader could not turn into the contract's type is not sent: it fails
+    // here, at that cell, and the others go.
+    let sent: Vec<&Row> = rows.filled.iter().filter(|row| row.unreadable.is_empty()).collect();
+    let mut before = Vec::with_capacity(sent.len());
+    for row in &sent {
         // Not found, or not the uploader's to read: nothing earlier, and SubmitReports will say why.
         let latest = client
             .get_report(GetReportRequest {
@@ -141,28 +146,22 @@ pub async fn upload(client: &mut ReportingServiceClient<ServiceChannel>, rows: R
             .map_or(0, |answer| answer.into_inner().revision);
         before.push(latest);
     }
-    let items: Vec<_> = rows.filled.iter().map(|row| row.item.clone()).collect();
-    let answer = client.submit_reports(tokio_stream::iter(items)).await?.into_inner();
-    for (i, row) in rows.filled.iter().enumerate() {
-        let result = answer
-            .results
-            .iter()
-            .find(|r| usize::try_from(r.index).is_ok_and(|index| index == i));
-        let outcome = match result.and_then(|r| r.outcome.as_ref()) {
-            Some(ItemOutcome::Report(report)) if report.revision > before.get(i).copied().unwrap_or(0) => {
-                Outcome::Stored {
-                    revision: report.revision,
-                }
-            }
-            Some(ItemOutcome::Report(report)) => Outcome::Unchanged {
-                revision: report.revision,
-            },
-            Some(ItemOutcome::Error(status)) => Outcome::Failed(cell_errors(row, status)),
-            None => Outcome::Failed(vec![CellError {
-                cell: format!("{SHEET}!{0}:{0}", row.number),
-                field: String::new(),
-                message: "the server gave no result for this row".into(),
-            }]),
+    let answer = if sent.is_empty() {
+        SubmitReportsResponse::default()
+    } else {
+        let items: Vec<_> = sent.iter().map(|row| row.item.clone()).collect();
+        client.submit_reports(tokio_stream::iter(items)).await?.into_inner()
+    };
+    // The rows sent are the filled-in rows without unreadable cells, in order: the i-th of them is
+    // item i of the stream.
+    let mut sent_index = 0;
+    for row in &rows.filled {
+        let outcome = if row.unreadable.is_empty() {
+            let i = sent_index;
+            sent_index += 1;
+            sent_outcome(row, i, &answer, before.get(i).copied().unwrap_or(0))
+        } else {
+            Outcome::Failed(unreadable_errors(row))
         };
         upload.rows.push(RowResult {
             row: row.number,
@@ -179,8 +178,46 @@ pub async fn upload(client: &mut ReportingServiceClient<ServiceChannel>, rows: R
     Ok(upload)
 }
 
+/// What became of the `i`-th row sent, from the stream's `answer`: stored if its revision is newer
+/// than the latest before the upload (`before`), else unchanged (a replay), or refused.
+fn sent_outcome(row: &Row, i: usize, answer: &SubmitReportsResponse, before: i32) -> Outcome {
+    let result = answer
+        .results
+        .iter()
+        .find(|r| usize::try_from(r.index).is_ok_and(|index| index == i));
+    match result.and_then(|r| r.outcome.as_ref()) {
+        Some(ItemOutcome::Report(report)) if report.revision > before => Outcome::Stored {
+            revision: report.revision,
+        },
+        Some(ItemOutcome::Report(report)) => Outcome::Unchanged {
+            revision: report.revision,
+        },
+        Some(ItemOutcome::Error(status)) => Outcome::Failed(cell_errors(row, status)),
+        None => Outcome::Failed(vec![CellError {
+            cell: format!("{SHEET}!{0}:{0}", row.number),
+            field: String::new(),
+            message: "the server gave no result for this row".into(),
+        }]),
+    }
+}
+
+/// The cells of a row the reader could not read, each at its cell, with what was typed.
+fn unreadable_errors(row: &Row) -> Vec<CellError> {
+    row.unreadable
+        .iter()
+        .map(|(column, field, message)| CellError {
+            cell: format!("{SHEET}!{}{}", column_letters(*column), row.number),
+            field: field.clone(),
+            message: match row.typed(*column) {
+                Some(typed) => format!("{message} (typed: “{typed}”)"),
+                None => message.clone(),
+            },
+        })
+        .collect()
+}
+
 /// A refused row's errors: each field violation at its cell, or the refusal itself at the row.
-fn cell_errors(row: &super::Row, status: &tonic_types::pb::Status) -> Vec<CellError> {
+fn cell_errors(row: &Row, status: &tonic_types::pb::Status) -> Vec<CellError> {
     let whole_row = format!("{SHEET}!{0}:{0}", row.number);
     let violations = status
         .get_details_bad_request()

@@ -4,14 +4,10 @@
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use anyhow::{Context, bail};
-use duban_kit::{
-    Settings,
-    paging::{READ_ALL_PAGE_SIZE, read_all_pages},
-};
+use duban_kit::Settings;
 use duban_proto::{
-    common::v1::Period,
-    measures::v1::measures_service_client::MeasuresServiceClient,
-    reporting::v1::{ListObligationsRequest, reporting_service_client::ReportingServiceClient},
+    common::v1::Period, measures::v1::measures_service_client::MeasuresServiceClient,
+    reporting::v1::reporting_service_client::ReportingServiceClient,
 };
 
 use super::reporting;
@@ -32,24 +28,9 @@ pub async fn template(
 ) -> anyhow::Result<()> {
     let parent = format!("plans/{plan}");
     let client = reporting(settings, connection)?;
-    let obligations = read_all_pages(|page_token| {
-        let mut client = client.clone();
-        let request = ListObligationsRequest {
-            parent: parent.clone(),
-            department: department.to_owned(),
-            start_period: Some(period),
-            end_period: Some(period),
-            page_size: READ_ALL_PAGE_SIZE,
-            page_token,
-            ..ListObligationsRequest::default()
-        };
-        async move {
-            let page = client.list_obligations(request).await?.into_inner();
-            Ok::<_, tonic::Status>((page.obligations, page.next_page_token))
-        }
-    })
-    .await
-    .map_err(|status| call_failed("ListObligations", status))?;
+    let obligations = duban_gateway::workbook::period_obligations(&client, &parent, department, period)
+        .await
+        .map_err(|status| call_failed("ListObligations", status))?;
     let measures = MeasuresServiceClient::new(connection.channel_to(settings, &settings.measures.endpoint_url())?);
     let titles: BTreeMap<String, String> = duban_plan::listing::all_measures(&measures, &parent)
         .await
