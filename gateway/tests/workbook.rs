@@ -470,16 +470,20 @@ async fn a_town_reports_through_its_workbook(backend: Backend) {
     assert!(
         page.contains(&format!("report.metric_values[{bad_index}].value: "))
             && page.contains(&format!(
-                "(typed: “{}”)",
+                "（填写内容：“{}”）",
                 too_precise(bad_slot.decimal_places.unwrap_or(0))
             )),
         "the server's violation, as it named it:\n{page}"
+    );
+    assert!(
+        page.contains("小数位数超过指标规定的") || page.contains("计数单位必须填写整数"),
+        "in Chinese, as the server gave it (its localized_message):\n{page}"
     );
     // The bad cell of a new column, too: the blocker's severity, the row's only blocker.
     assert!(
         page.contains(&format!("<td>报送!{bad_severity}</td>"))
             && page.contains("report.blockers[0].severity: ")
-            && page.contains("(typed: “很严重”)"),
+            && page.contains("请选择严重程度（填写内容：“很严重”）"),
         "the new blocker's severity is named by sheet, row and column:\n{page}"
     );
 

@@ -99,10 +99,11 @@ fn result_lines(lang: Lang, upload: &Upload) -> Vec<ResultLine> {
             )),
             Outcome::Failed(errors) => {
                 for error in errors {
+                    let message = error.text(lang == Lang::Zh);
                     let text = if error.field.is_empty() {
-                        error.message.clone()
+                        message.to_owned()
                     } else {
-                        format!("{}: {}", error.field, error.message)
+                        format!("{}: {message}", error.field)
                     };
                     lines.push(line(error.cell.clone(), text, "error"));
                 }

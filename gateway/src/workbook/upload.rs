@@ -19,8 +19,21 @@ pub struct CellError {
     pub cell: String,
     /// The field the server named (`report.metric_values[0].value`); empty for a refusal of the row.
     pub field: String,
-    /// The server's description.
+    /// The server's description (English), with what the cell held.
     pub message: String,
+    /// The same in Chinese where the server gave it (its `localized_message`), for the
+    /// upload page in Chinese.
+    pub message_zh: Option<String>,
+}
+
+impl CellError {
+    /// The message for a reader of Chinese (`zh`) or English: Chinese where there is one.
+    pub fn text(&self, zh: bool) -> &str {
+        match (&self.message_zh, zh) {
+            (Some(text), true) => text,
+            _ => &self.message,
+        }
+    }
 }
 
 /// What happened to one filled-in row.
@@ -197,6 +210,7 @@ fn sent_outcome(row: &Row, i: usize, answer: &SubmitReportsResponse, before: i32
             cell: format!("{SHEET}!{0}:{0}", row.number),
             field: String::new(),
             message: "the server gave no result for this row".into(),
+            message_zh: Some("服务器未返回本行的结果".into()),
         }]),
     }
 }
@@ -212,6 +226,7 @@ fn unreadable_errors(row: &Row) -> Vec<CellError> {
                 Some(typed) => format!("{message} (typed: “{typed}”)"),
                 None => message.clone(),
             },
+            message_zh: None,
         })
         .collect()
 }
@@ -228,6 +243,7 @@ fn cell_errors(row: &Row, status: &tonic_types::pb::Status) -> Vec<CellError> {
             cell: whole_row,
             field: String::new(),
             message: status.message.clone(),
+            message_zh: None,
         }];
     }
     violations
@@ -239,7 +255,15 @@ fn cell_errors(row: &Row, status: &tonic_types::pb::Status) -> Vec<CellError> {
                 |c| format!("{SHEET}!{}{}", column_letters(c), row.number),
             );
             // What the cell held, so that the clerk sees what the server read.
-            let message = match column.and_then(|c| row.typed(c)) {
+            let typed = column.and_then(|c| row.typed(c));
+            let zh = violation
+                .localized_message
+                .filter(|m| m.locale == duban_kit::status::ZH_LOCALE)
+                .map(|m| match typed {
+                    Some(typed) => format!("{}（填写内容：“{typed}”）", m.message),
+                    None => m.message,
+                });
+            let message = match typed {
                 Some(typed) => format!("{} (typed: “{typed}”)", violation.description),
                 None => violation.description,
             };
@@ -247,6 +271,7 @@ fn cell_errors(row: &Row, status: &tonic_types::pb::Status) -> Vec<CellError> {
                 cell,
                 field: violation.field,
                 message,
+                message_zh: zh,
             }
         })
         .collect()
