@@ -229,24 +229,21 @@ pub async fn ack(
     name: &str,
     json: bool,
 ) -> anyhow::Result<pb::Notice> {
-    let notice = notices(settings, connection)?
-        .acknowledge_notice(pb::AcknowledgeNoticeRequest {
-            name: notice_name(plan, name),
-        })
-        .await
+    let request = pb::AcknowledgeNoticeRequest {
+        name: notice_name(plan, name),
+    };
+    let answer = notices(settings, connection)?.acknowledge_notice(request).await;
+    let notice = answer
         .map_err(|status| call_failed("AcknowledgeNotice", status))?
         .into_inner();
-    let out = notice_out(&notice);
-    if json {
-        print_json(&out)?;
-    } else {
-        println!(
+    print_changed(&notice, json, |out| {
+        format!(
             "{} acknowledged by {} at {}",
             out.name,
             out.acknowledged_by,
             out.acknowledge_time.as_deref().unwrap_or("?")
-        );
-    }
+        )
+    })?;
     Ok(notice)
 }
 
@@ -258,25 +255,33 @@ pub async fn requeue(
     name: &str,
     json: bool,
 ) -> anyhow::Result<pb::Notice> {
-    let notice = notices(settings, connection)?
-        .requeue_notice(pb::RequeueNoticeRequest {
-            name: notice_name(plan, name),
-        })
-        .await
+    let request = pb::RequeueNoticeRequest {
+        name: notice_name(plan, name),
+    };
+    let answer = notices(settings, connection)?.requeue_notice(request).await;
+    let notice = answer
         .map_err(|status| call_failed("RequeueNotice", status))?
         .into_inner();
-    let out = notice_out(&notice);
-    if json {
-        print_json(&out)?;
-    } else {
-        println!(
+    print_changed(&notice, json, |out| {
+        format!(
             "{}: {} (accepted by {} endpoint(s) already, not sent to them again)",
             out.name,
             out.delivery_state.to_lowercase(),
             out.accepted_endpoints.len()
-        );
-    }
+        )
+    })?;
     Ok(notice)
+}
+
+/// Prints a notice a command changed: as JSON, or the line `line` makes of it.
+fn print_changed(notice: &pb::Notice, json: bool, line: impl FnOnce(&NoticeOut) -> String) -> anyhow::Result<()> {
+    let out = notice_out(notice);
+    if json {
+        print_json(&out)?;
+    } else {
+        println!("{}", line(&out));
+    }
+    Ok(())
 }
 
 /// `notices evaluate`: runs the evaluation of a day (ADMIN); each notice is stored once.

@@ -110,63 +110,59 @@ impl Reporting {
         caller: &Verified,
         request: &pb::AcknowledgeNoticeRequest,
     ) -> Result<pb::Notice> {
-        let audit = AuditInfo {
-            principal: Some((caller.principal.clone(), caller.credential.clone())),
-            method: method::ACKNOWLEDGE_NOTICE,
-            resource: request.name.clone(),
-            ..Default::default()
+        let change = match &caller.principal {
+            Principal::Department(own) => Ok(|plan, id| NoticeChange::Acknowledge {
+                plan,
+                id,
+                department: own.clone(),
+            }),
+            other => Err(role_not_allowed("acknowledging a notice", other)),
         };
-        let Principal::Department(own) = &caller.principal else {
-            return Err(self
-                .refuse(audit, role_not_allowed("acknowledging a notice", &caller.principal))
-                .await);
-        };
-        let (plan, id) = match notice_key(&request.name) {
-            Ok(key) => key,
-            Err(error) => return Err(self.refuse(audit, error).await),
-        };
-        let change = NoticeChange::Acknowledge {
-            plan: plan.to_owned(),
-            id: id.to_owned(),
-            department: own.clone(),
-        };
-        let written = self.writer.write(WriteJob::notices(change, audit)).await?;
-        let row = written.notice.ok_or_else(|| {
-            ReportingError::from(duban_kit::error::NotFound::new(
-                pb::ErrorReason::NoticeNotFound,
-                request.name.clone(),
-            ))
-        })?;
-        Ok(convert::notice(&row))
+        self.change_notice(caller, method::ACKNOWLEDGE_NOTICE, &request.name, change)
+            .await
     }
 
     /// RequeueNotice (ADMIN): a FAILED or DEAD_LETTER notice back to PENDING, checked and written in
     /// the writer's turn, and audited.
     pub async fn requeue_notice(&self, caller: &Verified, request: &pb::RequeueNoticeRequest) -> Result<pb::Notice> {
+        let change = match &caller.principal {
+            Principal::Admin => Ok(|plan, id| NoticeChange::Requeue { plan, id }),
+            other => Err(role_not_allowed("RequeueNotice", other)),
+        };
+        self.change_notice(caller, method::REQUEUE_NOTICE, &request.name, change)
+            .await
+    }
+
+    /// One change to the notice `name` by `caller`, written in the writer's turn and audited
+    /// as `method`: `change` makes it from the notice's plan and id, or is why the caller may
+    /// not (a refusal audited too).
+    async fn change_notice(
+        &self,
+        caller: &Verified,
+        method: &'static str,
+        name: &str,
+        change: Result<impl FnOnce(String, String) -> NoticeChange>,
+    ) -> Result<pb::Notice> {
         let audit = AuditInfo {
             principal: Some((caller.principal.clone(), caller.credential.clone())),
-            method: method::REQUEUE_NOTICE,
-            resource: request.name.clone(),
+            method,
+            resource: name.to_owned(),
             ..Default::default()
         };
-        if caller.principal != Principal::Admin {
-            return Err(self
-                .refuse(audit, role_not_allowed("RequeueNotice", &caller.principal))
-                .await);
-        }
-        let (plan, id) = match notice_key(&request.name) {
+        let change = match change {
+            Ok(change) => change,
+            Err(refused) => return Err(self.refuse(audit, refused).await),
+        };
+        let (plan, id) = match notice_key(name) {
             Ok(key) => key,
             Err(error) => return Err(self.refuse(audit, error).await),
         };
-        let change = NoticeChange::Requeue {
-            plan: plan.to_owned(),
-            id: id.to_owned(),
-        };
+        let change = change(plan.to_owned(), id.to_owned());
         let written = self.writer.write(WriteJob::notices(change, audit)).await?;
         let row = written.notice.ok_or_else(|| {
             ReportingError::from(duban_kit::error::NotFound::new(
                 pb::ErrorReason::NoticeNotFound,
-                request.name.clone(),
+                name.to_owned(),
             ))
         })?;
         Ok(convert::notice(&row))
