@@ -15,7 +15,12 @@
 //!    track.
 //! 3. Reviews one month as leadership: accepts most of it and returns one report.
 //! 4. The live path: a few units get their own tokens and replace their provisional
-//!    (快报) figures for the last month with final ones through SubmitReport.
+//!    (快报) figures for the last month with final ones, each the way a unit can: one
+//!    signs in at the gateway and revises each report in its web form (`web`, source
+//!    WEB_FORM), one downloads the month's workbook, fills it in and uploads it
+//!    (`workbook_fill`, source WORKBOOK), both over HTTP with a browser of its own
+//!    (`browser`: cookies, the forms' CSRF tokens); the others send SubmitReport over gRPC.
+//!    Every revision is read back.
 //! 5. The follow-up: the notices the plan's rules raised on the days they fire
 //!    (EvaluateNotices), and two supervision orders about a lagging target, one answered
 //!    by its unit and closed, one open (`follow_up`).
@@ -25,14 +30,18 @@
 
 mod access;
 mod blockers;
+mod browser;
 mod calendar;
 mod compose;
 mod follow_up;
+mod html_form;
 mod review;
 mod submissions;
 mod summary;
 mod trajectory;
 mod units;
+mod web;
+mod workbook_fill;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -63,8 +72,11 @@ use crate::{
 /// Units that get their own token and submit live.
 const LIVE_UNITS: usize = 3;
 
-/// Runs the demo and returns its summary.
+/// Runs the demo and returns its summary. The suite must be up, the gateway included (at
+/// `settings.gateway`'s address): two live units report through its pages.
 pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, seed: u64) -> anyhow::Result<Summary> {
+    // Before anything is stored: a gateway that does not answer fails the demo here, naming it.
+    web::probe(settings, connection).await?;
     let mut c = clients(settings, connection, None)?;
     let parent = format!("plans/{plan_id}");
     let mut summary = Summary::default();
@@ -200,8 +212,9 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     summary.accepted_now = accepted;
     summary.returned_now = returned;
 
-    // The live path: final figures for the last month with each unit's own token.
-    let (live, live_names) = live_submissions(
+    // The live path: final figures for the last month with each unit's own token, through
+    // the gateway's web form and workbook, and over gRPC.
+    let live = live_submissions(
         &mut c,
         settings,
         connection,
@@ -212,8 +225,9 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
         &target_plans,
     )
     .await?;
-    summary.live = live;
-    summary.live_units = live_names;
+    summary.live = live.by_way.iter().map(|(_, n)| n).sum();
+    summary.live_by_way = live.by_way.iter().map(|(way, n)| (way.label(), *n)).collect();
+    summary.live_units = live.units;
 
     // The follow-up: notices on the days the rules fired, and two orders.
     let months: Vec<Month> = periods.iter().filter_map(|p| Month::from_proto(Some(p))).collect();
