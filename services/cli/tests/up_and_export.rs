@@ -124,6 +124,9 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
         suite.stdout
     );
 
+    // Reporting reads (and caches) the plan just before the demo designates members for
+    // groups: the backfill must still be judged with those designations.
+    assert_eq!(suite.json(&["report", "list", "--json"]), serde_json::json!([]));
     let summary = suite.run(&["demo", "--seed", "7"]);
     assert!(summary.contains("reports stored now"), "{summary}");
     // The live units' final figures came every way a unit can send them.

@@ -12,7 +12,8 @@
 //!    agree with the values. Units behind plan raise blockers, a few asking another unit
 //!    for support; open blockers carry over from month to month without being mentioned,
 //!    and a later report resolves them by name, most often once the measure is back on
-//!    track.
+//!    track. If step 1 designated anyone, reporting is first made to read the plan again
+//!    (`submissions::see_designations`), so that its cached copy cannot refuse them.
 //! 3. Reviews one month as leadership: accepts most of it and returns one report.
 //! 4. The live path: a few units get their own tokens and replace their provisional
 //!    (快报) figures for the last month with final ones, each the way a unit can: one
@@ -57,7 +58,7 @@ use self::{
     calendar::{UnitProfile, due_time, submit_time},
     compose::{ReportInput, compose_report},
     review::review,
-    submissions::{Planned, backfill, live_submissions},
+    submissions::{Planned, backfill, live_submissions, see_designations},
     trajectory::{TargetPlan, plan_targets, values_for},
     units::{designate, list_departments, list_measures, responsible_units},
 };
@@ -103,7 +104,8 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     summary.months = periods.iter().map(|p| period_text(Some(p))).collect();
 
     let units = list_departments(&mut c.departments).await?;
-    summary.designations = designate(&mut c, &parent, &units, seed).await?;
+    let designated = designate(&mut c, &parent, &units, seed).await?;
+    summary.designations = designated.iter().map(|d| d.line.clone()).collect();
     let measure_list = list_measures(&mut c.measures, &parent).await?;
     let responsible = responsible_units(&measure_list);
     let target_plans = plan_targets(&mut c.targets, &parent, seed, &summary.months).await?;
@@ -203,6 +205,13 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
 
     // Backfill what is not stored yet, in month order per unit and measure, so that a
     // blocker is raised before a later month resolves it.
+    if let Some(first) = planned.iter().find(|p| {
+        designated
+            .iter()
+            .any(|d| d.measure == p.measure && d.members.contains(&p.department))
+    }) {
+        see_designations(&mut c.reporting, &parent, first).await;
+    }
     summary.backfilled = backfill(&mut c.reporting, &parent, seed, planned).await?;
 
     // Reviews, as leadership.

@@ -1,7 +1,10 @@
 //! The writes that store reports: the ADMIN backfill in streams, and live revisions with units' own tokens.
 
+use std::time::Duration;
+
 use anyhow::bail;
 use duban_kit::{Settings, client::ServiceChannel};
+use duban_plan::cache::ABSENT_TTL;
 use duban_proto::{
     common::v1 as common,
     departments::v1 as departments,
@@ -33,6 +36,34 @@ pub(crate) struct Planned {
     pub(crate) department: String,
     pub(crate) report: pb::Report,
     pub(crate) submit_time: prost_types::Timestamp,
+}
+
+/// Makes sure reporting judges the backfill on a plan that has the designations this run
+/// just made, by checking `first` (a report of a unit designated now) with `validate_only`
+/// once its cached plan is older than [`ABSENT_TTL`].
+///
+/// Why: reporting refuses on its cached plan, and asks the plan's owners again only if that
+/// copy is older than [`ABSENT_TTL`] (`duban_plan::view::PlanView::recheck`), by one caller
+/// at a time. When it read the plan just before the designations (its start-up follow-up
+/// run, another command), the items of a newly designated unit, which come together in the
+/// backfill, could all be refused within that second, while a refresh in the middle of a
+/// unit's months would store them out of order (a blocker resolved before it was raised).
+/// This one call, alone, triggers the refresh; its answer does not matter (it stores
+/// nothing, and the backfill reports any refusal itself).
+pub(crate) async fn see_designations(
+    client: &mut ReportingServiceClient<ServiceChannel>,
+    parent: &str,
+    first: &Planned,
+) {
+    tokio::time::sleep(ABSENT_TTL + Duration::from_millis(200)).await;
+    let check = pb::SubmitReportRequest {
+        parent: parent.to_owned(),
+        report: Some(first.report.clone()),
+        request_id: String::new(),
+        validate_only: true,
+        source: pb::ReportSource::CommandLine as i32,
+    };
+    let _ = client.submit_report(check).await;
 }
 
 /// Sends the planned reports as ADMIN backfills, in streams; returns how many were stored.
