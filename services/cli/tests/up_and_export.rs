@@ -113,7 +113,8 @@ fn up_loads_the_plan_once_and_the_commands_read_it_back() {
 #[test]
 fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
     let data = tempfile::tempdir().unwrap();
-    let suite = Suite::up(Suite::env_for(data.path()));
+    let env = Suite::env_for(data.path());
+    let suite = Suite::up(env.clone());
     assert!(
         suite
             .stdout
@@ -123,8 +124,27 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
         suite.stdout
     );
 
+    // Reporting reads (and caches) the plan just before the demo designates members for
+    // groups: the backfill must still be judged with those designations.
+    assert_eq!(suite.json(&["report", "list", "--json"]), serde_json::json!([]));
     let summary = suite.run(&["demo", "--seed", "7"]);
     assert!(summary.contains("reports stored now"), "{summary}");
+    // The live units' final figures came every way a unit can send them.
+    let by_way = summary
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("live revisions by way: "))
+        .unwrap_or_else(|| panic!("a line of live revisions by way in {summary}"));
+    let ways: Vec<(&str, usize)> = by_way
+        .split(", ")
+        .map(|part| {
+            let (way, count) = part.rsplit_once(' ').unwrap();
+            (way, count.parse().unwrap())
+        })
+        .collect();
+    assert!(
+        ways.len() == 3 && ways.iter().take(2).all(|(_, n)| *n > 0),
+        "web form and workbook revisions: {by_way}"
+    );
     // Blockers carry over from month to month; later reports resolve some by name.
     let blockers = summary
         .lines()
@@ -176,19 +196,47 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
             .any(|r| r["revision"] == 2 && r["submitted_by"].as_str().unwrap().starts_with("department")),
         "the live path submits with the units' own tokens"
     );
-    assert!(
-        reports.iter().all(|r| r["source"] == "command_line"),
-        "the CLI declares where its reports come from"
+    // Every report is declared where it came from: the backfill and the gRPC live path by the
+    // CLI, one live unit's revisions by the gateway's web form, another's by its workbook.
+    let source_count = |source: &str| reports.iter().filter(|r| r["source"] == source).count();
+    let (web_form, workbook) = (source_count("web_form"), source_count("workbook"));
+    assert!(web_form > 0 && workbook > 0, "web form {web_form}, workbook {workbook}");
+    assert_eq!(
+        source_count("command_line") + web_form + workbook,
+        reports.len(),
+        "no other source"
     );
-    let revised = reports.iter().find(|r| r["revision"] == 2).unwrap();
-    let revisions = suite.json(&["report", "revisions", revised["name"].as_str().unwrap(), "--json"]);
-    let revisions: Vec<(i64, &str)> = revisions
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["revision"].as_i64().unwrap(), r["source"].as_str().unwrap()))
-        .collect();
-    assert_eq!(revisions, [(2, "command_line"), (1, "command_line")]);
+    assert!(
+        by_way.starts_with(&format!("web form {web_form}, workbook {workbook}, ")),
+        "the summary counts what was stored: {by_way}"
+    );
+    for source in ["web_form", "workbook", "command_line"] {
+        // A live unit's final figures (revision 2) replace its provisional ones (the backfill's).
+        let revised = reports
+            .iter()
+            .find(|r| r["revision"] == 2 && r["source"] == source)
+            .unwrap_or_else(|| panic!("a second revision from {source}"));
+        assert_eq!(revised["provisional"], false, "{revised}");
+        assert_eq!(revised["period"], "2023-12", "{revised}");
+        assert!(
+            revised["submitted_by"].as_str().unwrap().starts_with("department"),
+            "{revised}"
+        );
+        let revisions = suite.json(&["report", "revisions", revised["name"].as_str().unwrap(), "--json"]);
+        let revisions: Vec<(i64, &str, bool)> = revisions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["revision"].as_i64().unwrap(),
+                    r["source"].as_str().unwrap(),
+                    r["provisional"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(revisions, [(2, source, false), (1, "command_line", true)]);
+    }
     let new_enterprises = reports
         .iter()
         .filter(|r| r["period"] == "2023-12" && r["measure"] == "4.1")
@@ -221,6 +269,25 @@ fn demo_fills_every_unit_and_month_and_reports_follow_the_rules() {
     );
     let relisted = suite.json(&["report", "list", "--json"]);
     assert_eq!(relisted.as_array().unwrap().len(), reports.len());
+
+    // The demo runs against the whole suite, the gateway included: with the gateway's address
+    // pointing nowhere it fails at once, naming the address, and stores nothing (with another
+    // seed, which would otherwise add its own reports).
+    let nowhere = format!("127.0.0.1:{}", common::free_port());
+    let without_gateway = Command::new(DUBAN)
+        .args(["demo", "--seed", "8"])
+        .envs(env)
+        .env("DUBAN__GATEWAY__LISTEN", &nowhere)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&without_gateway.stderr);
+    assert!(!without_gateway.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("the gateway at http://{nowhere} did not answer")),
+        "{stderr}"
+    );
+    let after_failure = suite.json(&["report", "list", "--json"]);
+    assert_eq!(after_failure.as_array().unwrap().len(), reports.len(), "nothing stored");
 
     // A department's own token: only its own measures and its own name.
     let issued = suite.json(&["token", "issue", "--department", "tax-bureau", "--json"]);

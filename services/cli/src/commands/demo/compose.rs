@@ -201,7 +201,7 @@ pub(crate) fn compose_report(input: ReportInput<'_>, rng: &mut SplitMix64) -> pb
     }
     narrative.push_str(&format!("下一步，{}。", rng.pick(NEXT_STEPS)));
     if provisional {
-        narrative.push_str("（本月数据为快报数，正式数据将另行报送。）");
+        narrative.push_str(super::web::PROVISIONAL_NOTE);
     }
     let evidence_links = if rng.chance(0.35) {
         vec![pb::EvidenceLink {

@@ -12,10 +12,16 @@
 //!    agree with the values. Units behind plan raise blockers, a few asking another unit
 //!    for support; open blockers carry over from month to month without being mentioned,
 //!    and a later report resolves them by name, most often once the measure is back on
-//!    track.
+//!    track. If step 1 designated anyone, reporting is first made to read the plan again
+//!    (`submissions::see_designations`), so that its cached copy cannot refuse them.
 //! 3. Reviews one month as leadership: accepts most of it and returns one report.
 //! 4. The live path: a few units get their own tokens and replace their provisional
-//!    (快报) figures for the last month with final ones through SubmitReport.
+//!    (快报) figures for the last month with final ones, each the way a unit can: one
+//!    signs in at the gateway and revises each report in its web form (`web`, source
+//!    WEB_FORM), one downloads the month's workbook, fills it in and uploads it
+//!    (`workbook_fill`, source WORKBOOK), both over HTTP with a browser of its own
+//!    (`browser`: cookies, the forms' CSRF tokens); the others send SubmitReport over gRPC.
+//!    Every revision is read back.
 //! 5. The follow-up: the notices the plan's rules raised on the days they fire
 //!    (EvaluateNotices), and two supervision orders about a lagging target, one answered
 //!    by its unit and closed, one open (`follow_up`).
@@ -25,14 +31,18 @@
 
 mod access;
 mod blockers;
+mod browser;
 mod calendar;
 mod compose;
 mod follow_up;
+mod html_form;
 mod review;
 mod submissions;
 mod summary;
 mod trajectory;
 mod units;
+mod web;
+mod workbook_fill;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -48,7 +58,7 @@ use self::{
     calendar::{UnitProfile, due_time, submit_time},
     compose::{ReportInput, compose_report},
     review::review,
-    submissions::{Planned, backfill, live_submissions},
+    submissions::{Planned, backfill, live_submissions, see_designations},
     trajectory::{TargetPlan, plan_targets, values_for},
     units::{designate, list_departments, list_measures, responsible_units},
 };
@@ -63,8 +73,11 @@ use crate::{
 /// Units that get their own token and submit live.
 const LIVE_UNITS: usize = 3;
 
-/// Runs the demo and returns its summary.
+/// Runs the demo and returns its summary. The suite must be up, the gateway included (at
+/// `settings.gateway`'s address): two live units report through its pages.
 pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, seed: u64) -> anyhow::Result<Summary> {
+    // Before anything is stored: a gateway that does not answer fails the demo here, naming it.
+    web::probe(settings, connection).await?;
     let mut c = clients(settings, connection, None)?;
     let parent = format!("plans/{plan_id}");
     let mut summary = Summary::default();
@@ -91,7 +104,8 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     summary.months = periods.iter().map(|p| period_text(Some(p))).collect();
 
     let units = list_departments(&mut c.departments).await?;
-    summary.designations = designate(&mut c, &parent, &units, seed).await?;
+    let designated = designate(&mut c, &parent, &units, seed).await?;
+    summary.designations = designated.iter().map(|d| d.line.clone()).collect();
     let measure_list = list_measures(&mut c.measures, &parent).await?;
     let responsible = responsible_units(&measure_list);
     let target_plans = plan_targets(&mut c.targets, &parent, seed, &summary.months).await?;
@@ -191,6 +205,13 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
 
     // Backfill what is not stored yet, in month order per unit and measure, so that a
     // blocker is raised before a later month resolves it.
+    if let Some(first) = planned.iter().find(|p| {
+        designated
+            .iter()
+            .any(|d| d.measure == p.measure && d.members.contains(&p.department))
+    }) {
+        see_designations(&mut c.reporting, &parent, first).await;
+    }
     summary.backfilled = backfill(&mut c.reporting, &parent, seed, planned).await?;
 
     // Reviews, as leadership.
@@ -200,8 +221,9 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     summary.accepted_now = accepted;
     summary.returned_now = returned;
 
-    // The live path: final figures for the last month with each unit's own token.
-    let (live, live_names) = live_submissions(
+    // The live path: final figures for the last month with each unit's own token, through
+    // the gateway's web form and workbook, and over gRPC.
+    let live = live_submissions(
         &mut c,
         settings,
         connection,
@@ -212,8 +234,9 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
         &target_plans,
     )
     .await?;
-    summary.live = live;
-    summary.live_units = live_names;
+    summary.live = live.by_way.iter().map(|(_, n)| n).sum();
+    summary.live_by_way = live.by_way.iter().map(|(way, n)| (way.label(), *n)).collect();
+    summary.live_units = live.units;
 
     // The follow-up: notices on the days the rules fired, and two orders.
     let months: Vec<Month> = periods.iter().filter_map(|p| Month::from_proto(Some(p))).collect();

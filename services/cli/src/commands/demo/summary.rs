@@ -11,7 +11,9 @@ pub struct Summary {
     pub backfilled: usize,
     /// Revisions submitted live with units' own tokens now.
     pub live: usize,
-    /// Units that submitted live.
+    /// Of those, how many came each way: `web form`, `workbook`, `gRPC`.
+    pub live_by_way: Vec<(&'static str, usize)>,
+    /// Units that submitted live, each with its way and count.
     pub live_units: Vec<String>,
     /// Keys skipped because they were already stored.
     pub already_stored: usize,
@@ -50,6 +52,23 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// `web form 3, workbook 2, gRPC 4`: every way, the ones not used now at 0.
+    pub fn by_way(&self) -> String {
+        ["web form", "workbook", "gRPC"]
+            .iter()
+            .map(|way| {
+                let count = self
+                    .live_by_way
+                    .iter()
+                    .filter(|(w, _)| w == way)
+                    .map(|(_, n)| n)
+                    .sum::<usize>();
+                format!("{way} {count}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The lines `duban demo` prints.
     pub fn print(&self, plan: &str, seed: u64) {
         println!("Demo data for plans/{plan} (seed {seed}):");
@@ -89,6 +108,7 @@ impl Summary {
                 self.live_units.join(", ")
             }
         );
+        println!("  live revisions by way: {}", self.by_way());
         println!(
             "  blockers: {} open ({} asking another unit for support), {} resolved",
             self.blockers_open, self.support_requests, self.blockers_resolved

@@ -53,6 +53,16 @@ pub(crate) fn responsible_units(measures: &[measures::Measure]) -> Vec<(String, 
         .collect()
 }
 
+/// A designation made now.
+pub(crate) struct Designated {
+    /// The measure number.
+    pub(crate) measure: String,
+    /// The units designated.
+    pub(crate) members: Vec<String>,
+    /// As the summary shows it: `3.4 相关街镇 = a,b`.
+    pub(crate) line: String,
+}
+
 /// Designates two or three members for every DESIGNATED group of a measure that has
 /// none yet, among the units the group admits and the measure does not already list.
 pub(crate) async fn designate(
@@ -60,7 +70,7 @@ pub(crate) async fn designate(
     parent: &str,
     units: &BTreeMap<String, departments::Department>,
     seed: u64,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<Designated>> {
     let mut made = Vec::new();
     let mut groups: HashMap<String, departments::Group> = HashMap::new();
     for measure in list_measures(&mut c.measures, parent).await? {
@@ -111,12 +121,11 @@ pub(crate) async fn designate(
                 })
                 .await
                 .map_err(|s| call_failed(&format!("UpdateGroupDesignation {} {}", unit.code, measure.name), s))?;
-            made.push(format!(
-                "{} {} = {}",
-                measure.number,
-                unit.as_written,
-                members.join(",")
-            ));
+            made.push(Designated {
+                line: format!("{} {} = {}", measure.number, unit.as_written, members.join(",")),
+                measure: measure.number.clone(),
+                members,
+            });
         }
     }
     Ok(made)
