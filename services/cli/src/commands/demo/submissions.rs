@@ -42,12 +42,12 @@ pub(crate) struct Planned {
 /// just made, by checking `first` (a report of a unit designated now) with `validate_only`
 /// once its cached plan is older than [`ABSENT_TTL`].
 ///
-/// Why: reporting refuses on its cached plan, and asks the plan's owners again only if that
-/// copy is older than [`ABSENT_TTL`] (`duban_plan::view::PlanView::recheck`), by one caller
-/// at a time. When it read the plan just before the designations (its start-up follow-up
-/// run, another command), the items of a newly designated unit, which come together in the
-/// backfill, could all be refused within that second, while a refresh in the middle of a
-/// unit's months would store them out of order (a blocker resolved before it was raised).
+/// Why: before refusing on its cached plan, reporting asks the plan's owners again, but at
+/// most once per [`ABSENT_TTL`] (`duban_plan::view::PlanView::recheck`). When it read the plan
+/// less than that before the designations (its start-up follow-up run, another command), the
+/// items of a newly designated unit, which come together in the backfill, would be refused
+/// within that second, and a refresh in the middle of a unit's months would store them out
+/// of order (a blocker resolved before it was raised).
 /// This one call, alone, triggers the refresh; its answer does not matter (it stores
 /// nothing, and the backfill reports any refusal itself).
 pub(crate) async fn see_designations(
