@@ -128,6 +128,9 @@ fn main() -> anyhow::Result<()> {
     if args.clients == 0 || args.connections == 0 || args.progress_calls == 0 || args.overview_calls == 0 {
         bail!("--clients, --connections, --progress-calls and --overview-calls must be at least 1");
     }
+    if args.rpcs {
+        rpcs::Plan::of(&args)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(args))
 }

@@ -93,7 +93,7 @@ enum Via {
 
 /// The settings of this mode, after `--smoke` has shrunk them.
 #[derive(Debug, Clone)]
-struct Plan {
+pub(crate) struct Plan {
     rounds: usize,
     round: Duration,
     clients: usize,
@@ -102,7 +102,13 @@ struct Plan {
 }
 
 impl Plan {
-    fn of(args: &Args) -> anyhow::Result<Plan> {
+    /// The settings `args` ask for, or why they cannot be run.
+    pub(crate) fn of(args: &Args) -> anyhow::Result<Plan> {
+        // Checked before any conversion: Duration::from_secs_f64 panics on a negative
+        // or non-finite number.
+        if !(args.round_seconds.is_finite() && args.round_seconds > 0.0 && args.round_seconds <= 3600.0) {
+            bail!("--round-seconds must be above 0 and at most 3600");
+        }
         let plan = if args.smoke {
             Plan {
                 rounds: 2,
@@ -120,8 +126,8 @@ impl Plan {
                 in_flight: args.in_flight.clone(),
             }
         };
-        if plan.rounds == 0 || plan.round.is_zero() {
-            bail!("--rounds and --round-seconds must be above 0");
+        if plan.rounds == 0 {
+            bail!("--rounds must be at least 1");
         }
         if plan.in_flight.is_empty() || plan.in_flight.contains(&0) {
             bail!("--in-flight needs levels of at least 1");
@@ -651,6 +657,28 @@ fn print_sweep(sweep: &[Summary]) {
 #[cfg(test)]
 mod tests {
     use super::median;
+
+    #[test]
+    fn bad_rounds_and_levels_are_refused_before_anything_starts() {
+        use clap::Parser;
+        let parse = |extra: &[&str]| {
+            let mut argv = vec!["duban-bench", "--rpcs"];
+            argv.extend_from_slice(extra);
+            super::Plan::of(&super::Args::parse_from(argv))
+        };
+        assert!(parse(&[]).is_ok());
+        for bad in [
+            &["--round-seconds=-1"][..],
+            &["--round-seconds", "0"],
+            &["--round-seconds", "NaN"],
+            &["--rounds", "0"],
+            &["--in-flight", "8,0"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        let smoke = parse(&["--smoke", "--clients", "64"]).unwrap();
+        assert_eq!((smoke.rounds, smoke.clients, smoke.in_flight.len()), (2, 4, 4));
+    }
 
     #[test]
     fn median_of_odd_even_and_no_rounds() {
