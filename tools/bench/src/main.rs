@@ -13,7 +13,7 @@
 //! 4. times GetProgress once more, at the final revision count;
 //!
 //! and prints the process's peak RSS (VmHWM: all four servers and the clients). Every
-//! loop is bounded; nothing leaves loopback. Not run by CI:
+//! loop is bounded; nothing leaves loopback. This default mode is not run by CI:
 //!
 //! ```sh
 //! cargo run --release -p duban-bench -- --seconds 10 --clients 64 --connections 8
@@ -21,6 +21,20 @@
 //!
 //! With `--overview`, it instead times the gateway's overview against GetProgress with
 //! the demo's data and with more history (see `overview.rs`, issue 14 §7).
+//!
+//! With `--rpcs`, it instead measures each public call against the health Check
+//! baseline, directly and through the gateway, in rounds that alternate baseline and
+//! measured call, and SubmitReport at several in-flight levels; then it checks that the
+//! OK answers equal the new stored revisions (see `rpcs.rs`, issue 15):
+//!
+//! ```sh
+//! cargo run --release -p duban-bench -- --rpcs --rounds 5 --round-seconds 3 --in-flight 1,8,64,256
+//! ```
+//!
+//! `--rpcs --smoke` runs that mode in a few seconds and asserts no timing, only that
+//! every step works; CI runs it (`.ci/run`).
+//!
+//! Every mode first prints the command line, the machine, the date and the git commit.
 
 use std::{
     collections::BTreeMap,
@@ -41,6 +55,7 @@ use duban_kit::{
 use duban_proto::reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient};
 
 mod overview;
+mod rpcs;
 
 /// How long each server may take to answer SERVING (a cold PostgreSQL is slow).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -81,6 +96,24 @@ struct Args {
     /// With `--overview`: calls of each kind per size.
     #[arg(long, default_value_t = 100)]
     overview_calls: usize,
+    /// Instead of the phases above: each public call against the health Check baseline,
+    /// directly and through the gateway, and SubmitReport at each `--in-flight` level
+    /// (`--clients` workers over `--connections` connections for the other calls).
+    #[arg(long, conflicts_with = "overview")]
+    rpcs: bool,
+    /// With `--rpcs`: rounds of each of baseline and measured call, alternating.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// With `--rpcs`: length of each round, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    round_seconds: f64,
+    /// With `--rpcs`: the in-flight levels SubmitReport is measured at.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
+    in_flight: Vec<usize>,
+    /// With `--rpcs`: a few seconds in all (2 tiny rounds, 4 workers), for CI; asserts
+    /// only that every step works and that OK answers equal stored revisions.
+    #[arg(long, requires = "rpcs")]
+    smoke: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -95,13 +128,22 @@ fn main() -> anyhow::Result<()> {
     if args.clients == 0 || args.connections == 0 || args.progress_calls == 0 || args.overview_calls == 0 {
         bail!("--clients, --connections, --progress-calls and --overview-calls must be at least 1");
     }
+    if args.rpcs {
+        rpcs::Plan::of(&args)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     println!("duban-bench: {}", machine());
-    if !args.overview {
+    println!(
+        "command: `{}`; date: {}; commit: {}\n",
+        std::env::args().collect::<Vec<_>>().join(" "),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        commit()
+    );
+    if !args.overview && !args.rpcs {
         println!(
             "timed phase: {} s, {} clients over {} HTTP/2 connections; GetProgress: {} calls per point\n",
             args.seconds, args.clients, args.connections, args.progress_calls
@@ -122,6 +164,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for backend in backends {
         if args.overview {
             overview::bench(backend, &args).await
+        } else if args.rpcs {
+            rpcs::bench(backend, &args).await
         } else {
             bench(backend, &args).await
         }
@@ -480,4 +524,24 @@ fn machine() -> String {
         .to_owned();
     let cpus = std::thread::available_parallelism().map_or(0, usize::from);
     format!("{cpus} CPUs ({model})")
+}
+
+/// The checked-out commit (with `+changes` if the work tree differs from it), or
+/// `unknown` outside a git work tree.
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short=12", "HEAD"]) {
+        Some(head) if git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty()) => {
+            format!("{head}+changes")
+        }
+        Some(head) => head,
+        None => "unknown".to_owned(),
+    }
 }
