@@ -126,15 +126,22 @@ pub async fn demo(settings: &Settings, connection: &Connection, plan_id: &str, s
     let existing_keys: BTreeSet<String> = existing.iter().map(report_key).collect();
     let stored_chains = BlockerChain::from_stored(&stored_blockers(&mut c.reporting, &parent).await?);
 
-    // The live units: a few that report targets, chosen by the seed.
+    // The live units: a few that report targets, chosen by the seed among those whose
+    // profile does not skip the last month, so that each has provisional figures to replace
+    // and every way (web form, workbook, gRPC) is shown.
+    let last_period = summary.months.last().cloned().unwrap_or_default();
     let target_reporters: Vec<String> = target_plans
         .iter()
         .flat_map(|t| t.target.reporting_departments.iter().cloned())
         .collect::<BTreeSet<_>>()
         .into_iter()
+        .filter(|unit| {
+            !UnitProfile::new(seed, unit, &summary.months)
+                .missing_months
+                .contains(&last_period)
+        })
         .collect();
     let live_units = SplitMix64::for_key(seed, &["live-units"]).sample(&target_reporters, LIVE_UNITS);
-    let last_period = summary.months.last().cloned().unwrap_or_default();
 
     // Plan every report.
     let measures_by_number: HashMap<&str, &measures::Measure> =
