@@ -91,6 +91,8 @@ struct Entry<V> {
     /// Until when it is served without asking again: fetched + TTL, or, after a failed
     /// refresh, that failure + the retry interval.
     fresh_until: Instant,
+    /// When its last refresh failed, if the one after did not succeed yet.
+    failed: Option<Instant>,
 }
 
 impl<V> Clone for Entry<V> {
@@ -99,6 +101,7 @@ impl<V> Clone for Entry<V> {
             value: self.value.clone(),
             fetched: self.fetched,
             fresh_until: self.fresh_until,
+            failed: self.failed,
         }
     }
 }
@@ -207,7 +210,11 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
     {
         let usable = |entry: &Entry<V>| match max_age {
             None => entry.fresh(),
-            Some(age) => entry.fetched.elapsed() <= age,
+            // Read again at most once per `max_age`; and while the owner is failing, at
+            // most once per retry interval, as for every reader.
+            Some(age) => {
+                entry.fetched.elapsed() <= age || entry.failed.is_some_and(|at| at.elapsed() < self.freshness.retry)
+            }
         };
         let asked = Instant::now();
         let (cached, refresh) = {
@@ -270,6 +277,7 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
                     value: value.clone(),
                     fetched: now,
                     fresh_until: now + self.freshness.ttl,
+                    failed: None,
                 };
                 state.entries.insert(key.to_owned(), entry);
                 Ok(Some(value))
@@ -292,6 +300,7 @@ impl<K: Eq + Hash + Debug, V> StaleCache<K, V> {
                         "serving a stale answer: refresh failed"
                     );
                     entry.fresh_until = now + self.freshness.retry;
+                    entry.failed = Some(now);
                     let value = entry.value.clone();
                     state.entries.insert(key.to_owned(), entry);
                     Ok(Some(value))
@@ -543,6 +552,25 @@ mod tests {
                 .unwrap(),
             3
         );
+    }
+
+    #[tokio::test]
+    async fn a_recent_answer_is_not_asked_again_while_the_owner_fails() {
+        let freshness = Freshness {
+            ttl: Duration::from_millis(10),
+            retry: Duration::from_secs(5),
+        };
+        let cache: StaleCache<String, i32> = StaleCache::new("plan", freshness);
+        cache.get("p", || async { Ok(Some(1)) }).await.unwrap();
+        let max_age = Duration::from_millis(50);
+        tokio::time::sleep(max_age * 2).await;
+        let stale = cache.get_recent("p", max_age, || async { Err(down()) }).await.unwrap();
+        assert_eq!(*stale.unwrap(), 1, "the stale answer when the owner fails");
+        tokio::time::sleep(max_age * 2).await;
+        for _ in 0..3 {
+            let again = cache.get_recent("p", max_age, never).await.unwrap();
+            assert_eq!(*again.unwrap(), 1, "no second attempt within the retry interval");
+        }
     }
 
     #[tokio::test]
