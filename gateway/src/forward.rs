@@ -116,20 +116,49 @@ async fn forward(
     let request = http::Request::from_parts(parts, tonic::body::Body::new(body));
     match channel.oneshot(request).await {
         Ok(response) => response.map(Body::new),
+        // The channel enforces the `grpc-timeout` set above: the call outlived its
+        // deadline, which is the caller's to know (DEADLINE_EXCEEDED: it may have
+        // taken effect, so retry with the same request ids), not a broken service.
+        Err(error) if timed_out(&*error) => {
+            tracing::info!(service, "the forwarded call ran out of time");
+            duban_kit::status::with_reason(
+                tonic::Code::DeadlineExceeded,
+                format!(
+                    "{service} did not answer within the call's deadline; what it did before may be stored: retry with the same request ids"
+                ),
+                ErrorReason::DeadlineExpired,
+                [],
+            )
+            .into_http()
+        }
         Err(error) => {
-            tracing::warn!(%error, service, "cannot forward the call");
-            duban_kit::error::dependency_unavailable(&DependencyUnavailable {
-                service,
-                message: error.to_string(),
-            })
-            .into_http::<Body>()
+            let unreachable = DependencyUnavailable::unreachable(service, &*error);
+            tracing::warn!(error = %unreachable.message, service, "cannot forward the call");
+            duban_kit::error::dependency_unavailable(&unreachable).into_http::<Body>()
         }
     }
+}
+
+/// Whether `error`, or one of its causes, is the channel's deadline running out.
+fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<tonic::TimeoutExpired>())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadline_running_out_is_told_apart_from_a_broken_connection() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("transport error")]
+        struct Transport(#[source] Box<dyn std::error::Error + Send + Sync>);
+        assert!(timed_out(&Transport(Box::new(tonic::TimeoutExpired(())))));
+        assert!(timed_out(&tonic::TimeoutExpired(())));
+        assert!(!timed_out(&Transport(Box::new(std::io::Error::other(
+            "connection reset"
+        )))));
+    }
 
     #[test]
     fn remaining_budget_is_sent_in_milliseconds() {

@@ -107,6 +107,32 @@ impl DependencyUnavailable {
             message: format!("{:?}: {}", status.code(), status.message()),
         }
     }
+
+    /// The connection to `service` failed with `error`: the message gives its whole
+    /// chain of causes, since a transport error alone ("transport error") says nothing
+    /// of what broke (a reset stream, a closed connection, a refused connect).
+    pub fn unreachable(service: &'static str, error: &(dyn std::error::Error + 'static)) -> Self {
+        Self {
+            service,
+            message: causes(error),
+        }
+    }
+}
+
+/// `error` and each of its sources, joined with ": ", with a cause that merely repeats
+/// the one before it left out.
+pub fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl From<DependencyUnavailable> for Status {
@@ -317,6 +343,20 @@ pub fn database(error: &DbErr) -> Status {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn causes_names_every_source_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("transport error")]
+        struct Transport(#[source] std::io::Error);
+        let error = Transport(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        ));
+        assert_eq!(super::causes(&error), "transport error: connection reset");
+        let plain = std::io::Error::other("refused");
+        assert_eq!(super::causes(&plain), "refused");
+    }
+
     use super::*;
     use crate::status::{field_violations, reason};
 

@@ -59,6 +59,9 @@ pub struct Options {
     pub follow_up_clock: Clock,
     /// The delivery worker's clock and timing (tests shorten its interval and backoff).
     pub delivery: delivery::DeliveryOptions,
+    /// Whether writes maintain the progress aggregate. Not a setting: only `duban-bench`
+    /// turns it off, to measure what live aggregates cost a submission.
+    pub aggregates: store::Aggregates,
 }
 
 impl Default for Options {
@@ -69,6 +72,7 @@ impl Default for Options {
             catalog_retry: freshness.retry,
             follow_up_clock: Clock::default(),
             delivery: delivery::DeliveryOptions::default(),
+            aggregates: store::Aggregates::Maintained,
         }
     }
 }
@@ -150,13 +154,14 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         let quota = quota.clone();
         let single_copy = single_copy.clone();
         let clock = options.follow_up_clock.clone();
+        let aggregates = options.aggregates;
         let (delivery_options, delivery_channel, mailer) =
             (options.delivery.clone(), delivery_channel.clone(), mailer.clone());
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
             let reporting = Reporting::new(
-                store::ReportStore::new(db),
+                store::ReportStore::with_aggregates(db, aggregates),
                 catalog,
                 quota,
                 count_submitted,

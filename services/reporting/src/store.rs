@@ -25,6 +25,20 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct ReportStore {
     db: DatabaseConnection,
+    /// Whether writes keep the progress aggregate (`progress_values`) current. Always,
+    /// except in the benchmark that measures what keeping it costs.
+    aggregates: Aggregates,
+}
+
+/// Whether a [`ReportStore`] maintains the progress aggregate on every write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Aggregates {
+    /// Every write updates the aggregate in its own transaction: progress reads are exact.
+    #[default]
+    Maintained,
+    /// Writes leave the aggregate alone, so progress and the overview go stale. Only for
+    /// `duban-bench`, which measures the write cost of live aggregates by comparison.
+    SkippedForBenchmark,
 }
 
 /// Filters of ListReports.
@@ -125,7 +139,12 @@ fn unless_empty<E: EntityTrait>(query: Select<E>, condition: SimpleExpr, value: 
 impl ReportStore {
     /// Wraps a migrated connection.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self::with_aggregates(db, Aggregates::Maintained)
+    }
+
+    /// Wraps a migrated connection, maintaining the progress aggregate or not.
+    pub fn with_aggregates(db: DatabaseConnection, aggregates: Aggregates) -> Self {
+        Self { db, aggregates }
     }
 
     /// The connection.
@@ -476,6 +495,9 @@ impl ReportStore {
         row: &report_revision::Model,
     ) -> Result<(), DbErr> {
         use progress_value::Column as P;
+        if self.aggregates == Aggregates::SkippedForBenchmark {
+            return Ok(());
+        }
         let slots: Vec<Slot> = [Slot::SubmittedAny, Slot::SubmittedFinal]
             .into_iter()
             .filter(|slot| slot.admits(&row.state, row.provisional))
@@ -497,6 +519,9 @@ impl ReportStore {
     /// Rewrites the aggregate rows of one report key from its revisions: for each
     /// slot, the latest revision the slot admits contributes its metric values.
     pub async fn refresh_aggregate(&self, db: &impl ConnectionTrait, key: &ReportKey) -> Result<(), DbErr> {
+        if self.aggregates == Aggregates::SkippedForBenchmark {
+            return Ok(());
+        }
         progress_value::Entity::delete_many()
             .filter(progress_key(key))
             .exec(db)

@@ -54,6 +54,7 @@ use duban_kit::{
 };
 use duban_proto::reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient};
 
+mod h2load;
 mod overview;
 mod rpcs;
 
@@ -111,9 +112,21 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
     in_flight: Vec<usize>,
     /// With `--rpcs`: a few seconds in all (2 tiny rounds, 4 workers), for CI; asserts
-    /// only that every step works and that OK answers equal stored revisions.
-    #[arg(long, requires = "rpcs")]
+    /// only that every step works and that OK answers equal stored revisions. With
+    /// `--h2load`: one round of one second.
+    #[arg(long)]
     smoke: bool,
+    /// Instead of the phases above: the health Check baseline and GetReport (direct and
+    /// through the gateway) measured by nghttp2's h2load, each request's grpc-status
+    /// checked with nghttp first (`--rounds`, `--round-seconds`, `--clients` streams over
+    /// `--connections` connections).
+    #[arg(long, conflicts_with_all = ["overview", "rpcs"])]
+    h2load: bool,
+    /// Where the servers' log lines go. They log as in production (the `info` filter;
+    /// `RUST_LOG` overrides it), so formatting and writing each line is part of what is
+    /// measured; by default they are written to /dev/null.
+    #[arg(long, default_value = "/dev/null")]
+    server_log: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +141,9 @@ fn main() -> anyhow::Result<()> {
     if args.clients == 0 || args.connections == 0 || args.progress_calls == 0 || args.overview_calls == 0 {
         bail!("--clients, --connections, --progress-calls and --overview-calls must be at least 1");
     }
+    if args.smoke && !(args.rpcs || args.h2load) {
+        bail!("--smoke goes with --rpcs or --h2load");
+    }
     if args.rpcs {
         rpcs::Plan::of(&args)?;
     }
@@ -136,6 +152,17 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&args.server_log)
+        .with_context(|| format!("cannot open --server-log {}", args.server_log.display()))?;
+    let _telemetry = duban_kit::telemetry::init_with_writer(
+        "duban-bench",
+        &duban_kit::settings::LogSettings::default(),
+        &duban_kit::settings::TelemetrySettings::default(),
+        Arc::new(log),
+    )?;
     println!("duban-bench: {}", machine());
     println!(
         "command: `{}`; date: {}; commit: {}\n",
@@ -143,7 +170,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         commit()
     );
-    if !args.overview && !args.rpcs {
+    if !args.overview && !args.rpcs && !args.h2load {
         println!(
             "timed phase: {} s, {} clients over {} HTTP/2 connections; GetProgress: {} calls per point\n",
             args.seconds, args.clients, args.connections, args.progress_calls
@@ -166,6 +193,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             overview::bench(backend, &args).await
         } else if args.rpcs {
             rpcs::bench(backend, &args).await
+        } else if args.h2load {
+            h2load::bench(backend, &args).await
         } else {
             bench(backend, &args).await
         }

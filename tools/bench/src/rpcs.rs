@@ -575,7 +575,8 @@ async fn one_call(call: Call, lane: &mut Lane, shared: &Shared) -> Result<usize,
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median of `values` (0 for none).
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return 0.0;
     }

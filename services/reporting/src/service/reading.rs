@@ -1,5 +1,7 @@
 //! Reading reports: one report or revision, a filtered page of reports, a report's revisions.
 
+use std::collections::HashMap;
+
 use duban_kit::{Principal, auth::Verified, error::NotFound, paging::Page};
 use duban_proto::reporting::v1 as pb;
 use duban_proto::reporting::v1::ErrorReason;
@@ -65,18 +67,41 @@ impl Reporting {
             .map_err(|v| ReportingError::Invalid(vec![v]))?;
         let plan = self.catalog.plan(&plan_code).await?;
         let (pointers, total) = self.store.pointers(&plan_code, &filter, page.offset, page.size).await?;
-        let mut reports = Vec::with_capacity(pointers.len());
-        for pointer in pointers {
-            let key = ReportKey {
-                plan: pointer.plan.clone(),
-                measure: pointer.measure_number.clone(),
-                department: pointer.department.clone(),
-                period: Month::parse(&pointer.period).unwrap_or(Month { year: 1970, month: 1 }),
-            };
-            if let Some(row) = self.store.revision(self.store.db(), &key, pointer.revision).await? {
-                reports.push(convert::report(&row, &pointer, plan.cadence, false));
-            }
-        }
+        // The page's current revisions in one query, not one per report.
+        let wanted: Vec<_> = pointers
+            .iter()
+            .map(|p| {
+                (
+                    p.measure_number.clone(),
+                    p.department.clone(),
+                    p.period.clone(),
+                    p.revision,
+                )
+            })
+            .collect();
+        let mut rows: HashMap<_, _> = self
+            .store
+            .revisions_at(&plan_code, &wanted)
+            .await?
+            .into_iter()
+            .map(|row| {
+                (
+                    (row.measure_number.clone(), row.department.clone(), row.period.clone()),
+                    row,
+                )
+            })
+            .collect();
+        let reports = pointers
+            .iter()
+            .filter_map(|pointer| {
+                let row = rows.remove(&(
+                    pointer.measure_number.clone(),
+                    pointer.department.clone(),
+                    pointer.period.clone(),
+                ))?;
+                Some(convert::report(&row, pointer, plan.cadence, false))
+            })
+            .collect();
         Ok(pb::ListReportsResponse {
             reports,
             next_page_token: page.next_token(total, &fingerprint),
