@@ -28,7 +28,7 @@ mod suite;
 mod tls;
 
 pub use builder::{STARTUP, StartError, SuiteBuilder};
-pub use plan::{PLAN, ReportKey, Responsibility, jiading_dataset, responsible_departments};
+pub use plan::{PLAN, ReportKey, Responsibility, jiading_dataset, read_responsibilities, responsible_departments};
 pub use proxy::TcpProxy;
 pub use server::Server;
 pub use suite::{

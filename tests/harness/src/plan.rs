@@ -2,7 +2,7 @@
 
 use duban_proto::{common::v1 as common, measures::v1 as mpb, reporting::v1 as pb, targets::v1 as tpb};
 
-use crate::{Caller, Suite};
+use crate::{Caller, MeasuresClient, Suite, TargetsClient};
 
 /// The resource name of the plan the harness imports.
 pub const PLAN: &str = "plans/jiading-2023";
@@ -118,44 +118,52 @@ impl Suite {
     /// the department owes values for, in measure order, each measure's departments
     /// sorted and without repeats.
     pub async fn responsibilities(&self) -> Result<Vec<Responsibility>, tonic::Status> {
-        let measures = self
-            .measures(Caller::Service)
-            .list_measures(mpb::ListMeasuresRequest {
-                parent: PLAN.into(),
-                page_size: 500,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .measures;
-        let mut targets = self
-            .targets(Caller::Service)
-            .list_targets(tpb::ListTargetsRequest {
-                parent: PLAN.into(),
-                page_size: 500,
-                ..Default::default()
-            })
-            .await?
-            .into_inner()
-            .targets;
-        targets.sort_by(|a, b| a.code.cmp(&b.code));
-        let mut out = Vec::new();
-        for measure in &measures {
-            let mut departments = responsible_departments(measure);
-            departments.sort();
-            departments.dedup();
-            out.extend(departments.into_iter().map(|department| {
-                Responsibility {
-                    owed: targets
-                        .iter()
-                        .filter(|t| t.measure_number == measure.number && t.reporting_departments.contains(&department))
-                        .cloned()
-                        .collect(),
-                    measure: measure.number.clone(),
-                    department,
-                }
-            }));
-        }
-        Ok(out)
+        read_responsibilities(&mut self.measures(Caller::Service), &mut self.targets(Caller::Service)).await
     }
+}
+
+/// As [`Suite::responsibilities`], read through the given clients: for servers that run
+/// elsewhere (the benchmark's `duban serve` processes), with a token that may list
+/// measures and targets.
+pub async fn read_responsibilities(
+    measures: &mut MeasuresClient,
+    targets: &mut TargetsClient,
+) -> Result<Vec<Responsibility>, tonic::Status> {
+    let measures = measures
+        .list_measures(mpb::ListMeasuresRequest {
+            parent: PLAN.into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .measures;
+    let mut targets = targets
+        .list_targets(tpb::ListTargetsRequest {
+            parent: PLAN.into(),
+            page_size: 500,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .targets;
+    targets.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut out = Vec::new();
+    for measure in &measures {
+        let mut departments = responsible_departments(measure);
+        departments.sort();
+        departments.dedup();
+        out.extend(departments.into_iter().map(|department| {
+            Responsibility {
+                owed: targets
+                    .iter()
+                    .filter(|t| t.measure_number == measure.number && t.reporting_departments.contains(&department))
+                    .cloned()
+                    .collect(),
+                measure: measure.number.clone(),
+                department,
+            }
+        }));
+    }
+    Ok(out)
 }

@@ -34,10 +34,29 @@
 //! `--rpcs --smoke` runs that mode in a few seconds and asserts no timing, only that
 //! every step works; CI runs it (`.ci/run`).
 //!
+//! With `--servers`, it instead runs the servers as production does, each as a process
+//! of its own (see `servers.rs`, issue 15): it times `duban up` from spawn to all five
+//! SERVING, to its banner, and from SIGTERM to exit (`--up-runs` times), then, per
+//! backend, starts `duban serve <name>` for each server on its own database, imports the
+//! plan with `duban plan import`, runs the largest run of `--rpcs` (SubmitReport directly
+//! at the highest `--in-flight` level, SubmitReports through the gateway at `--clients`,
+//! and the OK == stored check), and prints each server's VmRSS and VmHWM against 60 MB.
+//! It needs the `duban` binary: `--duban PATH`, by default `duban` beside this
+//! executable (`cargo build --release -p duban-cli` puts it there):
+//!
+//! ```sh
+//! cargo build --release -p duban-cli
+//! cargo run --release -p duban-bench -- --servers --up-runs 5 --rounds 5 --round-seconds 3 --in-flight 256 --clients 64
+//! ```
+//!
+//! `--servers --smoke` runs it in a few seconds (one `duban up`, the `--rpcs` smoke
+//! sizes) and asserts no timing or memory, only that every step works.
+//!
 //! Every mode first prints the command line, the machine, the date and the git commit.
 
 use std::{
     collections::BTreeMap,
+    path::PathBuf,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -46,8 +65,8 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
-use duban_harness::{Caller, PLAN, ReportKey, ReportingClient, Server, Suite};
+use clap::{ArgGroup, Parser, ValueEnum};
+use duban_harness::{Caller, PLAN, ReportKey, ReportingClient, Responsibility, Server, Suite};
 use duban_kit::{
     client::ServiceChannel,
     testing::{self, Backend},
@@ -57,6 +76,7 @@ use duban_proto::reporting::v1::{self as pb, reporting_service_client::Reporting
 mod h2load;
 mod overview;
 mod rpcs;
+mod servers;
 
 /// How long each server may take to answer SERVING (a cold PostgreSQL is slow).
 const STARTUP: Duration = Duration::from_secs(60);
@@ -65,6 +85,7 @@ type Client = ReportingClient;
 
 #[derive(Debug, Parser)]
 #[command(about = "Benchmark the reporting server's durable write path and progress read")]
+#[command(group(ArgGroup::new("smokable").args(["rpcs", "servers", "h2load"]).multiple(true)))]
 struct Args {
     /// Length of the timed submission phase, in seconds.
     #[arg(long, default_value_t = 10)]
@@ -102,25 +123,40 @@ struct Args {
     /// (`--clients` workers over `--connections` connections for the other calls).
     #[arg(long, conflicts_with = "overview")]
     rpcs: bool,
-    /// With `--rpcs`: rounds of each of baseline and measured call, alternating.
+    /// With `--rpcs` or `--servers`: rounds of each of baseline and measured call, alternating.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// With `--rpcs`: length of each round, in seconds.
+    /// With `--rpcs` or `--servers`: length of each round, in seconds.
     #[arg(long, default_value_t = 3.0)]
     round_seconds: f64,
-    /// With `--rpcs`: the in-flight levels SubmitReport is measured at.
+    /// With `--rpcs`: the in-flight levels SubmitReport is measured at; with `--servers`,
+    /// the highest of them.
     #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
     in_flight: Vec<usize>,
-    /// With `--rpcs`: a few seconds in all (2 tiny rounds, 4 workers), for CI; asserts
-    /// only that every step works and that OK answers equal stored revisions. With
-    /// `--h2load`: one round of one second.
-    #[arg(long)]
+    /// Instead of the phases above: `duban up` from spawn to all five SERVING, then each
+    /// server as a `duban serve` process of its own on each backend, the largest `--rpcs`
+    /// run against them (SubmitReport direct at the highest `--in-flight` level,
+    /// SubmitReports through the gateway at `--clients`), and each server's VmRSS/VmHWM.
+    #[arg(long, conflicts_with_all = ["overview", "rpcs"])]
+    servers: bool,
+    /// With `--servers`: the `duban` binary to run; default: `duban` beside this
+    /// executable (`cargo build -p duban-cli` puts it there).
+    #[arg(long, requires = "servers")]
+    duban: Option<PathBuf>,
+    /// With `--servers`: how many times `duban up` is started and stopped.
+    #[arg(long, default_value_t = 5)]
+    up_runs: usize,
+    /// With `--rpcs`, `--servers` or `--h2load`: a few seconds in all (2 tiny rounds, 4
+    /// workers; with `--servers`, one `duban up`; with `--h2load`, one round of one
+    /// second); asserts only that every step works and that OK answers equal stored
+    /// revisions. CI runs `--rpcs --smoke` and `--h2load --smoke`.
+    #[arg(long, requires = "smokable")]
     smoke: bool,
     /// Instead of the phases above: the health Check baseline and GetReport (direct and
     /// through the gateway) measured by nghttp2's h2load, each request's grpc-status
     /// checked with nghttp first (`--rounds`, `--round-seconds`, `--clients` streams over
     /// `--connections` connections).
-    #[arg(long, conflicts_with_all = ["overview", "rpcs"])]
+    #[arg(long, conflicts_with_all = ["overview", "rpcs", "servers"])]
     h2load: bool,
     /// Where the servers' log lines go. They log as in production (the `info` filter;
     /// `RUST_LOG` overrides it), so formatting and writing each line is part of what is
@@ -141,10 +177,9 @@ fn main() -> anyhow::Result<()> {
     if args.clients == 0 || args.connections == 0 || args.progress_calls == 0 || args.overview_calls == 0 {
         bail!("--clients, --connections, --progress-calls and --overview-calls must be at least 1");
     }
-    if args.smoke && !(args.rpcs || args.h2load) {
-        bail!("--smoke goes with --rpcs or --h2load");
-    }
-    if args.rpcs {
+    if args.servers {
+        servers::Setup::of(&args)?;
+    } else if args.rpcs {
         rpcs::Plan::of(&args)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -170,7 +205,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         commit()
     );
-    if !args.overview && !args.rpcs && !args.h2load {
+    if !args.overview && !args.rpcs && !args.servers && !args.h2load {
         println!(
             "timed phase: {} s, {} clients over {} HTTP/2 connections; GetProgress: {} calls per point\n",
             args.seconds, args.clients, args.connections, args.progress_calls
@@ -188,8 +223,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
             testing::postgres_admin_url()
         );
     }
+    let servers = if args.servers {
+        let setup = servers::Setup::of(&args)?;
+        servers::bench_up(&setup).await.context("the `duban up` runs failed")?;
+        Some(setup)
+    } else {
+        None
+    };
     for backend in backends {
-        if args.overview {
+        if let Some(setup) = &servers {
+            servers::bench(backend, setup).await
+        } else if args.overview {
             overview::bench(backend, &args).await
         } else if args.rpcs {
             rpcs::bench(backend, &args).await
@@ -311,23 +355,9 @@ fn clients(suite: &Suite, connections: usize, clients: usize) -> Vec<Client> {
         .collect()
 }
 
-/// Every (measure, responsible department, month) of the plan, with a value for each
-/// target of the measure the department reports.
+/// The workload of the plan `suite` imported (see [`Workload::of`]).
 async fn workload(suite: &Suite) -> anyhow::Result<Workload> {
-    let months: Vec<i32> = (3..=12).collect();
-    let keys: Vec<ReportKey> = suite
-        .responsibilities()
-        .await?
-        .iter()
-        .flat_map(|responsibility| months.iter().map(|&month| ReportKey::new(responsibility, month)))
-        .collect();
-    if keys.is_empty() {
-        bail!("the plan has no measure with a responsible department");
-    }
-    Ok(Workload {
-        keys,
-        months: months.len(),
-    })
+    Workload::of(&suite.responsibilities().await?)
 }
 
 #[derive(Debug)]
@@ -337,6 +367,23 @@ struct Workload {
 }
 
 impl Workload {
+    /// Every (measure, responsible department, month) of `responsibilities`, with a value
+    /// for each target of the measure the department reports.
+    fn of(responsibilities: &[Responsibility]) -> anyhow::Result<Workload> {
+        let months: Vec<i32> = (3..=12).collect();
+        let keys: Vec<ReportKey> = responsibilities
+            .iter()
+            .flat_map(|responsibility| months.iter().map(|&month| ReportKey::new(responsibility, month)))
+            .collect();
+        if keys.is_empty() {
+            bail!("the plan has no measure with a responsible department");
+        }
+        Ok(Workload {
+            keys,
+            months: months.len(),
+        })
+    }
+
     /// Submission `n`: keys in turn (so the plan fills evenly and every key collects
     /// revisions), with a value for every target the key owes.
     fn submission(&self, n: usize) -> pb::SubmitReportRequest {

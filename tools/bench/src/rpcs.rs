@@ -12,8 +12,12 @@
 //!   [`LIST_PAGE`]), SubmitReport and SubmitReports ([`STREAM_ITEMS`] items a stream),
 //!   each directly on the reporting server and through the gateway, which forwards
 //!   ReportingService by path;
-//! - SubmitReport directly at every `--in-flight` level.
+//! - SubmitReport directly at every `--in-flight` level;
+//! - the write cost of live aggregates: SubmitReport directly at `--clients` in flight
+//!   again, on a second, fresh suite whose reporting server skips the progress
+//!   aggregates (`duban_reporting::Options::aggregates`, a benchmark-only option).
 //!
+//! The servers run with production's request timeout (30 s), not the tests' shorter one.
 //! Every worker runs one call at a time until its round's time is up; a round ends when
 //! its last call has answered, and its throughput is the OK calls over that whole time.
 //! Each table gives the medians of the rounds (for `max`, the largest of all rounds) and
@@ -26,12 +30,17 @@
 //! unless the new revisions equal the OK answers (SubmitReport OKs and SubmitReports
 //! items stored), or if any call failed. The tables are printed first.
 //!
+//! The cases run against [`Endpoints`] (addresses and the administrator's token) in a
+//! [`Session`], so that `--servers` (`servers.rs`) runs the same cases against servers
+//! that are processes of their own.
+//!
 //! `--smoke` shrinks it to a few seconds for CI (2 rounds of 50 ms, 4 workers over 2
 //! connections, in-flight levels kept): it asserts no timing, only that every step works
 //! and the OK == stored check holds.
 
 use std::{
     collections::BTreeMap,
+    net::SocketAddr,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -40,9 +49,14 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use duban_harness::{Caller, PLAN, Server, Suite};
-use duban_kit::{client::ServiceChannel, testing::Backend};
+use duban_harness::{PLAN, Server, Suite};
+use duban_kit::{
+    client::ServiceChannel,
+    settings::{ClientSettings, ServerLimits},
+    testing::{self, Backend},
+};
 use duban_proto::reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient};
+use duban_reporting::store::Aggregates;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 use super::{Args, Client, Percentiles, STARTUP, Workload, workload};
@@ -64,7 +78,7 @@ const LIMIT_HEADROOM: usize = 64;
 
 /// What one round runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
+pub(crate) enum Call {
     Health,
     GetReport,
     ListReports,
@@ -86,9 +100,18 @@ impl Call {
 
 /// Where a measured call goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Via {
+pub(crate) enum Via {
     Direct,
     Gateway,
+}
+
+impl Via {
+    fn label(self) -> &'static str {
+        match self {
+            Via::Direct => "direct",
+            Via::Gateway => "gateway",
+        }
+    }
 }
 
 /// The settings of this mode, after `--smoke` has shrunk them.
@@ -96,7 +119,7 @@ enum Via {
 pub(crate) struct Plan {
     rounds: usize,
     round: Duration,
-    clients: usize,
+    pub(crate) clients: usize,
     connections: usize,
     in_flight: Vec<usize>,
 }
@@ -137,6 +160,58 @@ impl Plan {
 
     fn most_in_flight(&self) -> usize {
         self.in_flight.iter().copied().chain([self.clients]).max().unwrap_or(1)
+    }
+
+    /// The highest `--in-flight` level.
+    pub(crate) fn highest_level(&self) -> usize {
+        self.in_flight.iter().copied().max().unwrap_or(1)
+    }
+
+    /// `server.max_concurrent_requests` for the servers measured: the most calls in
+    /// flight plus [`LIMIT_HEADROOM`].
+    pub(crate) fn concurrency_limit(&self) -> usize {
+        self.most_in_flight() + LIMIT_HEADROOM
+    }
+
+    /// The line that says how the cases are run.
+    pub(crate) fn describe(&self) -> String {
+        format!(
+            "{} rounds of {:.2} s per case, baseline and measured alternating; medians of the rounds (max: the largest of all rounds); ÷ baseline: calls/s over the baseline's median calls/s in the same case",
+            self.rounds,
+            self.round.as_secs_f64()
+        )
+    }
+}
+
+/// Where the measured calls go, and as whom: the reporting server and the gateway, how
+/// to reach them, and the administrator's token. Built from a [`Suite`] in this process,
+/// or from servers that run as processes of their own (`--servers`).
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoints {
+    pub(crate) reporting: SocketAddr,
+    pub(crate) gateway: SocketAddr,
+    pub(crate) client: ClientSettings,
+    pub(crate) admin_token: String,
+}
+
+impl Endpoints {
+    /// The reporting server and the gateway of `suite`, as its administrator.
+    pub(crate) fn of(suite: &Suite) -> Endpoints {
+        Endpoints {
+            reporting: suite.addr(Server::Reporting),
+            gateway: suite.addr(Server::Gateway),
+            client: suite.settings().client.clone(),
+            admin_token: suite.admin_token().to_owned(),
+        }
+    }
+
+    /// A new channel (its own HTTP/2 connection) to `addr`, as the administrator.
+    fn channel(&self, addr: SocketAddr) -> ServiceChannel {
+        testing::channel_with(&self.client, addr, Some(&self.admin_token))
+    }
+
+    fn reporting_client(&self) -> Client {
+        ReportingServiceClient::new(self.channel(self.reporting))
     }
 }
 
@@ -181,7 +256,7 @@ impl Round {
 
 /// The medians of a case's rounds, measured and baseline.
 #[derive(Debug)]
-struct Summary {
+pub(crate) struct Summary {
     call: Call,
     via: Via,
     workers: usize,
@@ -204,35 +279,17 @@ pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
     let plan = Plan::of(args)?;
     println!("## {backend}: RPCs against the health Check baseline\n");
     let began = Instant::now();
-    let limit = plan.most_in_flight() + LIMIT_HEADROOM;
-    let suite = Suite::builder(backend)
-        .all()
-        .configure(move |settings| {
-            settings.server.max_concurrent_requests = settings.server.max_concurrent_requests.max(limit);
-        })
-        .startup_timeout(STARTUP)
-        .try_start()
-        .await?;
-    let work = Arc::new(workload(&suite).await?);
-    let mut counter = suite.reporting(Caller::Admin);
-    let before = stored_revisions(&mut counter).await?;
-    let shared = Arc::new(Shared {
-        report: work.keys[0].name(),
-        work,
-        next: AtomicUsize::new(0),
-        stored_ok: AtomicUsize::new(0),
-    });
-    seed(&suite, &shared).await?;
+    let suite = start_suite(backend, &plan, Aggregates::Maintained).await?;
+    let endpoints = Endpoints::of(&suite);
+    let session = Session::start(&endpoints, &plan, workload(&suite).await?).await?;
     println!(
-        "suite (with the gateway) up, plan loaded and {SEED_REPORTS} reports stored in {:.1} s; {} report keys; server.max_concurrent_requests {limit}\n",
+        "suite (with the gateway) up, plan loaded and {SEED_REPORTS} reports stored in {:.1} s; {} report keys; server.max_concurrent_requests {}; production request timeout ({} ms)\n",
         began.elapsed().as_secs_f64(),
-        shared.work.keys.len(),
+        session.keys(),
+        plan.concurrency_limit(),
+        ServerLimits::default().request_timeout_ms,
     );
-    println!(
-        "{} rounds of {:.2} s per case, baseline and measured alternating; medians of the rounds (max: the largest of all rounds); ÷ baseline: calls/s over the baseline's median calls/s in the same case\n",
-        plan.rounds,
-        plan.round.as_secs_f64()
-    );
+    println!("{}\n", plan.describe());
 
     let mut calls = Vec::new();
     for via in [Via::Direct, Via::Gateway] {
@@ -242,27 +299,144 @@ pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
             Call::SubmitReport,
             Call::SubmitReports,
         ] {
-            calls.push(case(&suite, &shared, &plan, call, via, plan.clients).await?);
+            calls.push(session.case(call, via, plan.clients).await?);
         }
     }
     let mut sweep = Vec::new();
     for &level in &plan.in_flight {
-        sweep.push(case(&suite, &shared, &plan, Call::SubmitReport, Via::Direct, level).await?);
+        sweep.push(session.case(Call::SubmitReport, Via::Direct, level).await?);
     }
-    let after = stored_revisions(&mut counter).await?;
+    let tally = session.finish().await?;
     suite.stop().await;
+
+    // The write cost of live aggregates: the same SubmitReport case on a fresh suite
+    // whose reporting server skips aggregate maintenance.
+    let bare_suite = start_suite(backend, &plan, Aggregates::SkippedForBenchmark).await?;
+    let bare_endpoints = Endpoints::of(&bare_suite);
+    let bare = Session::start(&bare_endpoints, &plan, workload(&bare_suite).await?).await?;
+    let without = bare.case(Call::SubmitReport, Via::Direct, plan.clients).await?;
+    let bare_tally = bare.finish().await?;
+    bare_suite.stop().await;
 
     print_calls(&calls);
     print_sweep(&sweep);
-    let stored_ok = shared.stored_ok.load(Ordering::SeqCst);
-    let new = after.saturating_sub(before);
-    println!(
-        "Stored revisions (sum of every report's latest revision, through ListReports): {before} before, {after} after, {new} new; OK answers (SubmitReport OKs and SubmitReports items stored, the seed included): {stored_ok}\n"
-    );
+    let with = calls
+        .iter()
+        .find(|s| s.call == Call::SubmitReport && s.via == Via::Direct)
+        .context("no direct SubmitReport case")?;
+    print_aggregates(with, &without);
+    tally.print();
     let (hwm, rss) = super::memory();
     println!("peak RSS of this process (all five servers and the clients; VmHWM): {hwm}; now (VmRSS): {rss}\n");
+    check(calls.iter().chain(&sweep), &tally)?;
+    println!("Without aggregates:");
+    bare_tally.print();
+    check([&without], &bare_tally)
+}
 
-    let failed: Vec<&Summary> = calls.iter().chain(&sweep).filter(|s| !s.errors.is_empty()).collect();
+/// The whole suite on `backend`, with production's request timeout (not the tests'
+/// shorter one), a concurrency limit above the highest load, and the reporting server
+/// keeping the progress aggregates or not.
+async fn start_suite(backend: Backend, plan: &Plan, aggregates: Aggregates) -> anyhow::Result<Suite> {
+    let limit = plan.concurrency_limit();
+    Suite::builder(backend)
+        .all()
+        .configure(move |settings| {
+            settings.server.max_concurrent_requests = settings.server.max_concurrent_requests.max(limit);
+            settings.server.request_timeout_ms = ServerLimits::default().request_timeout_ms;
+        })
+        .reporting_options(duban_reporting::Options {
+            aggregates,
+            ..Default::default()
+        })
+        .startup_timeout(STARTUP)
+        .try_start()
+        .await
+        .context("the suite did not start")
+}
+
+/// A measured run against [`Endpoints`]: the workload every case shares, and the
+/// revisions stored before it, for the OK == stored check at its end.
+pub(crate) struct Session<'a> {
+    endpoints: &'a Endpoints,
+    plan: &'a Plan,
+    shared: Arc<Shared>,
+    counter: Client,
+    before: usize,
+}
+
+impl<'a> Session<'a> {
+    /// Counts the stored revisions, then stores a first revision of [`SEED_REPORTS`] keys
+    /// of `work`, so that GetReport and ListReports have something to read.
+    pub(crate) async fn start(endpoints: &'a Endpoints, plan: &'a Plan, work: Workload) -> anyhow::Result<Session<'a>> {
+        let mut counter = endpoints.reporting_client();
+        let before = stored_revisions(&mut counter).await?;
+        let shared = Arc::new(Shared {
+            report: work.keys[0].name(),
+            work: Arc::new(work),
+            next: AtomicUsize::new(0),
+            stored_ok: AtomicUsize::new(0),
+        });
+        seed(endpoints, &shared).await?;
+        Ok(Session {
+            endpoints,
+            plan,
+            shared,
+            counter,
+            before,
+        })
+    }
+
+    /// The number of report keys submissions go to in turn.
+    pub(crate) fn keys(&self) -> usize {
+        self.shared.work.keys.len()
+    }
+
+    /// Measures `call` via `via` at `workers` in flight (see [`case`]).
+    pub(crate) async fn case(&self, call: Call, via: Via, workers: usize) -> anyhow::Result<Summary> {
+        case(self.endpoints, &self.shared, self.plan, call, via, workers).await
+    }
+
+    /// Counts the stored revisions again.
+    pub(crate) async fn finish(mut self) -> anyhow::Result<Tally> {
+        let after = stored_revisions(&mut self.counter).await?;
+        Ok(Tally {
+            before: self.before,
+            after,
+            stored_ok: self.shared.stored_ok.load(Ordering::SeqCst),
+        })
+    }
+}
+
+/// Stored revisions before and after a session, and the revisions the server said it
+/// stored (SubmitReport OKs and SubmitReports items stored, the seed included).
+#[derive(Debug)]
+pub(crate) struct Tally {
+    before: usize,
+    after: usize,
+    stored_ok: usize,
+}
+
+impl Tally {
+    fn new_revisions(&self) -> usize {
+        self.after.saturating_sub(self.before)
+    }
+
+    pub(crate) fn print(&self) {
+        println!(
+            "Stored revisions (sum of every report's latest revision, through ListReports): {} before, {} after, {} new; OK answers (SubmitReport OKs and SubmitReports items stored, the seed included): {}\n",
+            self.before,
+            self.after,
+            self.new_revisions(),
+            self.stored_ok
+        );
+    }
+}
+
+/// Fails if any call of `cases` failed, or unless the OK answers equal the new stored
+/// revisions; says so when they do.
+pub(crate) fn check<'s>(cases: impl IntoIterator<Item = &'s Summary>, tally: &Tally) -> anyhow::Result<()> {
+    let failed: Vec<&Summary> = cases.into_iter().filter(|s| !s.errors.is_empty()).collect();
     if let Some(first) = failed.first() {
         bail!(
             "{} case(s) had failed calls; the first: {} {:?} at {} in flight: {:?}, {}",
@@ -274,6 +448,7 @@ pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
             first.first_error.as_deref().unwrap_or("")
         );
     }
+    let (before, after, stored_ok, new) = (tally.before, tally.after, tally.stored_ok, tally.new_revisions());
     if new != stored_ok || after < before {
         bail!("the server answered OK for {stored_ok} revisions but {new} new ones are stored ({before} -> {after})");
     }
@@ -283,8 +458,8 @@ pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
 
 /// Stores a first revision of the first [`SEED_REPORTS`] keys, in streams of
 /// [`STREAM_ITEMS`].
-async fn seed(suite: &Suite, shared: &Shared) -> anyhow::Result<()> {
-    let mut client = suite.reporting(Caller::Admin);
+async fn seed(endpoints: &Endpoints, shared: &Shared) -> anyhow::Result<()> {
+    let mut client = endpoints.reporting_client();
     let count = SEED_REPORTS.min(shared.work.keys.len());
     let mut done = 0;
     while done < count {
@@ -350,16 +525,14 @@ async fn stored_revisions(client: &mut Client) -> anyhow::Result<usize> {
 
 /// `workers` lanes over `connections` fresh connections: health on the reporting server,
 /// the reporting client on the same connections (direct) or on as many to the gateway.
-fn lanes(suite: &Suite, via: Via, workers: usize, connections: usize) -> Vec<Lane> {
+fn lanes(endpoints: &Endpoints, via: Via, workers: usize, connections: usize) -> Vec<Lane> {
     let connections = connections.min(workers).max(1);
     let direct: Vec<ServiceChannel> = (0..connections)
-        .map(|_| suite.channel(Server::Reporting, Caller::Admin))
+        .map(|_| endpoints.channel(endpoints.reporting))
         .collect();
     let measured: Vec<ServiceChannel> = match via {
         Via::Direct => direct.clone(),
-        Via::Gateway => (0..connections)
-            .map(|_| suite.channel(Server::Gateway, Caller::Admin))
-            .collect(),
+        Via::Gateway => (0..connections).map(|_| endpoints.channel(endpoints.gateway)).collect(),
     };
     (0..workers)
         .map(|i| Lane {
@@ -373,7 +546,7 @@ fn lanes(suite: &Suite, via: Via, workers: usize, connections: usize) -> Vec<Lan
 /// then `rounds`
 /// baseline and measured rounds alternating.
 async fn case(
-    suite: &Suite,
+    endpoints: &Endpoints,
     shared: &Arc<Shared>,
     plan: &Plan,
     call: Call,
@@ -381,7 +554,7 @@ async fn case(
     workers: usize,
 ) -> anyhow::Result<Summary> {
     let connections = plan.connections.min(workers).max(1);
-    let lanes = lanes(suite, via, workers, connections);
+    let lanes = lanes(endpoints, via, workers, connections);
     for lane in lanes.iter().take(connections) {
         let mut lane = lane.clone();
         check_health(&mut lane.health).await.context("warm-up health Check")?;
@@ -612,10 +785,7 @@ fn print_calls(calls: &[Summary]) {
         println!(
             "| {} | {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |",
             s.call.label(),
-            match s.via {
-                Via::Direct => "direct",
-                Via::Gateway => "gateway",
-            },
+            s.via.label(),
             s.baseline,
             s.calls,
             s.ratio(),
@@ -628,6 +798,34 @@ fn print_calls(calls: &[Summary]) {
         );
     }
     println!();
+}
+
+/// SubmitReport with and without live aggregates, each against its own baseline.
+fn print_aggregates(with: &Summary, without: &Summary) {
+    println!(
+        "The write cost of live aggregates: SubmitReport directly at {} in flight, and the same on a second suite whose reporting server skips aggregate maintenance (a benchmark-only option, not a setting):\n",
+        with.workers
+    );
+    println!(
+        "| aggregates | Health/Check calls/s (baseline) | SubmitReport/s | ÷ baseline | p50 ms | p99 ms | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (label, s) in [("maintained", with), ("skipped", without)] {
+        println!(
+            "| {label} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {} |",
+            s.baseline,
+            s.calls,
+            s.ratio(),
+            s.latency.p50,
+            s.latency.p99,
+            s.errors.values().sum::<usize>(),
+        );
+    }
+    println!(
+        "\nwith ÷ without: {:.2} (each as a ratio to its own baseline; raw calls/s: {:.2})\n",
+        with.ratio() / without.ratio().max(f64::EPSILON),
+        with.calls / without.calls.max(f64::EPSILON)
+    );
 }
 
 fn print_sweep(sweep: &[Summary]) {
@@ -646,6 +844,32 @@ fn print_sweep(sweep: &[Summary]) {
             s.baseline,
             s.calls,
             s.ratio(),
+            s.latency.p50,
+            s.latency.p99,
+            s.latency.max,
+            s.errors.values().sum::<usize>(),
+        );
+    }
+    println!();
+}
+
+/// Cases that differ in call, route and in-flight level, one row each (`--servers`).
+pub(crate) fn print_cases(cases: &[Summary]) {
+    println!(
+        "| call | via | in flight | connections | Health/Check calls/s (baseline) | calls/s | ÷ baseline | items/s | p50 ms | p99 ms | max ms | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for s in cases {
+        println!(
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+            s.call.label(),
+            s.via.label(),
+            s.workers,
+            s.connections,
+            s.baseline,
+            s.calls,
+            s.ratio(),
+            s.items,
             s.latency.p50,
             s.latency.p99,
             s.latency.max,
