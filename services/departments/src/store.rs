@@ -1,6 +1,7 @@
 //! All SQL of the departments service, through sea-orm. Callers get rows back; rules
 //! about who may do what and what is valid live in `service`.
 
+use duban_kit::db::by_key;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -38,7 +39,7 @@ impl DirectoryStore {
 
     /// One unit.
     pub async fn unit(&self, code: &str) -> Result<Option<unit::Model>, DbErr> {
-        unit::Entity::find_by_id(code.to_owned()).one(&self.db).await
+        by_key(unit::Entity::find_by_id(code.to_owned()), &self.db).await
     }
 
     /// A page of units in code order, optionally of one kind, and the total count.
@@ -59,7 +60,7 @@ impl DirectoryStore {
 
     /// One group.
     pub async fn group(&self, code: &str) -> Result<Option<unit_group::Model>, DbErr> {
-        unit_group::Entity::find_by_id(code.to_owned()).one(&self.db).await
+        by_key(unit_group::Entity::find_by_id(code.to_owned()), &self.db).await
     }
 
     /// A page of groups in code order, and the total count.
@@ -76,8 +77,7 @@ impl DirectoryStore {
 
     /// Who owns a normalised spelling.
     pub async fn name_owner(&self, db: &impl ConnectionTrait, normalized: &str) -> Result<Option<NameOwner>, DbErr> {
-        Ok(unit_name::Entity::find_by_id(normalized.to_owned())
-            .one(db)
+        Ok(by_key(unit_name::Entity::find_by_id(normalized.to_owned()), db)
             .await?
             .map(|row| match row.owner_type.as_str() {
                 "group" => NameOwner::Group(row.owner_code),
@@ -156,9 +156,11 @@ impl DirectoryStore {
 
     /// One designation.
     pub async fn designation(&self, group: &str, scope: &str) -> Result<Option<designation::Model>, DbErr> {
-        designation::Entity::find_by_id((group.to_owned(), scope.to_owned()))
-            .one(&self.db)
-            .await
+        by_key(
+            designation::Entity::find_by_id((group.to_owned(), scope.to_owned())),
+            &self.db,
+        )
+        .await
     }
 
     /// Designations matching the optional group and scope, ordered by group then scope.
@@ -228,15 +230,16 @@ impl DirectoryStore {
 
     /// The credential whose token hashes to `sha256`, revoked or not.
     pub async fn credential_by_hash(&self, sha256: &str) -> Result<Option<credential::Model>, DbErr> {
-        credential::Entity::find()
-            .filter(credential::Column::TokenSha256.eq(sha256))
-            .one(&self.db)
-            .await
+        by_key(
+            credential::Entity::find().filter(credential::Column::TokenSha256.eq(sha256)),
+            &self.db,
+        )
+        .await
     }
 
     /// One credential.
     pub async fn credential(&self, db: &impl ConnectionTrait, id: i64) -> Result<Option<credential::Model>, DbErr> {
-        credential::Entity::find_by_id(id).one(db).await
+        by_key(credential::Entity::find_by_id(id), db).await
     }
 
     /// A page of credentials, oldest first, and the total count.
@@ -274,10 +277,11 @@ impl DirectoryStore {
 
     /// One notification endpoint of a unit.
     pub async fn endpoint(&self, department: &str, id: i64) -> Result<Option<endpoint::Model>, DbErr> {
-        endpoint::Entity::find_by_id(id)
-            .filter(endpoint::Column::Department.eq(department))
-            .one(&self.db)
-            .await
+        by_key(
+            endpoint::Entity::find_by_id(id).filter(endpoint::Column::Department.eq(department)),
+            &self.db,
+        )
+        .await
     }
 
     /// A page of notification endpoints of one unit (or of every unit), by unit code then

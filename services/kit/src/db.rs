@@ -4,7 +4,7 @@
 use std::{path::Path, time::Duration};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, sqlx,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait, Select, sqlx,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use sea_orm_migration::MigratorTrait;
@@ -42,6 +42,23 @@ pub async fn connect_and_migrate<M: MigratorTrait>(url: &str) -> Result<Database
     migrated?;
     unlocked.map_err(|e| DbErr::Custom(format!("cannot release the migration lock: {e}")))?;
     Ok(db)
+}
+
+/// The row `select` finds by a primary or unique key, if any. Use it instead of
+/// sea-orm's `one()` for key lookups: `one()` sends `LIMIT ?`, and SQLite as sqlx bundles
+/// it (built with STAT4) marks a statement whose LIMIT is a parameter for re-preparing
+/// every time the parameter is bound again, that is on every call. That re-parse cost a
+/// fifth of GetReport's CPU (BENCHMARKS.md, "What the profiles showed").
+pub async fn by_key<E: EntityTrait>(select: Select<E>, db: &impl ConnectionTrait) -> Result<Option<E::Model>, DbErr> {
+    let mut rows = select.all(db).await?;
+    if rows.len() > 1 {
+        return Err(DbErr::Custom(format!(
+            "a lookup by key found {} rows of {}",
+            rows.len(),
+            E::default().table_name()
+        )));
+    }
+    Ok(rows.pop())
 }
 
 /// Connects to `url`. For SQLite the file and its folder are created if missing.

@@ -138,9 +138,11 @@ pub async fn replay<R: prost::Message + Default>(
     db: &impl ConnectionTrait,
     key: &RequestKey,
 ) -> Result<Option<R>, ReplayError> {
-    let stored = request_log::Entity::find_by_id((key.caller.clone(), key.method.to_owned(), key.request_id.clone()))
-        .one(db)
-        .await?;
+    let stored = crate::db::by_key(
+        request_log::Entity::find_by_id((key.caller.clone(), key.method.to_owned(), key.request_id.clone())),
+        db,
+    )
+    .await?;
     let Some(stored) = stored else { return Ok(None) };
     if stored.request_sha256 != key.request_sha256 {
         return Err(ReplayError::Reused(FieldViolation::new(

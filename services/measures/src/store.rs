@@ -1,6 +1,7 @@
 //! All SQL of the measures service, through sea-orm. Callers get rows back; rules
 //! about what is valid and who may import live in `service`.
 
+use duban_kit::db::by_key;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::Expr,
@@ -29,7 +30,7 @@ impl PlanStore {
 
     /// One plan row.
     pub async fn plan(&self, id: &str) -> Result<Option<plan::Model>, DbErr> {
-        plan::Entity::find_by_id(id.to_owned()).one(&self.db).await
+        by_key(plan::Entity::find_by_id(id.to_owned()), &self.db).await
     }
 
     /// A page of plans in id order, and the total count.
@@ -46,9 +47,7 @@ impl PlanStore {
 
     /// One stored revision.
     pub async fn revision(&self, id: &str, revision: i32) -> Result<Option<plan_revision::Model>, DbErr> {
-        plan_revision::Entity::find_by_id((id.to_owned(), revision))
-            .one(&self.db)
-            .await
+        by_key(plan_revision::Entity::find_by_id((id.to_owned(), revision)), &self.db).await
     }
 
     /// A page of a plan's revisions, newest first, and the total count.

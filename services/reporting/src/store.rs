@@ -1,6 +1,7 @@
 //! All SQL of the reporting service, through sea-orm: the reads, and the write steps
 //! the writer task runs inside its transactions. Rules live in `service`.
 
+use duban_kit::db::by_key;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Select, sea_query::SimpleExpr,
@@ -154,14 +155,13 @@ impl ReportStore {
 
     /// A report key's pointer row.
     pub async fn pointer(&self, db: &impl ConnectionTrait, key: &ReportKey) -> Result<Option<report::Model>, DbErr> {
-        report::Entity::find_by_id((
+        let select = report::Entity::find_by_id((
             key.plan.clone(),
             key.measure.clone(),
             key.department.clone(),
             key.period.key(),
-        ))
-        .one(db)
-        .await
+        ));
+        by_key(select, db).await
     }
 
     /// One revision.
@@ -171,15 +171,14 @@ impl ReportStore {
         key: &ReportKey,
         revision: i32,
     ) -> Result<Option<report_revision::Model>, DbErr> {
-        report_revision::Entity::find_by_id((
+        let select = report_revision::Entity::find_by_id((
             key.plan.clone(),
             key.measure.clone(),
             key.department.clone(),
             key.period.key(),
             revision,
-        ))
-        .one(db)
-        .await
+        ));
+        by_key(select, db).await
     }
 
     /// Given revisions of a plan's keys, `(measure, department, period, revision)`, by

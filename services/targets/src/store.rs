@@ -1,6 +1,7 @@
 //! All SQL of the targets service, through sea-orm. Callers get rows back; rules about
 //! who may do what and what is valid live in `service`.
 
+use duban_kit::db::by_key;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -34,7 +35,7 @@ impl TargetStore {
 
     /// One plan.
     pub async fn plan(&self, db: &impl ConnectionTrait, code: &str) -> Result<Option<plan::Model>, DbErr> {
-        plan::Entity::find_by_id(code.to_owned()).one(db).await
+        by_key(plan::Entity::find_by_id(code.to_owned()), db).await
     }
 
     /// Inserts or replaces a plan row.
@@ -55,9 +56,7 @@ impl TargetStore {
         plan: &str,
         code: &str,
     ) -> Result<Option<target::Model>, DbErr> {
-        target::Entity::find_by_id((plan.to_owned(), code.to_owned()))
-            .one(db)
-            .await
+        by_key(target::Entity::find_by_id((plan.to_owned(), code.to_owned())), db).await
     }
 
     /// Every target of a plan, retired ones included, in code order.
@@ -104,9 +103,11 @@ impl TargetStore {
         code: &str,
         revision: i32,
     ) -> Result<Option<target_revision::Model>, DbErr> {
-        target_revision::Entity::find_by_id((plan.to_owned(), code.to_owned(), revision))
-            .one(db)
-            .await
+        by_key(
+            target_revision::Entity::find_by_id((plan.to_owned(), code.to_owned(), revision)),
+            db,
+        )
+        .await
     }
 
     /// A page of a target's revisions, newest first, and the total count.

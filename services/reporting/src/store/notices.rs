@@ -2,6 +2,7 @@
 //! DO NOTHING on the deduplication key), their acknowledgement in the writer's
 //! transaction, and the reads of ListNotices and GetNotice.
 
+use duban_kit::db::by_key;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, sea_query::OnConflict,
 };
@@ -54,9 +55,7 @@ impl ReportStore {
         plan: &str,
         id: &str,
     ) -> Result<Option<notice::Model>, DbErr> {
-        notice::Entity::find_by_id((plan.to_owned(), id.to_owned()))
-            .one(db)
-            .await
+        by_key(notice::Entity::find_by_id((plan.to_owned(), id.to_owned())), db).await
     }
 
     /// The notices of a plan that match `filter`, newest day first, then by key.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use duban_kit::db::by_key;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -35,10 +36,7 @@ impl ReportStore {
         plan: &str,
         number: i32,
     ) -> Result<Option<StoredOrder>, DbErr> {
-        let Some(order) = supervision_order::Entity::find_by_id((plan.to_owned(), number))
-            .one(db)
-            .await?
-        else {
+        let Some(order) = by_key(supervision_order::Entity::find_by_id((plan.to_owned(), number)), db).await? else {
             return Ok(None);
         };
         use order_part::Column as C;
