@@ -149,7 +149,7 @@ struct Args {
     /// With `--rpcs`, `--servers` or `--h2load`: a few seconds in all (2 tiny rounds, 4
     /// workers; with `--servers`, one `duban up`; with `--h2load`, one round of one
     /// second); asserts only that every step works and that OK answers equal stored
-    /// revisions. CI runs `--rpcs --smoke` and `--h2load --smoke`.
+    /// revisions. CI runs all three.
     #[arg(long, requires = "smokable")]
     smoke: bool,
     /// Instead of the phases above: the health Check baseline and GetReport (direct and

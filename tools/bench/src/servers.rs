@@ -22,10 +22,11 @@
 //!
 //! The children get only the `DUBAN__*` variables set here (none inherited), production
 //! defaults otherwise, except `server.max_concurrent_requests`, raised as in `--rpcs` so
-//! that the run measures calls, not load shedding; they log at `RUST_LOG=warn`, stdout
-//! and stderr into one file each in a temporary directory. A child that exits early
-//! fails the run with its name and the end of that file. No child outlives the run:
-//! each is killed (SIGKILL) when its handle is dropped, whatever failed.
+//! that the run measures calls, not load shedding; they log as in production (`info`,
+//! with `RUST_LOG` removed), stdout and stderr into one file each in a temporary
+//! directory. A child that exits early fails the run with its name and the end of that
+//! file. No child outlives the run: each is killed (SIGKILL) when its handle is dropped,
+//! whatever failed.
 
 use std::{
     collections::BTreeMap,
@@ -125,7 +126,7 @@ pub(crate) async fn bench_up(setup: &Setup) -> anyhow::Result<()> {
         );
     }
     println!(
-        "SQLite in a fresh data directory each run, every server on a free loopback port, RUST_LOG=warn; seconds, over {} run(s):\n",
+        "SQLite in a fresh data directory each run, every server on a free loopback port, logging at info as in production; seconds, over {} run(s):\n",
         runs.len()
     );
     println!("| step | min s | median s | max s |");
@@ -469,7 +470,7 @@ impl Fleet {
 
 fn print_start(fleet: &Fleet, started: &[(Server, Duration)], limit: usize) {
     println!(
-        "Five `duban serve` processes, each on its own fresh {} database, RUST_LOG=warn, server.max_concurrent_requests {limit}, otherwise production defaults; logs in {}:\n",
+        "Five `duban serve` processes, each on its own fresh {} database, logging at info as in production, server.max_concurrent_requests {limit}, otherwise production defaults; logs in {}:\n",
         fleet
             .databases
             .values()
@@ -621,7 +622,8 @@ fn temporary_directory(prefix: &str) -> anyhow::Result<TempDir> {
 }
 
 /// `duban` with only the `DUBAN*` variables of `env` (none inherited from this
-/// process, so the caller's shell cannot change the run) and `RUST_LOG=warn`.
+/// process, so the caller's shell cannot change the run) and without `RUST_LOG`, so
+/// that it logs as production does (`log.filter`, `info`).
 fn duban_command(duban: &Path, env: &[(String, String)]) -> Command {
     let mut command = Command::new(duban);
     for (variable, _) in std::env::vars_os() {
@@ -629,7 +631,7 @@ fn duban_command(duban: &Path, env: &[(String, String)]) -> Command {
             command.env_remove(variable);
         }
     }
-    command.envs(env.iter().cloned()).env("RUST_LOG", "warn");
+    command.envs(env.iter().cloned()).env_remove("RUST_LOG");
     command
 }
 
