@@ -3,8 +3,9 @@
 
 use duban_kit::db::by_key;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, sea_query::SimpleExpr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, JoinType, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, RelationDef, Select,
+    sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
 mod blockers;
@@ -162,6 +163,46 @@ impl ReportStore {
             key.period.key(),
         ));
         by_key(select, db).await
+    }
+
+    /// A report key's pointer row with one of its revisions (`None`: the current one), in
+    /// one statement: GetReport's read. `None` when the key has no pointer; the revision
+    /// is `None` when the key has no such revision.
+    pub async fn pointer_and_revision(
+        &self,
+        key: &ReportKey,
+        revision: Option<i32>,
+    ) -> Result<Option<(report::Model, Option<report_revision::Model>)>, DbErr> {
+        use report::Column as P;
+        use report_revision::Column as R;
+        let of_the_key: RelationDef = report::Entity::belongs_to(report_revision::Entity)
+            .from((P::Plan, P::MeasureNumber, P::Department, P::Period))
+            .to((R::Plan, R::MeasureNumber, R::Department, R::Period))
+            .into();
+        let which = match revision {
+            Some(number) => R::Revision.eq(number),
+            None => Expr::col((report_revision::Entity, R::Revision)).equals((report::Entity, P::Revision)),
+        };
+        let select = report::Entity::find_by_id((
+            key.plan.clone(),
+            key.measure.clone(),
+            key.department.clone(),
+            key.period.key(),
+        ))
+        .join(
+            JoinType::LeftJoin,
+            of_the_key.on_condition(move |_, _| which.clone().into()),
+        )
+        .select_also(report_revision::Entity);
+        let mut rows = select.all(&self.db).await?;
+        if rows.len() > 1 {
+            return Err(DbErr::Custom(format!(
+                "{} revisions matched one of {}",
+                rows.len(),
+                key.name()
+            )));
+        }
+        Ok(rows.pop())
     }
 
     /// One revision.

@@ -25,12 +25,13 @@ impl Reporting {
         })?;
         Self::check_own(&caller.principal, &key.department)?;
         let plan = self.catalog.plan(&key.plan).await?;
-        let pointer = self.existing_pointer(&key).await?;
-        let row = self
+        let (pointer, row) = self
             .store
-            .revision(self.store.db(), &key, revision.unwrap_or(pointer.revision))
+            .pointer_and_revision(&key, revision)
             .await?
-            .ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::RevisionNotFound, name.to_owned())))?;
+            .ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::ReportNotFound, key.name())))?;
+        let row =
+            row.ok_or_else(|| ReportingError::from(NotFound::new(ErrorReason::RevisionNotFound, name.to_owned())))?;
         Ok(convert::report(&row, &pointer, plan.cadence, revision.is_some()))
     }
 
