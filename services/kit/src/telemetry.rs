@@ -149,7 +149,13 @@ where
             .with_writer(writer)
             .boxed(),
         LogFormat::Json => json_lines(writer, dispatch.clone()).boxed(),
-    };
+    }
+    // sea-orm's statement spans are for traces: the log layers would format their fields
+    // (the SQL, its parameters) on every statement, only for the rare line logged inside
+    // one, which was about 8% of SubmitReport's CPU (BENCHMARKS.md, the profiles).
+    .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+        !(metadata.is_span() && metadata.target().starts_with("sea_orm"))
+    }));
     let subscriber = tracing_subscriber::registry()
         .with(filter)
         .with(otel)
