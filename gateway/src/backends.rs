@@ -52,15 +52,11 @@ pub struct Channels {
 /// The gateway's connections: a page waits for them, so an unreachable replica is
 /// given up after 1 s; idle ones are pinged, since event streams sit idle for long.
 fn tuned(endpoint: Endpoint) -> Endpoint {
-    // Dead peers are found by TCP keep-alive, in the kernel, not by HTTP/2 PINGs: under
-    // load (64 SubmitReports streams forwarded at once) a PING to reporting went
-    // unanswered for the 20 s keep-alive timeout, and the client then closed the one
-    // connection under every call on it (UNAVAILABLE "stream closed because of a
-    // broken pipe", while reporting had stored some of their items; BENCHMARKS.md).
     endpoint
         .connect_timeout(Duration::from_secs(1))
         .tcp_nodelay(true)
-        .tcp_keepalive(Some(Duration::from_secs(30)))
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(true)
 }
 
 impl Channels {
