@@ -255,6 +255,37 @@ impl ReportStore {
         Ok(out)
     }
 
+    /// The revisions `pointers` point at, by `(measure, department, period)`, in one query
+    /// per hundred (revisions_at): the current report of each key without a query each.
+    pub async fn current_revisions<'p>(
+        &self,
+        plan: &str,
+        pointers: impl IntoIterator<Item = &'p report::Model>,
+    ) -> Result<std::collections::HashMap<(String, String, String), report_revision::Model>, DbErr> {
+        let wanted: Vec<_> = pointers
+            .into_iter()
+            .map(|p| {
+                (
+                    p.measure_number.clone(),
+                    p.department.clone(),
+                    p.period.clone(),
+                    p.revision,
+                )
+            })
+            .collect();
+        Ok(self
+            .revisions_at(plan, &wanted)
+            .await?
+            .into_iter()
+            .map(|row| {
+                (
+                    (row.measure_number.clone(), row.department.clone(), row.period.clone()),
+                    row,
+                )
+            })
+            .collect())
+    }
+
     /// A page of a key's revisions, newest first, and their count.
     pub async fn revisions(
         &self,

@@ -120,28 +120,15 @@ impl Reporting {
                 newest.insert(key, pointer);
             }
         }
-        let wanted: Vec<(String, String, String, i32)> = newest
-            .values()
-            .map(|p| {
-                (
-                    p.measure_number.clone(),
-                    p.department.clone(),
-                    p.period.clone(),
-                    p.revision,
-                )
-            })
-            .collect();
-        let mut rows: BTreeMap<(String, String), crate::entity::report_revision::Model> = self
-            .store
-            .revisions_at(plan_code, &wanted)
-            .await?
-            .into_iter()
-            .map(|row| ((row.measure_number.clone(), row.department.clone()), row))
-            .collect();
+        let mut rows = self.store.current_revisions(plan_code, newest.values()).await?;
         let mut reports: Vec<(ReportKey, pb::Report)> = newest
-            .iter()
-            .filter_map(|(key, pointer)| {
-                let row = rows.remove(key)?;
+            .values()
+            .filter_map(|pointer| {
+                let row = rows.remove(&(
+                    pointer.measure_number.clone(),
+                    pointer.department.clone(),
+                    pointer.period.clone(),
+                ))?;
                 Some((
                     ReportKey::of_revision(&row),
                     convert::report(&row, pointer, plan.cadence, false),

@@ -1,7 +1,5 @@
 //! Reading reports: one report or revision, a filtered page of reports, a report's revisions.
 
-use std::collections::HashMap;
-
 use duban_kit::{Principal, auth::Verified, error::NotFound, paging::Page};
 use duban_proto::reporting::v1 as pb;
 use duban_proto::reporting::v1::ErrorReason;
@@ -69,29 +67,7 @@ impl Reporting {
         let plan = self.catalog.plan(&plan_code).await?;
         let (pointers, total) = self.store.pointers(&plan_code, &filter, page.offset, page.size).await?;
         // The page's current revisions in one query, not one per report.
-        let wanted: Vec<_> = pointers
-            .iter()
-            .map(|p| {
-                (
-                    p.measure_number.clone(),
-                    p.department.clone(),
-                    p.period.clone(),
-                    p.revision,
-                )
-            })
-            .collect();
-        let mut rows: HashMap<_, _> = self
-            .store
-            .revisions_at(&plan_code, &wanted)
-            .await?
-            .into_iter()
-            .map(|row| {
-                (
-                    (row.measure_number.clone(), row.department.clone(), row.period.clone()),
-                    row,
-                )
-            })
-            .collect();
+        let mut rows = self.store.current_revisions(&plan_code, &pointers).await?;
         let reports = pointers
             .iter()
             .filter_map(|pointer| {
