@@ -50,9 +50,10 @@ pub struct Channels {
 }
 
 /// The gateway's connections: a page waits for them, so an unreachable replica is
-/// given up after 1 s; idle ones are pinged, since event streams sit idle for long.
+/// given up after 1 s; idle ones are pinged, since event streams sit idle for long; each
+/// carries every caller's calls to its service, with the windows of [`duban_kit::flow`].
 fn tuned(endpoint: Endpoint) -> Endpoint {
-    endpoint
+    duban_kit::flow::windows(endpoint)
         .connect_timeout(Duration::from_secs(1))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))

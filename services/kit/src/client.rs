@@ -127,9 +127,10 @@ pub fn connect_lazy(
 }
 
 /// The connection settings of every channel between servers: a connection attempt gives
-/// up after 2 s, and an idle connection is pinged so a dead peer is noticed.
+/// up after 2 s, an idle connection is pinged so a dead peer is noticed, and the windows
+/// are [`crate::flow`]'s.
 pub fn tuned(endpoint: Endpoint) -> Endpoint {
-    endpoint
+    crate::flow::windows(endpoint)
         .connect_timeout(Duration::from_secs(2))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(30))

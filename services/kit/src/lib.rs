@@ -13,6 +13,7 @@ pub mod columns;
 pub mod csv_export;
 pub mod db;
 pub mod error;
+pub mod flow;
 pub mod idempotency;
 pub mod incoming;
 pub mod layer;

@@ -227,6 +227,8 @@ impl GrpcServer {
         let incoming = crate::incoming::accept(listener, cut.clone(), tls);
         let server = builder
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .initial_stream_window_size(crate::flow::STREAM_WINDOW)
+            .initial_connection_window_size(crate::flow::CONNECTION_WINDOW)
             .layer(RequestLayer::new(
                 name,
                 limits.max_concurrent_requests,

@@ -224,33 +224,20 @@ impl ReportStore {
 
     /// Given revisions of a plan's keys, `(measure, department, period, revision)`, by
     /// primary key, a hundred per query (order not kept; missing ones left out).
+    ///
+    /// Each term of the OR names the whole primary key, the plan too, so that SQLite looks
+    /// each one up in the key's index. With the plan factored out of the OR, SQLite
+    /// (without ANALYZE statistics) walked every revision of the plan instead, testing
+    /// each against every term, so a ListReports page slowed with every revision stored
+    /// (BENCHMARKS.md, "Third run").
     pub async fn revisions_at(
         &self,
         plan: &str,
         keys: &[(String, String, String, i32)],
     ) -> Result<Vec<report_revision::Model>, DbErr> {
-        use report_revision::Column as C;
         let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
-            let any = chunk.iter().fold(
-                sea_orm::Condition::any(),
-                |any, (measure, department, period, revision)| {
-                    any.add(
-                        sea_orm::Condition::all()
-                            .add(C::MeasureNumber.eq(measure.as_str()))
-                            .add(C::Department.eq(department.as_str()))
-                            .add(C::Period.eq(period.as_str()))
-                            .add(C::Revision.eq(*revision)),
-                    )
-                },
-            );
-            out.extend(
-                report_revision::Entity::find()
-                    .filter(C::Plan.eq(plan))
-                    .filter(any)
-                    .all(&self.db)
-                    .await?,
-            );
+            out.extend(revisions_at_query(plan, chunk).all(&self.db).await?);
         }
         Ok(out)
     }
@@ -684,5 +671,70 @@ impl ReportStore {
             .exec(&self.db)
             .await?
             .rows_affected)
+    }
+}
+
+/// The query of [`ReportStore::revisions_at`] for one chunk of keys.
+fn revisions_at_query(plan: &str, keys: &[(String, String, String, i32)]) -> Select<report_revision::Entity> {
+    use report_revision::Column as C;
+    let any = keys.iter().fold(
+        sea_orm::Condition::any(),
+        |any, (measure, department, period, revision)| {
+            any.add(
+                sea_orm::Condition::all()
+                    .add(C::Plan.eq(plan))
+                    .add(C::MeasureNumber.eq(measure.as_str()))
+                    .add(C::Department.eq(department.as_str()))
+                    .add(C::Period.eq(period.as_str()))
+                    .add(C::Revision.eq(*revision)),
+            )
+        },
+    );
+    report_revision::Entity::find().filter(any)
+}
+
+#[cfg(test)]
+mod tests {
+    use duban_kit::testing::{Backend, TestDatabase};
+    use sea_orm::{DbBackend, QueryTrait, Statement};
+
+    use super::*;
+
+    /// SQLite looks every key of a revisions_at query up in the primary key's index
+    /// rather than walking the plan's revisions, whatever their number (there are no
+    /// ANALYZE statistics to steer it).
+    #[tokio::test]
+    async fn revisions_at_looks_each_key_up_in_the_index() {
+        let database = TestDatabase::new(Backend::Sqlite)
+            .await
+            .expect("SQLite needs no server");
+        let db = duban_kit::db::connect_and_migrate::<crate::migration::Migrator>(database.url())
+            .await
+            .expect("migrated");
+        let keys: Vec<_> = (1..=50)
+            .map(|i| (format!("{}.1", i % 29 + 1), format!("unit{i}"), "2023-05".to_owned(), i))
+            .collect();
+        let query = revisions_at_query("JD2023", &keys).build(DbBackend::Sqlite);
+        let explain = Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            format!("EXPLAIN QUERY PLAN {}", query.sql),
+            query.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let plan: Vec<String> = db
+            .query_all_raw(explain)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", "detail").unwrap())
+            .collect();
+        let searches: Vec<_> = plan.iter().filter(|line| line.contains("SEARCH")).collect();
+        assert!(!searches.is_empty(), "no index search in {plan:?}");
+        for line in &searches {
+            assert!(
+                line.contains("revision=?"),
+                "a search that does not name the whole key, so it walks the plan's revisions: {plan:?}"
+            );
+        }
+        assert!(!plan.iter().any(|line| line.starts_with("SCAN")), "a scan in {plan:?}");
     }
 }

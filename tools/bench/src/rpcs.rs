@@ -273,6 +273,25 @@ impl Summary {
     fn ratio(&self) -> f64 {
         self.calls / self.baseline.max(f64::EPSILON)
     }
+
+    fn error_count(&self) -> usize {
+        self.errors.values().sum()
+    }
+
+    /// The cells the single-call tables share: baseline calls/s, calls/s, ÷ baseline,
+    /// p50, p99 and max (ms), errors.
+    fn measured_cells(&self) -> String {
+        format!(
+            "{:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {}",
+            self.baseline,
+            self.calls,
+            self.ratio(),
+            self.latency.p50,
+            self.latency.p99,
+            self.latency.max,
+            self.error_count(),
+        )
+    }
 }
 
 pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
@@ -794,7 +813,7 @@ fn print_calls(calls: &[Summary]) {
             s.latency.p99,
             s.latency.max,
             versus_direct,
-            s.errors.values().sum::<usize>(),
+            s.error_count(),
         );
     }
     println!();
@@ -807,19 +826,11 @@ fn print_aggregates(with: &Summary, without: &Summary) {
         with.workers
     );
     println!(
-        "| aggregates | Health/Check calls/s (baseline) | SubmitReport/s | ÷ baseline | p50 ms | p99 ms | errors |"
+        "| aggregates | Health/Check calls/s (baseline) | SubmitReport/s | ÷ baseline | p50 ms | p99 ms | max ms | errors |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (label, s) in [("maintained", with), ("skipped", without)] {
-        println!(
-            "| {label} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {} |",
-            s.baseline,
-            s.calls,
-            s.ratio(),
-            s.latency.p50,
-            s.latency.p99,
-            s.errors.values().sum::<usize>(),
-        );
+        println!("| {label} | {} |", s.measured_cells());
     }
     println!(
         "\nwith ÷ without: {:.2} (each as a ratio to its own baseline; raw calls/s: {:.2})\n",
@@ -837,18 +848,7 @@ fn print_sweep(sweep: &[Summary]) {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for s in sweep {
-        println!(
-            "| {} | {} | {:.0} | {:.0} | {:.3} | {:.2} | {:.2} | {:.2} | {} |",
-            s.workers,
-            s.connections,
-            s.baseline,
-            s.calls,
-            s.ratio(),
-            s.latency.p50,
-            s.latency.p99,
-            s.latency.max,
-            s.errors.values().sum::<usize>(),
-        );
+        println!("| {} | {} | {} |", s.workers, s.connections, s.measured_cells());
     }
     println!();
 }
@@ -873,7 +873,7 @@ pub(crate) fn print_cases(cases: &[Summary]) {
             s.latency.p50,
             s.latency.p99,
             s.latency.max,
-            s.errors.values().sum::<usize>(),
+            s.error_count(),
         );
     }
     println!();
