@@ -488,16 +488,17 @@ fn print_start(fleet: &Fleet, started: &[(Server, Duration)], limit: usize) {
 
 fn print_memory(fleet: &Fleet, idle: &[Memory], after: &[Memory]) {
     println!(
-        "Memory of each server (/proc/<pid>/status; MB = 2^20 bytes): VmRSS once started with the plan imported, and VmRSS and VmHWM (peak) after the largest run; the target is VmRSS ≤ {RSS_TARGET_MB:.0} MB after the largest run:\n"
+        "Memory of each server (/proc/<pid>/status; MB = 2^20 bytes): VmRSS once started with the plan imported, and VmRSS, its anonymous part (RssAnon: heap and stacks) and VmHWM (peak) after the largest run; the target is VmRSS ≤ {RSS_TARGET_MB:.0} MB after the largest run:\n"
     );
-    println!("| server | pid | VmRSS idle MB | VmRSS MB | VmHWM MB | ≤ {RSS_TARGET_MB:.0} MB? |");
-    println!("|---|---|---|---|---|---|");
+    println!("| server | pid | VmRSS idle MB | VmRSS MB | RssAnon MB | VmHWM MB | ≤ {RSS_TARGET_MB:.0} MB? |");
+    println!("|---|---|---|---|---|---|---|");
     for (((server, process), idle), after) in fleet.processes.iter().zip(idle).zip(after) {
         println!(
-            "| {server} | {} | {:.1} | {:.1} | {:.1} | {} |",
+            "| {server} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} |",
             process.pid(),
             megabytes(idle.rss_kb),
             megabytes(after.rss_kb),
+            megabytes(after.anon_kb),
             megabytes(after.hwm_kb),
             if megabytes(after.rss_kb) <= RSS_TARGET_MB {
                 "yes"
@@ -535,6 +536,9 @@ struct Memory {
     rss_kb: u64,
     /// VmHWM: the most ever resident.
     hwm_kb: u64,
+    /// RssAnon: the part of VmRSS that is anonymous memory (the heap, thread stacks),
+    /// not mapped files; what is left is code and shared libraries.
+    anon_kb: u64,
 }
 
 impl Memory {
@@ -544,11 +548,12 @@ impl Memory {
         Memory::parse(&status).with_context(|| format!("{path} has no VmRSS or VmHWM in kB"))
     }
 
-    /// VmRSS and VmHWM of a `/proc/<pid>/status` text.
+    /// VmRSS, VmHWM and RssAnon of a `/proc/<pid>/status` text.
     fn parse(status: &str) -> Option<Memory> {
         Some(Memory {
             rss_kb: status_kb(status, "VmRSS")?,
             hwm_kb: status_kb(status, "VmHWM")?,
+            anon_kb: status_kb(status, "RssAnon")?,
         })
     }
 }
@@ -818,19 +823,22 @@ mod tests {
             Memory::parse(STATUS),
             Some(Memory {
                 rss_kb: 40_960,
-                hwm_kb: 48_212
+                hwm_kb: 48_212,
+                anon_kb: 30_000,
             })
         );
         // A prefix of another field's name is not that field.
         assert_eq!(status_kb("VmRSSX:\t1 kB\n", "VmRSS"), None);
         assert_eq!(status_kb(STATUS, "Threads"), None, "not in kB");
         assert_eq!(Memory::parse("VmRSS:\t1 kB\n"), None, "no VmHWM");
+        assert_eq!(Memory::parse("VmRSS:\t1 kB\nVmHWM:\t1 kB\n"), None, "no RssAnon");
     }
 
     #[test]
     fn this_process_has_memory() {
         let memory = Memory::of(std::process::id()).unwrap();
         assert!(memory.rss_kb > 0 && memory.hwm_kb >= memory.rss_kb, "{memory:?}");
+        assert!(memory.anon_kb > 0 && memory.anon_kb <= memory.rss_kb, "{memory:?}");
     }
 
     #[test]
