@@ -26,6 +26,12 @@ use crate::{
 
 pub use notices::NoticesGrpc;
 
+/// Most items of one SubmitReports stream being checked and written at once. Each costs
+/// about 20 KB of futures while it waits for a read connection (heaptrack, BENCHMARKS.md
+/// "Third run"): with up to the writer's whole batch (128) a stream, 64 streams of 100
+/// items held 190 MB at their peak. 32 a stream still fills a batch from four streams.
+const ITEMS_IN_FLIGHT: usize = 32;
+
 /// What the handlers need once the database is ready.
 #[derive(Debug)]
 pub struct State {
@@ -130,11 +136,11 @@ impl ReportingService for ReportingGrpc {
         let mut turns = Turn::chain();
         let mut index = 0usize;
         let mut results = Vec::new();
-        // Items are validated and queued concurrently (up to a batch in flight), so the
+        // Items are validated and queued concurrently (up to ITEMS_IN_FLIGHT), so the
         // writer can commit many of them in one transaction; results keep stream order.
         loop {
             tokio::select! {
-                item = stream.next(), if pending.len() < crate::writer::MAX_BATCH => match item {
+                item = stream.next(), if pending.len() < ITEMS_IN_FLIGHT => match item {
                     None => break,
                     Some(Err(status)) => return Err(status),
                     // Kit's bounds layer already ends the stream there; this keeps the
