@@ -242,15 +242,17 @@ impl ReportStore {
         Ok(out)
     }
 
-    /// The revisions `pointers` point at, by `(measure, department, period)`, in one query
-    /// per hundred (revisions_at): the current report of each key without a query each.
+    /// Each of `pointers` with the revision it points at, in the pointers' order, read in one
+    /// query per hundred (revisions_at): the current report of each key without a query
+    /// each. A pointer whose revision is missing is left out.
     pub async fn current_revisions<'p>(
         &self,
         plan: &str,
         pointers: impl IntoIterator<Item = &'p report::Model>,
-    ) -> Result<std::collections::HashMap<(String, String, String), report_revision::Model>, DbErr> {
+    ) -> Result<Vec<(&'p report::Model, report_revision::Model)>, DbErr> {
+        let pointers: Vec<&report::Model> = pointers.into_iter().collect();
         let wanted: Vec<_> = pointers
-            .into_iter()
+            .iter()
             .map(|p| {
                 (
                     p.measure_number.clone(),
@@ -260,7 +262,7 @@ impl ReportStore {
                 )
             })
             .collect();
-        Ok(self
+        let mut rows: std::collections::HashMap<_, _> = self
             .revisions_at(plan, &wanted)
             .await?
             .into_iter()
@@ -269,6 +271,13 @@ impl ReportStore {
                     (row.measure_number.clone(), row.department.clone(), row.period.clone()),
                     row,
                 )
+            })
+            .collect();
+        Ok(pointers
+            .into_iter()
+            .filter_map(|p| {
+                let row = rows.remove(&(p.measure_number.clone(), p.department.clone(), p.period.clone()))?;
+                Some((p, row))
             })
             .collect())
     }

@@ -120,19 +120,16 @@ impl Reporting {
                 newest.insert(key, pointer);
             }
         }
-        let mut rows = self.store.current_revisions(plan_code, newest.values()).await?;
-        let mut reports: Vec<(ReportKey, pb::Report)> = newest
-            .values()
-            .filter_map(|pointer| {
-                let row = rows.remove(&(
-                    pointer.measure_number.clone(),
-                    pointer.department.clone(),
-                    pointer.period.clone(),
-                ))?;
-                Some((
+        let mut reports: Vec<(ReportKey, pb::Report)> = self
+            .store
+            .current_revisions(plan_code, newest.values())
+            .await?
+            .into_iter()
+            .map(|(pointer, row)| {
+                (
                     ReportKey::of_revision(&row),
                     convert::report(&row, pointer, plan.cadence, false),
-                ))
+                )
             })
             .collect();
         reports.sort_by(|(a, _), (b, _)| {

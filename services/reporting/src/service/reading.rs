@@ -67,17 +67,12 @@ impl Reporting {
         let plan = self.catalog.plan(&plan_code).await?;
         let (pointers, total) = self.store.pointers(&plan_code, &filter, page.offset, page.size).await?;
         // The page's current revisions in one query, not one per report.
-        let mut rows = self.store.current_revisions(&plan_code, &pointers).await?;
-        let reports = pointers
-            .iter()
-            .filter_map(|pointer| {
-                let row = rows.remove(&(
-                    pointer.measure_number.clone(),
-                    pointer.department.clone(),
-                    pointer.period.clone(),
-                ))?;
-                Some(convert::report(&row, pointer, plan.cadence, false))
-            })
+        let reports = self
+            .store
+            .current_revisions(&plan_code, &pointers)
+            .await?
+            .into_iter()
+            .map(|(pointer, row)| convert::report(&row, pointer, plan.cadence, false))
             .collect();
         Ok(pb::ListReportsResponse {
             reports,
