@@ -102,6 +102,11 @@ pub struct RequestKey {
 }
 
 impl RequestKey {
+    /// What the request log is keyed by: caller, method, request id.
+    pub fn identity(&self) -> (&str, &'static str, &str) {
+        (&self.caller, self.method, &self.request_id)
+    }
+
     /// `None` when the request carries no id (then it is not idempotent).
     pub fn new(caller: &str, method: &'static str, request_id: &str, request: &impl prost::Message) -> Option<Self> {
         (!request_id.is_empty()).then(|| Self {
@@ -153,6 +158,39 @@ pub async fn replay<R: prost::Message + Default>(
     R::decode(stored.response.as_slice())
         .map(Some)
         .map_err(|error| ReplayError::Db(DbErr::Custom(format!("stored response does not decode: {error}"))))
+}
+
+/// Which of `keys` have a stored response, as (caller, method, request id), in one
+/// statement per hundred keys: a writer reading a batch's request ids at once learns which
+/// few need [`replay`].
+pub async fn recorded<'k>(
+    db: &impl ConnectionTrait,
+    keys: impl IntoIterator<Item = &'k RequestKey>,
+) -> Result<Vec<(String, String, String)>, DbErr> {
+    use request_log::Column as C;
+    use sea_orm::QuerySelect;
+    let keys: Vec<&RequestKey> = keys.into_iter().collect();
+    let mut found = Vec::new();
+    for chunk in keys.chunks(100) {
+        let any = chunk.iter().fold(sea_orm::Condition::any(), |any, key| {
+            any.add(
+                sea_orm::Condition::all()
+                    .add(C::Caller.eq(key.caller.as_str()))
+                    .add(C::Method.eq(key.method))
+                    .add(C::RequestId.eq(key.request_id.as_str())),
+            )
+        });
+        found.extend(
+            request_log::Entity::find()
+                .select_only()
+                .columns([C::Caller, C::Method, C::RequestId])
+                .filter(any)
+                .into_tuple::<(String, String, String)>()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok(found)
 }
 
 /// As [`replay`], for a request that may carry no id (then there is nothing to replay).
@@ -258,6 +296,25 @@ pub async fn record(
         Err(error) if crate::db::is_unique_violation(&error) => Ok(false),
         Err(error) => Err(error),
     }
+}
+
+/// Records many responses, each under its key, in one statement: for a writer that has
+/// checked, in the same transaction, that none of the keys is stored (a key stored
+/// meanwhile fails the statement, and with it the caller's transaction).
+pub async fn record_all(db: &impl ConnectionTrait, records: Vec<(RequestKey, Vec<u8>)>) -> Result<(), DbErr> {
+    let now_us = chrono::Utc::now().timestamp_micros();
+    let rows = records.into_iter().map(|(key, response)| request_log::ActiveModel {
+        caller: Set(key.caller),
+        method: Set(key.method.to_owned()),
+        request_id: Set(key.request_id),
+        request_sha256: Set(key.request_sha256),
+        response: Set(response),
+        create_time_us: Set(now_us),
+    });
+    request_log::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 /// Creates the `request_log` table.

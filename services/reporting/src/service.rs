@@ -24,6 +24,7 @@ mod plan_summary;
 mod progress_query;
 mod reading;
 mod reviewing;
+mod staged;
 mod submission;
 mod submitting;
 mod target_ratings;

@@ -8,6 +8,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, SimpleExpr},
 };
 
+mod batch;
 mod blockers;
 mod follow_up_summary;
 mod notices;
@@ -75,20 +76,15 @@ pub struct AuditFilter {
     pub end_us: Option<i64>,
 }
 
-/// One aggregate row: `metric` of revision `row` of `key`, held in `slot`.
-fn aggregate_row(
-    key: &ReportKey,
-    slot: Slot,
-    row: &report_revision::Model,
-    metric: &convert::MetricRow,
-) -> progress_value::Model {
+/// One aggregate row: `metric` of the revision `row`, held in `slot`.
+fn aggregate_row(slot: Slot, row: &report_revision::Model, metric: &convert::MetricRow) -> progress_value::Model {
     progress_value::Model {
-        plan: key.plan.clone(),
+        plan: row.plan.clone(),
         target_code: metric.target_code.clone(),
-        department: key.department.clone(),
-        period: key.period.key(),
+        department: row.department.clone(),
+        period: row.period.clone(),
         slot: slot.key().to_owned(),
-        measure_number: key.measure.clone(),
+        measure_number: row.measure_number.clone(),
         value: metric.value.into(),
         revision: row.revision,
         submit_time_us: row.submit_time_us,
@@ -96,15 +92,14 @@ fn aggregate_row(
     }
 }
 
-/// Inserts aggregate rows in one statement (none is no statement).
+/// Inserts aggregate rows in as few statements as possible (none is no statement).
 async fn insert_aggregate_rows(db: &impl ConnectionTrait, rows: Vec<progress_value::Model>) -> Result<(), DbErr> {
-    let rows: Vec<progress_value::ActiveModel> = rows.into_iter().map(Into::into).collect();
-    if !rows.is_empty() {
-        progress_value::Entity::insert_many(rows)
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    batch::insert_all(
+        db,
+        rows.into_iter().map(progress_value::ActiveModel::from).collect(),
+        false,
+    )
+    .await
 }
 
 fn revision_key(key: &ReportKey) -> sea_orm::Condition {
@@ -500,15 +495,6 @@ impl ReportStore {
     // already, so reading it back (as `ActiveModel::insert` and `update` do) would only
     // cost time in the writer's transaction.
 
-    /// Adds a revision.
-    pub async fn insert_revision(&self, db: &impl ConnectionTrait, row: report_revision::Model) -> Result<(), DbErr> {
-        let active: report_revision::ActiveModel = row.into();
-        report_revision::Entity::insert(active.reset_all())
-            .exec_without_returning(db)
-            .await?;
-        Ok(())
-    }
-
     /// Replaces a revision's review columns and state.
     pub async fn update_revision(&self, db: &impl ConnectionTrait, row: report_revision::Model) -> Result<(), DbErr> {
         use report_revision::Column as C;
@@ -550,39 +536,6 @@ impl ReportStore {
         Ok(())
     }
 
-    /// The aggregate after `row`, a new revision of `key`, was stored: it is the key's
-    /// latest and SUBMITTED, so it now fills the submitted slots that admit it (both,
-    /// or only the provisional-including one), while the accepted and returned slots
-    /// keep the revisions they hold. Same result as [`Self::refresh_aggregate`], in two
-    /// statements and without reading the key's history.
-    pub async fn aggregate_new_revision(
-        &self,
-        db: &impl ConnectionTrait,
-        key: &ReportKey,
-        row: &report_revision::Model,
-    ) -> Result<(), DbErr> {
-        use progress_value::Column as P;
-        if self.aggregates == Aggregates::SkippedForBenchmark {
-            return Ok(());
-        }
-        let slots: Vec<Slot> = [Slot::SubmittedAny, Slot::SubmittedFinal]
-            .into_iter()
-            .filter(|slot| slot.admits(&row.state, row.provisional))
-            .collect();
-        progress_value::Entity::delete_many()
-            .filter(progress_key(key))
-            .filter(P::Slot.is_in(slots.iter().map(|s| s.key())))
-            .exec(db)
-            .await?;
-        let metrics = convert::metric_rows(row);
-        let rows = slots
-            .iter()
-            .flat_map(|slot| metrics.iter().map(move |metric| (slot, metric)))
-            .map(|(slot, metric)| aggregate_row(key, *slot, row, metric))
-            .collect();
-        insert_aggregate_rows(db, rows).await
-    }
-
     /// Rewrites the aggregate rows of one report key from its revisions: for each
     /// slot, the latest revision the slot admits contributes its metric values.
     pub async fn refresh_aggregate(&self, db: &impl ConnectionTrait, key: &ReportKey) -> Result<(), DbErr> {
@@ -611,10 +564,7 @@ impl ReportStore {
                 continue;
             };
             let metrics = convert::metric_rows(&row);
-            let rows = metrics
-                .iter()
-                .map(|metric| aggregate_row(key, slot, &row, metric))
-                .collect();
+            let rows = metrics.iter().map(|metric| aggregate_row(slot, &row, metric)).collect();
             insert_aggregate_rows(db, rows).await?;
         }
         Ok(())
@@ -632,15 +582,6 @@ impl ReportStore {
         let result = report_event::Entity::insert(active).exec(db).await?;
         row.sequence = result.last_insert_id;
         Ok(row)
-    }
-
-    /// Appends an audit record.
-    pub async fn insert_audit(&self, db: &impl ConnectionTrait, row: audit_record::Model) -> Result<(), DbErr> {
-        let mut active: audit_record::ActiveModel = row.into();
-        active = active.reset_all();
-        active.id = sea_orm::ActiveValue::NotSet;
-        audit_record::Entity::insert(active).exec_without_returning(db).await?;
-        Ok(())
     }
 
     /// How many revisions of each (department, period) of `plan` submitted before

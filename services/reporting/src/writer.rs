@@ -1,11 +1,23 @@
 //! Group commit: one task owns every write. Callers queue a [`Job`] with a oneshot for
 //! the answer; the task takes up to [`MAX_BATCH`] queued jobs, applies them in ONE
-//! transaction (each inside its own savepoint, then its record outside it), commits once,
-//! and only then answers each job. A job refused at write time (etag, state) is rolled
-//! back to its savepoint alone and does not poison the batch; if the database fails, the
+//! transaction, commits once, and only then answers each job. If the database fails, the
 //! batch is rolled back and its jobs are retried one per transaction. What a job writes
 //! is the job's business: this module knows nothing about reports. On PostgreSQL the
 //! writers of several replicas take turns, one batch at a time (`WRITE_TURN`).
+//!
+//! A job is applied in one of two ways:
+//! - **Staged**: it reads (what the batch read for all its jobs when it began,
+//!   [`Job::read_ahead`], as far as that is still true), decides, and adds the rows it
+//!   would write to the batch's [`Job::Staged`] rows instead of writing them. The writer writes every staged row at
+//!   the batch's end ([`Job::flush`]), a few multi-row statements for the whole batch
+//!   instead of a dozen statements per job: the statements, not the commit, were what a
+//!   submission cost (BENCHMARKS.md). A job stages only when nothing it reads is among
+//!   the staged rows, and only once it can no longer be refused, so it needs no savepoint.
+//! - **In its own savepoint**, after the staged rows are flushed (so it reads every
+//!   earlier job's writes): a job refused at write time (etag, state) is rolled back to
+//!   its savepoint alone and does not poison the batch.
+//!
+//! Either way its record (what every job leaves behind) is staged after it.
 //!
 //! Its [`WriterMetrics`] tell how well grouping works: the jobs per transaction, how
 //! long each commit takes, and how often a batch had to be retried one by one.
@@ -101,6 +113,8 @@ pub struct WriterStopped;
 pub trait Job: Send + Sync + 'static {
     /// What every job of one writer shares (the store, an event channel …).
     type Context: Send + Sync + 'static;
+    /// The rows a batch's jobs stage, written by [`Job::flush`]; a new one per transaction.
+    type Staged: Default + Send;
     /// What the caller is answered with once the batch has committed.
     type Output: Send + 'static;
     /// What the caller is answered with when the job fails.
@@ -110,22 +124,47 @@ pub trait Job: Send + Sync + 'static {
     /// transaction; `None` for a job that must be [`Job::apply`]'d.
     fn known_outcome(&self) -> Option<Result<Self::Output, Self::Error>>;
 
-    /// Applies the job inside its own savepoint of the batch's transaction.
+    /// Reads, when the batch begins and in as few statements as it can, what `jobs` will
+    /// read, into `staged` (which must forget what a write makes untrue).
+    fn read_ahead(
+        context: &Self::Context,
+        txn: &DatabaseTransaction,
+        jobs: &[Self],
+        staged: &mut Self::Staged,
+    ) -> impl Future<Output = Result<(), DbErr>> + Send
+    where
+        Self: Sized;
+
+    /// Whether the job can be applied staged: it writes only by adding rows to `staged`,
+    /// reads nothing `staged` holds, and adds its rows only once it can no longer be
+    /// refused. Otherwise the writer flushes `staged` and asks again: a job that still
+    /// does not stage is applied in its own savepoint (where it may write directly).
+    fn stages(&self, staged: &Self::Staged) -> bool;
+
+    /// Applies the job: staged, or inside its own savepoint of the batch's transaction
+    /// (see [`Job::stages`]).
     fn apply(
         &self,
         context: &Self::Context,
         txn: &DatabaseTransaction,
+        staged: &mut Self::Staged,
         now_us: i64,
     ) -> impl Future<Output = Result<Self::Output, Failure<Self::Error>>> + Send;
 
-    /// Writes what every job leaves behind whatever its outcome (an audit record), in
-    /// the batch's transaction but outside the job's savepoint.
+    /// Stages what every job leaves behind whatever its outcome (an audit record).
     fn record(
         &self,
         context: &Self::Context,
-        txn: &DatabaseTransaction,
+        staged: &mut Self::Staged,
         outcome: &Result<Self::Output, Self::Error>,
         now_us: i64,
+    );
+
+    /// Writes the staged rows in `txn` and empties `staged`.
+    fn flush(
+        context: &Self::Context,
+        txn: &DatabaseTransaction,
+        staged: &mut Self::Staged,
     ) -> impl Future<Output = Result<(), DbErr>> + Send;
 
     /// Runs once the batch has committed, just before the caller is answered (to
@@ -282,38 +321,67 @@ async fn transact<J: Job>(
         txn.execute_unprepared(WRITE_TURN).await?;
     }
     let now_us = chrono::Utc::now().timestamp_micros();
+    let mut staged = J::Staged::default();
+    J::read_ahead(context, &txn, jobs, &mut staged)
+        .instrument(tracing::info_span!("write.read_ahead"))
+        .await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for (job, caller) in jobs.iter().zip(callers) {
         let step = async {
             let outcome = match job.known_outcome() {
                 Some(outcome) => outcome,
                 None => {
-                    let savepoint = txn.begin().await?;
-                    match job.apply(context, &savepoint, now_us).await {
-                        Ok(output) => {
-                            savepoint.commit().await?;
-                            Ok(output)
+                    if !job.stages(&staged) {
+                        // It reads what earlier jobs staged, or writes directly.
+                        flush::<J>(context, &txn, &mut staged).await?;
+                    }
+                    if job.stages(&staged) {
+                        match job.apply(context, &txn, &mut staged, now_us).await {
+                            Ok(output) => Ok(output),
+                            Err(Failure::Refused(error)) => Err(error),
+                            Err(Failure::Database(error)) => return Err(error),
                         }
-                        Err(Failure::Refused(error)) => {
-                            savepoint.rollback().await?;
-                            Err(error)
-                        }
-                        Err(Failure::Database(error)) => {
-                            savepoint.rollback().await?;
-                            return Err(error);
+                    } else {
+                        let savepoint = txn.begin().await?;
+                        match job.apply(context, &savepoint, &mut staged, now_us).await {
+                            Ok(output) => {
+                                savepoint.commit().await?;
+                                Ok(output)
+                            }
+                            Err(Failure::Refused(error)) => {
+                                savepoint.rollback().await?;
+                                Err(error)
+                            }
+                            Err(Failure::Database(error)) => {
+                                savepoint.rollback().await?;
+                                return Err(error);
+                            }
                         }
                     }
                 }
             };
-            job.record(context, &txn, &outcome, now_us).await?;
+            job.record(context, &mut staged, &outcome, now_us);
             Ok(outcome)
         };
         let job_span = tracing::info_span!(parent: caller, "write.job");
         job_span.follows_from(Span::current());
         outcomes.push(step.instrument(job_span).await?);
     }
+    flush::<J>(context, &txn, &mut staged).await?;
     txn.commit().await?;
     metrics.batch_size.observe(jobs.len() as f64);
     metrics.commit_duration.observe(started.elapsed().as_secs_f64());
     Ok(outcomes)
+}
+
+/// Writes the staged rows, under a `write.flush` span.
+async fn flush<J: Job>(
+    context: &J::Context,
+    txn: &DatabaseTransaction,
+    staged: &mut J::Staged,
+) -> Result<(), J::Error> {
+    J::flush(context, txn, staged)
+        .instrument(tracing::info_span!("write.flush"))
+        .await?;
+    Ok(())
 }

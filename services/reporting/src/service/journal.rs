@@ -20,6 +20,8 @@ use crate::{
     writer::{Failure, Job},
 };
 
+use super::{staged::Staged, submission::Submission};
+
 /// The writer of the reporting service.
 pub type Writer = crate::writer::Writer<WriteJob>;
 
@@ -100,6 +102,9 @@ pub struct Journal {
 
 #[derive(Debug)]
 enum What {
+    /// A submission: staged (see `super::staged`).
+    Submission(Box<Submission>),
+    /// Any other change, written in its own savepoint.
     Change(Box<dyn Change>),
     /// A refused or validate_only call: what the caller was answered (the resource on success).
     Outcome(Result<String, ReportingError>),
@@ -287,6 +292,14 @@ pub struct WriteJob {
 }
 
 impl WriteJob {
+    /// Stores `submission` as its report's next revision, and audits it.
+    pub fn submission(submission: Submission, audit: AuditInfo) -> Self {
+        Self {
+            what: What::Submission(Box::new(submission)),
+            audit,
+        }
+    }
+
     /// Writes `change`, and audits it.
     pub fn change(change: impl Change + 'static, audit: AuditInfo) -> Self {
         Self {
@@ -332,13 +345,37 @@ impl WriteJob {
 
 impl Job for WriteJob {
     type Context = Journal;
+    type Staged = Staged;
     type Output = Written;
     type Error = ReportingError;
 
     fn known_outcome(&self) -> Option<Result<Written, ReportingError>> {
         match &self.what {
-            What::Change(_) | What::Housekeeping | What::Purge(_) | What::Notices(_) => None,
+            What::Submission(_) | What::Change(_) | What::Housekeeping | What::Purge(_) | What::Notices(_) => None,
             What::Outcome(outcome) => Some(outcome.clone().map(|_| Written::default())),
+        }
+    }
+
+    async fn read_ahead(
+        journal: &Journal,
+        txn: &DatabaseTransaction,
+        jobs: &[Self],
+        staged: &mut Staged,
+    ) -> Result<(), sea_orm::DbErr> {
+        let submissions: Vec<&Submission> = jobs
+            .iter()
+            .filter_map(|job| match &job.what {
+                What::Submission(submission) => Some(&**submission),
+                _ => None,
+            })
+            .collect();
+        staged.read_ahead(&journal.store, txn, &submissions).await
+    }
+
+    fn stages(&self, staged: &Staged) -> bool {
+        match &self.what {
+            What::Submission(submission) => !staged.holds(&submission.key, &submission.request),
+            _ => false,
         }
     }
 
@@ -346,9 +383,15 @@ impl Job for WriteJob {
         &self,
         journal: &Journal,
         txn: &DatabaseTransaction,
+        staged: &mut Staged,
         now_us: i64,
     ) -> Result<Written, Failure<ReportingError>> {
+        if !matches!(self.what, What::Submission(_) | What::Outcome(_)) {
+            // It writes directly, and may change anything read for the submissions.
+            staged.forget_reads();
+        }
         match &self.what {
+            What::Submission(submission) => submission.stage(&journal.store, txn, staged, now_us).await,
             What::Change(change) => change.write(&journal.store, txn, now_us).await,
             What::Outcome(_) => Ok(Written::default()),
             What::Purge(purge) => purge.apply(&journal.store, txn).await,
@@ -369,23 +412,17 @@ impl Job for WriteJob {
         }
     }
 
-    async fn record(
-        &self,
-        journal: &Journal,
-        txn: &DatabaseTransaction,
-        outcome: &Result<Written, ReportingError>,
-        now_us: i64,
-    ) -> Result<(), sea_orm::DbErr> {
+    fn record(&self, _journal: &Journal, staged: &mut Staged, outcome: &Result<Written, ReportingError>, now_us: i64) {
         if matches!(
             self.what,
             What::Housekeeping | What::Notices(NoticeChange::Deliver { .. })
         ) {
-            return Ok(());
+            return;
         }
         let audit = &self.audit;
         let resource = match (outcome, &self.what) {
             (Ok(written), What::Change(_)) if !written.order.name.is_empty() => written.order.name.clone(),
-            (Ok(written), What::Change(_)) => ReportKey::parse(&written.report.name)
+            (Ok(written), What::Change(_) | What::Submission(_)) => ReportKey::parse(&written.report.name)
                 .map_or(written.report.name.clone(), |(key, _)| {
                     key.revision_name(written.report.revision)
                 }),
@@ -422,7 +459,11 @@ impl Job for WriteJob {
             item_index: audit.item_index,
             source: audit.source.as_str_name().to_owned(),
         };
-        journal.store.insert_audit(txn, row).await
+        staged.audit(row);
+    }
+
+    async fn flush(journal: &Journal, txn: &DatabaseTransaction, staged: &mut Staged) -> Result<(), sea_orm::DbErr> {
+        staged.flush(&journal.store, txn).await
     }
 
     fn committed(&self, journal: &Journal, output: &mut Written) {

@@ -114,14 +114,14 @@ impl From<&pb::ReturnReportRequest> for ReviewRequest {
 
 /// A validated review, ready to be written.
 #[derive(Debug, Clone)]
-struct Review {
-    key: ReportKey,
-    decision: ReviewDecision,
-    etag: String,
-    principal: Principal,
-    credential: String,
-    cadence: Cadence,
-    request: Option<RequestKey>,
+pub(super) struct Review {
+    pub(super) key: ReportKey,
+    pub(super) decision: ReviewDecision,
+    pub(super) etag: String,
+    pub(super) principal: Principal,
+    pub(super) credential: String,
+    pub(super) cadence: Cadence,
+    pub(super) request: Option<RequestKey>,
 }
 
 impl Reporting {

@@ -4,12 +4,12 @@
 
 use duban_kit::{Principal, error::EtagMismatch, idempotency::RequestKey};
 use duban_proto::reporting::v1 as pb;
-use futures::future::BoxFuture;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use super::{
     blocker_changes::{self, Occasion},
-    journal::{self, Change, Written},
+    journal::{self, Written},
+    staged::Staged,
 };
 use crate::{
     calendar::Cadence,
@@ -52,12 +52,10 @@ pub struct Submission {
 pub struct Rows {
     /// The new revision.
     pub revision: report_revision::Model,
-    /// The report's pointer, naming the new revision.
+    /// The report's pointer, naming the new revision (stored or not yet).
     pub pointer: report::Model,
-    /// Whether the pointer exists already (update) or not (insert).
-    pub pointer_exists: bool,
-    /// The blockers the revision raises, updates or resolves, and whether each exists.
-    pub blockers: Vec<(blocker::Model, bool)>,
+    /// The blockers the revision raises, updates or resolves, as they are after it.
+    pub blockers: Vec<blocker::Model>,
 }
 
 impl Rows {
@@ -83,8 +81,23 @@ impl Submission {
         db: &impl ConnectionTrait,
         now_us: i64,
     ) -> Result<Rows, ReportingError> {
+        self.decide_knowing(store, db, None, now_us).await
+    }
+
+    /// As [`Self::decide`], taking what the writer's batch has read already from `known`
+    /// instead of reading it again.
+    async fn decide_knowing(
+        &self,
+        store: &ReportStore,
+        db: &impl ConnectionTrait,
+        known: Option<&Staged>,
+        now_us: i64,
+    ) -> Result<Rows, ReportingError> {
         let key = &self.key;
-        let pointer = store.pointer(db, key).await?;
+        let pointer = match known.and_then(|known| known.pointer(key)) {
+            Some(pointer) => pointer.clone(),
+            None => store.pointer(db, key).await?,
+        };
         if !self.etag.is_empty() {
             let current = pointer.as_ref().map(pointer_etag).unwrap_or_default();
             if current != self.etag {
@@ -97,7 +110,10 @@ impl Submission {
         }
         // Only a backfill needs the latest revision's submit time.
         let latest = match &pointer {
-            Some(p) if self.backfilled => store.revision(db, key, p.revision).await?,
+            Some(p) if self.backfilled => match known.and_then(|known| known.revision(key, p.revision)) {
+                Some(latest) => Some(latest.clone()),
+                None => store.revision(db, key, p.revision).await?,
+            },
             _ => None,
         };
         if latest.is_some_and(|latest| self.submit_time_us < latest.submit_time_us) {
@@ -107,7 +123,10 @@ impl Submission {
             ));
         }
         let number = pointer.as_ref().map_or(1, |p| p.revision + 1);
-        let stored_blockers = store.key_blockers(db, &key.plan, &key.measure, &key.department).await?;
+        let stored_blockers = match known.and_then(|known| known.blockers(key)) {
+            Some(blockers) => blockers.clone(),
+            None => store.key_blockers(db, &key.plan, &key.measure, &key.department).await?,
+        };
         let occasion = Occasion {
             revision_name: &key.revision_name(number),
             submit_time_us: self.submit_time_us,
@@ -147,7 +166,6 @@ impl Submission {
             create_time_us: now_us,
             source: self.source.as_str_name().to_owned(),
         };
-        let pointer_exists = pointer.is_some();
         let pointer = report::Model {
             plan: key.plan.clone(),
             measure_number: key.measure.clone(),
@@ -164,8 +182,7 @@ impl Submission {
         Ok(Rows {
             revision,
             pointer,
-            pointer_exists,
-            blockers: changes.rows,
+            blockers: changes.rows.into_iter().map(|(row, _exists)| row).collect(),
         })
     }
 
@@ -175,26 +192,21 @@ impl Submission {
         Ok(self.decide(store, store.db(), now_us).await?.report(self.cadence))
     }
 
-    async fn store(
+    /// Decides the submission in `txn` and stages its rows in `staged` (see
+    /// `super::staged`): the writer writes them with the rest of its batch.
+    pub async fn stage(
         &self,
         store: &ReportStore,
         txn: &DatabaseTransaction,
+        staged: &mut Staged,
         now_us: i64,
     ) -> Result<Written, Failure<ReportingError>> {
-        if let Some(replayed) = journal::replayed(txn, &self.request).await? {
+        if !staged.unrecorded(&self.request)
+            && let Some(replayed) = journal::replayed(txn, &self.request).await?
+        {
             return Ok(replayed);
         }
-        let rows = self.decide(store, txn, now_us).await?;
-        store.insert_revision(txn, rows.revision.clone()).await?;
-        for (blocker, exists) in &rows.blockers {
-            store.save_blocker(txn, blocker.clone(), *exists).await?;
-        }
-        // The new revision is the key's latest and SUBMITTED: only the submitted slots of
-        // the aggregate change, and they change to this revision, which is in memory.
-        store.aggregate_new_revision(txn, &self.key, &rows.revision).await?;
-        store
-            .save_pointer(txn, rows.pointer.clone(), rows.pointer_exists)
-            .await?;
+        let rows = self.decide_knowing(store, txn, Some(staged), now_us).await?;
         let event = journal::event_row(
             &self.key,
             pb::ReportEventType::Submitted,
@@ -203,18 +215,8 @@ impl Submission {
             self.backfilled,
             now_us,
         );
-        journal::finish(store, txn, &self.request, rows.report(self.cadence), event).await
-    }
-}
-
-impl Change for Submission {
-    fn write<'a>(
-        &'a self,
-        store: &'a ReportStore,
-        txn: &'a DatabaseTransaction,
-        now_us: i64,
-    ) -> BoxFuture<'a, Result<Written, Failure<ReportingError>>> {
-        Box::pin(self.store(store, txn, now_us))
+        let response = rows.report(self.cadence);
+        Ok(staged.submission(&self.key, rows, &self.request, response, event))
     }
 }
 

@@ -150,7 +150,7 @@ impl Reporting {
             }
             Ok(Prepared::Write(submission)) => {
                 turn.wait().await;
-                let committed = self.writer.queue(WriteJob::change(*submission, audit)).await;
+                let committed = self.writer.queue(WriteJob::submission(*submission, audit)).await;
                 turn.pass();
                 let report = committed?.await?.report;
                 tracing::info!(report = %report.name, revision = report.revision, "stored a report revision");

@@ -38,6 +38,21 @@ fn verdict(result: Result<pb::Report, ReportingError>) -> Result<i32, String> {
         .map_err(|error| duban_kit::status::reason(&tonic::Status::from(error)).unwrap_or_default())
 }
 
+impl Submission {
+    /// Stages the submission alone and writes it, as the writer would.
+    async fn write(
+        &self,
+        store: &ReportStore,
+        txn: &DatabaseTransaction,
+        now_us: i64,
+    ) -> Result<Written, Failure<ReportingError>> {
+        let mut staged = Staged::default();
+        let written = self.stage(store, txn, &mut staged, now_us).await?;
+        staged.flush(store, txn).await.map_err(ReportingError::from)?;
+        Ok(written)
+    }
+}
+
 async fn written(store: &ReportStore, submission: &Submission) -> Result<pb::Report, ReportingError> {
     let txn = store.db().begin().await?;
     let now = chrono::Utc::now().timestamp_micros();
