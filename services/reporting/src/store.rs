@@ -94,12 +94,7 @@ fn aggregate_row(slot: Slot, row: &report_revision::Model, metric: &convert::Met
 
 /// Inserts aggregate rows in as few statements as possible (none is no statement).
 async fn insert_aggregate_rows(db: &impl ConnectionTrait, rows: Vec<progress_value::Model>) -> Result<(), DbErr> {
-    batch::insert_all(
-        db,
-        rows.into_iter().map(progress_value::ActiveModel::from).collect(),
-        false,
-    )
-    .await
+    batch::write_rows::<progress_value::ActiveModel, _>(db, rows, None, batch::Stored::Fails).await
 }
 
 fn revision_key(key: &ReportKey) -> sea_orm::Condition {

@@ -547,17 +547,51 @@ pub async fn replayed(
     }))
 }
 
+/// A writer on a migrated store of its own, for tests: the database (dropped with it),
+/// the store, the writer (its series registered in `metrics`) and what stops its feed.
+#[cfg(test)]
+pub(crate) struct TestWriter {
+    pub database: duban_kit::testing::TestDatabase,
+    pub store: ReportStore,
+    pub writer: Writer,
+    pub stopping: tokio_util::sync::CancellationToken,
+}
+
+#[cfg(test)]
+impl TestWriter {
+    /// `None` when `backend` is not available here.
+    pub async fn start(backend: duban_kit::testing::Backend, metrics: &duban_kit::metrics::Metrics) -> Option<Self> {
+        let database = duban_kit::testing::TestDatabase::new(backend).await?;
+        let db = duban_kit::db::connect_and_migrate::<crate::migration::Migrator>(database.url())
+            .await
+            .expect("the reporting database migrates");
+        let store = ReportStore::new(db);
+        let stopping = tokio_util::sync::CancellationToken::new();
+        let journal = Journal {
+            store: store.clone(),
+            feed: super::EventFeed::start(store.clone(), stopping.clone()),
+            metrics: ReportingMetrics::register(&duban_kit::metrics::Metrics::new()),
+        };
+        let writer = Writer::start(store.db().clone(), journal, ReportingMetrics::register(metrics).writer);
+        Some(Self {
+            database,
+            store,
+            writer,
+            stopping,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use duban_kit::{
         idempotency::{self, REQUEST_ID_RETENTION, request_log},
-        testing::{Backend, TestDatabase, remember_request_id},
+        testing::{Backend, remember_request_id},
     };
     use sea_orm::{EntityTrait, QueryOrder};
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::service::{EVENT_RETENTION_US, EventFeed};
+    use crate::service::EVENT_RETENTION_US;
 
     const HOUR_US: i64 = 3600 * 1_000_000;
 
@@ -580,13 +614,15 @@ mod tests {
     /// The writer forgets request ids a day old and events a week old (but the newest
     /// event, the high-water mark), keeps what is younger, and audits nothing of it.
     async fn housekeeping_forgets_only_what_has_expired(backend: Backend) {
-        let Some(database) = TestDatabase::new(backend).await else {
+        let Some(TestWriter {
+            store,
+            writer,
+            stopping,
+            database: _database,
+        }) = TestWriter::start(backend, &duban_kit::metrics::Metrics::new()).await
+        else {
             return;
         };
-        let db = duban_kit::db::connect_and_migrate::<crate::migration::Migrator>(database.url())
-            .await
-            .unwrap();
-        let store = ReportStore::new(db);
         let now = chrono::Utc::now().timestamp_micros();
         let day_us = i64::try_from(REQUEST_ID_RETENTION.as_micros()).unwrap();
         remember_request_id(store.db(), "yesterday-morning", now - day_us - HOUR_US).await;
@@ -595,17 +631,6 @@ mod tests {
         let recent = happened(&store, now - HOUR_US).await;
         let newest_but_old = happened(&store, now - EVENT_RETENTION_US - 2 * HOUR_US).await;
 
-        let stopping = CancellationToken::new();
-        let journal = Journal {
-            store: store.clone(),
-            feed: EventFeed::start(store.clone(), stopping.clone()),
-            metrics: ReportingMetrics::register(&duban_kit::metrics::Metrics::new()),
-        };
-        let writer = Writer::start(
-            store.db().clone(),
-            journal,
-            ReportingMetrics::register(&duban_kit::metrics::Metrics::new()).writer,
-        );
         writer.write(WriteJob::housekeeping()).await.unwrap();
 
         let kept: Vec<String> = request_log::Entity::find()

@@ -259,20 +259,17 @@ mod tests {
     use duban_kit::{
         Principal,
         metrics::{Format, Metrics},
-        testing::{Backend, TestDatabase},
+        testing::Backend,
     };
     use duban_proto::reporting::v1 as pb;
     use sea_orm::{EntityTrait, PaginatorTrait};
-    use tokio_util::sync::CancellationToken;
 
     use super::*;
     use crate::{
         calendar::{Cadence, Month},
         entity::audit_record,
-        metrics::ReportingMetrics,
         service::{
-            EventFeed,
-            journal::{AuditInfo, Journal, WriteJob, Writer},
+            journal::{AuditInfo, TestWriter, WriteJob},
             reviewing::{Review, ReviewDecision},
             submission::Submission,
         },
@@ -322,22 +319,16 @@ mod tests {
     /// when the batch began is not trusted after a job that writes directly. Nothing is
     /// retried.
     async fn a_batch_flushes_before_a_submission_reads_what_it_staged(backend: Backend) {
-        let Some(database) = TestDatabase::new(backend).await else {
+        let metrics = Metrics::new();
+        let Some(TestWriter {
+            store,
+            writer,
+            stopping,
+            database: _database,
+        }) = TestWriter::start(backend, &metrics).await
+        else {
             return;
         };
-        let db = duban_kit::db::connect_and_migrate::<crate::migration::Migrator>(database.url())
-            .await
-            .unwrap();
-        let store = ReportStore::new(db);
-        let stopping = CancellationToken::new();
-        let metrics = Metrics::new();
-        let journal = Journal {
-            store: store.clone(),
-            feed: EventFeed::start(store.clone(), stopping.clone()),
-            metrics: ReportingMetrics::register(&Metrics::new()),
-        };
-        let writer = Writer::start(store.db().clone(), journal, ReportingMetrics::register(&metrics).writer);
-
         let audit = || AuditInfo {
             method: METHOD,
             ..AuditInfo::default()

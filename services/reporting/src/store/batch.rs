@@ -21,9 +21,40 @@ use crate::{
 /// PostgreSQL's (65,535).
 const MAX_PARAMETERS: usize = 30_000;
 
-/// Inserts `rows` in as few statements as the parameter limit allows; with `replace`,
-/// a row whose primary key is stored already replaces it.
-pub(super) async fn insert_all<A>(db: &impl ConnectionTrait, rows: Vec<A>, replace: bool) -> Result<(), DbErr>
+/// What a row meets whose primary key is stored already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stored {
+    /// The statement fails (and with it the transaction).
+    Fails,
+    /// The row replaces it.
+    IsReplaced,
+}
+
+/// Writes `rows` with every column set but `generated` (drawn by the database).
+pub(super) async fn write_rows<A, M>(
+    db: &impl ConnectionTrait,
+    rows: Vec<M>,
+    generated: Option<<A::Entity as EntityTrait>::Column>,
+    stored: Stored,
+) -> Result<(), DbErr>
+where
+    A: ActiveModelTrait + From<M> + Send,
+{
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let mut active = A::from(row).reset_all();
+            if let Some(column) = generated {
+                active.not_set(column);
+            }
+            active
+        })
+        .collect();
+    insert_all(db, rows, stored).await
+}
+
+/// Inserts `rows` in as few statements as the parameter limit allows.
+async fn insert_all<A>(db: &impl ConnectionTrait, rows: Vec<A>, stored: Stored) -> Result<(), DbErr>
 where
     A: ActiveModelTrait + Send,
 {
@@ -33,7 +64,7 @@ where
     while rows.peek().is_some() {
         let chunk: Vec<A> = rows.by_ref().take(per_statement).collect();
         let mut insert = <A::Entity as EntityTrait>::insert_many(chunk);
-        if replace {
+        if stored == Stored::IsReplaced {
             insert = insert.on_conflict(replace_on_conflict::<A::Entity>());
         }
         insert.exec_without_returning(db).await?;
@@ -138,26 +169,17 @@ impl ReportStore {
         db: &impl ConnectionTrait,
         rows: Vec<report_revision::Model>,
     ) -> Result<(), DbErr> {
-        let rows: Vec<report_revision::ActiveModel> = rows.into_iter().map(|row| row.into()).collect();
-        insert_all(db, rows.into_iter().map(ActiveModelTrait::reset_all).collect(), false).await
+        write_rows::<report_revision::ActiveModel, _>(db, rows, None, Stored::Fails).await
     }
 
     /// Inserts or replaces pointer rows.
     pub async fn save_pointers(&self, db: &impl ConnectionTrait, rows: Vec<report::Model>) -> Result<(), DbErr> {
-        let rows = rows
-            .into_iter()
-            .map(|row| report::ActiveModel::from(row).reset_all())
-            .collect();
-        insert_all(db, rows, true).await
+        write_rows::<report::ActiveModel, _>(db, rows, None, Stored::IsReplaced).await
     }
 
     /// Inserts new blockers or replaces stored ones.
     pub async fn save_blockers(&self, db: &impl ConnectionTrait, rows: Vec<blocker::Model>) -> Result<(), DbErr> {
-        let rows = rows
-            .into_iter()
-            .map(|row| blocker::ActiveModel::from(row).reset_all())
-            .collect();
-        insert_all(db, rows, true).await
+        write_rows::<blocker::ActiveModel, _>(db, rows, None, Stored::IsReplaced).await
     }
 
     /// The aggregate after `rows`, new revisions of distinct keys, were stored: each is
@@ -209,27 +231,12 @@ impl ReportStore {
 
     /// Appends events, their sequence numbers drawn in the order given.
     pub async fn insert_events(&self, db: &impl ConnectionTrait, rows: Vec<report_event::Model>) -> Result<(), DbErr> {
-        let rows = rows
-            .into_iter()
-            .map(|row| {
-                let mut active = report_event::ActiveModel::from(row).reset_all();
-                active.sequence = sea_orm::ActiveValue::NotSet;
-                active
-            })
-            .collect();
-        insert_all(db, rows, false).await
+        let sequence = Some(report_event::Column::Sequence);
+        write_rows::<report_event::ActiveModel, _>(db, rows, sequence, Stored::Fails).await
     }
 
     /// Appends audit records, in the order given.
     pub async fn insert_audits(&self, db: &impl ConnectionTrait, rows: Vec<audit_record::Model>) -> Result<(), DbErr> {
-        let rows = rows
-            .into_iter()
-            .map(|row| {
-                let mut active = audit_record::ActiveModel::from(row).reset_all();
-                active.id = sea_orm::ActiveValue::NotSet;
-                active
-            })
-            .collect();
-        insert_all(db, rows, false).await
+        write_rows::<audit_record::ActiveModel, _>(db, rows, Some(audit_record::Column::Id), Stored::Fails).await
     }
 }
