@@ -43,6 +43,8 @@ pub struct Written {
     pub notice: Option<notice::Model>,
     /// For a notices change: how many notices it stored.
     pub stored_count: u64,
+    /// Whether this answers a retried request as it was answered before (nothing written).
+    pub replayed: bool,
 }
 
 /// A change to the reports that knows how to write itself inside a transaction.
@@ -543,6 +545,7 @@ pub async fn replayed(
         .map_err(ReportingError::from)?;
     Ok(stored.map(|report| Written {
         report,
+        replayed: true,
         ..Written::default()
     }))
 }

@@ -152,8 +152,13 @@ impl Reporting {
                 turn.wait().await;
                 let committed = self.writer.queue(WriteJob::submission(*submission, audit)).await;
                 turn.pass();
-                let report = committed?.await?.report;
-                tracing::info!(report = %report.name, revision = report.revision, "stored a report revision");
+                let written = committed?.await?;
+                let report = written.report;
+                if written.replayed {
+                    tracing::info!(report = %report.name, revision = report.revision, "answered a retried request as before");
+                } else {
+                    tracing::info!(report = %report.name, revision = report.revision, "stored a report revision");
+                }
                 Ok(report)
             }
         }
@@ -198,119 +203,131 @@ impl Reporting {
             return Err(role_not_allowed("backfilling", principal));
         }
         let request_key = RequestKey::new(&principal.label(), method, &request.request_id, request_for_key);
-        if let Some(key) = &request_key
-            && !request.validate_only
-            && let Some(stored) = idempotency::replay::<pb::Report>(self.store.db(), key).await?
-        {
-            return Ok(Prepared::Replay(Box::new(stored)));
-        }
-        let plan_code = parent_plan(&request.parent)?;
-        if request.report.is_none() {
-            return Err(ReportingError::invalid("report", "is required"));
-        }
-        let mut plan = self.catalog.plan(&plan_code).await?;
-        let not_reporter = |plan: &PlanInfo| {
-            *principal != Principal::Admin
-                && report.metric_values.iter().any(|value| {
+        // A retry of a stored request is answered what it was (AIP-155). A request that
+        // passes its checks is looked up by the writer, which reads every request id of a
+        // batch in one statement; only one refused here is looked up now, so that a retry
+        // is answered what it was even where it would be refused today.
+        let checked: Result<Box<Submission>> = async {
+            let plan_code = parent_plan(&request.parent)?;
+            if request.report.is_none() {
+                return Err(ReportingError::invalid("report", "is required"));
+            }
+            let mut plan = self.catalog.plan(&plan_code).await?;
+            let not_reporter = |plan: &PlanInfo| {
+                *principal != Principal::Admin
+                    && report.metric_values.iter().any(|value| {
+                        plan.targets.get(&value.target_code).is_some_and(|target| {
+                            target.measure_number == report.measure_number
+                                && !target.reporting_departments.contains(&department)
+                        })
+                    })
+            };
+            let not_responsible = |plan: &PlanInfo| {
+                plan.measures.contains_key(&report.measure_number)
+                    && !plan.responsible(&report.measure_number, &department)
+            };
+            // Refusing on a cached plan: ask its owners again first (at most once a second),
+            // so that a unit designated or made a reporter a moment ago is not refused.
+            if not_responsible(&plan) || not_reporter(&plan) {
+                plan = self.catalog.recheck(&plan_code).await?;
+            }
+            if not_responsible(&plan) {
+                return Err(ReportingError::NotResponsible {
+                    department,
+                    measure: report.measure_number.clone(),
+                });
+            }
+            // Still authorisation: a responsible department may report only the targets it
+            // reports. Unknown targets and targets of other measures are validation errors.
+            if *principal != Principal::Admin
+                && let Some((index, value)) = report.metric_values.iter().enumerate().find(|(_, value)| {
                     plan.targets.get(&value.target_code).is_some_and(|target| {
                         target.measure_number == report.measure_number
                             && !target.reporting_departments.contains(&department)
                     })
                 })
-        };
-        let not_responsible = |plan: &PlanInfo| {
-            plan.measures.contains_key(&report.measure_number) && !plan.responsible(&report.measure_number, &department)
-        };
-        // Refusing on a cached plan: ask its owners again first (at most once a second),
-        // so that a unit designated or made a reporter a moment ago is not refused.
-        if not_responsible(&plan) || not_reporter(&plan) {
-            plan = self.catalog.recheck(&plan_code).await?;
-        }
-        if not_responsible(&plan) {
-            return Err(ReportingError::NotResponsible {
-                department,
-                measure: report.measure_number.clone(),
-            });
-        }
-        // Still authorisation: a responsible department may report only the targets it
-        // reports. Unknown targets and targets of other measures are validation errors.
-        if *principal != Principal::Admin
-            && let Some((index, value)) = report.metric_values.iter().enumerate().find(|(_, value)| {
-                plan.targets.get(&value.target_code).is_some_and(|target| {
-                    target.measure_number == report.measure_number
-                        && !target.reporting_departments.contains(&department)
-                })
-            })
-        {
-            return Err(ReportingError::NotReporter {
-                department,
-                target: value.target_code.clone(),
-                index,
-            });
-        }
-        let departments: BTreeSet<String> = match self.catalog.departments().await {
-            Ok(d) => d.keys().cloned().collect(),
-            // The directory is down and nothing is cached: do not judge support units.
-            Err(_) => report.blockers.iter().map(|b| b.support_unit.clone()).collect(),
-        };
-        let today = plan.cadence.zone.today();
-        let mut violations = validate::check_report(report, &department, &plan, &departments, today);
-        let source = convert::declared_source(request.source);
-        if source.is_none() {
-            violations.push(FieldViolation::new("source", "is not a ReportSource"));
-        }
-        let now = chrono::Utc::now().timestamp_micros();
-        let submit_time_us = match (item.backfill, &item.submit_time) {
-            (true, None) => {
-                violations.push(FieldViolation::new("submit_time", "is required for a backfill"));
-                now
+            {
+                return Err(ReportingError::NotReporter {
+                    department,
+                    target: value.target_code.clone(),
+                    index,
+                });
             }
-            (true, Some(ts)) => {
-                let at = convert::micros(ts);
-                if at > now {
-                    violations.push(FieldViolation::new("submit_time", "is in the future"));
+            let departments: BTreeSet<String> = match self.catalog.departments().await {
+                Ok(d) => d.keys().cloned().collect(),
+                // The directory is down and nothing is cached: do not judge support units.
+                Err(_) => report.blockers.iter().map(|b| b.support_unit.clone()).collect(),
+            };
+            let today = plan.cadence.zone.today();
+            let mut violations = validate::check_report(report, &department, &plan, &departments, today);
+            let source = convert::declared_source(request.source);
+            if source.is_none() {
+                violations.push(FieldViolation::new("source", "is not a ReportSource"));
+            }
+            let now = chrono::Utc::now().timestamp_micros();
+            let submit_time_us = match (item.backfill, &item.submit_time) {
+                (true, None) => {
+                    violations.push(FieldViolation::new("submit_time", "is required for a backfill"));
+                    now
                 }
-                if let Some(period) = Month::from_proto(report.period.as_ref())
-                    && at < plan.cadence.zone.start_of_day_us(period.first_day())
-                {
-                    violations.push(FieldViolation::new("submit_time", "is before the period's first day"));
+                (true, Some(ts)) => {
+                    let at = convert::micros(ts);
+                    if at > now {
+                        violations.push(FieldViolation::new("submit_time", "is in the future"));
+                    }
+                    if let Some(period) = Month::from_proto(report.period.as_ref())
+                        && at < plan.cadence.zone.start_of_day_us(period.first_day())
+                    {
+                        violations.push(FieldViolation::new("submit_time", "is before the period's first day"));
+                    }
+                    at
                 }
-                at
+                (false, Some(_)) => {
+                    violations.push(FieldViolation::new(
+                        "submit_time",
+                        "must be unset unless backfill is set",
+                    ));
+                    now
+                }
+                (false, None) => now,
+            };
+            if !violations.is_empty() {
+                return Err(ReportingError::Invalid(violations));
             }
-            (false, Some(_)) => {
-                violations.push(FieldViolation::new(
-                    "submit_time",
-                    "must be unset unless backfill is set",
-                ));
-                now
-            }
-            (false, None) => now,
-        };
-        if !violations.is_empty() {
-            return Err(ReportingError::Invalid(violations));
+            let mut report = report.clone();
+            validate::fill_milestones(&mut report, &plan);
+            let period = Month::from_proto(report.period.as_ref())
+                .ok_or_else(|| ReportingError::invalid("report.period", "must be a month"))?;
+            Ok(Box::new(Submission {
+                key: ReportKey {
+                    plan: plan_code,
+                    measure: report.measure_number.clone(),
+                    department,
+                    period,
+                },
+                etag: report.etag.clone(),
+                report,
+                principal: principal.clone(),
+                credential: caller.credential.clone(),
+                submit_time_us,
+                backfilled: item.backfill,
+                plan_revision: plan.revision,
+                cadence: plan.cadence,
+                request: request_key.clone(),
+                source: source.unwrap_or(pb::ReportSource::Api),
+            }))
         }
-        let mut report = report.clone();
-        validate::fill_milestones(&mut report, &plan);
-        let period = Month::from_proto(report.period.as_ref())
-            .ok_or_else(|| ReportingError::invalid("report.period", "must be a month"))?;
-        Ok(Prepared::Write(Box::new(Submission {
-            key: ReportKey {
-                plan: plan_code,
-                measure: report.measure_number.clone(),
-                department,
-                period,
-            },
-            etag: report.etag.clone(),
-            report,
-            principal: principal.clone(),
-            credential: caller.credential.clone(),
-            submit_time_us,
-            backfilled: item.backfill,
-            plan_revision: plan.revision,
-            cadence: plan.cadence,
-            request: request_key,
-            source: source.unwrap_or(pb::ReportSource::Api),
-        })))
+        .await;
+        match (checked, &request_key) {
+            (Ok(submission), _) => Ok(Prepared::Write(submission)),
+            (Err(refusal), Some(key)) if !request.validate_only => {
+                match idempotency::replay::<pb::Report>(self.store.db(), key).await? {
+                    Some(stored) => Ok(Prepared::Replay(Box::new(stored))),
+                    None => Err(refusal),
+                }
+            }
+            (Err(refusal), _) => Err(refusal),
+        }
     }
 }
 
