@@ -611,8 +611,9 @@ impl ReportStore {
 }
 
 /// The query of [`ReportStore::revisions_at`] for one chunk of keys.
-/// The query of [`ReportStore::returned_counts`]: read from the index
-/// `report_revision_by_state` alone, never the plan's whole history.
+/// The query of [`ReportStore::returned_counts`]. It reads every revision of the plan:
+/// an index on (plan, state, submit time, ...) was tried, and SQLite 3.51 without
+/// statistics kept the primary key's `plan` (BENCHMARKS.md, "Fourth run").
 fn returned_counts_query(plan: &str, before_us: i64) -> Select<report_revision::Entity> {
     use report_revision::Column as C;
     report_revision::Entity::find()
@@ -692,22 +693,5 @@ mod tests {
             );
         }
         assert!(!plan.iter().any(|line| line.starts_with("SCAN")), "a scan in {plan:?}");
-    }
-
-    /// The returned revisions of a plan are counted from their index alone: the plan's
-    /// other revisions (3.5 million in the overview benchmark) are never read.
-    #[tokio::test]
-    async fn returned_counts_read_only_returned_revisions() {
-        let plan = query_plan(returned_counts_query("JD2023", 1_700_000_000_000_000)).await;
-        assert!(
-            plan.iter().any(|line| line.contains("SEARCH")
-                && line.contains("COVERING INDEX report_revision_by_state")
-                && line.contains("state=?")),
-            "not a search of the returned revisions' index: {plan:?}"
-        );
-        assert!(
-            !plan.iter().any(|line| line.starts_with("SCAN report_revision")),
-            "a scan in {plan:?}"
-        );
     }
 }
