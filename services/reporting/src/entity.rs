@@ -120,6 +120,41 @@ pub mod report_revision {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Every revision returned to its unit, by submit time: what compliance counts as
+/// `returned_count` for a date, read without the plan's other revisions. Written in the
+/// transaction of the review that returns it; a returned revision stays returned.
+pub mod returned_revision {
+    use sea_orm::entity::prelude::*;
+
+    /// One returned revision.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "returned_revision")]
+    pub struct Model {
+        /// The plan's slug.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub plan: String,
+        /// The measure of the report.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub measure_number: String,
+        /// Reporting department code.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub department: String,
+        /// `YYYY-MM`.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub period: String,
+        /// The revision returned.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i32,
+        /// When that revision was submitted (compliance counts by submit time).
+        pub submit_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// The progress aggregate: per target, department, period and slot, the value of the
 /// revision that slot selects. Rewritten for one report key in the transaction that
 /// changes the key, so GetProgress reads only this table: its size is bounded by

@@ -20,7 +20,7 @@ pub use orders::StoredOrder;
 
 use crate::{
     convert::{self, ReportKey},
-    entity::{audit_record, progress_value, report, report_event, report_revision},
+    entity::{audit_record, progress_value, report, report_event, report_revision, returned_revision},
     progress::Slot,
 };
 
@@ -523,6 +523,23 @@ impl ReportStore {
         Ok(())
     }
 
+    /// Records that `row` was returned, for [`Self::returned_counts`].
+    pub async fn record_return(&self, db: &impl ConnectionTrait, row: &report_revision::Model) -> Result<(), DbErr> {
+        let returned = returned_revision::Model {
+            plan: row.plan.clone(),
+            measure_number: row.measure_number.clone(),
+            department: row.department.clone(),
+            period: row.period.clone(),
+            revision: row.revision,
+            submit_time_us: row.submit_time_us,
+        };
+        let active: returned_revision::ActiveModel = returned.into();
+        returned_revision::Entity::insert(active)
+            .exec_without_returning(db)
+            .await?;
+        Ok(())
+    }
+
     /// Inserts or replaces a pointer row.
     pub async fn save_pointer(&self, db: &impl ConnectionTrait, row: report::Model, exists: bool) -> Result<(), DbErr> {
         use report::Column as C;
@@ -586,9 +603,22 @@ impl ReportStore {
     /// How many revisions of each (department, period) of `plan` submitted before
     /// `before_us` are RETURNED: one row per pair with at least one. By submit time, not
     /// review time: a view of a past date counts what was filed by then and found wanting,
-    /// and backfilled history is reviewed after the fact.
+    /// and backfilled history is reviewed after the fact. Reads `returned_revision`, so
+    /// its cost grows with the plan's returns, not with its revisions.
     pub async fn returned_counts(&self, plan: &str, before_us: i64) -> Result<Vec<(String, String, i64)>, DbErr> {
-        returned_counts_query(plan, before_us).into_tuple().all(&self.db).await
+        use returned_revision::Column as C;
+        returned_revision::Entity::find()
+            .select_only()
+            .column(C::Department)
+            .column(C::Period)
+            .column_as(C::Revision.count(), "returned")
+            .filter(C::Plan.eq(plan))
+            .filter(C::SubmitTimeUs.lt(before_us))
+            .group_by(C::Department)
+            .group_by(C::Period)
+            .into_tuple()
+            .all(&self.db)
+            .await
     }
 
     /// Number of revision rows (for tests and diagnostics).
@@ -611,23 +641,6 @@ impl ReportStore {
 }
 
 /// The query of [`ReportStore::revisions_at`] for one chunk of keys.
-/// The query of [`ReportStore::returned_counts`]. It reads every revision of the plan:
-/// an index on (plan, state, submit time, ...) was tried, and SQLite 3.51 without
-/// statistics kept the primary key's `plan` (BENCHMARKS.md, "Fourth run").
-fn returned_counts_query(plan: &str, before_us: i64) -> Select<report_revision::Entity> {
-    use report_revision::Column as C;
-    report_revision::Entity::find()
-        .select_only()
-        .column(C::Department)
-        .column(C::Period)
-        .column_as(C::Revision.count(), "returned")
-        .filter(C::Plan.eq(plan))
-        .filter(C::State.eq(duban_proto::reporting::v1::report::State::Returned.as_str_name()))
-        .filter(C::SubmitTimeUs.lt(before_us))
-        .group_by(C::Department)
-        .group_by(C::Period)
-}
-
 fn revisions_at_query(plan: &str, keys: &[(String, String, String, i32)]) -> Select<report_revision::Entity> {
     use report_revision::Column as C;
     let any = keys.iter().fold(

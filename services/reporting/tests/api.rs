@@ -755,6 +755,51 @@ async fn compliance_from_backfilled_history(backend: Backend) {
         compliance.totals.unwrap().overdue_departments,
         std::slice::from_ref(&pick.department)
     );
+    assert_eq!(department.returned_count, 0);
+
+    // April's report returned (today): counted as of any date after it was filed, and not
+    // as of a date before, since returns count by submit time.
+    let april = admin
+        .get_report(pb::GetReportRequest {
+            name: key_name(&pick, &pick.department, 4),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    admin
+        .return_report(pb::ReturnReportRequest {
+            name: april.name.clone(),
+            etag: april.etag.clone(),
+            reason: "请补充佐证材料".into(),
+            request_id: "bf-return".into(),
+        })
+        .await
+        .unwrap();
+    let returned_as_of = |month: u32, day: i32| {
+        let mut admin = admin.clone();
+        let department = pick.department.clone();
+        async move {
+            let compliance = admin
+                .get_compliance(pb::GetComplianceRequest {
+                    parent: PLAN.into(),
+                    department,
+                    start_period: Some(common::Period { year: 2023, month: 3 }),
+                    end_period: Some(common::Period { year: 2023, month: 5 }),
+                    as_of: Some(common::Date {
+                        year: 2023,
+                        month: month as i32,
+                        day,
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            compliance.departments[0].returned_count
+        }
+    };
+    assert_eq!(returned_as_of(6, 20).await, 1);
+    assert_eq!(returned_as_of(5, due_day).await, 0, "filed the day after");
     suite.stop().await;
 }
 

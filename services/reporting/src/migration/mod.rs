@@ -9,6 +9,7 @@ mod m20261220_000006_supervision_orders;
 mod m20261221_000007_notices;
 mod m20261222_000008_notice_delivery;
 mod m20261223_000009_report_sources;
+mod m20261225_000010_returned_revisions;
 
 duban_kit::migrator![
     duban_kit::idempotency::CreateRequestLog,
@@ -21,4 +22,5 @@ duban_kit::migrator![
     m20261221_000007_notices::CreateNotices,
     m20261222_000008_notice_delivery::NoticeDelivery,
     m20261223_000009_report_sources::ReportSources,
+    m20261225_000010_returned_revisions::ReturnedRevisions,
 ];

@@ -256,6 +256,9 @@ impl Review {
         row.review_time_us = Some(now_us);
         row.review_reason = text.to_owned();
         store.update_revision(txn, row.clone()).await?;
+        if matches!(self.decision, ReviewDecision::Return { .. }) {
+            store.record_return(txn, &row).await?;
+        }
         pointer.state = row.state.clone();
         if let ReviewDecision::Return { reason } = &self.decision {
             pointer.return_reason = reason.clone();
