@@ -43,8 +43,18 @@ type Http = HttpClient<hyper_util::client::legacy::connect::HttpConnector, Empty
 struct Row {
     revisions: usize,
     progress: Percentiles,
-    grpc: Percentiles,
-    http: Percentiles,
+    grpc: Timed,
+    http: Timed,
+}
+
+/// The latencies of one kind of overview call, and how many answers were partial: an
+/// overview that names a service in `unreachable` (a backend call past its deadline,
+/// say) is fast for the wrong reason or slow for one, and never a measurement of the
+/// whole overview.
+#[derive(Debug)]
+struct Timed {
+    latencies: Percentiles,
+    partial: usize,
 }
 
 pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
@@ -112,18 +122,20 @@ pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
         args.overview_calls
     );
     println!(
-        "| revisions stored | GetProgress | GetOverview (gRPC) | GET /api/v1/overview | GetOverview / GetProgress p50 | HTTP / GetProgress p50 |"
+        "| revisions stored | GetProgress | GetOverview (gRPC) | GET /api/v1/overview | GetOverview / GetProgress p50 | HTTP / GetProgress p50 | partial answers (gRPC / HTTP) |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for row in &rows {
         println!(
-            "| {} | {} | {} | {} | {:.1}x | {:.1}x |",
+            "| {} | {} | {} | {} | {:.1}x | {:.1}x | {} / {} |",
             row.revisions,
             row.progress.triple(),
-            row.grpc.triple(),
-            row.http.triple(),
-            row.grpc.p50 / row.progress.p50,
-            row.http.p50 / row.progress.p50,
+            row.grpc.latencies.triple(),
+            row.http.latencies.triple(),
+            row.grpc.latencies.p50 / row.progress.p50,
+            row.http.latencies.p50 / row.progress.p50,
+            row.grpc.partial,
+            row.http.partial,
         );
     }
     let base = &rows[0];
@@ -140,8 +152,8 @@ pub(crate) async fn bench(backend: Backend, args: &Args) -> anyhow::Result<()> {
                 row.revisions,
                 row.revisions as f64 / base.revisions as f64,
                 row.progress.p50 / base.progress.p50,
-                row.grpc.p50 / base.grpc.p50,
-                row.http.p50 / base.http.p50,
+                row.grpc.latencies.p50 / base.grpc.latencies.p50,
+                row.http.latencies.p50 / base.http.latencies.p50,
             );
         }
     }
@@ -182,12 +194,13 @@ impl Probe {
         })
     }
 
-    async fn time_grpc(&self, dashboard: &mut DashboardClient) -> anyhow::Result<Percentiles> {
+    async fn time_grpc(&self, dashboard: &mut DashboardClient) -> anyhow::Result<Timed> {
         let request = gpb::GetOverviewRequest {
             plan: PLAN.into(),
             as_of: Some(AS_OF),
         };
         let mut latencies = Vec::with_capacity(self.calls);
+        let mut partial = 0;
         for i in 0..self.calls + 10 {
             let sent = Instant::now();
             let overview = dashboard
@@ -196,23 +209,28 @@ impl Probe {
                 .context("GetOverview failed")?
                 .into_inner()
                 .overview;
-            if overview.is_none() {
+            let Some(overview) = overview else {
                 bail!("GetOverview answered without an overview");
-            }
+            };
             if i >= 10 {
                 latencies.push(sent.elapsed().as_micros() as u64);
+                partial += usize::from(!overview.unreachable.is_empty());
             }
         }
-        Ok(Percentiles::of(&latencies))
+        Ok(Timed {
+            latencies: Percentiles::of(&latencies),
+            partial,
+        })
     }
 
-    async fn time_http(&self, http: &Http) -> anyhow::Result<Percentiles> {
+    async fn time_http(&self, http: &Http) -> anyhow::Result<Timed> {
         let uri: hyper::Uri = format!(
             "http://{}/api/v1/overview?as_of={}-{:02}-{:02}",
             self.gateway, AS_OF.year, AS_OF.month, AS_OF.day
         )
         .parse()?;
         let mut latencies = Vec::with_capacity(self.calls);
+        let mut partial = 0;
         for i in 0..self.calls + 10 {
             let request = hyper::Request::get(uri.clone())
                 .header(hyper::header::AUTHORIZATION, &self.bearer)
@@ -228,11 +246,18 @@ impl Probe {
                     String::from_utf8_lossy(&body)
                 );
             }
+            let overview: serde_json::Value =
+                serde_json::from_slice(&body).context("GET /api/v1/overview answered no JSON")?;
             if i >= 10 {
                 latencies.push(took.as_micros() as u64);
+                let unreachable = overview["unreachable"].as_array().map_or(0, Vec::len);
+                partial += usize::from(unreachable > 0);
             }
         }
-        Ok(Percentiles::of(&latencies))
+        Ok(Timed {
+            latencies: Percentiles::of(&latencies),
+            partial,
+        })
     }
 }
 
