@@ -160,35 +160,41 @@ pub async fn replay<R: prost::Message + Default>(
         .map_err(|error| ReplayError::Db(DbErr::Custom(format!("stored response does not decode: {error}"))))
 }
 
-/// Which of `keys` have a stored response, as (caller, method, request id), in one
-/// statement per hundred keys: a writer reading a batch's request ids at once learns which
-/// few need [`replay`].
+/// Which of `keys` have a stored response, as (caller, method, request id): one
+/// statement per caller and method (a writer's batch is almost always one of each) and
+/// hundred ids, so that a writer reading a batch's request ids at once learns which few
+/// need [`replay`]. Each statement names its caller and method once and the ids in an
+/// `IN` list, so both databases seek every id in the primary key: an OR of whole keys
+/// let PostgreSQL factor out the shared caller and method and, with a young table's
+/// statistics, scan every id they had ever sent (BENCHMARKS.md, "Fifth run").
 pub async fn recorded<'k>(
     db: &impl ConnectionTrait,
     keys: impl IntoIterator<Item = &'k RequestKey>,
 ) -> Result<Vec<(String, String, String)>, DbErr> {
     use request_log::Column as C;
     use sea_orm::QuerySelect;
-    let keys: Vec<&RequestKey> = keys.into_iter().collect();
+    let mut by_caller: std::collections::BTreeMap<(&str, &str), Vec<&str>> = std::collections::BTreeMap::new();
+    for key in keys {
+        by_caller
+            .entry((key.caller.as_str(), key.method))
+            .or_default()
+            .push(key.request_id.as_str());
+    }
     let mut found = Vec::new();
-    for chunk in keys.chunks(100) {
-        let any = chunk.iter().fold(sea_orm::Condition::any(), |any, key| {
-            any.add(
-                sea_orm::Condition::all()
-                    .add(C::Caller.eq(key.caller.as_str()))
-                    .add(C::Method.eq(key.method))
-                    .add(C::RequestId.eq(key.request_id.as_str())),
-            )
-        });
-        found.extend(
-            request_log::Entity::find()
-                .select_only()
-                .columns([C::Caller, C::Method, C::RequestId])
-                .filter(any)
-                .into_tuple::<(String, String, String)>()
-                .all(db)
-                .await?,
-        );
+    for ((caller, method), ids) in by_caller {
+        for chunk in ids.chunks(100) {
+            found.extend(
+                request_log::Entity::find()
+                    .select_only()
+                    .columns([C::Caller, C::Method, C::RequestId])
+                    .filter(C::Caller.eq(caller))
+                    .filter(C::Method.eq(method))
+                    .filter(C::RequestId.is_in(chunk.iter().copied()))
+                    .into_tuple::<(String, String, String)>()
+                    .all(db)
+                    .await?,
+            );
+        }
     }
     Ok(found)
 }
@@ -410,5 +416,48 @@ mod tests {
         assert_eq!(forget_before(&db, cutoff).await.unwrap(), 0);
     }
 
+    /// `recorded` answers exactly the stored keys among those asked, across callers
+    /// and methods, and past its hundred ids a statement.
+    async fn recorded_finds_the_stored_keys_of_each_caller_and_method(backend: Backend) {
+        let Some(database) = TestDatabase::new(backend).await else {
+            return;
+        };
+        let db = crate::db::connect_and_migrate::<RequestLogOnly>(database.url())
+            .await
+            .unwrap();
+        const SUBMIT: &str = "/duban.reporting.v1.ReportingService/SubmitReport";
+        const ACCEPT: &str = "/duban.reporting.v1.ReportingService/AcceptReport";
+        let key =
+            |caller: &str, method: &'static str, id: String| RequestKey::new(caller, method, &id, &()).expect("an id");
+        let stored: Vec<RequestKey> = (0..150)
+            .map(|i| key("department:anting-town", SUBMIT, format!("s-{i}")))
+            .chain([
+                key("admin", SUBMIT, "s-1".into()),
+                key("department:anting-town", ACCEPT, "a-1".into()),
+            ])
+            .collect();
+        record_all(&db, stored.iter().map(|k| (k.clone(), Vec::new())).collect())
+            .await
+            .unwrap();
+        let asked: Vec<RequestKey> = (100..250)
+            .map(|i| key("department:anting-town", SUBMIT, format!("s-{i}")))
+            .chain([
+                key("admin", SUBMIT, "s-1".into()),
+                key("admin", SUBMIT, "s-2".into()),
+                key("department:anting-town", ACCEPT, "s-1".into()),
+                key("department:malu-town", ACCEPT, "a-1".into()),
+            ])
+            .collect();
+        let mut found = recorded(&db, &asked).await.unwrap();
+        found.sort();
+        let mut expected: Vec<(String, String, String)> = (100..150)
+            .map(|i| ("department:anting-town".into(), SUBMIT.into(), format!("s-{i}")))
+            .chain([("admin".into(), SUBMIT.into(), "s-1".into())])
+            .collect();
+        expected.sort();
+        assert_eq!(found, expected);
+    }
+
     crate::backend_tests!(expired_request_ids_are_forgotten_and_recent_ones_kept);
+    crate::backend_tests!(recorded_finds_the_stored_keys_of_each_caller_and_method);
 }
