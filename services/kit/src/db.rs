@@ -168,6 +168,75 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// How often [`keep_planner_statistics`] analyzes a PostgreSQL database whose
+/// autovacuum is off: autovacuum's own default interval.
+pub const ANALYZE_EVERY: Duration = Duration::from_secs(60);
+
+/// What [`refresh_planner_statistics`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Statistics {
+    /// Not PostgreSQL: SQLite's planner is given no statistics (every query here is
+    /// written to be planned well without them).
+    NotPostgres,
+    /// PostgreSQL's autovacuum keeps them; nothing was done.
+    KeptByAutovacuum,
+    /// Autovacuum is off, so the database was analyzed.
+    Analyzed,
+}
+
+/// On PostgreSQL with autovacuum off, runs `ANALYZE` on this service's database.
+///
+/// Why: with no statistics, PostgreSQL's planner takes a young table for an empty one.
+/// It then reads a batch's request ids by scanning every id their caller and method ever
+/// sent, since the shared (caller, method) prefix seems to name one row. On a PostgreSQL
+/// with autovacuum off, that halved the writer's throughput (BENCHMARKS.md, "Fifth run").
+pub async fn refresh_planner_statistics(db: &DatabaseConnection) -> Result<Statistics, DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(Statistics::NotPostgres);
+    }
+    let autovacuum = db
+        .query_one_raw(sea_orm::Statement::from_string(DbBackend::Postgres, "SHOW autovacuum"))
+        .await?
+        .map(|row| row.try_get_by_index::<String>(0))
+        .transpose()?;
+    if autovacuum.as_deref() == Some("on") {
+        return Ok(Statistics::KeptByAutovacuum);
+    }
+    db.execute_unprepared("ANALYZE").await?;
+    Ok(Statistics::Analyzed)
+}
+
+/// Keeps the planner's statistics of `db` at once and every [`ANALYZE_EVERY`] until
+/// `stopping` (see [`refresh_planner_statistics`]); says once, as a warning, that it does
+/// autovacuum's work, and stops for good if autovacuum is on.
+pub fn keep_planner_statistics(db: DatabaseConnection, stopping: tokio_util::sync::CancellationToken) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(ANALYZE_EVERY);
+        let mut warned = false;
+        loop {
+            tokio::select! {
+                () = stopping.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            match refresh_planner_statistics(&db).await {
+                Ok(Statistics::Analyzed) if !warned => {
+                    warned = true;
+                    tracing::warn!(
+                        every_seconds = ANALYZE_EVERY.as_secs(),
+                        "PostgreSQL's autovacuum is off: this server analyzes its database itself; turn autovacuum on"
+                    );
+                }
+                Ok(Statistics::Analyzed) => {}
+                Ok(Statistics::KeptByAutovacuum | Statistics::NotPostgres) => return,
+                Err(error) => tracing::warn!(%error, "cannot analyze the database; retrying later"),
+            }
+        }
+    });
+}
+
 /// The file path of a `sqlite:` URL, or `None` for other databases.
 fn sqlite_path(url: &str) -> Option<&str> {
     let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
@@ -188,6 +257,59 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://postgres@127.0.0.1/duban"), None);
+    }
+
+    /// With autovacuum off (as on the machines CI runs on), a refresh analyzes the
+    /// database: a table filled since has statistics after it. With autovacuum on, it
+    /// leaves them to autovacuum. SQLite is left alone.
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn postgres_statistics_are_kept_when_autovacuum_is_off() {
+        use crate::testing::{Backend, TestDatabase};
+
+        let sqlite = TestDatabase::new(Backend::Sqlite)
+            .await
+            .expect("SQLite needs no server");
+        let sqlite = connect(sqlite.url()).await.unwrap();
+        assert_eq!(
+            refresh_planner_statistics(&sqlite).await.unwrap(),
+            Statistics::NotPostgres
+        );
+
+        let Some(database) = TestDatabase::new(Backend::Postgres).await else {
+            return;
+        };
+        let db = connect(database.url()).await.unwrap();
+        db.execute_unprepared("CREATE TABLE filled (id integer primary key)")
+            .await
+            .unwrap();
+        db.execute_unprepared("INSERT INTO filled SELECT generate_series(1, 1000)")
+            .await
+            .unwrap();
+        let query = |sql: &'static str| {
+            let db = db.clone();
+            async move {
+                let row = db
+                    .query_one_raw(sea_orm::Statement::from_string(DbBackend::Postgres, sql))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                row.try_get_by_index::<String>(0).unwrap()
+            }
+        };
+        let autovacuum = query("SHOW autovacuum").await;
+        let analyzed = "SELECT (last_analyze IS NOT NULL)::text FROM pg_stat_user_tables WHERE relname = 'filled'";
+        assert_eq!(query(analyzed).await, "false");
+        let refreshed = refresh_planner_statistics(&db).await.unwrap();
+        if autovacuum == "on" {
+            assert_eq!(refreshed, Statistics::KeptByAutovacuum);
+        } else {
+            assert_eq!(refreshed, Statistics::Analyzed);
+            assert_eq!(query(analyzed).await, "true");
+            let estimate = "SELECT reltuples::bigint::text FROM pg_class WHERE relname = 'filled'";
+            assert_eq!(query(estimate).await, "1000");
+        }
+        db.close().await.unwrap();
     }
 
     #[tokio::test]

@@ -160,6 +160,7 @@ pub async fn start_with(settings: &Settings, options: Options) -> std::io::Resul
         async move {
             let db = duban_kit::db::connect_and_migrate::<migration::Migrator>(&url).await?;
             metrics.watch_pool(&db);
+            duban_kit::db::keep_planner_statistics(db.clone(), stopping.clone());
             let reporting = Reporting::new(
                 store::ReportStore::with_aggregates(db, aggregates),
                 catalog,
