@@ -169,8 +169,12 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
 }
 
 /// How often [`keep_planner_statistics`] analyzes a PostgreSQL database whose
-/// autovacuum is off: autovacuum's own default interval.
+/// autovacuum is off, at the most: autovacuum's own default interval.
 pub const ANALYZE_EVERY: Duration = Duration::from_secs(60);
+/// The first interval of [`keep_planner_statistics`], doubled after each refresh up to
+/// [`ANALYZE_EVERY`]: a young database's tables change most in proportion to their size,
+/// as autovacuum's threshold (a tenth of the table) would also find.
+const FIRST_ANALYZE_AFTER: Duration = Duration::from_secs(2);
 
 /// What [`refresh_planner_statistics`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,26 +210,28 @@ pub async fn refresh_planner_statistics(db: &DatabaseConnection) -> Result<Stati
     Ok(Statistics::Analyzed)
 }
 
-/// Keeps the planner's statistics of `db` at once and every [`ANALYZE_EVERY`] until
-/// `stopping` (see [`refresh_planner_statistics`]); says once, as a warning, that it does
-/// autovacuum's work, and stops for good if autovacuum is on.
+/// Keeps the planner's statistics of `db` until `stopping` (see
+/// [`refresh_planner_statistics`]): at once, then after 2 s, 4 s, 8 s … and from then on
+/// every [`ANALYZE_EVERY`]. Says once, as a warning, that it does autovacuum's work, and
+/// stops for good if autovacuum is on.
 pub fn keep_planner_statistics(db: DatabaseConnection, stopping: tokio_util::sync::CancellationToken) {
     if db.get_database_backend() != DbBackend::Postgres {
         return;
     }
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(ANALYZE_EVERY);
+        let mut wait = Duration::ZERO;
         let mut warned = false;
         loop {
             tokio::select! {
                 () = stopping.cancelled() => return,
-                _ = every.tick() => {}
+                () = tokio::time::sleep(wait) => {}
             }
+            wait = (wait * 2).clamp(FIRST_ANALYZE_AFTER, ANALYZE_EVERY);
             match refresh_planner_statistics(&db).await {
                 Ok(Statistics::Analyzed) if !warned => {
                     warned = true;
                     tracing::warn!(
-                        every_seconds = ANALYZE_EVERY.as_secs(),
+                        at_most_every_seconds = ANALYZE_EVERY.as_secs(),
                         "PostgreSQL's autovacuum is off: this server analyzes its database itself; turn autovacuum on"
                     );
                 }
