@@ -10,15 +10,10 @@ pub struct ReturnedRevisions;
 #[derive(DeriveIden)]
 enum ReturnedRevision {
     Table,
-    Plan,
-    MeasureNumber,
-    Department,
-    Period,
-    Revision,
-    SubmitTimeUs,
 }
 
-#[derive(DeriveIden)]
+/// `report_revision` and the columns `returned_revision` copies from it, by the same names.
+#[derive(Clone, Copy, DeriveIden)]
 enum ReportRevision {
     Table,
     Plan,
@@ -41,44 +36,37 @@ impl MigrationTrait for ReturnedRevisions {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        use ReportRevision::{Department, MeasureNumber, Period, Plan, Revision, SubmitTimeUs};
         manager
             .create_table(
                 Table::create()
                     .table(ReturnedRevision::Table)
-                    .col(string(ReturnedRevision::Plan))
-                    .col(string(ReturnedRevision::MeasureNumber))
-                    .col(string(ReturnedRevision::Department))
-                    .col(string(ReturnedRevision::Period))
-                    .col(integer(ReturnedRevision::Revision))
-                    .col(big_integer(ReturnedRevision::SubmitTimeUs))
+                    .col(string(Plan))
+                    .col(string(MeasureNumber))
+                    .col(string(Department))
+                    .col(string(Period))
+                    .col(integer(Revision))
+                    .col(big_integer(SubmitTimeUs))
                     .primary_key(
                         Index::create()
-                            .col(ReturnedRevision::Plan)
-                            .col(ReturnedRevision::MeasureNumber)
-                            .col(ReturnedRevision::Department)
-                            .col(ReturnedRevision::Period)
-                            .col(ReturnedRevision::Revision),
+                            .col(Plan)
+                            .col(MeasureNumber)
+                            .col(Department)
+                            .col(Period)
+                            .col(Revision),
                     )
                     .to_owned(),
             )
             .await?;
-        let columns = [
-            (ReturnedRevision::Plan, ReportRevision::Plan),
-            (ReturnedRevision::MeasureNumber, ReportRevision::MeasureNumber),
-            (ReturnedRevision::Department, ReportRevision::Department),
-            (ReturnedRevision::Period, ReportRevision::Period),
-            (ReturnedRevision::Revision, ReportRevision::Revision),
-            (ReturnedRevision::SubmitTimeUs, ReportRevision::SubmitTimeUs),
-        ];
-        let (into, from): (Vec<_>, Vec<_>) = columns.into_iter().unzip();
+        let columns = [Plan, MeasureNumber, Department, Period, Revision, SubmitTimeUs];
         let returned = Query::select()
-            .columns(from)
+            .columns(columns)
             .from(ReportRevision::Table)
             .and_where(Expr::col(ReportRevision::State).eq(RETURNED))
             .to_owned();
         let fill = Query::insert()
             .into_table(ReturnedRevision::Table)
-            .columns(into)
+            .columns(columns)
             .select_from(returned)
             .map_err(|e| DbErr::Migration(e.to_string()))?
             .to_owned();
