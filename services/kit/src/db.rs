@@ -61,6 +61,15 @@ pub async fn by_key<E: EntityTrait>(select: Select<E>, db: &impl ConnectionTrait
     Ok(rows.pop())
 }
 
+/// Prepared statements each SQLite connection keeps, least recently used first out
+/// (sqlx's default is 100). On SQLite a prepared statement is the compiled program in the
+/// server's own heap, and a writer batch's multi-row statements differ in text with their
+/// row count, so they are rarely run twice yet each takes tens of kilobytes: a heap profile
+/// of reporting (BENCHMARKS.md, sixth run) found 60 MB of its 105 MB peak in about 940 such
+/// statements over the pool's 8 connections. The statements every read runs stay among the
+/// most recently used, so 32 keeps them prepared and bounds the rest.
+pub const SQLITE_STATEMENTS_KEPT: usize = 32;
+
 /// Connects to `url`. For SQLite the file and its folder are created if missing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.to_owned());
@@ -81,6 +90,7 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true)
+                .statement_cache_capacity(SQLITE_STATEMENTS_KEPT)
         });
     } else {
         options.max_connections(16);
@@ -263,6 +273,32 @@ mod tests {
         );
         assert_eq!(sqlite_path("sqlite::memory:"), None);
         assert_eq!(sqlite_path("postgres://postgres@127.0.0.1/duban"), None);
+    }
+
+    /// A SQLite connection keeps at most [`SQLITE_STATEMENTS_KEPT`] prepared statements,
+    /// however many distinct statements it runs (sqlx's default would keep 100).
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn sqlite_connections_keep_a_bounded_number_of_statements() {
+        use sea_orm::sqlx::{self, Connection as _};
+
+        use crate::testing::{Backend, TestDatabase};
+
+        let database = TestDatabase::new(Backend::Sqlite)
+            .await
+            .expect("SQLite needs no server");
+        let db = connect(database.url()).await.unwrap();
+        let mut connection = db.get_sqlite_connection_pool().acquire().await.unwrap();
+        for n in 0..3 * SQLITE_STATEMENTS_KEPT {
+            // Distinct texts, as a writer batch's multi-row statements are.
+            let text = format!("SELECT {n} AS n");
+            let (value,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(text))
+                .fetch_one(&mut *connection)
+                .await
+                .unwrap();
+            assert_eq!(value, n as i64);
+        }
+        assert_eq!(connection.cached_statements_size(), SQLITE_STATEMENTS_KEPT);
     }
 
     /// With autovacuum off (as on the machines CI runs on), a refresh analyzes the
