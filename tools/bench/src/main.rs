@@ -78,6 +78,11 @@ mod overview;
 mod rpcs;
 mod servers;
 
+/// The allocator `duban` runs with, so that `--rpcs`, which runs the suite in this
+/// process, measures what production runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// How long each server may take to answer SERVING (a cold PostgreSQL is slow).
 const STARTUP: Duration = Duration::from_secs(60);
 
