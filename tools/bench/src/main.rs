@@ -38,9 +38,11 @@
 //! of its own (see `servers.rs`, issue 15): it times `duban up` from spawn to all five
 //! SERVING, to its banner, and from SIGTERM to exit (`--up-runs` times), then, per
 //! backend, starts `duban serve <name>` for each server on its own database, imports the
-//! plan with `duban plan import`, runs the largest run of `--rpcs` (SubmitReport directly
-//! at the highest `--in-flight` level, SubmitReports through the gateway at `--clients`,
-//! and the OK == stored check), and prints each server's VmRSS and VmHWM against 60 MB.
+//! plan with `duban plan import`, runs the largest run of `--rpcs` (GetReport directly and
+//! through the gateway at `--clients`, SubmitReport directly at the highest `--in-flight`
+//! level, SubmitReports through the gateway at `--clients`, and the OK == stored check),
+//! prints the CPU time each process spent a call, and each server's VmRSS and VmHWM
+//! against 60 MB.
 //! It needs the `duban` binary: `--duban PATH`, by default `duban` beside this
 //! executable (`cargo build --release -p duban-cli` puts it there):
 //!
@@ -73,6 +75,7 @@ use duban_kit::{
 };
 use duban_proto::reporting::v1::{self as pb, reporting_service_client::ReportingServiceClient};
 
+mod cpu;
 mod h2load;
 mod overview;
 mod rpcs;

@@ -60,6 +60,7 @@ use duban_reporting::store::Aggregates;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
 
 use super::{Args, Client, Percentiles, STARTUP, Workload, workload};
+use crate::cpu::{Spent, Watched};
 
 /// Report keys given a first revision before measuring: GetReport reads the first one
 /// and ListReports has full pages.
@@ -192,6 +193,9 @@ pub(crate) struct Endpoints {
     pub(crate) gateway: SocketAddr,
     pub(crate) client: ClientSettings,
     pub(crate) admin_token: String,
+    /// Processes whose CPU time each measured round reads (`--servers`: every server
+    /// and this one); none in `--rpcs`, where everything is one process.
+    pub(crate) watched: Watched,
 }
 
 impl Endpoints {
@@ -202,6 +206,7 @@ impl Endpoints {
             gateway: suite.addr(Server::Gateway),
             client: suite.settings().client.clone(),
             admin_token: suite.admin_token().to_owned(),
+            watched: Watched::default(),
         }
     }
 
@@ -267,6 +272,11 @@ pub(crate) struct Summary {
     latency: Percentiles,
     errors: BTreeMap<String, usize>,
     first_error: Option<String>,
+    /// The CPU time each watched process spent over the measured rounds.
+    cpu: Spent,
+    /// The OK calls and the wall time of the measured rounds, all of them.
+    measured_calls: usize,
+    measured_time: Duration,
 }
 
 impl Summary {
@@ -412,7 +422,15 @@ impl<'a> Session<'a> {
     }
 
     /// Measures `call` via `via` at `workers` in flight (see [`case`]).
+    /// Says on standard error when it starts, so that a profiler can be pointed at a case.
     pub(crate) async fn case(&self, call: Call, via: Via, workers: usize) -> anyhow::Result<Summary> {
+        eprintln!(
+            "[{}] {} {} at {workers} in flight: {} rounds",
+            chrono::Utc::now().format("%H:%M:%S"),
+            call.label(),
+            via.label(),
+            self.plan.rounds
+        );
         case(self.endpoints, &self.shared, self.plan, call, via, workers).await
     }
 
@@ -586,9 +604,13 @@ async fn case(
     }
     let mut baseline = Vec::with_capacity(plan.rounds);
     let mut measured = Vec::with_capacity(plan.rounds);
+    let mut cpu = Spent::default();
+    let watched = &endpoints.watched;
     for _ in 0..plan.rounds {
         baseline.push(round(Call::Health, &lanes, shared, plan.round).await);
+        let before = watched.read()?;
         measured.push(round(call, &lanes, shared, plan.round).await);
+        cpu.add(&before, &watched.read()?);
     }
     let median_of = |rounds: &[Round], f: &dyn Fn(&Round) -> f64| median(rounds.iter().map(f).collect());
     let percentiles: Vec<Percentiles> = measured.iter().map(|r| Percentiles::of(&r.latencies_us)).collect();
@@ -620,6 +642,9 @@ async fn case(
         },
         errors,
         first_error,
+        cpu,
+        measured_calls: measured.iter().map(|r| r.calls).sum(),
+        measured_time: measured.iter().map(|r| r.elapsed).sum(),
     })
 }
 
@@ -853,15 +878,24 @@ fn print_sweep(sweep: &[Summary]) {
     println!();
 }
 
-/// Cases that differ in call, route and in-flight level, one row each (`--servers`).
+/// Cases that differ in call, route and in-flight level, one row each (`--servers`);
+/// a call through the gateway is also given as a ratio to the same call made directly
+/// at the same level, when there is one.
 pub(crate) fn print_cases(cases: &[Summary]) {
     println!(
-        "| call | via | in flight | connections | Health/Check calls/s (baseline) | calls/s | ÷ baseline | items/s | p50 ms | p99 ms | max ms | errors |"
+        "| call | via | in flight | connections | Health/Check calls/s (baseline) | calls/s | ÷ baseline | items/s | p50 ms | p99 ms | max ms | gateway ÷ direct | errors |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for s in cases {
+        let versus_direct = match s.via {
+            Via::Direct => String::new(),
+            Via::Gateway => cases
+                .iter()
+                .find(|d| d.via == Via::Direct && d.call == s.call && d.workers == s.workers)
+                .map_or_else(String::new, |d| format!("{:.2}", s.calls / d.calls.max(f64::EPSILON))),
+        };
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} |",
             s.call.label(),
             s.via.label(),
             s.workers,
@@ -873,7 +907,39 @@ pub(crate) fn print_cases(cases: &[Summary]) {
             s.latency.p50,
             s.latency.p99,
             s.latency.max,
+            versus_direct,
             s.error_count(),
+        );
+    }
+    println!();
+}
+
+/// The CPU time each watched process spent on one call of each case, over its measured
+/// rounds (`/proc/<pid>/stat`, user and system time, in 10 ms ticks), and the cores all
+/// of them kept busy: on cores shared by client and servers, calls/s is about the busy
+/// cores over the whole CPU time of a call.
+pub(crate) fn print_cpu(watched: &Watched, cases: &[Summary]) {
+    if watched.is_empty() {
+        return;
+    }
+    println!(
+        "CPU time per call over the measured rounds, in µs (user + system, every thread; a SubmitReports call is a stream of {STREAM_ITEMS} items), and the cores busy meanwhile:\n"
+    );
+    let names: Vec<&str> = watched.names().collect();
+    println!("| call | via | in flight | {} | all | cores busy |", names.join(" | "));
+    println!("|---|---|---|{}---|---|", "---|".repeat(names.len()));
+    for s in cases {
+        let calls = s.measured_calls.max(1) as f64;
+        let per_call = |spent: Duration| format!("{:.0}", spent.as_secs_f64() * 1e6 / calls);
+        let each: Vec<String> = s.cpu.each().iter().map(|&spent| per_call(spent)).collect();
+        println!(
+            "| {} | {} | {} | {} | {} | {:.2} |",
+            s.call.label(),
+            s.via.label(),
+            s.workers,
+            each.join(" | "),
+            per_call(s.cpu.total()),
+            s.cpu.total().as_secs_f64() / s.measured_time.as_secs_f64().max(f64::EPSILON),
         );
     }
     println!();

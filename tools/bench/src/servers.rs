@@ -11,10 +11,14 @@
 //!    SQLite file, or a PostgreSQL database created at 127.0.0.1:5432 and dropped
 //!    afterwards), all sharing a fresh service token and bootstrap admin token and
 //!    reaching each other on loopback; then `duban plan import` against measures; then
-//!    the largest run of `--rpcs` (`rpcs.rs`): SubmitReport directly on reporting at the
-//!    highest `--in-flight` level, and SubmitReports through the gateway at `--clients`,
-//!    each in `--rounds` rounds of `--round-seconds` against the health Check baseline,
-//!    and the check that OK answers equal new stored revisions.
+//!    the largest run of `--rpcs` (`rpcs.rs`): GetReport directly on reporting and
+//!    through the gateway at `--clients` (so that the gateway's hop is measured with the
+//!    gateway in a process of its own), SubmitReport directly on reporting at the highest
+//!    `--in-flight` level, and SubmitReports through the gateway at `--clients`, each in
+//!    `--rounds` rounds of `--round-seconds` against the health Check baseline, and the
+//!    check that OK answers equal new stored revisions. Around each measured round the
+//!    CPU time of every server and of the benchmark's own process (its clients) is read
+//!    from `/proc/<pid>/stat` (`cpu.rs`): the CPU each spent a call.
 //! 3. Each server's VmRSS and VmHWM from `/proc/<pid>/status` after that run, against
 //!    the 60 MB a server (VmRSS decides; MB here is 2^20 bytes); then SIGTERM to
 //!    each, newest first, waiting up to 30 s for each before SIGKILL (said so, and the
@@ -55,7 +59,10 @@ use tempfile::TempDir;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
 use super::{Args, STARTUP, Workload};
-use crate::rpcs::{self, Call, Endpoints, Plan, Session, Summary, Tally, Via};
+use crate::{
+    cpu::Watched,
+    rpcs::{self, Call, Endpoints, Plan, Session, Summary, Tally, Via},
+};
 
 /// How long a child may take to exit after SIGTERM before it is killed.
 const STOP_LIMIT: Duration = Duration::from_secs(30);
@@ -282,12 +289,13 @@ async fn run_fleet(fleet: &mut Fleet, setup: &Setup) -> anyhow::Result<()> {
     let measured = largest_run(fleet, plan).await;
     // A failure of the run may be a server that died: if so, say which.
     fleet.all_running()?;
-    let (cases, tally) = measured?;
+    let (cases, watched, tally) = measured?;
     let after = fleet.memory()?;
     println!(
-        "The largest run: SubmitReport directly on reporting at the highest --in-flight level, SubmitReports through the gateway at --clients, as ADMIN:\n"
+        "The largest run: GetReport directly on reporting and through the gateway at --clients, SubmitReport directly on reporting at the highest --in-flight level, SubmitReports through the gateway at --clients, as ADMIN:\n"
     );
     rpcs::print_cases(&cases);
+    rpcs::print_cpu(&watched, &cases);
     tally.print();
     print_memory(fleet, &idle, &after);
 
@@ -302,14 +310,16 @@ async fn run_fleet(fleet: &mut Fleet, setup: &Setup) -> anyhow::Result<()> {
     rpcs::check(&cases, &tally)
 }
 
-/// SubmitReport direct at the highest level, SubmitReports through the gateway at
-/// `--clients`, on the plan the fleet imported.
-async fn largest_run(fleet: &Fleet, plan: &Plan) -> anyhow::Result<(Vec<Summary>, Tally)> {
+/// GetReport directly and through the gateway at `--clients`, SubmitReport direct at the
+/// highest level, SubmitReports through the gateway at `--clients`, on the plan the
+/// fleet imported; with the processes whose CPU time each case read.
+async fn largest_run(fleet: &Fleet, plan: &Plan) -> anyhow::Result<(Vec<Summary>, Watched, Tally)> {
     let endpoints = Endpoints {
         reporting: fleet.layout.addr(Server::Reporting),
         gateway: fleet.layout.addr(Server::Gateway),
         client: ClientSettings::default(),
         admin_token: fleet.admin_token.clone(),
+        watched: fleet.watched(),
     };
     let responsibilities = read_responsibilities(
         &mut MeasuresServiceClient::new(fleet.service_channel(Server::Measures)),
@@ -319,12 +329,15 @@ async fn largest_run(fleet: &Fleet, plan: &Plan) -> anyhow::Result<(Vec<Summary>
     .context("cannot read the plan's responsibilities")?;
     let session = Session::start(&endpoints, plan, Workload::of(&responsibilities)?).await?;
     let cases = vec![
+        session.case(Call::GetReport, Via::Direct, plan.clients).await?,
+        session.case(Call::GetReport, Via::Gateway, plan.clients).await?,
         session
             .case(Call::SubmitReport, Via::Direct, plan.highest_level())
             .await?,
         session.case(Call::SubmitReports, Via::Gateway, plan.clients).await?,
     ];
-    Ok((cases, session.finish().await?))
+    let tally = session.finish().await?;
+    Ok((cases, endpoints.watched, tally))
 }
 
 /// The five servers as `duban serve` processes, with their databases and logs. The
@@ -443,6 +456,16 @@ impl Fleet {
         self.processes
             .iter_mut()
             .try_for_each(|(_, process)| process.still_running())
+    }
+
+    /// Every server's process and this one (the clients), for their CPU time.
+    fn watched(&self) -> Watched {
+        let servers = self
+            .processes
+            .iter()
+            .map(|(server, process)| (server.to_string(), process.pid()));
+        let clients = ("duban-bench (clients)".to_owned(), std::process::id());
+        Watched::new(servers.chain([clients]).collect())
     }
 
     /// Each server's memory now, in start-up order.
