@@ -97,17 +97,27 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_used_some_cpu() {
+    fn this_process_is_read_as_it_spends_cpu() {
         let watched = Watched::new(vec![("this test".to_owned(), std::process::id())]);
-        let mut busy = 0u64;
+        let before = watched.read().unwrap();
+        assert_eq!(before.len(), 1);
+        // Spin until the reading has grown by two ticks: a machine busy with other work
+        // only makes this take longer; the deadline catches a reading that never moves.
         let began = std::time::Instant::now();
-        while began.elapsed() < Duration::from_millis(50) {
-            busy = busy.wrapping_add(1);
-        }
-        assert!(busy > 0);
-        let read = watched.read().unwrap();
-        assert_eq!(read.len(), 1);
-        assert!(read[0] >= Duration::from_millis(10), "{read:?}");
+        let mut spins = 0u64;
+        let grown = loop {
+            spins = std::hint::black_box(spins.wrapping_add(1));
+            if spins.is_multiple_of(100_000) {
+                let now = watched.read().unwrap();
+                if now[0] >= before[0] + Duration::from_millis(20) {
+                    break true;
+                }
+                if began.elapsed() > Duration::from_secs(30) {
+                    break false;
+                }
+            }
+        };
+        assert!(grown, "30 s of spinning did not show in /proc/self/stat");
         let missing = Watched::new(vec![("nobody".to_owned(), u32::MAX)]);
         assert!(missing.read().is_err());
     }
