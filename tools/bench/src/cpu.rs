@@ -54,8 +54,7 @@ fn parse_stat(stat: &str) -> Option<Duration> {
     let mut fields = rest.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    let ticks = utime + stime;
-    Some(Duration::from_secs(ticks / TICKS_PER_SECOND) + Duration::from_millis(ticks % TICKS_PER_SECOND * 10))
+    Some(Duration::from_millis((utime + stime) * 1000 / TICKS_PER_SECOND))
 }
 
 /// The CPU time each watched process spent over some measured rounds.
